@@ -1,0 +1,17 @@
+/* cli.h - the subcommands of `tunetrail`, one function each.
+ *
+ * Convention: each cmd_* takes the argv that follows the subcommand name
+ * (argv[0] is the subcommand), prints user-facing errors itself to stderr as
+ * "tunetrail <cmd>: <what> (<which file/flag>)", and returns the process exit
+ * status: 0 ok, 1 runtime failure, 2 usage error. `tunetrail run` returns the
+ * wrapped command's status instead (128+signal if it died by a signal). */
+#ifndef TT_CLI_H
+#define TT_CLI_H
+
+int cmd_run(int argc, char **argv);     /* collector/agent.c */
+int cmd_flush(int argc, char **argv);   /* collector/flush.c */
+int cmd_studies(int argc, char **argv); /* collector/query.c */
+int cmd_trials(int argc, char **argv);  /* collector/query.c */
+int cmd_show(int argc, char **argv);    /* collector/query.c */
+
+#endif

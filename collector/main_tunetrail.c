@@ -1,0 +1,51 @@
+/* main_tunetrail.c - `tunetrail`: dispatches to one cmd_* per subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} commands[] = {
+    {"run", cmd_run, "run a command under the shim and record every process and trial"},
+    {"flush", cmd_flush, "ship spooled records to the collector or the local store"},
+    {"studies", cmd_studies, "list studies"},
+    {"trials", cmd_trials, "list the trials of a study"},
+    {"show", cmd_show, "everything about one trial"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: tunetrail COMMAND [ARGS]...\n\n"
+               "Records every configuration a training search tries, with no change to its code.\n\n"
+               "Commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n`tunetrail COMMAND --help` describes each command.\n"
+               "Environment: TUNETRAIL_HOME (data directory), TUNETRAIL_STORE (SQLite file),\n"
+               "TUNETRAIL_COLLECTOR (collector endpoint), TUNETRAIL_STUDY (study name).\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("tunetrail %s\n", TT_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "tunetrail: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,42 @@
+/* store.h - the trial store: SQLite (WAL) today, PostgreSQL later, behind one
+ * interface. Ingest is idempotent: each event (origin uuid, seq) is stored at
+ * most once, so any hop may resend a batch.
+ *
+ * Error convention: functions return 0 on success, -1 on failure with a
+ * human-readable message in err[errlen] (when err is non-NULL). Returned
+ * objects are owned by the caller and freed with the matching *_free/close. */
+#ifndef TT_STORE_H
+#define TT_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tt_store tt_store;
+
+enum store_open_flags {
+    STORE_READONLY = 1, /* CLI readers: fail if the file does not exist */
+    STORE_CREATE = 2,   /* writers: create the file and schema if missing */
+};
+
+tt_store *store_open(const char *path, int flags, char *err, size_t errlen);
+void store_close(tt_store *st);
+
+enum ingest_status {
+    INGEST_OK = 0,       /* committed; safe to ack */
+    INGEST_REJECTED = 1, /* malformed or oversized: drop it, resending won't help */
+    INGEST_RETRY = 2,    /* store busy or I/O error: nothing committed, resend */
+};
+
+struct ingest_result {
+    enum ingest_status status;
+    uint64_t batch_seq;  /* echoed from the Batch */
+    uint32_t stored;     /* events newly stored */
+    uint32_t duplicates; /* events already present (ignored) */
+    char error[256];
+};
+
+/* Decodes, validates and stores one packed tunetrail.Batch in one transaction,
+ * committed before return. Returns 0 if res->status == INGEST_OK, else -1. */
+int ingest_batch(tt_store *st, const uint8_t *buf, size_t len, struct ingest_result *res);
+
+#endif

@@ -1,0 +1,2 @@
+/* Temporary: replaced by the real hooks. */
+int tt_shim_placeholder;

@@ -1,0 +1,34 @@
+/* tt_env.h - every environment variable tunetrail reads or sets, in one place.
+ * The agent sets them for the command; the shim reads them once at load into
+ * static storage and puts them back into every exec'd child's environment. */
+#ifndef TT_ENV_H
+#define TT_ENV_H
+
+#define TT_ENV_SOCK "TUNETRAIL_SOCK"         /* agent's SOCK_SEQPACKET path; unset = bare run */
+#define TT_ENV_SESSION "TUNETRAIL_SESSION"   /* session uuid, 32 hex chars */
+#define TT_ENV_STUDY "TUNETRAIL_STUDY"       /* study name */
+#define TT_ENV_HOME "TUNETRAIL_HOME"         /* data dir: store, spools, keys */
+#define TT_ENV_PARENT "TUNETRAIL_PARENT"     /* "<uuid hex>:<pid>" hint set at exec */
+#define TT_ENV_DEBUG "TUNETRAIL_DEBUG"       /* "1": shim logs its own failures to stderr */
+#define TT_ENV_COLLECTOR "TUNETRAIL_COLLECTOR"
+#define TT_ENV_STORE "TUNETRAIL_STORE"
+#define TT_ENV_SHIM "TUNETRAIL_SHIM"         /* override the path of libtunetrail.so */
+
+/* Variables every child must keep, even after `env -i` (with LD_PRELOAD). */
+#define TT_ENV_KEEP_LIST(X) \
+    X(TT_ENV_SOCK)          \
+    X(TT_ENV_SESSION)       \
+    X(TT_ENV_STUDY)         \
+    X(TT_ENV_HOME)          \
+    X(TT_ENV_DEBUG)
+
+/* Variables copied into a ProcessStart: settings that change results, never
+ * secrets. Exact names only; no prefixes, so nothing slips in by accident. */
+#define TT_ENV_ALLOW_LIST(X)                                                    \
+    X("OMP_NUM_THREADS") X("MKL_NUM_THREADS") X("OPENBLAS_NUM_THREADS")         \
+    X("OPENBLAS_CORETYPE") X("CUDA_VISIBLE_DEVICES") X("PYTHONHASHSEED")        \
+    X("LANG") X("LC_ALL") X("LC_NUMERIC") X("TZ") X("SLURM_JOB_ID")             \
+    X("SLURM_ARRAY_JOB_ID") X("SLURM_ARRAY_TASK_ID") X("SLURM_PROCID")          \
+    X("TUNETRAIL_STUDY")
+
+#endif
