@@ -1,0 +1,154 @@
+/* sink.c - see sink.h. */
+#include "sink.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "store.h"
+#include "tunetrail.pb-c.h"
+
+#define SINK_LINGER_MS 1000
+#define SINK_SNDHWM 10000
+#define SINK_ACKQ_MAX 4096
+
+struct tt_sink {
+    char *dest;
+    void *ctx, *sock; /* ZeroMQ sink */
+    tt_store *store;  /* embedded sink */
+    struct sink_ack q[SINK_ACKQ_MAX];
+    size_t qhead, qlen;
+};
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+tt_sink *sink_open(const char *endpoint, const char *store_path, char *err, size_t errlen)
+{
+    tt_sink *s = calloc(1, sizeof *s);
+    if (!s) {
+        fail(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->dest = strdup(endpoint ? endpoint : store_path);
+    if (!s->dest) {
+        fail(err, errlen, "out of memory");
+        goto err;
+    }
+    if (!endpoint) {
+        s->store = store_open(store_path, STORE_CREATE, err, errlen);
+        if (!s->store)
+            goto err;
+        return s;
+    }
+    s->ctx = zmq_ctx_new();
+    if (!s->ctx || !(s->sock = zmq_socket(s->ctx, ZMQ_DEALER))) {
+        fail(err, errlen, "zmq: %s", zmq_strerror(errno));
+        goto err;
+    }
+    /* IMMEDIATE: queue nothing for a collector that is not connected, so a
+     * send fails fast and the batch stays in our spool instead of in limbo. */
+    int one = 1, linger = SINK_LINGER_MS, hwm = SINK_SNDHWM, zero = 0;
+    zmq_setsockopt(s->sock, ZMQ_IMMEDIATE, &one, sizeof one);
+    zmq_setsockopt(s->sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s->sock, ZMQ_SNDTIMEO, &zero, sizeof zero);
+    if (zmq_connect(s->sock, endpoint) < 0) {
+        fail(err, errlen, "cannot connect to %s: %s", endpoint, zmq_strerror(errno));
+        goto err;
+    }
+    return s;
+err:
+    sink_close(s);
+    return NULL;
+}
+
+void sink_close(tt_sink *s)
+{
+    if (!s)
+        return;
+    if (s->sock)
+        zmq_close(s->sock);
+    if (s->ctx)
+        zmq_ctx_term(s->ctx);
+    if (s->store)
+        store_close(s->store);
+    free(s->dest);
+    free(s);
+}
+
+const char *sink_dest(const tt_sink *s) { return s->dest; }
+
+void *sink_zmq_socket(tt_sink *s) { return s->sock; }
+
+static void push_ack(tt_sink *s, const struct sink_ack *a)
+{
+    if (s->qlen == SINK_ACKQ_MAX) /* caller not draining: drop oldest, it will resend */
+        s->qhead = (s->qhead + 1) % SINK_ACKQ_MAX, s->qlen--;
+    s->q[(s->qhead + s->qlen) % SINK_ACKQ_MAX] = *a;
+    s->qlen++;
+}
+
+int sink_send(tt_sink *s, uint64_t seq, const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+    if (s->store) {
+        struct ingest_result r;
+        memset(&r, 0, sizeof r);
+        ingest_batch(s->store, buf, len, &r);
+        struct sink_ack a = {seq, TUNETRAIL__ACK__STATUS__ACK_RETRY, r.stored, r.duplicates};
+        if (r.status == INGEST_OK)
+            a.status = TUNETRAIL__ACK__STATUS__ACK_OK;
+        else if (r.status == INGEST_REJECTED)
+            a.status = TUNETRAIL__ACK__STATUS__ACK_REJECTED;
+        if (r.status != INGEST_OK)
+            fail(err, errlen, "%s", r.error[0] ? r.error : "store error");
+        push_ack(s, &a);
+        return 0;
+    }
+    if (zmq_send(s->sock, buf, len, ZMQ_DONTWAIT) >= 0)
+        return 0;
+    if (errno == EAGAIN || errno == EINTR)
+        return 1;
+    return fail(err, errlen, "zmq send: %s", zmq_strerror(errno));
+}
+
+int sink_recv_ack(tt_sink *s, struct sink_ack *ack)
+{
+    if (s->store || !s->sock) {
+        if (!s->qlen)
+            return 0;
+        *ack = s->q[s->qhead];
+        s->qhead = (s->qhead + 1) % SINK_ACKQ_MAX;
+        s->qlen--;
+        return 1;
+    }
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, s->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return 0;
+        }
+        Tunetrail__Ack *a = tunetrail__ack__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+        zmq_msg_close(&m);
+        if (!a)
+            continue; /* not an Ack: ignore, the batch will be resent */
+        ack->batch_seq = a->batch_seq;
+        ack->status = a->has_status ? (int)a->status : TUNETRAIL__ACK__STATUS__ACK_OK;
+        ack->stored = a->stored;
+        ack->duplicates = a->duplicates;
+        tunetrail__ack__free_unpacked(a, NULL);
+        return 1;
+    }
+}

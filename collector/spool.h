@@ -1,0 +1,62 @@
+/* spool.h - agent-side spool files: writing the agent's own spool (batch
+ * frames, then ACKED frames as the collector commits), and loading any spool
+ * (agent or shim) back into memory for `tunetrail flush`.
+ *
+ * A live agent holds an exclusive flock on its spool for its whole life, so
+ * flush can tell a dead agent's spool (lock free) from a live one.
+ *
+ * Error convention: 0 on success, -1 on failure with a message in err. */
+#ifndef TT_SPOOL_H
+#define TT_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Opens (creating, 0600, O_APPEND) path and takes an exclusive non-blocking
+ * flock. Returns the fd, or -1 (errno EWOULDBLOCK if another process holds
+ * the lock). The caller owns the fd; closing it drops the lock. */
+int spool_open_locked(const char *path, int create, char *err, size_t errlen);
+
+/* Appends one TT_FRAME_BATCH frame (packed Batch). No sync: call spool_sync
+ * once per group of batches. */
+int spool_append_batch(int fd, const uint8_t *buf, size_t len, char *err, size_t errlen);
+
+/* Appends a TT_FRAME_ACKED frame for batch_seq (u64 LE). Not synced: losing
+ * an ACKED frame only means a harmless resend. */
+int spool_append_acked(int fd, uint64_t batch_seq, char *err, size_t errlen);
+
+/* fdatasync: the group commit point. */
+int spool_sync(int fd, char *err, size_t errlen);
+
+struct spool_batch {
+    uint64_t seq;        /* Batch.batch_seq */
+    const uint8_t *buf;  /* the packed Batch, inside spool_contents.data */
+    size_t len;
+    size_t nevents;
+    int acked;           /* a later ACKED frame names this seq */
+};
+
+struct spool_contents {
+    uint8_t *data;             /* whole file, malloc'd */
+    size_t len;
+    struct spool_batch *batch; /* malloc'd, in file order */
+    size_t nbatch;
+    size_t torn;               /* torn tail frames skipped */
+    size_t corrupt;            /* corrupt regions skipped (resynced) */
+    size_t undecodable;        /* CRC-valid frames that are not a Batch */
+};
+
+/* Reads the spool from fd (from offset 0) and indexes its frames. Torn and
+ * corrupt frames are counted and skipped, never returned. Free with
+ * spool_contents_free. */
+int spool_load_fd(int fd, struct spool_contents *out, char *err, size_t errlen);
+
+/* Same, opening path read-only. */
+int spool_load(const char *path, struct spool_contents *out, char *err, size_t errlen);
+
+void spool_contents_free(struct spool_contents *c);
+
+/* Number of batches not acked, and their event count if nevents != NULL. */
+size_t spool_unacked(const struct spool_contents *c, size_t *nevents);
+
+#endif
