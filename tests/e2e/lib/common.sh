@@ -1,0 +1,164 @@
+# tests/e2e/lib/common.sh - helpers sourced by every tests/e2e/*.sh script.
+# (In lib/ so the tests/e2e/*.sh glob does not register it as a test.)
+#
+# After `source`, a test has:
+#   $T          its private temp dir (removed at exit, with every helper
+#               process it started through tt_bg / tt_start_collector)
+#   $DB         $T/trail.db, the SQLite store to pass with --store
+#   TUNETRAIL_HOME=$T/home, and no TUNETRAIL_* leaking in from the caller
+#   $TT_BIN, $TT_PROGS, $TT_SRC, $TT_BUILD (set by ctest; defaults below
+#   let a developer run `bash tests/e2e/x.sh` against build-e2e/)
+# Every command that could hang runs under `timeout`.
+set -euo pipefail
+
+TT_SRC=${TT_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
+TT_BUILD=${TT_BUILD:-$TT_SRC/build-e2e}
+TT_BIN=${TT_BIN:-$TT_BUILD/bin}
+TT_PROGS=${TT_PROGS:-$TT_BUILD/tests/progs}
+TT_NAME=$(basename "$0" .sh)
+TT_TIMEOUT=${TT_TIMEOUT:-120}
+
+unset TUNETRAIL_COLLECTOR TUNETRAIL_STORE TUNETRAIL_STUDY TUNETRAIL_SOCK TUNETRAIL_SESSION \
+      TUNETRAIL_PARENT TUNETRAIL_SHIM LD_PRELOAD
+T=$(mktemp -d "${TMPDIR:-/tmp}/tt-e2e-$TT_NAME.XXXXXX")
+export TUNETRAIL_HOME=$T/home
+mkdir -p "$TUNETRAIL_HOME"
+DB=$T/trail.db
+TT_BG_PIDS=()
+
+tt_cleanup() {
+    local rc=$?
+    local p
+    for p in "${TT_BG_PIDS[@]}"; do
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    for p in "${TT_BG_PIDS[@]}"; do
+        timeout 10 tail --pid="$p" -f /dev/null 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
+    done
+    if [ "$rc" -ne 0 ] && [ -n "${TT_KEEP:-}" ]; then
+        echo "[$TT_NAME] kept $T" >&2
+    else
+        rm -rf "$T"
+    fi
+    exit "$rc"
+}
+trap tt_cleanup EXIT
+
+# say TEXT - announce what is being checked.
+say() { echo "[$TT_NAME] check: $*"; }
+
+# fail TEXT - stop the test with a clear message.
+fail() {
+    echo "[$TT_NAME] FAIL: $*" >&2
+    exit 1
+}
+
+# expect_eq ACTUAL EXPECTED WHAT
+expect_eq() {
+    [ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"
+    echo "[$TT_NAME]   ok: $3 = $2"
+}
+
+# need_exe PATH... - fail (not skip) if a binary the test needs is missing:
+# a test that silently skips would pass on a broken build.
+need_exe() {
+    local x
+    for x in "$@"; do
+        [ -x "$x" ] || command -v "$x" >/dev/null 2>&1 || fail "missing executable $x (build it / install its package)"
+    done
+}
+
+# tt ARG... - the tunetrail CLI under a timeout.
+tt() { timeout -k 5 "$TT_TIMEOUT" "$TT_BIN/tunetrail" "$@"; }
+
+# tt_rc VAR ARG... - runs `tt ARG...` and stores its exit status in VAR
+# without tripping `set -e`.
+tt_rc() {
+    local __var=$1
+    shift
+    local __rc=0
+    tt "$@" || __rc=$?
+    printf -v "$__var" '%s' "$__rc"
+}
+
+# sha256 FILE - lower-case hex SHA-256 as sha256sum prints it.
+sha256() { sha256sum "$1" | cut -d' ' -f1; }
+
+# free_port - a TCP port nothing listens on right now.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_port PORT - waits (up to 20 s) until something accepts on 127.0.0.1:PORT.
+wait_port() {
+    timeout 20 python3 - "$1" <<'PY' || fail "nothing listens on port $1 after 20 s"
+import socket, sys, time
+while True:
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()
+        break
+    except OSError:
+        time.sleep(0.05)
+PY
+}
+
+# tt_bg PIDVAR CMD... - starts CMD in the background (killed at exit).
+tt_bg() {
+    local __var=$1
+    shift
+    "$@" &
+    local __pid=$!
+    TT_BG_PIDS+=("$__pid")
+    printf -v "$__var" '%s' "$__pid"
+}
+
+# tt_start_collector PIDVAR PORT STORE LOG - starts tunetraild on
+# tcp://127.0.0.1:PORT writing STORE, output to LOG; waits until it listens.
+tt_start_collector() {
+    local __var=$1 port=$2 store=$3 log=$4
+    tt_bg "$__var" "$TT_BIN/tunetraild" --bind "tcp://127.0.0.1:$port" --store "$store" >>"$log" 2>&1
+    wait_port "$port"
+}
+
+# tt_stop PID [SIGNAL] - signals PID (default TERM) and waits for it (20 s max).
+tt_stop() {
+    kill -"${2:-TERM}" "$1" 2>/dev/null || true
+    local rc=0
+    timeout 20 tail --pid="$1" -f /dev/null || fail "process $1 did not exit after SIG${2:-TERM}"
+    wait "$1" 2>/dev/null || rc=$?
+    return 0
+}
+
+# trials_json [ARG...] - `tunetrail trials --json --store $DB ARG...` into
+# $T/trials.json, failing the test if the command fails.
+trials_json() {
+    tt trials --store "$DB" --json "$@" >"$T/trials.json" || fail "tunetrail trials --json $* failed"
+}
+
+# pycheck SCRIPT [ARG...] - runs a python3 check; the script gets the trials
+# (a list of dicts, parsed from $T/trials.json, one object per line) as
+# `trials`, a helper `check(cond, msg)` and sys.argv. Non-zero exit = fail.
+pycheck() {
+    local script=$1
+    shift
+    timeout 60 python3 - "$T/trials.json" "$@" <<PY || fail "python check failed (see above)"
+import json, sys
+def check(cond, msg):
+    if not cond:
+        print("[$TT_NAME] FAIL: " + msg, file=sys.stderr)
+        sys.exit(1)
+    print("[$TT_NAME]   ok: " + msg)
+trials = []
+with open(sys.argv[1]) as f:
+    for n, line in enumerate(f, 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            trials.append(json.loads(line))
+        except ValueError as e:
+            check(False, "line %d of trials --json is not JSON: %s: %r" % (n, e, line[:200]))
+args = sys.argv[2:]
+$script
+PY
+}
