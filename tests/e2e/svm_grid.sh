@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# svm_grid.sh - a whole search driver, unmodified: Debian's svm-grid (python)
+# runs svm-train through /bin/sh for each of its 11 x 10 (c, g) grid points.
+# Under `tunetrail run --trial svm-train` the store must hold exactly 110
+# trials, all ok, each with params c and g equal to the values in its argv,
+# heart_scale among its inputs with the sha256 sha256sum computes, and the
+# sh / python processes recorded as processes (ancestors), not as trials.
+source "$(dirname "$0")/lib/common.sh"
+
+need_exe svm-grid svm-train python "$TT_BIN/tunetrail"
+cp /usr/share/doc/liblinear-tools/examples/heart_scale "$T/heart_scale"
+cd "$T"
+
+say "svm-grid under tunetrail run exits 0"
+tt_rc rc run --study heart --trial svm-train --store "$DB" -- \
+    svm-grid -svmtrain /usr/bin/svm-train -gnuplot null -out null heart_scale >"$T/grid.out"
+expect_eq "$rc" 0 "tunetrail run svm-grid exit code"
+grep -Eq '^[0-9.e+-]+ [0-9.e+-]+ [0-9.]+$' "$T/grid.out" || fail "svm-grid printed no final 'c g rate' line"
+
+say "110 trials, all ok, params c/g from argv, heart_scale input hashed"
+trials_json --study heart
+pycheck '
+import os
+want_sha, data = args[0], os.path.realpath(args[1])
+check(len(trials) == 110, "exactly 110 trials (got %d)" % len(trials))
+bad = [t.get("id") for t in trials if t.get("status") != "ok"]
+check(not bad, "every trial has status ok (not ok: %s)" % bad[:10])
+check(all(t.get("study") == "heart" for t in trials), "every trial is in study heart")
+check(all(os.path.basename(t.get("exe") or "") == "svm-train" for t in trials),
+      "every trial exe is svm-train (no sh / python / env trial)")
+seen = set()
+for t in trials:
+    argv = t.get("argv") or []
+    check(isinstance(argv, list) and "-c" in argv and "-g" in argv, "trial %s argv has -c and -g: %s" % (t.get("id"), argv))
+    c, g = argv[argv.index("-c") + 1], argv[argv.index("-g") + 1]
+    p = t.get("params") or {}
+    if str(p.get("c")) != c or str(p.get("g")) != g:
+        check(False, "trial %s params c=%r g=%r match argv c=%r g=%r" % (t.get("id"), p.get("c"), p.get("g"), c, g))
+    seen.add((c, g))
+    ins = [i for i in (t.get("inputs") or []) if os.path.realpath(i.get("path", "")) == data]
+    if not ins or ins[-1].get("sha256") != want_sha:
+        check(False, "trial %s has input %s with sha256 %s (inputs: %s)" % (t.get("id"), data, want_sha, t.get("inputs")))
+check(len(seen) == 110, "110 distinct (c, g) configurations (got %d)" % len(seen))
+check(True, "all 110 trials: params c, g == argv values; heart_scale input sha256 == sha256sum")
+' "$(sha256 "$T/heart_scale")" "$T/heart_scale"
+
+say "tunetrail trials (human output) lists the trials"
+tt trials --store "$DB" --study heart >"$T/trials.txt" || fail "tunetrail trials failed"
+[ "$(grep -c . "$T/trials.txt")" -ge 110 ] || fail "tunetrail trials printed fewer than 110 lines"
+grep -q svm-train "$T/trials.txt" || fail "tunetrail trials does not mention svm-train"
+
+say "tunetrail show ID and show ID --json for one trial; sh and python are its ancestors"
+id=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["id"])' "$T/trials.json")
+tt show --store "$DB" "$id" >"$T/show.txt" || fail "tunetrail show $id failed"
+grep -q svm-train "$T/show.txt" || fail "tunetrail show $id does not mention svm-train"
+tt show --store "$DB" --json "$id" >"$T/show.json" || fail "tunetrail show --json $id failed"
+tt studies --store "$DB" --json >"$T/studies.json" || fail "tunetrail studies --json failed"
+timeout 60 python3 - "$T/show.json" "$T/studies.json" "$id" <<'PY' || fail "process checks failed"
+import json, os, sys
+show = json.loads(open(sys.argv[1]).readline())
+assert str(show.get("id")) == sys.argv[3], "show --json id %r != %s" % (show.get("id"), sys.argv[3])
+assert os.path.basename(show.get("exe", "")) == "svm-train", "show exe %r" % show.get("exe")
+# Every "exe" nested below the top level (parent chain / process tree,
+# whatever shape show uses) is an ancestor process of this trial.
+def exes(o, top=True):
+    if isinstance(o, dict):
+        for k, v in o.items():
+            if k == "exe" and isinstance(v, str) and not top:
+                yield os.path.basename(v)
+            elif k != "exe":
+                yield from exes(v, False)
+    elif isinstance(o, list):
+        for v in o:
+            yield from exes(v, False)
+anc = set(exes(show))
+studies = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+heart = [s for s in studies if s.get("study", s.get("name")) == "heart"]
+assert heart, "studies --json has no study 'heart': %s" % studies
+nproc = next((v for k, v in heart[0].items() if "process" in k and isinstance(v, int)), None)
+print("[svm_grid]   ancestors in show --json: %s; studies process count: %s" % (sorted(anc), nproc))
+assert anc or nproc is not None, "neither show --json (parent chain) nor studies --json (process count) shows the processes"
+if anc:
+    assert anc & {"sh", "dash", "bash"}, "no sh among the ancestors of a trial: %s" % sorted(anc)
+    assert any(a.startswith("python") for a in anc), "no python among the ancestors of a trial: %s" % sorted(anc)
+if nproc is not None:
+    # 110 svm-train images + 110 sh + python (+ env): processes, not trials.
+    assert nproc >= 221, "study heart records only %d processes (want >= 221)" % nproc
+print("[svm_grid]   ok: sh and python are recorded as processes, not trials")
+PY
+echo "[$TT_NAME] PASS"
