@@ -92,6 +92,8 @@ const char *sink_dest(const tt_sink *s) { return s->dest; }
 
 void *sink_zmq_socket(tt_sink *s) { return s->sock; }
 
+size_t sink_acks_queued(const tt_sink *s) { return s->qlen; }
+
 static void push_ack(tt_sink *s, const struct sink_ack *a)
 {
     if (s->qlen == SINK_ACKQ_MAX) /* caller not draining: drop oldest, it will resend */

@@ -39,6 +39,9 @@ int sink_send(tt_sink *s, uint64_t seq, const uint8_t *buf, size_t len, char *er
 /* Pops one ack without blocking. Returns 1 with *ack filled, 0 if none. */
 int sink_recv_ack(tt_sink *s, struct sink_ack *ack);
 
+/* Number of acks already queued (the embedded sink acks inside sink_send). */
+size_t sink_acks_queued(const tt_sink *s);
+
 /* The ZeroMQ socket to put in a zmq_poll set (ZMQ_POLLIN = acks ready), or
  * NULL for the embedded sink, whose acks are ready right after sink_send. */
 void *sink_zmq_socket(tt_sink *s);

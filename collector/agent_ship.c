@@ -1,0 +1,272 @@
+/* agent_ship.c - see agent_ship.h.
+ *
+ * A packed Batch is its header fields followed by `0x22 varint(len) Event`
+ * per event, in any order (protobuf), so events are packed once into a
+ * growing buffer as they arrive and the header is packed in front at seal
+ * time: no event objects are kept alive, and their memory stays the
+ * caller's. */
+#include "agent_ship.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "spool.h"
+
+#define SHIP_RETRY_MS 500 /* back-off after an ACK_RETRY */
+
+struct pending {
+    uint64_t seq;
+    uint8_t *buf;
+    size_t len, nevents;
+    int64_t sent_ms; /* 0 = not sent yet (sink had no room) */
+};
+
+struct tt_ship {
+    tt_sink *sink;
+    int spool_fd;
+    uint8_t sender[16];
+    uint64_t next_seq;
+    uint8_t *ev;     /* packed events of the open batch */
+    size_t evlen, evcap, evn;
+    int64_t open_ms; /* when the open batch got its first event */
+    struct pending *p;
+    size_t np, pcap;
+    struct ship_stats st;
+};
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+int64_t ship_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+tt_ship *ship_new(tt_sink *sink, int spool_fd, const uint8_t sender[16])
+{
+    tt_ship *sh = calloc(1, sizeof *sh);
+    if (!sh)
+        return NULL;
+    sh->sink = sink;
+    sh->spool_fd = spool_fd;
+    memcpy(sh->sender, sender, 16);
+    return sh;
+}
+
+void ship_free(tt_ship *sh)
+{
+    if (!sh)
+        return;
+    for (size_t i = 0; i < sh->np; i++)
+        free(sh->p[i].buf);
+    free(sh->p);
+    free(sh->ev);
+    free(sh);
+}
+
+static int reserve(tt_ship *sh, size_t more)
+{
+    if (sh->evlen + more <= sh->evcap)
+        return 0;
+    size_t nc = sh->evcap ? sh->evcap : 65536;
+    while (nc < sh->evlen + more)
+        nc *= 2;
+    uint8_t *p = realloc(sh->ev, nc);
+    if (!p)
+        return -1;
+    sh->ev = p;
+    sh->evcap = nc;
+    return 0;
+}
+
+int ship_event(tt_ship *sh, const Tunetrail__Event *ev, char *err, size_t errlen)
+{
+    size_t n = protobuf_c_message_get_packed_size(&ev->base);
+    if (reserve(sh, n + 11) < 0)
+        return fail(err, errlen, "out of memory");
+    uint8_t *p = sh->ev + sh->evlen;
+    *p++ = 0x22; /* field 4 (events), wire type 2 */
+    size_t v = n;
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    p += protobuf_c_message_pack(&ev->base, p);
+    sh->evlen = (size_t)(p - sh->ev);
+    if (sh->evn++ == 0)
+        sh->open_ms = ship_now_ms();
+    if (sh->evn >= SHIP_BATCH_EVENTS || sh->evlen >= SHIP_BATCH_BYTES)
+        return ship_seal(sh, err, errlen);
+    return 0;
+}
+
+static int track(tt_ship *sh, uint64_t seq, uint8_t *buf, size_t len, size_t nevents)
+{
+    if (sh->np == sh->pcap) {
+        size_t nc = sh->pcap ? sh->pcap * 2 : 64;
+        struct pending *p = realloc(sh->p, nc * sizeof *p);
+        if (!p)
+            return -1;
+        sh->p = p;
+        sh->pcap = nc;
+    }
+    sh->p[sh->np++] = (struct pending){seq, buf, len, nevents, 0};
+    return 0;
+}
+
+static int send_one(tt_ship *sh, struct pending *p, char *err, size_t errlen)
+{
+    int rc = sink_send(sh->sink, p->seq, p->buf, p->len, err, errlen);
+    if (rc < 0)
+        return -1;
+    if (rc == 0)
+        p->sent_ms = ship_now_ms();
+    return 0;
+}
+
+int ship_seal(tt_ship *sh, char *err, size_t errlen)
+{
+    if (!sh->evn)
+        return 0;
+    Tunetrail__Batch b = TUNETRAIL__BATCH__INIT;
+    b.has_schema_version = 1;
+    b.schema_version = TUNETRAIL__SCHEMA_VERSION__SCHEMA_VERSION;
+    b.has_sender = 1;
+    b.sender.data = sh->sender;
+    b.sender.len = 16;
+    b.has_batch_seq = 1;
+    b.batch_seq = sh->next_seq;
+    size_t hl = tunetrail__batch__get_packed_size(&b);
+    uint8_t *buf = malloc(hl + sh->evlen);
+    if (!buf)
+        return fail(err, errlen, "out of memory");
+    tunetrail__batch__pack(&b, buf);
+    memcpy(buf + hl, sh->ev, sh->evlen);
+    size_t len = hl + sh->evlen, nev = sh->evn;
+    /* Spool before send: once the collector may have it, so must we. */
+    if (sh->spool_fd >= 0 && (spool_append_batch(sh->spool_fd, buf, len, err, errlen) < 0 ||
+                              spool_sync(sh->spool_fd, err, errlen) < 0)) {
+        free(buf);
+        return -1;
+    }
+    if (track(sh, sh->next_seq, buf, len, nev) < 0) {
+        free(buf);
+        return fail(err, errlen, "out of memory");
+    }
+    sh->next_seq++;
+    sh->evlen = sh->evn = 0;
+    return send_one(sh, &sh->p[sh->np - 1], err, errlen);
+}
+
+int ship_raw(tt_ship *sh, uint64_t seq, const uint8_t *buf, size_t len, size_t nevents, char *err,
+             size_t errlen)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        return fail(err, errlen, "out of memory");
+    memcpy(copy, buf, len);
+    if (track(sh, seq, copy, len, nevents) < 0) {
+        free(copy);
+        return fail(err, errlen, "out of memory");
+    }
+    return send_one(sh, &sh->p[sh->np - 1], err, errlen);
+}
+
+static void drop(tt_ship *sh, size_t i)
+{
+    free(sh->p[i].buf);
+    sh->p[i] = sh->p[--sh->np];
+}
+
+int ship_pump(tt_ship *sh, char *err, size_t errlen)
+{
+    int64_t now = ship_now_ms();
+    if (sh->evn && now - sh->open_ms >= SHIP_BATCH_AGE_MS && ship_seal(sh, err, errlen) < 0)
+        return -1;
+    struct sink_ack a;
+    while (sink_recv_ack(sh->sink, &a) == 1) {
+        for (size_t i = 0; i < sh->np; i++) {
+            if (sh->p[i].seq != a.batch_seq)
+                continue;
+            if (a.status == TUNETRAIL__ACK__STATUS__ACK_RETRY) {
+                /* transient store trouble: back off, then resend */
+                sh->p[i].sent_ms = now - SHIP_RESEND_MS + SHIP_RETRY_MS;
+                break;
+            }
+            if (a.status == TUNETRAIL__ACK__STATUS__ACK_REJECTED) {
+                /* Resending a malformed batch would never end; it stays
+                 * readable in the spool only if something else is unacked. */
+                sh->st.rejected++;
+                fprintf(stderr, "tunetrail: collector rejected batch %llu\n",
+                        (unsigned long long)a.batch_seq);
+            } else {
+                sh->st.events_acked += sh->p[i].nevents;
+                sh->st.stored += a.stored;
+                sh->st.duplicates += a.duplicates;
+            }
+            if (sh->spool_fd >= 0)
+                spool_append_acked(sh->spool_fd, a.batch_seq, NULL, 0);
+            drop(sh, i);
+            break;
+        }
+    }
+    now = ship_now_ms();
+    for (size_t i = 0; i < sh->np; i++) {
+        struct pending *p = &sh->p[i];
+        if (p->sent_ms == 0 || now - p->sent_ms >= SHIP_RESEND_MS) {
+            if (send_one(sh, p, err, errlen) < 0)
+                return -1;
+            if (p->sent_ms == 0)
+                break; /* sink has no room: try the rest later */
+        }
+    }
+    return 0;
+}
+
+long ship_next_timeout_ms(const tt_ship *sh)
+{
+    int64_t now = ship_now_ms();
+    long t = -1;
+    if (sh->evn) {
+        long d = (long)(sh->open_ms + SHIP_BATCH_AGE_MS - now);
+        t = d < 0 ? 0 : d;
+    }
+    if (sink_acks_queued(sh->sink))
+        return 0; /* the embedded sink acked inside send: drain it now */
+    for (size_t i = 0; i < sh->np; i++) {
+        long d = sh->p[i].sent_ms ? (long)(sh->p[i].sent_ms + SHIP_RESEND_MS - now) : 100;
+        if (d < 0)
+            d = 0;
+        if (t < 0 || d < t)
+            t = d;
+    }
+    return t;
+}
+
+size_t ship_pending(const tt_ship *sh, size_t *events)
+{
+    if (events) {
+        size_t e = sh->evn;
+        for (size_t i = 0; i < sh->np; i++)
+            e += sh->p[i].nevents;
+        *events = e;
+    }
+    return sh->np;
+}
+
+const struct ship_stats *ship_stats(const tt_ship *sh) { return &sh->st; }

@@ -1,0 +1,66 @@
+/* agent_ship.h - the agent's outbound path: packs events into Batches
+ * (sender + batch_seq), writes each Batch to the spool (group commit) BEFORE
+ * sending it to the sink, records acks in the spool, and resends what is not
+ * acked after a timeout. Used by `tunetrail run` and `tunetrail flush`.
+ *
+ * Error convention: 0 on success, -1 on failure with a message in err. */
+#ifndef TT_AGENT_SHIP_H
+#define TT_AGENT_SHIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sink.h"
+#include "tunetrail.pb-c.h"
+
+#define SHIP_BATCH_EVENTS 1000   /* seal a batch at this many events */
+#define SHIP_BATCH_BYTES (1u << 20)
+#define SHIP_BATCH_AGE_MS 50     /* ...or when its first event is this old */
+#define SHIP_RESEND_MS 2000      /* resend an unacked batch after this long */
+
+typedef struct tt_ship tt_ship;
+
+struct ship_stats {
+    uint64_t events_acked;  /* events in acked batches */
+    uint64_t stored;        /* newly stored, as the collector said */
+    uint64_t duplicates;    /* already present */
+    uint64_t rejected;      /* batches the collector refused (dropped) */
+};
+
+/* New shipper sending to sink (borrowed). spool_fd (borrowed, may be -1 for
+ * none) receives BATCH frames before sending and ACKED frames on acks.
+ * sender is copied. NULL on ENOMEM. */
+tt_ship *ship_new(tt_sink *sink, int spool_fd, const uint8_t sender[16]);
+void ship_free(tt_ship *sh);
+
+/* Packs ev into the open batch (the event is not retained). Seals the batch
+ * if it is full. */
+int ship_event(tt_ship *sh, const Tunetrail__Event *ev, char *err, size_t errlen);
+
+/* Seals the open batch if it has events: spool append + fdatasync, then send. */
+int ship_seal(tt_ship *sh, char *err, size_t errlen);
+
+/* Tracks and sends an already-spooled packed Batch with its own seq (flush of
+ * a dead agent's spool: resent as it is, so the collector dedupes it). */
+int ship_raw(tt_ship *sh, uint64_t seq, const uint8_t *buf, size_t len, size_t nevents, char *err,
+             size_t errlen);
+
+/* Does the periodic work: seals an open batch older than SHIP_BATCH_AGE_MS,
+ * drains acks, resends batches unacked for SHIP_RESEND_MS, retries sends that
+ * could not go. Call after every poll wakeup. Returns 0/-1. */
+int ship_pump(tt_ship *sh, char *err, size_t errlen);
+
+/* Milliseconds until ship_pump has timed work to do (for a poll timeout), or
+ * -1 if none. */
+long ship_next_timeout_ms(const tt_ship *sh);
+
+/* Unacked batches (sealed but not acked) and their events; open batch events
+ * are counted in *events but not in the return value. */
+size_t ship_pending(const tt_ship *sh, size_t *events);
+
+const struct ship_stats *ship_stats(const tt_ship *sh);
+
+/* Milliseconds on CLOCK_MONOTONIC, shared by the agent loop. */
+int64_t ship_now_ms(void);
+
+#endif
