@@ -39,4 +39,14 @@ struct ingest_result {
  * committed before return. Returns 0 if res->status == INGEST_OK, else -1. */
 int ingest_batch(tt_store *st, const uint8_t *buf, size_t len, struct ingest_result *res);
 
+/* Readers (query.c, attest, report) use SQL on the store's tables and views
+ * (see the schema at the top of collector/store_sqlite.c): `trial_view` and
+ * `process_view` give the derived study and status. The handle stays owned
+ * by st; do not close it. */
+struct sqlite3;
+struct sqlite3 *store_sqlite(tt_store *st);
+
+/* The file the store was opened from (owned by st). */
+const char *store_path(tt_store *st);
+
 #endif

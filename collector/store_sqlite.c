@@ -1,0 +1,849 @@
+/* store_sqlite.c - the SQLite store: schema, open, and idempotent batch ingest.
+ *
+ * Dedupe. Every event is identified by (origin uuid, seq). Origins are mapped
+ * to small integers (table origins, cached in memory). The rare control events
+ * (session, process, trial start/end, param, note) are recorded in
+ * events(origin_id, seq) and applied only if that insert added a row. The two
+ * high-volume kinds carry the key in their own WITHOUT ROWID primary key,
+ * metrics(trial_id, origin_id, seq) and files(process, origin_id, seq), so one
+ * B-tree insert both dedupes and stores them: that is what keeps ingest within
+ * 2x of a bare insert loop. A resent event has identical content, so the
+ * leading trial_id/process column never splits a duplicate from its original.
+ *
+ * Order independence. Every row an event touches is upserted: a Metric may
+ * arrive before its TrialStart (the trials row is created with only its uuid),
+ * a ProcessEnd before its ProcessStart. A shim's own end record wins over an
+ * agent-synthesised END_KILLED whatever the arrival order (ProcessEnd upsert's
+ * WHERE clause). Study and status are derived at read time (process_view,
+ * trial_view), never frozen at ingest, so late arrivals change them correctly.
+ *
+ * Several writers (tunetrail run instances, tunetraild) may share one file:
+ * WAL, busy_timeout, BEGIN IMMEDIATE per batch. The in-memory id caches hold
+ * only committed ids and are dropped on rollback. Nothing is ever deleted. */
+#include "store.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "tunetrail.pb-c.h"
+#include "wire.h"
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_BUSY_MS 10000
+#define STORE_STR_MAX (64u << 10) /* any one string field */
+#define STORE_LIST_MAX 65536      /* argv / env entries */
+#define ARENA_CHUNK (4u << 20)
+
+static const char *schema_sql =
+    "CREATE TABLE origins(id INTEGER PRIMARY KEY, uuid BLOB NOT NULL UNIQUE);\n"
+    "CREATE TABLE events(origin_id INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL,"
+    " time_ns INTEGER, PRIMARY KEY(origin_id, seq)) WITHOUT ROWID;\n"
+    "CREATE TABLE studies(name TEXT PRIMARY KEY, first_ns INTEGER);\n"
+    "CREATE TABLE sessions(uuid BLOB PRIMARY KEY, study TEXT, host TEXT, user TEXT, cwd TEXT,"
+    " argv TEXT, trial_patterns TEXT, tool_version TEXT, started_ns INTEGER, ended_ns INTEGER,"
+    " exit_code INTEGER, signal INTEGER);\n"
+    "CREATE TABLE processes(uuid BLOB PRIMARY KEY, session BLOB, study TEXT, parent BLOB,"
+    " relation INTEGER, pid INTEGER, ppid INTEGER, exe TEXT, exe_sha256 BLOB, argv TEXT, cwd TEXT,"
+    " host TEXT, uid INTEGER, user TEXT, env TEXT, git_commit TEXT, git_dirty INTEGER,"
+    " started_ns INTEGER, ended_ns INTEGER, end_how INTEGER, exit_code INTEGER, signal INTEGER,"
+    " utime_us INTEGER, stime_us INTEGER, maxrss_kb INTEGER);\n"
+    "CREATE INDEX processes_session ON processes(session);\n"
+    "CREATE TABLE files(process BLOB NOT NULL, origin_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " path TEXT NOT NULL, mode INTEGER, dev INTEGER, ino INTEGER, size INTEGER, mtime_ns INTEGER,"
+    " closed INTEGER, sha256 BLOB, error TEXT, time_ns INTEGER,"
+    " PRIMARY KEY(process, origin_id, seq)) WITHOUT ROWID;\n"
+    "CREATE TABLE trials(id INTEGER PRIMARY KEY, uuid BLOB NOT NULL UNIQUE, process BLOB,"
+    " framework TEXT, opened_by TEXT, idx INTEGER, started_ns INTEGER, ended_ns INTEGER,"
+    " status INTEGER, error TEXT);\n"
+    "CREATE INDEX trials_process ON trials(process);\n"
+    "CREATE TABLE params(trial_id INTEGER NOT NULL, origin_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " key TEXT NOT NULL, value TEXT, source TEXT, time_ns INTEGER,"
+    " PRIMARY KEY(trial_id, origin_id, seq)) WITHOUT ROWID;\n"
+    "CREATE TABLE metrics(trial_id INTEGER NOT NULL, origin_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " name TEXT NOT NULL, step INTEGER, value REAL, split TEXT, direction TEXT, time_ns INTEGER,"
+    " PRIMARY KEY(trial_id, origin_id, seq)) WITHOUT ROWID;\n"
+    "CREATE TABLE notes(origin_id INTEGER NOT NULL, seq INTEGER NOT NULL, process BLOB, level TEXT,"
+    " text TEXT, time_ns INTEGER, PRIMARY KEY(origin_id, seq)) WITHOUT ROWID;\n"
+    /* Derived, never stored: status and study follow whatever has arrived. */
+    "CREATE VIEW process_view AS SELECT p.*, COALESCE(s.study, p.study) AS study_name,"
+    " CASE WHEN p.end_how IS NULL THEN 'running' WHEN p.end_how = 1 THEN"
+    "  CASE WHEN p.exit_code = 0 THEN 'ok' ELSE 'failed' END"
+    "  WHEN p.end_how = 2 THEN 'crashed' WHEN p.end_how = 3 THEN 'exec'"
+    "  WHEN p.end_how = 4 THEN 'killed' ELSE 'unknown' END AS status"
+    " FROM processes p LEFT JOIN sessions s ON s.uuid = p.session;\n"
+    "CREATE VIEW trial_view AS SELECT t.id, t.uuid, t.process, t.framework, t.opened_by, t.idx,"
+    " COALESCE(t.started_ns, p.started_ns) AS started_ns,"
+    " COALESCE(t.ended_ns, p.ended_ns) AS ended_ns,"
+    " COALESCE(CASE t.status WHEN 1 THEN 'ok' WHEN 2 THEN 'failed' WHEN 3 THEN 'crashed'"
+    "  WHEN 4 THEN 'killed' END, p.status, 'running') AS status,"
+    " t.error, p.study_name AS study, p.session, p.exe, p.argv,"
+    " CASE WHEN p.end_how = 1 THEN p.exit_code END AS exit_code,"
+    " CASE WHEN p.end_how = 2 THEN p.signal END AS signal"
+    " FROM trials t LEFT JOIN process_view p ON p.uuid = t.process;\n";
+
+/* ---- uuid -> id cache: open addressing; uuids are random, so their first
+ * 8 bytes are a good hash. Only committed ids live here. */
+struct idmap_slot {
+    uint8_t key[TT_UUID_LEN];
+    int64_t id; /* 0 = empty */
+};
+struct idmap {
+    struct idmap_slot *slots;
+    size_t cap, n;
+};
+#define IDMAP_MAX (1u << 22) /* bound memory; beyond it the map is simply restarted */
+
+static uint64_t idmap_hash(const uint8_t *k)
+{
+    uint64_t h;
+    memcpy(&h, k, 8);
+    return h * 0x9E3779B97F4A7C15ull;
+}
+
+static int64_t idmap_get(const struct idmap *m, const uint8_t *k)
+{
+    if (!m->cap)
+        return 0;
+    for (size_t i = idmap_hash(k) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (!m->slots[i].id)
+            return 0;
+        if (!memcmp(m->slots[i].key, k, TT_UUID_LEN))
+            return m->slots[i].id;
+    }
+}
+
+static void idmap_clear(struct idmap *m)
+{
+    free(m->slots);
+    m->slots = NULL;
+    m->cap = m->n = 0;
+}
+
+static void idmap_put(struct idmap *m, const uint8_t *k, int64_t id)
+{
+    if ((m->n + 1) * 2 > m->cap) {
+        if (m->n >= IDMAP_MAX)
+            idmap_clear(m);
+        size_t ncap = m->cap ? m->cap * 2 : 1024;
+        struct idmap_slot *ns = calloc(ncap, sizeof *ns);
+        if (!ns)
+            return; /* a cache: missing entries only cost a lookup */
+        for (size_t j = 0; j < m->cap; j++) {
+            if (!m->slots[j].id)
+                continue;
+            size_t i = idmap_hash(m->slots[j].key) & (ncap - 1);
+            while (ns[i].id)
+                i = (i + 1) & (ncap - 1);
+            ns[i] = m->slots[j];
+        }
+        free(m->slots);
+        m->slots = ns;
+        m->cap = ncap;
+    }
+    size_t i = idmap_hash(k) & (m->cap - 1);
+    while (m->slots[i].id && memcmp(m->slots[i].key, k, TT_UUID_LEN))
+        i = (i + 1) & (m->cap - 1);
+    if (!m->slots[i].id)
+        m->n++;
+    memcpy(m->slots[i].key, k, TT_UUID_LEN);
+    m->slots[i].id = id;
+}
+
+/* ---- bump arena for protobuf-c unpack: one reset per batch instead of a
+ * malloc/free pair per field. */
+struct arena_chunk {
+    struct arena_chunk *next;
+    size_t cap, used;
+    max_align_t data[];
+};
+struct arena {
+    struct arena_chunk *head;
+};
+
+static void *arena_alloc(void *data, size_t size)
+{
+    struct arena *a = data;
+    size = (size + 15) & ~(size_t)15;
+    struct arena_chunk *c = a->head;
+    if (!c || c->cap - c->used < size) {
+        size_t cap = size > ARENA_CHUNK ? size : ARENA_CHUNK;
+        struct arena_chunk *n = malloc(sizeof *n + cap);
+        if (!n)
+            return NULL;
+        n->cap = cap;
+        n->used = 0;
+        n->next = c;
+        a->head = c = n;
+    }
+    void *p = (char *)c->data + c->used;
+    c->used += size;
+    return p;
+}
+
+static void arena_free(void *data, void *ptr) { (void)data, (void)ptr; }
+
+/* Keeps one chunk for the next batch; frees the rest so one huge batch does
+ * not pin its memory forever. */
+static void arena_reset(struct arena *a, int all)
+{
+    struct arena_chunk *c = a->head;
+    if (!c)
+        return;
+    struct arena_chunk *keep = all ? NULL : c;
+    if (keep) {
+        c = c->next;
+        keep->next = NULL;
+        keep->used = 0;
+    }
+    while (c) {
+        struct arena_chunk *n = c->next;
+        free(c);
+        c = n;
+    }
+    a->head = keep;
+}
+
+/* ---- the store */
+enum stmt_id {
+    S_BEGIN, S_COMMIT, S_ROLLBACK, S_ORIGIN, S_TRIAL_ID, S_EVENT, S_STUDY, S_SESSION_START,
+    S_SESSION_END, S_PROC_START, S_PROC_END, S_FILE, S_TRIAL_START, S_PARAM, S_METRIC,
+    S_TRIAL_END, S_NOTE, S__COUNT
+};
+
+static const char *stmt_sql[S__COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_ORIGIN] = "INSERT INTO origins(uuid) VALUES(?1) ON CONFLICT(uuid) DO UPDATE SET uuid=uuid"
+                 " RETURNING id",
+    [S_TRIAL_ID] = "INSERT INTO trials(uuid) VALUES(?1) ON CONFLICT(uuid) DO UPDATE SET uuid=uuid"
+                   " RETURNING id",
+    [S_EVENT] = "INSERT OR IGNORE INTO events(origin_id, seq, kind, time_ns) VALUES(?1,?2,?3,?4)",
+    [S_STUDY] = "INSERT OR IGNORE INTO studies(name, first_ns) VALUES(?1,?2)",
+    [S_SESSION_START] =
+        "INSERT INTO sessions(uuid, study, host, user, cwd, argv, trial_patterns, tool_version,"
+        " started_ns) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9) ON CONFLICT(uuid) DO UPDATE SET"
+        " study=excluded.study, host=excluded.host, user=excluded.user, cwd=excluded.cwd,"
+        " argv=excluded.argv, trial_patterns=excluded.trial_patterns,"
+        " tool_version=excluded.tool_version, started_ns=excluded.started_ns",
+    [S_SESSION_END] = "INSERT INTO sessions(uuid, ended_ns, exit_code, signal) VALUES(?1,?2,?3,?4)"
+                      " ON CONFLICT(uuid) DO UPDATE SET ended_ns=excluded.ended_ns,"
+                      " exit_code=excluded.exit_code, signal=excluded.signal",
+    [S_PROC_START] =
+        "INSERT INTO processes(uuid, session, study, parent, relation, pid, ppid, exe, exe_sha256,"
+        " argv, cwd, host, uid, user, env, git_commit, git_dirty, started_ns)"
+        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"
+        " ON CONFLICT(uuid) DO UPDATE SET session=excluded.session, study=excluded.study,"
+        " parent=excluded.parent, relation=excluded.relation, pid=excluded.pid,"
+        " ppid=excluded.ppid, exe=excluded.exe, exe_sha256=excluded.exe_sha256,"
+        " argv=excluded.argv, cwd=excluded.cwd, host=excluded.host, uid=excluded.uid,"
+        " user=excluded.user, env=excluded.env, git_commit=excluded.git_commit,"
+        " git_dirty=excluded.git_dirty, started_ns=excluded.started_ns",
+    /* The WHERE is the "shim's end wins over a synthesised KILLED" rule. */
+    [S_PROC_END] =
+        "INSERT INTO processes(uuid, ended_ns, end_how, exit_code, signal, utime_us, stime_us,"
+        " maxrss_kb) VALUES(?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(uuid) DO UPDATE SET"
+        " ended_ns=excluded.ended_ns, end_how=excluded.end_how, exit_code=excluded.exit_code,"
+        " signal=excluded.signal, utime_us=excluded.utime_us, stime_us=excluded.stime_us,"
+        " maxrss_kb=excluded.maxrss_kb"
+        " WHERE processes.end_how IS NULL OR (processes.end_how = 4 AND excluded.end_how <> 4)",
+    [S_FILE] = "INSERT OR IGNORE INTO files(process, origin_id, seq, path, mode, dev, ino, size,"
+               " mtime_ns, closed, sha256, error, time_ns)"
+               " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+    [S_TRIAL_START] =
+        "INSERT INTO trials(uuid, process, framework, opened_by, idx, started_ns)"
+        " VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT(uuid) DO UPDATE SET process=excluded.process,"
+        " framework=excluded.framework, opened_by=excluded.opened_by, idx=excluded.idx,"
+        " started_ns=excluded.started_ns",
+    [S_PARAM] = "INSERT OR IGNORE INTO params(trial_id, origin_id, seq, key, value, source, time_ns)"
+                " VALUES(?1,?2,?3,?4,?5,?6,?7)",
+    [S_METRIC] = "INSERT OR IGNORE INTO metrics(trial_id, origin_id, seq, name, step, value, split,"
+                 " direction, time_ns) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+    [S_TRIAL_END] = "INSERT INTO trials(uuid, status, error, ended_ns) VALUES(?1,?2,?3,?4)"
+                    " ON CONFLICT(uuid) DO UPDATE SET status=excluded.status,"
+                    " error=excluded.error, ended_ns=excluded.ended_ns",
+    [S_NOTE] = "INSERT OR IGNORE INTO notes(origin_id, seq, process, level, text, time_ns)"
+               " VALUES(?1,?2,?3,?4,?5,?6)",
+};
+
+struct tt_store {
+    sqlite3 *db;
+    char *path;
+    int readonly;
+    sqlite3_stmt *stmt[S__COUNT];
+    struct idmap origins, trials;
+    struct arena arena;
+    ProtobufCAllocator alloc;
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        set_err(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int read_user_version(sqlite3 *db, int *v)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    int rc = sqlite3_step(s);
+    *v = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Creates the schema once; BEGIN IMMEDIATE serialises concurrent first opens. */
+static int ensure_schema(tt_store *st, char *err, size_t errlen)
+{
+    int v;
+    if (exec_sql(st->db, "BEGIN IMMEDIATE", err, errlen) < 0)
+        return -1;
+    if (read_user_version(st->db, &v) < 0) {
+        set_err(err, errlen, "%s", sqlite3_errmsg(st->db));
+        goto err;
+    }
+    if (v == 0) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version=%d", STORE_SCHEMA_VERSION);
+        if (exec_sql(st->db, schema_sql, err, errlen) < 0 || exec_sql(st->db, sql, err, errlen) < 0)
+            goto err;
+    } else if (v != STORE_SCHEMA_VERSION) {
+        set_err(err, errlen, "store schema version %d, this tunetrail knows %d", v,
+                STORE_SCHEMA_VERSION);
+        goto err;
+    }
+    return exec_sql(st->db, "COMMIT", err, errlen);
+err:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+tt_store *store_open(const char *path, int flags, char *err, size_t errlen)
+{
+    tt_store *st = calloc(1, sizeof *st);
+    if (!st || !(st->path = strdup(path))) {
+        set_err(err, errlen, "out of memory");
+        free(st);
+        return NULL;
+    }
+    st->readonly = !(flags & STORE_CREATE);
+    st->alloc = (ProtobufCAllocator){arena_alloc, arena_free, &st->arena};
+    struct stat sb;
+    if (st->readonly && stat(path, &sb) < 0) {
+        set_err(err, errlen, "%s", strerror(errno));
+        goto err;
+    }
+    int oflags = st->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        set_err(err, errlen, "%s", st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        goto err;
+    }
+    sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+    if (st->readonly) {
+        int v;
+        if (read_user_version(st->db, &v) < 0) {
+            set_err(err, errlen, "%s", sqlite3_errmsg(st->db));
+            goto err;
+        }
+        if (v != STORE_SCHEMA_VERSION) {
+            set_err(err, errlen, v ? "store schema version %d, this tunetrail knows %d"
+                                   : "not a tunetrail store (schema version %d, expected %d)",
+                    v, STORE_SCHEMA_VERSION);
+            goto err;
+        }
+        return st;
+    }
+    /* WAL: readers never block the writer; NORMAL: a commit survives a crash
+     * of the process, and at worst the last commits are lost on power loss -
+     * which the agent's spool covers, since it keeps batches until acked. */
+    if (exec_sql(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err, errlen) < 0 ||
+        ensure_schema(st, err, errlen) < 0)
+        goto err;
+    for (int i = 0; i < S__COUNT; i++) {
+        if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
+                               NULL) != SQLITE_OK) {
+            set_err(err, errlen, "prepare: %s", sqlite3_errmsg(st->db));
+            goto err;
+        }
+    }
+    return st;
+err:
+    store_close(st);
+    return NULL;
+}
+
+void store_close(tt_store *st)
+{
+    if (!st)
+        return;
+    for (int i = 0; i < S__COUNT; i++)
+        sqlite3_finalize(st->stmt[i]);
+    sqlite3_close(st->db);
+    idmap_clear(&st->origins);
+    idmap_clear(&st->trials);
+    arena_reset(&st->arena, 1);
+    free(st->path);
+    free(st);
+}
+
+struct sqlite3 *store_sqlite(tt_store *st) { return st->db; }
+const char *store_path(tt_store *st) { return st->path; }
+
+/* ---- validation: reject before touching the database */
+static int uuid_ok(ProtobufCBinaryData b) { return b.len == TT_UUID_LEN; }
+static int uuid_opt_ok(ProtobufCBinaryData b) { return b.len == 0 || b.len == TT_UUID_LEN; }
+static int str_ok(const char *s) { return !s || strnlen(s, STORE_STR_MAX + 1) <= STORE_STR_MAX; }
+static int strs_ok(char **v, size_t n)
+{
+    if (n > STORE_LIST_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!str_ok(v[i]))
+            return 0;
+    return 1;
+}
+
+/* Returns NULL if ev is well-formed, else what is wrong with it. */
+static const char *validate_event(const Tunetrail__Event *ev)
+{
+    if (!uuid_ok(ev->origin))
+        return "origin is not a 16-byte uuid";
+    if (!ev->has_seq)
+        return "event without seq";
+    switch (ev->kind_case) {
+    case TUNETRAIL__EVENT__KIND_SESSION_START: {
+        const Tunetrail__SessionStart *m = ev->session_start;
+        if (!uuid_ok(m->session))
+            return "SessionStart.session is not a uuid";
+        if (!str_ok(m->study) || !str_ok(m->host) || !str_ok(m->user) || !str_ok(m->cwd) ||
+            !str_ok(m->tool_version) || !strs_ok(m->argv, m->n_argv) ||
+            !strs_ok(m->trial_patterns, m->n_trial_patterns))
+            return "SessionStart string too long";
+        return NULL;
+    }
+    case TUNETRAIL__EVENT__KIND_SESSION_END:
+        return uuid_ok(ev->session_end->session) ? NULL : "SessionEnd.session is not a uuid";
+    case TUNETRAIL__EVENT__KIND_PROCESS_START: {
+        const Tunetrail__ProcessStart *m = ev->process_start;
+        if (!uuid_ok(m->process) || !uuid_opt_ok(m->session) || !uuid_opt_ok(m->parent))
+            return "ProcessStart process/session/parent is not a uuid";
+        if (m->exe_sha256.len != 0 && m->exe_sha256.len != 32)
+            return "ProcessStart.exe_sha256 is not 32 bytes";
+        if (!str_ok(m->exe) || !str_ok(m->cwd) || !str_ok(m->host) || !str_ok(m->user) ||
+            !str_ok(m->study) || !str_ok(m->git_commit) || !strs_ok(m->argv, m->n_argv) ||
+            !strs_ok(m->env, m->n_env))
+            return "ProcessStart string too long";
+        return NULL;
+    }
+    case TUNETRAIL__EVENT__KIND_PROCESS_END:
+        if (!uuid_ok(ev->process_end->process))
+            return "ProcessEnd.process is not a uuid";
+        return ev->process_end->has_how ? NULL : "ProcessEnd without how";
+    case TUNETRAIL__EVENT__KIND_FILE_ACCESS: {
+        const Tunetrail__FileAccess *m = ev->file_access;
+        if (!uuid_ok(m->process))
+            return "FileAccess.process is not a uuid";
+        if (!m->path || !*m->path || !str_ok(m->path) || !str_ok(m->error))
+            return "FileAccess.path missing or too long";
+        if (m->sha256.len != 0 && m->sha256.len != 32)
+            return "FileAccess.sha256 is not 32 bytes";
+        return NULL;
+    }
+    case TUNETRAIL__EVENT__KIND_TRIAL_START: {
+        const Tunetrail__TrialStart *m = ev->trial_start;
+        if (!uuid_ok(m->trial) || !uuid_ok(m->process))
+            return "TrialStart trial/process is not a uuid";
+        return str_ok(m->framework) && str_ok(m->opened_by) ? NULL : "TrialStart string too long";
+    }
+    case TUNETRAIL__EVENT__KIND_PARAM: {
+        const Tunetrail__Param *m = ev->param;
+        if (!uuid_ok(m->trial))
+            return "Param.trial is not a uuid";
+        if (!m->key || !*m->key || !m->value)
+            return "Param without key or value";
+        return str_ok(m->key) && str_ok(m->value) && str_ok(m->source) ? NULL
+                                                                        : "Param string too long";
+    }
+    case TUNETRAIL__EVENT__KIND_METRIC: {
+        const Tunetrail__Metric *m = ev->metric;
+        if (!uuid_ok(m->trial))
+            return "Metric.trial is not a uuid";
+        if (!m->name || !*m->name || !m->has_value)
+            return "Metric without name or value";
+        return str_ok(m->name) && str_ok(m->split) && str_ok(m->direction)
+                   ? NULL
+                   : "Metric string too long";
+    }
+    case TUNETRAIL__EVENT__KIND_TRIAL_END:
+        if (!uuid_ok(ev->trial_end->trial))
+            return "TrialEnd.trial is not a uuid";
+        return str_ok(ev->trial_end->error) ? NULL : "TrialEnd.error too long";
+    case TUNETRAIL__EVENT__KIND_NOTE:
+        if (!uuid_opt_ok(ev->note->process))
+            return "Note.process is not a uuid";
+        return str_ok(ev->note->level) && str_ok(ev->note->text) ? NULL : "Note too long";
+    default:
+        return "event of unknown kind";
+    }
+}
+
+/* ---- ingest helpers: each returns an SQLite result code */
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+static void bind_blob(sqlite3_stmt *s, int i, ProtobufCBinaryData b)
+{
+    if (b.len)
+        sqlite3_bind_blob(s, i, b.data, (int)b.len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+static void bind_i64(sqlite3_stmt *s, int i, int has, int64_t v)
+{
+    if (has)
+        sqlite3_bind_int64(s, i, v);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+/* JSON array of strings; the returned text is malloc'd (NULL-able). */
+static char *json_strings(char **v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    char *s = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    return s;
+}
+
+/* Runs a bound statement to completion and resets it. */
+static int run(sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+/* Maps a uuid to its row id in origins or trials, creating the row. */
+static int lookup_id(tt_store *st, int which, struct idmap *m, const uint8_t *uuid, int64_t *id)
+{
+    if ((*id = idmap_get(m, uuid)))
+        return SQLITE_OK;
+    sqlite3_stmt *s = st->stmt[which];
+    sqlite3_bind_blob(s, 1, uuid, TT_UUID_LEN, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(s, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(s);
+    if (rc == SQLITE_OK)
+        idmap_put(m, uuid, *id);
+    return rc;
+}
+
+static int apply_control(tt_store *st, const Tunetrail__Event *ev)
+{
+    int64_t t = ev->time_ns;
+    int has_t = ev->has_time_ns;
+    sqlite3_stmt *s;
+    int rc = SQLITE_OK;
+    switch (ev->kind_case) {
+    case TUNETRAIL__EVENT__KIND_SESSION_START: {
+        const Tunetrail__SessionStart *m = ev->session_start;
+        char *argv = json_strings(m->argv, m->n_argv);
+        char *pats = json_strings(m->trial_patterns, m->n_trial_patterns);
+        s = st->stmt[S_SESSION_START];
+        bind_blob(s, 1, m->session);
+        bind_text(s, 2, m->study);
+        bind_text(s, 3, m->host);
+        bind_text(s, 4, m->user);
+        bind_text(s, 5, m->cwd);
+        bind_text(s, 6, argv);
+        bind_text(s, 7, pats);
+        bind_text(s, 8, m->tool_version);
+        bind_i64(s, 9, has_t, t);
+        rc = run(s);
+        free(argv);
+        free(pats);
+        if (rc == SQLITE_OK && m->study && *m->study) {
+            s = st->stmt[S_STUDY];
+            bind_text(s, 1, m->study);
+            bind_i64(s, 2, has_t, t);
+            rc = run(s);
+        }
+        break;
+    }
+    case TUNETRAIL__EVENT__KIND_SESSION_END: {
+        const Tunetrail__SessionEnd *m = ev->session_end;
+        s = st->stmt[S_SESSION_END];
+        bind_blob(s, 1, m->session);
+        bind_i64(s, 2, has_t, t);
+        bind_i64(s, 3, m->has_exit_code, m->exit_code);
+        bind_i64(s, 4, m->has_signal, m->signal);
+        rc = run(s);
+        break;
+    }
+    case TUNETRAIL__EVENT__KIND_PROCESS_START: {
+        const Tunetrail__ProcessStart *m = ev->process_start;
+        char *argv = json_strings(m->argv, m->n_argv);
+        char *env = json_strings(m->env, m->n_env);
+        s = st->stmt[S_PROC_START];
+        bind_blob(s, 1, m->process);
+        bind_blob(s, 2, m->session);
+        bind_text(s, 3, m->study);
+        bind_blob(s, 4, m->parent);
+        bind_i64(s, 5, m->has_relation, m->relation);
+        bind_i64(s, 6, m->has_pid, m->pid);
+        bind_i64(s, 7, m->has_ppid, m->ppid);
+        bind_text(s, 8, m->exe);
+        bind_blob(s, 9, m->exe_sha256);
+        bind_text(s, 10, argv);
+        bind_text(s, 11, m->cwd);
+        bind_text(s, 12, m->host);
+        bind_i64(s, 13, m->has_uid, m->uid);
+        bind_text(s, 14, m->user);
+        bind_text(s, 15, env);
+        bind_text(s, 16, m->git_commit);
+        bind_i64(s, 17, m->has_git_dirty, m->git_dirty);
+        bind_i64(s, 18, has_t, t);
+        rc = run(s);
+        free(argv);
+        free(env);
+        if (rc == SQLITE_OK && !m->session.len && m->study && *m->study) {
+            s = st->stmt[S_STUDY];
+            bind_text(s, 1, m->study);
+            bind_i64(s, 2, has_t, t);
+            rc = run(s);
+        }
+        break;
+    }
+    case TUNETRAIL__EVENT__KIND_PROCESS_END: {
+        const Tunetrail__ProcessEnd *m = ev->process_end;
+        s = st->stmt[S_PROC_END];
+        bind_blob(s, 1, m->process);
+        bind_i64(s, 2, has_t, t);
+        sqlite3_bind_int(s, 3, m->how);
+        bind_i64(s, 4, m->has_exit_code, m->exit_code);
+        bind_i64(s, 5, m->has_signal, m->signal);
+        bind_i64(s, 6, m->has_utime_us, m->utime_us);
+        bind_i64(s, 7, m->has_stime_us, m->stime_us);
+        bind_i64(s, 8, m->has_maxrss_kb, m->maxrss_kb);
+        rc = run(s);
+        break;
+    }
+    case TUNETRAIL__EVENT__KIND_TRIAL_START: {
+        const Tunetrail__TrialStart *m = ev->trial_start;
+        s = st->stmt[S_TRIAL_START];
+        bind_blob(s, 1, m->trial);
+        bind_blob(s, 2, m->process);
+        bind_text(s, 3, m->framework);
+        bind_text(s, 4, m->opened_by);
+        bind_i64(s, 5, m->has_index, m->index);
+        bind_i64(s, 6, has_t, t);
+        rc = run(s);
+        break;
+    }
+    case TUNETRAIL__EVENT__KIND_TRIAL_END: {
+        const Tunetrail__TrialEnd *m = ev->trial_end;
+        s = st->stmt[S_TRIAL_END];
+        bind_blob(s, 1, m->trial);
+        bind_i64(s, 2, m->has_status && m->status != TUNETRAIL__TRIAL_END__STATUS__TRIAL_UNSPECIFIED,
+                 m->status);
+        bind_text(s, 3, m->error);
+        bind_i64(s, 4, has_t, t);
+        rc = run(s);
+        break;
+    }
+    default:
+        break;
+    }
+    return rc;
+}
+
+/* Stores one event; *dup set if it was already present. */
+static int ingest_event(tt_store *st, const Tunetrail__Event *ev, int *dup)
+{
+    int64_t oid, tid;
+    int rc = lookup_id(st, S_ORIGIN, &st->origins, ev->origin.data, &oid);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_stmt *s;
+    switch (ev->kind_case) {
+    case TUNETRAIL__EVENT__KIND_METRIC: {
+        const Tunetrail__Metric *m = ev->metric;
+        if ((rc = lookup_id(st, S_TRIAL_ID, &st->trials, m->trial.data, &tid)) != SQLITE_OK)
+            return rc;
+        s = st->stmt[S_METRIC];
+        sqlite3_bind_int64(s, 1, tid);
+        sqlite3_bind_int64(s, 2, oid);
+        sqlite3_bind_int64(s, 3, (int64_t)ev->seq);
+        bind_text(s, 4, m->name);
+        sqlite3_bind_int64(s, 5, m->has_step ? m->step : -1);
+        sqlite3_bind_double(s, 6, m->value);
+        bind_text(s, 7, m->split);
+        bind_text(s, 8, m->direction);
+        bind_i64(s, 9, ev->has_time_ns, ev->time_ns);
+        break;
+    }
+    case TUNETRAIL__EVENT__KIND_FILE_ACCESS: {
+        const Tunetrail__FileAccess *m = ev->file_access;
+        const Tunetrail__FileStat *fs = m->stat;
+        s = st->stmt[S_FILE];
+        bind_blob(s, 1, m->process);
+        sqlite3_bind_int64(s, 2, oid);
+        sqlite3_bind_int64(s, 3, (int64_t)ev->seq);
+        bind_text(s, 4, m->path);
+        sqlite3_bind_int(s, 5, m->mode);
+        bind_i64(s, 6, fs && fs->has_dev, fs ? (int64_t)fs->dev : 0);
+        bind_i64(s, 7, fs && fs->has_ino, fs ? (int64_t)fs->ino : 0);
+        bind_i64(s, 8, fs && fs->has_size, fs ? (int64_t)fs->size : 0);
+        bind_i64(s, 9, fs && fs->has_mtime_ns, fs ? fs->mtime_ns : 0);
+        sqlite3_bind_int(s, 10, m->has_closed && m->closed);
+        bind_blob(s, 11, m->sha256);
+        bind_text(s, 12, m->error);
+        bind_i64(s, 13, ev->has_time_ns, ev->time_ns);
+        break;
+    }
+    case TUNETRAIL__EVENT__KIND_PARAM: {
+        const Tunetrail__Param *m = ev->param;
+        if ((rc = lookup_id(st, S_TRIAL_ID, &st->trials, m->trial.data, &tid)) != SQLITE_OK)
+            return rc;
+        s = st->stmt[S_PARAM];
+        sqlite3_bind_int64(s, 1, tid);
+        sqlite3_bind_int64(s, 2, oid);
+        sqlite3_bind_int64(s, 3, (int64_t)ev->seq);
+        bind_text(s, 4, m->key);
+        bind_text(s, 5, m->value);
+        bind_text(s, 6, m->source);
+        bind_i64(s, 7, ev->has_time_ns, ev->time_ns);
+        break;
+    }
+    case TUNETRAIL__EVENT__KIND_NOTE: {
+        const Tunetrail__Note *m = ev->note;
+        s = st->stmt[S_NOTE];
+        sqlite3_bind_int64(s, 1, oid);
+        sqlite3_bind_int64(s, 2, (int64_t)ev->seq);
+        bind_blob(s, 3, m->process);
+        bind_text(s, 4, m->level);
+        bind_text(s, 5, m->text);
+        bind_i64(s, 6, ev->has_time_ns, ev->time_ns);
+        break;
+    }
+    default: /* control events: dedupe in events, then upsert */
+        s = st->stmt[S_EVENT];
+        sqlite3_bind_int64(s, 1, oid);
+        sqlite3_bind_int64(s, 2, (int64_t)ev->seq);
+        sqlite3_bind_int(s, 3, ev->kind_case);
+        bind_i64(s, 4, ev->has_time_ns, ev->time_ns);
+        if ((rc = run(s)) != SQLITE_OK)
+            return rc;
+        if (!(*dup = sqlite3_changes(st->db) == 0))
+            rc = apply_control(st, ev);
+        return rc;
+    }
+    rc = run(s);
+    *dup = rc == SQLITE_OK && sqlite3_changes(st->db) == 0;
+    return rc;
+}
+
+int ingest_batch(tt_store *st, const uint8_t *buf, size_t len, struct ingest_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->status = INGEST_REJECTED;
+    if (st->readonly) {
+        res->status = INGEST_RETRY;
+        snprintf(res->error, sizeof res->error, "store %s is open read-only", st->path);
+        return -1;
+    }
+    if (len > TT_FRAME_MAX_PAYLOAD) {
+        snprintf(res->error, sizeof res->error, "batch of %zu bytes exceeds %u", len,
+                 TT_FRAME_MAX_PAYLOAD);
+        return -1;
+    }
+    Tunetrail__Batch *b = tunetrail__batch__unpack(&st->alloc, len, buf);
+    if (!b) {
+        snprintf(res->error, sizeof res->error, "not a valid protobuf Batch (%zu bytes)", len);
+        arena_reset(&st->arena, 0);
+        return -1;
+    }
+    res->batch_seq = b->batch_seq;
+    int rc = SQLITE_OK, in_txn = 0;
+    if (!b->has_schema_version || b->schema_version != TUNETRAIL__SCHEMA_VERSION__SCHEMA_VERSION) {
+        snprintf(res->error, sizeof res->error, "schema_version %u, expected %d",
+                 b->has_schema_version ? b->schema_version : 0,
+                 TUNETRAIL__SCHEMA_VERSION__SCHEMA_VERSION);
+        goto out;
+    }
+    if (!uuid_opt_ok(b->sender)) {
+        snprintf(res->error, sizeof res->error, "sender is not a 16-byte uuid");
+        goto out;
+    }
+    for (size_t i = 0; i < b->n_events; i++) {
+        const char *why = validate_event(b->events[i]);
+        if (why) {
+            snprintf(res->error, sizeof res->error, "event %zu: %s", i, why);
+            goto out;
+        }
+    }
+    if ((rc = run(st->stmt[S_BEGIN])) != SQLITE_OK)
+        goto fail;
+    in_txn = 1;
+    for (size_t i = 0; i < b->n_events; i++) {
+        int dup = 0;
+        if ((rc = ingest_event(st, b->events[i], &dup)) != SQLITE_OK)
+            goto fail;
+        if (dup)
+            res->duplicates++;
+        else
+            res->stored++;
+    }
+    if ((rc = run(st->stmt[S_COMMIT])) != SQLITE_OK)
+        goto fail;
+    res->status = INGEST_OK;
+    goto out;
+fail:
+    /* Busy, I/O, full disk or a bug: nothing is committed and the sender keeps
+     * the batch, so RETRY is always safe. */
+    res->status = INGEST_RETRY;
+    res->stored = res->duplicates = 0;
+    snprintf(res->error, sizeof res->error, "store %s: %s", st->path,
+             rc == SQLITE_BUSY ? "busy (another writer holds the lock)" : sqlite3_errstr(rc));
+    if (in_txn)
+        run(st->stmt[S_ROLLBACK]);
+    /* Ids first seen in this transaction were rolled back with it. */
+    idmap_clear(&st->origins);
+    idmap_clear(&st->trials);
+out:
+    tunetrail__batch__free_unpacked(b, &st->alloc);
+    arena_reset(&st->arena, 0);
+    return res->status == INGEST_OK ? 0 : -1;
+}
