@@ -1,0 +1,693 @@
+/* agent_rec.c - see agent_rec.h. */
+#include "agent_rec.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "argv_params.h"
+#include "gitinfo.h"
+#include "hashcache.h"
+#include "wire.h"
+
+struct pwrite {
+    char *path;
+    struct pwrite *next;
+};
+
+struct img {
+    uint8_t uuid[16];
+    uint8_t parent[16];
+    int has_parent, relation;
+    pid_t pid, ppid;
+    int conn;
+    int ended, failed;
+    int agent_made;   /* ProcessStart made by the agent (static root) */
+    char *exe;        /* copy */
+    char **argv;      /* copy, NULL-terminated */
+    int argc;
+    struct pwrite *writes; /* opened for writing, close not seen yet */
+};
+
+struct trial {
+    uint8_t uuid[16];
+    size_t img;      /* index into imgs, or SIZE_MAX if unknown */
+    int done;
+};
+
+struct tt_rec {
+    struct rec_config cfg;
+    uint8_t session[16];
+    int has_session;
+    tt_ship *ship;
+    uint64_t seq;
+    pid_t root_pid;
+    struct img *imgs;
+    size_t nimg, cimg;
+    struct trial *trials;
+    size_t ntr, ctr;
+    unsigned finished, failed;
+    tt_hashcache *hc;
+    tt_gitinfo *git;
+    uid_t user_uid;
+    char *user;
+};
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+tt_rec *rec_new(const struct rec_config *cfg, tt_ship *ship)
+{
+    tt_rec *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->cfg = *cfg;
+    if (cfg->session) {
+        memcpy(r->session, cfg->session, 16);
+        r->has_session = 1;
+    }
+    r->ship = ship;
+    r->user_uid = (uid_t)-1;
+    r->hc = hashcache_new();
+    r->git = gitinfo_new();
+    if (!r->hc || !r->git) {
+        rec_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void rec_free(tt_rec *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->nimg; i++) {
+        for (int k = 0; k < r->imgs[i].argc; k++)
+            free(r->imgs[i].argv[k]);
+        free(r->imgs[i].argv);
+        free(r->imgs[i].exe);
+        for (struct pwrite *w = r->imgs[i].writes, *n; w; w = n) {
+            n = w->next;
+            free(w->path);
+            free(w);
+        }
+    }
+    free(r->imgs);
+    free(r->trials);
+    hashcache_free(r->hc);
+    gitinfo_free(r->git);
+    free(r->user);
+    free(r);
+}
+
+void rec_set_root_pid(tt_rec *r, pid_t pid) { r->root_pid = pid; }
+
+size_t rec_images(const tt_rec *r) { return r->nimg; }
+
+void rec_counts(const tt_rec *r, struct rec_counts *out)
+{
+    out->trials_started = (unsigned)r->ntr;
+    out->trials_finished = r->finished;
+    out->trials_failed = r->failed;
+    out->processes = (unsigned)r->nimg;
+}
+
+int rec_emit(tt_rec *r, Tunetrail__Event *ev, char *err, size_t errlen)
+{
+    ev->has_origin = 1;
+    ev->origin.data = r->cfg.origin;
+    ev->origin.len = 16;
+    ev->has_seq = 1;
+    ev->seq = r->seq++;
+    ev->has_time_ns = 1;
+    ev->time_ns = now_ns();
+    return ship_event(r->ship, ev, err, errlen);
+}
+
+static struct img *find_img(tt_rec *r, const ProtobufCBinaryData *u)
+{
+    if (u->len != 16)
+        return NULL;
+    for (size_t i = r->nimg; i-- > 0;)
+        if (!memcmp(r->imgs[i].uuid, u->data, 16))
+            return &r->imgs[i];
+    return NULL;
+}
+
+static struct img *add_img(tt_rec *r, const uint8_t uuid[16])
+{
+    if (r->nimg == r->cimg) {
+        size_t nc = r->cimg ? r->cimg * 2 : 64;
+        struct img *p = realloc(r->imgs, nc * sizeof *p);
+        if (!p)
+            return NULL;
+        r->imgs = p;
+        r->cimg = nc;
+    }
+    struct img *im = &r->imgs[r->nimg++];
+    memset(im, 0, sizeof *im);
+    memcpy(im->uuid, uuid, 16);
+    im->conn = -1;
+    return im;
+}
+
+static void copy_argv(struct img *im, char *const *argv, size_t n)
+{
+    im->argv = calloc(n + 1, sizeof *im->argv);
+    if (!im->argv)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if ((im->argv[i] = strdup(argv[i] ? argv[i] : "")))
+            im->argc++;
+}
+
+static const char *base(const char *p)
+{
+    const char *s = p ? strrchr(p, '/') : NULL;
+    return s ? s + 1 : p ? p : "";
+}
+
+static const char *user_of(tt_rec *r, uid_t uid)
+{
+    if (r->user && r->user_uid == uid)
+        return r->user;
+    struct passwd *pw = getpwuid(uid);
+    if (!pw)
+        return NULL;
+    free(r->user);
+    r->user = strdup(pw->pw_name);
+    r->user_uid = uid;
+    return r->user;
+}
+
+static int add_trial(tt_rec *r, const uint8_t uuid[16], size_t img)
+{
+    if (r->ntr == r->ctr) {
+        size_t nc = r->ctr ? r->ctr * 2 : 64;
+        struct trial *p = realloc(r->trials, nc * sizeof *p);
+        if (!p)
+            return -1;
+        r->trials = p;
+        r->ctr = nc;
+    }
+    r->trials[r->ntr].img = img;
+    r->trials[r->ntr].done = 0;
+    memcpy(r->trials[r->ntr++].uuid, uuid, 16);
+    return 0;
+}
+
+/* Opens an agent-made trial in image im with its argv params. */
+static int open_trial(tt_rec *r, struct img *im, const char *opened_by, char *err, size_t errlen)
+{
+    uint8_t tu[16];
+    if (wire_uuid_new(tu) < 0)
+        return fail(err, errlen, "getrandom: %s", strerror(errno));
+    if (add_trial(r, tu, (size_t)(im - r->imgs)) < 0)
+        return fail(err, errlen, "out of memory");
+    Tunetrail__Event ev = TUNETRAIL__EVENT__INIT;
+    Tunetrail__TrialStart ts = TUNETRAIL__TRIAL_START__INIT;
+    ev.kind_case = TUNETRAIL__EVENT__KIND_TRIAL_START;
+    ev.trial_start = &ts;
+    ts.has_trial = ts.has_process = ts.has_index = 1;
+    ts.trial = (ProtobufCBinaryData){16, tu};
+    ts.process = (ProtobufCBinaryData){16, im->uuid};
+    ts.framework = "argv";
+    ts.opened_by = (char *)opened_by;
+    ts.index = 0;
+    if (rec_emit(r, &ev, err, errlen) < 0)
+        return -1;
+    struct argv_param *ps;
+    size_t np;
+    if (argv_params_parse(im->argc, im->argv, &ps, &np) < 0)
+        return fail(err, errlen, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < np && rc == 0; i++) {
+        Tunetrail__Event pe = TUNETRAIL__EVENT__INIT;
+        Tunetrail__Param p = TUNETRAIL__PARAM__INIT;
+        pe.kind_case = TUNETRAIL__EVENT__KIND_PARAM;
+        pe.param = &p;
+        p.has_trial = 1;
+        p.trial = (ProtobufCBinaryData){16, tu};
+        p.key = ps[i].key;
+        p.value = ps[i].value;
+        p.source = "argv";
+        rc = rec_emit(r, &pe, err, errlen);
+    }
+    argv_params_free(ps, np);
+    /* a trial opened after its process ended is already decided */
+    if (rc == 0 && im->ended) {
+        r->trials[r->ntr - 1].done = 1;
+        if (im->failed)
+            r->failed++;
+        else
+            r->finished++;
+    }
+    return rc;
+}
+
+static int match_trial(tt_rec *r, struct img *im, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < r->cfg.npatterns; i++) {
+        const char *pat = r->cfg.patterns[i];
+        int hit = (im->exe && fnmatch(pat, base(im->exe), 0) == 0) ||
+                  (im->argc > 0 && fnmatch(pat, base(im->argv[0]), 0) == 0);
+        if (hit) {
+            char by[512];
+            snprintf(by, sizeof by, "pattern:%s", pat);
+            return open_trial(r, im, by, err, errlen);
+        }
+    }
+    return 0;
+}
+
+static void end_img(tt_rec *r, struct img *im, int failed)
+{
+    im->ended = 1;
+    im->failed = failed;
+    size_t idx = (size_t)(im - r->imgs);
+    for (size_t i = 0; i < r->ntr; i++)
+        if (r->trials[i].img == idx && !r->trials[i].done) {
+            r->trials[i].done = 1;
+            if (failed)
+                r->failed++;
+            else
+                r->finished++;
+        }
+}
+
+static void set_stat(Tunetrail__FileStat *fs, const struct stat *st)
+{
+    fs->has_dev = fs->has_ino = fs->has_size = fs->has_mtime_ns = 1;
+    fs->dev = (uint64_t)st->st_dev;
+    fs->ino = (uint64_t)st->st_ino;
+    fs->size = (uint64_t)st->st_size;
+    fs->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* Hashes written files of im whose close we never saw. */
+static int flush_writes(tt_rec *r, struct img *im, char *err, size_t errlen)
+{
+    int rc = 0;
+    while (im->writes && rc == 0) {
+        struct pwrite *w = im->writes;
+        im->writes = w->next;
+        Tunetrail__Event ev = TUNETRAIL__EVENT__INIT;
+        Tunetrail__FileAccess fa = TUNETRAIL__FILE_ACCESS__INIT;
+        Tunetrail__FileStat fs = TUNETRAIL__FILE_STAT__INIT;
+        ev.kind_case = TUNETRAIL__EVENT__KIND_FILE_ACCESS;
+        ev.file_access = &fa;
+        fa.has_process = fa.has_mode = fa.has_closed = 1;
+        fa.process = (ProtobufCBinaryData){16, im->uuid};
+        fa.path = w->path;
+        fa.mode = TUNETRAIL__FILE_ACCESS__MODE__MODE_WRITE;
+        fa.closed = 1;
+        uint8_t sha[32];
+        struct stat st;
+        char msg[300];
+        if (hashcache_file(r->hc, w->path, sha, &st) == 0) {
+            fa.has_sha256 = 1;
+            fa.sha256 = (ProtobufCBinaryData){32, sha};
+            set_stat(&fs, &st);
+            fa.stat = &fs;
+        } else {
+            snprintf(msg, sizeof msg, "cannot hash at process end: %s", strerror(errno));
+            fa.error = msg;
+        }
+        rc = rec_emit(r, &ev, err, errlen);
+        free(w->path);
+        free(w);
+    }
+    return rc;
+}
+
+static int synth_end(tt_rec *r, struct img *im, char *err, size_t errlen)
+{
+    Tunetrail__Event ev = TUNETRAIL__EVENT__INIT;
+    Tunetrail__ProcessEnd pe = TUNETRAIL__PROCESS_END__INIT;
+    ev.kind_case = TUNETRAIL__EVENT__KIND_PROCESS_END;
+    ev.process_end = &pe;
+    pe.has_process = pe.has_how = 1;
+    pe.process = (ProtobufCBinaryData){16, im->uuid};
+    pe.how = TUNETRAIL__PROCESS_END__HOW__END_KILLED;
+    end_img(r, im, 1);
+    if (flush_writes(r, im, err, errlen) < 0)
+        return -1;
+    return rec_emit(r, &ev, err, errlen);
+}
+
+static int on_process_start(tt_rec *r, int conn, Tunetrail__Event *ev, char *err, size_t errlen)
+{
+    Tunetrail__ProcessStart *ps = ev->process_start;
+    const ProtobufCBinaryData *u = ps->has_process && ps->process.len == 16 ? &ps->process : &ev->origin;
+    if (u->len != 16)
+        return ship_event(r->ship, ev, err, errlen);
+    struct img *im = find_img(r, u);
+    if (!im && !(im = add_img(r, u->data)))
+        return fail(err, errlen, "out of memory");
+    im->conn = conn;
+    im->pid = ps->pid;
+    im->ppid = ps->ppid;
+    if (!im->argv)
+        copy_argv(im, ps->argv, ps->n_argv);
+    if (!im->exe && ps->exe)
+        im->exe = strdup(ps->exe);
+
+    /* Save what we overwrite: the unpacked message owns its fields and
+     * protobuf-c frees them; ours must be taken back out before that. */
+    Tunetrail__ProcessStart saved = *ps;
+    uint8_t sha[32], parent[16];
+    if (!ps->has_exe_sha256 && ps->exe && hashcache_file(r->hc, ps->exe, sha, NULL) == 0) {
+        ps->has_exe_sha256 = 1;
+        ps->exe_sha256 = (ProtobufCBinaryData){32, sha};
+    }
+    if (!ps->user && ps->has_uid)
+        ps->user = (char *)user_of(r, (uid_t)ps->uid);
+    const char *commit;
+    int dirty;
+    if (!ps->git_commit && gitinfo_for_dir(r->git, ps->cwd, &commit, &dirty) == 1) {
+        ps->git_commit = (char *)commit;
+        ps->has_git_dirty = 1;
+        ps->git_dirty = dirty;
+    }
+    if (r->has_session && !(ps->has_session && ps->session.len == 16)) {
+        ps->has_session = 1;
+        ps->session = (ProtobufCBinaryData){16, r->session};
+    }
+    if (ps->has_parent && ps->parent.len == 16) {
+        memcpy(im->parent, ps->parent.data, 16);
+        im->has_parent = 1;
+    } else {
+        /* INTERNALS.md "Process identity": link to the live image with
+         * pid == our ppid; the newest such image is the current one. */
+        for (size_t i = r->nimg; i-- > 0;) {
+            struct img *p = &r->imgs[i];
+            if (p != im && !p->ended && p->pid == ps->ppid && ps->ppid > 0) {
+                memcpy(parent, p->uuid, 16);
+                ps->has_parent = 1;
+                ps->parent = (ProtobufCBinaryData){16, parent};
+                ps->has_relation = 1;
+                ps->relation = TUNETRAIL__PROCESS_START__RELATION__REL_FORK;
+                memcpy(im->parent, parent, 16);
+                im->has_parent = 1;
+                break;
+            }
+        }
+        if (!im->has_parent && r->root_pid > 0 && ps->pid == r->root_pid) {
+            ps->has_relation = 1;
+            ps->relation = TUNETRAIL__PROCESS_START__RELATION__REL_ROOT;
+        }
+    }
+    im->relation = ps->has_relation ? (int)ps->relation : 0;
+    int rc = ship_event(r->ship, ev, err, errlen);
+    *ps = saved;
+    if (rc < 0)
+        return -1;
+    return match_trial(r, im, err, errlen);
+}
+
+static int on_file_access(tt_rec *r, Tunetrail__Event *ev, char *err, size_t errlen)
+{
+    Tunetrail__FileAccess *fa = ev->file_access;
+    if (!fa->path || fa->has_sha256)
+        return ship_event(r->ship, ev, err, errlen);
+    int writing = fa->has_mode && fa->mode != TUNETRAIL__FILE_ACCESS__MODE__MODE_READ;
+    const ProtobufCBinaryData *u = fa->has_process && fa->process.len == 16 ? &fa->process : &ev->origin;
+    struct img *im = find_img(r, u);
+    if (writing && !fa->closed) {
+        /* hash at its close event, or at process end if none comes */
+        if (im) {
+            struct pwrite *w = malloc(sizeof *w);
+            if (w && (w->path = strdup(fa->path))) {
+                w->next = im->writes;
+                im->writes = w;
+            } else {
+                free(w);
+            }
+        }
+        return ship_event(r->ship, ev, err, errlen);
+    }
+    if (writing && im) {
+        for (struct pwrite **pp = &im->writes; *pp; pp = &(*pp)->next)
+            if (!strcmp((*pp)->path, fa->path)) {
+                struct pwrite *w = *pp;
+                *pp = w->next;
+                free(w->path);
+                free(w);
+                break;
+            }
+    }
+    Tunetrail__FileAccess saved = *fa;
+    uint8_t sha[32];
+    char msg[300];
+    if (hashcache_file(r->hc, fa->path, sha, NULL) == 0) {
+        fa->has_sha256 = 1;
+        fa->sha256 = (ProtobufCBinaryData){32, sha};
+    } else if (!fa->error) {
+        snprintf(msg, sizeof msg, "cannot hash: %s", strerror(errno));
+        fa->error = msg;
+    }
+    int rc = ship_event(r->ship, ev, err, errlen);
+    *fa = saved;
+    return rc;
+}
+
+int rec_feed(tt_rec *r, int conn, const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+    Tunetrail__Batch *b = tunetrail__batch__unpack(NULL, len, buf);
+    if (!b)
+        return fail(err, errlen, "malformed batch (%zu bytes) dropped", len);
+    int rc = 0;
+    for (size_t i = 0; i < b->n_events && rc == 0; i++) {
+        Tunetrail__Event *ev = b->events[i];
+        switch (ev->kind_case) {
+        case TUNETRAIL__EVENT__KIND_PROCESS_START:
+            rc = on_process_start(r, conn, ev, err, errlen);
+            break;
+        case TUNETRAIL__EVENT__KIND_FILE_ACCESS:
+            rc = on_file_access(r, ev, err, errlen);
+            break;
+        case TUNETRAIL__EVENT__KIND_PROCESS_END: {
+            Tunetrail__ProcessEnd *pe = ev->process_end;
+            const ProtobufCBinaryData *u = pe->has_process && pe->process.len == 16 ? &pe->process : &ev->origin;
+            struct img *im = find_img(r, u);
+            if (im && !im->ended) {
+                int ok = pe->how == TUNETRAIL__PROCESS_END__HOW__END_EXEC ||
+                         (pe->how == TUNETRAIL__PROCESS_END__HOW__END_EXIT && pe->exit_code == 0);
+                end_img(r, im, !ok);
+                rc = flush_writes(r, im, err, errlen);
+            }
+            if (rc == 0)
+                rc = ship_event(r->ship, ev, err, errlen);
+            break;
+        }
+        case TUNETRAIL__EVENT__KIND_TRIAL_START: {
+            Tunetrail__TrialStart *ts = ev->trial_start;
+            size_t idx = SIZE_MAX;
+            const ProtobufCBinaryData *u = ts->has_process && ts->process.len == 16 ? &ts->process : &ev->origin;
+            struct img *im = find_img(r, u);
+            if (im)
+                idx = (size_t)(im - r->imgs);
+            if (ts->trial.len == 16 && add_trial(r, ts->trial.data, idx) < 0)
+                rc = fail(err, errlen, "out of memory");
+            if (rc == 0)
+                rc = ship_event(r->ship, ev, err, errlen);
+            break;
+        }
+        case TUNETRAIL__EVENT__KIND_TRIAL_END: {
+            Tunetrail__TrialEnd *te = ev->trial_end;
+            for (size_t k = 0; k < r->ntr; k++)
+                if (te->trial.len == 16 && !memcmp(r->trials[k].uuid, te->trial.data, 16) &&
+                    !r->trials[k].done && te->status != TUNETRAIL__TRIAL_END__STATUS__TRIAL_UNSPECIFIED) {
+                    r->trials[k].done = 1;
+                    if (te->status == TUNETRAIL__TRIAL_END__STATUS__TRIAL_OK)
+                        r->finished++;
+                    else
+                        r->failed++;
+                }
+            rc = ship_event(r->ship, ev, err, errlen);
+            break;
+        }
+        default:
+            rc = ship_event(r->ship, ev, err, errlen);
+        }
+    }
+    tunetrail__batch__free_unpacked(b, NULL);
+    return rc;
+}
+
+int rec_conn_eof(tt_rec *r, int conn, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < r->nimg; i++) {
+        struct img *im = &r->imgs[i];
+        if (im->conn != conn)
+            continue;
+        im->conn = -2; /* connection ids are reused by the caller */
+        if (!im->ended && synth_end(r, im, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int rec_agent_process_start(tt_rec *r, pid_t pid, const char *exe, char *const *argv, char *err,
+                            size_t errlen)
+{
+    uint8_t u[16];
+    if (wire_uuid_new(u) < 0)
+        return fail(err, errlen, "getrandom: %s", strerror(errno));
+    struct img *im = add_img(r, u);
+    if (!im)
+        return fail(err, errlen, "out of memory");
+    size_t n = 0;
+    while (argv[n])
+        n++;
+    copy_argv(im, argv, n);
+    im->exe = strdup(exe);
+    im->pid = pid;
+    im->ppid = getpid();
+    im->agent_made = 1;
+    Tunetrail__Event ev = TUNETRAIL__EVENT__INIT;
+    Tunetrail__ProcessStart ps = TUNETRAIL__PROCESS_START__INIT;
+    Tunetrail__FileStat fs = TUNETRAIL__FILE_STAT__INIT;
+    ev.kind_case = TUNETRAIL__EVENT__KIND_PROCESS_START;
+    ev.process_start = &ps;
+    ps.has_process = ps.has_relation = ps.has_pid = ps.has_ppid = ps.has_uid = 1;
+    ps.process = (ProtobufCBinaryData){16, im->uuid};
+    if (r->has_session) {
+        ps.has_session = 1;
+        ps.session = (ProtobufCBinaryData){16, r->session};
+    }
+    ps.relation = TUNETRAIL__PROCESS_START__RELATION__REL_ROOT;
+    ps.pid = pid;
+    ps.ppid = getpid();
+    ps.exe = (char *)exe;
+    ps.argv = (char **)argv;
+    ps.n_argv = n;
+    char cwd[4096], host[256] = "";
+    ps.cwd = getcwd(cwd, sizeof cwd) ? cwd : NULL;
+    gethostname(host, sizeof host - 1);
+    ps.host = host;
+    ps.uid = getuid();
+    ps.user = (char *)user_of(r, getuid());
+    uint8_t sha[32];
+    struct stat st;
+    if (hashcache_file(r->hc, exe, sha, &st) == 0) {
+        ps.has_exe_sha256 = 1;
+        ps.exe_sha256 = (ProtobufCBinaryData){32, sha};
+        set_stat(&fs, &st);
+        ps.exe_stat = &fs;
+    }
+    const char *commit;
+    int dirty;
+    if (ps.cwd && gitinfo_for_dir(r->git, ps.cwd, &commit, &dirty) == 1) {
+        ps.git_commit = (char *)commit;
+        ps.has_git_dirty = 1;
+        ps.git_dirty = dirty;
+    }
+    if (rec_emit(r, &ev, err, errlen) < 0)
+        return -1;
+    return match_trial(r, im, err, errlen);
+}
+
+int rec_agent_process_end(tt_rec *r, int exit_code, int sig, char *err, size_t errlen)
+{
+    for (size_t i = r->nimg; i-- > 0;) {
+        struct img *im = &r->imgs[i];
+        if (!im->agent_made || im->ended)
+            continue;
+        Tunetrail__Event ev = TUNETRAIL__EVENT__INIT;
+        Tunetrail__ProcessEnd pe = TUNETRAIL__PROCESS_END__INIT;
+        ev.kind_case = TUNETRAIL__EVENT__KIND_PROCESS_END;
+        ev.process_end = &pe;
+        pe.has_process = pe.has_how = 1;
+        pe.process = (ProtobufCBinaryData){16, im->uuid};
+        if (sig) {
+            pe.how = TUNETRAIL__PROCESS_END__HOW__END_SIGNAL;
+            pe.has_signal = 1;
+            pe.signal = sig;
+        } else {
+            pe.how = TUNETRAIL__PROCESS_END__HOW__END_EXIT;
+            pe.has_exit_code = 1;
+            pe.exit_code = exit_code;
+        }
+        end_img(r, im, sig || exit_code);
+        return rec_emit(r, &ev, err, errlen);
+    }
+    return 0;
+}
+
+/* Follows exec successors (same pid, parent == im, REL_EXEC) to the last. */
+static struct img *exec_tail(tt_rec *r, struct img *im)
+{
+    for (int guard = 0; guard < 1000; guard++) {
+        struct img *next = NULL;
+        for (size_t i = 0; i < r->nimg; i++) {
+            struct img *c = &r->imgs[i];
+            if (c->has_parent && !memcmp(c->parent, im->uuid, 16) && c->pid == im->pid &&
+                c->relation == TUNETRAIL__PROCESS_START__RELATION__REL_EXEC)
+                next = c;
+        }
+        if (!next)
+            return im;
+        im = next;
+    }
+    return im;
+}
+
+int rec_root_fallback(tt_rec *r, char *err, size_t errlen)
+{
+    if (r->ntr)
+        return 0;
+    if (r->root_pid > 0) {
+        for (size_t i = r->nimg; i-- > 0;)
+            if (r->imgs[i].pid == r->root_pid)
+                return open_trial(r, &r->imgs[i], "root", err, errlen);
+        return 0;
+    }
+    size_t n = r->nimg; /* open_trial does not add images */
+    for (size_t i = 0; i < n; i++) {
+        struct img *im = &r->imgs[i];
+        int has = 0;
+        for (size_t k = 0; k < n && im->has_parent && !has; k++)
+            has = !memcmp(r->imgs[k].uuid, im->parent, 16);
+        if (!has && open_trial(r, exec_tail(r, im), "root", err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int rec_finish(tt_rec *r, int force_end, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < r->nimg; i++) {
+        struct img *im = &r->imgs[i];
+        if (im->ended) {
+            if (flush_writes(r, im, err, errlen) < 0)
+                return -1;
+        } else if (force_end && !im->agent_made) {
+            if (synth_end(r, im, err, errlen) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
