@@ -1,0 +1,429 @@
+/* test_store_ingest.c - the store's binding semantics (docs/INTERNALS.md
+ * "Store semantics"): dedupe, order independence, the killed-vs-exit rule,
+ * trial status derivation, study derivation, rejection of malformed batches. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "store.h"
+#include "tunetrail.pb-c.h"
+#include "wire.h"
+
+struct fx {
+    char path[64];
+    tt_store *st;
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    snprintf(f->path, sizeof f->path, "/tmp/tt-store-test-XXXXXX");
+    int fd = mkstemp(f->path);
+    close(fd);
+    unlink(f->path); /* let the store create it */
+    char err[256];
+    f->st = store_open(f->path, STORE_CREATE, err, sizeof err);
+    if (!f->st)
+        fail_msg("store_open: %s", err);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    store_close(f->st);
+    char p[80];
+    unlink(f->path);
+    snprintf(p, sizeof p, "%s-wal", f->path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", f->path);
+    unlink(p);
+    free(f);
+    return 0;
+}
+
+/* ---- event builders: static storage, a batch is packed before reuse */
+static uint8_t U_SESSION[16] = {1}, U_PROC[16] = {2}, U_TRIAL[16] = {3};
+
+static ProtobufCBinaryData bin(uint8_t *u) { return (ProtobufCBinaryData){16, u}; }
+
+static Tunetrail__Event *ev_new(uint8_t *origin, uint64_t seq)
+{
+    Tunetrail__Event *e = calloc(1, sizeof *e);
+    tunetrail__event__init(e);
+    e->origin = bin(origin), e->has_origin = 1;
+    e->has_seq = 1;
+    e->seq = seq;
+    e->has_time_ns = 1;
+    e->time_ns = 1700000000000000000ll + (int64_t)seq * 1000000;
+    return e;
+}
+
+static Tunetrail__Event *ev_session(uint64_t seq, const char *study)
+{
+    Tunetrail__Event *e = ev_new(U_SESSION, seq);
+    Tunetrail__SessionStart *m = calloc(1, sizeof *m);
+    tunetrail__session_start__init(m);
+    m->session = bin(U_SESSION), m->has_session = 1;
+    m->study = (char *)study;
+    e->kind_case = TUNETRAIL__EVENT__KIND_SESSION_START;
+    e->session_start = m;
+    return e;
+}
+
+static Tunetrail__Event *ev_pstart(uint8_t *proc, uint8_t *session, const char *study)
+{
+    Tunetrail__Event *e = ev_new(proc, 0);
+    Tunetrail__ProcessStart *m = calloc(1, sizeof *m);
+    tunetrail__process_start__init(m);
+    m->process = bin(proc), m->has_process = 1;
+    if (session)
+        m->session = bin(session), m->has_session = 1;
+    m->study = (char *)study;
+    m->exe = "/usr/bin/svm-train";
+    static char *argv[] = {"svm-train", "-c", "4", "data"};
+    m->argv = argv;
+    m->n_argv = 4;
+    m->has_pid = 1;
+    m->pid = 1234;
+    e->kind_case = TUNETRAIL__EVENT__KIND_PROCESS_START;
+    e->process_start = m;
+    return e;
+}
+
+static Tunetrail__Event *ev_pend(uint8_t *origin, uint64_t seq, uint8_t *proc, int how, int code)
+{
+    Tunetrail__Event *e = ev_new(origin, seq);
+    Tunetrail__ProcessEnd *m = calloc(1, sizeof *m);
+    tunetrail__process_end__init(m);
+    m->process = bin(proc), m->has_process = 1;
+    m->has_how = 1;
+    m->how = how;
+    if (how == TUNETRAIL__PROCESS_END__HOW__END_EXIT) {
+        m->has_exit_code = 1;
+        m->exit_code = code;
+    } else if (how == TUNETRAIL__PROCESS_END__HOW__END_SIGNAL) {
+        m->has_signal = 1;
+        m->signal = code;
+    }
+    e->kind_case = TUNETRAIL__EVENT__KIND_PROCESS_END;
+    e->process_end = m;
+    return e;
+}
+
+static Tunetrail__Event *ev_tstart(uint64_t seq)
+{
+    Tunetrail__Event *e = ev_new(U_PROC, seq);
+    Tunetrail__TrialStart *m = calloc(1, sizeof *m);
+    tunetrail__trial_start__init(m);
+    m->trial = bin(U_TRIAL), m->has_trial = 1;
+    m->process = bin(U_PROC), m->has_process = 1;
+    m->framework = "libsvm";
+    e->kind_case = TUNETRAIL__EVENT__KIND_TRIAL_START;
+    e->trial_start = m;
+    return e;
+}
+
+static Tunetrail__Event *ev_tend(uint64_t seq, int status)
+{
+    Tunetrail__Event *e = ev_new(U_PROC, seq);
+    Tunetrail__TrialEnd *m = calloc(1, sizeof *m);
+    tunetrail__trial_end__init(m);
+    m->trial = bin(U_TRIAL), m->has_trial = 1;
+    m->has_status = 1;
+    m->status = status;
+    e->kind_case = TUNETRAIL__EVENT__KIND_TRIAL_END;
+    e->trial_end = m;
+    return e;
+}
+
+static Tunetrail__Event *ev_metric(uint64_t seq, const char *name, double v)
+{
+    Tunetrail__Event *e = ev_new(U_PROC, seq);
+    Tunetrail__Metric *m = calloc(1, sizeof *m);
+    tunetrail__metric__init(m);
+    m->trial = bin(U_TRIAL), m->has_trial = 1;
+    m->name = (char *)name;
+    m->has_value = 1;
+    m->value = v;
+    e->kind_case = TUNETRAIL__EVENT__KIND_METRIC;
+    e->metric = m;
+    return e;
+}
+
+static Tunetrail__Event *ev_file(uint64_t seq, const char *path)
+{
+    Tunetrail__Event *e = ev_new(U_PROC, seq);
+    Tunetrail__FileAccess *m = calloc(1, sizeof *m);
+    tunetrail__file_access__init(m);
+    m->process = bin(U_PROC), m->has_process = 1;
+    m->path = (char *)path;
+    e->kind_case = TUNETRAIL__EVENT__KIND_FILE_ACCESS;
+    e->file_access = m;
+    return e;
+}
+
+static Tunetrail__Event *ev_param(uint64_t seq, const char *k, const char *v)
+{
+    Tunetrail__Event *e = ev_new(U_PROC, seq);
+    Tunetrail__Param *m = calloc(1, sizeof *m);
+    tunetrail__param__init(m);
+    m->trial = bin(U_TRIAL), m->has_trial = 1;
+    m->key = (char *)k;
+    m->value = (char *)v;
+    m->source = "argv";
+    e->kind_case = TUNETRAIL__EVENT__KIND_PARAM;
+    e->param = m;
+    return e;
+}
+
+/* Packs events into a Batch, ingests it, frees the events. */
+static struct ingest_result ingest(tt_store *st, int version, size_t n, ...)
+{
+    Tunetrail__Event *evs[32];
+    va_list ap;
+    va_start(ap, n);
+    for (size_t i = 0; i < n; i++)
+        evs[i] = va_arg(ap, Tunetrail__Event *);
+    va_end(ap);
+    Tunetrail__Batch b = TUNETRAIL__BATCH__INIT;
+    b.has_schema_version = version >= 0;
+    b.schema_version = (uint32_t)version;
+    b.sender = bin(U_SESSION), b.has_sender = 1;
+    b.has_batch_seq = 1;
+    b.batch_seq = 77;
+    b.n_events = n;
+    b.events = evs;
+    size_t len = tunetrail__batch__get_packed_size(&b);
+    uint8_t *buf = malloc(len);
+    tunetrail__batch__pack(&b, buf);
+    struct ingest_result r;
+    if (ingest_batch(st, buf, len, &r) < 0 && getenv("TT_TEST_VERBOSE"))
+        fprintf(stderr, "ingest: %s\n", r.error);
+    free(buf);
+    for (size_t i = 0; i < n; i++) {
+        /* every sub-message is one calloc; strings/uuids are static */
+        free(evs[i]->session_start); /* union: frees whichever kind it is */
+        free(evs[i]);
+    }
+    return r;
+}
+
+static long long count(tt_store *st, const char *sql)
+{
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(store_sqlite(st), sql, -1, &s, NULL), SQLITE_OK);
+    long long v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    sqlite3_finalize(s);
+    return v;
+}
+
+static char *text(tt_store *st, const char *sql)
+{
+    static char buf[256];
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(store_sqlite(st), sql, -1, &s, NULL), SQLITE_OK);
+    buf[0] = 0;
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+        snprintf(buf, sizeof buf, "%s", sqlite3_column_text(s, 0));
+    else
+        snprintf(buf, sizeof buf, "(null)");
+    sqlite3_finalize(s);
+    return buf;
+}
+
+#define V 1
+#define EXIT TUNETRAIL__PROCESS_END__HOW__END_EXIT
+#define KILLED TUNETRAIL__PROCESS_END__HOW__END_KILLED
+#define SIGNAL TUNETRAIL__PROCESS_END__HOW__END_SIGNAL
+
+static void test_dedupe(void **state)
+{
+    tt_store *st = ((struct fx *)*state)->st;
+    for (int round = 0; round < 2; round++) {
+        struct ingest_result r =
+            ingest(st, V, 6, ev_session(0, "s1"), ev_pstart(U_PROC, U_SESSION, NULL),
+                   ev_tstart(1), ev_param(2, "c", "4"), ev_metric(3, "accuracy", 0.9),
+                   ev_file(4, "/data/train"));
+        assert_int_equal(r.status, INGEST_OK);
+        assert_int_equal(r.batch_seq, 77);
+        assert_int_equal(r.stored, round ? 0 : 6);
+        assert_int_equal(r.duplicates, round ? 6 : 0);
+    }
+    assert_int_equal(count(st, "SELECT count(*) FROM metrics"), 1);
+    assert_int_equal(count(st, "SELECT count(*) FROM params"), 1);
+    assert_int_equal(count(st, "SELECT count(*) FROM files"), 1);
+    assert_int_equal(count(st, "SELECT count(*) FROM trials"), 1);
+    assert_int_equal(count(st, "SELECT count(*) FROM processes"), 1);
+    assert_string_equal(text(st, "SELECT study FROM trial_view"), "s1");
+    assert_string_equal(text(st, "SELECT status FROM trial_view"), "running");
+}
+
+static void test_end_before_start(void **state)
+{
+    tt_store *st = ((struct fx *)*state)->st;
+    /* everything reversed: metric, trial end-less, process end, then the starts */
+    assert_int_equal(ingest(st, V, 2, ev_metric(3, "acc", 0.5), ev_pend(U_PROC, 9, U_PROC, EXIT, 3))
+                         .status,
+                     INGEST_OK);
+    /* the metric created the trial row; it has no process yet */
+    assert_string_equal(text(st, "SELECT status FROM trial_view"), "running");
+    assert_int_equal(ingest(st, V, 3, ev_tstart(1), ev_pstart(U_PROC, U_SESSION, NULL),
+                            ev_session(0, "late"))
+                         .status,
+                     INGEST_OK);
+    assert_string_equal(text(st, "SELECT status FROM trial_view"), "failed");
+    assert_string_equal(text(st, "SELECT study FROM trial_view"), "late");
+    assert_string_equal(text(st, "SELECT framework FROM trial_view"), "libsvm");
+    assert_string_equal(text(st, "SELECT exe FROM trial_view"), "/usr/bin/svm-train");
+    assert_int_equal(count(st, "SELECT exit_code FROM trial_view"), 3);
+    assert_int_equal(count(st, "SELECT count(*) FROM trials"), 1);
+}
+
+static void test_killed_then_exit(void **state)
+{
+    tt_store *st = ((struct fx *)*state)->st;
+    ingest(st, V, 1, ev_pstart(U_PROC, U_SESSION, NULL));
+    ingest(st, V, 1, ev_pend(U_SESSION, 5, U_PROC, KILLED, 0));
+    assert_string_equal(text(st, "SELECT status FROM process_view"), "killed");
+    ingest(st, V, 1, ev_pend(U_PROC, 6, U_PROC, EXIT, 0));
+    assert_string_equal(text(st, "SELECT status FROM process_view"), "ok");
+}
+
+static void test_exit_then_killed(void **state)
+{
+    tt_store *st = ((struct fx *)*state)->st;
+    ingest(st, V, 1, ev_pend(U_PROC, 6, U_PROC, SIGNAL, 11));
+    ingest(st, V, 1, ev_pend(U_SESSION, 5, U_PROC, KILLED, 0));
+    ingest(st, V, 1, ev_pstart(U_PROC, U_SESSION, NULL));
+    assert_string_equal(text(st, "SELECT status FROM process_view"), "crashed");
+    assert_int_equal(count(st, "SELECT signal FROM process_view"), 11);
+}
+
+static void test_trial_status(void **state)
+{
+    tt_store *st = ((struct fx *)*state)->st;
+    ingest(st, V, 3, ev_pstart(U_PROC, NULL, "bare-study"), ev_tstart(1),
+           ev_pend(U_PROC, 9, U_PROC, EXIT, 0));
+    /* no TrialEnd: the process's status; bare run: ProcessStart.study */
+    assert_string_equal(text(st, "SELECT status FROM trial_view"), "ok");
+    assert_string_equal(text(st, "SELECT study FROM trial_view"), "bare-study");
+    assert_int_equal(count(st, "SELECT count(*) FROM studies WHERE name='bare-study'"), 1);
+    /* TrialEnd.status wins over the process */
+    ingest(st, V, 1, ev_tend(8, TUNETRAIL__TRIAL_END__STATUS__TRIAL_FAILED));
+    assert_string_equal(text(st, "SELECT status FROM trial_view"), "failed");
+}
+
+static void test_unspecified_trial_end(void **state)
+{
+    tt_store *st = ((struct fx *)*state)->st;
+    ingest(st, V, 3, ev_tstart(1), ev_tend(2, TUNETRAIL__TRIAL_END__STATUS__TRIAL_UNSPECIFIED),
+           ev_pend(U_PROC, 9, U_PROC, KILLED, 0));
+    assert_string_equal(text(st, "SELECT status FROM trial_view"), "killed");
+}
+
+static void test_reject_bad_version(void **state)
+{
+    tt_store *st = ((struct fx *)*state)->st;
+    struct ingest_result r = ingest(st, 99, 1, ev_metric(1, "a", 1));
+    assert_int_equal(r.status, INGEST_REJECTED);
+    assert_non_null(strstr(r.error, "schema_version"));
+    r = ingest(st, -1, 1, ev_metric(1, "a", 1));
+    assert_int_equal(r.status, INGEST_REJECTED);
+    assert_int_equal(count(st, "SELECT count(*) FROM metrics"), 0);
+}
+
+static void test_reject_bad_uuid_nothing_stored(void **state)
+{
+    tt_store *st = ((struct fx *)*state)->st;
+    static uint8_t short_uuid[16] = {9};
+    Tunetrail__Event *bad = ev_metric(2, "b", 2);
+    bad->metric->trial = (ProtobufCBinaryData){15, short_uuid};
+    /* a good event first: the whole batch must still be dropped */
+    struct ingest_result r = ingest(st, V, 2, ev_metric(1, "a", 1), bad);
+    assert_int_equal(r.status, INGEST_REJECTED);
+    assert_non_null(strstr(r.error, "event 1"));
+    assert_int_equal(count(st, "SELECT count(*) FROM metrics"), 0);
+    assert_int_equal(count(st, "SELECT count(*) FROM trials"), 0);
+
+    Tunetrail__Event *noseq = ev_metric(3, "c", 3);
+    noseq->has_seq = 0;
+    assert_int_equal(ingest(st, V, 1, noseq).status, INGEST_REJECTED);
+    Tunetrail__Event *nokind = ev_new(U_PROC, 4);
+    assert_int_equal(ingest(st, V, 1, nokind).status, INGEST_REJECTED);
+    Tunetrail__Event *nopath = ev_file(5, "");
+    assert_int_equal(ingest(st, V, 1, nopath).status, INGEST_REJECTED);
+    assert_int_equal(count(st, "SELECT count(*) FROM files"), 0);
+}
+
+static void test_reject_garbage_bytes(void **state)
+{
+    tt_store *st = ((struct fx *)*state)->st;
+    const uint8_t garbage[] = "\xff\xff\xff\xff garbage that is not protobuf";
+    struct ingest_result r;
+    assert_int_equal(ingest_batch(st, garbage, sizeof garbage, &r), -1);
+    assert_int_equal(r.status, INGEST_REJECTED);
+    /* truncated: a valid batch cut in the middle of an event */
+    Tunetrail__Event *e = ev_param(1, "lr", "0.1");
+    Tunetrail__Event *evs[] = {e};
+    Tunetrail__Batch b = TUNETRAIL__BATCH__INIT;
+    b.has_schema_version = 1;
+    b.schema_version = 1;
+    b.n_events = 1;
+    b.events = evs;
+    uint8_t buf[256];
+    size_t n = tunetrail__batch__pack(&b, buf);
+    assert_int_equal(ingest_batch(st, buf, n - 3, &r), -1);
+    assert_int_equal(r.status, INGEST_REJECTED);
+    assert_int_equal(ingest_batch(st, buf, n, &r), 0);
+    assert_int_equal(r.stored, 1);
+    free(e->param);
+    free(e);
+}
+
+static void test_reopen_and_readonly(void **state)
+{
+    struct fx *f = *state;
+    ingest(f->st, V, 1, ev_metric(1, "a", 1));
+    char err[256];
+    tt_store *ro = store_open(f->path, STORE_READONLY, err, sizeof err);
+    assert_non_null(ro);
+    assert_int_equal(count(ro, "SELECT count(*) FROM metrics"), 1);
+    struct ingest_result r;
+    assert_int_equal(ingest_batch(ro, (const uint8_t *)"", 0, &r), -1);
+    store_close(ro);
+    /* a second writer on the same file sees the same ids */
+    tt_store *w2 = store_open(f->path, STORE_CREATE, err, sizeof err);
+    assert_non_null(w2);
+    r = ingest(w2, V, 1, ev_metric(1, "a", 1));
+    assert_int_equal(r.duplicates, 1);
+    store_close(w2);
+    assert_null(store_open("/nonexistent/dir/x.db", STORE_READONLY, err, sizeof err));
+    assert_non_null(strstr(err, "No such file"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_dedupe, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_end_before_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_killed_then_exit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exit_then_killed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trial_status, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unspecified_trial_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reject_bad_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reject_bad_uuid_nothing_stored, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reject_garbage_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_and_readonly, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
