@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# bench_svmgrid.sh - a whole search driver, bare vs recorded: Debian's
+# svm-grid (110 svm-train runs through python and sh) on heart_scale, bare vs
+# under `tunetrail run --trial svm-train` (embedded store, fresh per run).
+# Runs alternate; the median of RUNS (default 3, minimum 3) each is taken.
+# Prints one summary line with both times and the ratio (budget <= 1.03).
+#   env: TT_BIN (default build/bin), RUNS
+set -euo pipefail
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+TT_BIN=${TT_BIN:-$SRC/build/bin}
+RUNS=${RUNS:-3}
+[ "$RUNS" -ge 3 ] || RUNS=3
+[ -x "$TT_BIN/tunetrail" ] || { echo "bench_svmgrid: no $TT_BIN/tunetrail (set TT_BIN)" >&2; exit 1; }
+DATA=/usr/share/doc/liblinear-tools/examples/heart_scale
+[ -s "$DATA" ] || { echo "bench_svmgrid: $DATA missing (apt-get install liblinear-tools)" >&2; exit 1; }
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+export TUNETRAIL_HOME=$T/home
+unset TUNETRAIL_COLLECTOR TUNETRAIL_STORE LD_PRELOAD
+cp "$DATA" "$T/heart_scale"
+cd "$T"
+GRID=(svm-grid -svmtrain /usr/bin/svm-train -gnuplot null -out null heart_scale)
+
+# one MODE I - prints the wall time of one run in ns.
+one() {
+    local t0 t1
+    t0=$(date +%s%N)
+    if [ "$1" = bare ]; then
+        timeout 600 "${GRID[@]}" >/dev/null
+    else
+        timeout 600 "$TT_BIN/tunetrail" run --study bench --trial svm-train --store "$T/run$2.db" \
+            -- "${GRID[@]}" >/dev/null
+    fi
+    t1=$(date +%s%N)
+    echo $((t1 - t0))
+}
+
+one bare 0 >/dev/null # warm the page cache
+bare=() wrapped=()
+for i in $(seq "$RUNS"); do
+    bare+=("$(one bare "$i")")
+    wrapped+=("$(one wrapped "$i")")
+done
+python3 - "${bare[*]}" "${wrapped[*]}" <<'PY'
+import statistics, sys
+bare = statistics.median(map(int, sys.argv[1].split())) / 1e9
+wrapped = statistics.median(map(int, sys.argv[2].split())) / 1e9
+r = wrapped / bare
+print("bench_svmgrid: svm-grid heart_scale (110 trials): bare %.3f s, wrapped %.3f s, ratio %.3f "
+      "(budget 1.03: %s)" % (bare, wrapped, r, "ok" if r <= 1.03 else "OVER"))
+PY
