@@ -1,0 +1,62 @@
+/* hook_exit.c - interposers that see how a process ends: main's return
+ * value, exit, _exit and _Exit. The end record itself is sent by the on_exit
+ * handler (hook_init.c) for exit paths that run handlers, and here for the
+ * ones that do not (_exit, _Exit). */
+#include "shim.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+/* `real` = the next definition of `name`, NULL if not (yet) available. */
+#define REAL(name, ...)        \
+    static void *p_##name;     \
+    __typeof__(__VA_ARGS__) real = (__typeof__(__VA_ARGS__))shim_real(&p_##name, #name)
+
+typedef int (*main_t)(int, char **, char **);
+static main_t real_main;
+
+static int wrapped_main(int argc, char **argv, char **envp)
+{
+    int r = real_main(argc, argv, envp);
+    if (shim_cfg.enabled && !shim_proc_foreign())
+        shim_proc_note_exit(r);
+    return r;
+}
+
+EXPORT int __libc_start_main(main_t main, int argc, char **argv, void (*init)(void),
+                             void (*fini)(void), void (*rtld_fini)(void), void *stack_end)
+{
+    REAL(__libc_start_main, int (*)(main_t, int, char **, void (*)(void), void (*)(void),
+                                    void (*)(void), void *));
+    if (!real)
+        abort(); /* cannot happen: libc always defines it */
+    real_main = main;
+    return real(wrapped_main, argc, argv, init, fini, rtld_fini, stack_end);
+}
+
+EXPORT void exit(int code)
+{
+    REAL(exit, void (*)(int));
+    if (shim_cfg.enabled && !shim_proc_foreign())
+        shim_proc_note_exit(code);
+    if (real)
+        real(code);
+    syscall(SYS_exit_group, code);
+    __builtin_unreachable();
+}
+
+#define QUICK_EXIT_HOOK(name)                                               \
+    EXPORT void name(int code)                                              \
+    {                                                                       \
+        REAL(name, void (*)(int));                                          \
+        shim_proc_end(TUNETRAIL__PROCESS_END__HOW__END_EXIT, code & 0xff, 0); \
+        if (real)                                                           \
+            real(code);                                                     \
+        syscall(SYS_exit_group, code);                                      \
+        __builtin_unreachable();                                            \
+    }
+QUICK_EXIT_HOOK(_exit)
+QUICK_EXIT_HOOK(_Exit)

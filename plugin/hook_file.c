@@ -1,0 +1,154 @@
+/* hook_file.c - interposers for opening and closing files. Each calls the
+ * real function first and returns its result untouched; recording happens
+ * in shim_file.c, which keeps errno. */
+#undef _FORTIFY_SOURCE /* we define the fortified entry points ourselves */
+#include "shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+/* `real` = the next definition of `name`, NULL if not (yet) available. */
+#define REAL(name, ...)        \
+    static void *p_##name;     \
+    __typeof__(__VA_ARGS__) real = (__typeof__(__VA_ARGS__))shim_real(&p_##name, #name)
+
+/* open(2) may carry a mode; reading it when absent is harmless on every ABI
+ * we support, but only read it when the flags say it is there. */
+#define MODE_ARG(flags, last)                                  \
+    mode_t mode = 0;                                           \
+    if ((flags) & O_CREAT || ((flags) & O_TMPFILE) == O_TMPFILE) { \
+        va_list ap;                                            \
+        va_start(ap, last);                                    \
+        mode = va_arg(ap, mode_t);                             \
+        va_end(ap);                                            \
+    }
+
+static int sys_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+    return (int)syscall(SYS_openat, dirfd, path, flags, mode);
+}
+
+#define OPEN_HOOK(name)                                                  \
+    EXPORT int name(const char *path, int flags, ...)                    \
+    {                                                                    \
+        MODE_ARG(flags, flags)                                           \
+        REAL(name, int (*)(const char *, int, ...));                     \
+        int fd = real ? real(path, flags, mode) : sys_openat(AT_FDCWD, path, flags, mode); \
+        shim_file_opened(AT_FDCWD, path, fd, flags);                     \
+        return fd;                                                       \
+    }
+OPEN_HOOK(open)
+OPEN_HOOK(open64)
+
+#define OPENAT_HOOK(name)                                                \
+    EXPORT int name(int dirfd, const char *path, int flags, ...)         \
+    {                                                                    \
+        MODE_ARG(flags, flags)                                           \
+        REAL(name, int (*)(int, const char *, int, ...));                \
+        int fd = real ? real(dirfd, path, flags, mode) : sys_openat(dirfd, path, flags, mode); \
+        shim_file_opened(dirfd, path, fd, flags);                        \
+        return fd;                                                       \
+    }
+OPENAT_HOOK(openat)
+OPENAT_HOOK(openat64)
+
+#define CREAT_HOOK(name)                                                 \
+    EXPORT int name(const char *path, mode_t mode)                       \
+    {                                                                    \
+        REAL(name, int (*)(const char *, mode_t));                       \
+        int flags = O_CREAT | O_WRONLY | O_TRUNC;                        \
+        int fd = real ? real(path, mode) : sys_openat(AT_FDCWD, path, flags, mode); \
+        shim_file_opened(AT_FDCWD, path, fd, flags);                     \
+        return fd;                                                       \
+    }
+CREAT_HOOK(creat)
+CREAT_HOOK(creat64)
+
+/* _FORTIFY_SOURCE entry points: no mode (they abort on O_CREAT without one). */
+#define OPEN2_HOOK(name)                                                 \
+    EXPORT int name(const char *path, int flags)                         \
+    {                                                                    \
+        REAL(name, int (*)(const char *, int));                          \
+        int fd = real ? real(path, flags) : sys_openat(AT_FDCWD, path, flags, 0); \
+        shim_file_opened(AT_FDCWD, path, fd, flags);                     \
+        return fd;                                                       \
+    }
+OPEN2_HOOK(__open_2)
+OPEN2_HOOK(__open64_2)
+
+#define OPENAT2_HOOK(name)                                               \
+    EXPORT int name(int dirfd, const char *path, int flags)              \
+    {                                                                    \
+        REAL(name, int (*)(int, const char *, int));                     \
+        int fd = real ? real(dirfd, path, flags) : sys_openat(dirfd, path, flags, 0); \
+        shim_file_opened(dirfd, path, fd, flags);                        \
+        return fd;                                                       \
+    }
+OPENAT2_HOOK(__openat_2)
+OPENAT2_HOOK(__openat64_2)
+
+#define FOPEN_HOOK(name)                                                 \
+    EXPORT FILE *name(const char *path, const char *mode)                \
+    {                                                                    \
+        REAL(name, FILE *(*)(const char *, const char *));               \
+        if (!real) {                                                     \
+            errno = ENOSYS;                                              \
+            return NULL;                                                 \
+        }                                                                \
+        FILE *f = real(path, mode);                                      \
+        if (f && mode)                                                   \
+            shim_file_opened(AT_FDCWD, path, fileno(f), shim_file_fopen_flags(mode)); \
+        return f;                                                        \
+    }
+FOPEN_HOOK(fopen)
+FOPEN_HOOK(fopen64)
+
+#define FREOPEN_HOOK(name)                                               \
+    EXPORT FILE *name(const char *path, const char *mode, FILE *stream)  \
+    {                                                                    \
+        REAL(name, FILE *(*)(const char *, const char *, FILE *));       \
+        if (!real) {                                                     \
+            errno = ENOSYS;                                              \
+            return NULL;                                                 \
+        }                                                                \
+        int old = stream ? fileno(stream) : -1;                          \
+        int tracked = shim_file_closing(old);                            \
+        FILE *f = real(path, mode, stream);                              \
+        if (tracked)                                                     \
+            shim_file_closed(old);                                       \
+        if (f && path && mode)                                           \
+            shim_file_opened(AT_FDCWD, path, fileno(f), shim_file_fopen_flags(mode)); \
+        return f;                                                        \
+    }
+FREOPEN_HOOK(freopen)
+FREOPEN_HOOK(freopen64)
+
+EXPORT int close(int fd)
+{
+    REAL(close, int (*)(int));
+    int tracked = shim_file_closing(fd);
+    int r = real ? real(fd) : (int)syscall(SYS_close, fd);
+    if (tracked)
+        shim_file_closed(fd);
+    return r;
+}
+
+EXPORT int fclose(FILE *f)
+{
+    REAL(fclose, int (*)(FILE *));
+    if (!real) {
+        errno = ENOSYS;
+        return EOF;
+    }
+    /* fileno before the real fclose: afterwards f is gone. */
+    int fd = f ? fileno(f) : -1;
+    int tracked = shim_file_closing(fd);
+    int r = real(f);
+    if (tracked)
+        shim_file_closed(fd);
+    return r;
+}

@@ -1,0 +1,42 @@
+/* hook_signal.c - sigaction and signal, so the program always wins: setting a
+ * disposition for a signal we hold makes us step aside; asking for it
+ * reports what the program would have seen without us (SIG_DFL). */
+#include "shim.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    int held = shim_sig_ours(sig);
+    int r = shim_real_sigaction(sig, act, old);
+    if (r == 0 && held) {
+        if (act)
+            shim_sig_released(sig);
+        if (old) {
+            memset(old, 0, sizeof *old);
+            old->sa_handler = SIG_DFL;
+            sigemptyset(&old->sa_mask);
+        }
+    }
+    return r;
+}
+
+EXPORT sighandler_t signal(int sig, sighandler_t handler)
+{
+    static void *p;
+    sighandler_t (*real)(int, sighandler_t) = shim_real(&p, "signal");
+    if (!real) {
+        errno = ENOSYS;
+        return SIG_ERR;
+    }
+    int held = shim_sig_ours(sig);
+    sighandler_t r = real(sig, handler);
+    if (r != SIG_ERR && held) {
+        shim_sig_released(sig);
+        r = SIG_DFL;
+    }
+    return r;
+}

@@ -1,2 +1,0 @@
-/* Temporary: replaced by the real hooks. */
-int tt_shim_placeholder;

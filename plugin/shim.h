@@ -1,0 +1,274 @@
+/* shim.h - internals of libtunetrail.so, shared by the logic modules
+ * (plugin/shim_*.c, linked into unit tests) and the interposers
+ * (plugin/hook_*.c, only in the shared library).
+ *
+ * Everything here is hidden (-fvisibility=hidden); nothing is exported.
+ *
+ * Error convention: functions return 0 on success and -1 on failure; they never
+ * print (only shim_debug does, and only with TUNETRAIL_DEBUG=1) and never
+ * change errno as seen by the host program (callers save/restore it).
+ * No function here allocates: all storage is static or on the caller's stack.
+ *
+ * Table of contents:
+ *   shim_config_*  TUNETRAIL_* read once at load into static storage
+ *   shim_path_*    making paths absolute, deciding which files to record
+ *   shim_env_*     the environment handed to exec'd/spawned children
+ *   shim_batch_*   appending packed events into a Batch datagram
+ *   shim_conn_*    the one connection to the agent, or the spool file
+ *   shim_proc_*    process identity, start/end records, fork, exec
+ *   shim_file_*    FileAccess records and the written-fd table
+ *   shim_sig_*     fatal-signal handlers that step aside for the program's
+ *   shim_real_*    the next definition of every interposed function
+ */
+#ifndef TT_SHIM_H
+#define TT_SHIM_H
+
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "tt_env.h"
+#include "tunetrail.pb-c.h"
+#include "wire.h"
+
+#define SHIM_HIDDEN __attribute__((visibility("hidden")))
+
+/* ---- configuration (shim_config.c) ------------------------------------ */
+
+/* Caps: every record must fit one datagram, so huge argv/env are truncated. */
+#define SHIM_DGRAM_MAX (64 * 1024)     /* TT_SHIM_DGRAM_MAX in INTERNALS.md */
+#define SHIM_ARGV_BYTES_MAX (24 * 1024) /* total argv text in a ProcessStart */
+#define SHIM_ARG_MAX (4 * 1024)         /* one argument */
+#define SHIM_ARGC_MAX 1024
+#define SHIM_KEEP_MAX 8                 /* entries of TT_ENV_KEEP_LIST */
+#define SHIM_ENVVAL_MAX 1024            /* a kept variable "NAME=value" */
+#define SHIM_TRUNC_MARK "...[tunetrail: truncated]"
+
+struct shim_config {
+    int enabled;                 /* 0: AT_SECURE or no usable config: pass everything through */
+    int debug;                   /* TUNETRAIL_DEBUG=1 */
+    int have_sock;               /* TUNETRAIL_SOCK set: talk to the agent */
+    int have_session;
+    uint8_t session[TT_UUID_LEN];
+    char sock[108];              /* sun_path */
+    char study[256];
+    char spool_dir[PATH_MAX];    /* <TUNETRAIL_HOME>/spool; "" if no home */
+    char self_path[PATH_MAX];    /* this library, for children's LD_PRELOAD */
+    char parent_hint[128];       /* TUNETRAIL_PARENT as found at load */
+    int nkeep;
+    char keep[SHIM_KEEP_MAX][SHIM_ENVVAL_MAX]; /* "NAME=value" of TT_ENV_KEEP_LIST set at load */
+};
+
+SHIM_HIDDEN extern struct shim_config shim_cfg;
+
+/* Fills cfg from envp (never from the live environ, so tests can pass their
+ * own). self_path may be NULL. Does not touch the file system. Returns 0. */
+SHIM_HIDDEN int shim_config_load(struct shim_config *cfg, char *const envp[], const char *self_path);
+
+/* Value of NAME in envp, or NULL. */
+SHIM_HIDDEN const char *shim_config_getenv(char *const envp[], const char *name);
+
+/* Writes "tunetrail-shim: <msg>\n" to stderr if debugging is on. Not
+ * async-signal-safe (uses vsnprintf); never called from the crash path. */
+SHIM_HIDDEN void shim_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- paths (shim_path.c) ---------------------------------------------- */
+
+/* Lexically normalises an absolute path in place: collapses "//", drops "."
+ * and resolves ".." against the preceding component (symlinks are not
+ * followed: the agent stats the path as the program named it). */
+SHIM_HIDDEN void shim_path_normalize(char *path);
+
+/* Makes `path` (as passed to openat with dirfd) absolute into out[cap]:
+ * relative to cwd for AT_FDCWD, else to readlink(/proc/self/fd/<dirfd>).
+ * Returns 0, or -1 if it cannot (too long, dirfd unknown). */
+SHIM_HIDDEN int shim_path_absolute(int dirfd, const char *path, char *out, size_t cap);
+
+/* 1 if an absolute path is never recorded (/proc, /sys, /dev). */
+SHIM_HIDDEN int shim_path_skip(const char *abs);
+
+/* ---- children's environment (shim_env.c) ------------------------------ */
+
+struct shim_env_ctx {
+    const char *self_path;    /* our library, added to LD_PRELOAD if missing */
+    const char *parent_hint;  /* "TUNETRAIL_PARENT=<hex>:<pid>" */
+    int nkeep;
+    const char *const *keep;  /* "NAME=value" to add when NAME is absent */
+};
+
+/* Upper bounds for the storage shim_env_build needs for envp. */
+SHIM_HIDDEN size_t shim_env_slots(char *const envp[], int nkeep);
+SHIM_HIDDEN size_t shim_env_bytes(char *const envp[], const char *self_path);
+
+/* Builds the child's environment into out[slots] (NULL-terminated), using
+ * strbuf[bytes] for the new LD_PRELOAD string: envp's entries (envp may be
+ * NULL), minus any TUNETRAIL_PARENT, with LD_PRELOAD containing self_path
+ * (other entries kept), each keep entry whose name envp lacks, and the parent
+ * hint. Points into envp, ctx and strbuf; copies nothing else; async-signal
+ * and vfork safe. Returns the number of entries, or -1 if storage is short. */
+SHIM_HIDDEN int shim_env_build(char *const envp[], const struct shim_env_ctx *ctx, char **out,
+                               size_t slots, char *strbuf, size_t bytes);
+
+/* ---- batches (shim_batch.c) ------------------------------------------- */
+
+/* A Batch datagram under construction. Events are appended after a gap
+ * reserved for the header, which is written right before sending because
+ * batch_seq is only known then. */
+#define SHIM_BATCH_HDR_MAX 32
+struct shim_batch {
+    size_t len;                          /* bytes of packed events */
+    uint8_t buf[SHIM_DGRAM_MAX];         /* [SHIM_BATCH_HDR_MAX gap][events] */
+};
+
+/* Appends `ev` packed as Batch field 4. Returns 0, or -1 (nothing appended)
+ * if it does not fit. Async-signal-safe. */
+SHIM_HIDDEN int shim_batch_append(struct shim_batch *b, const Tunetrail__Event *ev);
+
+/* Writes the header (schema_version, sender, batch_seq) in front of the
+ * events and returns a pointer to the whole datagram, *len its size. The
+ * buffer stays valid until the next append or reset. Async-signal-safe. */
+SHIM_HIDDEN const uint8_t *shim_batch_finish(struct shim_batch *b, const uint8_t sender[TT_UUID_LEN],
+                                             uint64_t batch_seq, size_t *len);
+
+/* The same for events packed by the caller at `events`, which must have
+ * SHIM_BATCH_HDR_MAX writable bytes in front of it (the crash path's stack
+ * datagram). Returns the datagram start. */
+SHIM_HIDDEN uint8_t *shim_batch_frame(uint8_t *events, size_t elen, const uint8_t sender[TT_UUID_LEN],
+                                      uint64_t batch_seq, size_t *len);
+
+/* Space left for events. */
+SHIM_HIDDEN size_t shim_batch_room(const struct shim_batch *b);
+
+/* ---- connection / spool (shim_conn.c) --------------------------------- */
+
+/* Sends or spools `ev` (origin/seq/time filled in here), sending a pending
+ * fork child's ProcessStart first. Takes the shim lock; safe from any thread.
+ * Not for the crash path. Returns 0/-1. */
+SHIM_HIDDEN int shim_emit(Tunetrail__Event *ev);
+
+/* Crash path: like shim_emit but async-signal-safe; if the lock is held it
+ * sends its own stack-built datagram. */
+SHIM_HIDDEN void shim_emit_crash(Tunetrail__Event *ev);
+
+/* Sends a pending ProcessStart now (at load). Takes the lock. */
+SHIM_HIDDEN void shim_conn_start(void);
+
+/* Sends what is buffered; on failure spools it. Takes the lock. */
+SHIM_HIDDEN void shim_conn_flush(void);
+
+/* Forgets the inherited connection, spool and buffer (fork child). Lock-free:
+ * only called where no other thread exists. */
+SHIM_HIDDEN void shim_conn_reset_child(void);
+
+/* 1 if fd is one of the shim's own (connection or spool). */
+SHIM_HIDDEN int shim_conn_owns_fd(int fd);
+
+/* Path of this image's spool file into out[cap]. Returns 0/-1. */
+SHIM_HIDDEN int shim_conn_spool_path(char *out, size_t cap);
+
+/* ---- process identity (shim_proc.c) ----------------------------------- */
+
+struct shim_proc {
+    uint8_t uuid[TT_UUID_LEN];
+    uint8_t parent[TT_UUID_LEN];
+    int have_parent;
+    int relation;                /* Tunetrail__ProcessStart__Relation */
+    pid_t pid;                   /* pid this identity belongs to */
+    pid_t parent_pid;            /* pid of `parent` (fork child) */
+    int start_pending;           /* fork child: ProcessStart not yet sent */
+    int end_sent;
+    int code_known;              /* exit code recorded by main/exit wrappers */
+    int exit_code;
+    uint64_t seq;                /* next event seq (atomic) */
+    uint64_t batch_seq;          /* next datagram seq */
+    int argc;
+    char **argv;
+};
+
+SHIM_HIDDEN extern struct shim_proc shim_proc;
+
+/* Load-time setup: identity, parent from the hint, handlers. Sends
+ * ProcessStart. envp is the one glibc passed to the constructor. */
+SHIM_HIDDEN void shim_proc_init(int argc, char **argv, char **envp);
+
+/* Builds and sends this image's ProcessStart now, clearing start_pending.
+ * The shim lock must be held (its scratch space is static). Uses only
+ * async-signal-safe calls. Returns 0/-1. */
+SHIM_HIDDEN int shim_proc_send_start_locked(void);
+
+/* Appends ev to the buffer and hands it over (lock held); final = flush now
+ * even if the socket is full (spooling it). Returns 0/-1. */
+SHIM_HIDDEN int shim_conn_append_locked(Tunetrail__Event *ev, int final);
+
+/* Records the exit code seen by the main/exit wrappers. */
+SHIM_HIDDEN void shim_proc_note_exit(int code);
+
+/* Sends ProcessEnd{how, code or signal} once (EXEC may be undone). Sends a
+ * pending fork child's ProcessStart first. how=SIGNAL is async-signal-safe. */
+SHIM_HIDDEN void shim_proc_end(int how, int code, int sig);
+
+/* Fork child: new identity, parent = old identity, lazy start. */
+SHIM_HIDDEN void shim_proc_forked_child(void);
+
+/* 1 if we run in a vfork child (or a raw clone) that shares our memory: touch
+ * nothing. Costs one getpid(). */
+SHIM_HIDDEN int shim_proc_foreign(void);
+
+/* Writes "TUNETRAIL_PARENT=<hex>:<pid>" for a child about to be exec'd or
+ * spawned into out[cap]. Async-signal and vfork safe. */
+SHIM_HIDDEN void shim_proc_parent_hint(char *out, size_t cap);
+
+/* Before an exec in this image: ProcessEnd{EXEC} and flush. After a failed
+ * exec: shim_proc_exec_failed() so the real end is sent later. */
+SHIM_HIDDEN void shim_proc_before_exec(void);
+SHIM_HIDDEN void shim_proc_exec_failed(void);
+
+/* ---- files (shim_file.c) ---------------------------------------------- */
+
+#define SHIM_WFD_MAX 256 /* written files open at once that we track */
+
+/* After a successful open of `path` (relative to dirfd) returning fd with
+ * open(2) flags: records FileAccess and tracks write fds. Keeps errno. */
+SHIM_HIDDEN void shim_file_opened(int dirfd, const char *path, int fd, int flags);
+
+/* Open flags equivalent to an fopen mode string. */
+SHIM_HIDDEN int shim_file_fopen_flags(const char *mode);
+
+/* Before the real close of fd: 1 if the fd is a tracked written file (then
+ * call shim_file_closed after the real close). Lock-free fast path. */
+SHIM_HIDDEN int shim_file_closing(int fd);
+SHIM_HIDDEN void shim_file_closed(int fd);
+
+/* Fork child: forgets the parent's written fds (the parent reports their
+ * closes; a child that only closes its copies before exec leaves no record). */
+SHIM_HIDDEN void shim_file_reset_child(void);
+
+/* ---- signals (shim_sig.c) --------------------------------------------- */
+
+/* Installs our handler for each fatal signal whose disposition is SIG_DFL. */
+SHIM_HIDDEN void shim_sig_install(void);
+
+/* 1 if we currently hold sig's disposition (the program never set one). */
+SHIM_HIDDEN int shim_sig_ours(int sig);
+
+/* The program set its own disposition for sig: we step aside for good. */
+SHIM_HIDDEN void shim_sig_released(int sig);
+
+/* ---- real functions (shim_real.c) ------------------------------------- */
+
+/* Thread-local re-entrancy flag: while set, interposers pass straight through
+ * (dlsym and our own logic may call functions we interpose). */
+SHIM_HIDDEN extern __thread int shim_busy __attribute__((tls_model("initial-exec")));
+
+/* dlsym(RTLD_NEXT, name), resolved once into *slot; returns NULL while a
+ * resolution is in progress on this thread (callers then use a syscall). */
+SHIM_HIDDEN void *shim_real(void **slot, const char *name);
+
+/* The next sigaction, for our own installs (bypasses our wrapper). */
+SHIM_HIDDEN int shim_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+#endif

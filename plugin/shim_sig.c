@@ -1,0 +1,70 @@
+/* shim_sig.c - fatal signals; see shim.h.
+ *
+ * RATIONALE: we only take a signal whose disposition is SIG_DFL, i.e. one that
+ * would kill the process anyway; the handler records ProcessEnd{SIGNAL},
+ * restores SIG_DFL and lets the signal kill the process exactly as it would
+ * have (same signal, same core dump). A fault raised by the CPU is simply
+ * returned from: the instruction faults again, now with the default action,
+ * so the core shows the real fault. The program may take any of these
+ * signals over at any time; our sigaction/signal wrappers then step aside and
+ * report SIG_DFL as the previous disposition. */
+#include "shim.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define FATAL(X) X(SIGSEGV) X(SIGBUS) X(SIGFPE) X(SIGILL) X(SIGABRT)
+
+static volatile sig_atomic_t ours[NSIG];
+
+static void on_fatal(int sig, siginfo_t *info, void *uctx)
+{
+    int saved = errno;
+    if (ours[sig]) {
+        shim_proc_end(TUNETRAIL__PROCESS_END__HOW__END_SIGNAL, 0, sig);
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        shim_real_sigaction(sig, &dfl, NULL);
+        ours[sig] = 0;
+    }
+    /* Kernel-generated faults re-fault on return; anything sent (kill, raise,
+     * abort) is sent again and delivered when the handler returns. */
+    if (!(info && info->si_code > 0 && sig != SIGABRT))
+        raise(sig);
+    errno = saved;
+}
+
+void shim_sig_install(void)
+{
+    static const int sigs[] = {
+#define S(x) x,
+        FATAL(S)
+#undef S
+    };
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        int sig = sigs[i];
+        struct sigaction old, sa;
+        if (shim_real_sigaction(sig, NULL, &old) < 0 || (old.sa_flags & SA_SIGINFO) ||
+            old.sa_handler != SIG_DFL)
+            continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_fatal;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        sigemptyset(&sa.sa_mask);
+        ours[sig] = 1;
+        if (shim_real_sigaction(sig, &sa, NULL) < 0)
+            ours[sig] = 0;
+    }
+}
+
+int shim_sig_ours(int sig)
+{
+    return sig > 0 && sig < NSIG && ours[sig];
+}
+
+void shim_sig_released(int sig)
+{
+    if (sig > 0 && sig < NSIG)
+        ours[sig] = 0;
+}
