@@ -1,4 +1,275 @@
-/* flush.c - placeholder until tunetrail flush lands */
+/* flush.c - `tunetrail flush`: ships every spool under $TUNETRAIL_HOME/spool.
+ *
+ * agent-*.spool of dead agents (their flock is free): unacked batches are
+ * resent as they are (same sender + batch_seq: the collector dedupes), and
+ * ACKED frames are appended as acks arrive, so a cut-off flush resumes.
+ * shim-*.spool: their events go through agent_rec (hashes, killed ends; for
+ * bare runs the root-fallback trials) into new batches from a fresh sender
+ * uuid, spooled first in a flush spool of our own (an agent-*.spool, so a
+ * failed flush is picked up by the next). A file is deleted only once every
+ * batch holding its events is acked. */
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "agent_rec.h"
+#include "agent_ship.h"
 #include "cli.h"
-int cmd_flush(int argc, char **argv) { fputs("tunetrail flush: not built yet\n", stderr); return 1; }
+#include "paths.h"
+#include "sink.h"
+#include "spool.h"
+#include "tt_env.h"
+#include "wire.h"
+
+#define FLUSH_ACK_WAIT_MS 10000
+
+static void flush_usage(FILE *f)
+{
+    fprintf(f, "usage: tunetrail flush [--collector ENDPOINT] [--store PATH]\n\n"
+               "Ships records kept in $TUNETRAIL_HOME/spool: those of `tunetrail run` sessions that\n"
+               "could not reach their collector, and those of bare LD_PRELOAD runs.\n"
+               "Destination: --collector, else $TUNETRAIL_COLLECTOR, else the local store\n"
+               "(--store, else $TUNETRAIL_STORE, else $TUNETRAIL_HOME/trail.db).\n"
+               "Exits 0 when everything was delivered, 1 if some records remain spooled.\n");
+}
+
+/* Pumps ship until nothing is pending or the deadline passes. */
+static void wait_acks(tt_ship *ship, tt_sink *sink, long ms)
+{
+    char err[256];
+    int64_t deadline = ship_now_ms() + ms;
+    void *zs = sink_zmq_socket(sink);
+    while (ship_pump(ship, err, sizeof err) == 0 && ship_pending(ship, NULL) > 0) {
+        long left = (long)(deadline - ship_now_ms());
+        if (left <= 0)
+            break;
+        long to = ship_next_timeout_ms(ship);
+        if (to < 0 || to > left)
+            to = left;
+        if (zs) {
+            zmq_pollitem_t it = {zs, 0, ZMQ_POLLIN, 0};
+            zmq_poll(&it, 1, to);
+        } else if (to > 0) {
+            struct timespec ts = {to / 1000, (to % 1000) * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+struct names {
+    char **v;
+    size_t n;
+};
+
+static void names_add(struct names *ns, char *s)
+{
+    char **p = realloc(ns->v, (ns->n + 1) * sizeof *p);
+    if (!p) {
+        free(s);
+        return;
+    }
+    ns->v = p;
+    ns->v[ns->n++] = s;
+}
+
+static void names_free(struct names *ns)
+{
+    for (size_t i = 0; i < ns->n; i++)
+        free(ns->v[i]);
+    free(ns->v);
+}
+
+int cmd_flush(int argc, char **argv)
+{
+    static const struct option opts[] = {{"collector", required_argument, NULL, 'c'},
+                                         {"store", required_argument, NULL, 'S'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *collector = NULL, *store_flag = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': collector = optarg; break;
+        case 'S': store_flag = optarg; break;
+        case 'h': flush_usage(stdout); return 0;
+        default: flush_usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tunetrail flush: unexpected argument '%s'\n", argv[optind]);
+        flush_usage(stderr);
+        return 2;
+    }
+    if (!collector && getenv(TT_ENV_COLLECTOR) && *getenv(TT_ENV_COLLECTOR))
+        collector = getenv(TT_ENV_COLLECTOR);
+    char err[512];
+    char *store = NULL, *dir = NULL;
+    int rc = 1;
+    tt_sink *sink = NULL;
+    struct names agents = {0}, shims = {0}, bare = {0};
+    if (paths_store(store_flag, &store, err, sizeof err) < 0 || paths_spool_dir(&dir, err, sizeof err) < 0) {
+        fprintf(stderr, "tunetrail flush: %s\n", err);
+        goto out;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "tunetrail flush: cannot read %s: %s\n", dir, strerror(errno));
+        goto out;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char *p;
+        if (asprintf(&p, "%s/%s", dir, de->d_name) < 0)
+            continue;
+        if (!fnmatch("agent-*.spool", de->d_name, 0))
+            names_add(&agents, p);
+        else if (!fnmatch("shim-bare-*.spool", de->d_name, 0))
+            names_add(&bare, p);
+        else if (!fnmatch("shim-*.spool", de->d_name, 0))
+            names_add(&shims, p);
+        else
+            free(p);
+    }
+    closedir(d);
+    if (!(sink = sink_open(collector, store, err, sizeof err))) {
+        fprintf(stderr, "tunetrail flush: %s\n", err);
+        goto out;
+    }
+    uint64_t events = 0, dups = 0;
+    size_t files = 0, kept = 0, kept_events = 0;
+
+    /* 1. dead agents' spools: resend unacked batches as they are */
+    for (size_t i = 0; i < agents.n; i++) {
+        int fd = spool_open_locked(agents.v[i], 0, err, sizeof err);
+        if (fd < 0)
+            continue; /* a live agent (or gone already): not ours to ship */
+        struct spool_contents sc;
+        if (spool_load_fd(fd, &sc, err, sizeof err) < 0) {
+            fprintf(stderr, "tunetrail flush: %s\n", err);
+            close(fd);
+            kept++;
+            continue;
+        }
+        uint8_t sender[16] = {0};
+        tt_ship *ship = ship_new(sink, fd, sender);
+        for (size_t k = 0; ship && k < sc.nbatch; k++)
+            if (!sc.batch[k].acked &&
+                ship_raw(ship, sc.batch[k].seq, sc.batch[k].buf, sc.batch[k].len, sc.batch[k].nevents, err,
+                         sizeof err) < 0)
+                fprintf(stderr, "tunetrail flush: %s\n", err);
+        if (ship)
+            wait_acks(ship, sink, FLUSH_ACK_WAIT_MS);
+        size_t left = 0, left_ev = 0;
+        if (ship) {
+            left = ship_pending(ship, &left_ev);
+            events += ship_stats(ship)->events_acked;
+            dups += ship_stats(ship)->duplicates;
+        }
+        files++;
+        if (ship && left == 0) {
+            unlink(agents.v[i]);
+        } else {
+            kept++;
+            kept_events += left_ev;
+        }
+        ship_free(ship);
+        spool_contents_free(&sc);
+        close(fd);
+    }
+
+    /* 2. shim spools, in two groups: session fallbacks, then bare runs (which
+     * also get root-fallback trials) */
+    struct names *groups[2] = {&shims, &bare};
+    for (int g = 0; g < 2; g++) {
+        struct names *ns = groups[g];
+        if (!ns->n)
+            continue;
+        uint8_t sender[16];
+        char hex[TT_UUID_HEX_LEN + 1];
+        wire_uuid_new(sender);
+        wire_hex(hex, sender, 16);
+        char *fpath = NULL;
+        if (asprintf(&fpath, "%s/agent-%s.spool", dir, hex) < 0)
+            continue;
+        int fd = spool_open_locked(fpath, 1, err, sizeof err);
+        if (fd < 0) {
+            fprintf(stderr, "tunetrail flush: %s\n", err);
+            free(fpath);
+            continue;
+        }
+        tt_ship *ship = ship_new(sink, fd, sender);
+        struct rec_config rcfg = {.session = NULL};
+        memcpy(rcfg.origin, sender, 16);
+        tt_rec *rec = ship ? rec_new(&rcfg, ship) : NULL;
+        int *taken = calloc(ns->n, sizeof *taken);
+        for (size_t i = 0; rec && taken && i < ns->n; i++) {
+            int sfd = spool_open_locked(ns->v[i], 0, err, sizeof err);
+            if (sfd < 0)
+                continue; /* a live process holding its spool */
+            struct spool_contents sc;
+            if (spool_load_fd(sfd, &sc, err, sizeof err) == 0) {
+                for (size_t k = 0; k < sc.nbatch; k++)
+                    if (rec_feed(rec, -1, sc.batch[k].buf, sc.batch[k].len, err, sizeof err) < 0)
+                        fprintf(stderr, "tunetrail flush: %s: %s\n", ns->v[i], err);
+                spool_contents_free(&sc);
+                taken[i] = 1;
+                files++;
+            }
+            close(sfd);
+        }
+        if (rec) {
+            rec_finish(rec, 1, err, sizeof err);
+            if (g == 1)
+                rec_root_fallback(rec, err, sizeof err);
+        }
+        /* our own spool now holds every event durably: the shim files can go */
+        if (ship && ship_seal(ship, err, sizeof err) == 0)
+            for (size_t i = 0; i < ns->n; i++)
+                if (taken && taken[i])
+                    unlink(ns->v[i]);
+        if (ship)
+            wait_acks(ship, sink, FLUSH_ACK_WAIT_MS);
+        size_t left = 0, left_ev = 0;
+        if (ship) {
+            left = ship_pending(ship, &left_ev);
+            events += ship_stats(ship)->events_acked;
+            dups += ship_stats(ship)->duplicates;
+        }
+        if (ship && left == 0) {
+            unlink(fpath);
+        } else {
+            kept++;
+            kept_events += left_ev;
+        }
+        rec_free(rec);
+        ship_free(ship);
+        free(taken);
+        close(fd);
+        free(fpath);
+    }
+    printf("tunetrail flush: shipped %llu events from %zu spool files to %s (%llu already stored)\n",
+           (unsigned long long)events, files, sink_dest(sink), (unsigned long long)dups);
+    if (kept) {
+        fprintf(stderr, "tunetrail flush: %zu records in %zu spool files not delivered; kept in %s\n",
+                kept_events, kept, dir);
+        rc = 1;
+    } else {
+        rc = 0;
+    }
+out:
+    sink_close(sink);
+    names_free(&agents);
+    names_free(&shims);
+    names_free(&bare);
+    free(store);
+    free(dir);
+    return rc;
+}
