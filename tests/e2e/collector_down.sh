@@ -26,13 +26,14 @@ workload() {
     expect_eq "$rc" 0 "tunetrail run $* (fork tree) exit code"
 }
 
-# summary STORE OUT - a canonical summary of study `down` in STORE: the sorted
-# (exe, status, exit_code, signal, inputs, outputs) of every trial, the trial
-# count, and the study's process count.
+# summary STORE OUT - a canonical summary of study `down` in STORE: the trial
+# and process counts, the studies --json counters, and the sorted (exe,
+# status, exit code, signal[, inputs, outputs]) of every process and trial.
 summary() {
     tt trials --store "$1" --study down --json >"$T/sum.trials" || fail "tunetrail trials --store $1 failed"
     tt studies --store "$1" --json >"$T/sum.studies" || fail "tunetrail studies --store $1 failed"
-    timeout 60 python3 - "$T/sum.trials" "$T/sum.studies" >"$2" <<'PY' || fail "cannot summarise $1"
+    procs_json down "$1"
+    timeout 60 python3 - "$T/sum.trials" "$T/sum.studies" "$T/procs.json" >"$2" <<'PY' || fail "cannot summarise $1"
 import json, os, sys
 trials = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 ids = [t["id"] for t in trials]
@@ -45,9 +46,16 @@ rows = sorted(json.dumps([os.path.basename(t.get("exe") or ""), t.get("status"),
 st = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
 st = [s for s in st if s.get("study", s.get("name")) == "down"]
 assert len(st) == 1, "study down listed %d times" % len(st)
-nproc = {k: v for k, v in st[0].items() if "process" in k or "trial" in k or "session" in k}
+counts = {k: v for k, v in st[0].items() if k not in ("study", "first", "last")}
+procs = [json.loads(l) for l in open(sys.argv[3]) if l.strip()]
+uu = [p["uuid"] for p in procs]
+assert len(uu) == len(set(uu)), "a process stored twice"
 print("trials", len(trials))
-print("counts", json.dumps(nproc, sort_keys=True))
+print("processes", len(procs))
+print("counts", json.dumps(counts, sort_keys=True))
+for p in sorted(json.dumps([os.path.basename(p["exe"] or ""), p["relation"], p["status"], p["exit_code"],
+                            p["signal"]]) for p in procs):
+    print("process", p)
 for r in rows:
     print(r)
 PY

@@ -37,10 +37,10 @@ expect_eq "$rc" 0 "tunetrail flush exit code"
 
 say "every process and file record present exactly once"
 trials_json --study kill
-tt studies --store "$DB" --json >"$T/studies.json" || fail "tunetrail studies --json failed"
-pycheck '
+procs_json kill
+pycheck "$PYPROCS"'
 import os, hashlib
-n = int(args[1])
+n = int(args[1])  # args[0] unused
 check(len(trials) == 1, "one trial (got %d)" % len(trials))
 t = trials[0]
 check(t.get("status") == "ok", "status ok (%r)" % t.get("status"))
@@ -51,12 +51,9 @@ check(len(paths) == n, "%d written files among outputs (got %d)" % (n, len(paths
 bad = [p for p, o in zip(paths, outs)
        if o.get("sha256") != hashlib.sha256(open(p, "rb").read()).hexdigest()]
 check(not bad, "every output sha256 right (wrong: %s)" % bad[:5])
-st = [json.loads(l) for l in open(args[0]) if l.strip()]
-st = [s for s in st if s.get("study", s.get("name")) == "kill"]
-check(len(st) == 1, "studies --json lists kill once")
-np = next((v for k, v in st[0].items() if "process" in k and isinstance(v, int)), None)
-check(np in (None, 1), "study kill has 1 process (got %r)" % np)
-' "$T/studies.json" "$N"
+check(len(PROCS) == 1, "study kill has exactly 1 process (got %d)" % len(PROCS))
+check(PROCS[0]["status"] == "ok", "the process ended ok (%r)" % PROCS[0]["status"])
+' "$T/unused" "$N"
 
 tt_stop "$cpid2" TERM
 echo "[$TT_NAME] PASS"

@@ -35,24 +35,10 @@ show_all() {
     done
 }
 
-# Python helper shared by the checks below: the basenames of every "exe"
-# nested inside a show --json object (its parent chain, whatever its shape).
-ANCESTORS='
-import os
-def ancestors(o, top=True):
-    out = []
-    if isinstance(o, dict):
-        for k, v in o.items():
-            if k == "exe" and isinstance(v, str):
-                if not top:
-                    out.append(os.path.basename(v))
-            else:
-                out += ancestors(v, False)
-    elif isinstance(o, list):
-        for v in o:
-            out += ancestors(v, False)
-    return out
-shows = [json.loads(l) for l in open(sys.argv[1].replace("trials.json", "show.json")) if l.strip()]
+# Python for the checks below: PYPROCS (lib/common.sh) plus `shows`, the
+# show --json objects of $T/show.json in trial order.
+ANCESTORS="$PYPROCS"'
+shows = [json.loads(l) for l in open(os.path.join(os.path.dirname(sys.argv[1]), "show.json")) if l.strip()]
 '
 base() { printf 'import os\nB = lambda t: os.path.basename(t.get("exe") or "")\n'; }
 
@@ -105,27 +91,27 @@ mkdir -p "$T/tree"
 for r in root c0 c1 g0 g1; do echo "$r" >"$T/tree/$r"; done
 run_study forktree 0 --trial 'tt_*' -- "$P/tt_forktree" "$T/tree"
 show_all
-tt studies --store "$DB" --json >"$T/studies.json" || fail "tunetrail studies --json failed"
+procs_json forktree
 pycheck "$(base)
 $ANCESTORS
 check(len(trials) >= 1, 'at least one trial')
 check(all(t.get('status') == 'ok' for t in trials), 'all trials ok (%s)' % [t.get('status') for t in trials])
 check(all(B(t) == 'tt_forktree' for t in trials), 'all trials are tt_forktree images')
-roots = [s for s in shows if not ancestors(s)]
-check(len(roots) == 1, 'exactly one trial without a parent (the root); got %d of %d' % (len(roots), len(shows)))
-st = [json.loads(l) for l in open(args[0]) if l.strip()]
-st = [s for s in st if s.get('study', s.get('name')) == 'forktree']
-check(len(st) == 1, 'studies --json lists forktree once')
-n = next((v for k, v in st[0].items() if 'process' in k and isinstance(v, int)), None)
-check(n == 5, 'study forktree has 5 processes (root, 2 children, 2 grandchildren); got %r' % n)
-if len(trials) == 5:
-    reads = sorted(os.path.basename(i['path']) for t in trials for i in t.get('inputs') or [] if i['path'].startswith(args[1]))
-    check(reads == ['c0', 'c1', 'g0', 'g1', 'root'], 'each process read its own file (%s)' % reads)
-" "$T/studies.json" "$T/tree/"
+names = [os.path.basename(p['exe'] or '') for p in PROCS]
+check(names == ['tt_forktree'] * 5, 'study forktree has 5 tt_forktree processes (got %s)' % names)
+check(all(p['status'] == 'ok' for p in PROCS), 'all 5 processes ok (%s)' % [p['status'] for p in PROCS])
+uuids = {p['uuid'] for p in PROCS}
+roots = [p for p in PROCS if not p['parent']]
+check(len(roots) == 1, 'exactly one process without a parent (got %d)' % len(roots))
+check(all(p['parent'] in uuids for p in PROCS if p['parent']), 'every other process parent is in the tree')
+kids = {u: sum(1 for p in PROCS if p['parent'] == u) for u in uuids}
+check(sorted(kids.values()) == [0, 0, 1, 1, 2], 'shape: root with 2 children, each with 1 child (%s)' % sorted(kids.values()))
+"
 
 say "tt_envi_exec -> the grandchild under env -i is recorded, with its parent chain"
 run_study envi 3 --trial 'tt_*' -- "$P/tt_envi_exec" "$P/tt_exit3" "$T/in.txt"
 show_all
+procs_json envi
 pycheck "$(base)
 $ANCESTORS
 import os
@@ -137,7 +123,7 @@ ins = {os.path.realpath(i['path']): i.get('sha256') for i in g.get('inputs') or 
 check(ins.get(os.path.realpath(args[1])) == args[0], 'grandchild input %s hashed (%s)' % (args[1], ins))
 gs = shows[trials.index(g)]
 anc = ancestors(gs)
-check('env' in anc and 'tt_envi_exec' in anc, 'grandchild parent chain has env and tt_envi_exec (%s)' % anc)
+check(anc[:1] == ['env'] and 'tt_envi_exec' in anc, 'grandchild parent chain has env and tt_envi_exec (%s)' % anc)
 " "$(sha256 "$T/in.txt")" "$T/in.txt"
 
 say "tt_threads8 -> ok, its 8 written files among outputs with the right sha256"

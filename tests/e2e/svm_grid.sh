@@ -54,37 +54,23 @@ id=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())
 tt show --store "$DB" "$id" >"$T/show.txt" || fail "tunetrail show $id failed"
 grep -q svm-train "$T/show.txt" || fail "tunetrail show $id does not mention svm-train"
 tt show --store "$DB" --json "$id" >"$T/show.json" || fail "tunetrail show --json $id failed"
-tt studies --store "$DB" --json >"$T/studies.json" || fail "tunetrail studies --json failed"
-timeout 60 python3 - "$T/show.json" "$T/studies.json" "$id" <<'PY' || fail "process checks failed"
-import json, os, sys
-show = json.loads(open(sys.argv[1]).readline())
-assert str(show.get("id")) == sys.argv[3], "show --json id %r != %s" % (show.get("id"), sys.argv[3])
-assert os.path.basename(show.get("exe", "")) == "svm-train", "show exe %r" % show.get("exe")
-# Every "exe" nested below the top level (parent chain / process tree,
-# whatever shape show uses) is an ancestor process of this trial.
-def exes(o, top=True):
-    if isinstance(o, dict):
-        for k, v in o.items():
-            if k == "exe" and isinstance(v, str) and not top:
-                yield os.path.basename(v)
-            elif k != "exe":
-                yield from exes(v, False)
-    elif isinstance(o, list):
-        for v in o:
-            yield from exes(v, False)
-anc = set(exes(show))
-studies = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
-heart = [s for s in studies if s.get("study", s.get("name")) == "heart"]
-assert heart, "studies --json has no study 'heart': %s" % studies
-nproc = next((v for k, v in heart[0].items() if "process" in k and isinstance(v, int)), None)
-print("[svm_grid]   ancestors in show --json: %s; studies process count: %s" % (sorted(anc), nproc))
-assert anc or nproc is not None, "neither show --json (parent chain) nor studies --json (process count) shows the processes"
-if anc:
-    assert anc & {"sh", "dash", "bash"}, "no sh among the ancestors of a trial: %s" % sorted(anc)
-    assert any(a.startswith("python") for a in anc), "no python among the ancestors of a trial: %s" % sorted(anc)
-if nproc is not None:
-    # 110 svm-train images + 110 sh + python (+ env): processes, not trials.
-    assert nproc >= 221, "study heart records only %d processes (want >= 221)" % nproc
-print("[svm_grid]   ok: sh and python are recorded as processes, not trials")
-PY
+procs_json heart
+pycheck "$PYPROCS"'
+show = json.load(open(args[0]))
+check(str(show.get("id")) == args[1], "show --json gives trial %s" % args[1])
+check(os.path.basename(show.get("exe") or "") == "svm-train", "show exe is svm-train (%r)" % show.get("exe"))
+anc = ancestors(show)
+check(anc[:1] and anc[0] in ("sh", "dash"), "the trial process parent is sh (chain: %s)" % anc)
+check(any(a.startswith("python") for a in anc), "python is an ancestor of the trial (chain: %s)" % anc)
+names = [os.path.basename(p["exe"] or "") for p in PROCS]
+nsh = sum(n in ("sh", "dash") for n in names)
+check(names.count("svm-train") == 110, "110 svm-train processes (got %d)" % names.count("svm-train"))
+check(nsh >= 110, "at least 110 sh processes recorded (got %d)" % nsh)
+check(any(n.startswith("python") for n in names), "the python process is recorded")
+uuids = {p["uuid"] for p in PROCS}
+orphans = [p for p in PROCS if p["relation"] != 1 and p["parent"] not in uuids]
+check(not orphans, "every non-root process has its parent recorded (orphans: %s)" % orphans[:3])
+main = [p for p, n in zip(PROCS, names) if n in ("svm-train", "sh", "dash") or n.startswith("python")]
+check(all(p["status"] in ("ok", "exec") for p in main), "every svm-train, sh and python process ended ok or by exec")
+' "$T/show.json" "$id"
 echo "[$TT_NAME] PASS"

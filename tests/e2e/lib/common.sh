@@ -162,3 +162,31 @@ args = sys.argv[2:]
 $script
 PY
 }
+
+# procs_json STUDY [STORE] - every process image of STUDY, one JSON object per
+# line into $T/procs.json: {uuid, parent, relation, exe, status, exit_code,
+# signal}. The CLI shows processes only as a trial's chain, so this reads the
+# SQLite file's `process_view` (the reader interface documented in
+# collector/store.h) read-only.
+procs_json() {
+    timeout 60 python3 - "${2:-$DB}" "$1" >"$T/procs.json" <<'PY' || fail "cannot read processes of study $1"
+import json, sqlite3, sys
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+hexs = lambda b: b.hex() if b else None
+for u, p, rel, exe, st, ec, sig in db.execute(
+        "SELECT uuid, parent, relation, exe, status, exit_code, signal FROM process_view"
+        " WHERE study_name = ?", (sys.argv[2],)):
+    print(json.dumps({"uuid": hexs(u), "parent": hexs(p), "relation": rel, "exe": exe,
+                      "status": st, "exit_code": ec, "signal": sig}))
+PY
+}
+
+# Python, for pycheck scripts: PROCS (the objects procs_json wrote) and
+# ancestors(show) (basenames of a `show --json` trial's ancestor processes,
+# nearest first, from its "processes" chain, which starts with its own).
+PYPROCS='
+import os
+PROCS = [json.loads(l) for l in open(os.path.join(os.path.dirname(sys.argv[1]), "procs.json")) if l.strip()]
+def ancestors(show):
+    return [os.path.basename(p.get("exe") or "") for p in (show.get("processes") or [])[1:]]
+'
