@@ -40,7 +40,7 @@ trials_json --study kill
 procs_json kill
 pycheck "$PYPROCS"'
 import os, hashlib
-n = int(args[1])  # args[0] unused
+n = int(args[0])
 check(len(trials) == 1, "one trial (got %d)" % len(trials))
 t = trials[0]
 check(t.get("status") == "ok", "status ok (%r)" % t.get("status"))
@@ -53,7 +53,7 @@ bad = [p for p, o in zip(paths, outs)
 check(not bad, "every output sha256 right (wrong: %s)" % bad[:5])
 check(len(PROCS) == 1, "study kill has exactly 1 process (got %d)" % len(PROCS))
 check(PROCS[0]["status"] == "ok", "the process ended ok (%r)" % PROCS[0]["status"])
-' "$T/unused" "$N"
+' "$N"
 
 tt_stop "$cpid2" TERM
 echo "[$TT_NAME] PASS"
