@@ -115,11 +115,11 @@ FOPEN_HOOK(fopen64)
             errno = ENOSYS;                                              \
             return NULL;                                                 \
         }                                                                \
-        int old = stream ? fileno(stream) : -1;                          \
-        int tracked = shim_file_closing(old);                            \
+        struct shim_wfd w;                                               \
+        int tracked = shim_file_closing(stream ? fileno(stream) : -1, &w); \
         FILE *f = real(path, mode, stream);                              \
         if (tracked)                                                     \
-            shim_file_closed(old);                                       \
+            shim_file_closed(&w);                                        \
         if (f && path && mode)                                           \
             shim_file_opened(AT_FDCWD, path, fileno(f), shim_file_fopen_flags(mode)); \
         return f;                                                        \
@@ -130,10 +130,11 @@ FREOPEN_HOOK(freopen64)
 EXPORT int close(int fd)
 {
     REAL(close, int (*)(int));
-    int tracked = shim_file_closing(fd);
+    struct shim_wfd w;
+    int tracked = shim_file_closing(fd, &w);
     int r = real ? real(fd) : (int)syscall(SYS_close, fd);
     if (tracked)
-        shim_file_closed(fd);
+        shim_file_closed(&w);
     return r;
 }
 
@@ -145,10 +146,10 @@ EXPORT int fclose(FILE *f)
         return EOF;
     }
     /* fileno before the real fclose: afterwards f is gone. */
-    int fd = f ? fileno(f) : -1;
-    int tracked = shim_file_closing(fd);
+    struct shim_wfd w;
+    int tracked = shim_file_closing(f ? fileno(f) : -1, &w);
     int r = real(f);
     if (tracked)
-        shim_file_closed(fd);
+        shim_file_closed(&w);
     return r;
 }

@@ -238,10 +238,23 @@ SHIM_HIDDEN void shim_file_opened(int dirfd, const char *path, int fd, int flags
 /* Open flags equivalent to an fopen mode string. */
 SHIM_HIDDEN int shim_file_fopen_flags(const char *mode);
 
-/* Before the real close of fd: 1 if the fd is a tracked written file (then
- * call shim_file_closed after the real close). Lock-free fast path. */
-SHIM_HIDDEN int shim_file_closing(int fd);
-SHIM_HIDDEN void shim_file_closed(int fd);
+/* A written file being closed, taken out of the table before the real close
+ * (another thread may get the same fd number the moment it is closed). */
+struct shim_wfd {
+    int fd; /* -1: free / not tracked */
+    dev_t dev;
+    ino_t ino;
+    char path[PATH_MAX];
+};
+
+/* Before the real close of fd: if fd is a tracked written file, moves its
+ * entry into *w and returns 1 (then call shim_file_closed(w) after the real
+ * close); else returns 0. Lock-free when nothing is tracked. */
+SHIM_HIDDEN int shim_file_closing(int fd, struct shim_wfd *w);
+
+/* After the real close: FileAccess{closed, stat now} if the path still names
+ * the file that was open. Keeps errno. */
+SHIM_HIDDEN void shim_file_closed(const struct shim_wfd *w);
 
 /* Fork child: forgets the parent's written fds (the parent reports their
  * closes; a child that only closes its copies before exec leaves no record). */

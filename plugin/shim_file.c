@@ -14,15 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-struct wfd {
-    int fd; /* -1: free */
-    dev_t dev;
-    ino_t ino;
-    char path[PATH_MAX];
-};
-
 static pthread_mutex_t tlock = PTHREAD_MUTEX_INITIALIZER;
-static struct wfd table[SHIM_WFD_MAX];
+static struct shim_wfd table[SHIM_WFD_MAX];
 static int ntracked; /* read without the lock on the close fast path */
 
 static void fill_stat(Tunetrail__FileStat *fs, const struct stat *st)
@@ -59,7 +52,7 @@ static void emit(const char *path, int mode, const struct stat *st, int closed)
 static void track(int fd, const char *path, const struct stat *st)
 {
     pthread_mutex_lock(&tlock);
-    struct wfd *free_slot = NULL;
+    struct shim_wfd *free_slot = NULL;
     for (int i = 0; i < SHIM_WFD_MAX; i++) {
         /* A stale entry for the same fd (closed behind our back by dup2 or
          * close_range) is simply replaced. */
@@ -142,39 +135,34 @@ out:
     errno = saved;
 }
 
-int shim_file_closing(int fd)
+int shim_file_closing(int fd, struct shim_wfd *w)
 {
+    w->fd = -1;
     if (fd < 0 || !__atomic_load_n(&ntracked, __ATOMIC_RELAXED) || shim_busy)
         return 0;
-    int found = 0;
-    pthread_mutex_lock(&tlock);
-    for (int i = 0; i < SHIM_WFD_MAX && !found; i++)
-        found = table[i].fd == fd;
-    pthread_mutex_unlock(&tlock);
-    return found;
-}
-
-void shim_file_closed(int fd)
-{
-    int saved = errno;
-    shim_busy++;
-    struct wfd w = {.fd = -1};
     pthread_mutex_lock(&tlock);
     for (int i = 0; i < SHIM_WFD_MAX; i++) {
         if (table[i].fd == fd) {
-            w = table[i];
+            *w = table[i];
             table[i].fd = -1;
             __atomic_fetch_sub(&ntracked, 1, __ATOMIC_RELAXED);
             break;
         }
     }
     pthread_mutex_unlock(&tlock);
+    return w->fd >= 0;
+}
+
+void shim_file_closed(const struct shim_wfd *w)
+{
+    int saved = errno;
+    shim_busy++;
     struct stat st;
     /* The inode check catches a path that now names another file (renamed
      * over, or our entry went stale because the fd was replaced by dup2). */
-    if (w.fd >= 0 && !shim_proc_foreign() && stat(w.path, &st) == 0 && st.st_dev == w.dev &&
-        st.st_ino == w.ino)
-        emit(w.path, TUNETRAIL__FILE_ACCESS__MODE__MODE_WRITE, &st, 1);
+    if (w->fd >= 0 && !shim_proc_foreign() && stat(w->path, &st) == 0 && st.st_dev == w->dev &&
+        st.st_ino == w->ino)
+        emit(w->path, TUNETRAIL__FILE_ACCESS__MODE__MODE_WRITE, &st, 1);
     shim_busy--;
     errno = saved;
 }
