@@ -31,7 +31,8 @@ check(all(os.path.basename(t.get("exe") or "") == "svm-train" for t in trials),
 seen = set()
 for t in trials:
     argv = t.get("argv") or []
-    check(isinstance(argv, list) and "-c" in argv and "-g" in argv, "trial %s argv has -c and -g: %s" % (t.get("id"), argv))
+    if not (isinstance(argv, list) and "-c" in argv and "-g" in argv):
+        check(False, "trial %s argv has -c and -g: %s" % (t.get("id"), argv))
     c, g = argv[argv.index("-c") + 1], argv[argv.index("-g") + 1]
     p = t.get("params") or {}
     if str(p.get("c")) != c or str(p.get("g")) != g:
