@@ -379,7 +379,14 @@ tt_store *store_open(const char *path, int flags, char *err, size_t errlen)
     /* WAL: readers never block the writer; NORMAL: a commit survives a crash
      * of the process, and at worst the last commits are lost on power loss -
      * which the agent's spool covers, since it keeps batches until acked. */
-    if (exec_sql(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err, errlen) < 0 ||
+    /* A 64 MiB page cache keeps the hot B-tree pages (the tails of metrics and
+     * files, the origin and trial indexes) in memory; with the default 2 MiB
+     * every batch re-reads them from the WAL. Checkpoints fsync, so they run
+     * every 64 MiB of WAL rather than every 4 MiB. */
+    if (exec_sql(st->db,
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                 " PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=16384;",
+                 err, errlen) < 0 ||
         ensure_schema(st, err, errlen) < 0)
         goto err;
     for (int i = 0; i < S__COUNT; i++) {

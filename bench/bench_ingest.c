@@ -1,0 +1,473 @@
+/* bench_ingest.c - collector ingest throughput against its budget
+ * (DESIGN.md: >= 1M events/s into SQLite on 2 cores, within 2x of a raw
+ * "ZeroMQ + one prepared INSERT per event" loop), both measured in this run.
+ *
+ * Workload: P processes, each with one trial (ProcessStart, TrialStart, a few
+ * Params), then mostly Metric and FileAccess events spread round-robin over
+ * them, then ProcessEnd/TrialEnd; batches of ~1000 events. All batches are
+ * packed before the clock starts.
+ *   ingest:   DEALER -> collector_serve (ROUTER, decode, validate, dedupe,
+ *             upsert, commit, ack) in a thread, fresh SQLite file.
+ *   baseline: PUSH -> PULL in a thread, one transaction per batch, one
+ *             prepared INSERT of each event's raw bytes into a plain table.
+ *
+ * usage: bench_ingest [-n EVENTS] [-p PROCESSES] [-c CONCURRENT] [-b BATCH] [-t tcp|ipc]
+ *                     [-k KEEP.db] */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+#include <zmq.h>
+
+#include "collector.h"
+#include "store.h"
+#include "tunetrail.pb-c.h"
+#include "wire.h"
+
+struct packed {
+    uint8_t *buf;
+    size_t len;
+    size_t events;
+};
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- workload */
+struct gen {
+    size_t nproc;
+    uint8_t (*proc)[16], (*trial)[16];
+    uint64_t *seq;
+    Tunetrail__Event *evs;
+    Tunetrail__Event **ptrs;
+    size_t n, cap;
+    /* per-event sub-messages live in parallel arrays, reset per batch */
+    Tunetrail__ProcessStart *ps;
+    Tunetrail__TrialStart *ts;
+    Tunetrail__Param *pa;
+    Tunetrail__Metric *me;
+    Tunetrail__FileAccess *fa;
+    Tunetrail__FileStat *fs;
+    Tunetrail__ProcessEnd *pe;
+    Tunetrail__TrialEnd *te;
+    struct packed *out;
+    size_t nout, capout, total;
+    char **paths;
+};
+
+static ProtobufCBinaryData B(uint8_t *u) { return (ProtobufCBinaryData){16, u}; }
+
+static Tunetrail__Event *ev(struct gen *g, size_t p)
+{
+    Tunetrail__Event *e = &g->evs[g->n];
+    tunetrail__event__init(e);
+    e->has_origin = e->has_seq = e->has_time_ns = 1;
+    e->origin = B(g->proc[p]);
+    e->seq = g->seq[p]++;
+    e->time_ns = 1700000000000000000ll + (int64_t)g->total * 1000;
+    g->ptrs[g->n] = e;
+    return e;
+}
+
+static void flush_batch(struct gen *g)
+{
+    if (!g->n)
+        return;
+    static uint8_t sender[16] = {0xbe, 0x4c};
+    Tunetrail__Batch b = TUNETRAIL__BATCH__INIT;
+    b.has_schema_version = b.has_sender = b.has_batch_seq = 1;
+    b.schema_version = 1;
+    b.sender = B(sender);
+    b.batch_seq = g->nout;
+    b.n_events = g->n;
+    b.events = g->ptrs;
+    if (g->nout == g->capout) {
+        g->capout = g->capout ? g->capout * 2 : 1024;
+        g->out = realloc(g->out, g->capout * sizeof *g->out);
+    }
+    struct packed *pk = &g->out[g->nout++];
+    pk->len = tunetrail__batch__get_packed_size(&b);
+    pk->buf = malloc(pk->len);
+    tunetrail__batch__pack(&b, pk->buf);
+    pk->events = g->n;
+    g->n = 0;
+}
+
+static void added(struct gen *g)
+{
+    g->n++;
+    g->total++;
+    if (g->n == g->cap)
+        flush_batch(g);
+}
+
+static void generate(struct gen *g, size_t nevents, size_t nproc, size_t conc, size_t batch)
+{
+    static char *argv[] = {"svm-train", "-c", "4", "-g", "0.5", "data.train"};
+    static const char *names[] = {"accuracy", "loss", "nsv", "obj"};
+    memset(g, 0, sizeof *g);
+    g->nproc = nproc;
+    g->cap = batch;
+    g->proc = calloc(nproc, 16);
+    g->trial = calloc(nproc, 16);
+    g->seq = calloc(nproc, sizeof *g->seq);
+    g->paths = calloc(nproc, sizeof *g->paths);
+#define ARR(f) g->f = calloc(batch, sizeof *g->f)
+    ARR(evs), ARR(ptrs), ARR(ps), ARR(ts), ARR(pa), ARR(me), ARR(fa), ARR(fs), ARR(pe), ARR(te);
+    for (size_t p = 0; p < nproc; p++) {
+        wire_uuid_new(g->proc[p]);
+        wire_uuid_new(g->trial[p]);
+        if (asprintf(&g->paths[p], "/home/lab/runs/run-%zu/model.bin", p) < 0)
+            abort();
+    }
+    /* Processes run in waves of `conc` at a time, as a search driver runs
+     * them (svm-grid: one or a few per core); events of the running ones
+     * interleave. conc == nproc is the worst case: every batch touches every
+     * trial. */
+    size_t per = nevents / nproc; /* events per process, incl. 6 control events */
+    for (size_t w = 0; w < nproc; w += conc) {
+        size_t hi = w + conc < nproc ? w + conc : nproc;
+        for (size_t p = w; p < hi; p++) {
+            Tunetrail__Event *e = ev(g, p);
+            Tunetrail__ProcessStart *m = &g->ps[g->n];
+            tunetrail__process_start__init(m);
+            m->has_process = 1, m->process = B(g->proc[p]);
+            m->study = "bench";
+            m->exe = "/usr/bin/svm-train";
+            m->argv = argv, m->n_argv = 6;
+            m->has_pid = 1, m->pid = 1000 + (int)p;
+            e->kind_case = TUNETRAIL__EVENT__KIND_PROCESS_START, e->process_start = m;
+            added(g);
+            e = ev(g, p);
+            Tunetrail__TrialStart *t = &g->ts[g->n];
+            tunetrail__trial_start__init(t);
+            t->has_trial = t->has_process = 1;
+            t->trial = B(g->trial[p]), t->process = B(g->proc[p]);
+            t->framework = "libsvm";
+            e->kind_case = TUNETRAIL__EVENT__KIND_TRIAL_START, e->trial_start = t;
+            added(g);
+            for (int k = 0; k < 2; k++) {
+                e = ev(g, p);
+                Tunetrail__Param *pa = &g->pa[g->n];
+                tunetrail__param__init(pa);
+                pa->has_trial = 1, pa->trial = B(g->trial[p]);
+                pa->key = k ? "g" : "c";
+                pa->value = k ? "0.5" : "4";
+                pa->source = "argv";
+                e->kind_case = TUNETRAIL__EVENT__KIND_PARAM, e->param = pa;
+                added(g);
+            }
+        }
+        size_t body = (per - 6) * (hi - w);
+        if (hi == nproc) /* the last wave takes the remainder */
+            body = nevents - g->total - 2 * (hi - w);
+        for (size_t i = 0; i < body; i++) {
+            size_t p = w + i % (hi - w);
+            Tunetrail__Event *e = ev(g, p);
+            if (i % 10 < 7) {
+                Tunetrail__Metric *m = &g->me[g->n];
+                tunetrail__metric__init(m);
+                m->has_trial = m->has_value = m->has_step = 1;
+                m->trial = B(g->trial[p]);
+                m->name = (char *)names[i % 4];
+                m->value = (double)(i % 1000) / 1000.0;
+                m->step = (int64_t)(i / (hi - w));
+                m->split = "train";
+                e->kind_case = TUNETRAIL__EVENT__KIND_METRIC, e->metric = m;
+            } else {
+                Tunetrail__FileAccess *f = &g->fa[g->n];
+                Tunetrail__FileStat *s = &g->fs[g->n];
+                tunetrail__file_access__init(f);
+                tunetrail__file_stat__init(s);
+                s->has_dev = s->has_ino = s->has_size = s->has_mtime_ns = 1;
+                s->dev = 2049, s->ino = 100000 + i, s->size = 4096 + i, s->mtime_ns = e->time_ns;
+                f->has_process = f->has_mode = 1;
+                f->process = B(g->proc[p]);
+                f->path = g->paths[p];
+                f->mode = TUNETRAIL__FILE_ACCESS__MODE__MODE_WRITE;
+                f->stat = s;
+                e->kind_case = TUNETRAIL__EVENT__KIND_FILE_ACCESS, e->file_access = f;
+            }
+            added(g);
+        }
+        for (size_t p = w; p < hi; p++) {
+            Tunetrail__Event *e = ev(g, p);
+            Tunetrail__TrialEnd *t = &g->te[g->n];
+            tunetrail__trial_end__init(t);
+            t->has_trial = 1, t->trial = B(g->trial[p]);
+            e->kind_case = TUNETRAIL__EVENT__KIND_TRIAL_END, e->trial_end = t;
+            added(g);
+            e = ev(g, p);
+            Tunetrail__ProcessEnd *pe = &g->pe[g->n];
+            tunetrail__process_end__init(pe);
+            pe->has_process = pe->has_how = pe->has_exit_code = 1;
+            pe->process = B(g->proc[p]);
+            pe->how = TUNETRAIL__PROCESS_END__HOW__END_EXIT;
+            pe->exit_code = p % 17 == 0; /* a few failures */
+            e->kind_case = TUNETRAIL__EVENT__KIND_PROCESS_END, e->process_end = pe;
+            added(g);
+        }
+    }
+    flush_batch(g);
+}
+
+/* ---- ingest: DEALER -> collector_serve */
+struct serve_arg {
+    void *zctx;
+    const char *ep;
+    tt_store *st;
+    volatile sig_atomic_t stop;
+    struct collector_stats stats;
+    int rc;
+    char err[256];
+};
+
+static void *serve_thread(void *p)
+{
+    struct serve_arg *a = p;
+    struct collector_opts o = {.quiet = 1};
+    a->rc = collector_serve(a->zctx, a->ep, a->st, &a->stop, &a->stats, &o, a->err, sizeof a->err);
+    return NULL;
+}
+
+static double run_ingest(void *zctx, const char *ep, const char *path, struct gen *g,
+                         uint64_t *stored)
+{
+    char err[256];
+    tt_store *st = store_open(path, STORE_CREATE, err, sizeof err);
+    if (!st) {
+        fprintf(stderr, "bench_ingest: store_open %s: %s\n", path, err);
+        exit(1);
+    }
+    struct serve_arg a = {.zctx = zctx, .ep = ep, .st = st};
+    pthread_t th;
+    pthread_create(&th, NULL, serve_thread, &a);
+    void *d = zmq_socket(zctx, ZMQ_DEALER);
+    zmq_connect(d, ep);
+    /* Warm-up: one empty batch proves the collector is bound before timing. */
+    Tunetrail__Batch empty = TUNETRAIL__BATCH__INIT;
+    empty.has_schema_version = 1, empty.schema_version = 1;
+    uint8_t eb[16], ack[2048];
+    size_t el = tunetrail__batch__pack(&empty, eb);
+    zmq_send(d, eb, el, 0);
+    zmq_recv(d, ack, sizeof ack, 0);
+
+    const size_t window = 32; /* batches in flight: keeps the collector busy */
+    size_t sent = 0, acked = 0;
+    *stored = 0;
+    double t0 = now();
+    while (acked < g->nout) {
+        if (sent < g->nout && sent - acked < window) {
+            zmq_send(d, g->out[sent].buf, g->out[sent].len, 0);
+            sent++;
+            continue;
+        }
+        int n = zmq_recv(d, ack, sizeof ack, 0);
+        if (n < 0)
+            continue;
+        Tunetrail__Ack *a2 = tunetrail__ack__unpack(NULL, (size_t)(n > (int)sizeof ack ? (int)sizeof ack : n), ack);
+        if (a2) {
+            if (a2->status != TUNETRAIL__ACK__STATUS__ACK_OK)
+                fprintf(stderr, "bench_ingest: batch %llu not ok: %s\n",
+                        (unsigned long long)a2->batch_seq, a2->error ? a2->error : "");
+            *stored += a2->stored;
+            tunetrail__ack__free_unpacked(a2, NULL);
+        }
+        acked++;
+    }
+    double dt = now() - t0;
+    a.stop = 1;
+    pthread_join(th, NULL);
+    int zero = 0;
+    zmq_setsockopt(d, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_close(d);
+    store_close(st);
+    return dt;
+}
+
+/* ---- baseline: PUSH -> PULL + one INSERT per event */
+struct base_arg {
+    void *zctx;
+    const char *ep, *path;
+    size_t nbatches;
+    uint64_t inserted;
+    double t_end;
+};
+
+static int varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    *v = 0;
+    for (int sh = 0; *p < end && sh < 64; sh += 7) {
+        uint8_t b = *(*p)++;
+        *v |= (uint64_t)(b & 0x7f) << sh;
+        if (!(b & 0x80))
+            return 0;
+    }
+    return -1;
+}
+
+static void *base_thread(void *p)
+{
+    struct base_arg *a = p;
+    sqlite3 *db;
+    sqlite3_stmt *ins, *begin, *commit;
+    sqlite3_open(a->path, &db);
+    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                     "CREATE TABLE raw(body BLOB)", NULL, NULL, NULL);
+    sqlite3_prepare_v2(db, "INSERT INTO raw(body) VALUES(?1)", -1, &ins, NULL);
+    sqlite3_prepare_v2(db, "BEGIN", -1, &begin, NULL);
+    sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL);
+    void *pull = zmq_socket(a->zctx, ZMQ_PULL);
+    zmq_bind(pull, a->ep);
+    for (size_t b = 0; b < a->nbatches; b++) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        zmq_msg_recv(&m, pull, 0);
+        const uint8_t *q = zmq_msg_data(&m), *end = q + zmq_msg_size(&m);
+        sqlite3_step(begin), sqlite3_reset(begin);
+        /* Walk the Batch's fields by hand: the events (field 4) are inserted
+         * as they are, without decoding them. */
+        while (q < end) {
+            uint64_t tag, len;
+            if (varint(&q, end, &tag) < 0)
+                break;
+            if ((tag & 7) == 0) {
+                varint(&q, end, &len);
+                continue;
+            }
+            if ((tag & 7) != 2 || varint(&q, end, &len) < 0 || len > (uint64_t)(end - q))
+                break;
+            if (tag >> 3 == 4) {
+                sqlite3_bind_blob(ins, 1, q, (int)len, SQLITE_STATIC);
+                sqlite3_step(ins);
+                sqlite3_reset(ins);
+                a->inserted++;
+            }
+            q += len;
+        }
+        sqlite3_step(commit), sqlite3_reset(commit);
+        zmq_msg_close(&m);
+    }
+    a->t_end = now();
+    zmq_close(pull);
+    sqlite3_finalize(ins), sqlite3_finalize(begin), sqlite3_finalize(commit);
+    sqlite3_close(db);
+    return NULL;
+}
+
+static double run_baseline(void *zctx, const char *ep, const char *path, struct gen *g,
+                           uint64_t *inserted)
+{
+    struct base_arg a = {.zctx = zctx, .ep = ep, .path = path, .nbatches = g->nout};
+    pthread_t th;
+    pthread_create(&th, NULL, base_thread, &a);
+    void *push = zmq_socket(zctx, ZMQ_PUSH);
+    zmq_connect(push, ep);
+    usleep(100000); /* let the PULL side bind: PUSH would otherwise queue, not fail */
+    double t0 = now();
+    for (size_t i = 0; i < g->nout; i++)
+        zmq_send(push, g->out[i].buf, g->out[i].len, 0);
+    pthread_join(th, NULL);
+    zmq_close(push);
+    *inserted = a.inserted;
+    return a.t_end - t0;
+}
+
+static void rm_db(const char *p)
+{
+    char buf[512];
+    unlink(p);
+    snprintf(buf, sizeof buf, "%s-wal", p);
+    unlink(buf);
+    snprintf(buf, sizeof buf, "%s-shm", p);
+    unlink(buf);
+}
+
+int main(int argc, char **argv)
+{
+    size_t n = 2000000, nproc = 300, conc = 4, batch = 1000;
+    const char *transport = "ipc", *keep = NULL;
+    int c;
+    while ((c = getopt(argc, argv, "n:p:c:b:t:k:h")) != -1) {
+        switch (c) {
+        case 'n': n = strtoull(optarg, NULL, 10); break;
+        case 'p': nproc = strtoull(optarg, NULL, 10); break;
+        case 'c': conc = strtoull(optarg, NULL, 10); break;
+        case 'b': batch = strtoull(optarg, NULL, 10); break;
+        case 't': transport = optarg; break;
+        case 'k': keep = optarg; break;
+        default:
+            fprintf(stderr, "usage: bench_ingest [-n EVENTS] [-p PROCESSES] [-c CONCURRENT] [-b BATCH]"
+                            " [-t tcp|ipc] [-k KEEP.db]\n");
+            return c == 'h' ? 0 : 2;
+        }
+    }
+    if (!nproc || !batch || n < nproc * 8) {
+        fprintf(stderr, "bench_ingest: need EVENTS >= 8 * PROCESSES\n");
+        return 2;
+    }
+    if (!conc || conc > nproc)
+        conc = nproc;
+    if (0) {
+        fprintf(stderr, "bench_ingest: need EVENTS >= 6 * PROCESSES\n");
+        return 2;
+    }
+    struct gen g;
+    generate(&g, n, nproc, conc, batch);
+    size_t bytes = 0;
+    for (size_t i = 0; i < g.nout; i++)
+        bytes += g.out[i].len;
+
+    char dir[] = "/tmp/tt-bench-XXXXXX";
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    char ep1[128], ep2[128], db1[128], db2[128];
+    if (!strcmp(transport, "tcp")) {
+        snprintf(ep1, sizeof ep1, "tcp://127.0.0.1:%d", 20000 + getpid() % 20000);
+        snprintf(ep2, sizeof ep2, "tcp://127.0.0.1:%d", 20001 + getpid() % 20000);
+    } else {
+        snprintf(ep1, sizeof ep1, "ipc://%s/collector.sock", dir);
+        snprintf(ep2, sizeof ep2, "ipc://%s/baseline.sock", dir);
+    }
+    snprintf(db1, sizeof db1, "%s", keep ? keep : "");
+    if (!keep)
+        snprintf(db1, sizeof db1, "%s/ingest.db", dir);
+    else
+        rm_db(db1);
+    snprintf(db2, sizeof db2, "%s/baseline.db", dir);
+
+    void *zctx = zmq_ctx_new();
+    uint64_t stored, inserted;
+    double ti = run_ingest(zctx, ep1, db1, &g, &stored);
+    double tb = run_baseline(zctx, ep2, db2, &g, &inserted);
+    zmq_ctx_term(zctx);
+    if (!keep)
+        rm_db(db1);
+    rm_db(db2);
+    rmdir(dir);
+
+    double ri = g.total / ti / 1e6, rb = g.total / tb / 1e6;
+    printf("workload: %zu events (%zu processes, %zu at a time, %zu batches of ~%zu, %.1f MB packed, %s)\n",
+           g.total, nproc, conc, g.nout, batch, bytes / 1e6, transport);
+    printf("ingest: %.2fM events/s; baseline raw zmq+insert: %.2fM events/s; ratio %.2f"
+           " (budget >= 1M/s, <= 2x)\n",
+           ri, rb, rb / ri);
+    if (stored != g.total || inserted != g.total) {
+        fprintf(stderr, "bench_ingest: stored %llu, baseline inserted %llu, expected %zu\n",
+                (unsigned long long)stored, (unsigned long long)inserted, g.total);
+        return 1;
+    }
+    return 0;
+}
