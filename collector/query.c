@@ -43,7 +43,7 @@ static int parse(int argc, char **argv, int allow_study, struct qopts *o, void (
     memset(o, 0, sizeof *o);
     optind = 0; /* glibc: full re-initialisation, argv[0] is the subcommand */
     int c;
-    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'j': o->json = 1; break;
         case 's': o->store = optarg; break;
@@ -282,7 +282,7 @@ static json_t *trial_json(struct q *q, sqlite3_stmt *r, int full)
 
 static void print_json_line(json_t *o)
 {
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     if (s)
         puts(s);
     free(s);
@@ -622,12 +622,21 @@ static void show_human(json_t *t)
     json_object_foreach(json_object_get(t, "params"), k, v)
         printf("  %-20s = %-20s  [%s]\n", k, json_string_value(v) ? json_string_value(v) : "",
                jstr(src, k));
-    json_t *pts = json_object_get(t, "metric_points");
-    printf("metrics (%zu points):\n", json_array_size(pts));
+    /* Last value of each metric (points are ordered by step), with how many
+     * points led there; `show --json` has every point. */
+    json_t *pts = json_object_get(t, "metric_points"), *last = json_object();
     json_array_foreach(pts, i, v)
     {
-        printf("  %-20s = %-12g", jstr(v, "name"),
-               json_real_value(json_object_get(v, "value")));
+        json_t *prev = json_object_get(last, jstr(v, "name"));
+        json_int_t n = prev ? json_integer_value(json_object_get(prev, "n")) : 0;
+        json_t *cur = json_deep_copy(v);
+        json_object_set_new(cur, "n", json_integer(n + 1));
+        json_object_set_new(last, jstr(v, "name"), cur);
+    }
+    printf("metrics (%zu, last value of each):\n", json_object_size(last));
+    json_object_foreach(last, k, v)
+    {
+        printf("  %-20s = %-12g", k, json_real_value(json_object_get(v, "value")));
         json_int_t step = json_integer_value(json_object_get(v, "step"));
         if (step >= 0)
             printf("  step %lld", (long long)step);
@@ -635,8 +644,9 @@ static void show_human(json_t *t)
             printf("  split %s", jstr(v, "split"));
         if (*jstr(v, "direction"))
             printf("  (%s)", jstr(v, "direction"));
-        putchar('\n');
+        printf("  [%lld points]\n", (long long)json_integer_value(json_object_get(v, "n")));
     }
+    json_decref(last);
     print_files("inputs", json_object_get(t, "inputs"));
     print_files("outputs", json_object_get(t, "outputs"));
     json_t *chain = json_object_get(t, "processes");
