@@ -382,7 +382,8 @@ tt_store *store_open(const char *path, int flags, char *err, size_t errlen)
     /* A 64 MiB page cache keeps the hot B-tree pages (the tails of metrics and
      * files, the origin and trial indexes) in memory; with the default 2 MiB
      * every batch re-reads them from the WAL. Checkpoints fsync, so they run
-     * every 64 MiB of WAL rather than every 4 MiB. */
+     * every 64 MiB of WAL rather than every 4 MiB. (Measured: 16 KiB
+     * pages are slower - each hot page a batch touches is rewritten whole.) */
     if (exec_sql(st->db,
                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                  " PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=16384;",
