@@ -6,16 +6,30 @@ pkgs=(
   build-essential cmake pkg-config git
   protobuf-c-compiler libprotobuf-c-dev libzmq3-dev libsqlite3-dev libsodium-dev
   libjansson-dev libcmocka-dev
-  libsvm-tools liblinear-tools python3 python-is-python3 sqlite3
+  libsvm-tools liblinear-tools           # real training programs (demo, e2e tests)
+  python3 python-is-python3              # svm-grid's shebang is `#!/usr/bin/env python`
+  sqlite3 procps coreutils findutils diffutils
 )
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-echo "tunetrail: installing ${missing[*]}" >&2
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "tunetrail: installing ${missing[*]}" >&2
+  $sudo apt-get update -q </dev/null
+  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+fi
+
+# Minimal images may exclude /usr/share/doc (dpkg path-exclude); the demo and
+# the e2e tests need liblinear-tools' example data set, so take it from the
+# package itself.
+HEART=/usr/share/doc/liblinear-tools/examples/heart_scale
+if [ ! -s "$HEART" ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download liblinear-tools </dev/null && dpkg-deb -x liblinear-tools_*.deb x)
+  $sudo install -D -m 0644 "$tmp/x$HEART" "$HEART"
+  rm -rf "$tmp"
+fi
