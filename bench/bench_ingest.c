@@ -12,8 +12,10 @@
  *             prepared INSERT of each event's raw bytes into a plain table.
  *
  * Best of ROUNDS (default 3) alternating runs of each.
+ * -d: both sides without ZeroMQ (ingest_batch / the insert loop called
+ * directly on the packed batches): the store's own cost, for tuning it.
  * usage: bench_ingest [-n EVENTS] [-p PROCESSES] [-c CONCURRENT] [-b BATCH] [-r ROUNDS] [-t tcp|ipc]
- *                     [-k KEEP.db] */
+ *                     [-k KEEP.db] [-d] */
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -296,6 +298,29 @@ static double run_ingest(void *zctx, const char *ep, const char *path, struct ge
     return dt;
 }
 
+/* ---- store only: ingest_batch in a loop, no ZeroMQ (-d): isolates the
+ * store's own cost when tuning it. */
+static double run_direct(const char *path, struct gen *g, uint64_t *stored)
+{
+    char err[256];
+    tt_store *st = store_open(path, STORE_CREATE, err, sizeof err);
+    if (!st) {
+        fprintf(stderr, "bench_ingest: store_open %s: %s\n", path, err);
+        exit(1);
+    }
+    *stored = 0;
+    double t0 = now();
+    for (size_t i = 0; i < g->nout; i++) {
+        struct ingest_result r;
+        if (ingest_batch(st, g->out[i].buf, g->out[i].len, &r) < 0)
+            fprintf(stderr, "bench_ingest: batch %zu: %s\n", i, r.error);
+        *stored += r.stored;
+    }
+    double dt = now() - t0;
+    store_close(st);
+    return dt;
+}
+
 /* ---- baseline: PUSH -> PULL + one INSERT per event */
 struct base_arg {
     void *zctx;
@@ -317,53 +342,88 @@ static int varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
     return -1;
 }
 
+struct base_db {
+    sqlite3 *db;
+    sqlite3_stmt *ins, *begin, *commit;
+};
+
+static void base_open(struct base_db *d, const char *path)
+{
+    sqlite3_open(path, &d->db);
+    sqlite3_exec(d->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                        "CREATE TABLE raw(body BLOB)", NULL, NULL, NULL);
+    sqlite3_prepare_v2(d->db, "INSERT INTO raw(body) VALUES(?1)", -1, &d->ins, NULL);
+    sqlite3_prepare_v2(d->db, "BEGIN", -1, &d->begin, NULL);
+    sqlite3_prepare_v2(d->db, "COMMIT", -1, &d->commit, NULL);
+}
+
+static void base_close(struct base_db *d)
+{
+    sqlite3_finalize(d->ins), sqlite3_finalize(d->begin), sqlite3_finalize(d->commit);
+    sqlite3_close(d->db);
+}
+
+/* One transaction, one prepared INSERT per event of the packed Batch. */
+static uint64_t base_insert(struct base_db *d, const uint8_t *q, const uint8_t *end)
+{
+    uint64_t n = 0;
+    sqlite3_step(d->begin), sqlite3_reset(d->begin);
+    /* Walk the Batch's fields by hand: the events (field 4) are inserted
+     * as they are, without decoding them. */
+    while (q < end) {
+        uint64_t tag, len;
+        if (varint(&q, end, &tag) < 0)
+            break;
+        if ((tag & 7) == 0) {
+            varint(&q, end, &len);
+            continue;
+        }
+        if ((tag & 7) != 2 || varint(&q, end, &len) < 0 || len > (uint64_t)(end - q))
+            break;
+        if (tag >> 3 == 4) {
+            sqlite3_bind_blob(d->ins, 1, q, (int)len, SQLITE_STATIC);
+            sqlite3_step(d->ins);
+            sqlite3_reset(d->ins);
+            n++;
+        }
+        q += len;
+    }
+    sqlite3_step(d->commit), sqlite3_reset(d->commit);
+    return n;
+}
+
 static void *base_thread(void *p)
 {
     struct base_arg *a = p;
-    sqlite3 *db;
-    sqlite3_stmt *ins, *begin, *commit;
-    sqlite3_open(a->path, &db);
-    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                     "CREATE TABLE raw(body BLOB)", NULL, NULL, NULL);
-    sqlite3_prepare_v2(db, "INSERT INTO raw(body) VALUES(?1)", -1, &ins, NULL);
-    sqlite3_prepare_v2(db, "BEGIN", -1, &begin, NULL);
-    sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL);
+    struct base_db d;
+    base_open(&d, a->path);
     void *pull = zmq_socket(a->zctx, ZMQ_PULL);
     zmq_bind(pull, a->ep);
     for (size_t b = 0; b < a->nbatches; b++) {
         zmq_msg_t m;
         zmq_msg_init(&m);
         zmq_msg_recv(&m, pull, 0);
-        const uint8_t *q = zmq_msg_data(&m), *end = q + zmq_msg_size(&m);
-        sqlite3_step(begin), sqlite3_reset(begin);
-        /* Walk the Batch's fields by hand: the events (field 4) are inserted
-         * as they are, without decoding them. */
-        while (q < end) {
-            uint64_t tag, len;
-            if (varint(&q, end, &tag) < 0)
-                break;
-            if ((tag & 7) == 0) {
-                varint(&q, end, &len);
-                continue;
-            }
-            if ((tag & 7) != 2 || varint(&q, end, &len) < 0 || len > (uint64_t)(end - q))
-                break;
-            if (tag >> 3 == 4) {
-                sqlite3_bind_blob(ins, 1, q, (int)len, SQLITE_STATIC);
-                sqlite3_step(ins);
-                sqlite3_reset(ins);
-                a->inserted++;
-            }
-            q += len;
-        }
-        sqlite3_step(commit), sqlite3_reset(commit);
+        const uint8_t *q = zmq_msg_data(&m);
+        a->inserted += base_insert(&d, q, q + zmq_msg_size(&m));
         zmq_msg_close(&m);
     }
     a->t_end = now();
     zmq_close(pull);
-    sqlite3_finalize(ins), sqlite3_finalize(begin), sqlite3_finalize(commit);
-    sqlite3_close(db);
+    base_close(&d);
     return NULL;
+}
+
+static double run_base_direct(const char *path, struct gen *g, uint64_t *inserted)
+{
+    struct base_db d;
+    base_open(&d, path);
+    *inserted = 0;
+    double t0 = now();
+    for (size_t i = 0; i < g->nout; i++)
+        *inserted += base_insert(&d, g->out[i].buf, g->out[i].buf + g->out[i].len);
+    double dt = now() - t0;
+    base_close(&d);
+    return dt;
 }
 
 static double run_baseline(void *zctx, const char *ep, const char *path, struct gen *g,
@@ -397,10 +457,10 @@ static void rm_db(const char *p)
 int main(int argc, char **argv)
 {
     size_t n = 2000000, nproc = 300, conc = 4, batch = 1000;
-    int rounds = 3;
+    int rounds = 3, direct = 0;
     const char *transport = "ipc", *keep = NULL;
     int c;
-    while ((c = getopt(argc, argv, "n:p:c:b:r:t:k:h")) != -1) {
+    while ((c = getopt(argc, argv, "n:p:c:b:r:t:k:dh")) != -1) {
         switch (c) {
         case 'n': n = strtoull(optarg, NULL, 10); break;
         case 'p': nproc = strtoull(optarg, NULL, 10); break;
@@ -409,9 +469,10 @@ int main(int argc, char **argv)
         case 'b': batch = strtoull(optarg, NULL, 10); break;
         case 't': transport = optarg; break;
         case 'k': keep = optarg; break;
+        case 'd': direct = 1; break;
         default:
             fprintf(stderr, "usage: bench_ingest [-n EVENTS] [-p PROCESSES] [-c CONCURRENT] [-b BATCH] [-r ROUNDS]"
-                            " [-t tcp|ipc] [-k KEEP.db]\n");
+                            " [-t tcp|ipc] [-k KEEP.db] [-d]\n");
             return c == 'h' ? 0 : 2;
         }
     }
@@ -460,8 +521,8 @@ int main(int argc, char **argv)
         uint64_t s1, s2;
         rm_db(db1);
         rm_db(db2);
-        double t1 = run_ingest(zctx, ep1, db1, &g, &s1);
-        double t2 = run_baseline(zctx, ep2, db2, &g, &s2);
+        double t1 = direct ? run_direct(db1, &g, &s1) : run_ingest(zctx, ep1, db1, &g, &s1);
+        double t2 = direct ? run_base_direct(db2, &g, &s2) : run_baseline(zctx, ep2, db2, &g, &s2);
         ti = t1 < ti ? t1 : ti;
         tb = t2 < tb ? t2 : tb;
         stored = r ? (s1 < stored ? s1 : stored) : s1;
@@ -475,7 +536,8 @@ int main(int argc, char **argv)
 
     double ri = g.total / ti / 1e6, rb = g.total / tb / 1e6;
     printf("workload: %zu events (%zu processes, %zu at a time, %zu batches of ~%zu, %.1f MB packed, %s, best of %d)\n",
-           g.total, nproc, conc, g.nout, batch, bytes / 1e6, transport, rounds);
+           g.total, nproc, conc, g.nout, batch, bytes / 1e6, direct ? "direct, no zmq" : transport,
+           rounds);
     printf("ingest: %.2fM events/s; baseline raw zmq+insert: %.2fM events/s; ratio %.2f"
            " (budget >= 1M/s, <= 2x)\n",
            ri, rb, rb / ri);

@@ -1,14 +1,22 @@
 /* store_sqlite.c - the SQLite store: schema, open, and idempotent batch ingest.
  *
- * Dedupe. Every event is identified by (origin uuid, seq). Origins are mapped
- * to small integers (table origins, cached in memory). The rare control events
- * (session, process, trial start/end, param, note) are recorded in
- * events(origin_id, seq) and applied only if that insert added a row. The two
- * high-volume kinds carry the key in their own WITHOUT ROWID primary key,
- * metrics(trial_id, origin_id, seq) and files(process, origin_id, seq), so one
- * B-tree insert both dedupes and stores them: that is what keeps ingest within
- * 2x of a bare insert loop. A resent event has identical content, so the
- * leading trial_id/process column never splits a duplicate from its original.
+ * Dedupe without a row per event. Every event is identified by (origin uuid,
+ * seq), and one origin's events arrive almost always in seq order. So each
+ * origin keeps a high-water mark `hwm` (every seq <= hwm is stored; -1 for
+ * none), in origins and cached in memory, written back once per batch per
+ * origin touched. seq <= hwm is a duplicate; seq == hwm+1 is new and advances
+ * hwm; seq > hwm+1 (a hole before it) takes the exact path: a row in
+ * ahead(origin_id, seq), whose insert dedupes it, and when the hole fills hwm
+ * advances over those rows and deletes them. The common path therefore costs
+ * no B-tree insert beyond the event's own row.
+ *
+ * Append-friendly tables. metrics, files, params and notes are rowid tables
+ * filled in arrival order, with only the lookup indexes the CLI needs
+ * (metrics/params by trial id, files by process). A batch then dirties the
+ * tails of those tables and one index page per trial/process it touches,
+ * instead of one leaf per trial in a table keyed by trial (measured: 2x
+ * fewer pages written per commit with 4 trials per batch, far more with 300).
+ * uuids map to small integers (origins, trials) through in-memory hash maps.
  *
  * Order independence. Every row an event touches is upserted: a Metric may
  * arrive before its TrialStart (the trials row is created with only its uuid),
@@ -18,8 +26,11 @@
  * trial_view), never frozen at ingest, so late arrivals change them correctly.
  *
  * Several writers (tunetrail run instances, tunetraild) may share one file:
- * WAL, busy_timeout, BEGIN IMMEDIATE per batch. The in-memory id caches hold
- * only committed ids and are dropped on rollback. Nothing is ever deleted. */
+ * WAL, busy_timeout, BEGIN IMMEDIATE per batch. The cached hwm is only valid
+ * while no other connection has written: PRAGMA data_version, read under the
+ * write lock at the start of each batch, tells, and the origin cache is then
+ * reloaded. The in-memory caches are dropped on rollback. Nothing is ever
+ * deleted (but absorbed ahead rows). */
 #include "store.h"
 
 #include <errno.h>
@@ -35,16 +46,18 @@
 #include "tunetrail.pb-c.h"
 #include "wire.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2 /* 2: hwm dedupe, append-order tables */
 #define STORE_BUSY_MS 10000
 #define STORE_STR_MAX (64u << 10) /* any one string field */
 #define STORE_LIST_MAX 65536      /* argv / env entries */
 #define ARENA_CHUNK (4u << 20)
 
 static const char *schema_sql =
-    "CREATE TABLE origins(id INTEGER PRIMARY KEY, uuid BLOB NOT NULL UNIQUE);\n"
-    "CREATE TABLE events(origin_id INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL,"
-    " time_ns INTEGER, PRIMARY KEY(origin_id, seq)) WITHOUT ROWID;\n"
+    "CREATE TABLE origins(id INTEGER PRIMARY KEY, uuid BLOB NOT NULL UNIQUE,"
+    " hwm INTEGER NOT NULL DEFAULT -1);\n"
+    /* events stored past a hole in their origin's seq; absorbed into hwm */
+    "CREATE TABLE ahead(origin_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " PRIMARY KEY(origin_id, seq)) WITHOUT ROWID;\n"
     "CREATE TABLE studies(name TEXT PRIMARY KEY, first_ns INTEGER);\n"
     "CREATE TABLE sessions(uuid BLOB PRIMARY KEY, study TEXT, host TEXT, user TEXT, cwd TEXT,"
     " argv TEXT, trial_patterns TEXT, tool_version TEXT, started_ns INTEGER, ended_ns INTEGER,"
@@ -57,20 +70,20 @@ static const char *schema_sql =
     "CREATE INDEX processes_session ON processes(session);\n"
     "CREATE TABLE files(process BLOB NOT NULL, origin_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
     " path TEXT NOT NULL, mode INTEGER, dev INTEGER, ino INTEGER, size INTEGER, mtime_ns INTEGER,"
-    " closed INTEGER, sha256 BLOB, error TEXT, time_ns INTEGER,"
-    " PRIMARY KEY(process, origin_id, seq)) WITHOUT ROWID;\n"
+    " closed INTEGER, sha256 BLOB, error TEXT, time_ns INTEGER);\n"
+    "CREATE INDEX files_process ON files(process);\n"
     "CREATE TABLE trials(id INTEGER PRIMARY KEY, uuid BLOB NOT NULL UNIQUE, process BLOB,"
     " framework TEXT, opened_by TEXT, idx INTEGER, started_ns INTEGER, ended_ns INTEGER,"
     " status INTEGER, error TEXT);\n"
     "CREATE INDEX trials_process ON trials(process);\n"
     "CREATE TABLE params(trial_id INTEGER NOT NULL, origin_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
-    " key TEXT NOT NULL, value TEXT, source TEXT, time_ns INTEGER,"
-    " PRIMARY KEY(trial_id, origin_id, seq)) WITHOUT ROWID;\n"
+    " key TEXT NOT NULL, value TEXT, source TEXT, time_ns INTEGER);\n"
+    "CREATE INDEX params_trial ON params(trial_id);\n"
     "CREATE TABLE metrics(trial_id INTEGER NOT NULL, origin_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
-    " name TEXT NOT NULL, step INTEGER, value REAL, split TEXT, direction TEXT, time_ns INTEGER,"
-    " PRIMARY KEY(trial_id, origin_id, seq)) WITHOUT ROWID;\n"
+    " name TEXT NOT NULL, step INTEGER, value REAL, split TEXT, direction TEXT, time_ns INTEGER);\n"
+    "CREATE INDEX metrics_trial ON metrics(trial_id);\n"
     "CREATE TABLE notes(origin_id INTEGER NOT NULL, seq INTEGER NOT NULL, process BLOB, level TEXT,"
-    " text TEXT, time_ns INTEGER, PRIMARY KEY(origin_id, seq)) WITHOUT ROWID;\n"
+    " text TEXT, time_ns INTEGER);\n"
     /* Derived, never stored: status and study follow whatever has arrived. */
     "CREATE VIEW process_view AS SELECT p.*, COALESCE(s.study, p.study) AS study_name,"
     " CASE WHEN p.end_how IS NULL THEN 'running' WHEN p.end_how = 1 THEN"
@@ -88,8 +101,8 @@ static const char *schema_sql =
     " CASE WHEN p.end_how = 2 THEN p.signal END AS signal"
     " FROM trials t LEFT JOIN process_view p ON p.uuid = t.process;\n";
 
-/* ---- uuid -> id cache: open addressing; uuids are random, so their first
- * 8 bytes are a good hash. Only committed ids live here. */
+/* ---- uuid -> id map: open addressing; uuids are random, so their first
+ * 8 bytes are a good hash. Bounded by IDMAP_MAX, checked between batches. */
 struct idmap_slot {
     uint8_t key[TT_UUID_LEN];
     int64_t id; /* 0 = empty */
@@ -98,7 +111,7 @@ struct idmap {
     struct idmap_slot *slots;
     size_t cap, n;
 };
-#define IDMAP_MAX (1u << 22) /* bound memory; beyond it the map is simply restarted */
+#define IDMAP_MAX (1u << 22) /* bound memory; beyond it the map is restarted between batches */
 
 static uint64_t idmap_hash(const uint8_t *k)
 {
@@ -126,15 +139,14 @@ static void idmap_clear(struct idmap *m)
     m->cap = m->n = 0;
 }
 
-static void idmap_put(struct idmap *m, const uint8_t *k, int64_t id)
+/* Returns 0, or -1 if out of memory (the map is unchanged). */
+static int idmap_put(struct idmap *m, const uint8_t *k, int64_t id)
 {
     if ((m->n + 1) * 2 > m->cap) {
-        if (m->n >= IDMAP_MAX)
-            idmap_clear(m);
         size_t ncap = m->cap ? m->cap * 2 : 1024;
         struct idmap_slot *ns = calloc(ncap, sizeof *ns);
         if (!ns)
-            return; /* a cache: missing entries only cost a lookup */
+            return -1;
         for (size_t j = 0; j < m->cap; j++) {
             if (!m->slots[j].id)
                 continue;
@@ -154,6 +166,7 @@ static void idmap_put(struct idmap *m, const uint8_t *k, int64_t id)
         m->n++;
     memcpy(m->slots[i].key, k, TT_UUID_LEN);
     m->slots[i].id = id;
+    return 0;
 }
 
 /* ---- bump arena for protobuf-c unpack: one reset per batch instead of a
@@ -212,7 +225,8 @@ static void arena_reset(struct arena *a, int all)
 
 /* ---- the store */
 enum stmt_id {
-    S_BEGIN, S_COMMIT, S_ROLLBACK, S_ORIGIN, S_TRIAL_ID, S_EVENT, S_STUDY, S_SESSION_START,
+    S_BEGIN, S_COMMIT, S_ROLLBACK, S_DATA_VERSION, S_ORIGIN_GET, S_ORIGIN_NEW, S_ORIGIN_HWM,
+    S_AHEAD_ADD, S_AHEAD_TAKE, S_TRIAL_ID, S_STUDY, S_SESSION_START,
     S_SESSION_END, S_PROC_START, S_PROC_END, S_FILE, S_TRIAL_START, S_PARAM, S_METRIC,
     S_TRIAL_END, S_NOTE, S__COUNT
 };
@@ -221,11 +235,15 @@ static const char *stmt_sql[S__COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
-    [S_ORIGIN] = "INSERT INTO origins(uuid) VALUES(?1) ON CONFLICT(uuid) DO UPDATE SET uuid=uuid"
-                 " RETURNING id",
+    [S_DATA_VERSION] = "PRAGMA data_version",
+    [S_ORIGIN_GET] = "SELECT id, hwm, (SELECT count(*) FROM ahead WHERE origin_id = origins.id)"
+                     " FROM origins WHERE uuid = ?1",
+    [S_ORIGIN_NEW] = "INSERT INTO origins(uuid) VALUES(?1) RETURNING id",
+    [S_ORIGIN_HWM] = "UPDATE origins SET hwm = ?2 WHERE id = ?1",
+    [S_AHEAD_ADD] = "INSERT OR IGNORE INTO ahead(origin_id, seq) VALUES(?1,?2)",
+    [S_AHEAD_TAKE] = "DELETE FROM ahead WHERE origin_id = ?1 AND seq = ?2",
     [S_TRIAL_ID] = "INSERT INTO trials(uuid) VALUES(?1) ON CONFLICT(uuid) DO UPDATE SET uuid=uuid"
                    " RETURNING id",
-    [S_EVENT] = "INSERT OR IGNORE INTO events(origin_id, seq, kind, time_ns) VALUES(?1,?2,?3,?4)",
     [S_STUDY] = "INSERT OR IGNORE INTO studies(name, first_ns) VALUES(?1,?2)",
     [S_SESSION_START] =
         "INSERT INTO sessions(uuid, study, host, user, cwd, argv, trial_patterns, tool_version,"
@@ -254,7 +272,7 @@ static const char *stmt_sql[S__COUNT] = {
         " signal=excluded.signal, utime_us=excluded.utime_us, stime_us=excluded.stime_us,"
         " maxrss_kb=excluded.maxrss_kb"
         " WHERE processes.end_how IS NULL OR (processes.end_how = 4 AND excluded.end_how <> 4)",
-    [S_FILE] = "INSERT OR IGNORE INTO files(process, origin_id, seq, path, mode, dev, ino, size,"
+    [S_FILE] = "INSERT INTO files(process, origin_id, seq, path, mode, dev, ino, size,"
                " mtime_ns, closed, sha256, error, time_ns)"
                " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
     [S_TRIAL_START] =
@@ -262,15 +280,22 @@ static const char *stmt_sql[S__COUNT] = {
         " VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT(uuid) DO UPDATE SET process=excluded.process,"
         " framework=excluded.framework, opened_by=excluded.opened_by, idx=excluded.idx,"
         " started_ns=excluded.started_ns",
-    [S_PARAM] = "INSERT OR IGNORE INTO params(trial_id, origin_id, seq, key, value, source, time_ns)"
+    [S_PARAM] = "INSERT INTO params(trial_id, origin_id, seq, key, value, source, time_ns)"
                 " VALUES(?1,?2,?3,?4,?5,?6,?7)",
-    [S_METRIC] = "INSERT OR IGNORE INTO metrics(trial_id, origin_id, seq, name, step, value, split,"
+    [S_METRIC] = "INSERT INTO metrics(trial_id, origin_id, seq, name, step, value, split,"
                  " direction, time_ns) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
     [S_TRIAL_END] = "INSERT INTO trials(uuid, status, error, ended_ns) VALUES(?1,?2,?3,?4)"
                     " ON CONFLICT(uuid) DO UPDATE SET status=excluded.status,"
                     " error=excluded.error, ended_ns=excluded.ended_ns",
-    [S_NOTE] = "INSERT OR IGNORE INTO notes(origin_id, seq, process, level, text, time_ns)"
+    [S_NOTE] = "INSERT INTO notes(origin_id, seq, process, level, text, time_ns)"
                " VALUES(?1,?2,?3,?4,?5,?6)",
+};
+
+/* One origin's dedupe state; `saved` is the hwm in the database. */
+struct origin {
+    int64_t id, hwm, saved;
+    int64_t ahead;      /* rows in `ahead` for this origin */
+    uint64_t batch;     /* last batch that touched it (write-back list) */
 };
 
 struct tt_store {
@@ -278,7 +303,14 @@ struct tt_store {
     char *path;
     int readonly;
     sqlite3_stmt *stmt[S__COUNT];
-    struct idmap origins, trials;
+    struct idmap origin_ix; /* uuid -> index + 1 in origv */
+    struct origin *origv;
+    size_t norig, caporig;
+    size_t *touched; /* origv indexes touched by this batch */
+    size_t ntouched, captouched;
+    uint64_t batch;          /* batches begun, for origin.batch */
+    int64_t data_version;    /* as of our last transaction; others' commits change it */
+    struct idmap trials;
     struct arena arena;
     ProtobufCAllocator alloc;
 };
@@ -410,8 +442,10 @@ void store_close(tt_store *st)
     for (int i = 0; i < S__COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
     sqlite3_close(st->db);
-    idmap_clear(&st->origins);
+    idmap_clear(&st->origin_ix);
     idmap_clear(&st->trials);
+    free(st->origv);
+    free(st->touched);
     arena_reset(&st->arena, 1);
     free(st->path);
     free(st);
@@ -441,6 +475,8 @@ static const char *validate_event(const Tunetrail__Event *ev)
         return "origin is not a 16-byte uuid";
     if (!ev->has_seq)
         return "event without seq";
+    if (ev->seq > INT64_MAX) /* SQLite integers are signed */
+        return "seq out of range";
     switch (ev->kind_case) {
     case TUNETRAIL__EVENT__KIND_SESSION_START: {
         const Tunetrail__SessionStart *m = ev->session_start;
@@ -574,7 +610,7 @@ static int lookup_id(tt_store *st, int which, struct idmap *m, const uint8_t *uu
     }
     sqlite3_reset(s);
     if (rc == SQLITE_OK)
-        idmap_put(m, uuid, *id);
+        (void)idmap_put(m, uuid, *id); /* a cache: a miss only costs a lookup */
     return rc;
 }
 
@@ -697,12 +733,179 @@ static int apply_control(tt_store *st, const Tunetrail__Event *ev)
     return rc;
 }
 
+/* Forgets every cached origin: after a rollback, or when another connection
+ * may have moved their hwm. Only between batches or on failure. */
+static void origins_forget(tt_store *st)
+{
+    idmap_clear(&st->origin_ix);
+    st->norig = st->ntouched = 0;
+}
+
+/* Finds (loading or creating its row) the dedupe state of an origin. The
+ * pointer is valid until the next origin_get. */
+static int origin_get(tt_store *st, const uint8_t *uuid, struct origin **out)
+{
+    int64_t ix = idmap_get(&st->origin_ix, uuid);
+    if (ix) {
+        *out = &st->origv[ix - 1];
+        return SQLITE_OK;
+    }
+    if (st->norig == st->caporig) {
+        size_t ncap = st->caporig ? st->caporig * 2 : 256;
+        struct origin *nv = realloc(st->origv, ncap * sizeof *nv);
+        if (!nv)
+            return SQLITE_NOMEM;
+        st->origv = nv;
+        st->caporig = ncap;
+    }
+    struct origin o = {.hwm = -1};
+    sqlite3_stmt *s = st->stmt[S_ORIGIN_GET];
+    sqlite3_bind_blob(s, 1, uuid, TT_UUID_LEN, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        o.id = sqlite3_column_int64(s, 0);
+        o.hwm = sqlite3_column_int64(s, 1);
+        o.ahead = sqlite3_column_int64(s, 2);
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(s);
+    if (rc == SQLITE_OK && !o.id) {
+        s = st->stmt[S_ORIGIN_NEW];
+        sqlite3_bind_blob(s, 1, uuid, TT_UUID_LEN, SQLITE_STATIC);
+        if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            o.id = sqlite3_column_int64(s, 0);
+            rc = SQLITE_OK;
+        }
+        sqlite3_reset(s);
+    }
+    if (rc != SQLITE_OK)
+        return rc;
+    o.saved = o.hwm;
+    /* The map must never lose an origin within a batch: a second copy of its
+     * state would let a duplicate through. */
+    if (idmap_put(&st->origin_ix, uuid, (int64_t)st->norig + 1) < 0)
+        return SQLITE_NOMEM;
+    st->origv[st->norig] = o;
+    *out = &st->origv[st->norig++];
+    return SQLITE_OK;
+}
+
+/* Decides whether (origin, seq) is new, recording it if so: *dup = 1 if it
+ * was stored before. *oid receives the origin's id. */
+static int dedupe(tt_store *st, const Tunetrail__Event *ev, int64_t *oid, int *dup)
+{
+    struct origin *o;
+    int rc = origin_get(st, ev->origin.data, &o);
+    if (rc != SQLITE_OK)
+        return rc;
+    *oid = o->id;
+    int64_t seq = (int64_t)ev->seq;
+    *dup = 0;
+    if (seq <= o->hwm) {
+        *dup = 1;
+        return SQLITE_OK;
+    }
+    sqlite3_stmt *s;
+    if (seq == o->hwm + 1) {
+        o->hwm = seq;
+        /* The hole before earlier out-of-order events may just have filled. */
+        s = st->stmt[S_AHEAD_TAKE];
+        while (o->ahead) {
+            sqlite3_bind_int64(s, 1, o->id);
+            sqlite3_bind_int64(s, 2, o->hwm + 1);
+            if ((rc = run(s)) != SQLITE_OK)
+                return rc;
+            if (!sqlite3_changes(st->db))
+                break;
+            o->ahead--;
+            o->hwm++;
+        }
+    } else {
+        s = st->stmt[S_AHEAD_ADD];
+        sqlite3_bind_int64(s, 1, o->id);
+        sqlite3_bind_int64(s, 2, seq);
+        if ((rc = run(s)) != SQLITE_OK)
+            return rc;
+        if (!sqlite3_changes(st->db)) {
+            *dup = 1;
+            return SQLITE_OK;
+        }
+        o->ahead++;
+    }
+    if (o->batch != st->batch) {
+        if (st->ntouched == st->captouched) {
+            size_t ncap = st->captouched ? st->captouched * 2 : 64;
+            size_t *nt = realloc(st->touched, ncap * sizeof *nt);
+            if (!nt)
+                return SQLITE_NOMEM;
+            st->touched = nt;
+            st->captouched = ncap;
+        }
+        o->batch = st->batch;
+        st->touched[st->ntouched++] = (size_t)(o - st->origv);
+    }
+    return SQLITE_OK;
+}
+
+/* Writes back the hwm of every origin this batch moved. */
+static int origins_save(tt_store *st)
+{
+    sqlite3_stmt *s = st->stmt[S_ORIGIN_HWM];
+    for (size_t i = 0; i < st->ntouched; i++) {
+        struct origin *o = &st->origv[st->touched[i]];
+        if (o->hwm == o->saved)
+            continue;
+        sqlite3_bind_int64(s, 1, o->id);
+        sqlite3_bind_int64(s, 2, o->hwm);
+        int rc = run(s);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
+/* After the commit: the database now holds what memory holds. */
+static void origins_committed(tt_store *st)
+{
+    for (size_t i = 0; i < st->ntouched; i++) {
+        struct origin *o = &st->origv[st->touched[i]];
+        o->saved = o->hwm;
+    }
+    st->ntouched = 0;
+}
+
+/* Starts a batch's transaction and revalidates the caches under its lock. */
+static int batch_begin(tt_store *st)
+{
+    if (st->origin_ix.n >= IDMAP_MAX)
+        origins_forget(st);
+    if (st->trials.n >= IDMAP_MAX)
+        idmap_clear(&st->trials);
+    int rc = run(st->stmt[S_BEGIN]);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_stmt *s = st->stmt[S_DATA_VERSION];
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t v = sqlite3_column_int64(s, 0);
+        if (v != st->data_version)
+            origins_forget(st); /* another writer committed: its hwm may be ahead */
+        st->data_version = v;
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(s);
+    st->batch++;
+    st->ntouched = 0;
+    return rc;
+}
+
 /* Stores one event; *dup set if it was already present. */
 static int ingest_event(tt_store *st, const Tunetrail__Event *ev, int *dup)
 {
     int64_t oid, tid;
-    int rc = lookup_id(st, S_ORIGIN, &st->origins, ev->origin.data, &oid);
-    if (rc != SQLITE_OK)
+    int rc = dedupe(st, ev, &oid, dup);
+    if (rc != SQLITE_OK || *dup)
         return rc;
     sqlite3_stmt *s;
     switch (ev->kind_case) {
@@ -766,21 +969,10 @@ static int ingest_event(tt_store *st, const Tunetrail__Event *ev, int *dup)
         bind_i64(s, 6, ev->has_time_ns, ev->time_ns);
         break;
     }
-    default: /* control events: dedupe in events, then upsert */
-        s = st->stmt[S_EVENT];
-        sqlite3_bind_int64(s, 1, oid);
-        sqlite3_bind_int64(s, 2, (int64_t)ev->seq);
-        sqlite3_bind_int(s, 3, ev->kind_case);
-        bind_i64(s, 4, ev->has_time_ns, ev->time_ns);
-        if ((rc = run(s)) != SQLITE_OK)
-            return rc;
-        if (!(*dup = sqlite3_changes(st->db) == 0))
-            rc = apply_control(st, ev);
-        return rc;
+    default: /* control events: upserts */
+        return apply_control(st, ev);
     }
-    rc = run(s);
-    *dup = rc == SQLITE_OK && sqlite3_changes(st->db) == 0;
-    return rc;
+    return run(s);
 }
 
 int ingest_batch(tt_store *st, const uint8_t *buf, size_t len, struct ingest_result *res)
@@ -822,9 +1014,9 @@ int ingest_batch(tt_store *st, const uint8_t *buf, size_t len, struct ingest_res
             goto out;
         }
     }
-    if ((rc = run(st->stmt[S_BEGIN])) != SQLITE_OK)
+    in_txn = 1; /* BEGIN may fail after taking the lock: ROLLBACK is harmless */
+    if ((rc = batch_begin(st)) != SQLITE_OK)
         goto fail;
-    in_txn = 1;
     for (size_t i = 0; i < b->n_events; i++) {
         int dup = 0;
         if ((rc = ingest_event(st, b->events[i], &dup)) != SQLITE_OK)
@@ -834,8 +1026,9 @@ int ingest_batch(tt_store *st, const uint8_t *buf, size_t len, struct ingest_res
         else
             res->stored++;
     }
-    if ((rc = run(st->stmt[S_COMMIT])) != SQLITE_OK)
+    if ((rc = origins_save(st)) != SQLITE_OK || (rc = run(st->stmt[S_COMMIT])) != SQLITE_OK)
         goto fail;
+    origins_committed(st);
     res->status = INGEST_OK;
     goto out;
 fail:
@@ -847,8 +1040,8 @@ fail:
              rc == SQLITE_BUSY ? "busy (another writer holds the lock)" : sqlite3_errstr(rc));
     if (in_txn)
         run(st->stmt[S_ROLLBACK]);
-    /* Ids first seen in this transaction were rolled back with it. */
-    idmap_clear(&st->origins);
+    /* Ids first seen and hwm moved in this transaction were rolled back. */
+    origins_forget(st);
     idmap_clear(&st->trials);
 out:
     tunetrail__batch__free_unpacked(b, &st->alloc);
