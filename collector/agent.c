@@ -2,8 +2,10 @@
  * shim's SOCK_SEQPACKET connections, and ships enriched batches to the sink
  * (agent_rec.c enriches, agent_ship.c batches/spools/resends).
  *
- * One thread, one zmq_poll over: a signalfd (SIGCHLD + forwarded signals),
- * the listening socket, every connection, and the DEALER socket. */
+ * One loop thread, one zmq_poll over: a signalfd (SIGCHLD + forwarded
+ * signals), the listening socket, every connection, the DEALER socket, and
+ * the eventfd of the hashing threads (hashpool.h), which do the only work
+ * that could take seconds. */
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
@@ -27,6 +29,7 @@
 #include "agent_rec.h"
 #include "agent_ship.h"
 #include "cli.h"
+#include "hashpool.h"
 #include "paths.h"
 #include "sink.h"
 #include "spool.h"
@@ -58,9 +61,15 @@ static void run_usage(FILE *f)
             "                        its argv (-c 8, --lr=0.1, lr=0.1) become params. Repeatable.\n"
             "                        Without it, the command itself is the trial unless an\n"
             "                        adapter recognises trials.\n\n"
-            "Example: tunetrail run --study heart --trial svm-train -- svm-grid heart_scale\n"
-            "Records that cannot reach the collector are kept under $TUNETRAIL_HOME/spool;\n"
-            "`tunetrail flush` ships them later.\n");
+            "Example: tunetrail run --study heart --trial svm-train -- svm-grid heart_scale\n\n"
+            "Signals: SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to tunetrail run are forwarded to\n"
+            "CMD's process (not its children: Ctrl-C in a terminal already signals the whole\n"
+            "foreground group); tunetrail run keeps recording until CMD exits.\n\n"
+            "Processes CMD leaves running when it exits stay `running` in the record; their\n"
+            "later records (and their real end) go to spool files under\n"
+            "$TUNETRAIL_HOME/spool, which `tunetrail flush` (or the next `tunetrail run`) ships\n"
+            "once they have exited. Records that cannot reach the collector are kept there\n"
+            "too. A process that vanishes without an end record is recorded as killed.\n");
 }
 
 /* PATH search like execvp, so a missing command is reported before forking. */
@@ -213,7 +222,9 @@ static void drain_conn(tt_rec *rec, int fd, uint8_t *buf, int *eof)
 
 /* Ships this session's shim spool files (processes that could not reach us)
  * through rec; they are deleted once the agent spool holding their events is
- * synced. Returns the number of files taken, their paths in *taken. */
+ * synced. A spool whose flock is held belongs to a live process (one the
+ * command left behind): it is skipped, for `tunetrail flush` to ship once the
+ * process is gone. Returns the number of files taken. */
 static size_t take_shim_spools(tt_rec *rec, tt_ship *ship, const char *spool_dir, const char *hex)
 {
     DIR *d = opendir(spool_dir);
@@ -230,8 +241,17 @@ static size_t take_shim_spools(tt_rec *rec, tt_ship *ship, const char *spool_dir
         char *p;
         if (asprintf(&p, "%s/%s", spool_dir, de->d_name) < 0)
             continue;
+        int fd = spool_open_locked(p, 0, err, sizeof err);
+        if (fd < 0) {
+            if (errno != EWOULDBLOCK && errno != ENOENT)
+                fprintf(stderr, "tunetrail: %s\n", err);
+            free(p);
+            continue;
+        }
         struct spool_contents c;
-        if (spool_load(p, &c, err, sizeof err) < 0) {
+        int lrc = spool_load_fd(fd, &c, err, sizeof err);
+        close(fd);
+        if (lrc < 0) {
             fprintf(stderr, "tunetrail: %s\n", err);
             free(p);
             continue;
@@ -249,6 +269,9 @@ static size_t take_shim_spools(tt_rec *rec, tt_ship *ship, const char *spool_dir
         paths[n++] = p;
     }
     closedir(d);
+    /* their events must be in our spool before the files go: none held back */
+    if (rec_wait(rec, err, sizeof err) < 0)
+        fprintf(stderr, "tunetrail: %s\n", err);
     if (ship_seal(ship, err, sizeof err) == 0)
         for (size_t i = 0; i < n; i++)
             unlink(paths[i]);
@@ -353,7 +376,8 @@ int cmd_run(int argc, char **argv)
         goto out;
     }
     ship = ship_new(sink, spool_fd, session);
-    struct rec_config rcfg = {.session = session, .patterns = patterns, .npatterns = npat};
+    struct rec_config rcfg = {
+        .session = session, .patterns = patterns, .npatterns = npat, .hash_threads = HASHPOOL_THREADS};
     memcpy(rcfg.origin, session, 16);
     rec = rec_new(&rcfg, ship);
     buf = malloc(AGENT_DGRAM_MAX);
@@ -433,9 +457,10 @@ int cmd_run(int argc, char **argv)
     int child_done = 0, wstatus = 0;
     int64_t drain_deadline = 0, last_status = 0;
     void *zsock = sink_zmq_socket(sink);
+    int hfd = rec_hash_fd(rec);
     zmq_pollitem_t *items = NULL;
     for (;;) {
-        size_t ni = 2 + (zsock ? 1 : 0) + cs.n;
+        size_t ni = 2 + (zsock ? 1 : 0) + (hfd >= 0 ? 1 : 0) + cs.n;
         zmq_pollitem_t *ni_items = realloc(items, ni * sizeof *items);
         if (!ni_items)
             break;
@@ -445,6 +470,8 @@ int cmd_run(int argc, char **argv)
         items[k++] = (zmq_pollitem_t){NULL, lfd, ZMQ_POLLIN, 0};
         if (zsock)
             items[k++] = (zmq_pollitem_t){zsock, 0, ZMQ_POLLIN, 0};
+        if (hfd >= 0)
+            items[k++] = (zmq_pollitem_t){NULL, hfd, ZMQ_POLLIN, 0};
         size_t cbase = k;
         for (size_t i = 0; i < cs.n; i++)
             items[k++] = (zmq_pollitem_t){NULL, cs.fd[i], ZMQ_POLLIN, 0};
@@ -515,6 +542,9 @@ int cmd_run(int argc, char **argv)
                 cs.fd[i] = cs.fd[--cs.n];
             }
         }
+        /* finished hashes release held events; cheap when there are none */
+        if (rec_hash_ready(rec, err, sizeof err) < 0)
+            fprintf(stderr, "tunetrail run: %s\n", err);
         if (ship_pump(ship, err, sizeof err) < 0)
             fprintf(stderr, "tunetrail run: %s\n", err);
         if (tty && ship_now_ms() - last_status >= AGENT_STATUS_MS) {
@@ -525,11 +555,17 @@ int cmd_run(int argc, char **argv)
             break;
     }
     free(items);
-    /* stragglers still connected after the drain window */
+    /* Stragglers still connected after the drain window are processes the
+     * command left behind, alive: recording them as killed would be a lie.
+     * They stay running; closing our end makes their next send fail with
+     * EPIPE, so their later records and real end go to their spool file. */
     for (size_t i = 0; i < cs.n; i++) {
         int eof = 0;
         drain_conn(rec, cs.fd[i], buf, &eof);
-        rec_conn_eof(rec, cs.fd[i], err, sizeof err);
+        if (eof)
+            rec_conn_eof(rec, cs.fd[i], err, sizeof err);
+        else
+            rec_conn_detach(rec, cs.fd[i]);
         close(cs.fd[i]);
     }
     cs.n = 0;

@@ -14,7 +14,7 @@
 
 #include "argv_params.h"
 #include "gitinfo.h"
-#include "hashcache.h"
+#include "hashpool.h"
 #include "wire.h"
 
 struct pwrite {
@@ -29,6 +29,7 @@ struct img {
     pid_t pid, ppid;
     int conn;
     int ended, failed;
+    int detached;     /* connection closed by us while the process lived on */
     int agent_made;   /* ProcessStart made by the agent (static root) */
     char *exe;        /* copy */
     char **argv;      /* copy, NULL-terminated */
@@ -40,6 +41,31 @@ struct trial {
     uint8_t uuid[16];
     size_t img;      /* index into imgs, or SIZE_MAX if unknown */
     int done;
+};
+
+/* What a finished hash fills into a held event. */
+enum hold_kind { HOLD_NONE, HOLD_EXE, HOLD_FILE };
+struct hold {
+    enum hold_kind kind;
+    int with_stat;      /* also the agent's stat (exe_stat / FileAccess.stat) */
+    const char *errtxt; /* FileAccess.error prefix if hashing fails */
+};
+
+/* An event waiting in its origin's queue: packed, because the unpacked
+ * message it came from is freed when rec_feed returns. */
+struct held {
+    struct held *next;
+    uint8_t *buf;
+    size_t len;
+    struct hashpool_job *job; /* NULL: waits only for the events before it */
+    struct hold h;
+};
+
+/* Per-origin FIFO, present only while it holds something: an origin's events
+ * leave in arrival order (its seq order), other origins are not delayed. */
+struct oq {
+    uint8_t origin[16];
+    struct held *head, *tail;
 };
 
 struct tt_rec {
@@ -54,7 +80,10 @@ struct tt_rec {
     struct trial *trials;
     size_t ntr, ctr;
     unsigned finished, failed;
-    tt_hashcache *hc;
+    tt_hashpool *hp;
+    struct oq *q;
+    size_t nq, cq;
+    size_t nheld;
     tt_gitinfo *git;
     uid_t user_uid;
     char *user;
@@ -90,9 +119,9 @@ tt_rec *rec_new(const struct rec_config *cfg, tt_ship *ship)
     }
     r->ship = ship;
     r->user_uid = (uid_t)-1;
-    r->hc = hashcache_new();
+    r->hp = hashpool_new(cfg->hash_threads);
     r->git = gitinfo_new();
-    if (!r->hc || !r->git) {
+    if (!r->hp || !r->git) {
         rec_free(r);
         return NULL;
     }
@@ -116,7 +145,15 @@ void rec_free(tt_rec *r)
     }
     free(r->imgs);
     free(r->trials);
-    hashcache_free(r->hc);
+    for (size_t i = 0; i < r->nq; i++)
+        for (struct held *h = r->q[i].head, *n; h; h = n) {
+            n = h->next;
+            hashpool_put(r->hp, h->job);
+            free(h->buf);
+            free(h);
+        }
+    free(r->q);
+    hashpool_free(r->hp);
     gitinfo_free(r->git);
     free(r->user);
     free(r);
@@ -134,7 +171,181 @@ void rec_counts(const tt_rec *r, struct rec_counts *out)
     out->processes = (unsigned)r->nimg;
 }
 
-int rec_emit(tt_rec *r, Tunetrail__Event *ev, char *err, size_t errlen)
+static void set_stat(Tunetrail__FileStat *fs, const struct stat *st)
+{
+    fs->has_dev = fs->has_ino = fs->has_size = fs->has_mtime_ns = 1;
+    fs->dev = (uint64_t)st->st_dev;
+    fs->ino = (uint64_t)st->st_ino;
+    fs->size = (uint64_t)st->st_size;
+    fs->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* Ships ev with what job j (done, or NULL = out of memory) says filled in
+ * as h asks; ev is left as it was. */
+static int ship_filled(tt_rec *r, Tunetrail__Event *ev, const struct hold *h, const struct hashpool_job *j,
+                       char *err, size_t errlen)
+{
+    int e = j ? j->err : ENOMEM, rc;
+    Tunetrail__FileStat fs = TUNETRAIL__FILE_STAT__INIT;
+    if (h->kind == HOLD_EXE && ev->kind_case == TUNETRAIL__EVENT__KIND_PROCESS_START) {
+        Tunetrail__ProcessStart *ps = ev->process_start, saved = *ps;
+        if (!e) {
+            ps->has_exe_sha256 = 1;
+            ps->exe_sha256 = (ProtobufCBinaryData){32, (uint8_t *)j->sha};
+            if (h->with_stat && j->has_st) {
+                set_stat(&fs, &j->st);
+                ps->exe_stat = &fs;
+            }
+        }
+        rc = ship_event(r->ship, ev, err, errlen);
+        *ps = saved; /* protobuf-c frees the unpacked fields, not ours */
+        return rc;
+    }
+    if (h->kind == HOLD_FILE && ev->kind_case == TUNETRAIL__EVENT__KIND_FILE_ACCESS) {
+        Tunetrail__FileAccess *fa = ev->file_access, saved = *fa;
+        char msg[300];
+        if (!e) {
+            fa->has_sha256 = 1;
+            fa->sha256 = (ProtobufCBinaryData){32, (uint8_t *)j->sha};
+            if (h->with_stat && j->has_st) {
+                set_stat(&fs, &j->st);
+                fa->stat = &fs;
+            }
+        } else if (!fa->error) {
+            snprintf(msg, sizeof msg, "%s: %s", h->errtxt ? h->errtxt : "cannot hash", strerror(e));
+            fa->error = msg;
+        }
+        rc = ship_event(r->ship, ev, err, errlen);
+        *fa = saved;
+        return rc;
+    }
+    return ship_event(r->ship, ev, err, errlen);
+}
+
+static struct oq *find_q(tt_rec *r, const uint8_t origin[16])
+{
+    for (size_t i = 0; i < r->nq; i++)
+        if (!memcmp(r->q[i].origin, origin, 16))
+            return &r->q[i];
+    return NULL;
+}
+
+/* Every event leaves through here. It goes to the batcher now if its
+ * origin holds nothing back and its hash (if any) is known; else it waits in
+ * its origin's queue. Takes over the caller's reference to j. */
+static int out_event(tt_rec *r, Tunetrail__Event *ev, const struct hold *h, struct hashpool_job *j, char *err,
+                     size_t errlen)
+{
+    static const uint8_t none[16];
+    static const struct hold plain = {HOLD_NONE, 0, NULL};
+    if (!h)
+        h = &plain;
+    const uint8_t *origin = ev->has_origin && ev->origin.len == 16 ? ev->origin.data : none;
+    struct oq *q = find_q(r, origin);
+    if (!q && (h->kind == HOLD_NONE || !j || j->done)) {
+        int rc = ship_filled(r, ev, h, j, err, errlen);
+        hashpool_put(r->hp, j);
+        return rc;
+    }
+    struct held *hd = calloc(1, sizeof *hd);
+    if (hd) {
+        hd->len = tunetrail__event__get_packed_size(ev);
+        hd->buf = malloc(hd->len ? hd->len : 1);
+    }
+    if (!q && r->nq == r->cq) {
+        size_t nc = r->cq ? r->cq * 2 : 16;
+        struct oq *nqs = realloc(r->q, nc * sizeof *nqs);
+        if (nqs) {
+            r->q = nqs;
+            r->cq = nc;
+        }
+    }
+    if (!hd || !hd->buf || (!q && r->nq == r->cq)) {
+        if (hd)
+            free(hd->buf);
+        free(hd);
+        hashpool_put(r->hp, j);
+        return fail(err, errlen, "out of memory: event dropped");
+    }
+    tunetrail__event__pack(ev, hd->buf);
+    hd->job = j;
+    hd->h = *h;
+    if (!q) {
+        q = &r->q[r->nq++];
+        memcpy(q->origin, origin, 16);
+        q->head = q->tail = NULL;
+    }
+    if (q->tail)
+        q->tail->next = hd;
+    else
+        q->head = hd;
+    q->tail = hd;
+    r->nheld++;
+    return 0;
+}
+
+/* Ships every held event whose turn has come (its hash and those of the
+ * events before it in its origin are known). */
+static int release_ready(tt_rec *r, char *err, size_t errlen)
+{
+    int rc = 0;
+    for (size_t i = 0; i < r->nq;) {
+        struct oq *q = &r->q[i];
+        while (q->head && (!q->head->job || q->head->job->done || q->head->h.kind == HOLD_NONE)) {
+            struct held *hd = q->head;
+            q->head = hd->next;
+            if (!q->head)
+                q->tail = NULL;
+            Tunetrail__Event *ev = tunetrail__event__unpack(NULL, hd->len, hd->buf);
+            char e2[256];
+            int x = ev ? ship_filled(r, ev, &hd->h, hd->job, e2, sizeof e2)
+                       : fail(e2, sizeof e2, "held event does not unpack: dropped");
+            if (x < 0 && rc == 0) {
+                rc = -1;
+                snprintf(err, errlen, "%s", e2);
+            }
+            if (ev)
+                tunetrail__event__free_unpacked(ev, NULL);
+            hashpool_put(r->hp, hd->job);
+            free(hd->buf);
+            free(hd);
+            r->nheld--;
+        }
+        if (!q->head)
+            r->q[i] = r->q[--r->nq];
+        else
+            i++;
+    }
+    return rc;
+}
+
+/* Asks for path's hash and sends ev out with it (now or once known). */
+static int out_hashed(tt_rec *r, Tunetrail__Event *ev, const char *path, const struct hold *h, char *err,
+                      size_t errlen)
+{
+    return out_event(r, ev, h, hashpool_get(r->hp, path), err, errlen);
+}
+
+int rec_hash_fd(const tt_rec *r) { return hashpool_fd(r->hp); }
+
+int rec_hash_ready(tt_rec *r, char *err, size_t errlen)
+{
+    if (hashpool_collect(r->hp) == 0 && r->nheld == 0)
+        return 0;
+    return release_ready(r, err, errlen);
+}
+
+int rec_wait(tt_rec *r, char *err, size_t errlen)
+{
+    hashpool_wait(r->hp);
+    return release_ready(r, err, errlen);
+}
+
+size_t rec_held(const tt_rec *r) { return r->nheld; }
+
+unsigned long rec_hash_reads(const tt_rec *r) { return hashpool_reads(r->hp); }
+
+static void stamp(tt_rec *r, Tunetrail__Event *ev)
 {
     ev->has_origin = 1;
     ev->origin.data = r->cfg.origin;
@@ -143,7 +354,12 @@ int rec_emit(tt_rec *r, Tunetrail__Event *ev, char *err, size_t errlen)
     ev->seq = r->seq++;
     ev->has_time_ns = 1;
     ev->time_ns = now_ns();
-    return ship_event(r->ship, ev, err, errlen);
+}
+
+int rec_emit(tt_rec *r, Tunetrail__Event *ev, char *err, size_t errlen)
+{
+    stamp(r, ev);
+    return out_event(r, ev, NULL, NULL, err, errlen);
 }
 
 static struct img *find_img(tt_rec *r, const ProtobufCBinaryData *u)
@@ -297,15 +513,6 @@ static void end_img(tt_rec *r, struct img *im, int failed)
         }
 }
 
-static void set_stat(Tunetrail__FileStat *fs, const struct stat *st)
-{
-    fs->has_dev = fs->has_ino = fs->has_size = fs->has_mtime_ns = 1;
-    fs->dev = (uint64_t)st->st_dev;
-    fs->ino = (uint64_t)st->st_ino;
-    fs->size = (uint64_t)st->st_size;
-    fs->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-}
-
 /* Hashes written files of im whose close we never saw. */
 static int flush_writes(tt_rec *r, struct img *im, char *err, size_t errlen)
 {
@@ -315,7 +522,6 @@ static int flush_writes(tt_rec *r, struct img *im, char *err, size_t errlen)
         im->writes = w->next;
         Tunetrail__Event ev = TUNETRAIL__EVENT__INIT;
         Tunetrail__FileAccess fa = TUNETRAIL__FILE_ACCESS__INIT;
-        Tunetrail__FileStat fs = TUNETRAIL__FILE_STAT__INIT;
         ev.kind_case = TUNETRAIL__EVENT__KIND_FILE_ACCESS;
         ev.file_access = &fa;
         fa.has_process = fa.has_mode = fa.has_closed = 1;
@@ -323,19 +529,9 @@ static int flush_writes(tt_rec *r, struct img *im, char *err, size_t errlen)
         fa.path = w->path;
         fa.mode = TUNETRAIL__FILE_ACCESS__MODE__MODE_WRITE;
         fa.closed = 1;
-        uint8_t sha[32];
-        struct stat st;
-        char msg[300];
-        if (hashcache_file(r->hc, w->path, sha, &st) == 0) {
-            fa.has_sha256 = 1;
-            fa.sha256 = (ProtobufCBinaryData){32, sha};
-            set_stat(&fs, &st);
-            fa.stat = &fs;
-        } else {
-            snprintf(msg, sizeof msg, "cannot hash at process end: %s", strerror(errno));
-            fa.error = msg;
-        }
-        rc = rec_emit(r, &ev, err, errlen);
+        static const struct hold h = {HOLD_FILE, 1, "cannot hash at process end"};
+        stamp(r, &ev);
+        rc = out_hashed(r, &ev, w->path, &h, err, errlen);
         free(w->path);
         free(w);
     }
@@ -362,7 +558,7 @@ static int on_process_start(tt_rec *r, int conn, Tunetrail__Event *ev, char *err
     Tunetrail__ProcessStart *ps = ev->process_start;
     const ProtobufCBinaryData *u = ps->has_process && ps->process.len == 16 ? &ps->process : &ev->origin;
     if (u->len != 16)
-        return ship_event(r->ship, ev, err, errlen);
+        return out_event(r, ev, NULL, NULL, err, errlen);
     struct img *im = find_img(r, u);
     if (!im && !(im = add_img(r, u->data)))
         return fail(err, errlen, "out of memory");
@@ -377,11 +573,7 @@ static int on_process_start(tt_rec *r, int conn, Tunetrail__Event *ev, char *err
     /* Save what we overwrite: the unpacked message owns its fields and
      * protobuf-c frees them; ours must be taken back out before that. */
     Tunetrail__ProcessStart saved = *ps;
-    uint8_t sha[32], parent[16];
-    if (!ps->has_exe_sha256 && ps->exe && hashcache_file(r->hc, ps->exe, sha, NULL) == 0) {
-        ps->has_exe_sha256 = 1;
-        ps->exe_sha256 = (ProtobufCBinaryData){32, sha};
-    }
+    uint8_t parent[16];
     if (!ps->user && ps->has_uid)
         ps->user = (char *)user_of(r, (uid_t)ps->uid);
     const char *commit;
@@ -391,6 +583,9 @@ static int on_process_start(tt_rec *r, int conn, Tunetrail__Event *ev, char *err
         ps->has_git_dirty = 1;
         ps->git_dirty = dirty;
     }
+    struct hashpool_job *exe_job = NULL;
+    if (!ps->has_exe_sha256 && ps->exe)
+        exe_job = hashpool_get(r->hp, ps->exe);
     if (r->has_session && !(ps->has_session && ps->session.len == 16)) {
         ps->has_session = 1;
         ps->session = (ProtobufCBinaryData){16, r->session};
@@ -420,7 +615,8 @@ static int on_process_start(tt_rec *r, int conn, Tunetrail__Event *ev, char *err
         }
     }
     im->relation = ps->has_relation ? (int)ps->relation : 0;
-    int rc = ship_event(r->ship, ev, err, errlen);
+    static const struct hold h = {HOLD_EXE, 0, NULL};
+    int rc = exe_job ? out_event(r, ev, &h, exe_job, err, errlen) : out_event(r, ev, NULL, NULL, err, errlen);
     *ps = saved;
     if (rc < 0)
         return -1;
@@ -431,7 +627,7 @@ static int on_file_access(tt_rec *r, Tunetrail__Event *ev, char *err, size_t err
 {
     Tunetrail__FileAccess *fa = ev->file_access;
     if (!fa->path || fa->has_sha256)
-        return ship_event(r->ship, ev, err, errlen);
+        return out_event(r, ev, NULL, NULL, err, errlen);
     int writing = fa->has_mode && fa->mode != TUNETRAIL__FILE_ACCESS__MODE__MODE_READ;
     const ProtobufCBinaryData *u = fa->has_process && fa->process.len == 16 ? &fa->process : &ev->origin;
     struct img *im = find_img(r, u);
@@ -446,7 +642,7 @@ static int on_file_access(tt_rec *r, Tunetrail__Event *ev, char *err, size_t err
                 free(w);
             }
         }
-        return ship_event(r->ship, ev, err, errlen);
+        return out_event(r, ev, NULL, NULL, err, errlen);
     }
     if (writing && im) {
         for (struct pwrite **pp = &im->writes; *pp; pp = &(*pp)->next)
@@ -458,19 +654,8 @@ static int on_file_access(tt_rec *r, Tunetrail__Event *ev, char *err, size_t err
                 break;
             }
     }
-    Tunetrail__FileAccess saved = *fa;
-    uint8_t sha[32];
-    char msg[300];
-    if (hashcache_file(r->hc, fa->path, sha, NULL) == 0) {
-        fa->has_sha256 = 1;
-        fa->sha256 = (ProtobufCBinaryData){32, sha};
-    } else if (!fa->error) {
-        snprintf(msg, sizeof msg, "cannot hash: %s", strerror(errno));
-        fa->error = msg;
-    }
-    int rc = ship_event(r->ship, ev, err, errlen);
-    *fa = saved;
-    return rc;
+    static const struct hold h = {HOLD_FILE, 0, "cannot hash"};
+    return out_hashed(r, ev, fa->path, &h, err, errlen);
 }
 
 int rec_feed(tt_rec *r, int conn, const uint8_t *buf, size_t len, char *err, size_t errlen)
@@ -499,7 +684,7 @@ int rec_feed(tt_rec *r, int conn, const uint8_t *buf, size_t len, char *err, siz
                 rc = flush_writes(r, im, err, errlen);
             }
             if (rc == 0)
-                rc = ship_event(r->ship, ev, err, errlen);
+                rc = out_event(r, ev, NULL, NULL, err, errlen);
             break;
         }
         case TUNETRAIL__EVENT__KIND_TRIAL_START: {
@@ -512,7 +697,7 @@ int rec_feed(tt_rec *r, int conn, const uint8_t *buf, size_t len, char *err, siz
             if (ts->trial.len == 16 && add_trial(r, ts->trial.data, idx) < 0)
                 rc = fail(err, errlen, "out of memory");
             if (rc == 0)
-                rc = ship_event(r->ship, ev, err, errlen);
+                rc = out_event(r, ev, NULL, NULL, err, errlen);
             break;
         }
         case TUNETRAIL__EVENT__KIND_TRIAL_END: {
@@ -526,11 +711,11 @@ int rec_feed(tt_rec *r, int conn, const uint8_t *buf, size_t len, char *err, siz
                     else
                         r->failed++;
                 }
-            rc = ship_event(r->ship, ev, err, errlen);
+            rc = out_event(r, ev, NULL, NULL, err, errlen);
             break;
         }
         default:
-            rc = ship_event(r->ship, ev, err, errlen);
+            rc = out_event(r, ev, NULL, NULL, err, errlen);
         }
     }
     tunetrail__batch__free_unpacked(b, NULL);
@@ -548,6 +733,16 @@ int rec_conn_eof(tt_rec *r, int conn, char *err, size_t errlen)
             return -1;
     }
     return 0;
+}
+
+void rec_conn_detach(tt_rec *r, int conn)
+{
+    for (size_t i = 0; i < r->nimg; i++)
+        if (r->imgs[i].conn == conn) {
+            r->imgs[i].conn = -2;
+            if (!r->imgs[i].ended)
+                r->imgs[i].detached = 1;
+        }
 }
 
 int rec_agent_process_start(tt_rec *r, pid_t pid, const char *exe, char *const *argv, char *err,
@@ -569,7 +764,6 @@ int rec_agent_process_start(tt_rec *r, pid_t pid, const char *exe, char *const *
     im->agent_made = 1;
     Tunetrail__Event ev = TUNETRAIL__EVENT__INIT;
     Tunetrail__ProcessStart ps = TUNETRAIL__PROCESS_START__INIT;
-    Tunetrail__FileStat fs = TUNETRAIL__FILE_STAT__INIT;
     ev.kind_case = TUNETRAIL__EVENT__KIND_PROCESS_START;
     ev.process_start = &ps;
     ps.has_process = ps.has_relation = ps.has_pid = ps.has_ppid = ps.has_uid = 1;
@@ -590,14 +784,6 @@ int rec_agent_process_start(tt_rec *r, pid_t pid, const char *exe, char *const *
     ps.host = host;
     ps.uid = getuid();
     ps.user = (char *)user_of(r, getuid());
-    uint8_t sha[32];
-    struct stat st;
-    if (hashcache_file(r->hc, exe, sha, &st) == 0) {
-        ps.has_exe_sha256 = 1;
-        ps.exe_sha256 = (ProtobufCBinaryData){32, sha};
-        set_stat(&fs, &st);
-        ps.exe_stat = &fs;
-    }
     const char *commit;
     int dirty;
     if (ps.cwd && gitinfo_for_dir(r->git, ps.cwd, &commit, &dirty) == 1) {
@@ -605,7 +791,9 @@ int rec_agent_process_start(tt_rec *r, pid_t pid, const char *exe, char *const *
         ps.has_git_dirty = 1;
         ps.git_dirty = dirty;
     }
-    if (rec_emit(r, &ev, err, errlen) < 0)
+    static const struct hold h = {HOLD_EXE, 1, NULL};
+    stamp(r, &ev);
+    if (out_hashed(r, &ev, exe, &h, err, errlen) < 0)
         return -1;
     return match_trial(r, im, err, errlen);
 }
@@ -684,10 +872,10 @@ int rec_finish(tt_rec *r, int force_end, char *err, size_t errlen)
         if (im->ended) {
             if (flush_writes(r, im, err, errlen) < 0)
                 return -1;
-        } else if (force_end && !im->agent_made) {
+        } else if (force_end && !im->agent_made && !im->detached) {
             if (synth_end(r, im, err, errlen) < 0)
                 return -1;
         }
     }
-    return 0;
+    return rec_wait(r, err, errlen);
 }

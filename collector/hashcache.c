@@ -66,6 +66,61 @@ static struct hc_entry *find(tt_hashcache *hc, const struct stat *st)
     return NULL;
 }
 
+int hashcache_lookup(const tt_hashcache *hc, const struct stat *st, uint8_t sha[32])
+{
+    struct hc_entry *e = find((tt_hashcache *)hc, st);
+    if (!e)
+        return 0;
+    memcpy(sha, e->sha, 32);
+    return 1;
+}
+
+int hashcache_put(tt_hashcache *hc, const struct stat *st, const uint8_t sha[32])
+{
+    struct hc_entry *e = find(hc, st);
+    if (e) {
+        memcpy(e->sha, sha, 32);
+        return 0;
+    }
+    if (!(e = malloc(sizeof *e)))
+        return -1;
+    e->dev = (uint64_t)st->st_dev;
+    e->ino = (uint64_t)st->st_ino;
+    e->size = (uint64_t)st->st_size;
+    e->mtime_ns = mtime_ns(st);
+    memcpy(e->sha, sha, 32);
+    size_t i = slot(st);
+    e->next = hc->b[i];
+    hc->b[i] = e;
+    return 0;
+}
+
+int hashcache_same_key(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           mtime_ns(a) == mtime_ns(b);
+}
+
+int hashcache_sha256_fd(int fd, uint8_t sha[32])
+{
+    crypto_hash_sha256_state s;
+    crypto_hash_sha256_init(&s);
+    static __thread uint8_t buf[1 << 16];
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (r == 0)
+            break;
+        crypto_hash_sha256_update(&s, buf, (unsigned long long)r);
+    }
+    crypto_hash_sha256_final(&s, sha);
+    return 0;
+}
+
 int hashcache_file(tt_hashcache *hc, const char *path, uint8_t sha[32], struct stat *st_out)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -80,43 +135,17 @@ int hashcache_file(tt_hashcache *hc, const char *path, uint8_t sha[32], struct s
     }
     if (st_out)
         *st_out = st;
-    struct hc_entry *e = find(hc, &st);
-    if (e) {
-        memcpy(sha, e->sha, 32);
+    if (hashcache_lookup(hc, &st, sha)) {
         close(fd);
         return 0;
     }
-    crypto_hash_sha256_state s;
-    crypto_hash_sha256_init(&s);
-    static __thread uint8_t buf[1 << 16];
-    for (;;) {
-        ssize_t r = read(fd, buf, sizeof buf);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            goto err;
-        }
-        if (r == 0)
-            break;
-        crypto_hash_sha256_update(&s, buf, (unsigned long long)r);
-    }
-    crypto_hash_sha256_final(&s, sha);
+    if (hashcache_sha256_fd(fd, sha) < 0)
+        goto err;
     hc->misses++;
     /* Cache only if the file did not change under us; the hash is still the
      * best we have, so it is returned either way. */
-    if (fstat(fd, &st2) == 0 && st2.st_size == st.st_size && mtime_ns(&st2) == mtime_ns(&st)) {
-        e = malloc(sizeof *e);
-        if (e) {
-            e->dev = (uint64_t)st.st_dev;
-            e->ino = (uint64_t)st.st_ino;
-            e->size = (uint64_t)st.st_size;
-            e->mtime_ns = mtime_ns(&st);
-            memcpy(e->sha, sha, 32);
-            size_t i = slot(&st);
-            e->next = hc->b[i];
-            hc->b[i] = e;
-        }
-    }
+    if (fstat(fd, &st2) == 0 && hashcache_same_key(&st, &st2))
+        hashcache_put(hc, &st, sha);
     close(fd);
     return 0;
 err:;
