@@ -52,7 +52,7 @@ EXPORT void exit(int code)
     EXPORT void name(int code)                                              \
     {                                                                       \
         REAL(name, void (*)(int));                                          \
-        shim_proc_end(TUNETRAIL__PROCESS_END__HOW__END_EXIT, code & 0xff, 0); \
+        shim_proc_end(PB_END_EXIT, code & 0xff, 0); \
         if (real)                                                           \
             real(code);                                                     \
         syscall(SYS_exit_group, code);                                      \

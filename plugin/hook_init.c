@@ -16,7 +16,7 @@ static int on_exit_ok;
  * return from main, exit(), or libc itself (error(), abort paths). */
 static void at_exit(int status, void *arg)
 {
-    shim_proc_end(TUNETRAIL__PROCESS_END__HOW__END_EXIT, status, 0);
+    shim_proc_end(PB_END_EXIT, status, 0);
 }
 
 static void forked_child(void)
@@ -35,15 +35,17 @@ __attribute__((constructor)) static void shim_load(int argc, char **argv, char *
     if (getauxval(AT_SECURE))
         return;
     shim_busy++;
-    char self[PATH_MAX] = "";
+    char self[PATH_MAX];
     Dl_info di;
+    const char *self_path = NULL;
     if (dladdr((void *)shim_load, &di) && di.dli_fname) {
+        /* Absolute as given in LD_PRELOAD (the usual case): used as it is. */
         if (di.dli_fname[0] == '/')
-            snprintf(self, sizeof self, "%s", di.dli_fname);
-        else if (!realpath(di.dli_fname, self))
-            self[0] = 0;
+            self_path = di.dli_fname;
+        else if (realpath(di.dli_fname, self))
+            self_path = self;
     }
-    shim_config_load(&shim_cfg, envp, self);
+    shim_config_load(&shim_cfg, envp, self_path);
     pthread_atfork(NULL, NULL, forked_child);
     on_exit_ok = on_exit(at_exit, NULL) == 0;
     shim_proc_init(argc, argv, envp);
@@ -58,7 +60,7 @@ __attribute__((destructor)) static void shim_unload(void)
     if (!shim_cfg.enabled || shim_proc.end_sent)
         return;
     if (shim_proc.code_known)
-        shim_proc_end(TUNETRAIL__PROCESS_END__HOW__END_EXIT, shim_proc.exit_code, 0);
+        shim_proc_end(PB_END_EXIT, shim_proc.exit_code, 0);
     else if (!on_exit_ok)
-        shim_proc_end(TUNETRAIL__PROCESS_END__HOW__END_UNKNOWN, 0, 0);
+        shim_proc_end(PB_END_UNKNOWN, 0, 0);
 }

@@ -13,6 +13,7 @@
  *   shim_config_*  TUNETRAIL_* read once at load into static storage
  *   shim_path_*    making paths absolute, deciding which files to record
  *   shim_env_*     the environment handed to exec'd/spawned children
+ *   pb_*, shim_pb_* the protobuf writer (shim_pb.h): the shim links only libc
  *   shim_batch_*   appending packed events into a Batch datagram
  *   shim_conn_*    the one connection to the agent, or the spool file
  *   shim_proc_*    process identity, start/end records, fork, exec
@@ -32,7 +33,7 @@
 #include <sys/types.h>
 
 #include "tt_env.h"
-#include "tunetrail.pb-c.h"
+#include "shim_pb.h"
 #include "wire.h"
 
 #define SHIM_HIDDEN __attribute__((visibility("hidden")))
@@ -48,25 +49,35 @@
 #define SHIM_ENVVAL_MAX 1024            /* a kept variable "NAME=value" */
 #define SHIM_TRUNC_MARK "...[tunetrail: truncated]"
 
+/* Room for every string below at its cap (sock 108, study 256, two paths,
+ * hint 128, keep entries). They are packed from the start of `pool`, so a
+ * process touches only the bytes its configuration uses, not one page per
+ * fixed-size array. */
+#define SHIM_CFG_POOL (108 + 256 + 2 * PATH_MAX + 128 + SHIM_KEEP_MAX * SHIM_ENVVAL_MAX)
+
 struct shim_config {
     int enabled;                 /* 0: AT_SECURE or no usable config: pass everything through */
     int debug;                   /* TUNETRAIL_DEBUG=1 */
     int have_sock;               /* TUNETRAIL_SOCK set: talk to the agent */
     int have_session;
     uint8_t session[TT_UUID_LEN];
-    char sock[108];              /* sun_path */
-    char study[256];
-    char spool_dir[PATH_MAX];    /* <TUNETRAIL_HOME>/spool; "" if no home */
-    char self_path[PATH_MAX];    /* this library, for children's LD_PRELOAD */
-    char parent_hint[128];       /* TUNETRAIL_PARENT as found at load */
+    const char *sock;            /* sun_path (< 108 bytes); "" if unset */
+    const char *study;           /* "" if unset */
+    const char *spool_dir;       /* <TUNETRAIL_HOME>/spool; "" if no home */
+    const char *self_path;       /* this library, for children's LD_PRELOAD; "" if unknown */
+    const char *parent_hint;     /* TUNETRAIL_PARENT as found at load; "" if unset */
     int nkeep;
-    char keep[SHIM_KEEP_MAX][SHIM_ENVVAL_MAX]; /* "NAME=value" of TT_ENV_KEEP_LIST set at load */
+    const char *keep[SHIM_KEEP_MAX]; /* "NAME=value" of TT_ENV_KEEP_LIST set at load */
+    size_t used;                 /* bytes of pool in use */
+    char pool[SHIM_CFG_POOL];
 };
 
 SHIM_HIDDEN extern struct shim_config shim_cfg;
 
 /* Fills cfg from envp (never from the live environ, so tests can pass their
- * own). self_path may be NULL. Does not touch the file system. Returns 0. */
+ * own). self_path may be NULL. Does not touch the file system, does not call
+ * stdio (keeps printf's pages out of every process). Returns 0. The strings
+ * point into cfg->pool (or a static ""). */
 SHIM_HIDDEN int shim_config_load(struct shim_config *cfg, char *const envp[], const char *self_path);
 
 /* Value of NAME in envp, or NULL. */
@@ -117,16 +128,21 @@ SHIM_HIDDEN int shim_env_build(char *const envp[], const struct shim_env_ctx *ct
 
 /* A Batch datagram under construction. Events are appended after a gap
  * reserved for the header, which is written right before sending because
- * batch_seq is only known then. */
-#define SHIM_BATCH_HDR_MAX 32
+ * batch_seq is only known then. Only used when the socket refused a datagram
+ * (EAGAIN) or an event is too big for the small send buffer, so its 64 KiB
+ * stay untouched (no page faults) in a normal process. */
+#define SHIM_BATCH_HDR_MAX SHIM_PB_BATCH_HDR_MAX
 struct shim_batch {
     size_t len;                          /* bytes of packed events */
     uint8_t buf[SHIM_DGRAM_MAX];         /* [SHIM_BATCH_HDR_MAX gap][events] */
 };
 
-/* Appends `ev` packed as Batch field 4. Returns 0, or -1 (nothing appended)
- * if it does not fit. Async-signal-safe. */
-SHIM_HIDDEN int shim_batch_append(struct shim_batch *b, const Tunetrail__Event *ev);
+/* Points *w at the room left after b's events. Async-signal-safe. */
+SHIM_HIDDEN void shim_batch_writer(struct shim_batch *b, struct pb_w *w);
+
+/* Keeps what w (from shim_batch_writer) wrote. Returns 0, or -1 (nothing
+ * kept) if it overflowed. Async-signal-safe. */
+SHIM_HIDDEN int shim_batch_commit(struct shim_batch *b, const struct pb_w *w);
 
 /* Writes the header (schema_version, sender, batch_seq) in front of the
  * events and returns a pointer to the whole datagram, *len its size. The
@@ -135,24 +151,34 @@ SHIM_HIDDEN const uint8_t *shim_batch_finish(struct shim_batch *b, const uint8_t
                                              uint64_t batch_seq, size_t *len);
 
 /* The same for events packed by the caller at `events`, which must have
- * SHIM_BATCH_HDR_MAX writable bytes in front of it (the crash path's stack
- * datagram). Returns the datagram start. */
+ * SHIM_BATCH_HDR_MAX writable bytes in front of it (the small send buffer,
+ * the crash path's stack datagram). Returns the datagram start. */
 SHIM_HIDDEN uint8_t *shim_batch_frame(uint8_t *events, size_t elen, const uint8_t sender[TT_UUID_LEN],
                                       uint64_t batch_seq, size_t *len);
 
 /* Space left for events. */
 SHIM_HIDDEN size_t shim_batch_room(const struct shim_batch *b);
 
+/* One event to emit: `kind` is the Event oneof member (PB_F_EVENT_*), `body`
+ * writes that member's fields with w from `arg`. body may run twice (retry
+ * into a bigger buffer), so it must only write. */
+typedef void (*shim_body_fn)(struct pb_w *w, const void *arg);
+struct shim_event {
+    unsigned kind;
+    shim_body_fn body;
+    const void *arg;
+};
+
 /* ---- connection / spool (shim_conn.c) --------------------------------- */
 
 /* Sends or spools `ev` (origin/seq/time filled in here), sending a pending
  * fork child's ProcessStart first. Takes the shim lock; safe from any thread.
  * Not for the crash path. Returns 0/-1. */
-SHIM_HIDDEN int shim_emit(Tunetrail__Event *ev);
+SHIM_HIDDEN int shim_emit(const struct shim_event *ev);
 
 /* Crash path: like shim_emit but async-signal-safe; if the lock is held it
  * sends its own stack-built datagram. */
-SHIM_HIDDEN void shim_emit_crash(Tunetrail__Event *ev);
+SHIM_HIDDEN void shim_emit_crash(const struct shim_event *ev);
 
 /* Sends a pending ProcessStart now (at load). Takes the lock. */
 SHIM_HIDDEN void shim_conn_start(void);
@@ -160,14 +186,18 @@ SHIM_HIDDEN void shim_conn_start(void);
 /* Sends what is buffered; on failure spools it. Takes the lock. */
 SHIM_HIDDEN void shim_conn_flush(void);
 
-/* Forgets the inherited connection, spool and buffer (fork child). Lock-free:
+/* Forgets the inherited connection, spool (closing our copies: the child
+ * must not hold the parent's spool lock) and buffer (fork child). Lock-free:
  * only called where no other thread exists. */
 SHIM_HIDDEN void shim_conn_reset_child(void);
 
 /* 1 if fd is one of the shim's own (connection or spool). */
 SHIM_HIDDEN int shim_conn_owns_fd(int fd);
 
-/* Path of this image's spool file into out[cap]. Returns 0/-1. */
+/* Path of this image's spool file into out[cap]. Returns 0/-1.
+ * While a shim appends to its spool it holds flock(LOCK_EX) on it (taken
+ * when it opens the spool, released when the process ends), so
+ * `tunetrail flush` can skip live spools with flock(LOCK_EX|LOCK_NB). */
 SHIM_HIDDEN int shim_conn_spool_path(char *out, size_t cap);
 
 /* ---- process identity (shim_proc.c) ----------------------------------- */
@@ -176,7 +206,7 @@ struct shim_proc {
     uint8_t uuid[TT_UUID_LEN];
     uint8_t parent[TT_UUID_LEN];
     int have_parent;
-    int relation;                /* Tunetrail__ProcessStart__Relation */
+    int relation;                /* PB_REL_* */
     pid_t pid;                   /* pid this identity belongs to */
     pid_t parent_pid;            /* pid of `parent` (fork child) */
     int start_pending;           /* fork child: ProcessStart not yet sent */
@@ -202,12 +232,12 @@ SHIM_HIDDEN int shim_proc_send_start_locked(void);
 
 /* Appends ev to the buffer and hands it over (lock held); final = flush now
  * even if the socket is full (spooling it). Returns 0/-1. */
-SHIM_HIDDEN int shim_conn_append_locked(Tunetrail__Event *ev, int final);
+SHIM_HIDDEN int shim_conn_append_locked(const struct shim_event *ev, int final);
 
 /* Records the exit code seen by the main/exit wrappers. */
 SHIM_HIDDEN void shim_proc_note_exit(int code);
 
-/* Sends ProcessEnd{how, code or signal} once (EXEC may be undone). Sends a
+/* Sends ProcessEnd{how (PB_END_*), code or signal} once (EXEC may be undone). Sends a
  * pending fork child's ProcessStart first. how=SIGNAL is async-signal-safe. */
 SHIM_HIDDEN void shim_proc_end(int how, int code, int sig);
 

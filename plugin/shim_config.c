@@ -17,56 +17,65 @@ const char *shim_config_getenv(char *const envp[], const char *name)
     return NULL;
 }
 
-/* Copies src into dst[cap]; returns -1 (dst emptied) if it does not fit, so a
- * truncated path is never used as if it were whole. */
-static int copy(char *dst, size_t cap, const char *src)
+/* Appends the concatenation of up to three strings to cfg->pool as one
+ * string of at most cap-1 bytes. Returns it, or "" (nothing kept) if it does
+ * not fit, so a truncated path is never used as if it were whole. */
+static const char *keep3(struct shim_config *cfg, size_t cap, const char *a, const char *b,
+                         const char *c)
 {
-    size_t n = strlen(src);
-    if (n >= cap) {
-        dst[0] = 0;
-        return -1;
-    }
-    memcpy(dst, src, n + 1);
-    return 0;
+    size_t la = strlen(a), lb = b ? strlen(b) : 0, lc = c ? strlen(c) : 0;
+    size_t n = la + lb + lc;
+    if (n >= cap || n >= sizeof cfg->pool - cfg->used)
+        return "";
+    char *d = cfg->pool + cfg->used;
+    memcpy(d, a, la);
+    if (lb)
+        memcpy(d + la, b, lb);
+    if (lc)
+        memcpy(d + la + lb, c, lc);
+    d[n] = 0;
+    cfg->used += n + 1;
+    return d;
 }
 
 /* <home>/spool with home resolved exactly like collector/paths.c. */
-static void spool_dir(struct shim_config *cfg, char *const envp[])
+static const char *spool_dir(struct shim_config *cfg, char *const envp[])
 {
     const char *h;
-    int n = -1;
-    char *d = cfg->spool_dir;
     if ((h = shim_config_getenv(envp, TT_ENV_HOME)) && *h)
-        n = snprintf(d, sizeof cfg->spool_dir, "%s/spool", h);
-    else if ((h = shim_config_getenv(envp, "XDG_DATA_HOME")) && *h)
-        n = snprintf(d, sizeof cfg->spool_dir, "%s/tunetrail/spool", h);
-    else if ((h = shim_config_getenv(envp, "HOME")) && *h)
-        n = snprintf(d, sizeof cfg->spool_dir, "%s/.local/share/tunetrail/spool", h);
-    if (n < 0 || (size_t)n >= sizeof cfg->spool_dir)
-        d[0] = 0;
+        return keep3(cfg, PATH_MAX, h, "/spool", NULL);
+    if ((h = shim_config_getenv(envp, "XDG_DATA_HOME")) && *h)
+        return keep3(cfg, PATH_MAX, h, "/tunetrail/spool", NULL);
+    if ((h = shim_config_getenv(envp, "HOME")) && *h)
+        return keep3(cfg, PATH_MAX, h, "/.local/share/tunetrail/spool", NULL);
+    return "";
 }
 
 int shim_config_load(struct shim_config *cfg, char *const envp[], const char *self_path)
 {
-    memset(cfg, 0, offsetof(struct shim_config, keep));
+    /* Not a memset of the whole struct: only the pool bytes in use get touched. */
+    memset(cfg, 0, offsetof(struct shim_config, pool));
+    cfg->sock = cfg->study = cfg->spool_dir = cfg->self_path = cfg->parent_hint = "";
     const char *v;
     cfg->debug = (v = shim_config_getenv(envp, TT_ENV_DEBUG)) && strcmp(v, "1") == 0;
-    if ((v = shim_config_getenv(envp, TT_ENV_SOCK)) && *v)
-        cfg->have_sock = copy(cfg->sock, sizeof cfg->sock, v) == 0;
+    if ((v = shim_config_getenv(envp, TT_ENV_SOCK)) && *v) {
+        cfg->sock = keep3(cfg, 108, v, NULL, NULL);
+        cfg->have_sock = cfg->sock[0] != 0;
+    }
     if ((v = shim_config_getenv(envp, TT_ENV_SESSION)) && strlen(v) == TT_UUID_HEX_LEN)
         cfg->have_session = wire_unhex(cfg->session, v, TT_UUID_LEN) == 0;
     if ((v = shim_config_getenv(envp, TT_ENV_STUDY)))
-        copy(cfg->study, sizeof cfg->study, v);
+        cfg->study = keep3(cfg, 256, v, NULL, NULL);
     if ((v = shim_config_getenv(envp, TT_ENV_PARENT)))
-        copy(cfg->parent_hint, sizeof cfg->parent_hint, v);
+        cfg->parent_hint = keep3(cfg, 128, v, NULL, NULL);
     if (self_path)
-        copy(cfg->self_path, sizeof cfg->self_path, self_path);
-    spool_dir(cfg, envp);
+        cfg->self_path = keep3(cfg, PATH_MAX, self_path, NULL, NULL);
+    cfg->spool_dir = spool_dir(cfg, envp);
 
     /* Saved so that children keep them even after `env -i`. */
-#define KEEP(name)                                                                         \
-    if (cfg->nkeep < SHIM_KEEP_MAX && (v = shim_config_getenv(envp, name)) &&              \
-        snprintf(cfg->keep[cfg->nkeep], SHIM_ENVVAL_MAX, "%s=%s", name, v) < SHIM_ENVVAL_MAX) \
+#define KEEP(name)                                                                      \
+    if (cfg->nkeep < SHIM_KEEP_MAX && (v = shim_config_getenv(envp, name)) &&           \
+        *(cfg->keep[cfg->nkeep] = keep3(cfg, SHIM_ENVVAL_MAX, name, "=", v)))            \
         cfg->nkeep++;
     TT_ENV_KEEP_LIST(KEEP)
 #undef KEEP

@@ -15,77 +15,65 @@
 #include <unistd.h>
 
 static pthread_mutex_t tlock = PTHREAD_MUTEX_INITIALIZER;
-static struct shim_wfd table[SHIM_WFD_MAX];
+/* The searched part of the table is compact and needs no initialisation
+ * (fd1 = fd + 1, 0 = free): a search touches 2 pages, not one per entry.
+ * Paths live apart and are only touched for tracked files. */
+static struct {
+    int fd1;
+    dev_t dev;
+    ino_t ino;
+} table[SHIM_WFD_MAX];
+static char paths[SHIM_WFD_MAX][PATH_MAX];
 static int ntracked; /* read without the lock on the close fast path */
 
-static void fill_stat(Tunetrail__FileStat *fs, const struct stat *st)
+struct access_args {
+    const char *path;
+    int mode;
+    const struct stat *st;
+    int closed;
+};
+
+static void access_body(struct pb_w *w, const void *arg)
 {
-    fs->has_dev = fs->has_ino = fs->has_size = fs->has_mtime_ns = 1;
-    fs->dev = st->st_dev;
-    fs->ino = st->st_ino;
-    fs->size = (uint64_t)st->st_size;
-    fs->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    const struct access_args *a = arg;
+    pb_bytes(w, PB_F_FILE_ACCESS_PROCESS, shim_proc.uuid, TT_UUID_LEN);
+    pb_str(w, PB_F_FILE_ACCESS_PATH, a->path);
+    pb_enum(w, PB_F_FILE_ACCESS_MODE, a->mode);
+    shim_pb_file_stat(w, PB_F_FILE_ACCESS_STAT, a->st);
+    if (a->closed)
+        pb_bool(w, PB_F_FILE_ACCESS_CLOSED, 1);
 }
 
 static void emit(const char *path, int mode, const struct stat *st, int closed)
 {
-    Tunetrail__FileAccess fa = TUNETRAIL__FILE_ACCESS__INIT;
-    Tunetrail__FileStat fs = TUNETRAIL__FILE_STAT__INIT;
-    Tunetrail__Event ev = TUNETRAIL__EVENT__INIT;
-    fa.has_process = 1;
-    fa.process.len = TT_UUID_LEN;
-    fa.process.data = shim_proc.uuid;
-    fa.path = (char *)path;
-    fa.has_mode = 1;
-    fa.mode = mode;
-    fill_stat(&fs, st);
-    fa.stat = &fs;
-    if (closed) {
-        fa.has_closed = 1;
-        fa.closed = 1;
-    }
-    ev.kind_case = TUNETRAIL__EVENT__KIND_FILE_ACCESS;
-    ev.file_access = &fa;
+    struct access_args a = {path, mode, st, closed};
+    struct shim_event ev = {PB_F_EVENT_FILE_ACCESS, access_body, &a};
     shim_emit(&ev);
 }
 
 static void track(int fd, const char *path, const struct stat *st)
 {
     pthread_mutex_lock(&tlock);
-    struct shim_wfd *free_slot = NULL;
+    int slot = -1;
     for (int i = 0; i < SHIM_WFD_MAX; i++) {
         /* A stale entry for the same fd (closed behind our back by dup2 or
          * close_range) is simply replaced. */
-        if (table[i].fd == fd || (!free_slot && table[i].fd < 0)) {
-            free_slot = &table[i];
-            if (table[i].fd == fd)
-                break;
+        if (table[i].fd1 == fd + 1) {
+            slot = i;
+            break;
         }
+        if (slot < 0 && !table[i].fd1)
+            slot = i;
     }
-    if (free_slot) {
-        if (free_slot->fd < 0)
+    if (slot >= 0) {
+        if (!table[slot].fd1)
             __atomic_fetch_add(&ntracked, 1, __ATOMIC_RELAXED);
-        free_slot->fd = fd;
-        free_slot->dev = st->st_dev;
-        free_slot->ino = st->st_ino;
-        strcpy(free_slot->path, path);
+        table[slot].fd1 = fd + 1;
+        table[slot].dev = st->st_dev;
+        table[slot].ino = st->st_ino;
+        strcpy(paths[slot], path);
     } else {
         shim_debug("written-file table full; no close record for %s", path);
-    }
-    pthread_mutex_unlock(&tlock);
-}
-
-static void table_init_once(void)
-{
-    /* fd 0 is a valid fd, so free slots are -1; static storage starts at 0. */
-    static int done;
-    if (__atomic_load_n(&done, __ATOMIC_ACQUIRE))
-        return;
-    pthread_mutex_lock(&tlock);
-    if (!done) {
-        for (int i = 0; i < SHIM_WFD_MAX; i++)
-            table[i].fd = -1;
-        __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&tlock);
 }
@@ -122,13 +110,11 @@ void shim_file_opened(int dirfd, const char *path, int fd, int flags)
         shim_path_absolute(dirfd, path, abs, sizeof abs) < 0 || shim_path_skip(abs))
         goto out;
     int acc = flags & O_ACCMODE;
-    int mode = acc == O_RDONLY ? TUNETRAIL__FILE_ACCESS__MODE__MODE_READ
-               : acc == O_WRONLY ? TUNETRAIL__FILE_ACCESS__MODE__MODE_WRITE
-                                 : TUNETRAIL__FILE_ACCESS__MODE__MODE_READWRITE;
-    if (acc != O_RDONLY) {
-        table_init_once();
+    int mode = acc == O_RDONLY ? PB_MODE_READ
+               : acc == O_WRONLY ? PB_MODE_WRITE
+                                 : PB_MODE_READWRITE;
+    if (acc != O_RDONLY)
         track(fd, abs, &st);
-    }
     emit(abs, mode, &st, 0);
 out:
     shim_busy--;
@@ -142,9 +128,12 @@ int shim_file_closing(int fd, struct shim_wfd *w)
         return 0;
     pthread_mutex_lock(&tlock);
     for (int i = 0; i < SHIM_WFD_MAX; i++) {
-        if (table[i].fd == fd) {
-            *w = table[i];
-            table[i].fd = -1;
+        if (table[i].fd1 == fd + 1) {
+            w->fd = fd;
+            w->dev = table[i].dev;
+            w->ino = table[i].ino;
+            strcpy(w->path, paths[i]);
+            table[i].fd1 = 0;
             __atomic_fetch_sub(&ntracked, 1, __ATOMIC_RELAXED);
             break;
         }
@@ -162,7 +151,7 @@ void shim_file_closed(const struct shim_wfd *w)
      * over, or our entry went stale because the fd was replaced by dup2). */
     if (w->fd >= 0 && !shim_proc_foreign() && stat(w->path, &st) == 0 && st.st_dev == w->dev &&
         st.st_ino == w->ino)
-        emit(w->path, TUNETRAIL__FILE_ACCESS__MODE__MODE_WRITE, &st, 1);
+        emit(w->path, PB_MODE_WRITE, &st, 1);
     shim_busy--;
     errno = saved;
 }
@@ -170,7 +159,9 @@ void shim_file_closed(const struct shim_wfd *w)
 void shim_file_reset_child(void)
 {
     pthread_mutex_init(&tlock, NULL);
-    for (int i = 0; i < SHIM_WFD_MAX; i++)
-        table[i].fd = -1;
+    /* ntracked counts the used slots exactly: with none, there is nothing
+     * to clear (and no page to copy in the child). */
+    if (ntracked)
+        memset(table, 0, sizeof table);
     ntracked = 0;
 }

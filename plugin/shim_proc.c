@@ -38,8 +38,7 @@ void shim_proc_init(int argc, char **argv, char **envp)
     if (hp > 0 && (hp == p->pid || hp == getppid())) {
         memcpy(p->parent, u, TT_UUID_LEN);
         p->have_parent = 1;
-        p->relation = hp == p->pid ? TUNETRAIL__PROCESS_START__RELATION__REL_EXEC
-                                   : TUNETRAIL__PROCESS_START__RELATION__REL_FORK;
+        p->relation = hp == p->pid ? PB_REL_EXEC : PB_REL_FORK;
     }
     (void)envp;
     p->start_pending = 1;
@@ -47,60 +46,72 @@ void shim_proc_init(int argc, char **argv, char **envp)
 
 /* ---- ProcessStart ------------------------------------------------------ */
 
-/* Scratch space for the record, static because the crash path may run on a
- * small alternate stack; guarded by the shim lock. */
-static struct {
-    char cwd[PATH_MAX], exe[PATH_MAX];
-    struct utsname uts;
-    char *argv[SHIM_ARGC_MAX + 2];
-    char trunc[8][SHIM_ARG_MAX];
-    char more[64];
-    char *env[64];
-    char envtrunc[16][SHIM_ENVVAL_MAX];
-} sc;
+/* RATIONALE: every string is written straight into the datagram (exe and
+ * cwd by readlink/getcwd into the buffer itself), so building the record
+ * needs no scratch arrays: scratch pages cost a page fault each in every
+ * process, the encoder's buffer is touched anyway. */
 
-/* Up to SHIM_ARGV_BYTES_MAX of argv, long arguments cut with a marker, and a
- * final "[tunetrail: N more arguments]" if some were dropped. */
-static size_t fill_argv(void)
+/* Writes a bytes field whose text is s[len], cut to cap-1 bytes with the
+ * truncation marker if longer. */
+static void put_capped(struct pb_w *w, unsigned field, const char *s, size_t len, size_t cap)
+{
+    if (len < cap) {
+        pb_bytes(w, field, s, len);
+        return;
+    }
+    size_t keep = cap - sizeof SHIM_TRUNC_MARK;
+    size_t m = pb_begin(w, field);
+    size_t avail;
+    uint8_t *p = pb_room(w, &avail);
+    if (p && avail >= cap - 1) {
+        memcpy(p, s, keep);
+        memcpy(p + keep, SHIM_TRUNC_MARK, sizeof SHIM_TRUNC_MARK - 1);
+    }
+    pb_advance(w, cap - 1);
+    pb_end(w, m);
+}
+
+/* Up to SHIM_ARGV_BYTES_MAX of argv, long arguments cut with a marker (at
+ * most 8 of them), and a final "[tunetrail: N more arguments]" if some were
+ * dropped. */
+static void put_argv(struct pb_w *w)
 {
     size_t n = 0, bytes = 0, ntrunc = 0;
     int i;
     for (i = 0; i < shim_proc.argc && shim_proc.argv && shim_proc.argv[i]; i++) {
-        char *a = shim_proc.argv[i];
-        size_t len = strlen(a);
+        const char *a = shim_proc.argv[i];
+        size_t len = strlen(a), sent = len;
         if (len >= SHIM_ARG_MAX) {
-            if (ntrunc == sizeof sc.trunc / sizeof *sc.trunc)
+            if (ntrunc == 8)
                 break;
-            size_t keep = SHIM_ARG_MAX - sizeof SHIM_TRUNC_MARK;
-            memcpy(sc.trunc[ntrunc], a, keep);
-            memcpy(sc.trunc[ntrunc] + keep, SHIM_TRUNC_MARK, sizeof SHIM_TRUNC_MARK);
-            a = sc.trunc[ntrunc++];
-            len = SHIM_ARG_MAX - 1;
+            ntrunc++;
+            sent = SHIM_ARG_MAX - 1;
         }
-        if (n == SHIM_ARGC_MAX || bytes + len > SHIM_ARGV_BYTES_MAX)
+        if (n == SHIM_ARGC_MAX || bytes + sent > SHIM_ARGV_BYTES_MAX)
             break;
-        sc.argv[n++] = a;
-        bytes += len;
+        put_capped(w, PB_F_PROCESS_START_ARGV, a, len, SHIM_ARG_MAX);
+        n++;
+        bytes += sent;
     }
     int rest = 0;
     while (i + rest < shim_proc.argc && shim_proc.argv[i + rest])
         rest++;
     if (rest) {
         /* Signal-safe formatting: no snprintf. */
-        char num[16], *q = num + sizeof num;
+        char more[64], num[16], *q = num + sizeof num;
         *--q = 0;
         do
             *--q = (char)('0' + rest % 10);
         while ((rest /= 10) && q > num);
-        strcpy(sc.more, "[tunetrail: ");
-        strcat(sc.more, q);
-        strcat(sc.more, " more arguments]");
-        sc.argv[n++] = sc.more;
+        strcpy(more, "[tunetrail: ");
+        strcat(more, q);
+        strcat(more, " more arguments]");
+        pb_str(w, PB_F_PROCESS_START_ARGV, more);
     }
-    return n;
 }
 
-static size_t fill_env(void)
+/* The allow-listed variables (at most 64, 16 of them cut). */
+static void put_env(struct pb_w *w)
 {
     static const char *const allow[] = {
 #define NAME(x) x,
@@ -108,81 +119,98 @@ static size_t fill_env(void)
 #undef NAME
     };
     size_t n = 0, nt = 0;
-    for (char **e = environ; e && *e && n < sizeof sc.env / sizeof *sc.env; e++) {
+    for (char **e = environ; e && *e && n < 64; e++) {
         for (size_t k = 0; k < sizeof allow / sizeof *allow; k++) {
             size_t l = strlen(allow[k]);
             if (strncmp(*e, allow[k], l) != 0 || (*e)[l] != '=')
                 continue;
-            char *v = *e;
-            if (strlen(v) >= SHIM_ENVVAL_MAX) {
-                if (nt == sizeof sc.envtrunc / sizeof *sc.envtrunc)
+            size_t len = strlen(*e);
+            if (len >= SHIM_ENVVAL_MAX) {
+                if (nt == 16)
                     break;
-                size_t keep = SHIM_ENVVAL_MAX - sizeof SHIM_TRUNC_MARK;
-                memcpy(sc.envtrunc[nt], v, keep);
-                memcpy(sc.envtrunc[nt] + keep, SHIM_TRUNC_MARK, sizeof SHIM_TRUNC_MARK);
-                v = sc.envtrunc[nt++];
+                nt++;
             }
-            sc.env[n++] = v;
+            put_capped(w, PB_F_PROCESS_START_ENV, *e, len, SHIM_ENVVAL_MAX);
+            n++;
             break;
         }
     }
-    return n;
+}
+
+/* exe (readlink of /proc/self/exe, in place) and exe_stat. */
+static void put_exe(struct pb_w *w)
+{
+    size_t save = w->len, avail;
+    size_t m = pb_begin(w, PB_F_PROCESS_START_EXE);
+    char *p = (char *)pb_room(w, &avail);
+    if (!p)
+        return;
+    if (avail > PATH_MAX)
+        avail = PATH_MAX;
+    ssize_t n = avail > 1 ? readlink("/proc/self/exe", p, avail - 1) : -1;
+    if (n <= 0) {
+        w->len = save; /* no exe: leave the field out */
+        return;
+    }
+    if ((size_t)n == avail - 1 && avail < PATH_MAX) {
+        w->err = 1; /* maybe cut by a small buffer: try the bigger one */
+        return;
+    }
+    p[n] = 0; /* in the free space, for stat; not part of the field */
+    struct stat st;
+    int have_stat = stat(p, &st) == 0;
+    pb_advance(w, (size_t)n);
+    pb_end(w, m);
+    if (have_stat)
+        shim_pb_file_stat(w, PB_F_PROCESS_START_EXE_STAT, &st);
+}
+
+static void put_cwd(struct pb_w *w)
+{
+    size_t save = w->len, avail;
+    size_t m = pb_begin(w, PB_F_PROCESS_START_CWD);
+    char *p = (char *)pb_room(w, &avail);
+    if (!p)
+        return;
+    if (avail > PATH_MAX)
+        avail = PATH_MAX;
+    if (!getcwd(p, avail)) {
+        w->len = save;
+        if (errno == ERANGE)
+            w->err = 1; /* too small here: try the bigger buffer */
+        return;
+    }
+    pb_advance(w, strlen(p));
+    pb_end(w, m);
+}
+
+static void start_body(struct pb_w *w, const void *arg)
+{
+    struct shim_proc *p = &shim_proc;
+    pb_bytes(w, PB_F_PROCESS_START_PROCESS, p->uuid, TT_UUID_LEN);
+    if (shim_cfg.have_session)
+        pb_bytes(w, PB_F_PROCESS_START_SESSION, shim_cfg.session, TT_UUID_LEN);
+    if (p->have_parent)
+        pb_bytes(w, PB_F_PROCESS_START_PARENT, p->parent, TT_UUID_LEN);
+    pb_enum(w, PB_F_PROCESS_START_RELATION, p->relation);
+    pb_i32(w, PB_F_PROCESS_START_PID, p->pid);
+    pb_i32(w, PB_F_PROCESS_START_PPID, getppid());
+    pb_u32(w, PB_F_PROCESS_START_UID, getuid());
+    put_exe(w);
+    put_argv(w);
+    put_cwd(w);
+    struct utsname uts;
+    if (uname(&uts) == 0)
+        pb_str(w, PB_F_PROCESS_START_HOST, uts.nodename);
+    put_env(w);
+    if (shim_cfg.study[0])
+        pb_str(w, PB_F_PROCESS_START_STUDY, shim_cfg.study);
 }
 
 int shim_proc_send_start_locked(void)
 {
-    struct shim_proc *p = &shim_proc;
-    Tunetrail__ProcessStart ps = TUNETRAIL__PROCESS_START__INIT;
-    Tunetrail__FileStat fst = TUNETRAIL__FILE_STAT__INIT;
-    Tunetrail__Event ev = TUNETRAIL__EVENT__INIT;
-    p->start_pending = 0;
-
-    ps.has_process = 1;
-    ps.process.len = TT_UUID_LEN;
-    ps.process.data = p->uuid;
-    if (shim_cfg.have_session) {
-        ps.has_session = 1;
-        ps.session.len = TT_UUID_LEN;
-        ps.session.data = shim_cfg.session;
-    }
-    if (p->have_parent) {
-        ps.has_parent = 1;
-        ps.parent.len = TT_UUID_LEN;
-        ps.parent.data = p->parent;
-    }
-    ps.has_relation = 1;
-    ps.relation = p->relation;
-    ps.has_pid = ps.has_ppid = ps.has_uid = 1;
-    ps.pid = p->pid;
-    ps.ppid = getppid();
-    ps.uid = getuid();
-    ssize_t n = readlink("/proc/self/exe", sc.exe, sizeof sc.exe - 1);
-    if (n > 0) {
-        sc.exe[n] = 0;
-        ps.exe = sc.exe;
-        struct stat st;
-        if (stat(sc.exe, &st) == 0) {
-            fst.has_dev = fst.has_ino = fst.has_size = fst.has_mtime_ns = 1;
-            fst.dev = st.st_dev;
-            fst.ino = st.st_ino;
-            fst.size = (uint64_t)st.st_size;
-            fst.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-            ps.exe_stat = &fst;
-        }
-    }
-    ps.n_argv = fill_argv();
-    ps.argv = sc.argv;
-    if (getcwd(sc.cwd, sizeof sc.cwd))
-        ps.cwd = sc.cwd;
-    if (uname(&sc.uts) == 0)
-        ps.host = sc.uts.nodename;
-    ps.n_env = fill_env();
-    ps.env = sc.env;
-    if (shim_cfg.study[0])
-        ps.study = shim_cfg.study;
-
-    ev.kind_case = TUNETRAIL__EVENT__KIND_PROCESS_START;
-    ev.process_start = &ps;
+    shim_proc.start_pending = 0;
+    struct shim_event ev = {PB_F_EVENT_PROCESS_START, start_body, NULL};
     return shim_conn_append_locked(&ev, 0);
 }
 
@@ -199,6 +227,28 @@ int shim_proc_foreign(void)
     return shim_proc.pid && getpid() != shim_proc.pid;
 }
 
+struct end_args {
+    int how, code, sig, have_ru;
+    struct rusage ru;
+};
+
+static void end_body(struct pb_w *w, const void *arg)
+{
+    const struct end_args *e = arg;
+    pb_bytes(w, PB_F_PROCESS_END_PROCESS, shim_proc.uuid, TT_UUID_LEN);
+    pb_enum(w, PB_F_PROCESS_END_HOW, e->how);
+    if (e->how == PB_END_EXIT)
+        pb_i32(w, PB_F_PROCESS_END_EXIT_CODE, e->code);
+    else if (e->how == PB_END_SIGNAL)
+        pb_i32(w, PB_F_PROCESS_END_SIGNAL, e->sig);
+    if (e->have_ru) {
+        const struct rusage *ru = &e->ru;
+        pb_i64(w, PB_F_PROCESS_END_UTIME_US, (int64_t)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec);
+        pb_i64(w, PB_F_PROCESS_END_STIME_US, (int64_t)ru->ru_stime.tv_sec * 1000000 + ru->ru_stime.tv_usec);
+        pb_i64(w, PB_F_PROCESS_END_MAXRSS_KB, ru->ru_maxrss);
+    }
+}
+
 void shim_proc_end(int how, int code, int sig)
 {
     if (!shim_cfg.enabled || shim_proc_foreign())
@@ -207,32 +257,16 @@ void shim_proc_end(int how, int code, int sig)
         return;
     /* A fork child that execs without having done anything leaves no record:
      * its new image names our parent as its own (see shim_proc_parent_hint). */
-    if (how == TUNETRAIL__PROCESS_END__HOW__END_EXEC && shim_proc.start_pending)
+    if (how == PB_END_EXEC && shim_proc.start_pending)
         return;
-    Tunetrail__ProcessEnd pe = TUNETRAIL__PROCESS_END__INIT;
-    Tunetrail__Event ev = TUNETRAIL__EVENT__INIT;
-    pe.has_process = 1;
-    pe.process.len = TT_UUID_LEN;
-    pe.process.data = shim_proc.uuid;
-    pe.has_how = 1;
-    pe.how = how;
-    if (how == TUNETRAIL__PROCESS_END__HOW__END_EXIT) {
-        pe.has_exit_code = 1;
-        pe.exit_code = code;
-    } else if (how == TUNETRAIL__PROCESS_END__HOW__END_SIGNAL) {
-        pe.has_signal = 1;
-        pe.signal = sig;
-    }
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) == 0) {
-        pe.has_utime_us = pe.has_stime_us = pe.has_maxrss_kb = 1;
-        pe.utime_us = (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec;
-        pe.stime_us = (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
-        pe.maxrss_kb = ru.ru_maxrss;
-    }
-    ev.kind_case = TUNETRAIL__EVENT__KIND_PROCESS_END;
-    ev.process_end = &pe;
-    if (how == TUNETRAIL__PROCESS_END__HOW__END_SIGNAL)
+    struct end_args e;
+    memset(&e, 0, sizeof e);
+    e.how = how;
+    e.code = code;
+    e.sig = sig;
+    e.have_ru = getrusage(RUSAGE_SELF, &e.ru) == 0;
+    struct shim_event ev = {PB_F_EVENT_PROCESS_END, end_body, &e};
+    if (how == PB_END_SIGNAL)
         shim_emit_crash(&ev);
     else
         shim_emit(&ev);
@@ -245,7 +279,7 @@ void shim_proc_forked_child(void)
     struct shim_proc *p = &shim_proc;
     memcpy(p->parent, p->uuid, TT_UUID_LEN);
     p->have_parent = 1;
-    p->relation = TUNETRAIL__PROCESS_START__RELATION__REL_FORK;
+    p->relation = PB_REL_FORK;
     p->parent_pid = p->pid;
     wire_uuid_new(p->uuid);
     p->pid = getpid();
@@ -263,7 +297,7 @@ void shim_proc_parent_hint(char *out, size_t cap)
     /* An unreported fork child hands its parent over; a vfork child is still
      * its parent as far as our memory is concerned, which is right too. */
     if (!shim_proc_foreign() && shim_proc.start_pending && shim_proc.have_parent &&
-        shim_proc.relation == TUNETRAIL__PROCESS_START__RELATION__REL_FORK) {
+        shim_proc.relation == PB_REL_FORK) {
         u = shim_proc.parent;
         pid = shim_proc.parent_pid;
     }
@@ -287,7 +321,7 @@ void shim_proc_parent_hint(char *out, size_t cap)
 
 void shim_proc_before_exec(void)
 {
-    shim_proc_end(TUNETRAIL__PROCESS_END__HOW__END_EXEC, 0, 0);
+    shim_proc_end(PB_END_EXEC, 0, 0);
 }
 
 void shim_proc_exec_failed(void)

@@ -21,7 +21,7 @@ static void on_fatal(int sig, siginfo_t *info, void *uctx)
 {
     int saved = errno;
     if (ours[sig]) {
-        shim_proc_end(TUNETRAIL__PROCESS_END__HOW__END_SIGNAL, 0, sig);
+        shim_proc_end(PB_END_SIGNAL, 0, sig);
         struct sigaction dfl;
         memset(&dfl, 0, sizeof dfl);
         dfl.sa_handler = SIG_DFL;

@@ -7,28 +7,34 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "shim.h"
+#include "tunetrail.pb-c.h"
 
-static Tunetrail__Event file_event(const char *path, uint64_t seq)
+static const uint8_t origin[TT_UUID_LEN] = {1, 2, 3};
+
+/* Appends FileAccess{path} as event `seq` with the shim's encoder. */
+static int append_file(struct shim_batch *b, const char *path, uint64_t seq)
 {
-    static uint8_t origin[TT_UUID_LEN] = {1, 2, 3};
-    static Tunetrail__FileAccess fa;
-    Tunetrail__FileAccess init = TUNETRAIL__FILE_ACCESS__INIT;
-    fa = init;
-    fa.path = (char *)path;
-    Tunetrail__Event ev = TUNETRAIL__EVENT__INIT;
-    ev.has_origin = ev.has_seq = 1;
-    ev.origin.len = TT_UUID_LEN;
-    ev.origin.data = origin;
-    ev.seq = seq;
-    ev.kind_case = TUNETRAIL__EVENT__KIND_FILE_ACCESS;
-    ev.file_access = &fa;
-    return ev;
+    struct pb_w w;
+    shim_batch_writer(b, &w);
+    struct shim_pb_ev m = shim_pb_event_begin(&w, origin, seq, 0, PB_F_EVENT_FILE_ACCESS);
+    pb_str(&w, PB_F_FILE_ACCESS_PATH, path);
+    shim_pb_event_end(&w, m);
+    return shim_batch_commit(b, &w);
+}
+
+static void path_body(struct pb_w *w, const void *arg)
+{
+    pb_str(w, PB_F_FILE_ACCESS_PATH, arg);
 }
 
 static void test_append_unpacks(void **state)
@@ -39,8 +45,7 @@ static void test_append_unpacks(void **state)
     for (int i = 0; i < 3; i++) {
         char p[32];
         snprintf(p, sizeof p, "/data/f%d", i);
-        Tunetrail__Event ev = file_event(p, (uint64_t)i);
-        assert_int_equal(shim_batch_append(&b, &ev), 0);
+        assert_int_equal(append_file(&b, p, (uint64_t)i), 0);
     }
     size_t len;
     /* A batch_seq needing a multi-byte varint exercises the header sizing. */
@@ -62,11 +67,14 @@ static void test_full_refuses_whole_events(void **state)
     static struct shim_batch b;
     static char big[8000];
     memset(big, 'x', sizeof big - 1);
-    Tunetrail__Event ev = file_event(big, 0);
     int n = 0;
-    while (shim_batch_append(&b, &ev) == 0)
+    size_t before = b.len;
+    while (append_file(&b, big, 0) == 0)
         n++;
-    assert_int_equal(n, (SHIM_DGRAM_MAX - SHIM_BATCH_HDR_MAX) / (int)(sizeof big + 3 + 20));
+    /* entry = tag + 2-byte len + Event{origin 18, seq 2, time 2, tag + 2 + FileAccess{tag + 2 + path}} */
+    size_t entry = 3 + 18 + 2 + 2 + 3 + 3 + (sizeof big - 1);
+    assert_int_equal(b.len - before, n * entry);
+    assert_int_equal(n, (SHIM_DGRAM_MAX - SHIM_BATCH_HDR_MAX) / (int)entry);
     size_t len;
     uint8_t sender[TT_UUID_LEN] = {0};
     const uint8_t *d = shim_batch_finish(&b, sender, 0, &len);
@@ -88,7 +96,7 @@ static void test_spool_roundtrip(void **state)
     char *argv[] = {"prog", "--lr", "0.1", NULL};
     shim_proc_init(3, argv, (char **)env);
     shim_conn_start();
-    Tunetrail__Event ev = file_event("/data/x", 0);
+    struct shim_event ev = {PB_F_EVENT_FILE_ACCESS, path_body, "/data/x"};
     assert_int_equal(shim_emit(&ev), 0);
 
     char path[PATH_MAX];
@@ -124,6 +132,22 @@ static void test_spool_roundtrip(void **state)
     }
     assert_int_equal(i, 2);
     assert_int_equal(kinds[0], TUNETRAIL__EVENT__KIND_PROCESS_START);
+    /* The live spool is locked (tunetrail flush skips it); a fork child's
+     * reset drops its copy of the fd, and the lock stays with us. */
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), -1);
+    assert_int_equal(errno, EWOULDBLOCK);
+    pid_t kid = fork();
+    if (kid == 0) {
+        shim_conn_reset_child();
+        _exit(flock(fd, LOCK_EX | LOCK_NB) == -1 ? 0 : 1);
+    }
+    int status;
+    assert_int_equal(waitpid(kid, &status, 0), kid);
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), -1);
+    close(fd);
     assert_int_equal(kinds[1], TUNETRAIL__EVENT__KIND_FILE_ACCESS);
     char cmd[PATH_MAX + 16];
     snprintf(cmd, sizeof cmd, "rm -rf %s", home);
