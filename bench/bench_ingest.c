@@ -308,6 +308,8 @@ static double run_direct(const char *path, struct gen *g, uint64_t *stored)
         fprintf(stderr, "bench_ingest: store_open %s: %s\n", path, err);
         exit(1);
     }
+    if (store_background_checkpoints(st, err, sizeof err) < 0)
+        fprintf(stderr, "bench_ingest: %s\n", err);
     *stored = 0;
     double t0 = now();
     for (size_t i = 0; i < g->nout; i++) {

@@ -196,6 +196,9 @@ int collector_serve(void *zctx, const char *endpoint, tt_store *st, volatile sig
         snprintf(err, errlen, "cannot bind %s: %s", endpoint, zmq_strerror(errno));
         goto done;
     }
+    /* A long-lived writer: checkpoint on another core, not between batches. */
+    if (store_background_checkpoints(st, err, errlen) < 0)
+        goto done;
     if (opts && opts->ready_file) {
         int fd = open(opts->ready_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd >= 0)

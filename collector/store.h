@@ -39,6 +39,12 @@ struct ingest_result {
  * committed before return. Returns 0 if res->status == INGEST_OK, else -1. */
 int ingest_batch(tt_store *st, const uint8_t *buf, size_t len, struct ingest_result *res);
 
+/* Moves WAL checkpoints off the ingest path: a thread with its own
+ * connection checkpoints (PASSIVE) while ingest_batch goes on; stopped by
+ * store_close. For long-lived writers (tunetraild); not for a process that
+ * forks. No-op on a read-only store. Returns 0, or -1 with err set. */
+int store_background_checkpoints(tt_store *st, char *err, size_t errlen);
+
 /* Readers (query.c, attest, report) use SQL on the store's tables and views
  * (see the schema at the top of collector/store_sqlite.c): `trial_view` and
  * `process_view` give the derived study and status. The handle stays owned

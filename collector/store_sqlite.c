@@ -34,6 +34,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,8 @@
 #define STORE_STR_MAX (64u << 10) /* any one string field */
 #define STORE_LIST_MAX 65536      /* argv / env entries */
 #define ARENA_CHUNK (4u << 20)
+#define CKPT_KICK_FRAMES 4096 /* background checkpoint every 16 MiB of WAL */
+#define CKPT_SYNC_FRAMES 16384 /* the writer finishes one itself at 64 MiB */
 
 static const char *schema_sql =
     "CREATE TABLE origins(id INTEGER PRIMARY KEY, uuid BLOB NOT NULL UNIQUE,"
@@ -315,7 +318,19 @@ struct origin {
     uint64_t batch;     /* last batch that touched it (write-back list) */
 };
 
+/* The background checkpointer: its own connection and thread; the writer's
+ * WAL hook kicks it. */
+struct ckpt {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    sqlite3 *db;
+    int running, stop, kick;
+    int last_kick; /* WAL frames when last kicked */
+};
+
 struct tt_store {
+    struct ckpt *ckpt;
     sqlite3 *db;
     char *path;
     int readonly;
@@ -498,10 +513,13 @@ err:
     return NULL;
 }
 
+static void ckpt_stop(tt_store *st);
+
 void store_close(tt_store *st)
 {
     if (!st)
         return;
+    ckpt_stop(st);
     for (int i = 0; i < S__COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
     for (int i = 0; i < 2; i++)
@@ -514,6 +532,107 @@ void store_close(tt_store *st)
     arena_reset(&st->arena, 1);
     free(st->path);
     free(st);
+}
+
+/* ---- checkpoints off the ingest path. A PASSIVE checkpoint on another
+ * connection copies committed WAL frames into the database while the writer
+ * goes on appending (2 cores: measured 0.55 -> 0.75M events/s store-only).
+ * It can rarely finish the whole WAL under a steady writer, and the WAL only
+ * restarts from its beginning after a complete one; so at CKPT_SYNC_FRAMES
+ * the writer runs one itself, which has little left to copy. */
+static void *ckpt_main(void *arg)
+{
+    tt_store *st = arg;
+    struct ckpt *c = st->ckpt;
+    pthread_mutex_lock(&c->mu);
+    while (!c->stop) {
+        if (!c->kick) {
+            pthread_cond_wait(&c->cv, &c->mu);
+            continue;
+        }
+        c->kick = 0;
+        pthread_mutex_unlock(&c->mu);
+        /* BUSY (the writer is checkpointing) is fine: the next kick retries. */
+        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+static int ckpt_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    tt_store *st = arg;
+    struct ckpt *c = st->ckpt;
+    if (frames >= CKPT_SYNC_FRAMES) {
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        c->last_kick = 0;
+        return SQLITE_OK;
+    }
+    if (frames < c->last_kick) /* the WAL restarted */
+        c->last_kick = 0;
+    if (frames - c->last_kick >= CKPT_KICK_FRAMES) {
+        c->last_kick = frames;
+        pthread_mutex_lock(&c->mu);
+        c->kick = 1;
+        pthread_cond_signal(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+    }
+    return SQLITE_OK;
+}
+
+int store_background_checkpoints(tt_store *st, char *err, size_t errlen)
+{
+    if (st->readonly || st->ckpt)
+        return 0;
+    struct ckpt *c = calloc(1, sizeof *c);
+    if (!c) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    if (sqlite3_open_v2(st->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        set_err(err, errlen, "checkpointer: %s", c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        goto err;
+    }
+    sqlite3_wal_autocheckpoint(c->db, 0); /* it never writes, but be explicit */
+    st->ckpt = c;
+    if (pthread_create(&c->th, NULL, ckpt_main, st) != 0) {
+        set_err(err, errlen, "checkpointer: cannot start thread");
+        st->ckpt = NULL;
+        goto err;
+    }
+    c->running = 1;
+    sqlite3_wal_hook(st->db, ckpt_hook, st); /* replaces the autocheckpoint */
+    return 0;
+err:
+    sqlite3_close(c->db);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+    return -1;
+}
+
+static void ckpt_stop(tt_store *st)
+{
+    struct ckpt *c = st->ckpt;
+    if (!c)
+        return;
+    sqlite3_wal_hook(st->db, NULL, NULL);
+    sqlite3_wal_autocheckpoint(st->db, CKPT_SYNC_FRAMES);
+    pthread_mutex_lock(&c->mu);
+    c->stop = 1;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    if (c->running)
+        pthread_join(c->th, NULL);
+    sqlite3_close(c->db);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+    st->ckpt = NULL;
 }
 
 struct sqlite3 *store_sqlite(tt_store *st) { return st->db; }
