@@ -411,6 +411,106 @@ static void test_reopen_and_readonly(void **state)
     assert_non_null(strstr(err, "No such file"));
 }
 
+/* hwm dedupe: holes, out-of-order arrival, duplicates on both sides of the
+ * hwm, and the hole filling later, across batches and within one. */
+static void test_out_of_order_gaps(void **state)
+{
+    tt_store *st = ((struct fx *)*state)->st;
+    struct ingest_result r;
+    /* 0, 1 in order; 4 and 6 past a hole; 4 again in the same batch */
+    r = ingest(st, V, 5, ev_metric(0, "m", 0), ev_metric(1, "m", 1), ev_metric(4, "m", 4),
+               ev_metric(6, "m", 6), ev_metric(4, "m", 4));
+    assert_int_equal(r.status, INGEST_OK);
+    assert_int_equal(r.stored, 4);
+    assert_int_equal(r.duplicates, 1);
+    assert_int_equal(count(st, "SELECT hwm FROM origins"), 1);
+    assert_int_equal(count(st, "SELECT count(*) FROM ahead"), 2);
+    /* resend of everything so far: all duplicates */
+    r = ingest(st, V, 4, ev_metric(6, "m", 6), ev_metric(0, "m", 0), ev_metric(4, "m", 4),
+               ev_metric(1, "m", 1));
+    assert_int_equal(r.stored, 0);
+    assert_int_equal(r.duplicates, 4);
+    /* 3 then 2: 2 fills the hole, hwm jumps over 3 and 4 to 4, 6 stays ahead */
+    r = ingest(st, V, 1, ev_metric(3, "m", 3));
+    assert_int_equal(r.stored, 1);
+    r = ingest(st, V, 2, ev_metric(2, "m", 2), ev_metric(3, "m", 3));
+    assert_int_equal(r.stored, 1);
+    assert_int_equal(r.duplicates, 1);
+    assert_int_equal(count(st, "SELECT hwm FROM origins"), 4);
+    assert_int_equal(count(st, "SELECT count(*) FROM ahead"), 1);
+    /* 5 fills the last hole */
+    r = ingest(st, V, 3, ev_metric(5, "m", 5), ev_metric(6, "m", 6), ev_metric(7, "m", 7));
+    assert_int_equal(r.stored, 2);
+    assert_int_equal(r.duplicates, 1);
+    assert_int_equal(count(st, "SELECT hwm FROM origins"), 7);
+    assert_int_equal(count(st, "SELECT count(*) FROM ahead"), 0);
+    assert_int_equal(count(st, "SELECT count(*) FROM metrics"), 8);
+    assert_int_equal(count(st, "SELECT count(DISTINCT seq) FROM metrics"), 8);
+    assert_int_equal(count(st, "SELECT sum(value) FROM metrics"), 0 + 1 + 2 + 3 + 4 + 5 + 6 + 7);
+}
+
+/* The hwm and ahead rows are durable: a fresh handle dedupes the same way. */
+static void test_dedupe_after_reopen(void **state)
+{
+    struct fx *f = *state;
+    ingest(f->st, V, 3, ev_metric(0, "m", 0), ev_metric(1, "m", 1), ev_metric(5, "m", 5));
+    store_close(f->st);
+    char err[256];
+    f->st = store_open(f->path, STORE_CREATE, err, sizeof err);
+    assert_non_null(f->st);
+    struct ingest_result r =
+        ingest(f->st, V, 4, ev_metric(1, "m", 1), ev_metric(5, "m", 5), ev_metric(2, "m", 2),
+               ev_metric(0, "m", 0));
+    assert_int_equal(r.stored, 1);
+    assert_int_equal(r.duplicates, 3);
+    assert_int_equal(count(f->st, "SELECT count(*) FROM metrics"), 4);
+}
+
+/* Two writers on one file (two tunetrail run, or run + tunetraild): each
+ * one's cached hwm must not let the other's events in twice. */
+static void test_two_writers(void **state)
+{
+    struct fx *f = *state;
+    char err[256];
+    tt_store *b = store_open(f->path, STORE_CREATE, err, sizeof err);
+    assert_non_null(b);
+    struct ingest_result r = ingest(f->st, V, 2, ev_metric(0, "m", 0), ev_metric(1, "m", 1));
+    assert_int_equal(r.stored, 2);
+    r = ingest(b, V, 3, ev_metric(0, "m", 0), ev_metric(1, "m", 1), ev_metric(2, "m", 2));
+    assert_int_equal(r.stored, 1);
+    assert_int_equal(r.duplicates, 2);
+    /* a's cache says hwm 1; b moved it to 2 */
+    r = ingest(f->st, V, 2, ev_metric(2, "m", 2), ev_metric(3, "m", 3));
+    assert_int_equal(r.stored, 1);
+    assert_int_equal(r.duplicates, 1);
+    r = ingest(b, V, 2, ev_metric(3, "m", 3), ev_metric(4, "m", 4));
+    assert_int_equal(r.stored, 1);
+    assert_int_equal(count(f->st, "SELECT count(*) FROM metrics"), 5);
+    store_close(b);
+}
+
+/* seq is stored as a signed SQLite integer: beyond INT64_MAX is malformed. */
+static void test_reject_huge_seq(void **state)
+{
+    tt_store *st = ((struct fx *)*state)->st;
+    struct ingest_result r = ingest(st, V, 1, ev_metric(UINT64_MAX, "m", 1));
+    assert_int_equal(r.status, INGEST_REJECTED);
+    assert_int_equal(count(st, "SELECT count(*) FROM metrics"), 0);
+}
+
+/* With checkpoints in the background, many batches still all land. */
+static void test_background_checkpoints(void **state)
+{
+    tt_store *st = ((struct fx *)*state)->st;
+    char err[256];
+    assert_int_equal(store_background_checkpoints(st, err, sizeof err), 0);
+    for (uint64_t i = 0; i < 200; i++) {
+        struct ingest_result r = ingest(st, V, 1, ev_metric(i, "m", (double)i));
+        assert_int_equal(r.stored, 1);
+    }
+    assert_int_equal(count(st, "SELECT count(*) FROM metrics"), 200);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,6 +524,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reject_bad_uuid_nothing_stored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reject_garbage_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_and_readonly, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_out_of_order_gaps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dedupe_after_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reject_huge_seq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_background_checkpoints, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
