@@ -3,6 +3,10 @@
  * agent-*.spool of dead agents (their flock is free): unacked batches are
  * resent as they are (same sender + batch_seq: the collector dedupes), and
  * ACKED frames are appended as acks arrive, so a cut-off flush resumes.
+ * shim-*.spool whose flock is held belong to live processes (the shim holds
+ * it while its process runs, e.g. one a `tunetrail run` left behind): they
+ * are skipped, for a later flush. The others' process is gone, so an image
+ * in them without an end record was killed.
  * shim-*.spool: their events go through agent_rec (hashes, killed ends; for
  * bare runs the root-fallback trials) into new batches from a fresh sender
  * uuid, spooled first in a flush spool of our own (an agent-*.spool, so a
@@ -37,7 +41,9 @@ static void flush_usage(FILE *f)
                "could not reach their collector, and those of bare LD_PRELOAD runs.\n"
                "Destination: --collector, else $TUNETRAIL_COLLECTOR, else the local store\n"
                "(--store, else $TUNETRAIL_STORE, else $TUNETRAIL_HOME/trail.db).\n"
-               "Exits 0 when everything was delivered, 1 if some records remain spooled.\n");
+               "Spools of processes still running (their spool file is locked) are left for a\n"
+               "later flush.\n"
+               "Exits 0 when everything else was delivered, 1 if some records remain spooled.\n");
 }
 
 /* Pumps ship until nothing is pending or the deadline passes. */
@@ -144,7 +150,7 @@ int cmd_flush(int argc, char **argv)
         goto out;
     }
     uint64_t events = 0, dups = 0;
-    size_t files = 0, kept = 0, kept_events = 0;
+    size_t files = 0, kept = 0, kept_events = 0, live = 0;
 
     /* 1. dead agents' spools: resend unacked batches as they are */
     for (size_t i = 0; i < agents.n; i++) {
@@ -212,8 +218,10 @@ int cmd_flush(int argc, char **argv)
         int *taken = calloc(ns->n, sizeof *taken);
         for (size_t i = 0; rec && taken && i < ns->n; i++) {
             int sfd = spool_open_locked(ns->v[i], 0, err, sizeof err);
-            if (sfd < 0)
-                continue; /* a live process holding its spool */
+            if (sfd < 0) {
+                live += errno == EWOULDBLOCK; /* a live process holding its spool */
+                continue;
+            }
             struct spool_contents sc;
             if (spool_load_fd(sfd, &sc, err, sizeof err) == 0) {
                 for (size_t k = 0; k < sc.nbatch; k++)
@@ -257,6 +265,9 @@ int cmd_flush(int argc, char **argv)
     }
     printf("tunetrail flush: shipped %llu events from %zu spool files to %s (%llu already stored)\n",
            (unsigned long long)events, files, sink_dest(sink), (unsigned long long)dups);
+    if (live)
+        fprintf(stderr, "tunetrail flush: %zu spool files of processes still running left for a later flush\n",
+                live);
     if (kept) {
         fprintf(stderr, "tunetrail flush: %zu records in %zu spool files not delivered; kept in %s\n",
                 kept_events, kept, dir);
