@@ -42,8 +42,9 @@ static struct {
     struct own_fd conn;
     struct own_fd spool;
     int spooling;      /* this image writes to its spool for good */
+    int buffered;      /* batch.len != 0, kept here so an empty batch is never touched */
     uint8_t small[SMALL_DGRAM]; /* [SHIM_BATCH_HDR_MAX gap][events]; lock held */
-} cs = {PTHREAD_MUTEX_INITIALIZER, {-1, 0, 0}, {-1, 0, 0}, 0, {0}};
+} cs = {.lock = PTHREAD_MUTEX_INITIALIZER, .conn = {-1, 0, 0}, .spool = {-1, 0, 0}};
 
 static struct shim_batch batch;
 
@@ -56,7 +57,9 @@ static void sys_close(int fd)
  * identity. */
 static int adopt(struct own_fd *o, int fd)
 {
-    int hi = fcntl(fd, F_DUPFD_CLOEXEC, SHIM_FD_FLOOR);
+    /* A raw syscall: libc's fcntl would be one more page of libc text
+     * faulted into every process, for one call. */
+    int hi = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, SHIM_FD_FLOOR);
     if (hi >= 0) {
         sys_close(fd);
         fd = hi;
@@ -201,7 +204,7 @@ static int deliver(const uint8_t *d, size_t len, int final)
 /* Hands the buffered events over. Lock held. */
 static void flush_locked(int final)
 {
-    if (!batch.len)
+    if (!cs.buffered)
         return;
     size_t len;
     uint64_t bseq = __atomic_load_n(&shim_proc.batch_seq, __ATOMIC_RELAXED);
@@ -211,12 +214,20 @@ static void flush_locked(int final)
         return;
     __atomic_fetch_add(&shim_proc.batch_seq, 1, __ATOMIC_RELAXED);
     batch.len = 0;
+    cs.buffered = 0;
 }
 
-static uint64_t stamp(int64_t *time_ns)
+/* ProcessStart and ProcessEnd take the time by system call (~1 us): the
+ * vDSO's first call faults in two vvar pages and a page of libc (~36 us),
+ * which a process that records nothing else never needs. Events that come
+ * in numbers use the vDSO. */
+static uint64_t stamp(unsigned kind, int64_t *time_ns)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    if (kind == PB_F_EVENT_PROCESS_START || kind == PB_F_EVENT_PROCESS_END)
+        syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts);
+    else
+        clock_gettime(CLOCK_REALTIME, &ts);
     *time_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     return __atomic_fetch_add(&shim_proc.seq, 1, __ATOMIC_RELAXED);
 }
@@ -236,9 +247,9 @@ static int encode(struct pb_w *w, const struct shim_event *ev, uint64_t seq, int
 static int append_locked(const struct shim_event *ev, int final, uint8_t *small, size_t scap)
 {
     int64_t t;
-    uint64_t seq = stamp(&t);
+    uint64_t seq = stamp(ev->kind, &t);
     struct pb_w w;
-    if (!batch.len && small) {
+    if (!cs.buffered && small) {
         pb_init(&w, small + SHIM_BATCH_HDR_MAX, scap - SHIM_BATCH_HDR_MAX);
         if (encode(&w, ev, seq, t) == 0) {
             size_t len;
@@ -251,6 +262,7 @@ static int append_locked(const struct shim_event *ev, int final, uint8_t *small,
             /* Socket full: keep it for the next send. */
             memcpy(batch.buf + SHIM_BATCH_HDR_MAX, w.buf, w.len);
             batch.len = w.len;
+            cs.buffered = 1;
             return 0;
         }
     }
@@ -262,6 +274,7 @@ static int append_locked(const struct shim_event *ev, int final, uint8_t *small,
         if (encode(&w, ev, seq, t) < 0 || shim_batch_commit(&batch, &w) < 0)
             return -1; /* cannot happen: records are capped below the buffer size */
     }
+    cs.buffered = 1;
     flush_locked(final);
     return 0;
 }
@@ -322,7 +335,7 @@ void shim_emit_crash(const struct shim_event *ev)
          * a datagram of our own, built on this (possibly small) stack. */
         uint8_t small[SHIM_BATCH_HDR_MAX + 256];
         int64_t t;
-        uint64_t seq = stamp(&t);
+        uint64_t seq = stamp(ev->kind, &t);
         struct pb_w w;
         pb_init(&w, small + SHIM_BATCH_HDR_MAX, sizeof small - SHIM_BATCH_HDR_MAX);
         if (encode(&w, ev, seq, t) == 0) {
@@ -350,5 +363,7 @@ void shim_conn_reset_child(void)
         sys_close(cs.spool.fd);
     cs.conn.fd = cs.spool.fd = -1;
     cs.spooling = 0;
-    batch.len = 0;
+    if (cs.buffered) /* else the batch page stays unshared with the parent's */
+        batch.len = 0;
+    cs.buffered = 0;
 }

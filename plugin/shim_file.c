@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static pthread_mutex_t tlock = PTHREAD_MUTEX_INITIALIZER;
+static SHIM_HOT pthread_mutex_t tlock = PTHREAD_MUTEX_INITIALIZER;
 /* The searched part of the table is compact and needs no initialisation
  * (fd1 = fd + 1, 0 = free): a search touches 2 pages, not one per entry.
  * Paths live apart and are only touched for tracked files. */
@@ -24,7 +24,7 @@ static struct {
     ino_t ino;
 } table[SHIM_WFD_MAX];
 static char paths[SHIM_WFD_MAX][PATH_MAX];
-static int ntracked; /* read without the lock on the close fast path */
+static SHIM_HOT int ntracked; /* read without the lock on every close() */
 
 struct access_args {
     const char *path;

@@ -9,7 +9,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-SHIM_HIDDEN struct shim_proc shim_proc;
+SHIM_HIDDEN SHIM_HOT struct shim_proc shim_proc;
 extern char **environ;
 
 /* Parses "<32 hex>:<pid>" (TUNETRAIL_PARENT). Returns the pid or -1. */

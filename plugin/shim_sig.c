@@ -15,7 +15,12 @@
 
 #define FATAL(X) X(SIGSEGV) X(SIGBUS) X(SIGFPE) X(SIGILL) X(SIGABRT)
 
-static volatile sig_atomic_t ours[NSIG];
+static volatile sig_atomic_t ours[NSIG] SHIM_HOT;
+
+/* libc's own name for sigaction (public since glibc 2.2.5): our installs go
+ * straight to libc, without a dlsym at load; the program's calls still go
+ * through our sigaction wrapper and the next definition. */
+extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
 static void on_fatal(int sig, siginfo_t *info, void *uctx)
 {
@@ -25,7 +30,7 @@ static void on_fatal(int sig, siginfo_t *info, void *uctx)
         struct sigaction dfl;
         memset(&dfl, 0, sizeof dfl);
         dfl.sa_handler = SIG_DFL;
-        shim_real_sigaction(sig, &dfl, NULL);
+        __sigaction(sig, &dfl, NULL);
         ours[sig] = 0;
     }
     /* Kernel-generated faults re-fault on return; anything sent (kill, raise,
@@ -42,19 +47,29 @@ void shim_sig_install(void)
         FATAL(S)
 #undef S
     };
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fatal;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    /* One call per signal: install and get the old action back, instead of
+     * asking first (a system call per signal saved). Exec resets handlers,
+     * so at load nearly always SIG_DFL is there; the rare other action (an
+     * inherited SIG_IGN, a handler set by a library constructor that ran
+     * before ours) is put back at once: ours is in place for the time of one
+     * system call, before main and usually before any thread exists. */
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
         int sig = sigs[i];
-        struct sigaction old, sa;
-        if (shim_real_sigaction(sig, NULL, &old) < 0 || (old.sa_flags & SA_SIGINFO) ||
-            old.sa_handler != SIG_DFL)
-            continue;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_sigaction = on_fatal;
-        sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-        sigemptyset(&sa.sa_mask);
+        struct sigaction old;
         ours[sig] = 1;
-        if (shim_real_sigaction(sig, &sa, NULL) < 0)
+        if (__sigaction(sig, &sa, &old) < 0) {
             ours[sig] = 0;
+            continue;
+        }
+        if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) {
+            ours[sig] = 0;
+            __sigaction(sig, &old, NULL);
+        }
     }
 }
 
