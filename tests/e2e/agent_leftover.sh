@@ -7,13 +7,21 @@
 # end-of-run pickup and by flush, and shipped once the lock is free.
 source "$(dirname "$0")/lib/common.sh"
 
-need_exe "$TT_BIN/tunetrail" "$TT_PROGS/tt_sleep" "$TT_PROGS/tt_exit3" flock
+need_exe "$TT_BIN/tunetrail" "$TT_PROGS/tt_exit3" flock
 SHIM=$(find "$TT_BUILD" -name libtunetrail.so -print -quit)
 [ -n "$SHIM" ] || fail "libtunetrail.so not found under $TT_BUILD"
 cd "$T"
 echo "input" >"$T/in.txt"
 SPOOL=$TUNETRAIL_HOME/spool
-LEFT_S=6 # the leftover's life: longer than the run's 1 s drain window
+
+# The leftover and the lock holder each block reading a FIFO until the test
+# writes to it, so no timing decides the test: the leftover then exits 0 on
+# its own (a SIGTERM would kill it without the shim seeing an end: that one
+# *is* killed). The leftover is dash under its own name, to be its own trial.
+mkfifo "$T/go" "$T/unlock"
+ln -s "$(command -v sh)" "$T/leftover"
+release() { timeout 5 sh -c 'echo >"$1"' _ "$1" 2>/dev/null || true; }
+trap 'rc=$?; release "$T/go"; release "$T/unlock"; (exit $rc); tt_cleanup' EXIT
 
 # A bare run of tt_exit3 leaves a shim spool; the command below renames it
 # into its own session's name and holds its flock past the run, as a live
@@ -25,12 +33,12 @@ mv "$bare" "$T/locked.spool"
 
 cat >"$T/job.sh" <<EOF
 #!/bin/sh
-# the leftover: exits 0 on its own after $LEFT_S s
-"$TT_PROGS/tt_sleep" "$T/left.pid" $LEFT_S </dev/null >/dev/null 2>&1 &
+"$T/leftover" -c 'echo \$\$ >"$T/left.pid.tmp"; mv "$T/left.pid.tmp" "$T/left.pid"; read x <"$T/go"; exit 0' \
+    </dev/null >/dev/null 2>&1 &
 L="$SPOOL/shim-\$TUNETRAIL_SESSION-00000000000000000000000000000001.spool"
 mv "$T/locked.spool" "\$L"
 echo "\$L" >"$T/locked.path"
-flock "\$L" sh -c 'echo locked >"$T/lock.held"; sleep $LEFT_S' </dev/null >/dev/null 2>&1 &
+flock "\$L" sh -c 'echo locked >"$T/lock.held"; read x <"$T/unlock"' </dev/null >/dev/null 2>&1 &
 while [ ! -s "$T/left.pid" ] || [ ! -s "$T/lock.held" ]; do sleep 0.02; done
 exit 0
 EOF
@@ -46,20 +54,19 @@ print(",".join(st) or "none")
 PY
 }
 
-say "the command exits, leaving tt_sleep alive and a locked shim spool"
-tt_rc rc run --study left --store "$DB" --trial tt_sleep -- "$T/job.sh" >"$T/run.out" 2>"$T/run.err"
+say "the command exits, leaving a process alive and a locked shim spool"
+tt_rc rc run --study left --store "$DB" --trial leftover -- "$T/job.sh" >"$T/run.out" 2>"$T/run.err"
 [ "$rc" = 0 ] || { cat "$T/run.err" >&2; fail "tunetrail run exited $rc"; }
 pid=$(cat "$T/left.pid")
-kill -0 "$pid" 2>/dev/null || fail "tt_sleep already gone after the run: test inconclusive (machine too slow?)"
+kill -0 "$pid" 2>/dev/null || fail "the leftover is gone already"
 
 trials_json --study left
 procs_json left
 pycheck "$PYPROCS
-by = {os.path.basename(t.get('exe') or ''): t for t in trials}
-check(list(by) == ['tt_sleep'], 'one tt_sleep trial (%s)' % list(by))
-check(by['tt_sleep'].get('status') == 'running', 'leftover trial is running right after the run (%r)' % by['tt_sleep'].get('status'))
-sl = [p for p in PROCS if os.path.basename(p['exe'] or '') == 'tt_sleep']
-check(len(sl) == 1 and sl[0]['status'] == 'running', 'tt_sleep process running (%s)' % sl)
+check(len(trials) == 1, 'one trial, the leftover (%s)' % [t.get('argv') for t in trials])
+t = trials[0]
+check(os.path.basename((t.get('argv') or [''])[0]) == 'leftover', 'the trial is the leftover (%r)' % t.get('argv'))
+check(t.get('status') == 'running', 'leftover trial is running right after the run (%r)' % t.get('status'))
 check(not [p for p in PROCS if p['status'] == 'killed'], 'no process recorded killed (%s)' % [(p['exe'], p['status']) for p in PROCS])
 "
 [ -f "$(cat "$T/locked.path")" ] || fail "the agent took a shim spool whose flock was held"
@@ -70,8 +77,10 @@ tt flush --store "$DB" >"$T/flush1.out" 2>&1 || true
 [ -f "$(cat "$T/locked.path")" ] || fail "flush took a shim spool whose flock was held"
 expect_eq "$(count_exe tt_exit3)" none "tt_exit3 still not shipped"
 
-say "tt_sleep exits 0 on its own; flush records its real end"
-timeout 60 tail --pid="$pid" -f /dev/null || fail "tt_sleep did not exit"
+say "the leftover exits 0 on its own; once the lock is free, flush records its real end"
+release "$T/go"
+release "$T/unlock"
+timeout 60 tail --pid="$pid" -f /dev/null || fail "the leftover did not exit"
 timeout 60 bash -c 'until flock -n "$1" true; do sleep 0.1; done' _ "$(cat "$T/locked.path")" \
     || fail "the spool lock was never released"
 tt flush --store "$DB" >"$T/flush2.out" 2>&1 || { cat "$T/flush2.out" >&2; fail "tunetrail flush failed"; }
