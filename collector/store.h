@@ -39,6 +39,18 @@ struct ingest_result {
  * committed before return. Returns 0 if res->status == INGEST_OK, else -1. */
 int ingest_batch(tt_store *st, const uint8_t *buf, size_t len, struct ingest_result *res);
 
+/* Group commit: stores n packed Batches in one transaction, res[i] for
+ * in[i], each exactly as ingest_batch would report it. A malformed batch is
+ * REJECTED alone; if the store fails, every other batch is RETRY (nothing
+ * committed). One commit for several queued batches writes each hot page
+ * once instead of once per batch. Returns 0 if every res[i] is INGEST_OK. */
+struct ingest_input {
+    const uint8_t *buf;
+    size_t len;
+};
+int ingest_batches(tt_store *st, const struct ingest_input *in, size_t n,
+                   struct ingest_result *res);
+
 /* Moves WAL checkpoints off the ingest path: a thread with its own
  * connection checkpoints (PASSIVE) while ingest_batch goes on; stopped by
  * store_close. For long-lived writers (tunetraild); not for a process that

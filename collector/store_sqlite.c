@@ -1201,79 +1201,133 @@ static int ingest_event(tt_store *st, const Tunetrail__Event *ev, int *dup)
     return run(s);
 }
 
-int ingest_batch(tt_store *st, const uint8_t *buf, size_t len, struct ingest_result *res)
+/* Decodes and validates one packed Batch (into the arena). Returns it, or
+ * NULL with res->status REJECTED and res->error set. */
+static Tunetrail__Batch *batch_decode(tt_store *st, const uint8_t *buf, size_t len,
+                                      struct ingest_result *res)
 {
-    memset(res, 0, sizeof *res);
     res->status = INGEST_REJECTED;
-    if (st->readonly) {
-        res->status = INGEST_RETRY;
-        snprintf(res->error, sizeof res->error, "store %s is open read-only", st->path);
-        return -1;
-    }
     if (len > TT_FRAME_MAX_PAYLOAD) {
         snprintf(res->error, sizeof res->error, "batch of %zu bytes exceeds %u", len,
                  TT_FRAME_MAX_PAYLOAD);
-        return -1;
+        return NULL;
     }
     Tunetrail__Batch *b = tunetrail__batch__unpack(&st->alloc, len, buf);
     if (!b) {
         snprintf(res->error, sizeof res->error, "not a valid protobuf Batch (%zu bytes)", len);
-        arena_reset(&st->arena, 0);
-        return -1;
+        return NULL;
     }
     res->batch_seq = b->batch_seq;
-    int rc = SQLITE_OK, in_txn = 0;
     if (!b->has_schema_version || b->schema_version != TUNETRAIL__SCHEMA_VERSION__SCHEMA_VERSION) {
         snprintf(res->error, sizeof res->error, "schema_version %u, expected %d",
                  b->has_schema_version ? b->schema_version : 0,
                  TUNETRAIL__SCHEMA_VERSION__SCHEMA_VERSION);
-        goto out;
+        goto bad;
     }
     if (!uuid_opt_ok(b->sender)) {
         snprintf(res->error, sizeof res->error, "sender is not a 16-byte uuid");
-        goto out;
+        goto bad;
     }
     for (size_t i = 0; i < b->n_events; i++) {
         const char *why = validate_event(b->events[i]);
         if (why) {
             snprintf(res->error, sizeof res->error, "event %zu: %s", i, why);
-            goto out;
+            goto bad;
         }
     }
-    in_txn = 1; /* BEGIN may fail after taking the lock: ROLLBACK is harmless */
-    if ((rc = batch_begin(st)) != SQLITE_OK)
-        goto fail;
+    return b;
+bad:
+    tunetrail__batch__free_unpacked(b, &st->alloc);
+    return NULL;
+}
+
+/* Stores a validated batch's events in the open transaction. */
+static int batch_store(tt_store *st, const Tunetrail__Batch *b, struct ingest_result *res)
+{
+    int rc;
     for (size_t i = 0; i < b->n_events; i++) {
         int dup = 0;
         if ((rc = ingest_event(st, b->events[i], &dup)) != SQLITE_OK)
-            goto fail;
+            return rc;
         if (dup)
             res->duplicates++;
         else
             res->stored++;
     }
-    if ((rc = pending_flush(st, &st->pend[0])) != SQLITE_OK ||
-        (rc = pending_flush(st, &st->pend[1])) != SQLITE_OK || (rc = origins_save(st)) != SQLITE_OK ||
-        (rc = run(st->stmt[S_COMMIT])) != SQLITE_OK)
+    /* The pending rows point into b: flush before it is freed. */
+    if ((rc = pending_flush(st, &st->pend[0])) != SQLITE_OK)
+        return rc;
+    return pending_flush(st, &st->pend[1]);
+}
+
+int ingest_batches(tt_store *st, const struct ingest_input *in, size_t n,
+                   struct ingest_result *res)
+{
+    int rc = SQLITE_OK, began = 0, all_ok = 1;
+    size_t i = 0;
+    memset(res, 0, n * sizeof *res);
+    if (st->readonly) {
+        for (i = 0; i < n; i++) {
+            res[i].status = INGEST_RETRY;
+            snprintf(res[i].error, sizeof res[i].error, "store %s is open read-only", st->path);
+        }
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        Tunetrail__Batch *b = batch_decode(st, in[i].buf, in[i].len, &res[i]);
+        if (!b) {
+            all_ok = 0;
+            arena_reset(&st->arena, 0);
+            continue;
+        }
+        if (!began) {
+            began = 1; /* BEGIN may fail after taking the lock: ROLLBACK is harmless */
+            rc = batch_begin(st);
+        }
+        if (rc == SQLITE_OK)
+            rc = batch_store(st, b, &res[i]);
+        tunetrail__batch__free_unpacked(b, &st->alloc);
+        arena_reset(&st->arena, 0);
+        if (rc != SQLITE_OK)
+            goto fail;
+        res[i].status = INGEST_OK; /* once the COMMIT below succeeds */
+    }
+    if (began && ((rc = origins_save(st)) != SQLITE_OK || (rc = run(st->stmt[S_COMMIT])) != SQLITE_OK))
         goto fail;
-    origins_committed(st);
-    res->status = INGEST_OK;
-    goto out;
+    if (began)
+        origins_committed(st);
+    return all_ok ? 0 : -1;
 fail:
-    /* Busy, I/O, full disk or a bug: nothing is committed and the sender keeps
-     * the batch, so RETRY is always safe. */
-    res->status = INGEST_RETRY;
-    res->stored = res->duplicates = 0;
-    snprintf(res->error, sizeof res->error, "store %s: %s", st->path,
-             rc == SQLITE_BUSY ? "busy (another writer holds the lock)" : sqlite3_errstr(rc));
-    if (in_txn)
-        run(st->stmt[S_ROLLBACK]);
+    /* Busy, I/O, full disk or a bug: nothing is committed and the senders keep
+     * their batches, so RETRY is always safe - for every batch of the group
+     * that was not malformed, including those not yet looked at (decoded
+     * below only to echo their batch_seq). */
+    run(st->stmt[S_ROLLBACK]);
     st->pend[0].n = st->pend[1].n = 0;
     /* Ids first seen and hwm moved in this transaction were rolled back. */
     origins_forget(st);
     idmap_clear(&st->trials);
-out:
-    tunetrail__batch__free_unpacked(b, &st->alloc);
-    arena_reset(&st->arena, 0);
-    return res->status == INGEST_OK ? 0 : -1;
+    for (size_t j = 0; j < n; j++) {
+        if (j > i) {
+            Tunetrail__Batch *b = batch_decode(st, in[j].buf, in[j].len, &res[j]);
+            if (b)
+                tunetrail__batch__free_unpacked(b, &st->alloc);
+            arena_reset(&st->arena, 0);
+            if (!b)
+                continue;
+        } else if (j < i && res[j].status == INGEST_REJECTED) {
+            continue;
+        }
+        res[j].status = INGEST_RETRY;
+        res[j].stored = res[j].duplicates = 0;
+        snprintf(res[j].error, sizeof res[j].error, "store %s: %s", st->path,
+                 rc == SQLITE_BUSY ? "busy (another writer holds the lock)" : sqlite3_errstr(rc));
+    }
+    return -1;
+}
+
+int ingest_batch(tt_store *st, const uint8_t *buf, size_t len, struct ingest_result *res)
+{
+    struct ingest_input in = {buf, len};
+    return ingest_batches(st, &in, 1, res);
 }
