@@ -511,6 +511,105 @@ static void test_background_checkpoints(void **state)
     assert_int_equal(count(st, "SELECT count(*) FROM metrics"), 200);
 }
 
+/* Packs events into a Batch (malloc'd buffer in *buf), frees the events. */
+static size_t pack(uint8_t **buf, int version, size_t n, Tunetrail__Event **evs)
+{
+    Tunetrail__Batch b = TUNETRAIL__BATCH__INIT;
+    b.has_schema_version = 1;
+    b.schema_version = (uint32_t)version;
+    b.has_batch_seq = 1;
+    b.batch_seq = n * 100 + (size_t)version;
+    b.n_events = n;
+    b.events = evs;
+    size_t len = tunetrail__batch__get_packed_size(&b);
+    *buf = malloc(len);
+    tunetrail__batch__pack(&b, *buf);
+    for (size_t i = 0; i < n; i++) {
+        free(evs[i]->session_start);
+        free(evs[i]);
+    }
+    return len;
+}
+
+/* Group commit: each batch answered on its own; a malformed one is rejected
+ * alone; a duplicate across two batches of one group is stored once. */
+static void test_group(void **state)
+{
+    tt_store *st = ((struct fx *)*state)->st;
+    struct ingest_input in[4];
+    uint8_t *bufs[4];
+    Tunetrail__Event *e0[] = {ev_metric(0, "m", 0), ev_metric(1, "m", 1)};
+    Tunetrail__Event *e1[] = {ev_metric(2, "m", 2)};
+    Tunetrail__Event *e2[] = {ev_metric(1, "m", 1), ev_metric(2, "m", 2), ev_metric(3, "m", 3)};
+    in[0].len = pack(&bufs[0], V, 2, e0);
+    in[1].len = pack(&bufs[1], 99, 1, e1); /* bad schema version */
+    in[2].len = pack(&bufs[2], V, 3, e2);
+    bufs[3] = (uint8_t *)strdup("garbage");
+    in[3].len = 7;
+    for (int i = 0; i < 4; i++)
+        in[i].buf = bufs[i];
+    struct ingest_result r[4];
+    assert_int_equal(ingest_batches(st, in, 4, r), -1);
+    assert_int_equal(r[0].status, INGEST_OK);
+    assert_int_equal(r[0].stored, 2);
+    assert_int_equal(r[0].batch_seq, 200 + V);
+    assert_int_equal(r[1].status, INGEST_REJECTED);
+    assert_non_null(strstr(r[1].error, "schema_version"));
+    assert_int_equal(r[2].status, INGEST_OK);
+    assert_int_equal(r[2].stored, 2);
+    assert_int_equal(r[2].duplicates, 1);
+    assert_int_equal(r[3].status, INGEST_REJECTED);
+    assert_int_equal(count(st, "SELECT count(*) FROM metrics"), 4);
+    /* the same group again: all duplicates, nothing new */
+    assert_int_equal(ingest_batches(st, in, 1, r), 0);
+    assert_int_equal(r[0].duplicates, 2);
+    assert_int_equal(count(st, "SELECT count(*) FROM metrics"), 4);
+    for (int i = 0; i < 4; i++)
+        free(bufs[i]);
+}
+
+/* A store failure mid-group: nothing committed, every valid batch RETRY
+ * (with its batch_seq), the malformed one still REJECTED; resending works. */
+static void test_group_retry(void **state)
+{
+    struct fx *f = *state;
+    struct ingest_input in[3];
+    uint8_t *bufs[3];
+    Tunetrail__Event *e0[] = {ev_metric(0, "m", 0)};
+    Tunetrail__Event *e1[] = {ev_metric(1, "m", 1), ev_metric(2, "m", 2)};
+    Tunetrail__Event *e2[] = {ev_metric(3, "m", 3), ev_metric(4, "m", 4), ev_metric(5, "m", 5)};
+    in[0].len = pack(&bufs[0], V, 1, e0);
+    in[1].len = pack(&bufs[1], 99, 2, e1);
+    in[2].len = pack(&bufs[2], V, 3, e2);
+    for (int i = 0; i < 3; i++)
+        in[i].buf = bufs[i];
+    /* another connection holds the write lock: BEGIN IMMEDIATE is busy */
+    sqlite3 *other;
+    assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(store_sqlite(f->st), 1);
+    struct ingest_result r[3];
+    assert_int_equal(ingest_batches(f->st, in, 3, r), -1);
+    assert_int_equal(r[0].status, INGEST_RETRY);
+    assert_int_equal(r[0].stored, 0);
+    assert_int_equal(r[1].status, INGEST_REJECTED);
+    assert_int_equal(r[2].status, INGEST_RETRY);
+    assert_int_equal(r[2].batch_seq, 300 + V);
+    sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(other);
+    assert_int_equal(count(f->st, "SELECT count(*) FROM metrics"), 0);
+    ingest_batches(f->st, in, 3, r);
+    assert_int_equal(r[0].status, INGEST_OK);
+    assert_int_equal(r[2].status, INGEST_OK);
+    assert_int_equal(r[2].stored, 3);
+    /* seq 1, 2 never came: 3..5 are ahead of a hole, 0 is the hwm */
+    assert_int_equal(count(f->st, "SELECT hwm FROM origins"), 0);
+    assert_int_equal(count(f->st, "SELECT count(*) FROM ahead"), 3);
+    assert_int_equal(count(f->st, "SELECT count(*) FROM metrics"), 4);
+    for (int i = 0; i < 3; i++)
+        free(bufs[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -529,6 +628,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reject_huge_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_background_checkpoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_retry, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
