@@ -1,52 +1,50 @@
 #!/usr/bin/env bash
-# bench_shim.sh - what the shim adds to a process that does not train:
-# `/bin/true` 500 times in a bash loop, bare (`bash -c LOOP`) vs recorded
-# (`tunetrail run -- bash -c LOOP`: the shim in bash and in every /bin/true,
-# talking to a live agent that stores every process). Runs alternate, the
-# median of RUNS (default 5) each is taken. Prints one summary line: added
-# ms per process (budget <= 0.1 ms) and the wrapped/bare ratio.
-#   env: TT_BIN (default build/bin), RUNS, N (default 500)
+# bench_shim.sh - what the shim adds to a process that does not train.
+# Starts /bin/true N times per round with a small C harness (shim_spawn.c:
+# vfork + execve, no bash fork per process), ROUNDS rounds, the variants
+# alternating inside every round, the median round taken per variant:
+#   bare    no preload
+#   empty   LD_PRELOAD of an empty library: the floor any preload pays here
+#   spool   the shim without an agent (bare run: records go to a spool file)
+#   agent   the shim under `tunetrail run`, talking to a live agent that
+#           stores every process
+# All four run in one harness process under `tunetrail run`, so they share
+# one run. Prints one line: ms per process bare, and ms added by each
+# preload (budget <= 0.1 ms added; the empty library shows the floor).
+#   env: TT_BIN (default build/bin), TT_SHIM (default $TT_BIN/../lib/libtunetrail.so),
+#        N (default 500), ROUNDS (default 7), CC (default cc)
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 TT_BIN=${TT_BIN:-$SRC/build/bin}
-RUNS=${RUNS:-5}
+TT_SHIM=${TT_SHIM:-$(cd "$TT_BIN/../lib" 2>/dev/null && pwd)/libtunetrail.so}
 N=${N:-500}
+ROUNDS=${ROUNDS:-7}
+CC=${CC:-cc}
 [ -x "$TT_BIN/tunetrail" ] || { echo "bench_shim: no $TT_BIN/tunetrail (set TT_BIN)" >&2; exit 1; }
+[ -f "$TT_SHIM" ] || { echo "bench_shim: no $TT_SHIM (set TT_SHIM)" >&2; exit 1; }
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-export TUNETRAIL_HOME=$T/home
 unset TUNETRAIL_COLLECTOR TUNETRAIL_STORE LD_PRELOAD
-LOOP="for i in \$(seq $N); do /bin/true; done"
+export TUNETRAIL_HOME=$T/home
 
-# now_ns - monotonic-enough wall clock in ns.
-now_ns() { date +%s%N; }
+"$CC" -O2 -o "$T/shim_spawn" "$SRC/bench/shim_spawn.c"
+echo 'void tt_bench_empty(void) {}' >"$T/empty.c"
+"$CC" -shared -fPIC -O2 -o "$T/libempty.so" "$T/empty.c"
 
-# one MODE - prints the wall time of one run in ns.
-one() {
-    local t0 t1
-    t0=$(now_ns)
-    if [ "$1" = bare ]; then
-        bash -c "$LOOP"
-    else
-        timeout 600 "$TT_BIN/tunetrail" run --study bench --store "$T/trail.db" -- bash -c "$LOOP"
-    fi
-    t1=$(now_ns)
-    echo $((t1 - t0))
-}
-
-one bare >/dev/null # warm the page cache
-one shim >/dev/null
-bare=() shim=()
-for _ in $(seq "$RUNS"); do
-    bare+=("$(one bare)")
-    shim+=("$(one shim)")
-done
-python3 - "$N" "${bare[*]}" "${shim[*]}" <<'PY'
-import statistics, sys
+out=$(TUNETRAIL_SHIM="$TT_SHIM" timeout 1200 "$TT_BIN/tunetrail" run --study bench --store "$T/trail.db" -- \
+    "$T/shim_spawn" "$N" "$ROUNDS" /bin/true -- \
+    bare - \
+    empty "LD_PRELOAD=$T/libempty.so" \
+    spool "LD_PRELOAD=$TT_SHIM,TUNETRAIL_HOME=$T/spoolhome" \
+    agent inherit)
+python3 - "$N" "$out" <<'PY'
+import sys
 n = int(sys.argv[1])
-bare = statistics.median(map(int, sys.argv[2].split())) / 1e6
-shim = statistics.median(map(int, sys.argv[3].split())) / 1e6
-added = (shim - bare) / n
-print("bench_shim: /bin/true x%d: bare %.1f ms, shim %.1f ms, added %.3f ms/process "
-      "(budget 0.1), ratio %.3f" % (n, bare, shim, added, shim / bare))
+ms = {k: int(v) / 1e6 for k, v in (l.split() for l in sys.argv[2].splitlines())}
+add = lambda k: ms[k] - ms["bare"]
+print("bench_shim: /bin/true x%d: bare %.2f ms; empty preload %+.2f ms; shim (spool) %+.2f ms; "
+      "shim (agent) %+.2f ms (budget 0.1 ms; floor of any preload here: %.2f ms; "
+      "shim over the floor: spool %+.2f, agent %+.2f)"
+      % (n, ms["bare"], add("empty"), add("spool"), add("agent"), add("empty"),
+         ms["spool"] - ms["empty"], ms["agent"] - ms["empty"]))
 PY
