@@ -241,18 +241,11 @@ static size_t take_shim_spools(tt_rec *rec, tt_ship *ship, const char *spool_dir
         char *p;
         if (asprintf(&p, "%s/%s", spool_dir, de->d_name) < 0)
             continue;
-        int fd = spool_open_locked(p, 0, err, sizeof err);
-        if (fd < 0) {
-            if (errno != EWOULDBLOCK && errno != ENOENT)
-                fprintf(stderr, "tunetrail: %s\n", err);
-            free(p);
-            continue;
-        }
         struct spool_contents c;
-        int lrc = spool_load_fd(fd, &c, err, sizeof err);
-        close(fd);
-        if (lrc < 0) {
+        int live, t = spool_take_shim(p, &c, &live, err, sizeof err);
+        if (t < 0)
             fprintf(stderr, "tunetrail: %s\n", err);
+        if (t <= 0) {
             free(p);
             continue;
         }

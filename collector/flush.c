@@ -217,21 +217,19 @@ int cmd_flush(int argc, char **argv)
         tt_rec *rec = ship ? rec_new(&rcfg, ship) : NULL;
         int *taken = calloc(ns->n, sizeof *taken);
         for (size_t i = 0; rec && taken && i < ns->n; i++) {
-            int sfd = spool_open_locked(ns->v[i], 0, err, sizeof err);
-            if (sfd < 0) {
-                live += errno == EWOULDBLOCK; /* a live process holding its spool */
-                continue;
-            }
             struct spool_contents sc;
-            if (spool_load_fd(sfd, &sc, err, sizeof err) == 0) {
-                for (size_t k = 0; k < sc.nbatch; k++)
-                    if (rec_feed(rec, -1, sc.batch[k].buf, sc.batch[k].len, err, sizeof err) < 0)
-                        fprintf(stderr, "tunetrail flush: %s: %s\n", ns->v[i], err);
-                spool_contents_free(&sc);
-                taken[i] = 1;
-                files++;
-            }
-            close(sfd);
+            int is_live, t = spool_take_shim(ns->v[i], &sc, &is_live, err, sizeof err);
+            live += is_live;
+            if (t < 0)
+                fprintf(stderr, "tunetrail flush: %s\n", err);
+            if (t <= 0)
+                continue;
+            for (size_t k = 0; k < sc.nbatch; k++)
+                if (rec_feed(rec, -1, sc.batch[k].buf, sc.batch[k].len, err, sizeof err) < 0)
+                    fprintf(stderr, "tunetrail flush: %s: %s\n", ns->v[i], err);
+            spool_contents_free(&sc);
+            taken[i] = 1;
+            files++;
         }
         if (rec) {
             rec_finish(rec, 1, err, sizeof err);

@@ -193,3 +193,25 @@ size_t spool_unacked(const struct spool_contents *c, size_t *nevents)
         *nevents = ev;
     return n;
 }
+
+int spool_take_shim(const char *path, struct spool_contents *out, int *live, char *err,
+                    size_t errlen)
+{
+    *live = 0;
+    int fd = spool_open_locked(path, 0, err, errlen);
+    if (fd < 0) {
+        if (errno == EWOULDBLOCK)
+            *live = 1;
+        return errno == EWOULDBLOCK || errno == ENOENT ? 0 : -1;
+    }
+    int rc = spool_load_fd(fd, out, err, errlen);
+    if (rc == 0 && out->len == 0) {
+        unlink(path);
+        spool_contents_free(out);
+        rc = 0;
+    } else {
+        rc = rc < 0 ? -1 : 1;
+    }
+    close(fd);
+    return rc;
+}

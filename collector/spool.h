@@ -56,6 +56,16 @@ int spool_load(const char *path, struct spool_contents *out, char *err, size_t e
 
 void spool_contents_free(struct spool_contents *c);
 
+/* Takes a shim's spool file for shipping. The shim writes only to a file it
+ * holds flock(LOCK_EX) on (plugin/shim_conn.c), so: if the lock is held, the
+ * process is alive and the file is skipped; if the file is empty, the shim may
+ * be about to lock it, so it is removed here while we hold the lock (the shim
+ * then sees it unlinked and picks a fresh name). Returns 1 with *out filled
+ * (the caller ships it, then unlinks path), 0 if skipped or removed empty
+ * (*live set to 1 when locked), -1 on error with err set. */
+int spool_take_shim(const char *path, struct spool_contents *out, int *live, char *err,
+                    size_t errlen);
+
 /* Number of batches not acked, and their event count if nevents != NULL. */
 size_t spool_unacked(const struct spool_contents *c, size_t *nevents);
 

@@ -100,22 +100,33 @@ static char *cat(char *p, char *end, const char *s)
     return p;
 }
 
-int shim_conn_spool_path(char *out, size_t cap)
+/* attempt > 0 adds ".N" before the suffix: a fresh name after a reader got
+ * the lock on our previous file first (see spool_write). */
+static int spool_path_n(char *out, size_t cap, unsigned attempt)
 {
     if (!shim_cfg.spool_dir[0])
         return -1;
-    char hex[TT_UUID_HEX_LEN + 1], shex[TT_UUID_HEX_LEN + 1];
+    char hex[TT_UUID_HEX_LEN + 1], shex[TT_UUID_HEX_LEN + 1], num[4] = {'.', 0, 0, 0};
     char *p = out, *end = out + cap - 1;
     p = cat(p, end, shim_cfg.spool_dir);
     p = cat(p, end, "/shim-");
     p = cat(p, end, shim_cfg.have_session ? wire_hex(shex, shim_cfg.session, TT_UUID_LEN) : "bare");
     p = cat(p, end, "-");
     p = cat(p, end, wire_hex(hex, shim_proc.uuid, TT_UUID_LEN));
+    if (attempt) {
+        num[1] = (char)('0' + attempt % 10);
+        p = cat(p, end, num);
+    }
     p = cat(p, end, ".spool");
     if (p >= end)
         return -1;
     *p = 0;
     return 0;
+}
+
+int shim_conn_spool_path(char *out, size_t cap)
+{
+    return spool_path_n(out, cap, 0);
 }
 
 /* mkdir -p of the spool dir (in path[], cut at the last '/'), 0700;
@@ -134,11 +145,18 @@ static void make_spool_dir(char *path)
     *slash = '/';
 }
 
+/* Lock protocol with readers (`tunetrail flush`, the agent's end-of-run
+ * pickup): we write only to a file we hold flock(LOCK_EX) on and that is
+ * still linked; a reader takes a file only under that lock, and removes an
+ * empty one while still holding it. So a reader that wins the race for a file
+ * we just created finds it empty, and we move on to a fresh name. */
+#define SPOOL_NAME_TRIES 4
+
 static int spool_write(const uint8_t *d, size_t len)
 {
-    if (!still_ours(&cs.spool)) {
+    for (unsigned attempt = 0; !still_ours(&cs.spool); attempt++) {
         char path[PATH_MAX];
-        if (shim_conn_spool_path(path, sizeof path) < 0)
+        if (attempt == SPOOL_NAME_TRIES || spool_path_n(path, sizeof path, attempt) < 0)
             return -1;
         int fd = (int)syscall(SYS_openat, AT_FDCWD, path,
                               O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -147,12 +165,17 @@ static int spool_write(const uint8_t *d, size_t len)
             fd = (int)syscall(SYS_openat, AT_FDCWD, path,
                               O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         }
-        if (fd < 0 || adopt(&cs.spool, fd) < 0)
+        if (fd < 0)
             return -1;
-        /* Tells `tunetrail flush` this spool is live. Our file is ours alone
-         * (its name holds our uuid), so this never waits; the lock goes with
-         * the process (or with the fd, which fork children close). */
-        flock(cs.spool.fd, LOCK_EX | LOCK_NB);
+        struct stat st;
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st) < 0 || st.st_nlink == 0) {
+            sys_close(fd);
+            continue;
+        }
+        /* The lock goes with the process (or with the fd, which fork
+         * children close). */
+        if (adopt(&cs.spool, fd) < 0)
+            return -1;
     }
     return wire_frame_append(cs.spool.fd, TT_FRAME_BATCH, d, (uint32_t)len);
 }

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -154,6 +156,46 @@ static void acked_not_resent(void **st)
     unlink(path);
 }
 
+/* The reader side of the shim's lock protocol (spool_take_shim). */
+static void take_shim_lock_protocol(void **st)
+{
+    char path[] = "/tmp/tt-take-XXXXXX";
+    int holder = mkstemp(path);
+    assert_true(holder >= 0);
+    struct spool_contents c;
+    int live;
+    char err[256];
+
+    /* a live shim holds the lock: skipped, file kept */
+    assert_int_equal(flock(holder, LOCK_EX), 0);
+    append(holder, 0, 2);
+    assert_int_equal(spool_take_shim(path, &c, &live, err, sizeof err), 0);
+    assert_int_equal(live, 1);
+    assert_int_equal(access(path, F_OK), 0);
+
+    /* the shim is gone: taken with its batch, the caller unlinks */
+    close(holder);
+    assert_int_equal(spool_take_shim(path, &c, &live, err, sizeof err), 1);
+    assert_int_equal(live, 0);
+    assert_int_equal(c.nbatch, 1);
+    spool_contents_free(&c);
+    assert_int_equal(access(path, F_OK), 0);
+
+    /* empty and unlocked (a shim between create and lock): removed under our
+     * lock, so the shim's post-lock check sees it unlinked */
+    assert_int_equal(truncate(path, 0), 0);
+    int shim = open(path, O_WRONLY | O_APPEND);
+    assert_true(shim >= 0);
+    assert_int_equal(spool_take_shim(path, &c, &live, err, sizeof err), 0);
+    assert_int_equal(live, 0);
+    assert_int_equal(access(path, F_OK), -1);
+    struct stat sb;
+    assert_int_equal(flock(shim, LOCK_EX | LOCK_NB), 0);
+    assert_int_equal(fstat(shim, &sb), 0);
+    assert_int_equal(sb.st_nlink, 0);
+    close(shim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -161,6 +203,7 @@ int main(void)
         cmocka_unit_test(torn_tail_skipped),
         cmocka_unit_test(corrupt_middle_resyncs),
         cmocka_unit_test(acked_not_resent),
+        cmocka_unit_test(take_shim_lock_protocol),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
