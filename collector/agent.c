@@ -589,25 +589,7 @@ finish:
     }
     if (ship_seal(ship, err, sizeof err) < 0)
         fprintf(stderr, "tunetrail run: %s\n", err);
-    {
-        int64_t deadline = ship_now_ms() + AGENT_ACK_WAIT_MS;
-        void *zs = sink_zmq_socket(sink);
-        while (ship_pump(ship, err, sizeof err) == 0 && ship_pending(ship, NULL) > 0) {
-            long left = (long)(deadline - ship_now_ms());
-            if (left <= 0)
-                break;
-            long to = ship_next_timeout_ms(ship);
-            if (to < 0 || to > left)
-                to = left;
-            if (zs) {
-                zmq_pollitem_t it = {zs, 0, ZMQ_POLLIN, 0};
-                zmq_poll(&it, 1, to);
-            } else if (to > 0) {
-                struct timespec ts = {to / 1000, (to % 1000) * 1000000};
-                nanosleep(&ts, NULL);
-            }
-        }
-    }
+    ship_drain(ship, AGENT_ACK_WAIT_MS);
     status_line(rec, tty, 1);
     size_t left_events;
     if (ship_pending(ship, &left_events) == 0) {

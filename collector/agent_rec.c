@@ -1,5 +1,6 @@
 /* agent_rec.c - see agent_rec.h. */
 #include "agent_rec.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fnmatch.h>
@@ -88,17 +89,6 @@ struct tt_rec {
     uid_t user_uid;
     char *user;
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static int64_t now_ns(void)
 {
@@ -265,7 +255,7 @@ static int out_event(tt_rec *r, Tunetrail__Event *ev, const struct hold *h, stru
             free(hd->buf);
         free(hd);
         hashpool_put(r->hp, j);
-        return fail(err, errlen, "out of memory: event dropped");
+        return tt_fail(err, errlen, "out of memory: event dropped");
     }
     tunetrail__event__pack(ev, hd->buf);
     hd->job = j;
@@ -299,7 +289,7 @@ static int release_ready(tt_rec *r, char *err, size_t errlen)
             Tunetrail__Event *ev = tunetrail__event__unpack(NULL, hd->len, hd->buf);
             char e2[256];
             int x = ev ? ship_filled(r, ev, &hd->h, hd->job, e2, sizeof e2)
-                       : fail(e2, sizeof e2, "held event does not unpack: dropped");
+                       : tt_fail(e2, sizeof e2, "held event does not unpack: dropped");
             if (x < 0 && rc == 0) {
                 rc = -1;
                 snprintf(err, errlen, "%s", e2);
@@ -439,9 +429,9 @@ static int open_trial(tt_rec *r, struct img *im, const char *opened_by, char *er
 {
     uint8_t tu[16];
     if (wire_uuid_new(tu) < 0)
-        return fail(err, errlen, "getrandom: %s", strerror(errno));
+        return tt_fail(err, errlen, "getrandom: %s", strerror(errno));
     if (add_trial(r, tu, (size_t)(im - r->imgs)) < 0)
-        return fail(err, errlen, "out of memory");
+        return tt_fail(err, errlen, "out of memory");
     Tunetrail__Event ev = TUNETRAIL__EVENT__INIT;
     Tunetrail__TrialStart ts = TUNETRAIL__TRIAL_START__INIT;
     ev.kind_case = TUNETRAIL__EVENT__KIND_TRIAL_START;
@@ -457,7 +447,7 @@ static int open_trial(tt_rec *r, struct img *im, const char *opened_by, char *er
     struct argv_param *ps;
     size_t np;
     if (argv_params_parse(im->argc, im->argv, &ps, &np) < 0)
-        return fail(err, errlen, "out of memory");
+        return tt_fail(err, errlen, "out of memory");
     int rc = 0;
     for (size_t i = 0; i < np && rc == 0; i++) {
         Tunetrail__Event pe = TUNETRAIL__EVENT__INIT;
@@ -561,7 +551,7 @@ static int on_process_start(tt_rec *r, int conn, Tunetrail__Event *ev, char *err
         return out_event(r, ev, NULL, NULL, err, errlen);
     struct img *im = find_img(r, u);
     if (!im && !(im = add_img(r, u->data)))
-        return fail(err, errlen, "out of memory");
+        return tt_fail(err, errlen, "out of memory");
     im->conn = conn;
     im->pid = ps->pid;
     im->ppid = ps->ppid;
@@ -662,7 +652,7 @@ int rec_feed(tt_rec *r, int conn, const uint8_t *buf, size_t len, char *err, siz
 {
     Tunetrail__Batch *b = tunetrail__batch__unpack(NULL, len, buf);
     if (!b)
-        return fail(err, errlen, "malformed batch (%zu bytes) dropped", len);
+        return tt_fail(err, errlen, "malformed batch (%zu bytes) dropped", len);
     int rc = 0;
     for (size_t i = 0; i < b->n_events && rc == 0; i++) {
         Tunetrail__Event *ev = b->events[i];
@@ -695,7 +685,7 @@ int rec_feed(tt_rec *r, int conn, const uint8_t *buf, size_t len, char *err, siz
             if (im)
                 idx = (size_t)(im - r->imgs);
             if (ts->trial.len == 16 && add_trial(r, ts->trial.data, idx) < 0)
-                rc = fail(err, errlen, "out of memory");
+                rc = tt_fail(err, errlen, "out of memory");
             if (rc == 0)
                 rc = out_event(r, ev, NULL, NULL, err, errlen);
             break;
@@ -750,10 +740,10 @@ int rec_agent_process_start(tt_rec *r, pid_t pid, const char *exe, char *const *
 {
     uint8_t u[16];
     if (wire_uuid_new(u) < 0)
-        return fail(err, errlen, "getrandom: %s", strerror(errno));
+        return tt_fail(err, errlen, "getrandom: %s", strerror(errno));
     struct img *im = add_img(r, u);
     if (!im)
-        return fail(err, errlen, "out of memory");
+        return tt_fail(err, errlen, "out of memory");
     size_t n = 0;
     while (argv[n])
         n++;

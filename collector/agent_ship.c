@@ -6,6 +6,7 @@
  * time: no event objects are kept alive, and their memory stays the
  * caller's. */
 #include "agent_ship.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <zmq.h>
 
 #include "spool.h"
 
@@ -37,17 +39,6 @@ struct tt_ship {
     size_t np, pcap;
     struct ship_stats st;
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 int64_t ship_now_ms(void)
 {
@@ -97,7 +88,7 @@ int ship_event(tt_ship *sh, const Tunetrail__Event *ev, char *err, size_t errlen
 {
     size_t n = protobuf_c_message_get_packed_size(&ev->base);
     if (reserve(sh, n + 11) < 0)
-        return fail(err, errlen, "out of memory");
+        return tt_fail(err, errlen, "out of memory");
     uint8_t *p = sh->ev + sh->evlen;
     *p++ = 0x22; /* field 4 (events), wire type 2 */
     size_t v = n;
@@ -154,7 +145,7 @@ int ship_seal(tt_ship *sh, char *err, size_t errlen)
     size_t hl = tunetrail__batch__get_packed_size(&b);
     uint8_t *buf = malloc(hl + sh->evlen);
     if (!buf)
-        return fail(err, errlen, "out of memory");
+        return tt_fail(err, errlen, "out of memory");
     tunetrail__batch__pack(&b, buf);
     memcpy(buf + hl, sh->ev, sh->evlen);
     size_t len = hl + sh->evlen, nev = sh->evn;
@@ -166,7 +157,7 @@ int ship_seal(tt_ship *sh, char *err, size_t errlen)
     }
     if (track(sh, sh->next_seq, buf, len, nev) < 0) {
         free(buf);
-        return fail(err, errlen, "out of memory");
+        return tt_fail(err, errlen, "out of memory");
     }
     sh->next_seq++;
     sh->evlen = sh->evn = 0;
@@ -178,11 +169,11 @@ int ship_raw(tt_ship *sh, uint64_t seq, const uint8_t *buf, size_t len, size_t n
 {
     uint8_t *copy = malloc(len ? len : 1);
     if (!copy)
-        return fail(err, errlen, "out of memory");
+        return tt_fail(err, errlen, "out of memory");
     memcpy(copy, buf, len);
     if (track(sh, seq, copy, len, nevents) < 0) {
         free(copy);
-        return fail(err, errlen, "out of memory");
+        return tt_fail(err, errlen, "out of memory");
     }
     return send_one(sh, &sh->p[sh->np - 1], err, errlen);
 }
@@ -270,3 +261,25 @@ size_t ship_pending(const tt_ship *sh, size_t *events)
 }
 
 const struct ship_stats *ship_stats(const tt_ship *sh) { return &sh->st; }
+
+void ship_drain(tt_ship *sh, long ms)
+{
+    char err[256];
+    int64_t deadline = ship_now_ms() + ms;
+    void *zs = sink_zmq_socket(sh->sink);
+    while (ship_pump(sh, err, sizeof err) == 0 && ship_pending(sh, NULL) > 0) {
+        long left = (long)(deadline - ship_now_ms());
+        if (left <= 0)
+            break;
+        long to = ship_next_timeout_ms(sh);
+        if (to < 0 || to > left)
+            to = left;
+        if (zs) {
+            zmq_pollitem_t it = {zs, 0, ZMQ_POLLIN, 0};
+            zmq_poll(&it, 1, to);
+        } else if (to > 0) {
+            struct timespec ts = {to / 1000, (to % 1000) * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}

@@ -58,6 +58,10 @@ long ship_next_timeout_ms(const tt_ship *sh);
  * are counted in *events but not in the return value. */
 size_t ship_pending(const tt_ship *sh, size_t *events);
 
+/* Pumps until nothing is pending or ms have passed, waiting on the sink's
+ * acks in between (the last step of `tunetrail run` and of flush). */
+void ship_drain(tt_ship *sh, long ms);
+
 const struct ship_stats *ship_stats(const tt_ship *sh);
 
 /* Milliseconds on CLOCK_MONOTONIC, shared by the agent loop. */

@@ -19,9 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-#include <zmq.h>
 
 #include "agent_rec.h"
 #include "agent_ship.h"
@@ -44,29 +42,6 @@ static void flush_usage(FILE *f)
                "Spools of processes still running (their spool file is locked) are left for a\n"
                "later flush.\n"
                "Exits 0 when everything else was delivered, 1 if some records remain spooled.\n");
-}
-
-/* Pumps ship until nothing is pending or the deadline passes. */
-static void wait_acks(tt_ship *ship, tt_sink *sink, long ms)
-{
-    char err[256];
-    int64_t deadline = ship_now_ms() + ms;
-    void *zs = sink_zmq_socket(sink);
-    while (ship_pump(ship, err, sizeof err) == 0 && ship_pending(ship, NULL) > 0) {
-        long left = (long)(deadline - ship_now_ms());
-        if (left <= 0)
-            break;
-        long to = ship_next_timeout_ms(ship);
-        if (to < 0 || to > left)
-            to = left;
-        if (zs) {
-            zmq_pollitem_t it = {zs, 0, ZMQ_POLLIN, 0};
-            zmq_poll(&it, 1, to);
-        } else if (to > 0) {
-            struct timespec ts = {to / 1000, (to % 1000) * 1000000};
-            nanosleep(&ts, NULL);
-        }
-    }
 }
 
 struct names {
@@ -172,7 +147,7 @@ int cmd_flush(int argc, char **argv)
                          sizeof err) < 0)
                 fprintf(stderr, "tunetrail flush: %s\n", err);
         if (ship)
-            wait_acks(ship, sink, FLUSH_ACK_WAIT_MS);
+            ship_drain(ship, FLUSH_ACK_WAIT_MS);
         size_t left = 0, left_ev = 0;
         if (ship) {
             left = ship_pending(ship, &left_ev);
@@ -242,7 +217,7 @@ int cmd_flush(int argc, char **argv)
                 if (taken && taken[i])
                     unlink(ns->v[i]);
         if (ship)
-            wait_acks(ship, sink, FLUSH_ACK_WAIT_MS);
+            ship_drain(ship, FLUSH_ACK_WAIT_MS);
         size_t left = 0, left_ev = 0;
         if (ship) {
             left = ship_pending(ship, &left_ev);

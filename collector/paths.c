@@ -1,5 +1,6 @@
 /* paths.c - see paths.h. */
 #include "paths.h"
+#include "util.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -11,28 +12,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 static int mkdirs(const char *path, char *err, size_t errlen)
 {
     char buf[PATH_MAX];
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return fail(err, errlen, "path too long: %s", path);
+        return tt_fail(err, errlen, "path too long: %s", path);
     for (char *p = buf + 1;; p++) {
         if (*p == '/' || *p == 0) {
             char c = *p;
             *p = 0;
             if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-                return fail(err, errlen, "cannot create %s: %s", buf, strerror(errno));
+                return tt_fail(err, errlen, "cannot create %s: %s", buf, strerror(errno));
             *p = c;
             if (!c)
                 break;
@@ -60,10 +50,10 @@ int paths_home(char **out, char *err, size_t errlen)
     } else if ((h = getenv("HOME")) && *h) {
         dir = joined(h, ".local/share/tunetrail");
     } else {
-        return fail(err, errlen, "neither TUNETRAIL_HOME nor HOME is set");
+        return tt_fail(err, errlen, "neither TUNETRAIL_HOME nor HOME is set");
     }
     if (!dir)
-        return fail(err, errlen, "out of memory");
+        return tt_fail(err, errlen, "out of memory");
     if (mkdirs(dir, err, errlen) < 0) {
         free(dir);
         return -1;
@@ -77,14 +67,14 @@ int paths_store(const char *flag, char **out, char *err, size_t errlen)
     const char *s = flag && *flag ? flag : getenv("TUNETRAIL_STORE");
     if (s && *s) {
         *out = strdup(s);
-        return *out ? 0 : fail(err, errlen, "out of memory");
+        return *out ? 0 : tt_fail(err, errlen, "out of memory");
     }
     char *home;
     if (paths_home(&home, err, errlen) < 0)
         return -1;
     *out = joined(home, "trail.db");
     free(home);
-    return *out ? 0 : fail(err, errlen, "out of memory");
+    return *out ? 0 : tt_fail(err, errlen, "out of memory");
 }
 
 int paths_spool_dir(char **out, char *err, size_t errlen)
@@ -95,7 +85,7 @@ int paths_spool_dir(char **out, char *err, size_t errlen)
     char *dir = joined(home, "spool");
     free(home);
     if (!dir)
-        return fail(err, errlen, "out of memory");
+        return tt_fail(err, errlen, "out of memory");
     if (mkdirs(dir, err, errlen) < 0) {
         free(dir);
         return -1;
@@ -127,18 +117,18 @@ int paths_study(const char *flag, char **out, char *err, size_t errlen)
     const char *s = flag && *flag ? flag : getenv("TUNETRAIL_STUDY");
     if (s && *s) {
         *out = strdup(s);
-        return *out ? 0 : fail(err, errlen, "out of memory");
+        return *out ? 0 : tt_fail(err, errlen, "out of memory");
     }
     char cwd[PATH_MAX];
     if (!getcwd(cwd, sizeof cwd))
-        return fail(err, errlen, "cannot read the working directory: %s", strerror(errno));
+        return tt_fail(err, errlen, "cannot read the working directory: %s", strerror(errno));
     char *top = git_toplevel(cwd);
     const char *base = top ? top : cwd;
     const char *name = strrchr(base, '/');
     name = name && name[1] ? name + 1 : "default";
     *out = strdup(name);
     free(top);
-    return *out ? 0 : fail(err, errlen, "out of memory");
+    return *out ? 0 : tt_fail(err, errlen, "out of memory");
 }
 
 int paths_shim(char **out, char *err, size_t errlen)
@@ -146,14 +136,14 @@ int paths_shim(char **out, char *err, size_t errlen)
     const char *s = getenv("TUNETRAIL_SHIM");
     if (s && *s) {
         if (access(s, R_OK) < 0)
-            return fail(err, errlen, "TUNETRAIL_SHIM=%s: %s", s, strerror(errno));
+            return tt_fail(err, errlen, "TUNETRAIL_SHIM=%s: %s", s, strerror(errno));
         *out = realpath(s, NULL);
-        return *out ? 0 : fail(err, errlen, "TUNETRAIL_SHIM=%s: %s", s, strerror(errno));
+        return *out ? 0 : tt_fail(err, errlen, "TUNETRAIL_SHIM=%s: %s", s, strerror(errno));
     }
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n < 0)
-        return fail(err, errlen, "cannot read /proc/self/exe: %s", strerror(errno));
+        return tt_fail(err, errlen, "cannot read /proc/self/exe: %s", strerror(errno));
     exe[n] = 0;
     char *dir = dirname(exe);
     const char *cands[] = {TT_REL_LIBDIR "/libtunetrail.so", "libtunetrail.so"};
@@ -166,6 +156,6 @@ int paths_shim(char **out, char *err, size_t errlen)
                 return 0;
         }
     }
-    return fail(err, errlen, "cannot find libtunetrail.so under %s/%s (set TUNETRAIL_SHIM)", dir,
+    return tt_fail(err, errlen, "cannot find libtunetrail.so under %s/%s (set TUNETRAIL_SHIM)", dir,
                 TT_REL_LIBDIR);
 }

@@ -1,5 +1,6 @@
 /* sink.c - see sink.h. */
 #include "sink.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -23,27 +24,16 @@ struct tt_sink {
     size_t qhead, qlen;
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 tt_sink *sink_open(const char *endpoint, const char *store_path, char *err, size_t errlen)
 {
     tt_sink *s = calloc(1, sizeof *s);
     if (!s) {
-        fail(err, errlen, "out of memory");
+        tt_fail(err, errlen, "out of memory");
         return NULL;
     }
     s->dest = strdup(endpoint ? endpoint : store_path);
     if (!s->dest) {
-        fail(err, errlen, "out of memory");
+        tt_fail(err, errlen, "out of memory");
         goto err;
     }
     if (!endpoint) {
@@ -54,7 +44,7 @@ tt_sink *sink_open(const char *endpoint, const char *store_path, char *err, size
     }
     s->ctx = zmq_ctx_new();
     if (!s->ctx || !(s->sock = zmq_socket(s->ctx, ZMQ_DEALER))) {
-        fail(err, errlen, "zmq: %s", zmq_strerror(errno));
+        tt_fail(err, errlen, "zmq: %s", zmq_strerror(errno));
         goto err;
     }
     /* IMMEDIATE: queue nothing for a collector that is not connected, so a
@@ -65,7 +55,7 @@ tt_sink *sink_open(const char *endpoint, const char *store_path, char *err, size
     zmq_setsockopt(s->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s->sock, ZMQ_SNDTIMEO, &zero, sizeof zero);
     if (zmq_connect(s->sock, endpoint) < 0) {
-        fail(err, errlen, "cannot connect to %s: %s", endpoint, zmq_strerror(errno));
+        tt_fail(err, errlen, "cannot connect to %s: %s", endpoint, zmq_strerror(errno));
         goto err;
     }
     return s;
@@ -114,7 +104,7 @@ int sink_send(tt_sink *s, uint64_t seq, const uint8_t *buf, size_t len, char *er
         else if (r.status == INGEST_REJECTED)
             a.status = TUNETRAIL__ACK__STATUS__ACK_REJECTED;
         if (r.status != INGEST_OK)
-            fail(err, errlen, "%s", r.error[0] ? r.error : "store error");
+            tt_fail(err, errlen, "%s", r.error[0] ? r.error : "store error");
         push_ack(s, &a);
         return 0;
     }
@@ -122,7 +112,7 @@ int sink_send(tt_sink *s, uint64_t seq, const uint8_t *buf, size_t len, char *er
         return 0;
     if (errno == EAGAIN || errno == EINTR)
         return 1;
-    return fail(err, errlen, "zmq send: %s", zmq_strerror(errno));
+    return tt_fail(err, errlen, "zmq send: %s", zmq_strerror(errno));
 }
 
 int sink_recv_ack(tt_sink *s, struct sink_ack *ack)

@@ -1,5 +1,6 @@
 /* spool.c - see spool.h. Frames themselves are proto/wire.c's. */
 #include "spool.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,29 +15,16 @@
 #include "tunetrail.pb-c.h"
 #include "wire.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    int saved = errno;
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    errno = saved;
-    return -1;
-}
-
 int spool_open_locked(const char *path, int create, char *err, size_t errlen)
 {
     int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
     if (fd < 0)
-        return fail(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return tt_fail(err, errlen, "cannot open %s: %s", path, strerror(errno));
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         int saved = errno;
         close(fd);
         errno = saved;
-        return fail(err, errlen, "%s is locked by a live agent", path);
+        return tt_fail(err, errlen, "%s is locked by a live agent", path);
     }
     return fd;
 }
@@ -44,7 +32,7 @@ int spool_open_locked(const char *path, int create, char *err, size_t errlen)
 int spool_append_batch(int fd, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
     if (wire_frame_append(fd, TT_FRAME_BATCH, buf, (uint32_t)len) < 0)
-        return fail(err, errlen, "spool write: %s", strerror(errno));
+        return tt_fail(err, errlen, "spool write: %s", strerror(errno));
     return 0;
 }
 
@@ -54,14 +42,14 @@ int spool_append_acked(int fd, uint64_t seq, char *err, size_t errlen)
     for (int i = 0; i < 8; i++)
         p[i] = (uint8_t)(seq >> (8 * i));
     if (wire_frame_append(fd, TT_FRAME_ACKED, p, sizeof p) < 0)
-        return fail(err, errlen, "spool write: %s", strerror(errno));
+        return tt_fail(err, errlen, "spool write: %s", strerror(errno));
     return 0;
 }
 
 int spool_sync(int fd, char *err, size_t errlen)
 {
     if (fdatasync(fd) < 0)
-        return fail(err, errlen, "spool fdatasync: %s", strerror(errno));
+        return tt_fail(err, errlen, "spool fdatasync: %s", strerror(errno));
     return 0;
 }
 
@@ -70,11 +58,11 @@ int spool_load_fd(int fd, struct spool_contents *c, char *err, size_t errlen)
     memset(c, 0, sizeof *c);
     struct stat st;
     if (fstat(fd, &st) < 0)
-        return fail(err, errlen, "spool stat: %s", strerror(errno));
+        return tt_fail(err, errlen, "spool stat: %s", strerror(errno));
     size_t cap = (size_t)st.st_size + 1, len = 0;
     c->data = malloc(cap);
     if (!c->data)
-        return fail(err, errlen, "out of memory");
+        return tt_fail(err, errlen, "out of memory");
     /* pread from 0: the fd is O_APPEND and may have been written through */
     for (;;) {
         if (len == cap) {
@@ -88,7 +76,7 @@ int spool_load_fd(int fd, struct spool_contents *c, char *err, size_t errlen)
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            fail(err, errlen, "spool read: %s", strerror(errno));
+            tt_fail(err, errlen, "spool read: %s", strerror(errno));
             goto err;
         }
         if (r == 0)
@@ -158,7 +146,7 @@ int spool_load_fd(int fd, struct spool_contents *c, char *err, size_t errlen)
     free(acked);
     return 0;
 oom:
-    fail(err, errlen, "out of memory");
+    tt_fail(err, errlen, "out of memory");
 err:
     spool_contents_free(c);
     return -1;
@@ -168,7 +156,7 @@ int spool_load(const char *path, struct spool_contents *c, char *err, size_t err
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return tt_fail(err, errlen, "cannot open %s: %s", path, strerror(errno));
     int rc = spool_load_fd(fd, c, err, errlen);
     close(fd);
     return rc;
