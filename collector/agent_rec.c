@@ -36,6 +36,9 @@ struct img {
     char **argv;      /* copy, NULL-terminated */
     int argc;
     struct pwrite *writes; /* opened for writing, close not seen yet */
+    char *pattern;    /* "pattern:<p>" matched; its trial opens at the end unless an adapter opened one */
+    int adapted;      /* an adapter opened a trial here while a pattern matched */
+    int64_t start_ns; /* ProcessStart time: a deferred pattern trial starts then */
 };
 
 struct trial {
@@ -127,6 +130,7 @@ void rec_free(tt_rec *r)
             free(r->imgs[i].argv[k]);
         free(r->imgs[i].argv);
         free(r->imgs[i].exe);
+        free(r->imgs[i].pattern);
         for (struct pwrite *w = r->imgs[i].writes, *n; w; w = n) {
             n = w->next;
             free(w->path);
@@ -424,6 +428,30 @@ static int add_trial(tt_rec *r, const uint8_t uuid[16], size_t img)
     return 0;
 }
 
+/* Param{trial, argv key, value, source "argv"} for each parsed argv item of im. */
+static int emit_argv_params(tt_rec *r, struct img *im, const uint8_t tu[16], char *err, size_t errlen)
+{
+    struct argv_param *ps;
+    size_t np;
+    if (argv_params_parse(im->argc, im->argv, &ps, &np) < 0)
+        return tt_fail(err, errlen, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < np && rc == 0; i++) {
+        Tunetrail__Event pe = TUNETRAIL__EVENT__INIT;
+        Tunetrail__Param p = TUNETRAIL__PARAM__INIT;
+        pe.kind_case = TUNETRAIL__EVENT__KIND_PARAM;
+        pe.param = &p;
+        p.has_trial = 1;
+        p.trial = (ProtobufCBinaryData){16, (uint8_t *)tu};
+        p.key = ps[i].key;
+        p.value = ps[i].value;
+        p.source = "argv";
+        rc = rec_emit(r, &pe, err, errlen);
+    }
+    argv_params_free(ps, np);
+    return rc;
+}
+
 /* Opens an agent-made trial in image im with its argv params. */
 static int open_trial(tt_rec *r, struct img *im, const char *opened_by, char *err, size_t errlen)
 {
@@ -442,26 +470,12 @@ static int open_trial(tt_rec *r, struct img *im, const char *opened_by, char *er
     ts.framework = "argv";
     ts.opened_by = (char *)opened_by;
     ts.index = 0;
-    if (rec_emit(r, &ev, err, errlen) < 0)
+    stamp(r, &ev);
+    if (im->start_ns) /* a deferred pattern trial began with its process */
+        ev.time_ns = im->start_ns;
+    if (out_event(r, &ev, NULL, NULL, err, errlen) < 0)
         return -1;
-    struct argv_param *ps;
-    size_t np;
-    if (argv_params_parse(im->argc, im->argv, &ps, &np) < 0)
-        return tt_fail(err, errlen, "out of memory");
-    int rc = 0;
-    for (size_t i = 0; i < np && rc == 0; i++) {
-        Tunetrail__Event pe = TUNETRAIL__EVENT__INIT;
-        Tunetrail__Param p = TUNETRAIL__PARAM__INIT;
-        pe.kind_case = TUNETRAIL__EVENT__KIND_PARAM;
-        pe.param = &p;
-        p.has_trial = 1;
-        p.trial = (ProtobufCBinaryData){16, tu};
-        p.key = ps[i].key;
-        p.value = ps[i].value;
-        p.source = "argv";
-        rc = rec_emit(r, &pe, err, errlen);
-    }
-    argv_params_free(ps, np);
+    int rc = emit_argv_params(r, im, tu, err, errlen);
     /* a trial opened after its process ended is already decided */
     if (rc == 0 && im->ended) {
         r->trials[r->ntr - 1].done = 1;
@@ -480,12 +494,30 @@ static int match_trial(tt_rec *r, struct img *im, char *err, size_t errlen)
         int hit = (im->exe && fnmatch(pat, base(im->exe), 0) == 0) ||
                   (im->argc > 0 && fnmatch(pat, base(im->argv[0]), 0) == 0);
         if (hit) {
+            /* Deferred to the image's end (settle_pattern): an adapter
+             * trial in the same image replaces it (one trial per
+             * configuration), taking over its argv params. */
             char by[512];
             snprintf(by, sizeof by, "pattern:%s", pat);
-            return open_trial(r, im, by, err, errlen);
+            if (!im->pattern && !im->adapted && !(im->pattern = strdup(by)))
+                return tt_fail(err, errlen, "out of memory");
+            return 0;
         }
     }
     return 0;
+}
+
+/* Opens im's deferred pattern trial, if it still has one. Call before the
+ * image is ended (so the trial is counted with the image's outcome). */
+static int settle_pattern(tt_rec *r, struct img *im, char *err, size_t errlen)
+{
+    if (!im->pattern)
+        return 0;
+    char *by = im->pattern;
+    im->pattern = NULL;
+    int rc = open_trial(r, im, by, err, errlen);
+    free(by);
+    return rc;
 }
 
 static void end_img(tt_rec *r, struct img *im, int failed)
@@ -537,6 +569,8 @@ static int synth_end(tt_rec *r, struct img *im, char *err, size_t errlen)
     pe.has_process = pe.has_how = 1;
     pe.process = (ProtobufCBinaryData){16, im->uuid};
     pe.how = TUNETRAIL__PROCESS_END__HOW__END_KILLED;
+    if (settle_pattern(r, im, err, errlen) < 0)
+        return -1;
     end_img(r, im, 1);
     if (flush_writes(r, im, err, errlen) < 0)
         return -1;
@@ -555,6 +589,8 @@ static int on_process_start(tt_rec *r, int conn, Tunetrail__Event *ev, char *err
     im->conn = conn;
     im->pid = ps->pid;
     im->ppid = ps->ppid;
+    if (ev->has_time_ns && !im->start_ns)
+        im->start_ns = ev->time_ns;
     if (!im->argv)
         copy_argv(im, ps->argv, ps->n_argv);
     if (!im->exe && ps->exe)
@@ -670,6 +706,10 @@ int rec_feed(tt_rec *r, int conn, const uint8_t *buf, size_t len, char *err, siz
             if (im && !im->ended) {
                 int ok = pe->how == TUNETRAIL__PROCESS_END__HOW__END_EXEC ||
                          (pe->how == TUNETRAIL__PROCESS_END__HOW__END_EXIT && pe->exit_code == 0);
+                if (settle_pattern(r, im, err, errlen) < 0) {
+                    rc = -1;
+                    break;
+                }
                 end_img(r, im, !ok);
                 rc = flush_writes(r, im, err, errlen);
             }
@@ -688,6 +728,15 @@ int rec_feed(tt_rec *r, int conn, const uint8_t *buf, size_t len, char *err, siz
                 rc = tt_fail(err, errlen, "out of memory");
             if (rc == 0)
                 rc = out_event(r, ev, NULL, NULL, err, errlen);
+            /* an adapter trial replaces the image's --trial pattern trial */
+            if (rc == 0 && im && (im->pattern || im->adapted) && ts->trial.len == 16) {
+                free(im->pattern);
+                im->pattern = NULL;
+                im->adapted = 1;
+                uint8_t tu[16];
+                memcpy(tu, ts->trial.data, 16);
+                rc = emit_argv_params(r, im, tu, err, errlen);
+            }
             break;
         }
         case TUNETRAIL__EVENT__KIND_TRIAL_END: {
@@ -752,6 +801,7 @@ int rec_agent_process_start(tt_rec *r, pid_t pid, const char *exe, char *const *
     im->pid = pid;
     im->ppid = getpid();
     im->agent_made = 1;
+    im->start_ns = now_ns();
     Tunetrail__Event ev = TUNETRAIL__EVENT__INIT;
     Tunetrail__ProcessStart ps = TUNETRAIL__PROCESS_START__INIT;
     ev.kind_case = TUNETRAIL__EVENT__KIND_PROCESS_START;
@@ -809,6 +859,8 @@ int rec_agent_process_end(tt_rec *r, int exit_code, int sig, char *err, size_t e
             pe.has_exit_code = 1;
             pe.exit_code = exit_code;
         }
+        if (settle_pattern(r, im, err, errlen) < 0)
+            return -1;
         end_img(r, im, sig || exit_code);
         return rec_emit(r, &ev, err, errlen);
     }
@@ -866,6 +918,8 @@ int rec_finish(tt_rec *r, int force_end, char *err, size_t errlen)
             if (synth_end(r, im, err, errlen) < 0)
                 return -1;
         }
+        if (settle_pattern(r, im, err, errlen) < 0) /* still running: open it now */
+            return -1;
     }
     return rec_wait(r, err, errlen);
 }

@@ -182,6 +182,11 @@ struct shim_event {
  * Not for the crash path. Returns 0/-1. */
 SHIM_HIDDEN int shim_emit(const struct shim_event *ev);
 
+/* Like shim_emit, but leaves ev in the batch (no send) until the batch is
+ * full or the next shim_emit, which sends it first (additive, for events
+ * that come in numbers: adapter params and metrics). Returns 0/-1. */
+SHIM_HIDDEN int shim_emit_later(const struct shim_event *ev);
+
 /* Crash path: like shim_emit but async-signal-safe; if the lock is held it
  * sends its own stack-built datagram. */
 SHIM_HIDDEN void shim_emit_crash(const struct shim_event *ev);

@@ -321,6 +321,31 @@ int shim_emit(const struct shim_event *ev)
     return r;
 }
 
+int shim_emit_later(const struct shim_event *ev)
+{
+    int saved = errno, r = 0;
+    shim_busy++;
+    pthread_mutex_lock(&cs.lock);
+    if (shim_proc.start_pending)
+        shim_proc_send_start_locked();
+    int64_t t;
+    uint64_t seq = stamp(ev->kind, &t);
+    struct pb_w w;
+    shim_batch_writer(&batch, &w);
+    if (encode(&w, ev, seq, t) < 0 || shim_batch_commit(&batch, &w) < 0) {
+        flush_locked(1); /* full: hand it over (spooled if the socket is full) */
+        shim_batch_writer(&batch, &w);
+        if (encode(&w, ev, seq, t) < 0 || shim_batch_commit(&batch, &w) < 0)
+            r = -1;
+    }
+    if (r == 0)
+        cs.buffered = 1;
+    pthread_mutex_unlock(&cs.lock);
+    shim_busy--;
+    errno = saved;
+    return r;
+}
+
 void shim_conn_start(void)
 {
     int saved = errno;

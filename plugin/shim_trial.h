@@ -1,5 +1,5 @@
 /* shim_trial.h - trials opened inside a process: by framework adapters
- * (adapters/*.c) and, for metrics, by the program-output scanner.
+ * (the files in adapters/) and, for metrics, by the program-output scanner.
  *
  * A process may open several trials (liblinear -C, a CV search); at most one
  * is *current* per process (the last opened and not ended). Params and

@@ -1,0 +1,171 @@
+/* hook_libsvm.c - the libsvm adapter (libsvm.so.3): svm_train and
+ * svm_cross_validation are trials, svm_save_model names the trial's model.
+ *
+ * Keys (docs/ADAPTERS.md): libsvm.<every svm_parameter field>, svm_type and
+ * kernel_type by name, weight_label / weight as lists; libsvm.l (instances)
+ * and libsvm.n_features (largest feature index); libsvm.nr_fold for a CV;
+ * libsvm.model_file. Metrics of a CV, computed from its predictions and the
+ * labels exactly as svm-train prints them: cv_accuracy (percent, valid,
+ * max) for C_SVC / NU_SVC / ONE_CLASS; cv_mse (valid, min) and cv_scc
+ * (valid, max) for EPSILON_SVR / NU_SVR.
+ *
+ * RATIONALE: svm_cross_validation calls svm_train once per fold through the
+ * PLT (and svm_train calls itself for probability estimates); a per-thread
+ * depth keeps those inner calls out: one CV = one trial. */
+#include "adapter.h"
+
+#include <errno.h>
+#include <libsvm/svm.h>
+#include <pthread.h>
+#include <string.h>
+
+#define LIB "libsvm.so"
+#define NS "libsvm"
+
+static __thread int depth __attribute__((tls_model("initial-exec")));
+static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
+static int have_last;
+static uint8_t last_trial[TT_UUID_LEN]; /* the last trial svm_train opened */
+
+static const char *const svm_types[] = {"C_SVC", "NU_SVC", "ONE_CLASS", "EPSILON_SVR", "NU_SVR"};
+static const char *const kernels[] = {"LINEAR", "POLY", "RBF", "SIGMOID", "PRECOMPUTED"};
+
+static void record_params(const uint8_t *t, const struct svm_problem *prob,
+                          const struct svm_parameter *p)
+{
+    char b[16];
+    adapter_param_str(t, NS, "svm_type", adapter_enum_name(svm_types, 5, p->svm_type, b, sizeof b));
+    adapter_param_str(t, NS, "kernel_type", adapter_enum_name(kernels, 5, p->kernel_type, b, sizeof b));
+    adapter_param_int(t, NS, "degree", p->degree);
+    adapter_param_double(t, NS, "gamma", p->gamma);
+    adapter_param_double(t, NS, "coef0", p->coef0);
+    adapter_param_double(t, NS, "cache_size", p->cache_size);
+    adapter_param_double(t, NS, "eps", p->eps);
+    adapter_param_double(t, NS, "C", p->C);
+    adapter_param_int(t, NS, "nr_weight", p->nr_weight);
+    int nw = p->nr_weight > 0 && p->weight_label && p->weight ? p->nr_weight : 0;
+    adapter_param_list(t, NS, "weight_label", nw ? p->weight_label : (const int *)"", NULL, nw);
+    adapter_param_list(t, NS, "weight", NULL, p->weight, nw);
+    adapter_param_double(t, NS, "nu", p->nu);
+    adapter_param_double(t, NS, "p", p->p);
+    adapter_param_int(t, NS, "shrinking", p->shrinking);
+    adapter_param_int(t, NS, "probability", p->probability);
+    if (!prob)
+        return;
+    adapter_param_int(t, NS, "l", prob->l);
+    /* one pass over the sparse rows: linear in the data, small next to
+     * training, which is at least quadratic in l */
+    int maxf = 0;
+    if (p->kernel_type == PRECOMPUTED) {
+        maxf = prob->l;
+    } else if (prob->x) {
+        for (int i = 0; i < prob->l; i++)
+            for (const struct svm_node *n = prob->x[i]; n && n->index != -1; n++)
+                if (n->index > maxf)
+                    maxf = n->index;
+    }
+    adapter_param_int(t, NS, "n_features", maxf);
+}
+
+static int opened(uint8_t t[TT_UUID_LEN], const struct svm_problem *prob,
+                  const struct svm_parameter *param)
+{
+    if (shim_trial_open(NS, t) < 0)
+        return 0;
+    pthread_mutex_lock(&last_lock);
+    memcpy(last_trial, t, TT_UUID_LEN);
+    have_last = 1;
+    pthread_mutex_unlock(&last_lock);
+    if (param)
+        record_params(t, prob, param);
+    return 1;
+}
+
+ADAPTER_EXPORT struct svm_model *svm_train(const struct svm_problem *prob,
+                                           const struct svm_parameter *param)
+{
+    static struct adapter_site site;
+    ADAPTER_REAL(svm_train, struct svm_model *(*)(const struct svm_problem *, const struct svm_parameter *));
+    if (!real) {
+        errno = ENOSYS;
+        return NULL;
+    }
+    if (depth || !adapter_active(&site, (void *)real, LIB))
+        return real(prob, param);
+    uint8_t t[TT_UUID_LEN];
+    int rec = opened(t, prob, param);
+    adapter_enter(&depth);
+    struct svm_model *m = real(prob, param);
+    adapter_leave(&depth);
+    if (rec) {
+        int saved = errno;
+        shim_trial_end(t, m ? PB_TRIAL_OK : PB_TRIAL_FAILED, m ? NULL : "svm_train returned NULL");
+        errno = saved;
+    }
+    return m;
+}
+
+ADAPTER_EXPORT void svm_cross_validation(const struct svm_problem *prob,
+                                         const struct svm_parameter *param, int nr_fold,
+                                         double *target)
+{
+    static struct adapter_site site;
+    ADAPTER_REAL(svm_cross_validation,
+                 void (*)(const struct svm_problem *, const struct svm_parameter *, int, double *));
+    if (!real) {
+        errno = ENOSYS;
+        return;
+    }
+    if (depth || !adapter_active(&site, (void *)real, LIB)) {
+        real(prob, param, nr_fold, target);
+        return;
+    }
+    uint8_t t[TT_UUID_LEN];
+    int rec = opened(t, prob, param);
+    if (rec)
+        adapter_param_int(t, NS, "nr_fold", nr_fold);
+    adapter_enter(&depth);
+    real(prob, param, nr_fold, target);
+    adapter_leave(&depth);
+    if (!rec)
+        return;
+    int saved = errno;
+    if (prob && param && target && prob->y) {
+        if (param->svm_type == EPSILON_SVR || param->svm_type == NU_SVR) {
+            double mse, scc;
+            if (adapter_cv_regression(target, prob->y, prob->l, &mse, &scc) == 0) {
+                shim_trial_metric(t, "cv_mse", mse, -1, "valid", "min");
+                shim_trial_metric(t, "cv_scc", scc, -1, "valid", "max");
+            }
+        } else {
+            double acc;
+            if (adapter_cv_accuracy(target, prob->y, prob->l, &acc) == 0)
+                shim_trial_metric(t, "cv_accuracy", acc, -1, "valid", "max");
+        }
+    }
+    shim_trial_end(t, PB_TRIAL_OK, NULL);
+    errno = saved;
+}
+
+ADAPTER_EXPORT int svm_save_model(const char *model_file_name, const struct svm_model *model)
+{
+    static struct adapter_site site;
+    ADAPTER_REAL(svm_save_model, int (*)(const char *, const struct svm_model *));
+    if (!real) {
+        errno = ENOSYS;
+        return -1;
+    }
+    if (!adapter_active(&site, (void *)real, LIB))
+        return real(model_file_name, model);
+    int r = real(model_file_name, model);
+    if (r == 0) {
+        uint8_t t[TT_UUID_LEN];
+        pthread_mutex_lock(&last_lock);
+        int have = have_last;
+        memcpy(t, last_trial, TT_UUID_LEN);
+        pthread_mutex_unlock(&last_lock);
+        if (have)
+            adapter_model_file(t, NS, model_file_name); /* keeps errno */
+    }
+    return r;
+}
