@@ -6,6 +6,7 @@ pkgs=(
   build-essential cmake pkg-config git
   protobuf-c-compiler libprotobuf-c-dev libzmq3-dev libsqlite3-dev libsodium-dev
   libjansson-dev libcmocka-dev
+  libyaml-dev                            # config files a trial reads (collector/config_parse.c)
   libsvm-tools liblinear-tools           # real training programs (demo, e2e tests)
   python3 python-is-python3              # svm-grid's shebang is `#!/usr/bin/env python`
   sqlite3 procps coreutils findutils diffutils
