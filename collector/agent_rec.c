@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "argv_params.h"
+#include "config_track.h"
 #include "gitinfo.h"
 #include "hashpool.h"
 #include "wire.h"
@@ -91,6 +92,8 @@ struct tt_rec {
     tt_gitinfo *git;
     uid_t user_uid;
     char *user;
+    cfgtrack *ctrack;    /* config files read -> Params (config_track.h) */
+    char ctrack_err[256];  /* why cfg_emit failed */
 };
 
 static int64_t now_ns(void)
@@ -99,6 +102,9 @@ static int64_t now_ns(void)
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+static int cfg_emit(void *arg, const uint8_t trial[16], const char *key, const char *value,
+                    const char *source);
 
 tt_rec *rec_new(const struct rec_config *cfg, tt_ship *ship)
 {
@@ -114,7 +120,8 @@ tt_rec *rec_new(const struct rec_config *cfg, tt_ship *ship)
     r->user_uid = (uid_t)-1;
     r->hp = hashpool_new(cfg->hash_threads);
     r->git = gitinfo_new();
-    if (!r->hp || !r->git) {
+    r->ctrack = cfgtrack_new(cfg_emit, r);
+    if (!r->hp || !r->git || !r->ctrack) {
         rec_free(r);
         return NULL;
     }
@@ -149,6 +156,7 @@ void rec_free(tt_rec *r)
     free(r->q);
     hashpool_free(r->hp);
     gitinfo_free(r->git);
+    cfgtrack_free(r->ctrack);
     free(r->user);
     free(r);
 }
@@ -201,6 +209,11 @@ static int ship_filled(tt_rec *r, Tunetrail__Event *ev, const struct hold *h, co
         if (!e) {
             fa->has_sha256 = 1;
             fa->sha256 = (ProtobufCBinaryData){32, (uint8_t *)j->sha};
+            /* parse a read config file now that it is hashed; a parse
+             * error is recorded on the file (docs/ADAPTERS.md) */
+            const ProtobufCBinaryData *u = fa->has_process && fa->process.len == 16 ? &fa->process : &ev->origin;
+            if ((!fa->has_mode || fa->mode == TUNETRAIL__FILE_ACCESS__MODE__MODE_READ) && u->len == 16 && !fa->error)
+                fa->error = (char *)cfgtrack_hashed(r->ctrack, u->data, fa->path);
             if (h->with_stat && j->has_st) {
                 set_stat(&fs, &j->st);
                 fa->stat = &fs;
@@ -280,6 +293,8 @@ static int out_event(tt_rec *r, Tunetrail__Event *ev, const struct hold *h, stru
 
 /* Ships every held event whose turn has come (its hash and those of the
  * events before it in its origin are known). */
+static int cfg_flush(tt_rec *r, char *err, size_t errlen);
+
 static int release_ready(tt_rec *r, char *err, size_t errlen)
 {
     int rc = 0;
@@ -310,6 +325,8 @@ static int release_ready(tt_rec *r, char *err, size_t errlen)
         else
             i++;
     }
+    if (cfg_flush(r, rc ? NULL : err, errlen) < 0)
+        rc = -1;
     return rc;
 }
 
@@ -354,6 +371,30 @@ int rec_emit(tt_rec *r, Tunetrail__Event *ev, char *err, size_t errlen)
 {
     stamp(r, ev);
     return out_event(r, ev, NULL, NULL, err, errlen);
+}
+
+/* config_track.h emit function: Param{trial, key, value, source "file:<name>"}. */
+static int cfg_emit(void *arg, const uint8_t trial[16], const char *key, const char *value,
+                    const char *source)
+{
+    tt_rec *r = arg;
+    Tunetrail__Event pe = TUNETRAIL__EVENT__INIT;
+    Tunetrail__Param p = TUNETRAIL__PARAM__INIT;
+    pe.kind_case = TUNETRAIL__EVENT__KIND_PARAM;
+    pe.param = &p;
+    p.has_trial = 1;
+    p.trial = (ProtobufCBinaryData){16, (uint8_t *)trial};
+    p.key = (char *)key;
+    p.value = (char *)value;
+    p.source = (char *)source;
+    return rec_emit(r, &pe, r->ctrack_err, sizeof r->ctrack_err);
+}
+
+/* Emits the params of parsed config files to their trials. Not while
+ * release_ready walks the queues (emitting may grow them). */
+static int cfg_flush(tt_rec *r, char *err, size_t errlen)
+{
+    return cfgtrack_flush(r->ctrack) ? tt_fail(err, errlen, "%s", r->ctrack_err) : 0;
 }
 
 static struct img *find_img(tt_rec *r, const ProtobufCBinaryData *u)
@@ -425,6 +466,8 @@ static int add_trial(tt_rec *r, const uint8_t uuid[16], size_t img)
     r->trials[r->ntr].img = img;
     r->trials[r->ntr].done = 0;
     memcpy(r->trials[r->ntr++].uuid, uuid, 16);
+    if (img < r->nimg)
+        cfgtrack_trial_open(r->ctrack, r->imgs[img].uuid, uuid);
     return 0;
 }
 
@@ -484,6 +527,8 @@ static int open_trial(tt_rec *r, struct img *im, const char *opened_by, char *er
         else
             r->finished++;
     }
+    if (rc == 0)
+        rc = cfg_flush(r, err, errlen);
     return rc;
 }
 
@@ -657,6 +702,8 @@ static int on_file_access(tt_rec *r, Tunetrail__Event *ev, char *err, size_t err
     int writing = fa->has_mode && fa->mode != TUNETRAIL__FILE_ACCESS__MODE__MODE_READ;
     const ProtobufCBinaryData *u = fa->has_process && fa->process.len == 16 ? &fa->process : &ev->origin;
     struct img *im = find_img(r, u);
+    if (!writing && u->len == 16)
+        cfgtrack_read(r->ctrack, u->data, fa->path);
     if (writing && !fa->closed) {
         /* hash at its close event, or at process end if none comes */
         if (im) {
@@ -741,6 +788,8 @@ int rec_feed(tt_rec *r, int conn, const uint8_t *buf, size_t len, char *err, siz
         }
         case TUNETRAIL__EVENT__KIND_TRIAL_END: {
             Tunetrail__TrialEnd *te = ev->trial_end;
+            if (te->trial.len == 16)
+                cfgtrack_trial_end(r->ctrack, te->trial.data);
             for (size_t k = 0; k < r->ntr; k++)
                 if (te->trial.len == 16 && !memcmp(r->trials[k].uuid, te->trial.data, 16) &&
                     !r->trials[k].done && te->status != TUNETRAIL__TRIAL_END__STATUS__TRIAL_UNSPECIFIED) {
@@ -758,6 +807,8 @@ int rec_feed(tt_rec *r, int conn, const uint8_t *buf, size_t len, char *err, siz
         }
     }
     tunetrail__batch__free_unpacked(b, NULL);
+    if (rc == 0)
+        rc = cfg_flush(r, err, errlen);
     return rc;
 }
 
