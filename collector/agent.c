@@ -13,6 +13,7 @@
 #include <fnmatch.h>
 #include <getopt.h>
 #include <limits.h>
+#include <regex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,7 @@ static void run_usage(FILE *f)
 {
     fprintf(f,
             "usage: tunetrail run [--study NAME] [--collector ENDPOINT] [--store PATH]\n"
-            "                     [--trial PATTERN]... -- CMD [ARG]...\n\n"
+            "                     [--trial PATTERN]... [--metric NAME=REGEX]... -- CMD [ARG]...\n\n"
             "Runs CMD under the tunetrail shim and records every process it starts, the files\n"
             "they read and write, and every trial, then exits with CMD's exit status\n"
             "(128+signal if it died by a signal).\n\n"
@@ -60,7 +61,12 @@ static void run_usage(FILE *f)
             "  --trial PATTERN       a process whose program name matches the glob is a trial;\n"
             "                        its argv (-c 8, --lr=0.1, lr=0.1) become params. Repeatable.\n"
             "                        Without it, the command itself is the trial unless an\n"
-            "                        adapter recognises trials.\n\n"
+            "                        adapter recognises trials.\n"
+            "  --metric NAME=REGEX   every line any process prints on stdout/stderr that matches\n"
+            "                        the (POSIX extended) REGEX records metric NAME: the first\n"
+            "                        group, or the whole match, read as a number; each match is\n"
+            "                        a step. Repeatable (up to 16). svm-train, svm-predict,\n"
+            "                        liblinear-train and darknet lines are recognised without it.\n\n"
             "Example: tunetrail run --study heart --trial svm-train -- svm-grid heart_scale\n\n"
             "Signals: SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to tunetrail run are forwarded to\n"
             "CMD's process (not its children: Ctrl-C in a terminal already signals the whole\n"
@@ -137,8 +143,62 @@ out:
 /* The command's environment: ours with the TUNETRAIL_* variables set and the
  * shim first in LD_PRELOAD. Built before fork, because the child of a
  * process with ZeroMQ threads must not call malloc. */
+/* Checks the --metric NAME=REGEX values (NAME of [A-Za-z0-9_.:-], REGEX a
+ * POSIX extended regex without a newline) and joins them, one per line, into
+ * "TUNETRAIL_METRICS=..." for the shim. Returns a malloc'd string (NULL and
+ * nothing set when n is 0), or NULL with err naming the flag and the error. */
+static char *metric_env(char *const *specs, size_t n, int *bad, char *err, size_t errlen)
+{
+    *bad = 0;
+    if (!n)
+        return NULL;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(specs[i], '=');
+        size_t nl = eq ? (size_t)(eq - specs[i]) : 0;
+        if (!eq || !nl || strspn(specs[i], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                             "0123456789_.:-") != nl) {
+            snprintf(err, errlen, "--metric '%s': expected NAME=REGEX (NAME of letters, digits, _.:-)",
+                     specs[i]);
+            goto bad;
+        }
+        if (strchr(eq, '\n')) {
+            snprintf(err, errlen, "--metric '%s': the regex may not contain a newline", specs[i]);
+            goto bad;
+        }
+        regex_t re;
+        int rc = regcomp(&re, eq + 1, REG_EXTENDED);
+        if (rc) {
+            char msg[200];
+            regerror(rc, &re, msg, sizeof msg);
+            snprintf(err, errlen, "--metric '%s': bad regex: %s", specs[i], msg);
+            goto bad;
+        }
+        regfree(&re);
+        total += strlen(specs[i]) + 1;
+    }
+    if (n > TT_ENV_METRICS_COUNT_MAX || total > TT_ENV_METRICS_MAX) {
+        snprintf(err, errlen, "--metric: at most %d patterns of %d bytes in all", TT_ENV_METRICS_COUNT_MAX,
+                 TT_ENV_METRICS_MAX);
+        goto bad;
+    }
+    char *s = malloc(sizeof TT_ENV_METRICS + 1 + total);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    char *p = s + sprintf(s, "%s=", TT_ENV_METRICS);
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "%s%s", i ? "\n" : "", specs[i]);
+    return s;
+bad:
+    *bad = 1;
+    return NULL;
+}
+
+/* `extra` ("NAME=value" or NULL, owned by the caller) is added as it is. */
 static char **child_env(const char *shim, const char *sock, const char *session, const char *study,
-                        const char *home)
+                        const char *home, char *extra)
 {
     size_t n = 0;
     while (environ[n])
@@ -149,7 +209,7 @@ static char **child_env(const char *shim, const char *sock, const char *session,
     size_t k = 0;
     const char *old_preload = NULL;
     static const char *drop[] = {"LD_PRELOAD=", TT_ENV_SOCK "=", TT_ENV_SESSION "=", TT_ENV_STUDY "=",
-                                 TT_ENV_HOME "=", TT_ENV_PARENT "="};
+                                 TT_ENV_HOME "=", TT_ENV_PARENT "=", TT_ENV_METRICS "="};
     for (size_t i = 0; i < n; i++) {
         int skip = 0;
         for (size_t d = 0; d < sizeof drop / sizeof *drop; d++)
@@ -160,6 +220,8 @@ static char **child_env(const char *shim, const char *sock, const char *session,
         if (!skip)
             env[k++] = environ[i];
     }
+    if (extra)
+        env[k++] = extra;
     char *s;
     if (old_preload && *old_preload)
         s = NULL, asprintf(&s, "LD_PRELOAD=%s:%s", shim, old_preload);
@@ -279,10 +341,12 @@ int cmd_run(int argc, char **argv)
     static const struct option opts[] = {
         {"study", required_argument, NULL, 's'}, {"collector", required_argument, NULL, 'c'},
         {"store", required_argument, NULL, 'S'}, {"trial", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+        {"metric", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     const char *study_flag = NULL, *collector = NULL, *store_flag = NULL;
     char **patterns = calloc((size_t)argc + 1, sizeof *patterns);
-    size_t npat = 0;
+    char **metrics = calloc((size_t)argc + 1, sizeof *metrics);
+    size_t npat = 0, nmet = 0;
     int c, rc = 1;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -291,13 +355,27 @@ int cmd_run(int argc, char **argv)
         case 'c': collector = optarg; break;
         case 'S': store_flag = optarg; break;
         case 't': patterns[npat++] = optarg; break;
-        case 'h': run_usage(stdout); free(patterns); return 0;
-        default: run_usage(stderr); free(patterns); return 2;
+        case 'm': metrics[nmet++] = optarg; break;
+        case 'h': run_usage(stdout); free(patterns); free(metrics); return 0;
+        default: run_usage(stderr); free(patterns); free(metrics); return 2;
+        }
+    }
+    char *metrics_env = NULL;
+    {
+        char merr[512];
+        int bad;
+        metrics_env = metric_env(metrics, nmet, &bad, merr, sizeof merr);
+        free(metrics);
+        if (nmet && !metrics_env) {
+            fprintf(stderr, "tunetrail run: %s\n", merr);
+            free(patterns);
+            return bad ? 2 : 1;
         }
     }
     if (optind >= argc) {
         fprintf(stderr, "tunetrail run: no command given (usage: tunetrail run [OPTIONS] -- CMD [ARG]...)\n");
         free(patterns);
+        free(metrics_env);
         return 2;
     }
     char **cmd = argv + optind;
@@ -362,7 +440,7 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "tunetrail run: %s\n", err);
         goto out;
     }
-    if (!(env = child_env(shim, sockpath, hex, study, home)))
+    if (!(env = child_env(shim, sockpath, hex, study, home, metrics_env)))
         goto out;
     if (!(sink = sink_open(collector, store, err, sizeof err))) {
         fprintf(stderr, "tunetrail run: %s\n", err);
@@ -637,5 +715,6 @@ out:
     free(sockpath);
     free(spool_path);
     free(patterns);
+    free(metrics_env);
     return rc;
 }

@@ -231,7 +231,7 @@ enum stmt_id {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_DATA_VERSION, S_ORIGIN_GET, S_ORIGIN_NEW, S_ORIGIN_HWM,
     S_AHEAD_ADD, S_AHEAD_TAKE, S_TRIAL_ID, S_STUDY, S_SESSION_START,
     S_SESSION_END, S_PROC_START, S_PROC_END, S_FILE, S_TRIAL_START, S_PARAM, S_METRIC,
-    S_TRIAL_END, S_NOTE, S__COUNT
+    S_TRIAL_END, S_NOTE, S_TRIAL_OF_PROC, S_ADOPT_METRICS, S__COUNT
 };
 
 static const char *stmt_sql[S__COUNT] = {
@@ -295,6 +295,13 @@ static const char *stmt_sql[S__COUNT] = {
                     " error=excluded.error, ended_ns=excluded.ended_ns",
     [S_NOTE] = "INSERT OR IGNORE INTO notes(origin_id, seq, process, level, text, time_ns)"
                " VALUES(?1,?2,?3,?4,?5,?6)",
+    /* A Metric without a trial (a program's printed output, no adapter trial
+     * open) belongs to the trial of its process: the first one, found at
+     * ingest if it exists, else adopted when that trial's TrialStart comes
+     * (the root trial is opened only when the run ends). trial_id 0 = none. */
+    [S_TRIAL_OF_PROC] = "SELECT id FROM trials WHERE process = ?1 ORDER BY id LIMIT 1",
+    [S_ADOPT_METRICS] = "UPDATE metrics SET trial_id = ?1 WHERE trial_id = 0"
+                        " AND origin_id = (SELECT id FROM origins WHERE uuid = ?2)",
 };
 
 /* A multi-row INSERT being filled: the high-volume kinds (metrics, files)
@@ -717,7 +724,7 @@ static const char *validate_event(const Tunetrail__Event *ev)
     }
     case TUNETRAIL__EVENT__KIND_METRIC: {
         const Tunetrail__Metric *m = ev->metric;
-        if (!uuid_ok(m->trial))
+        if (!uuid_opt_ok(m->trial)) /* none: the trial of its process */
             return "Metric.trial is not a uuid";
         if (!m->name || !*m->name || !m->has_value)
             return "Metric without name or value";
@@ -780,7 +787,37 @@ static int run(sqlite3_stmt *s)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
+struct pending;
+static int pending_flush(tt_store *st, struct pending *p);
+
 /* Maps a uuid to its row id in origins or trials, creating the row. */
+static int lookup_id(tt_store *st, int which, struct idmap *m, const uint8_t *uuid, int64_t *id);
+
+/* TrialStart of m->process: its process's trial-less metrics stored so far
+ * (pending rows included) become this trial's. */
+static int adopt_metrics(tt_store *st, const Tunetrail__TrialStart *m)
+{
+    int64_t tid;
+    int rc = pending_flush(st, &st->pend[0]);
+    if (rc != SQLITE_OK || (rc = lookup_id(st, S_TRIAL_ID, &st->trials, m->trial.data, &tid)) != SQLITE_OK)
+        return rc;
+    sqlite3_stmt *s = st->stmt[S_ADOPT_METRICS];
+    sqlite3_bind_int64(s, 1, tid);
+    bind_blob(s, 2, m->process);
+    return run(s);
+}
+
+/* The first trial of process `origin`, 0 if it has none yet. */
+static int trial_of_process(tt_store *st, const ProtobufCBinaryData *origin, int64_t *tid)
+{
+    sqlite3_stmt *s = st->stmt[S_TRIAL_OF_PROC];
+    bind_blob(s, 1, *origin);
+    int rc = sqlite3_step(s);
+    *tid = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 static int lookup_id(tt_store *st, int which, struct idmap *m, const uint8_t *uuid, int64_t *id)
 {
     if ((*id = idmap_get(m, uuid)))
@@ -897,7 +934,8 @@ static int apply_control(tt_store *st, const Tunetrail__Event *ev)
         bind_text(s, 4, m->opened_by);
         bind_i64(s, 5, m->has_index, m->index);
         bind_i64(s, 6, has_t, t);
-        rc = run(s);
+        if ((rc = run(s)) == SQLITE_OK && m->process.len == TT_UUID_LEN)
+            rc = adopt_metrics(st, m);
         break;
     }
     case TUNETRAIL__EVENT__KIND_TRIAL_END: {
@@ -1164,8 +1202,11 @@ static int ingest_event(tt_store *st, const Tunetrail__Event *ev, int *dup)
     sqlite3_stmt *s;
     switch (ev->kind_case) {
     case TUNETRAIL__EVENT__KIND_METRIC:
-        if ((rc = lookup_id(st, S_TRIAL_ID, &st->trials, ev->metric->trial.data, &tid)) !=
-            SQLITE_OK)
+        if (ev->metric->trial.len == 0)
+            rc = trial_of_process(st, &ev->origin, &tid);
+        else
+            rc = lookup_id(st, S_TRIAL_ID, &st->trials, ev->metric->trial.data, &tid);
+        if (rc != SQLITE_OK)
             return rc;
         return pending_add(st, &st->pend[0], tid, oid, ev);
     case TUNETRAIL__EVENT__KIND_FILE_ACCESS:

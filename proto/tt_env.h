@@ -13,6 +13,11 @@
 #define TT_ENV_COLLECTOR "TUNETRAIL_COLLECTOR"
 #define TT_ENV_STORE "TUNETRAIL_STORE"
 #define TT_ENV_SHIM "TUNETRAIL_SHIM"         /* override the path of libtunetrail.so */
+/* `tunetrail run --metric NAME=REGEX` patterns, "NAME=REGEX" entries separated
+ * by '\n'; the shim matches them against every line a process prints. */
+#define TT_ENV_METRICS "TUNETRAIL_METRICS"
+#define TT_ENV_METRICS_MAX 1000             /* bytes of its value (the shim keeps <= 1 KiB) */
+#define TT_ENV_METRICS_COUNT_MAX 16        /* patterns */
 
 /* Variables every child must keep, even after `env -i` (with LD_PRELOAD). */
 #define TT_ENV_KEEP_LIST(X) \
@@ -20,7 +25,8 @@
     X(TT_ENV_SESSION)       \
     X(TT_ENV_STUDY)         \
     X(TT_ENV_HOME)          \
-    X(TT_ENV_DEBUG)
+    X(TT_ENV_DEBUG)         \
+    X(TT_ENV_METRICS)
 
 /* Variables copied into a ProcessStart: settings that change results, never
  * secrets. Exact names only; no prefixes, so nothing slips in by accident. */
