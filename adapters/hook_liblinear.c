@@ -1,0 +1,288 @@
+/* hook_liblinear.c - the liblinear adapter (liblinear.so.4): train and
+ * cross_validation are trials; inside find_parameters (liblinear-train -C)
+ * every (C, p) tried is its own trial; save_model names the model.
+ *
+ * Keys (docs/ADAPTERS.md): liblinear.solver_type (by name), eps, C,
+ * nr_weight, weight_label, weight, p; liblinear.l, liblinear.n (features,
+ * with the bias feature), liblinear.bias; liblinear.nr_fold for CVs and
+ * searches; liblinear.model_file. Metrics: cv_accuracy (percent, valid, max)
+ * for classifiers; cv_mse (valid, min) and, for cross_validation, cv_scc
+ * (valid, max) for the SVR solvers.
+ *
+ * RATIONALE: find_parameters does not call cross_validation; a static
+ * function of liblinear (find_parameter_C) trains each fold with train() and
+ * predicts the held-out rows with predict(), both through the PLT, so both
+ * reach us. While a search runs on this thread, consecutive train calls with
+ * the same (C, p) (nr_fold of them) form one trial, and each predict is
+ * scored against the label of the row it was given (found by address in
+ * prob->x): the same count liblinear makes for its "log2c= ... rate=" line.
+ * MSE sums the same terms in fold order instead of row order, so it may
+ * differ from liblinear's in the last bits (not in the printed digits). */
+#include "adapter.h"
+
+#include <errno.h>
+#include <linear.h>
+#include <pthread.h>
+#include <string.h>
+
+#define LIB "liblinear.so"
+#define NS "liblinear"
+
+static __thread int depth __attribute__((tls_model("initial-exec")));
+
+/* One find_parameters call in progress on this thread. */
+struct search {
+    const struct problem *prob;
+    const struct parameter *param;
+    int nr_fold;
+    int sorted;            /* prob->x is in increasing address order */
+    int open;              /* a (C, p) trial is open */
+    uint8_t trial[TT_UUID_LEN];
+    double C, p;
+    int trains;
+    long total, correct;
+    double sqerr;
+};
+static __thread struct search *cur_search __attribute__((tls_model("initial-exec")));
+
+static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
+static int have_last;
+static uint8_t last_trial[TT_UUID_LEN];
+
+#define NSOLVERS 14
+static const char *const solvers[NSOLVERS] = {
+    "L2R_LR", "L2R_L2LOSS_SVC_DUAL", "L2R_L2LOSS_SVC", "L2R_L1LOSS_SVC_DUAL", "MCSVM_CS",
+    "L1R_L2LOSS_SVC", "L1R_LR", "L2R_LR_DUAL", NULL, NULL, NULL,
+    "L2R_L2LOSS_SVR", "L2R_L2LOSS_SVR_DUAL", "L2R_L1LOSS_SVR_DUAL"};
+
+static int is_regression(int s)
+{
+    return s == L2R_L2LOSS_SVR || s == L2R_L2LOSS_SVR_DUAL || s == L2R_L1LOSS_SVR_DUAL;
+}
+
+/* Opens a trial with every parameter field; C and p as given (a search
+ * overrides the ones in param). Returns 1 if opened. */
+static int open_trial(uint8_t t[TT_UUID_LEN], const struct problem *prob,
+                      const struct parameter *param, double C, double p, int nr_fold)
+{
+    if (shim_trial_open(NS, t) < 0)
+        return 0;
+    pthread_mutex_lock(&last_lock);
+    memcpy(last_trial, t, TT_UUID_LEN);
+    have_last = 1;
+    pthread_mutex_unlock(&last_lock);
+    char b[16];
+    if (param) {
+        adapter_param_str(t, NS, "solver_type", adapter_enum_name(solvers, NSOLVERS, param->solver_type, b, sizeof b));
+        adapter_param_double(t, NS, "eps", param->eps);
+        adapter_param_double(t, NS, "C", C);
+        adapter_param_int(t, NS, "nr_weight", param->nr_weight);
+        int nw = param->nr_weight > 0 && param->weight_label && param->weight ? param->nr_weight : 0;
+        adapter_param_list(t, NS, "weight_label", nw ? param->weight_label : (const int *)"", NULL, nw);
+        adapter_param_list(t, NS, "weight", NULL, param->weight, nw);
+        adapter_param_double(t, NS, "p", p);
+    }
+    if (prob) {
+        adapter_param_int(t, NS, "l", prob->l);
+        adapter_param_int(t, NS, "n", prob->n);
+        adapter_param_double(t, NS, "bias", prob->bias);
+    }
+    if (nr_fold > 0)
+        adapter_param_int(t, NS, "nr_fold", nr_fold);
+    return 1;
+}
+
+static void search_close(struct search *s)
+{
+    if (!s->open)
+        return;
+    s->open = 0;
+    if (s->total > 0) {
+        if (is_regression(s->param->solver_type))
+            shim_trial_metric(s->trial, "cv_mse", s->sqerr / (double)s->total, -1, "valid", "min");
+        else
+            shim_trial_metric(s->trial, "cv_accuracy", 100.0 * (double)s->correct / (double)s->total,
+                              -1, "valid", "max");
+    }
+    shim_trial_end(s->trial, PB_TRIAL_OK, NULL);
+}
+
+/* A fold's train call inside a search: starts the next (C, p) trial when
+ * the setting changes or the previous one has all its folds. */
+static void search_train(struct search *s, const struct parameter *param)
+{
+    if (s->open && param->C == s->C && param->p == s->p && s->trains < s->nr_fold) {
+        s->trains++;
+        return;
+    }
+    search_close(s);
+    s->C = param->C;
+    s->p = param->p;
+    s->trains = 1;
+    s->total = s->correct = 0;
+    s->sqerr = 0;
+    s->open = open_trial(s->trial, s->prob, s->param, param->C, param->p, s->nr_fold);
+}
+
+/* Row index of x in s->prob->x, or -1. */
+static int search_row(const struct search *s, const struct feature_node *x)
+{
+    struct feature_node **rows = s->prob->x;
+    int n = s->prob->l;
+    if (s->sorted) {
+        int lo = 0, hi = n - 1;
+        while (lo <= hi) {
+            int mid = lo + (hi - lo) / 2;
+            if (rows[mid] == x)
+                return mid;
+            if ((uintptr_t)rows[mid] < (uintptr_t)x)
+                lo = mid + 1;
+            else
+                hi = mid - 1;
+        }
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        if (rows[i] == x)
+            return i;
+    return -1;
+}
+
+ADAPTER_EXPORT struct model *train(const struct problem *prob, const struct parameter *param)
+{
+    static struct adapter_site site;
+    ADAPTER_REAL(train, struct model *(*)(const struct problem *, const struct parameter *));
+    if (!real) {
+        errno = ENOSYS;
+        return NULL;
+    }
+    if (depth) {
+        struct search *s = cur_search;
+        if (s && param && shim_busy == 0)
+            search_train(s, param); /* keeps errno (shim_trial_*) */
+        return real(prob, param);
+    }
+    if (!adapter_active(&site, (void *)real, LIB))
+        return real(prob, param);
+    uint8_t t[TT_UUID_LEN];
+    int rec = open_trial(t, prob, param, param ? param->C : 0, param ? param->p : 0, 0);
+    adapter_enter(&depth);
+    struct model *m = real(prob, param);
+    adapter_leave(&depth);
+    if (rec) {
+        int saved = errno;
+        shim_trial_end(t, m ? PB_TRIAL_OK : PB_TRIAL_FAILED, m ? NULL : "train returned NULL");
+        errno = saved;
+    }
+    return m;
+}
+
+ADAPTER_EXPORT double predict(const struct model *model_, const struct feature_node *x)
+{
+    ADAPTER_REAL(predict, double (*)(const struct model *, const struct feature_node *));
+    if (!real) {
+        errno = ENOSYS;
+        return 0;
+    }
+    double v = real(model_, x);
+    struct search *s = cur_search;
+    if (s && s->open && depth) {
+        int i = search_row(s, x);
+        if (i >= 0) {
+            double y = s->prob->y[i];
+            s->total++;
+            s->correct += v == y;
+            s->sqerr += (v - y) * (v - y);
+        }
+    }
+    return v;
+}
+
+ADAPTER_EXPORT void cross_validation(const struct problem *prob, const struct parameter *param,
+                                     int nr_fold, double *target)
+{
+    static struct adapter_site site;
+    ADAPTER_REAL(cross_validation, void (*)(const struct problem *, const struct parameter *, int, double *));
+    if (!real) {
+        errno = ENOSYS;
+        return;
+    }
+    if (depth || !adapter_active(&site, (void *)real, LIB)) {
+        real(prob, param, nr_fold, target);
+        return;
+    }
+    uint8_t t[TT_UUID_LEN];
+    int rec = open_trial(t, prob, param, param ? param->C : 0, param ? param->p : 0, nr_fold);
+    adapter_enter(&depth);
+    real(prob, param, nr_fold, target);
+    adapter_leave(&depth);
+    if (!rec)
+        return;
+    int saved = errno;
+    if (prob && param && target && prob->y) {
+        if (is_regression(param->solver_type)) {
+            double mse, scc;
+            if (adapter_cv_regression(target, prob->y, prob->l, &mse, &scc) == 0) {
+                shim_trial_metric(t, "cv_mse", mse, -1, "valid", "min");
+                shim_trial_metric(t, "cv_scc", scc, -1, "valid", "max");
+            }
+        } else {
+            double acc;
+            if (adapter_cv_accuracy(target, prob->y, prob->l, &acc) == 0)
+                shim_trial_metric(t, "cv_accuracy", acc, -1, "valid", "max");
+        }
+    }
+    shim_trial_end(t, PB_TRIAL_OK, NULL);
+    errno = saved;
+}
+
+ADAPTER_EXPORT void find_parameters(const struct problem *prob, const struct parameter *param,
+                                    int nr_fold, double start_C, double start_p, double *best_C,
+                                    double *best_p, double *best_score)
+{
+    static struct adapter_site site;
+    ADAPTER_REAL(find_parameters, void (*)(const struct problem *, const struct parameter *, int,
+                                           double, double, double *, double *, double *));
+    if (!real) {
+        errno = ENOSYS;
+        return;
+    }
+    if (depth || !prob || !param || !prob->x || !adapter_active(&site, (void *)real, LIB)) {
+        real(prob, param, nr_fold, start_C, start_p, best_C, best_p, best_score);
+        return;
+    }
+    struct search s = {.prob = prob, .param = param, .nr_fold = nr_fold > 0 ? nr_fold : 1, .sorted = 1};
+    for (int i = 1; i < prob->l && s.sorted; i++)
+        s.sorted = (uintptr_t)prob->x[i - 1] < (uintptr_t)prob->x[i];
+    cur_search = &s;
+    adapter_enter(&depth);
+    real(prob, param, nr_fold, start_C, start_p, best_C, best_p, best_score);
+    adapter_leave(&depth);
+    cur_search = NULL;
+    int saved = errno;
+    search_close(&s);
+    errno = saved;
+}
+
+ADAPTER_EXPORT int save_model(const char *model_file_name, const struct model *model_)
+{
+    static struct adapter_site site;
+    ADAPTER_REAL(save_model, int (*)(const char *, const struct model *));
+    if (!real) {
+        errno = ENOSYS;
+        return -1;
+    }
+    if (!adapter_active(&site, (void *)real, LIB))
+        return real(model_file_name, model_);
+    int r = real(model_file_name, model_);
+    if (r == 0) {
+        uint8_t t[TT_UUID_LEN];
+        pthread_mutex_lock(&last_lock);
+        int have = have_last;
+        memcpy(t, last_trial, TT_UUID_LEN);
+        pthread_mutex_unlock(&last_lock);
+        if (have)
+            adapter_model_file(t, NS, model_file_name);
+    }
+    return r;
+}
