@@ -201,8 +201,25 @@ static void darknet_line(struct shim_outscan *s, const char *l, const char *end)
     put(s, "loss_avg", avg, step, "train", "min");
 }
 
+/* Defined by the trial API (plugin/shim_trial.c); weak as shim_trial_current
+ * below, for the same reason. */
+extern int shim_trial_count(void) __attribute__((weak));
+
+/* The libsvm and liblinear adapters record cv_accuracy / cv_mse exactly
+ * (from the folds' predictions); the printed line is a rounded copy that
+ * would land on the same trial a second time. So these built-ins stand down
+ * once an adapter trial was opened in this process (it was, if the adapter
+ * saw the library). User patterns are never skipped. */
+static int adapter_covers(const struct shim_outscan *s)
+{
+    return (s->builtin == B_SVM_TRAIN || s->builtin == B_LIBLINEAR_TRAIN) && shim_trial_count &&
+           shim_trial_count() > 0;
+}
+
 static void builtin_line(struct shim_outscan *s, const char *l, const char *end)
 {
+    if (adapter_covers(s))
+        return;
     switch (s->builtin) {
     case B_SVM_TRAIN:
         if (end - l > 17 && l[0] == 'C' && !memcmp(l, "Cross Validation ", 17)) {

@@ -173,3 +173,12 @@ int shim_trial_current(uint8_t out[TT_UUID_LEN])
     pthread_mutex_unlock(&tr_lock);
     return have;
 }
+
+int shim_trial_count(void)
+{
+    pthread_mutex_lock(&tr_lock);
+    own_locked();
+    int n = tr.index > INT32_MAX ? INT32_MAX : (int)tr.index;
+    pthread_mutex_unlock(&tr_lock);
+    return n;
+}
