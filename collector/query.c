@@ -24,7 +24,14 @@ struct q {
     tt_store *st;
     sqlite3 *db;
     sqlite3_stmt *params, *metrics, *inputs, *outputs, *proc;
+    sqlite3_stmt *ev_procs, *ev_metrics, *ev_data, *ev_of;
 };
+
+/* A trial that is an evaluation (store_sqlite.c: eval_trial_view) is not
+ * listed nor counted; its metrics show on the trial it evaluates. The
+ * evaluation processes are found once per command into a TEMP table
+ * (q_eval): one pass over the hashed inputs instead of one per trial. */
+#define NOT_EVAL " (COALESCE(opened_by, '') = 'adapter' OR process NOT IN (SELECT process FROM q_eval))"
 
 struct qopts {
     int json, help;
@@ -77,6 +84,17 @@ static int q_open(struct q *q, const char *cmd, const char *flag)
         return -1;
     }
     q->db = store_sqlite(q->st);
+    char *msg = NULL;
+    if (sqlite3_exec(q->db,
+                     "CREATE TEMP TABLE q_eval AS SELECT process, trial_id FROM eval_process_view;"
+                     " CREATE INDEX temp.q_eval_process ON q_eval(process);"
+                     " CREATE INDEX temp.q_eval_trial ON q_eval(trial_id);",
+                     NULL, NULL, &msg) != SQLITE_OK) {
+        fprintf(stderr, "tunetrail %s: cannot read store %s: %s\n", cmd, q->path,
+                msg ? msg : sqlite3_errmsg(q->db));
+        sqlite3_free(msg);
+        return -1;
+    }
     /* Per path, the latest row that has a hash wins over rows without one. */
 #define FILES_SQL(modes)                                                                         \
     "SELECT path, sha256, size, max((sha256 IS NOT NULL) * 4000000000000000000"                  \
@@ -91,8 +109,16 @@ static int q_open(struct q *q, const char *cmd, const char *flag)
         "SELECT uuid, parent, relation, pid, ppid, exe, argv, cwd, host, user, uid, git_commit,"
         " git_dirty, started_ns, ended_ns, status, exit_code, signal, utime_us, stime_us,"
         " maxrss_kb, study_name, session FROM process_view WHERE uuid = ?1",
+        "SELECT e.process, p.session FROM q_eval e LEFT JOIN processes p ON p.uuid = e.process"
+        " WHERE e.trial_id = ?1 ORDER BY p.started_ns, e.process",
+        "SELECT name, value, step, split, direction, time_ns FROM eval_metric_view"
+        " WHERE process = ?1 AND trial_id = ?2 ORDER BY step, time_ns, origin_id, seq",
+        "SELECT path, sha256 FROM eval_data_view WHERE process = ?1 ORDER BY path",
+        "SELECT min(trial_id) FROM q_eval WHERE process = ?1",
     };
-    sqlite3_stmt **out[] = {&q->params, &q->metrics, &q->inputs, &q->outputs, &q->proc};
+    sqlite3_stmt **out[] = {&q->params,   &q->metrics,    &q->inputs,  &q->outputs,
+                            &q->proc,     &q->ev_procs,   &q->ev_metrics, &q->ev_data,
+                            &q->ev_of};
     for (size_t i = 0; i < sizeof sql / sizeof *sql; i++) {
         if (sqlite3_prepare_v2(q->db, sql[i], -1, out[i], NULL) != SQLITE_OK) {
             fprintf(stderr, "tunetrail %s: cannot read store %s: %s\n", cmd, q->path,
@@ -110,6 +136,10 @@ static void q_close(struct q *q)
     sqlite3_finalize(q->inputs);
     sqlite3_finalize(q->outputs);
     sqlite3_finalize(q->proc);
+    sqlite3_finalize(q->ev_procs);
+    sqlite3_finalize(q->ev_metrics);
+    sqlite3_finalize(q->ev_data);
+    sqlite3_finalize(q->ev_of);
     store_close(q->st);
     free(q->path);
 }
@@ -209,6 +239,58 @@ static json_t *process_json(struct q *q, const void *uuid, int len)
     return o;
 }
 
+/* The evaluations of trial id: one object per metric point of each
+ * evaluation process, with its data files. Caller owns the array. */
+static json_t *evaluations_json(struct q *q, int64_t id)
+{
+    json_t *a = json_array();
+    sqlite3_stmt *p = q->ev_procs;
+    sqlite3_bind_int64(p, 1, id);
+    while (sqlite3_step(p) == SQLITE_ROW) {
+        const void *proc = sqlite3_column_blob(p, 0);
+        int plen = sqlite3_column_bytes(p, 0);
+        json_t *data = json_array();
+        sqlite3_stmt *d = q->ev_data;
+        sqlite3_bind_blob(d, 1, proc, plen, SQLITE_TRANSIENT);
+        while (sqlite3_step(d) == SQLITE_ROW)
+            json_array_append_new(data, json_pack("{s:o,s:o}", "path", col_str(d, 0), "sha256",
+                                                  col_hex(d, 1)));
+        sqlite3_reset(d);
+        sqlite3_stmt *m = q->ev_metrics;
+        sqlite3_bind_blob(m, 1, proc, plen, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(m, 2, id);
+        while (sqlite3_step(m) == SQLITE_ROW) {
+            json_t *e = json_pack("{s:o,s:f,s:o,s:o,s:o,s:O,s:o,s:o,s:o}", "metric", col_str(m, 0),
+                                  "value", sqlite3_column_double(m, 1), "step", col_int(m, 2),
+                                  "split", col_str(m, 3), "direction", col_str(m, 4), "data",
+                                  data, "process", col_hex(p, 0), "session", col_hex(p, 1),
+                                  "time", iso_time(m, 5));
+            if (e)
+                json_array_append_new(a, e);
+        }
+        sqlite3_reset(m);
+        json_decref(data);
+    }
+    sqlite3_reset(p);
+    return a;
+}
+
+/* The trial that trial row r evaluates (opened_by at col 13, process at 2),
+ * or 0 if r is a trial of its own. */
+static int64_t evaluation_of(struct q *q, sqlite3_stmt *r)
+{
+    const char *by = (const char *)sqlite3_column_text(r, 13);
+    if ((by && !strcmp(by, "adapter")) || sqlite3_column_type(r, 2) == SQLITE_NULL)
+        return 0;
+    int64_t t = 0;
+    sqlite3_bind_blob(q->ev_of, 1, sqlite3_column_blob(r, 2), sqlite3_column_bytes(r, 2),
+                      SQLITE_TRANSIENT);
+    if (sqlite3_step(q->ev_of) == SQLITE_ROW)
+        t = sqlite3_column_int64(q->ev_of, 0);
+    sqlite3_reset(q->ev_of);
+    return t;
+}
+
 #define TRIAL_COLS                                                                               \
     "SELECT id, uuid, process, session, study, status, exe, argv, started_ns, ended_ns,"        \
     " exit_code, signal, framework, opened_by, idx, error FROM trial_view"
@@ -252,6 +334,7 @@ static json_t *trial_json(struct q *q, sqlite3_stmt *r, int full)
     int plen = sqlite3_column_bytes(r, 2);
     json_object_set_new(o, "inputs", files_json(q->inputs, proc, plen));
     json_object_set_new(o, "outputs", files_json(q->outputs, proc, plen));
+    json_object_set_new(o, "evaluations", evaluations_json(q, id));
     if (!full) {
         json_decref(sources);
         json_decref(points);
@@ -260,6 +343,8 @@ static json_t *trial_json(struct q *q, sqlite3_stmt *r, int full)
     json_object_set_new(o, "opened_by", col_str(r, 13));
     json_object_set_new(o, "index", col_int(r, 14));
     json_object_set_new(o, "error", col_str(r, 15));
+    int64_t of = evaluation_of(q, r);
+    json_object_set_new(o, "evaluation_of", of ? json_integer(of) : json_null());
     json_object_set_new(o, "param_sources", sources);
     json_object_set_new(o, "metric_points", points);
     /* The process and its ancestors, nearest first; bounded against cycles. */
@@ -351,7 +436,8 @@ int cmd_studies(int argc, char **argv)
         " t AS (SELECT study, count(*) n, sum(status = 'ok') ok, sum(status = 'failed') failed,"
         "  sum(status = 'crashed') crashed, sum(status = 'killed') killed,"
         "  sum(status = 'running') running, min(started_ns) first,"
-        "  max(COALESCE(ended_ns, started_ns)) last FROM trial_view GROUP BY study)"
+        "  max(COALESCE(ended_ns, started_ns)) last FROM trial_view WHERE" NOT_EVAL
+        "  GROUP BY study)"
         " SELECT names.name, COALESCE(t.n, 0), COALESCE(t.ok, 0), COALESCE(t.failed, 0),"
         "  COALESCE(t.crashed, 0), COALESCE(t.killed, 0), COALESCE(t.running, 0),"
         "  (SELECT count(*) FROM sessions WHERE sessions.study = names.name), t.first, t.last"
@@ -459,8 +545,8 @@ int cmd_trials(int argc, char **argv)
             goto out;
         }
     }
-    if (sqlite3_prepare_v2(q.db, study ? TRIAL_COLS " WHERE study = ?1 ORDER BY id"
-                                       : TRIAL_COLS " ORDER BY id",
+    if (sqlite3_prepare_v2(q.db, study ? TRIAL_COLS " WHERE study = ?1 AND" NOT_EVAL " ORDER BY id"
+                                       : TRIAL_COLS " WHERE" NOT_EVAL " ORDER BY id",
                            -1, &s, NULL) != SQLITE_OK) {
         fprintf(stderr, "tunetrail trials: cannot read store %s: %s\n", q.path,
                 sqlite3_errmsg(q.db));
@@ -602,6 +688,9 @@ static void show_human(json_t *t)
     size_t i;
     printf("trial %lld  %s\n", (long long)json_integer_value(json_object_get(t, "id")),
            jstr(t, "uuid"));
+    if (json_is_integer(json_object_get(t, "evaluation_of")))
+        printf("  evaluation of trial %lld: its metrics are that trial's test metrics\n",
+               (long long)json_integer_value(json_object_get(t, "evaluation_of")));
     printf("  study:      %s\n", *jstr(t, "study") ? jstr(t, "study") : "(unknown)");
     printf("  status:     %s", jstr(t, "status"));
     if (json_is_integer(json_object_get(t, "exit_code")))
@@ -649,6 +738,17 @@ static void show_human(json_t *t)
     json_decref(last);
     print_files("inputs", json_object_get(t, "inputs"));
     print_files("outputs", json_object_get(t, "outputs"));
+    json_t *evs = json_object_get(t, "evaluations");
+    printf("evaluations (%zu):\n", json_array_size(evs));
+    json_array_foreach(evs, i, v)
+    {
+        printf("  %-20s = %-12g  split %s  process %s\n", jstr(v, "metric"),
+               json_real_value(json_object_get(v, "value")), jstr(v, "split"), jstr(v, "process"));
+        size_t j;
+        json_t *d;
+        json_array_foreach(json_object_get(v, "data"), j, d)
+            printf("    data %s  %s\n", jstr(d, "sha256"), jstr(d, "path"));
+    }
     json_t *chain = json_object_get(t, "processes");
     printf("process and parents (%zu):\n", json_array_size(chain));
     json_array_foreach(chain, i, v)

@@ -47,7 +47,7 @@
 #include "tunetrail.pb-c.h"
 #include "wire.h"
 
-#define STORE_SCHEMA_VERSION 2 /* 2: hwm dedupe, append-order tables */
+#define STORE_SCHEMA_VERSION 3 /* 2: hwm dedupe, append-order tables; 3: evaluation views */
 #define STORE_BUSY_MS 10000
 #define STORE_STR_MAX (64u << 10) /* any one string field */
 #define STORE_LIST_MAX 65536      /* argv / env entries */
@@ -103,6 +103,69 @@ static const char *schema_sql =
     " CASE WHEN p.end_how = 1 THEN p.exit_code END AS exit_code,"
     " CASE WHEN p.end_how = 2 THEN p.signal END AS signal"
     " FROM trials t LEFT JOIN process_view p ON p.uuid = t.process;\n";
+
+/* Evaluations (schema 3), derived at read time like status and study, so
+ * the model's producing trial and the evaluating process may arrive in any
+ * order, from any session. A written file is looked up by content: */
+static const char *eval_index_sql =
+    "CREATE INDEX IF NOT EXISTS files_written_sha ON files(sha256)"
+    " WHERE mode IN (1, 2) AND sha256 IS NOT NULL;\n";
+
+/* Views only: a store of schema 2 gets them added by its next writer, and a
+ * reader of such a store makes them TEMP (see eval_views_temp).
+ *  eval_model_view: each hashed file a process read, with the trial that
+ *   produced that content (NULL if none): a trial of another process of the
+ *   same study whose process wrote it without having read it (so a `cp`
+ *   wrapped in tunetrail does not become a producer). Several producers: the
+ *   earliest process wins; in a process with several trials, the one whose
+ *   model_file param names the path, else the last one started before the
+ *   write.
+ *  eval_process_view: (process, trial_id) - the process read a model of
+ *   trial_id and reported a metric outside adapter trials.
+ *  eval_trial_view: (id, evaluates) - a trial that is an evaluation: opened
+ *   by the root fallback or a --trial pattern (not an adapter) in an
+ *   evaluation process. It is not a trial of the study.
+ *  eval_metric_view: the evaluation's metrics, on the evaluated trial, split
+ *   'test'; those of its eval trials plus its trial-less ones.
+ *  eval_data_view: a process's evaluation data files - every hashed file it
+ *   read that is not a model it evaluates nor under a system directory.
+ *   Meaningful for the processes of eval_process_view; filter by process. */
+static const char *eval_views_sql =
+    "CREATE VIEW eval_model_view AS SELECT r.process AS process, r.path AS path,"
+    " r.sha256 AS sha256, (SELECT t.id FROM files w JOIN process_view pw ON pw.uuid = w.process"
+    "  JOIN trials t ON t.process = w.process"
+    "  WHERE w.sha256 = r.sha256 AND w.mode IN (1, 2) AND w.process <> r.process"
+    "   AND pw.study_name IS pr.study_name AND NOT EXISTS (SELECT 1 FROM files x"
+    "    WHERE x.process = w.process AND x.mode = 0 AND x.sha256 = r.sha256)"
+    "  ORDER BY pw.started_ns, w.process, EXISTS (SELECT 1 FROM params k WHERE k.trial_id = t.id"
+    "    AND k.key LIKE '%model_file' AND k.value = w.path) DESC,"
+    "   COALESCE(t.started_ns <= w.time_ns, 0) DESC, t.started_ns DESC, t.id LIMIT 1) AS trial_id"
+    " FROM files r JOIN process_view pr ON pr.uuid = r.process"
+    " WHERE r.mode IN (0, 2) AND r.sha256 IS NOT NULL;\n"
+    "CREATE VIEW eval_process_view AS SELECT DISTINCT m.process AS process, m.trial_id AS trial_id"
+    " FROM eval_model_view m WHERE m.trial_id IS NOT NULL AND (EXISTS (SELECT 1 FROM trials e"
+    "   JOIN metrics x ON x.trial_id = e.id WHERE e.process = m.process"
+    "   AND COALESCE(e.opened_by, '') <> 'adapter')"
+    "  OR EXISTS (SELECT 1 FROM metrics x WHERE x.trial_id = 0"
+    "   AND x.origin_id = (SELECT id FROM origins WHERE uuid = m.process)));\n"
+    "CREATE VIEW eval_trial_view AS SELECT t.id AS id, min(ep.trial_id) AS evaluates"
+    " FROM trials t JOIN eval_process_view ep ON ep.process = t.process"
+    " WHERE COALESCE(t.opened_by, '') <> 'adapter' GROUP BY t.id;\n"
+    "CREATE VIEW eval_metric_view AS SELECT ep.trial_id AS trial_id, ep.process AS process,"
+    " x.name AS name, x.value AS value, x.step AS step, 'test' AS split, x.direction AS direction,"
+    " x.time_ns AS time_ns, x.origin_id AS origin_id, x.seq AS seq"
+    " FROM eval_process_view ep JOIN trials e ON e.process = ep.process"
+    "  AND COALESCE(e.opened_by, '') <> 'adapter' JOIN metrics x ON x.trial_id = e.id"
+    " UNION ALL SELECT ep.trial_id, ep.process, x.name, x.value, x.step, 'test', x.direction,"
+    " x.time_ns, x.origin_id, x.seq FROM eval_process_view ep"
+    " JOIN origins o ON o.uuid = ep.process JOIN metrics x ON x.trial_id = 0 AND x.origin_id = o.id;\n"
+    "CREATE VIEW eval_data_view AS SELECT f.process AS process, f.path AS path,"
+    " max(f.sha256) AS sha256 FROM files f WHERE f.mode IN (0, 2) AND f.sha256 IS NOT NULL"
+    " AND f.sha256 NOT IN (SELECT m.sha256 FROM eval_model_view m WHERE m.process = f.process"
+    "  AND m.trial_id IS NOT NULL)"
+    " AND f.path NOT GLOB '/usr/*' AND f.path NOT GLOB '/etc/*' AND f.path NOT GLOB '/lib*'"
+    " AND f.path NOT GLOB '/proc/*' AND f.path NOT GLOB '/sys/*' AND f.path NOT GLOB '/dev/*'"
+    " GROUP BY f.process, f.path;\n";
 
 /* ---- uuid -> id map: open addressing; uuids are random, so their first
  * 8 bytes are a good hash. Bounded by IDMAP_MAX, checked between batches. */
@@ -397,10 +460,13 @@ static int ensure_schema(tt_store *st, char *err, size_t errlen)
         set_err(err, errlen, "%s", sqlite3_errmsg(st->db));
         goto err;
     }
-    if (v == 0) {
+    if (v == 0 || v == 2) {
+        /* 2 -> 3 adds an index and views: nothing stored changes. */
         char sql[64];
         snprintf(sql, sizeof sql, "PRAGMA user_version=%d", STORE_SCHEMA_VERSION);
-        if (exec_sql(st->db, schema_sql, err, errlen) < 0 || exec_sql(st->db, sql, err, errlen) < 0)
+        if ((v == 0 && exec_sql(st->db, schema_sql, err, errlen) < 0) ||
+            exec_sql(st->db, eval_index_sql, err, errlen) < 0 ||
+            exec_sql(st->db, eval_views_sql, err, errlen) < 0 || exec_sql(st->db, sql, err, errlen) < 0)
             goto err;
     } else if (v != STORE_SCHEMA_VERSION) {
         set_err(err, errlen, "store schema version %d, this tunetrail knows %d", v,
@@ -411,6 +477,37 @@ static int ensure_schema(tt_store *st, char *err, size_t errlen)
 err:
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
+}
+
+/* A reader of a schema-2 store (written by an older tunetrail, not opened by
+ * a writer since) cannot add the evaluation views to the file: it defines
+ * them as TEMP views of its own connection, which resolve first. */
+static int eval_views_temp(tt_store *st, char *err, size_t errlen)
+{
+    static const char from[] = "CREATE VIEW ", to[] = "CREATE TEMP VIEW ";
+    size_t n = strlen(eval_views_sql), k = 0;
+    for (const char *p = eval_views_sql; (p = strstr(p, from)); p += sizeof from - 1)
+        k++;
+    char *sql = malloc(n + k * (sizeof to - sizeof from) + 1), *q = sql;
+    if (!sql) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    for (const char *p = eval_views_sql, *hit; *p; p = hit + sizeof from - 1) {
+        if (!(hit = strstr(p, from))) {
+            strcpy(q, p);
+            q += strlen(p);
+            break;
+        }
+        memcpy(q, p, (size_t)(hit - p));
+        q += hit - p;
+        memcpy(q, to, sizeof to - 1);
+        q += sizeof to - 1;
+    }
+    *q = 0;
+    int rc = exec_sql(st->db, sql, err, errlen);
+    free(sql);
+    return rc;
 }
 
 /* Prepares "INSERT INTO table(cols) VALUES(?,..),(?,..).." for STORE_MULTI_ROWS
@@ -474,7 +571,9 @@ tt_store *store_open(const char *path, int flags, char *err, size_t errlen)
             set_err(err, errlen, "%s", sqlite3_errmsg(st->db));
             goto err;
         }
-        if (v != STORE_SCHEMA_VERSION) {
+        if (v == 2 && eval_views_temp(st, err, errlen) < 0)
+            goto err;
+        if (v != STORE_SCHEMA_VERSION && v != 2) {
             set_err(err, errlen, v ? "store schema version %d, this tunetrail knows %d"
                                    : "not a tunetrail store (schema version %d, expected %d)",
                     v, STORE_SCHEMA_VERSION);
