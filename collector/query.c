@@ -481,7 +481,8 @@ static void trials_usage(FILE *f)
                "  --study NAME  only this study (default $TUNETRAIL_STUDY, else all studies)\n"
                "  --json        one JSON object per line: id, uuid, study, status, exe, argv,\n"
                "                params, metrics, inputs, outputs, started, ended, exit_code,\n"
-               "                signal, process, session, framework\n"
+               "                signal, process, session, framework, evaluations\n"
+               "                (test metrics of later runs that read this trial's model)\n"
                "  --store PATH  SQLite store (default $TUNETRAIL_STORE, else\n"
                "                $TUNETRAIL_HOME/trail.db)\n");
 }
@@ -614,7 +615,8 @@ static void show_usage(FILE *f)
                "max RSS, git commit. TRIAL is the id from `tunetrail trials`, or the trial\n"
                "uuid in hex (a unique prefix is enough).\n\n"
                "  --json        one JSON object: the `trials --json` fields plus param_sources,\n"
-               "                metric_points, processes (nearest first), opened_by, error\n"
+               "                metric_points, processes (nearest first), opened_by, error,\n"
+               "                evaluation_of (the trial an evaluation evaluates, else null)\n"
                "  --store PATH  SQLite store (default $TUNETRAIL_STORE, else\n"
                "                $TUNETRAIL_HOME/trail.db)\n");
 }
