@@ -28,7 +28,7 @@ def rows(db, tid, key):
 '
 
 say "tt_fann_xor, fann_train_epoch loop: one trial, exact params, per-epoch mse == printed"
-tt_rc rc run --study epochs --store "$DB" -- "$TT_PROGS/tt_fann_xor" --epochs 20 --hidden FANN_GAUSSIAN \
+tt_rc rc run --study epochs --store "$DB" -- "$TT_PROGS/tt_fann_xor" --epochs 8 --hidden FANN_GAUSSIAN \
     --lr 0.4 --save "$T/xor.net" >"$T/epochs.out"
 expect_eq "$rc" 0 "tt_fann_xor exit code"
 trials_json --study epochs
@@ -56,13 +56,13 @@ for k, v in want.items():
 s = show(t["id"])
 mse = points(s, "mse")
 pr = printed(args[0], r"^epoch \d+ mse (\S+)")
-check(len(pr) == 20 and [m[0] for m in mse] == list(range(1, 21)), "20 mse points, steps 1..20 (%d)" % len(mse))
+check(len(pr) == 8 and [m[0] for m in mse] == list(range(1, 9)), "8 mse points, steps 1..8 (%d)" % len(mse))
 check(all(m[2] == "train" and m[3] == "min" for m in mse), "mse: split train, direction min")
 check(all(same(m[1], v) for m, v in zip(mse, pr)), "every epoch mse == printed")
-check(len(points(s, "bit_fail")) == 20, "bit_fail per epoch")
+check(len(points(s, "bit_fail")) == 8, "bit_fail per epoch")
 tm = points(s, "test_mse")
-check(len(tm) == 1 and tm[0][0] == 20 and tm[0][2] == "test" and same(tm[0][1], printed(args[0], r"^test mse (\S+)")[0]),
-      "test_mse == printed, step 20, split test (%r)" % (tm,))
+check(len(tm) == 1 and tm[0][0] == 8 and tm[0][1] > 0 and tm[0][2] == "test" and same(tm[0][1], printed(args[0], r"^test mse (\S+)")[0]),
+      "test_mse == printed (> 0), step 8, split test (%r)" % (tm,))
 outs = {o["path"]: o["sha256"] for o in t["outputs"]}
 check(outs.get(args[1]) == args[2], "model %s among outputs with its sha256" % args[1])
 ' "$T/epochs.out" "$T/xor.net" "$(sha256 "$T/xor.net")"
@@ -125,7 +125,7 @@ check("fann.model_file" not in pa, "A: no model file")
 ' "$T/two.out" "$T/two" "$DB"
 
 say "pass-through: output byte-identical with and without tunetrail"
-"$TT_PROGS/tt_fann_xor" --epochs 20 --hidden FANN_GAUSSIAN --lr 0.4 --save "$T/xor2.net" >"$T/bare.out"
+"$TT_PROGS/tt_fann_xor" --epochs 8 --hidden FANN_GAUSSIAN --lr 0.4 --save "$T/xor2.net" >"$T/bare.out"
 sed "s#$T/xor.net#$T/xor2.net#" "$T/epochs.out" >"$T/epochs2.out"
 cmp "$T/bare.out" "$T/epochs2.out" || fail "tt_fann_xor output differs under tunetrail"
 cmp "$T/xor.net" "$T/xor2.net" || fail "saved network differs under tunetrail"
