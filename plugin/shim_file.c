@@ -110,9 +110,11 @@ void shim_file_opened(int dirfd, const char *path, int fd, int flags)
         shim_path_absolute(dirfd, path, abs, sizeof abs) < 0 || shim_path_skip(abs))
         goto out;
     int acc = flags & O_ACCMODE;
-    int mode = acc == O_RDONLY ? PB_MODE_READ
-               : acc == O_WRONLY ? PB_MODE_WRITE
-                                 : PB_MODE_READWRITE;
+    /* Read-write on a file just truncated (fopen "w+") reads nothing that
+     * was there before: it is an output, not an input. */
+    int mode = acc == O_RDONLY                      ? PB_MODE_READ
+               : acc == O_WRONLY || (flags & O_TRUNC) ? PB_MODE_WRITE
+                                                      : PB_MODE_READWRITE;
     if (acc != O_RDONLY)
         track(fd, abs, &st);
     emit(abs, mode, &st, 0);

@@ -65,6 +65,8 @@ check(len(tm) == 1 and tm[0][0] == 8 and tm[0][1] > 0 and tm[0][2] == "test" and
       "test_mse == printed (> 0), step 8, split test (%r)" % (tm,))
 outs = {o["path"]: o["sha256"] for o in t["outputs"]}
 check(outs.get(args[1]) == args[2], "model %s among outputs with its sha256" % args[1])
+# fopen(model, "w+") is O_RDWR|O_TRUNC: an output only, never an input
+check(args[1] not in [i["path"] for i in t["inputs"]], "model %s not among inputs" % args[1])
 ' "$T/epochs.out" "$T/xor.net" "$(sha256 "$T/xor.net")"
 
 say "tt_fann_xor, fann_train_on_data: epochs seen through its internal calls, its arguments as params"
