@@ -15,7 +15,7 @@
 #        N (default 500), ROUNDS (default 7), CC (default cc)
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-TT_BIN=${TT_BIN:-$SRC/build/bin}
+TT_BIN=$(realpath "${TT_BIN:-$SRC/build/bin}")
 TT_SHIM=${TT_SHIM:-$(cd "$TT_BIN/../lib" 2>/dev/null && pwd)/libtunetrail.so}
 N=${N:-500}
 ROUNDS=${ROUNDS:-7}

@@ -6,8 +6,9 @@
 # Prints one summary line with both times and the ratio (budget <= 1.03).
 #   env: TT_BIN (default build/bin), RUNS
 set -euo pipefail
+shopt -s inherit_errexit # a failed run inside $(one ...) must stop the benchmark
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-TT_BIN=${TT_BIN:-$SRC/build/bin}
+TT_BIN=$(realpath "${TT_BIN:-$SRC/build/bin}")
 RUNS=${RUNS:-3}
 [ "$RUNS" -ge 3 ] || RUNS=3
 [ -x "$TT_BIN/tunetrail" ] || { echo "bench_svmgrid: no $TT_BIN/tunetrail (set TT_BIN)" >&2; exit 1; }
@@ -41,6 +42,9 @@ for i in $(seq "$RUNS"); do
     bare+=("$(one bare "$i")")
     wrapped+=("$(one wrapped "$i")")
 done
+# A wrapped run that recorded nothing would time nothing: check the last one.
+n=$("$TT_BIN/tunetrail" trials --study bench --store "$T/run$RUNS.db" --json | wc -l)
+[ "$n" -eq 110 ] || { echo "bench_svmgrid: the wrapped run recorded $n trials, not 110" >&2; exit 1; }
 python3 - "${bare[*]}" "${wrapped[*]}" <<'PY'
 import statistics, sys
 bare = statistics.median(map(int, sys.argv[1].split())) / 1e9
