@@ -164,3 +164,22 @@ int adapter_model_file(const uint8_t *trial, const char *prefix, const char *pat
     errno = saved;
     return r;
 }
+
+void adapter_last_set(struct adapter_last *l, const uint8_t trial[TT_UUID_LEN])
+{
+    pthread_mutex_lock(&l->lock);
+    memcpy(l->trial, trial, TT_UUID_LEN);
+    l->have = 1;
+    pthread_mutex_unlock(&l->lock);
+}
+
+void adapter_last_model_file(struct adapter_last *l, const char *prefix, const char *path)
+{
+    uint8_t t[TT_UUID_LEN];
+    pthread_mutex_lock(&l->lock);
+    int have = l->have;
+    memcpy(t, l->trial, TT_UUID_LEN);
+    pthread_mutex_unlock(&l->lock);
+    if (have)
+        adapter_model_file(t, prefix, path); /* keeps errno */
+}

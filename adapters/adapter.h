@@ -31,6 +31,7 @@
 #ifndef TT_ADAPTER_H
 #define TT_ADAPTER_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -101,5 +102,19 @@ SHIM_HIDDEN int adapter_cv_regression(const double *target, const double *y, int
  * the cwd). The FileAccess of the write itself is recorded by the file hooks
  * (the trial's outputs); this param names which output is the model. */
 SHIM_HIDDEN int adapter_model_file(const uint8_t *trial, const char *prefix, const char *path);
+
+/* The trial a framework opened last in this process: its save-model call
+ * comes after the training call that opened (and ended) that trial. */
+struct adapter_last {
+    pthread_mutex_t lock;
+    int have;
+    uint8_t trial[TT_UUID_LEN];
+};
+#define ADAPTER_LAST_INIT {PTHREAD_MUTEX_INITIALIZER, 0, {0}}
+SHIM_HIDDEN void adapter_last_set(struct adapter_last *l, const uint8_t trial[TT_UUID_LEN]);
+
+/* adapter_model_file on the last trial, if there is one; keeps errno. */
+SHIM_HIDDEN void adapter_last_model_file(struct adapter_last *l, const char *prefix,
+                                         const char *path);
 
 #endif

@@ -57,8 +57,7 @@ static struct {
     const network *net;
     uint8_t trial[TT_UUID_LEN];
 } nets[NETS_MAX];
-static int have_last;
-static uint8_t last_trial[TT_UUID_LEN];
+static struct adapter_last last = ADAPTER_LAST_INIT; /* for saves after free_network */
 
 static const char *const layer_types[] = {
     "CONVOLUTIONAL", "DECONVOLUTIONAL", "CONNECTED", "MAXPOOL", "SOFTMAX", "DETECTION", "DROPOUT",
@@ -290,12 +289,11 @@ static void net_open(const network *net, const char *cfg, const char *weights)
     if (ok) {
         nets[slot].net = net;
         memcpy(nets[slot].trial, t, TT_UUID_LEN);
-        memcpy(last_trial, t, TT_UUID_LEN);
-        have_last = 1;
     }
     pthread_mutex_unlock(&nets_lock);
     if (!ok)
         return;
+    adapter_last_set(&last, t);
     param_path(t, "cfg_file", cfg);
     param_path(t, "weights_file", weights);
     net_params(t, net);
@@ -396,15 +394,10 @@ TRAIN_HOOK(train_network_datum, (network * net), (net))
 static void saved_weights(network *net, const char *filename)
 {
     uint8_t t[TT_UUID_LEN];
-    int have = net_trial(net, t, 0);
-    if (!have) {
-        pthread_mutex_lock(&nets_lock);
-        have = have_last;
-        memcpy(t, last_trial, TT_UUID_LEN);
-        pthread_mutex_unlock(&nets_lock);
-    }
-    if (have)
+    if (net_trial(net, t, 0))
         adapter_model_file(t, NS, filename);
+    else
+        adapter_last_model_file(&last, NS, filename);
 }
 
 ADAPTER_EXPORT void save_weights_upto(network *net, char *filename, int cutoff)

@@ -45,9 +45,7 @@ struct search {
 };
 static __thread struct search *cur_search __attribute__((tls_model("initial-exec")));
 
-static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
-static int have_last;
-static uint8_t last_trial[TT_UUID_LEN];
+static struct adapter_last last = ADAPTER_LAST_INIT; /* the last trial opened */
 
 #define NSOLVERS 14
 static const char *const solvers[NSOLVERS] = {
@@ -67,10 +65,7 @@ static int open_trial(uint8_t t[TT_UUID_LEN], const struct problem *prob,
 {
     if (shim_trial_open(NS, t) < 0)
         return 0;
-    pthread_mutex_lock(&last_lock);
-    memcpy(last_trial, t, TT_UUID_LEN);
-    have_last = 1;
-    pthread_mutex_unlock(&last_lock);
+    adapter_last_set(&last, t);
     char b[16];
     if (param) {
         adapter_param_str(t, NS, "solver_type", adapter_enum_name(solvers, NSOLVERS, param->solver_type, b, sizeof b));
@@ -275,14 +270,7 @@ ADAPTER_EXPORT int save_model(const char *model_file_name, const struct model *m
     if (!adapter_active(&site, (void *)real, LIB))
         return real(model_file_name, model_);
     int r = real(model_file_name, model_);
-    if (r == 0) {
-        uint8_t t[TT_UUID_LEN];
-        pthread_mutex_lock(&last_lock);
-        int have = have_last;
-        memcpy(t, last_trial, TT_UUID_LEN);
-        pthread_mutex_unlock(&last_lock);
-        if (have)
-            adapter_model_file(t, NS, model_file_name);
-    }
+    if (r == 0)
+        adapter_last_model_file(&last, NS, model_file_name);
     return r;
 }

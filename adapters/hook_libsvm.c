@@ -23,9 +23,7 @@
 #define NS "libsvm"
 
 static __thread int depth __attribute__((tls_model("initial-exec")));
-static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
-static int have_last;
-static uint8_t last_trial[TT_UUID_LEN]; /* the last trial svm_train opened */
+static struct adapter_last last = ADAPTER_LAST_INIT; /* the last trial opened */
 
 static const char *const svm_types[] = {"C_SVC", "NU_SVC", "ONE_CLASS", "EPSILON_SVR", "NU_SVR"};
 static const char *const kernels[] = {"LINEAR", "POLY", "RBF", "SIGMOID", "PRECOMPUTED"};
@@ -72,10 +70,7 @@ static int opened(uint8_t t[TT_UUID_LEN], const struct svm_problem *prob,
 {
     if (shim_trial_open(NS, t) < 0)
         return 0;
-    pthread_mutex_lock(&last_lock);
-    memcpy(last_trial, t, TT_UUID_LEN);
-    have_last = 1;
-    pthread_mutex_unlock(&last_lock);
+    adapter_last_set(&last, t);
     if (param)
         record_params(t, prob, param);
     return 1;
@@ -158,14 +153,7 @@ ADAPTER_EXPORT int svm_save_model(const char *model_file_name, const struct svm_
     if (!adapter_active(&site, (void *)real, LIB))
         return real(model_file_name, model);
     int r = real(model_file_name, model);
-    if (r == 0) {
-        uint8_t t[TT_UUID_LEN];
-        pthread_mutex_lock(&last_lock);
-        int have = have_last;
-        memcpy(t, last_trial, TT_UUID_LEN);
-        pthread_mutex_unlock(&last_lock);
-        if (have)
-            adapter_model_file(t, NS, model_file_name); /* keeps errno */
-    }
+    if (r == 0)
+        adapter_last_model_file(&last, NS, model_file_name);
     return r;
 }
