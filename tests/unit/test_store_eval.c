@@ -19,39 +19,7 @@
 #include "tunetrail.pb-c.h"
 #include "wire.h"
 
-struct fx {
-    char path[64];
-    tt_store *st;
-};
-
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof *f);
-    snprintf(f->path, sizeof f->path, "/tmp/tt-store-eval-XXXXXX");
-    int fd = mkstemp(f->path);
-    close(fd);
-    unlink(f->path);
-    char err[256];
-    f->st = store_open(f->path, STORE_CREATE, err, sizeof err);
-    if (!f->st)
-        fail_msg("store_open: %s", err);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    store_close(f->st);
-    char p[80];
-    unlink(f->path);
-    snprintf(p, sizeof p, "%s-wal", f->path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", f->path);
-    unlink(p);
-    free(f);
-    return 0;
-}
+#include "store_fixture.h"
 
 /* uuids: byte 0 tells them apart */
 static uint8_t U_AGENT[16] = {1}, U_TRAIN[16] = {2}, U_EVAL[16] = {3}, U_COPY[16] = {4},

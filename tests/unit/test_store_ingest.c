@@ -17,39 +17,7 @@
 #include "tunetrail.pb-c.h"
 #include "wire.h"
 
-struct fx {
-    char path[64];
-    tt_store *st;
-};
-
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof *f);
-    snprintf(f->path, sizeof f->path, "/tmp/tt-store-test-XXXXXX");
-    int fd = mkstemp(f->path);
-    close(fd);
-    unlink(f->path); /* let the store create it */
-    char err[256];
-    f->st = store_open(f->path, STORE_CREATE, err, sizeof err);
-    if (!f->st)
-        fail_msg("store_open: %s", err);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    store_close(f->st);
-    char p[80];
-    unlink(f->path);
-    snprintf(p, sizeof p, "%s-wal", f->path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", f->path);
-    unlink(p);
-    free(f);
-    return 0;
-}
+#include "store_fixture.h"
 
 /* ---- event builders: static storage, a batch is packed before reuse */
 static uint8_t U_SESSION[16] = {1}, U_PROC[16] = {2}, U_TRIAL[16] = {3};
