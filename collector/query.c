@@ -660,11 +660,35 @@ static int64_t resolve_trial(struct q *q, const char *arg)
     return id;
 }
 
+/* Prints one argument so it can be pasted back into a shell: as is when it
+ * holds only safe characters, else in single quotes ('\'' for a quote). An
+ * argv such as `sh -c "svm-train -c 8 data"` then reads as what ran. */
+static void print_shell_word(const char *s)
+{
+    if (*s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                        "@%+=:,./_-") == strlen(s)) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('\'');
+    for (; *s; s++)
+        if (*s == '\'')
+            fputs("'\\''", stdout);
+        else
+            putchar(*s);
+    putchar('\'');
+}
+
 static void print_argv(json_t *argv)
 {
     size_t i;
     json_t *a;
-    json_array_foreach(argv, i, a) printf("%s%s", i ? " " : "", json_string_value(a));
+    json_array_foreach(argv, i, a) {
+        if (i)
+            putchar(' ');
+        const char *s = json_string_value(a);
+        print_shell_word(s ? s : "");
+    }
 }
 
 static void print_files(const char *title, json_t *files)

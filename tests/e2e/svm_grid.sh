@@ -54,6 +54,9 @@ say "tunetrail show ID and show ID --json for one trial; sh and python are its a
 id=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["id"])' "$T/trials.json")
 tt show --store "$DB" "$id" >"$T/show.txt" || fail "tunetrail show $id failed"
 grep -q svm-train "$T/show.txt" || fail "tunetrail show $id does not mention svm-train"
+# the sh parent's one-word command string is shown quoted, as it ran
+grep -q "/bin/sh -c '\"/usr/bin/svm-train\" -c " "$T/show.txt" \
+    || fail "tunetrail show $id: sh's argv is not shell-quoted: $(grep -m1 'sh -c' "$T/show.txt")"
 tt show --store "$DB" --json "$id" >"$T/show.json" || fail "tunetrail show --json $id failed"
 procs_json heart
 pycheck "$PYPROCS"'
