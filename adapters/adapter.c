@@ -18,7 +18,8 @@ int adapter_lib_matches(const void *addr, const char *lib_prefix)
     return strncmp(b, lib_prefix, strlen(lib_prefix)) == 0;
 }
 
-int adapter_active(struct adapter_site *site, void *real, const char *lib_prefix)
+int adapter_active_any(struct adapter_site *site, void *real, const char *const *lib_prefixes,
+                       int n)
 {
     if (!real || !shim_cfg.enabled || shim_busy)
         return 0;
@@ -26,12 +27,20 @@ int adapter_active(struct adapter_site *site, void *real, const char *lib_prefix
     if (o == 0) {
         int saved = errno;
         shim_busy++; /* dladdr may take the loader lock and allocate */
-        o = adapter_lib_matches(real, lib_prefix) ? 1 : -1;
+        o = -1;
+        for (int i = 0; i < n && o < 0; i++)
+            if (adapter_lib_matches(real, lib_prefixes[i]))
+                o = i + 1;
         shim_busy--;
         errno = saved;
         __atomic_store_n(&site->owned, o, __ATOMIC_RELAXED);
     }
-    return o > 0;
+    return o > 0 ? o : 0;
+}
+
+int adapter_active(struct adapter_site *site, void *real, const char *lib_prefix)
+{
+    return adapter_active_any(site, real, &lib_prefix, 1) > 0;
 }
 
 static int param_kv(const uint8_t *trial, const char *prefix, const char *field, const char *value)

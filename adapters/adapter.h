@@ -47,7 +47,7 @@
 
 /* One hooked function's cached answer to "is the real one in our library". */
 struct adapter_site {
-    int owned; /* 0: not checked yet, 1: yes, -1: no */
+    int owned; /* 0: not checked yet, k > 0: the k-th library name matched, -1: none */
 };
 
 /* 1 if a call to `real` should be recorded: the shim is enabled, this thread
@@ -55,6 +55,12 @@ struct adapter_site {
  * whose file name starts with lib_prefix (e.g. "libsvm.so"). The dladdr
  * answer is cached in *site (the real function never moves). */
 SHIM_HIDDEN int adapter_active(struct adapter_site *site, void *real, const char *lib_prefix);
+
+/* The same for a framework shipped under several library names (FANN's
+ * float and double builds): returns 1 + the index in lib_prefixes[n] of the
+ * name that matched, or 0 if the call is not to be recorded. */
+SHIM_HIDDEN int adapter_active_any(struct adapter_site *site, void *real,
+                                   const char *const *lib_prefixes, int n);
 
 /* 1 if the object containing addr has a file name (basename) starting with
  * lib_prefix; 0 otherwise (also if dladdr knows nothing). */

@@ -43,7 +43,7 @@
 #define FANN_NETS_MAX 64   /* networks tracked per process at once */
 #define FANN_LAYERS_MAX 64 /* layers recorded per network */
 
-enum { FLAVOR_NO = -1, FLAVOR_UNKNOWN = 0, FLAVOR_FLOAT = 1, FLAVOR_DOUBLE = 2 };
+enum { FLAVOR_UNKNOWN = 0, FLAVOR_FLOAT = 1, FLAVOR_DOUBLE = 2 };
 
 /* Network-wide float settings: X(getter suffix = param key). */
 #define FANN_FLOAT_SETTINGS(X)                                                                    \
@@ -82,34 +82,18 @@ static int flavor; /* of the library the hooked functions live in */
 
 /* ---- which library --------------------------------------------------- */
 
-static int lib_flavor(const void *real)
-{
-    if (adapter_lib_matches(real, "libfann.so") || adapter_lib_matches(real, "libfloatfann.so"))
-        return FLAVOR_FLOAT;
-    if (adapter_lib_matches(real, "libdoublefann.so"))
-        return FLAVOR_DOUBLE;
-    return FLAVOR_NO; /* libfixedfann cannot train; anything else is not FANN */
-}
+/* libfixedfann cannot train; any other library is not FANN. */
+static const char *const fann_libs[] = {"libfann.so", "libfloatfann.so", "libdoublefann.so"};
 
-/* 1 if a call to `real` should be recorded (adapter_active for three
- * library names; the answer is cached per hook in *site). */
+/* 1 if a call to `real` should be recorded (adapter_active_any over the
+ * FANN builds; the answer is cached per hook in *site). Notes the flavor of
+ * the library the hooked functions live in. */
 static int fann_active(struct adapter_site *site, void *real)
 {
-    if (!real || !shim_cfg.enabled || shim_busy)
-        return 0;
-    int o = __atomic_load_n(&site->owned, __ATOMIC_RELAXED);
-    if (o == 0) {
-        int saved = errno;
-        shim_busy++; /* dladdr may take the loader lock and allocate */
-        o = lib_flavor(real);
-        shim_busy--;
-        errno = saved;
-        if (o > 0)
-            __atomic_store_n(&flavor, o, __ATOMIC_RELAXED);
-        o = o > 0 ? 1 : -1;
-        __atomic_store_n(&site->owned, o, __ATOMIC_RELAXED);
-    }
-    return o > 0;
+    int k = adapter_active_any(site, real, fann_libs, 3);
+    if (k && !__atomic_load_n(&flavor, __ATOMIC_RELAXED)) /* one FANN build per process */
+        __atomic_store_n(&flavor, k == 3 ? FLAVOR_DOUBLE : FLAVOR_FLOAT, __ATOMIC_RELAXED);
+    return k != 0;
 }
 
 /* ---- libfann getters, resolved lazily ---------------------------------- */
