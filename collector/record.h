@@ -29,4 +29,8 @@ json_t *record_build(tt_store *st, const struct record_opts *o, char *err, size_
  * checking the signature (verify does that). */
 json_t *record_load(const char *path, char *err, size_t errlen);
 
+/* As record_load, and *keyids (if keyids is non-NULL) = a new JSON array of
+ * the envelope's non-empty signature keyids (unverified; caller decrefs). */
+json_t *record_load_keyids(const char *path, json_t **keyids, char *err, size_t errlen);
+
 #endif
