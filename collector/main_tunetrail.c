@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "keys.h"
 
 static const struct {
     const char *name;
@@ -14,6 +15,7 @@ static const struct {
     {"studies", cmd_studies, "list studies"},
     {"trials", cmd_trials, "list the trials of a study"},
     {"show", cmd_show, "everything about one trial"},
+    {"keygen", cmd_keygen, "make an ed25519 key pair for signing provenance records"},
 };
 
 static void usage(FILE *f)
