@@ -1,0 +1,349 @@
+/* leaf.c - see leaf.h. The leaf reads the same rows `tunetrail show` does
+ * (collector/query.c), so a leaf and `show` agree on a trial: params in
+ * arrival order with the last value of a key winning, metrics ordered by
+ * step then time with the last point of a name winning, and per path the
+ * latest file row that has a hash. */
+#include "leaf.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "wire.h"
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if the byte at s does
+ * not start one. Same rules as jansson: no overlongs, no surrogates, nothing
+ * above U+10FFFF. */
+static size_t utf8_seq(const unsigned char *s)
+{
+    unsigned c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t n;
+    unsigned cp;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, cp = c & 0x07;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) /* also stops at the NUL */
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+char *leaf_utf8_fix(const char *s)
+{
+    if (!s)
+        return NULL;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s);
+    char *out = malloc(len * 3 + 1), *q = out; /* each bad byte becomes 3 */
+    if (!out)
+        return NULL;
+    while (*p) {
+        size_t n = utf8_seq(p);
+        if (n) {
+            memcpy(q, p, n);
+            q += n, p += n;
+        } else {
+            memcpy(q, "\xEF\xBF\xBD", 3);
+            q += 3, p++;
+        }
+    }
+    *q = 0;
+    return out;
+}
+
+json_t *leaf_string(const char *s)
+{
+    if (!s)
+        return NULL;
+    json_t *j = json_string(s); /* the common case: already valid */
+    if (j)
+        return j;
+    char *fixed = leaf_utf8_fix(s);
+    j = fixed ? json_string(fixed) : NULL;
+    free(fixed);
+    return j;
+}
+
+int leaf_canonical(json_t *leaf, char **text)
+{
+    *text = json_dumps(leaf, LEAF_JSON_FLAGS);
+    return *text ? 0 : -1;
+}
+
+enum { Q_TRIAL, Q_PARAMS, Q_METRICS, Q_INPUTS, Q_OUTPUTS, Q__COUNT };
+
+/* Per path, the latest row that has a hash wins over rows without one (as query.c). */
+#define FILES_SQL(modes)                                                                         \
+    "SELECT path, sha256, size, max((sha256 IS NOT NULL) * 4000000000000000000"                  \
+    " + COALESCE(time_ns, 0)) FROM files WHERE process = ?1 AND mode IN " modes                  \
+    " GROUP BY path ORDER BY path"
+
+static const char *leaf_sql[Q__COUNT] = {
+    [Q_TRIAL] = "SELECT t.uuid, t.study, t.status, t.framework, t.opened_by, t.process, t.session,"
+                " t.started_ns, t.ended_ns, t.exit_code, t.signal, t.error, t.exe, p.exe_sha256,"
+                " t.argv, p.git_commit, p.git_dirty, p.utime_us, p.stime_us, p.maxrss_kb"
+                " FROM trial_view t LEFT JOIN processes p ON p.uuid = t.process WHERE t.id = ?1",
+    [Q_PARAMS] = "SELECT key, value, source FROM params WHERE trial_id = ?1"
+                 " ORDER BY time_ns, origin_id, seq",
+    [Q_METRICS] = "SELECT name, value, step, split, direction FROM metrics WHERE trial_id = ?1"
+                  " ORDER BY step, time_ns, origin_id, seq",
+    [Q_INPUTS] = FILES_SQL("(0, 2)"),
+    [Q_OUTPUTS] = FILES_SQL("(1, 2)"),
+};
+
+struct leaf_ctx {
+    sqlite3 *db;
+    sqlite3_stmt *q[Q__COUNT];
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+struct leaf_ctx *leaf_ctx_new(sqlite3 *db, char *err, size_t errlen)
+{
+    struct leaf_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->db = db;
+    for (int i = 0; i < Q__COUNT; i++) {
+        if (sqlite3_prepare_v3(db, leaf_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &c->q[i], NULL) !=
+            SQLITE_OK) {
+            set_err(err, errlen, "leaf: %s", sqlite3_errmsg(db));
+            leaf_ctx_free(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+void leaf_ctx_free(struct leaf_ctx *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < Q__COUNT; i++)
+        sqlite3_finalize(c->q[i]);
+    free(c);
+}
+
+/* Sets key to v unless v is NULL (no value: left out). Steals v. */
+static void put(json_t *o, const char *key, json_t *v)
+{
+    if (v)
+        json_object_set_new(o, key, v);
+}
+
+static json_t *col_text(sqlite3_stmt *s, int i)
+{
+    if (sqlite3_column_type(s, i) == SQLITE_NULL)
+        return NULL;
+    return leaf_string((const char *)sqlite3_column_text(s, i));
+}
+
+/* Text that is absent or empty has no value. */
+static json_t *col_text_nonempty(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t && *t ? leaf_string((const char *)t) : NULL;
+}
+
+static json_t *col_int(sqlite3_stmt *s, int i)
+{
+    if (sqlite3_column_type(s, i) == SQLITE_NULL)
+        return NULL;
+    return json_integer(sqlite3_column_int64(s, i));
+}
+
+static json_t *col_hex(sqlite3_stmt *s, int i)
+{
+    int n = sqlite3_column_bytes(s, i);
+    const void *b = sqlite3_column_blob(s, i);
+    if (!b || n <= 0 || n > 64)
+        return NULL;
+    char hex[129];
+    wire_hex(hex, b, (size_t)n);
+    return json_string(hex);
+}
+
+/* A metric value: a JSON number, or "nan" / "inf" / "-inf" (JSON has none). */
+static json_t *metric_value(double v)
+{
+    if (isnan(v))
+        return json_string("nan");
+    if (isinf(v))
+        return json_string(v > 0 ? "inf" : "-inf");
+    return json_real(v);
+}
+
+/* argv as stored (JSON text of an array of strings), each string repaired. */
+static json_t *argv_json(sqlite3_stmt *s, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(s, i);
+    if (!t)
+        return NULL;
+    json_t *a = json_loads(t, JSON_DECODE_ANY, NULL);
+    if (!json_is_array(a)) {
+        json_decref(a);
+        return NULL;
+    }
+    return a;
+}
+
+static json_t *files_json(sqlite3_stmt *s, const void *proc, int plen)
+{
+    json_t *a = json_array();
+    sqlite3_bind_blob(s, 1, proc, plen, SQLITE_STATIC);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        json_t *f = json_object();
+        put(f, "path", col_text(s, 0));
+        put(f, "sha256", col_hex(s, 1));
+        put(f, "size", col_int(s, 2));
+        json_array_append_new(a, f);
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return a;
+}
+
+json_t *leaf_ctx_object(struct leaf_ctx *c, int64_t trial_id, char *err, size_t errlen)
+{
+    sqlite3_stmt *r = c->q[Q_TRIAL];
+    json_t *o = NULL;
+    sqlite3_bind_int64(r, 1, trial_id);
+    int rc = sqlite3_step(r);
+    if (rc != SQLITE_ROW) {
+        if (rc == SQLITE_DONE)
+            set_err(err, errlen, "no trial %lld", (long long)trial_id);
+        else
+            set_err(err, errlen, "leaf: %s", sqlite3_errmsg(c->db));
+        goto out;
+    }
+    o = json_object();
+    json_object_set_new(o, "v", json_integer(LEAF_VERSION));
+    put(o, "trial", col_hex(r, 0));
+    put(o, "study", col_text(r, 1));
+    put(o, "status", col_text(r, 2));
+    put(o, "framework", col_text(r, 3));
+    put(o, "opened_by", col_text(r, 4));
+    put(o, "process", col_hex(r, 5));
+    put(o, "session", col_hex(r, 6));
+    put(o, "started_ns", col_int(r, 7));
+    put(o, "ended_ns", col_int(r, 8));
+    put(o, "exit_code", col_int(r, 9));
+    put(o, "signal", col_int(r, 10));
+    put(o, "error", col_text(r, 11));
+    put(o, "exe", col_text(r, 12));
+    put(o, "exe_sha256", col_hex(r, 13));
+    put(o, "argv", argv_json(r, 14));
+    put(o, "git_commit", col_text(r, 15));
+    if (sqlite3_column_type(r, 16) != SQLITE_NULL)
+        json_object_set_new(o, "git_dirty", json_boolean(sqlite3_column_int(r, 16)));
+    if (sqlite3_column_type(r, 17) != SQLITE_NULL || sqlite3_column_type(r, 18) != SQLITE_NULL)
+        json_object_set_new(o, "cpu_us", json_integer(sqlite3_column_int64(r, 17) +
+                                                      sqlite3_column_int64(r, 18)));
+    put(o, "maxrss_kb", col_int(r, 19));
+
+    json_t *params = json_object(), *sources = json_object();
+    sqlite3_stmt *s = c->q[Q_PARAMS];
+    sqlite3_bind_int64(s, 1, trial_id);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        char *k = leaf_utf8_fix((const char *)sqlite3_column_text(s, 0));
+        if (!k)
+            continue;
+        json_t *v = col_text(s, 1), *src = col_text(s, 2);
+        if (v)
+            json_object_set_new(params, k, v);
+        if (src)
+            json_object_set_new(sources, k, src);
+        else
+            json_object_del(sources, k); /* the last row of a key speaks for it */
+        free(k);
+    }
+    sqlite3_reset(s);
+    json_object_set_new(o, "params", params);
+    if (json_object_size(sources))
+        json_object_set_new(o, "sources", sources);
+    else
+        json_decref(sources);
+
+    json_t *metrics = json_object();
+    s = c->q[Q_METRICS];
+    sqlite3_bind_int64(s, 1, trial_id);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        char *name = leaf_utf8_fix((const char *)sqlite3_column_text(s, 0));
+        if (!name)
+            continue;
+        json_t *m = json_object();
+        json_object_set_new(m, "value", metric_value(sqlite3_column_double(s, 1)));
+        if (sqlite3_column_type(s, 2) != SQLITE_NULL && sqlite3_column_int64(s, 2) >= 0)
+            json_object_set_new(m, "step", json_integer(sqlite3_column_int64(s, 2)));
+        put(m, "split", col_text_nonempty(s, 3));
+        put(m, "direction", col_text_nonempty(s, 4));
+        json_object_set_new(metrics, name, m);
+        free(name);
+    }
+    sqlite3_reset(s);
+    json_object_set_new(o, "metrics", metrics);
+
+    const void *proc = sqlite3_column_blob(r, 5);
+    int plen = sqlite3_column_bytes(r, 5);
+    if (proc && plen > 0) {
+        json_object_set_new(o, "inputs", files_json(c->q[Q_INPUTS], proc, plen));
+        json_object_set_new(o, "outputs", files_json(c->q[Q_OUTPUTS], proc, plen));
+    }
+out:
+    sqlite3_reset(r);
+    return o;
+}
+
+char *leaf_ctx_build(struct leaf_ctx *c, int64_t trial_id, char *err, size_t errlen)
+{
+    json_t *o = leaf_ctx_object(c, trial_id, err, errlen);
+    if (!o)
+        return NULL;
+    char *text = NULL;
+    if (leaf_canonical(o, &text) < 0)
+        set_err(err, errlen, "leaf: out of memory");
+    json_decref(o);
+    return text;
+}
+
+json_t *leaf_object(sqlite3 *db, int64_t trial_id, char *err, size_t errlen)
+{
+    struct leaf_ctx *c = leaf_ctx_new(db, err, errlen);
+    json_t *o = c ? leaf_ctx_object(c, trial_id, err, errlen) : NULL;
+    leaf_ctx_free(c);
+    return o;
+}
+
+char *leaf_build(sqlite3 *db, int64_t trial_id, char *err, size_t errlen)
+{
+    struct leaf_ctx *c = leaf_ctx_new(db, err, errlen);
+    char *t = c ? leaf_ctx_build(c, trial_id, err, errlen) : NULL;
+    leaf_ctx_free(c);
+    return t;
+}

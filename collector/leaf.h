@@ -1,0 +1,56 @@
+/* leaf.h - a trial's leaf of its study's Merkle log: the trial's record as
+ * canonical JSON (docs/RECORD.md, "Leaf object"). Built by the store when it
+ * seals a trial; re-serialised by verify to check the bytes it hashes.
+ *
+ * Error convention: NULL / -1 on failure with a message in err[errlen] (when
+ * err is non-NULL); returned strings and json_t are owned by the caller
+ * (free / json_decref). */
+#ifndef TT_LEAF_H
+#define TT_LEAF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define LEAF_VERSION 1
+/* The canonical dump: the leaf bytes are exactly json_dumps(leaf, LEAF_JSON_FLAGS). */
+#define LEAF_JSON_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17))
+
+struct sqlite3;
+
+/* The leaf object of trial_id (trials.id) as the store holds it now: study
+ * and status from trial_view, params, last metric point per name, inputs and
+ * outputs as `tunetrail show` computes them (sorted by path), the process's
+ * resources. Fields without a value are left out. Returns NULL with err set
+ * if the trial does not exist or the query fails. */
+json_t *leaf_object(struct sqlite3 *db, int64_t trial_id, char *err, size_t errlen);
+
+/* leaf_object serialised canonically: malloc'd text without a newline. */
+char *leaf_build(struct sqlite3 *db, int64_t trial_id, char *err, size_t errlen);
+
+/* The same with prepared statements kept between calls (the store seals
+ * many trials): leaf_ctx_new prepares them on db (NULL with err set on
+ * failure), leaf_ctx_object / leaf_ctx_build work as above, leaf_ctx_free
+ * finalizes (NULL is fine). A ctx is used by one thread on its db. */
+struct leaf_ctx;
+struct leaf_ctx *leaf_ctx_new(struct sqlite3 *db, char *err, size_t errlen);
+json_t *leaf_ctx_object(struct leaf_ctx *c, int64_t trial_id, char *err, size_t errlen);
+char *leaf_ctx_build(struct leaf_ctx *c, int64_t trial_id, char *err, size_t errlen);
+void leaf_ctx_free(struct leaf_ctx *c);
+
+/* Serialises leaf with LEAF_JSON_FLAGS into *text (malloc'd). Returns 0, or
+ * -1 if jansson fails (out of memory). json_loads(leaf_build(...)) passed
+ * back through this gives the same bytes. */
+int leaf_canonical(json_t *leaf, char **text);
+
+/* A JSON string of s with every byte that is not part of valid UTF-8
+ * replaced by U+FFFD (jansson refuses invalid UTF-8). s NULL gives NULL.
+ * New reference. */
+json_t *leaf_string(const char *s);
+
+/* The same repair as a malloc'd C string (object keys); NULL if s is NULL
+ * or out of memory. */
+char *leaf_utf8_fix(const char *s);
+
+#endif
