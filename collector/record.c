@@ -1,13 +1,562 @@
-/* record.c - builds the provenance record's Statement (docs/RECORD.md).
- * Placeholder until the builder lands; see record.h. */
+/* record.c - builds the provenance record's Statement for a study from the
+ * store (docs/RECORD.md): the log's leaves, the producing trial, and what the
+ * leaves cannot carry (evaluations, running trials, driver processes).
+ * The statistics themselves are computed from the leaves (record_stats.c). */
 #include "record.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "hashcache.h"
+#include "merkle.h"
+#include "paths.h"
+#include "wire.h"
+
+#define RECORD_JSON_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17))
+
+struct leaves {
+    size_t n;
+    merkle_hash *hash;
+    int64_t *trial_id;
+    json_t *arr; /* parsed leaf objects */
+};
+
+static void leaves_free(struct leaves *l)
+{
+    free(l->hash);
+    free(l->trial_id);
+    json_decref(l->arr);
+}
+
+static char *hex_of(char *buf, const uint8_t *b, size_t n)
+{
+    return wire_hex(buf, b, n);
+}
+
+/* Reads the study's log, checks that it is contiguous, that each stored hash
+ * is its leaf's hash and that the head's root is the leaves' root. */
+static int load_leaves(sqlite3 *db, const char *study, struct leaves *l, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = NULL;
+    size_t cap = 1024;
+    memset(l, 0, sizeof *l);
+    l->hash = malloc(cap * sizeof *l->hash);
+    l->trial_id = malloc(cap * sizeof *l->trial_id);
+    l->arr = json_array();
+    if (sqlite3_prepare_v2(db,
+                           "SELECT idx, trial_id, leaf, hash FROM log WHERE study = ?1 ORDER BY idx",
+                           -1, &s, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "store has no study log (%s): open it once with this version's "
+                              "`tunetrail run` or tunetraild to upgrade it",
+                 sqlite3_errmsg(db));
+        goto err;
+    }
+    sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t idx = sqlite3_column_int64(s, 0);
+        if (idx != (int64_t)l->n) {
+            snprintf(err, errlen,
+                     "the log of study '%s' has no leaf %zu (next is %lld): the store was altered",
+                     study, l->n, (long long)idx);
+            goto err;
+        }
+        if (l->n == cap) {
+            cap *= 2;
+            l->hash = realloc(l->hash, cap * sizeof *l->hash);
+            l->trial_id = realloc(l->trial_id, cap * sizeof *l->trial_id);
+        }
+        const char *text = (const char *)sqlite3_column_text(s, 2);
+        int len = sqlite3_column_bytes(s, 2);
+        merkle_leaf_hash(text, (size_t)len, l->hash[l->n]);
+        if (sqlite3_column_bytes(s, 3) != MERKLE_HASH ||
+            memcmp(sqlite3_column_blob(s, 3), l->hash[l->n], MERKLE_HASH)) {
+            snprintf(err, errlen,
+                     "leaf %zu of study '%s' does not match its stored hash: the store was altered",
+                     l->n, study);
+            goto err;
+        }
+        json_error_t je;
+        json_t *o = json_loadb(text, (size_t)len, 0, &je);
+        if (!json_is_object(o)) {
+            json_decref(o);
+            snprintf(err, errlen, "leaf %zu of study '%s' is not a JSON object: %s", l->n, study,
+                     je.text);
+            goto err;
+        }
+        json_array_append_new(l->arr, o);
+        l->trial_id[l->n] = sqlite3_column_int64(s, 1);
+        l->n++;
+    }
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "reading the log: %s", sqlite3_errmsg(db));
+        goto err;
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    if (!l->n)
+        return 0;
+    /* the head the collector extends must agree with the leaves */
+    if (sqlite3_prepare_v2(db, "SELECT size, frontier FROM log_head WHERE study = ?1", -1, &s,
+                           NULL) != SQLITE_OK)
+        goto sqlerr;
+    sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
+    struct merkle_frontier f;
+    if (sqlite3_step(s) != SQLITE_ROW ||
+        merkle_frontier_decode(&f, (uint64_t)sqlite3_column_int64(s, 0), sqlite3_column_blob(s, 1),
+                               (size_t)sqlite3_column_bytes(s, 1)) != 0 ||
+        f.size != l->n) {
+        snprintf(err, errlen,
+                 "the log head of study '%s' does not match its %zu leaves: the store was altered",
+                 study, l->n);
+        goto err;
+    }
+    merkle_hash a, b;
+    merkle_frontier_root(&f, a);
+    merkle_root(l->hash, l->n, b);
+    if (memcmp(a, b, MERKLE_HASH)) {
+        snprintf(err, errlen,
+                 "the log head's root of study '%s' is not the root of its leaves: the store was "
+                 "altered",
+                 study);
+        goto err;
+    }
+    sqlite3_finalize(s);
+    return 0;
+sqlerr:
+    snprintf(err, errlen, "reading the log: %s", sqlite3_errmsg(db));
+err:
+    sqlite3_finalize(s);
+    leaves_free(l);
+    memset(l, 0, sizeof *l);
+    return -1;
+}
+
+static int file_sha256(const char *path, uint8_t sha[32], char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || hashcache_sha256_fd(fd, sha) != 0) {
+        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+/* The trial that wrote content sha: the same rule as eval_model_view (the
+ * earliest writing process that did not read it first; in a process with
+ * several trials, the one whose model_file names the path, else the last one
+ * started before the write). */
+static int find_producer(sqlite3 *db, const uint8_t sha[32], const char *study, int64_t *id,
+                         char **study_out)
+{
+    sqlite3_stmt *s;
+    const char *sql =
+        "SELECT t.id, pw.study_name FROM files w JOIN process_view pw ON pw.uuid = w.process"
+        " JOIN trials t ON t.process = w.process"
+        " WHERE w.sha256 = ?1 AND w.mode IN (1, 2) AND (?2 IS NULL OR pw.study_name = ?2)"
+        "  AND NOT EXISTS (SELECT 1 FROM files x WHERE x.process = w.process AND x.mode = 0"
+        "   AND x.sha256 = w.sha256)"
+        " ORDER BY pw.started_ns, w.process, EXISTS (SELECT 1 FROM params k WHERE k.trial_id = t.id"
+        "   AND k.key LIKE '%model_file' AND k.value = w.path) DESC,"
+        "  COALESCE(t.started_ns <= w.time_ns, 0) DESC, t.started_ns DESC, t.id LIMIT 1";
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_blob(s, 1, sha, 32, SQLITE_STATIC);
+    if (study)
+        sqlite3_bind_text(s, 2, study, -1, SQLITE_STATIC);
+    int found = sqlite3_step(s) == SQLITE_ROW;
+    if (found) {
+        *id = sqlite3_column_int64(s, 0);
+        const char *st = (const char *)sqlite3_column_text(s, 1);
+        *study_out = st ? strdup(st) : NULL;
+    }
+    sqlite3_finalize(s);
+    return found ? 0 : -1;
+}
+
+static const char *js(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+/* Evaluation trials (a process that read one of the study's models and
+ * reported a metric): listed, left out of the search. */
+static json_t *excluded_json(sqlite3 *db, const struct leaves *l)
+{
+    json_t *out = json_array(), *ids = json_object();
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT e.id, (SELECT lower(hex(uuid)) FROM trials WHERE id = e.evaluates)"
+                           " FROM eval_trial_view e",
+                           -1, &s, NULL) != SQLITE_OK)
+        return out;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        char k[32];
+        snprintf(k, sizeof k, "%lld", (long long)sqlite3_column_int64(s, 0));
+        const char *ev = (const char *)sqlite3_column_text(s, 1);
+        json_object_set_new(ids, k, json_string(ev ? ev : ""));
+    }
+    sqlite3_finalize(s);
+    json_t *done = json_object();
+    for (size_t i = 0; i < l->n; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "%lld", (long long)l->trial_id[i]);
+        json_t *ev = json_object_get(ids, k);
+        const char *u = js(json_array_get(l->arr, i), "trial");
+        if (!ev || !u || json_object_get(done, u))
+            continue;
+        json_object_set_new(done, u, json_true());
+        char why[128];
+        snprintf(why, sizeof why, "evaluation of trial %s", json_string_value(ev));
+        json_array_append_new(out, json_pack("{s:s,s:s}", "trial", u, "reason", why));
+    }
+    json_decref(done);
+    json_decref(ids);
+    return out;
+}
+
+static int64_t count_running(sqlite3 *db, const char *study)
+{
+    sqlite3_stmt *s;
+    int64_t n = 0;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT count(*) FROM trial_view WHERE study = ?1 AND status = 'running'",
+                           -1, &s, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return n;
+}
+
+static json_t *all_processes_json(sqlite3 *db, const char *study)
+{
+    sqlite3_stmt *s;
+    json_t *o = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT count(*), total(COALESCE(utime_us, 0) + COALESCE(stime_us, 0)),"
+                           " total(CASE WHEN ended_ns > started_ns THEN ended_ns - started_ns END),"
+                           " COALESCE(max(maxrss_kb), 0) FROM process_view WHERE study_name = ?1",
+                           -1, &s, NULL) != SQLITE_OK)
+        return json_null();
+    sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        o = json_pack("{s:I,s:f,s:f,s:I,s:s}", "processes", sqlite3_column_int64(s, 0),
+                      "cpu_seconds", sqlite3_column_double(s, 1) / 1e6, "wall_seconds",
+                      sqlite3_column_double(s, 2) / 1e9, "peak_rss_kb", sqlite3_column_int64(s, 3),
+                      "note",
+                      "every process of the study (search drivers and evaluations included), "
+                      "from the store; not verifiable from this record");
+    sqlite3_finalize(s);
+    return o ? o : json_null();
+}
+
+/* Holdout reuse: each evaluation data file with the trials evaluated on it. */
+static json_t *holdout_json(sqlite3 *db, const char *study, json_t *trials, json_t *excluded)
+{
+    json_t *files = json_object();
+    sqlite3_stmt *s;
+    const char *sql =
+        "SELECT lower(hex(d.sha256)), d.path, ep.trial_id, lower(hex(ep.process)),"
+        " (SELECT min(x.time_ns) FROM eval_metric_view x WHERE x.process = ep.process)"
+        " FROM eval_process_view ep JOIN eval_data_view d ON d.process = ep.process"
+        " JOIN process_view p ON p.uuid = ep.process WHERE p.study_name = ?1"
+        " ORDER BY 5, 1";
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            const char *sha = (const char *)sqlite3_column_text(s, 0);
+            json_t *f = json_object_get(files, sha);
+            if (!f) {
+                f = json_pack("{s:o,s:o,s:o,s:I}", "paths", json_object(), "trials", json_object(),
+                              "processes", json_object(), "first_ns",
+                              (json_int_t)sqlite3_column_int64(s, 4));
+                json_object_set_new(files, sha, f);
+            }
+            char k[32];
+            snprintf(k, sizeof k, "%lld", (long long)sqlite3_column_int64(s, 2));
+            json_object_set_new(json_object_get(f, "paths"),
+                                (const char *)sqlite3_column_text(s, 1), json_true());
+            json_object_set_new(json_object_get(f, "trials"), k, json_true());
+            json_object_set_new(json_object_get(f, "processes"),
+                                (const char *)sqlite3_column_text(s, 3), json_true());
+            int64_t t = sqlite3_column_int64(s, 4);
+            if (t && t < json_integer_value(json_object_get(f, "first_ns")))
+                json_object_set_new(f, "first_ns", json_integer(t));
+        }
+        sqlite3_finalize(s);
+    }
+    /* latest start of a counted trial, for "adaptive" */
+    json_t *skip = json_object(), *x;
+    size_t i;
+    json_array_foreach(excluded, i, x) json_object_set_new(skip, js(x, "trial"), json_true());
+    json_t *out = json_array();
+    const char *sha;
+    json_t *f;
+    json_object_foreach(files, sha, f)
+    {
+        int64_t first = json_integer_value(json_object_get(f, "first_ns"));
+        const char *after = NULL;
+        json_array_foreach(trials, i, x)
+        {
+            json_t *st = json_object_get(x, "started_ns");
+            if (!json_object_get(skip, js(x, "trial")) && json_is_integer(st) &&
+                json_integer_value(st) > first) {
+                after = js(x, "trial");
+                break;
+            }
+        }
+        json_t *paths = json_array();
+        const char *p;
+        json_t *v;
+        json_object_foreach(json_object_get(f, "paths"), p, v) json_array_append_new(paths, json_string(p));
+        char why[160];
+        if (after)
+            snprintf(why, sizeof why,
+                     "trial %s started after the first evaluation on this file was reported", after);
+        else
+            snprintf(why, sizeof why, "no trial started after the first evaluation on this file");
+        json_array_append_new(
+            out, json_pack("{s:s,s:o,s:I,s:I,s:o,s:b,s:s}", "sha256", sha, "paths", paths,
+                           "trials_evaluated", (json_int_t)json_object_size(json_object_get(f, "trials")),
+                           "evaluations", (json_int_t)json_object_size(json_object_get(f, "processes")),
+                           "first_evaluated", first ? record_iso_ns(first) : json_null(),
+                           "adaptive", after != NULL, "reason", why));
+    }
+    json_decref(files);
+    json_decref(skip);
+    return json_pack("{s:s,s:o}", "assumption",
+                     "an evaluation is a process that read a model of this study (by hash) and "
+                     "reported a metric; its data files are the other files it read; a file "
+                     "evaluated before a later trial started may have guided the search",
+                     "files", out);
+}
+
+/* Metrics later processes reported on the model of trial id. */
+static json_t *evaluations_json(sqlite3 *db, int64_t id)
+{
+    json_t *out = json_array();
+    sqlite3_stmt *s;
+    const char *sql = "SELECT m.name, m.value, m.split, (SELECT lower(hex(d.sha256)) FROM"
+                      " eval_data_view d WHERE d.process = m.process ORDER BY d.path LIMIT 1),"
+                      " (SELECT d.path FROM eval_data_view d WHERE d.process = m.process"
+                      " ORDER BY d.path LIMIT 1)"
+                      " FROM eval_metric_view m WHERE m.trial_id = ?1 ORDER BY m.time_ns, m.seq";
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        return out;
+    sqlite3_bind_int64(s, 1, id);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        json_t *e = json_pack("{s:s,s:f,s:s}", "metric", (const char *)sqlite3_column_text(s, 0),
+                              "value", sqlite3_column_double(s, 1), "split", "test");
+        if (sqlite3_column_type(s, 3) != SQLITE_NULL) {
+            json_object_set_new(e, "data_sha256", json_string((const char *)sqlite3_column_text(s, 3)));
+            json_object_set_new(e, "data_path", json_string((const char *)sqlite3_column_text(s, 4)));
+        }
+        json_array_append_new(out, e);
+    }
+    sqlite3_finalize(s);
+    return out;
+}
+
+static json_t *checkpoint_json(sqlite3 *db, const char *study, size_t size, const merkle_hash root)
+{
+    sqlite3_stmt *s;
+    json_t *o = json_null();
+    if (sqlite3_prepare_v2(db,
+                           "SELECT root, key, sig FROM checkpoints WHERE study = ?1 AND tree_size = ?2",
+                           -1, &s, NULL) != SQLITE_OK)
+        return o;
+    sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)size);
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_bytes(s, 0) == 32 &&
+        !memcmp(sqlite3_column_blob(s, 0), root, 32) && sqlite3_column_bytes(s, 1) == 32 &&
+        sqlite3_column_bytes(s, 2) == 64) {
+        char hex[65], b64k[64], b64s[100], idhex[65];
+        uint8_t id[32];
+        crypto_hash_sha256(id, sqlite3_column_blob(s, 1), 32);
+        sodium_bin2base64(b64k, sizeof b64k, sqlite3_column_blob(s, 1), 32,
+                          sodium_base64_VARIANT_ORIGINAL);
+        sodium_bin2base64(b64s, sizeof b64s, sqlite3_column_blob(s, 2), 64,
+                          sodium_base64_VARIANT_ORIGINAL);
+        json_decref(o);
+        o = json_pack("{s:I,s:s,s:s,s:s,s:s}", "tree_size", (json_int_t)size, "root",
+                      hex_of(hex, root, 32), "key", b64k, "keyid", hex_of(idhex, id, 32), "sig",
+                      b64s);
+    }
+    sqlite3_finalize(s);
+    return o;
+}
+
+static json_t *proof_json(const struct leaves *l, size_t idx)
+{
+    merkle_hash path[MERKLE_MAX_PATH];
+    int n = merkle_inclusion_proof(l->hash, l->n, idx, path, MERKLE_MAX_PATH);
+    json_t *p = json_array();
+    for (int i = 0; i < n; i++) {
+        char hex[65];
+        json_array_append_new(p, json_string(hex_of(hex, path[i], 32)));
+    }
+    return json_pack("{s:I,s:s,s:o}", "leaf_index", (json_int_t)idx, "trial",
+                     js(json_array_get(l->arr, idx), "trial"), "path", p);
+}
+
+/* The index of the last leaf of trial uuid, or -1. */
+static long last_leaf_of(const struct leaves *l, const char *uuid)
+{
+    for (size_t i = l->n; i-- > 0;) {
+        const char *u = js(json_array_get(l->arr, i), "trial");
+        if (u && !strcmp(u, uuid))
+            return (long)i;
+    }
+    return -1;
+}
 
 json_t *record_build(tt_store *st, const struct record_opts *o, char *err, size_t errlen)
 {
-    (void)st;
-    (void)o;
-    snprintf(err, errlen, "record_build: not implemented yet");
-    return NULL;
+    sqlite3 *db = store_sqlite(st);
+    struct leaves l = {0};
+    json_t *stmt = NULL, *search = NULL, *sel = NULL, *choices = NULL, *refit = NULL;
+    json_t *produced_by = NULL, *excluded = NULL, *subject = json_array();
+    char *study = NULL;
+    uint8_t sha[32];
+    int64_t pid = 0;
+    char produced[33] = "";
+    char name[256];
+    int dir_max = -1;
+    char shahex[65];
+
+    if (o->objective && record_objective_parse(o->objective, name, sizeof name, &dir_max, err,
+                                               errlen) != 0)
+        goto out;
+    if (o->model) {
+        if (file_sha256(o->model, sha, err, errlen) != 0)
+            goto out;
+        hex_of(shahex, sha, 32);
+        if (find_producer(db, sha, o->study, &pid, &study) != 0) {
+            snprintf(err, errlen,
+                     "%s (sha256 %.16s...): no trial%s%s wrote this file; attest a model written "
+                     "by a command run under `tunetrail run`",
+                     o->model, shahex, o->study ? " of study " : "", o->study ? o->study : "");
+            goto out;
+        }
+        if (!study) {
+            snprintf(err, errlen, "%s: the trial that wrote it has no study yet", o->model);
+            goto out;
+        }
+        const char *base = strrchr(o->model, '/');
+        json_array_append_new(subject, json_pack("{s:s,s:{s:s}}", "name", base ? base + 1 : o->model,
+                                                 "digest", "sha256", shahex));
+    } else if (paths_study(o->study, &study, err, errlen) != 0)
+        goto out;
+
+    if (load_leaves(db, study, &l, err, errlen) != 0)
+        goto out;
+    if (!l.n) {
+        snprintf(err, errlen, "study '%s' has no finished trials in its log", study);
+        goto out;
+    }
+    long pidx = -1;
+    if (o->model) {
+        sqlite3_stmt *s;
+        if (sqlite3_prepare_v2(db, "SELECT lower(hex(uuid)) FROM trials WHERE id = ?1", -1, &s,
+                               NULL) == SQLITE_OK) {
+            sqlite3_bind_int64(s, 1, pid);
+            if (sqlite3_step(s) == SQLITE_ROW)
+                snprintf(produced, sizeof produced, "%s", (const char *)sqlite3_column_text(s, 0));
+            sqlite3_finalize(s);
+        }
+        pidx = last_leaf_of(&l, produced);
+        if (pidx < 0) {
+            snprintf(err, errlen,
+                     "%s: the trial that wrote it (%s) is not final yet (still running?): attest "
+                     "after it ends",
+                     o->model, produced);
+            goto out;
+        }
+    }
+    excluded = excluded_json(db, &l);
+    if (record_compute(l.arr, excluded, o->model ? produced : NULL, o->objective ? name : NULL,
+                       dir_max, &search, &sel, &choices, &refit, err, errlen) != 0) {
+        char tmp[512];
+        snprintf(tmp, sizeof tmp, "study '%s': %s", study, err);
+        snprintf(err, errlen, "%s", tmp);
+        goto out;
+    }
+    json_object_set_new(search, "running", json_integer(count_running(db, study)));
+    json_object_set(search, "excluded", excluded);
+    json_object_set_new(json_object_get(search, "compute"), "all_processes",
+                        all_processes_json(db, study));
+
+    merkle_hash root;
+    merkle_root(l.hash, l.n, root);
+    char roothex[65];
+    hex_of(roothex, root, 32);
+    json_t *proofs = json_array();
+    if (pidx >= 0) {
+        json_t *pl = json_array_get(l.arr, (size_t)pidx);
+        produced_by = json_pack("{s:s,s:I}", "trial", produced, "leaf_index", (json_int_t)pidx);
+        static const char *const copy[] = {"status", "exe", "exe_sha256", "argv", "params",
+                                           "metrics", "inputs", "outputs", "git_commit",
+                                           "git_dirty", "framework", "started_ns", "ended_ns",
+                                           NULL};
+        for (int i = 0; copy[i]; i++)
+            if (json_object_get(pl, copy[i]))
+                json_object_set(produced_by, copy[i], json_object_get(pl, copy[i]));
+        json_object_set_new(produced_by, "evaluations", evaluations_json(db, pid));
+        json_array_append_new(proofs, proof_json(&l, (size_t)pidx));
+        if (refit) {
+            json_object_set(produced_by, "refit_of", refit);
+            size_t i;
+            json_t *u;
+            json_array_foreach(json_object_get(refit, "trials"), i, u)
+            {
+                long k = last_leaf_of(&l, json_string_value(u));
+                if (k >= 0)
+                    json_array_append_new(proofs, proof_json(&l, (size_t)k));
+            }
+        }
+    }
+    json_t *log = json_pack("{s:s,s:I,s:s,s:o,s:o}", "hash",
+                            "RFC 9162 SHA-256 (leaf 0x00, node 0x01); trials[i] is leaf i, hashed "
+                            "as its canonical JSON text",
+                            "tree_size", (json_int_t)l.n, "root", roothex, "checkpoint",
+                            checkpoint_json(db, study, l.n, root), "proofs", proofs);
+    json_t *pred = json_pack("{s:s,s:o,s:{s:s,s:s}}", "study", study, "created",
+                             record_iso_ns((long long)time(NULL) * 1000000000LL), "tool", "name",
+                             "tunetrail", "version", TT_VERSION);
+    if (produced_by)
+        json_object_set_new(pred, "producedBy", produced_by);
+    produced_by = NULL;
+    json_object_set_new(pred, "search", search);
+    json_object_set_new(pred, "selection", sel);
+    json_object_set_new(pred, "choices", choices);
+    json_object_set_new(pred, "holdout", holdout_json(db, study, l.arr, excluded));
+    json_object_set_new(pred, "log", log);
+    json_object_set(pred, "trials", l.arr);
+    search = sel = choices = NULL;
+    stmt = json_pack("{s:s,s:O,s:s,s:o}", "_type", RECORD_STATEMENT_TYPE, "subject", subject,
+                     "predicateType", RECORD_PREDICATE_TYPE, "predicate", pred);
+out:
+    json_decref(search);
+    json_decref(sel);
+    json_decref(choices);
+    json_decref(refit);
+    json_decref(produced_by);
+    json_decref(excluded);
+    json_decref(subject);
+    leaves_free(&l);
+    free(study);
+    return stmt;
 }

@@ -25,6 +25,30 @@ struct record_opts {
 /* Builds the whole Statement (subject, predicate with `trials`). */
 json_t *record_build(tt_store *st, const struct record_opts *o, char *err, size_t errlen);
 
+/* The computed sections, from leaf objects alone (attest from the store's
+ * log, verify from a record's `trials`; same input -> identical JSON).
+ * trials: every leaf in log order (the last leaf of a trial counts);
+ * excluded: [{"trial": uuid}] left out of the search; produced: the uuid of
+ * the trial that wrote the subject, or NULL; objective: a metric name or NULL
+ * (default: the metric with a direction most trials reported); dir_max: 1
+ * max, 0 min, -1 the metric's recorded direction. Outputs new references to
+ * predicate.search (without running / excluded / compute.all_processes),
+ * predicate.selection, predicate.choices and producedBy.refit_of (NULL when
+ * not a refit). -1 with err when no trial reported the objective. */
+int record_compute(json_t *trials, json_t *excluded, const char *produced, const char *objective,
+                   int dir_max, json_t **search, json_t **selection, json_t **choices,
+                   json_t **refit, char *err, size_t errlen);
+
+/* "NAME:max" / "NAME:min" / "NAME" (dir_max = -1). -1 with err if malformed. */
+int record_objective_parse(const char *spec, char *name, size_t namelen, int *dir_max, char *err,
+                           size_t errlen);
+
+/* 1 if a param key names a repetition (seed, run, rep...), see RECORD.md. */
+int record_seed_like(const char *key);
+
+/* ISO 8601 UTC string with milliseconds for a time in ns. */
+json_t *record_iso_ns(long long ns);
+
 /* Reads a record file (a DSSE envelope) and returns its Statement, without
  * checking the signature (verify does that). */
 json_t *record_load(const char *path, char *err, size_t errlen);

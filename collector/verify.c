@@ -1,0 +1,478 @@
+/* verify.c - `tunetrail verify OUT MODEL`: checks a provenance record and says
+ * in one line what holds and what fails (docs/RECORD.md, "What verify checks").
+ * Every check runs even after one fails, so the line names all failures. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "cli.h"
+#include "dsse.h"
+#include "hashcache.h"
+#include "keys.h"
+#include "merkle.h"
+#include "record.h"
+#include "wire.h"
+
+#define LEAF_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17))
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tunetrail verify OUT MODEL [--pubkey FILE] [--receipts DIR]\n\n"
+            "Checks a provenance record written by `tunetrail attest`:\n"
+            "  signature  the DSSE signature, with --pubkey FILE (a .pub from `tunetrail keygen`),\n"
+            "             else a key under $TUNETRAIL_HOME/keys with the record's keyid;\n"
+            "  subject    MODEL's SHA-256 is the attested one;\n"
+            "  predicate  the counts add up and every statistic, recomputed from the record's\n"
+            "             trials, is the one recorded;\n"
+            "  log        the trials are the whole study log: their RFC 9162 root is the attested\n"
+            "             root, each audit path reproduces it, the collector's checkpoint signs it;\n"
+            "  receipts   with --receipts DIR (the agents' $TUNETRAIL_HOME/receipts): every\n"
+            "             checkpoint the collector gave for the study is a prefix of this log.\n"
+            "Prints one line: OK or FAILED, then each check. Exit status 0 only if all hold.\n");
+}
+
+struct result {
+    char ok[1024], bad[2048];
+    int failed;
+};
+
+static void pass(struct result *r, const char *fmt, ...)
+{
+    va_list ap;
+    size_t n = strlen(r->ok);
+    if (n)
+        n += (size_t)snprintf(r->ok + n, sizeof r->ok - n, ", ");
+    va_start(ap, fmt);
+    vsnprintf(r->ok + n, sizeof r->ok - n, fmt, ap);
+    va_end(ap);
+}
+
+static void fail(struct result *r, const char *fmt, ...)
+{
+    va_list ap;
+    size_t n = strlen(r->bad);
+    if (n)
+        n += (size_t)snprintf(r->bad + n, sizeof r->bad - n, "; ");
+    va_start(ap, fmt);
+    vsnprintf(r->bad + n, sizeof r->bad - n, fmt, ap);
+    va_end(ap);
+    r->failed = 1;
+}
+
+static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    size_t k;
+    while ((k = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += k;
+        if (n == cap)
+            buf = realloc(buf, (cap *= 2) + 1);
+    }
+    fclose(f);
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+static const char *js(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static int hex32(const char *s, uint8_t out[32])
+{
+    size_t n;
+    return s && sodium_hex2bin(out, 32, s, strlen(s), NULL, &n, NULL) == 0 && n == 32 ? 0 : -1;
+}
+
+static int b64(const char *s, uint8_t *out, size_t want)
+{
+    size_t n;
+    return s && sodium_base642bin(out, want, s, strlen(s), NULL, &n, NULL,
+                                  sodium_base64_VARIANT_ORIGINAL) == 0 && n == want ? 0 : -1;
+}
+
+/* ---- signature */
+static void check_signature(struct result *r, const struct dsse_envelope *env, const char *pubfile)
+{
+    char err[512];
+    struct tt_key k;
+    if (pubfile) {
+        if (key_load_public(pubfile, &k, err, sizeof err) != 0 &&
+            key_load_secret(pubfile, &k, err, sizeof err) != 0) {
+            fail(r, "signature: %s (--pubkey)", err);
+            return;
+        }
+    } else {
+        /* a key of ours whose keyid the envelope names */
+        char dir[4096];
+        DIR *d = key_default_dir(dir, sizeof dir) ? opendir(dir) : NULL;
+        struct dirent *e;
+        int found = 0;
+        while (d && !found && (e = readdir(d))) {
+            size_t n = strlen(e->d_name);
+            if (n < 5 || strcmp(e->d_name + n - 4, ".pub"))
+                continue;
+            char p[4400];
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            if (key_load_public(p, &k, err, sizeof err) != 0)
+                continue;
+            for (size_t i = 0; i < env->nsigs; i++)
+                if (!strcmp(env->sigs[i].keyid, k.keyid))
+                    found = 1;
+        }
+        if (d)
+            closedir(d);
+        if (!found) {
+            fail(r, "signature: no public key for keyid %.16s (give --pubkey FILE)",
+                 env->nsigs ? env->sigs[0].keyid : "?");
+            return;
+        }
+    }
+    if (dsse_verify(env, k.pk, err, sizeof err) != 0)
+        fail(r, "signature: %s", err);
+    else
+        pass(r, "signature (keyid %.16s)", k.keyid);
+}
+
+/* ---- subject */
+static void check_subject(struct result *r, json_t *stmt, const char *model)
+{
+    json_t *subj = json_array_get(json_object_get(stmt, "subject"), 0);
+    const char *want = js(json_object_get(subj, "digest"), "sha256");
+    uint8_t sha[32];
+    char hex[65];
+    int fd = open(model, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || hashcache_sha256_fd(fd, sha) != 0) {
+        fail(r, "subject: %s: %s", model, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    close(fd);
+    wire_hex(hex, sha, 32);
+    if (!want)
+        fail(r, "subject: the record names no subject digest");
+    else if (strcmp(want, hex))
+        fail(r, "subject: %s has sha256 %.16s..., the record attests %.16s...", model, hex, want);
+    else
+        pass(r, "subject (%s)", js(subj, "name") ? js(subj, "name") : model);
+}
+
+/* ---- predicate: counts, and the statistics recomputed */
+static json_t *without(json_t *o, const char *const *keys)
+{
+    json_t *c = json_deep_copy(o);
+    for (int i = 0; keys[i]; i++)
+        json_object_del(c, keys[i]);
+    return c;
+}
+
+/* The first key whose values differ, for the message. */
+static const char *first_diff(json_t *a, json_t *b)
+{
+    const char *k;
+    json_t *v;
+    if (!json_is_object(a) || !json_is_object(b))
+        return "(value)";
+    json_object_foreach(a, k, v) if (!json_equal(v, json_object_get(b, k))) return k;
+    json_object_foreach(b, k, v) if (!json_object_get(a, k)) return k;
+    return "(value)";
+}
+
+static void check_predicate(struct result *r, json_t *p)
+{
+    json_t *search = json_object_get(p, "search"), *sel = json_object_get(p, "selection");
+    json_t *trials = json_object_get(p, "trials"), *log = json_object_get(p, "log");
+    if (!json_is_object(search) || !json_is_object(sel) || !json_is_array(trials) ||
+        !json_is_object(log)) {
+        fail(r, "predicate: search, selection, trials or log missing");
+        return;
+    }
+    /* counts */
+    json_int_t total = json_integer_value(json_object_get(search, "trials")), sum = 0, miss = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(search, "by_status"), k, v) sum += json_integer_value(v);
+    json_object_foreach(json_object_get(sel, "missing"), k, v) miss += json_integer_value(v);
+    json_int_t n = json_integer_value(json_object_get(sel, "n"));
+    if (sum != total) {
+        fail(r, "predicate: trials by status add up to %lld, not %lld", (long long)sum,
+             (long long)total);
+        return;
+    }
+    if (n + miss != total) {
+        fail(r, "predicate: %lld with the objective + %lld without != %lld trials", (long long)n,
+             (long long)miss, (long long)total);
+        return;
+    }
+    if ((json_int_t)json_array_size(trials) != json_integer_value(json_object_get(log, "tree_size"))) {
+        fail(r, "predicate: %zu trials listed, the log has %lld leaves", json_array_size(trials),
+             (long long)json_integer_value(json_object_get(log, "tree_size")));
+        return;
+    }
+    /* statistics */
+    json_t *obj = json_object_get(sel, "objective");
+    const char *dir = js(obj, "direction");
+    json_t *pb = json_object_get(p, "producedBy");
+    json_t *s2 = NULL, *sel2 = NULL, *ch2 = NULL, *refit2 = NULL;
+    char err[512];
+    if (record_compute(trials, json_object_get(search, "excluded"), js(pb, "trial"), js(obj, "name"),
+                       dir && !strcmp(dir, "min") ? 0 : 1, &s2, &sel2, &ch2, &refit2, err,
+                       sizeof err) != 0) {
+        fail(r, "predicate: cannot recompute: %s", err);
+        return;
+    }
+    static const char *const search_local[] = {"running", "excluded", "compute", NULL};
+    static const char *const sel_local[] = {"objective", NULL};
+    json_t *a = without(search, search_local), *b = without(s2, search_local);
+    json_t *c1 = json_object_get(json_object_get(search, "compute"), "trials"),
+           *c2 = json_object_get(json_object_get(s2, "compute"), "trials"),
+           *f1 = json_object_get(json_object_get(search, "compute"), "failed"),
+           *f2 = json_object_get(json_object_get(s2, "compute"), "failed");
+    json_t *sa = without(sel, sel_local), *sb = without(sel2, sel_local);
+    if (!json_equal(a, b))
+        fail(r, "predicate: search.%s is not what the trials give", first_diff(a, b));
+    else if (!json_equal(c1, c2) || !json_equal(f1, f2))
+        fail(r, "predicate: search.compute is not what the trials give");
+    else if (!json_equal(sa, sb))
+        fail(r, "predicate: selection.%s is not what the trials give", first_diff(sa, sb));
+    else if (!json_equal(json_object_get(p, "choices"), ch2))
+        fail(r, "predicate: the choice ledger is not what the trials give");
+    else if (!json_equal(json_object_get(pb, "refit_of"), refit2) &&
+             (json_object_get(pb, "refit_of") || refit2))
+        fail(r, "predicate: producedBy.refit_of is not what the trials give");
+    else
+        pass(r, "predicate (%lld trials, statistics recomputed)", (long long)total);
+    json_decref(a);
+    json_decref(b);
+    json_decref(sa);
+    json_decref(sb);
+    json_decref(s2);
+    json_decref(sel2);
+    json_decref(ch2);
+    json_decref(refit2);
+}
+
+/* ---- log */
+static merkle_hash *leaf_hashes(json_t *trials, size_t *n)
+{
+    *n = json_array_size(trials);
+    merkle_hash *h = malloc((*n ? *n : 1) * sizeof *h);
+    size_t i;
+    json_t *t;
+    json_array_foreach(trials, i, t)
+    {
+        char *text = json_dumps(t, LEAF_FLAGS);
+        merkle_leaf_hash(text ? text : "", text ? strlen(text) : 0, h[i]);
+        free(text);
+    }
+    return h;
+}
+
+static void check_log(struct result *r, json_t *p, const merkle_hash *h, size_t n)
+{
+    json_t *log = json_object_get(p, "log");
+    uint8_t root[32];
+    merkle_hash mine;
+    if (hex32(js(log, "root"), root) != 0) {
+        fail(r, "log: no root");
+        return;
+    }
+    merkle_root(h, n, mine);
+    if (memcmp(mine, root, 32)) {
+        fail(r, "log: the %zu listed trials do not hash to the attested root (a trial was changed, "
+                "added or removed)", n);
+        return;
+    }
+    size_t i;
+    json_t *pr;
+    json_array_foreach(json_object_get(log, "proofs"), i, pr)
+    {
+        json_int_t idx = json_integer_value(json_object_get(pr, "leaf_index"));
+        json_t *path = json_object_get(pr, "path");
+        size_t len = json_array_size(path);
+        merkle_hash ph[MERKLE_MAX_PATH];
+        int bad = idx < 0 || (size_t)idx >= n || len > MERKLE_MAX_PATH;
+        for (size_t j = 0; !bad && j < len; j++)
+            bad = hex32(json_string_value(json_array_get(path, j)), ph[j]) != 0;
+        if (bad || merkle_inclusion_verify((uint64_t)idx, n, h[idx], ph, len, root) != 0) {
+            fail(r, "log: the audit path of leaf %lld does not reproduce the root", (long long)idx);
+            return;
+        }
+    }
+    json_t *cp = json_object_get(log, "checkpoint");
+    if (json_is_object(cp)) {
+        uint8_t pk[32], sig[64];
+        if (b64(js(cp, "key"), pk, 32) || b64(js(cp, "sig"), sig, 64) ||
+            checkpoint_verify(pk, js(p, "study"), n, root, sig) != 0) {
+            fail(r, "log: the collector's checkpoint does not sign (study, %zu, root)", n);
+            return;
+        }
+    }
+    pass(r, "log (%zu leaves, root %.12s, %zu audit paths%s)", n, js(log, "root"),
+         json_array_size(json_object_get(log, "proofs")),
+         json_is_object(cp) ? ", collector checkpoint" : "");
+}
+
+/* ---- receipts: each is (study, size, root) signed by a collector */
+static void check_receipts(struct result *r, const char *dir, const char *study, const merkle_hash *h,
+                           size_t n)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        fail(r, "receipts: %s: %s", dir, strerror(errno));
+        return;
+    }
+    size_t seen = 0;
+    int bad = 0;
+    struct dirent *e;
+    while (!bad && (e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 7 || strcmp(e->d_name + len - 6, ".jsonl"))
+            continue;
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        char *line = NULL;
+        size_t cap = 0;
+        long lineno = 0;
+        while (!bad && getline(&line, &cap, f) > 0) {
+            lineno++;
+            json_t *o = json_loads(line, 0, NULL);
+            if (!o) {
+                fail(r, "receipts: %s:%ld: not JSON", path, lineno);
+                bad = 1;
+                break;
+            }
+            if (!js(o, "study") || strcmp(js(o, "study"), study)) {
+                json_decref(o);
+                continue;
+            }
+            uint8_t root[32], pk[32], sig[64];
+            json_int_t size = json_integer_value(json_object_get(o, "tree_size"));
+            if (hex32(js(o, "root"), root) || b64(js(o, "key"), pk, 32) ||
+                b64(js(o, "sig"), sig, 64) ||
+                checkpoint_verify(pk, study, (uint64_t)size, root, sig) != 0) {
+                fail(r, "receipts: %s:%ld: bad signature", path, lineno);
+                bad = 1;
+            } else if (size < 0 || (size_t)size > n) {
+                fail(r, "receipts: %s:%ld: the collector had %lld leaves, the record has only %zu "
+                        "(trials were removed)",
+                     path, lineno, (long long)size, n);
+                bad = 1;
+            } else {
+                merkle_hash m;
+                merkle_root(h, (size_t)size, m);
+                if (memcmp(m, root, 32)) {
+                    fail(r, "receipts: %s:%ld: the first %lld leaves differ from the log the "
+                            "collector signed",
+                         path, lineno, (long long)size);
+                    bad = 1;
+                }
+            }
+            seen++;
+            json_decref(o);
+        }
+        free(line);
+        fclose(f);
+    }
+    closedir(d);
+    if (!bad) {
+        if (!seen)
+            fail(r, "receipts: none for study %s in %s", study, dir);
+        else
+            pass(r, "receipts (%zu checkpoints consistent)", seen);
+    }
+}
+
+int cmd_verify(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"pubkey", required_argument, NULL, 'p'},
+        {"receipts", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *pubfile = NULL, *receipts = NULL;
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p': pubfile = optarg; break;
+        case 'r': receipts = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (argc - optind != 2) {
+        fprintf(stderr, "tunetrail verify: expected OUT and MODEL\n\n");
+        usage(stderr);
+        return 2;
+    }
+    const char *rec = argv[optind], *model = argv[optind + 1];
+    char err[1024];
+    size_t len;
+    char *text = read_file(rec, &len, err, sizeof err);
+    if (!text) {
+        fprintf(stderr, "tunetrail verify: %s\n", err);
+        return 1;
+    }
+    struct dsse_envelope env;
+    if (dsse_parse(text, len, &env, err, sizeof err) != 0) {
+        printf("verify: FAILED record: %s: %s\n", rec, err);
+        free(text);
+        return 1;
+    }
+    free(text);
+    struct result r = {"", "", 0};
+    check_signature(&r, &env, pubfile);
+    json_error_t je;
+    json_t *stmt = NULL;
+    if (!env.payload_type || strcmp(env.payload_type, DSSE_INTOTO_TYPE))
+        fail(&r, "record: payloadType is not %s", DSSE_INTOTO_TYPE);
+    else if (!(stmt = json_loadb((const char *)env.payload, env.payload_len, 0, &je)))
+        fail(&r, "record: payload is not JSON (line %d: %s)", je.line, je.text);
+    else if (!js(stmt, "_type") || strcmp(js(stmt, "_type"), RECORD_STATEMENT_TYPE) ||
+             !js(stmt, "predicateType") ||
+             strcmp(js(stmt, "predicateType"), RECORD_PREDICATE_TYPE))
+        fail(&r, "record: not an in-toto Statement v1 with predicate %s", RECORD_PREDICATE_TYPE);
+    if (stmt) {
+        json_t *p = json_object_get(stmt, "predicate");
+        check_subject(&r, stmt, model);
+        check_predicate(&r, p);
+        size_t n;
+        merkle_hash *h = leaf_hashes(json_object_get(p, "trials"), &n);
+        check_log(&r, p, h, n);
+        if (receipts)
+            check_receipts(&r, receipts, js(p, "study") ? js(p, "study") : "", h, n);
+        else
+            pass(&r, "receipts not checked (no --receipts)");
+        free(h);
+    }
+    if (r.failed)
+        printf("verify: FAILED %s%s%s\n", r.bad, *r.ok ? "; ok: " : "", r.ok);
+    else
+        printf("verify: OK %s\n", r.ok);
+    json_decref(stmt);
+    dsse_free(&env);
+    return r.failed ? 1 : 0;
+}
