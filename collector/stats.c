@@ -142,36 +142,36 @@ int stats_emax_dodge(const double *v, size_t N, const uint32_t *ns, size_t k, do
         cur = n;
         valid_lo = lo;
 
-        /* E_n by summation by parts: v(N) - sum F_i (v(i+1) - v(i)). Every
-         * term is >= 0 and scaled by a gap, not by the values, so an offset
-         * in the objective (accuracy 0.97 +- 0.001) costs no precision.
-         * Four partial sums break the add latency chain. */
-        double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        /* One pass for both moments. E_n by summation by parts: v(N) - sum
+         * F_i (v(i+1) - v(i)); every term is >= 0 and scaled by a gap, not
+         * by the values, so an offset in the objective (accuracy 0.97 +-
+         * 0.001) costs no precision. The variance as sum (v(i) - c)^2 p_n(i)
+         * - (E_n - c)^2 around c = the median of p_n, which is within one SD
+         * of the mean (|mean - median| <= sd for any distribution): the
+         * subtraction loses at most a bit. The mass below lo (at most
+         * e^-CUT_LOG) goes to v(lo). Two partial sums each break the add
+         * latency chains. */
+        size_t mi = (size_t)ceil((double)N * exp(-M_LN2 / n));
+        double c = vv[mi < lo ? lo : mi > N ? N : mi];
+        F[lo - 1] = 0;
+        double a0 = 0, a1 = 0, b0 = 0, b1 = 0;
         size_t i = lo;
-        for (; i + 3 < N; i += 4) {
+        for (; i + 1 < N; i += 2) {
+            double d0 = vv[i] - c, d1 = vv[i + 1] - c;
             a0 += F[i] * (vv[i + 1] - vv[i]);
             a1 += F[i + 1] * (vv[i + 2] - vv[i + 1]);
-            a2 += F[i + 2] * (vv[i + 3] - vv[i + 2]);
-            a3 += F[i + 3] * (vv[i + 4] - vv[i + 3]);
-        }
-        for (; i < N; i++)
-            a0 += F[i] * (vv[i + 1] - vv[i]);
-        double E = vv[N] - ((a0 + a1) + (a2 + a3));
-
-        /* SD_n directly: sum (v(i) - E)^2 p_n(i); the mass below lo (at most
-         * e^-CUT_LOG) is given to v(lo). */
-        double b0 = 0, b1 = 0, prev = 0;
-        for (i = lo; i + 1 <= N; i += 2) {
-            double d0 = vv[i] - E, d1 = vv[i + 1] - E;
-            b0 += d0 * d0 * (F[i] - prev);
+            b0 += d0 * d0 * (F[i] - F[i - 1]);
             b1 += d1 * d1 * (F[i + 1] - F[i]);
-            prev = F[i + 1];
         }
-        if (i == N) {
-            double d0 = vv[N] - E;
-            b0 += d0 * d0 * (F[N] - prev);
+        for (; i < N; i++) {
+            double d0 = vv[i] - c;
+            a0 += F[i] * (vv[i + 1] - vv[i]);
+            b0 += d0 * d0 * (F[i] - F[i - 1]);
         }
-        double var = b0 + b1;
+        double dN = vv[N] - c;
+        b1 += dN * dN * (1.0 - F[N - 1]);
+        double E = vv[N] - (a0 + a1);
+        double var = (b0 + b1) - (E - c) * (E - c);
         mean[j] = E;
         sd[j] = var > 0 ? sqrt(var) : 0;
     }
