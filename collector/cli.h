@@ -13,6 +13,7 @@ int cmd_flush(int argc, char **argv);   /* collector/flush.c */
 int cmd_studies(int argc, char **argv); /* collector/query.c */
 int cmd_trials(int argc, char **argv);  /* collector/query.c */
 int cmd_show(int argc, char **argv);    /* collector/query.c */
+int cmd_report(int argc, char **argv);  /* collector/report.c */
 int cmd_attest(int argc, char **argv);  /* collector/attest.c */
 int cmd_verify(int argc, char **argv);  /* collector/verify.c */
 

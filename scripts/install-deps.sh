@@ -12,6 +12,7 @@ pkgs=(
   darknet                                # libdarknet.so for tests/progs/tt_darknet_train.c (darknet adapter)
   python3 python-is-python3              # svm-grid's shebang is `#!/usr/bin/env python`
   sqlite3 procps coreutils findutils diffutils
+  chromium                               # tests/e2e/report_html.sh opens the HTML report headless
 )
 missing=()
 for p in "${pkgs[@]}"; do
