@@ -51,6 +51,29 @@ struct ingest_input {
 int ingest_batches(tt_store *st, const struct ingest_input *in, size_t n,
                    struct ingest_result *res);
 
+/* The study log (collector/store_log.h, docs/RECORD.md): trials become
+ * leaves of their study's Merkle log when final; after a transaction grew a
+ * study's log, the store signs a checkpoint with the signer's key. */
+struct tt_key;
+struct store_checkpoint {
+    const char *study;
+    uint64_t tree_size;
+    uint8_t root[32];
+    uint8_t key[32];   /* the signer's ed25519 public key */
+    uint8_t sig[64];   /* checkpoint_sign (collector/keys.h) */
+    char keyid[65];
+    uint64_t batches;  /* bit i: batch i of the last ingest call grew this log (i >= 63: bit 63) */
+};
+
+/* Copies k (with its secret) as the checkpoint signer; NULL stops signing.
+ * Returns 0, or -1 on a read-only store. */
+int store_set_signer(tt_store *st, const struct tt_key *k);
+
+/* The checkpoints signed by the last ingest_batch / ingest_batches call that
+ * committed (none if it failed), owned by st and valid until the next ingest
+ * call. *n receives the count. */
+const struct store_checkpoint *store_checkpoints(tt_store *st, size_t *n);
+
 /* Moves WAL checkpoints off the ingest path: a thread with its own
  * connection checkpoints (PASSIVE) while ingest_batch goes on; stopped by
  * store_close. For long-lived writers (tunetraild); not for a process that

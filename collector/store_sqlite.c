@@ -30,7 +30,12 @@
  * while no other connection has written: PRAGMA data_version, read under the
  * write lock at the start of each batch, tells, and the origin cache is then
  * reloaded. The in-memory caches are dropped on rollback. Nothing is ever
- * deleted (but absorbed ahead rows). */
+ * deleted (but absorbed ahead rows).
+ *
+ * The study log (schema 4, collector/store_log.c): each transaction reports
+ * what its events touched, and before COMMIT the trials that became final
+ * (or changed after being sealed) are appended as leaves of their study's
+ * Merkle log and a checkpoint is signed, in the same transaction. */
 #include "store.h"
 
 #include <errno.h>
@@ -40,14 +45,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "leaf.h"
+#include "store_log.h"
 #include "tunetrail.pb-c.h"
 #include "wire.h"
 
-#define STORE_SCHEMA_VERSION 3 /* 2: hwm dedupe, append-order tables; 3: evaluation views */
+#define STORE_SCHEMA_VERSION 4 /* 2: hwm dedupe, append-order tables; 3: evaluation views;
+                                  4: the study log (log, log_head, checkpoints) */
 #define STORE_BUSY_MS 10000
 #define STORE_STR_MAX (64u << 10) /* any one string field */
 #define STORE_LIST_MAX 65536      /* argv / env entries */
@@ -414,6 +423,9 @@ struct tt_store {
     struct pending pend[2];  /* metrics, files */
     int64_t data_version;    /* as of our last transaction; others' commits change it */
     struct idmap trials;
+    struct store_log *log;   /* writers only */
+    unsigned cur_batch;      /* index of the batch being stored in this transaction */
+    int ck_valid;            /* the last ingest call committed: its checkpoints stand */
     struct arena arena;
     ProtobufCAllocator alloc;
 };
@@ -450,6 +462,13 @@ static int read_user_version(sqlite3 *db, int *v)
     return rc == SQLITE_ROW ? 0 : -1;
 }
 
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* Creates the schema once; BEGIN IMMEDIATE serialises concurrent first opens. */
 static int ensure_schema(tt_store *st, char *err, size_t errlen)
 {
@@ -460,18 +479,29 @@ static int ensure_schema(tt_store *st, char *err, size_t errlen)
         set_err(err, errlen, "%s", sqlite3_errmsg(st->db));
         goto err;
     }
-    if (v == 0 || v == 2) {
-        /* 2 -> 3 adds an index and views: nothing stored changes. */
+    if (v == 0 || v == 2 || v == 3) {
+        /* 2 -> 3 adds an index and views: nothing stored changes. 3 -> 4 adds
+         * the log, and seals the trials already final. */
         char sql[64];
         snprintf(sql, sizeof sql, "PRAGMA user_version=%d", STORE_SCHEMA_VERSION);
         if ((v == 0 && exec_sql(st->db, schema_sql, err, errlen) < 0) ||
-            exec_sql(st->db, eval_index_sql, err, errlen) < 0 ||
-            exec_sql(st->db, eval_views_sql, err, errlen) < 0 || exec_sql(st->db, sql, err, errlen) < 0)
+            (v != 3 && exec_sql(st->db, eval_index_sql, err, errlen) < 0) ||
+            (v != 3 && exec_sql(st->db, eval_views_sql, err, errlen) < 0) ||
+            exec_sql(st->db, slog_schema_sql, err, errlen) < 0 || exec_sql(st->db, sql, err, errlen) < 0)
             goto err;
     } else if (v != STORE_SCHEMA_VERSION) {
         set_err(err, errlen, "store schema version %d, this tunetrail knows %d", v,
                 STORE_SCHEMA_VERSION);
         goto err;
+    }
+    if (!(st->log = slog_new(st->db, err, errlen)))
+        goto err;
+    if (v == 2 || v == 3) {
+        int rc = slog_seal_all(st->log, now_ns());
+        if (rc != SQLITE_OK) {
+            set_err(err, errlen, "sealing the trials of the upgraded store: %s", sqlite3_errstr(rc));
+            goto err;
+        }
     }
     return exec_sql(st->db, "COMMIT", err, errlen);
 err:
@@ -573,7 +603,16 @@ tt_store *store_open(const char *path, int flags, char *err, size_t errlen)
         }
         if (v == 2 && eval_views_temp(st, err, errlen) < 0)
             goto err;
-        if (v != STORE_SCHEMA_VERSION && v != 2) {
+        /* Not upgraded yet: an empty log (its trials get sealed by the next writer). */
+        if ((v == 2 || v == 3) &&
+            exec_sql(st->db,
+                     "CREATE TEMP TABLE log(study TEXT, idx INTEGER, trial_id INTEGER, leaf TEXT,"
+                     " hash BLOB, time_ns INTEGER); CREATE TEMP TABLE log_head(study TEXT, size"
+                     " INTEGER, frontier BLOB); CREATE TEMP TABLE checkpoints(study TEXT, tree_size"
+                     " INTEGER, root BLOB, key BLOB, sig BLOB, time_ns INTEGER);",
+                     err, errlen) < 0)
+            goto err;
+        if (v != STORE_SCHEMA_VERSION && v != 2 && v != 3) {
             set_err(err, errlen, v ? "store schema version %d, this tunetrail knows %d"
                                    : "not a tunetrail store (schema version %d, expected %d)",
                     v, STORE_SCHEMA_VERSION);
@@ -630,6 +669,7 @@ void store_close(tt_store *st)
         sqlite3_finalize(st->stmt[i]);
     for (int i = 0; i < 2; i++)
         sqlite3_finalize(st->pend[i].multi);
+    slog_free(st->log); /* its statements first: sqlite3_close refuses open ones */
     sqlite3_close(st->db);
     idmap_clear(&st->origin_ix);
     idmap_clear(&st->trials);
@@ -872,7 +912,7 @@ static char *json_strings(char **v, size_t n)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_string(v[i]));
+        json_array_append_new(a, leaf_string(v[i])); /* bad UTF-8 repaired, not dropped */
     char *s = json_dumps(a, JSON_COMPACT);
     json_decref(a);
     return s;
@@ -934,6 +974,14 @@ static int lookup_id(tt_store *st, int which, struct idmap *m, const uint8_t *uu
     return rc;
 }
 
+/* Tells the log that trial `uuid` (whose row exists) may have become final. */
+static int touch_trial(tt_store *st, const uint8_t *uuid)
+{
+    int64_t tid;
+    int rc = lookup_id(st, S_TRIAL_ID, &st->trials, uuid, &tid);
+    return rc == SQLITE_OK ? slog_touch_trial(st->log, tid, st->cur_batch) : rc;
+}
+
 static int apply_control(tt_store *st, const Tunetrail__Event *ev)
 {
     int64_t t = ev->time_ns;
@@ -958,6 +1006,8 @@ static int apply_control(tt_store *st, const Tunetrail__Event *ev)
         rc = run(s);
         free(argv);
         free(pats);
+        if (rc == SQLITE_OK) /* its processes' trials may now have a study */
+            rc = slog_touch_session(st->log, m->session.data, st->cur_batch);
         if (rc == SQLITE_OK && m->study && *m->study) {
             s = st->stmt[S_STUDY];
             bind_text(s, 1, m->study);
@@ -1002,6 +1052,8 @@ static int apply_control(tt_store *st, const Tunetrail__Event *ev)
         rc = run(s);
         free(argv);
         free(env);
+        if (rc == SQLITE_OK)
+            rc = slog_touch_process(st->log, m->process.data, st->cur_batch);
         if (rc == SQLITE_OK && !m->session.len && m->study && *m->study) {
             s = st->stmt[S_STUDY];
             bind_text(s, 1, m->study);
@@ -1022,6 +1074,8 @@ static int apply_control(tt_store *st, const Tunetrail__Event *ev)
         bind_i64(s, 7, m->has_stime_us, m->stime_us);
         bind_i64(s, 8, m->has_maxrss_kb, m->maxrss_kb);
         rc = run(s);
+        if (rc == SQLITE_OK)
+            rc = slog_touch_process(st->log, m->process.data, st->cur_batch);
         break;
     }
     case TUNETRAIL__EVENT__KIND_TRIAL_START: {
@@ -1035,6 +1089,8 @@ static int apply_control(tt_store *st, const Tunetrail__Event *ev)
         bind_i64(s, 6, has_t, t);
         if ((rc = run(s)) == SQLITE_OK && m->process.len == TT_UUID_LEN)
             rc = adopt_metrics(st, m);
+        if (rc == SQLITE_OK)
+            rc = touch_trial(st, m->trial.data);
         break;
     }
     case TUNETRAIL__EVENT__KIND_TRIAL_END: {
@@ -1045,7 +1101,8 @@ static int apply_control(tt_store *st, const Tunetrail__Event *ev)
                  m->status);
         bind_text(s, 3, m->error);
         bind_i64(s, 4, has_t, t);
-        rc = run(s);
+        if ((rc = run(s)) == SQLITE_OK)
+            rc = touch_trial(st, m->trial.data);
         break;
     }
     default:
@@ -1212,6 +1269,7 @@ static int batch_begin(tt_store *st)
         int64_t v = sqlite3_column_int64(s, 0);
         if (v != st->data_version)
             origins_forget(st); /* another writer committed: its hwm may be ahead */
+        slog_begin(st->log, v != st->data_version); /* ... and it may have sealed trials */
         st->data_version = v;
         rc = SQLITE_OK;
     }
@@ -1305,14 +1363,17 @@ static int ingest_event(tt_store *st, const Tunetrail__Event *ev, int *dup)
             rc = trial_of_process(st, &ev->origin, &tid);
         else
             rc = lookup_id(st, S_TRIAL_ID, &st->trials, ev->metric->trial.data, &tid);
-        if (rc != SQLITE_OK)
+        if (rc != SQLITE_OK ||
+            (rc = slog_touch_trial_if_sealed(st->log, tid, st->cur_batch)) != SQLITE_OK)
             return rc;
         return pending_add(st, &st->pend[0], tid, oid, ev);
     case TUNETRAIL__EVENT__KIND_FILE_ACCESS:
-        return pending_add(st, &st->pend[1], 0, oid, ev);
+        rc = slog_touch_process_if_sealed(st->log, ev->file_access->process.data, st->cur_batch);
+        return rc != SQLITE_OK ? rc : pending_add(st, &st->pend[1], 0, oid, ev);
     case TUNETRAIL__EVENT__KIND_PARAM: {
         const Tunetrail__Param *m = ev->param;
-        if ((rc = lookup_id(st, S_TRIAL_ID, &st->trials, m->trial.data, &tid)) != SQLITE_OK)
+        if ((rc = lookup_id(st, S_TRIAL_ID, &st->trials, m->trial.data, &tid)) != SQLITE_OK ||
+            (rc = slog_touch_trial_if_sealed(st->log, tid, st->cur_batch)) != SQLITE_OK)
             return rc;
         s = st->stmt[S_PARAM];
         sqlite3_bind_int64(s, 1, tid);
@@ -1406,6 +1467,7 @@ int ingest_batches(tt_store *st, const struct ingest_input *in, size_t n,
     int rc = SQLITE_OK, began = 0, all_ok = 1;
     size_t i = 0;
     memset(res, 0, n * sizeof *res);
+    st->ck_valid = 0;
     if (st->readonly) {
         for (i = 0; i < n; i++) {
             res[i].status = INGEST_RETRY;
@@ -1424,6 +1486,7 @@ int ingest_batches(tt_store *st, const struct ingest_input *in, size_t n,
             began = 1; /* BEGIN may fail after taking the lock: ROLLBACK is harmless */
             rc = batch_begin(st);
         }
+        st->cur_batch = (unsigned)i;
         if (rc == SQLITE_OK)
             rc = batch_store(st, b, &res[i]);
         tunetrail__batch__free_unpacked(b, &st->alloc);
@@ -1432,10 +1495,14 @@ int ingest_batches(tt_store *st, const struct ingest_input *in, size_t n,
             goto fail;
         res[i].status = INGEST_OK; /* once the COMMIT below succeeds */
     }
-    if (began && ((rc = origins_save(st)) != SQLITE_OK || (rc = run(st->stmt[S_COMMIT])) != SQLITE_OK))
+    if (began && ((rc = slog_seal(st->log, now_ns())) != SQLITE_OK ||
+                  (rc = origins_save(st)) != SQLITE_OK || (rc = run(st->stmt[S_COMMIT])) != SQLITE_OK))
         goto fail;
-    if (began)
+    if (began) {
         origins_committed(st);
+        slog_committed(st->log);
+        st->ck_valid = 1;
+    }
     return all_ok ? 0 : -1;
 fail:
     /* Busy, I/O, full disk or a bug: nothing is committed and the senders keep
@@ -1447,6 +1514,7 @@ fail:
     /* Ids first seen and hwm moved in this transaction were rolled back. */
     origins_forget(st);
     idmap_clear(&st->trials);
+    slog_rollback(st->log);
     for (size_t j = 0; j < n; j++) {
         if (j > i) {
             Tunetrail__Batch *b = batch_decode(st, in[j].buf, in[j].len, &res[j]);
@@ -1470,4 +1538,20 @@ int ingest_batch(tt_store *st, const uint8_t *buf, size_t len, struct ingest_res
 {
     struct ingest_input in = {buf, len};
     return ingest_batches(st, &in, 1, res);
+}
+
+int store_set_signer(tt_store *st, const struct tt_key *k)
+{
+    if (st->readonly || !st->log)
+        return -1;
+    slog_set_signer(st->log, k);
+    return 0;
+}
+
+const struct store_checkpoint *store_checkpoints(tt_store *st, size_t *n)
+{
+    *n = 0;
+    if (!st->log || !st->ck_valid)
+        return NULL;
+    return slog_checkpoints(st->log, n);
 }

@@ -1,0 +1,667 @@
+/* store_log.c - see store_log.h. */
+#include "store_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "keys.h"
+#include "leaf.h"
+#include "merkle.h"
+
+const char *slog_schema_sql =
+    "CREATE TABLE IF NOT EXISTS log(study TEXT NOT NULL, idx INTEGER NOT NULL,"
+    " trial_id INTEGER NOT NULL, leaf TEXT NOT NULL, hash BLOB NOT NULL, time_ns INTEGER,"
+    " PRIMARY KEY(study, idx)) WITHOUT ROWID;\n"
+    "CREATE INDEX IF NOT EXISTS log_trial ON log(trial_id);\n"
+    "CREATE TABLE IF NOT EXISTS log_head(study TEXT PRIMARY KEY, size INTEGER NOT NULL,"
+    " frontier BLOB NOT NULL);\n"
+    "CREATE TABLE IF NOT EXISTS checkpoints(study TEXT NOT NULL, tree_size INTEGER NOT NULL,"
+    " root BLOB NOT NULL, key BLOB NOT NULL, sig BLOB NOT NULL, time_ns INTEGER,"
+    " PRIMARY KEY(study, tree_size));\n"
+    "CREATE TRIGGER IF NOT EXISTS log_no_update BEFORE UPDATE ON log"
+    " BEGIN SELECT RAISE(ABORT, 'the study log is append-only'); END;\n"
+    "CREATE TRIGGER IF NOT EXISTS log_no_delete BEFORE DELETE ON log"
+    " BEGIN SELECT RAISE(ABORT, 'the study log is append-only'); END;\n"
+    "CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints"
+    " BEGIN SELECT RAISE(ABORT, 'the study log is append-only'); END;\n"
+    "CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints"
+    " BEGIN SELECT RAISE(ABORT, 'the study log is append-only'); END;\n";
+
+/* A trial is final for the log: a status, a study, and its process ended. */
+#define CAND_COLS                                                                                \
+    "SELECT t.id, t.started_ns, t.study, t.process FROM trial_view t JOIN processes p ON p.uuid = t.process"
+#define CAND_FINAL " AND t.status <> 'running' AND p.end_how IS NOT NULL AND t.study IS NOT NULL"
+
+enum {
+    L_CAND_TRIAL, L_CAND_PROC, L_CAND_SESSION, L_CAND_ALL, L_LAST_LEAF, L_HEAD_GET, L_HEAD_PUT,
+    L_LOG_ADD, L_CKPT_ADD, L_SEALED_TRIALS, L_SEALED_PROCS, L__COUNT
+};
+
+static const char *log_sql[L__COUNT] = {
+    [L_CAND_TRIAL] = CAND_COLS " WHERE t.id = ?1" CAND_FINAL,
+    [L_CAND_PROC] = CAND_COLS " WHERE t.process = ?1" CAND_FINAL,
+    [L_CAND_SESSION] = CAND_COLS " WHERE t.process IN (SELECT uuid FROM processes WHERE session = ?1)"
+                       CAND_FINAL,
+    [L_CAND_ALL] = CAND_COLS " WHERE NOT EXISTS (SELECT 1 FROM log l WHERE l.trial_id = t.id)"
+                   CAND_FINAL,
+    [L_LAST_LEAF] = "SELECT leaf FROM log WHERE trial_id = ?1 AND study = ?2"
+                    " ORDER BY idx DESC LIMIT 1",
+    [L_HEAD_GET] = "SELECT size, frontier FROM log_head WHERE study = ?1",
+    [L_HEAD_PUT] = "INSERT INTO log_head(study, size, frontier) VALUES(?1,?2,?3)"
+                   " ON CONFLICT(study) DO UPDATE SET size = excluded.size,"
+                   " frontier = excluded.frontier",
+    [L_LOG_ADD] = "INSERT INTO log(study, idx, trial_id, leaf, hash, time_ns)"
+                  " VALUES(?1,?2,?3,?4,?5,?6)",
+    [L_CKPT_ADD] = "INSERT INTO checkpoints(study, tree_size, root, key, sig, time_ns)"
+                   " VALUES(?1,?2,?3,?4,?5,?6)",
+    [L_SEALED_TRIALS] = "SELECT DISTINCT trial_id FROM log",
+    [L_SEALED_PROCS] = "SELECT DISTINCT t.process FROM log l JOIN trials t ON t.id = l.trial_id"
+                       " WHERE t.process IS NOT NULL",
+};
+
+/* ---- a set of 16-byte keys (uuids, or trial ids in the first 8 bytes)
+ * with a batch mask each; cleared in O(entries) through the list of used
+ * slots, since it is cleared every transaction. */
+struct tset_slot {
+    uint8_t key[16];
+    uint64_t mask;
+    int used;
+};
+struct tset {
+    struct tset_slot *slots;
+    size_t cap, n;
+    size_t *order; /* used slot indexes, in insertion order */
+};
+
+static uint64_t tset_hash(const uint8_t *k)
+{
+    uint64_t a, b;
+    memcpy(&a, k, 8);
+    memcpy(&b, k + 8, 8);
+    return (a ^ (b * 0xC2B2AE3D27D4EB4Full)) * 0x9E3779B97F4A7C15ull;
+}
+
+static struct tset_slot *tset_find(const struct tset *s, const uint8_t *k)
+{
+    if (!s->cap)
+        return NULL;
+    for (size_t i = tset_hash(k) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+        if (!s->slots[i].used)
+            return NULL;
+        if (!memcmp(s->slots[i].key, k, 16))
+            return &s->slots[i];
+    }
+}
+
+static int tset_grow(struct tset *s)
+{
+    size_t ncap = s->cap ? s->cap * 2 : 256;
+    struct tset_slot *ns = calloc(ncap, sizeof *ns);
+    size_t *no = malloc(ncap / 2 * sizeof *no);
+    if (!ns || !no) {
+        free(ns);
+        free(no);
+        return -1;
+    }
+    for (size_t j = 0; j < s->n; j++) {
+        struct tset_slot *o = &s->slots[s->order[j]];
+        size_t i = tset_hash(o->key) & (ncap - 1);
+        while (ns[i].used)
+            i = (i + 1) & (ncap - 1);
+        ns[i] = *o;
+        no[j] = i;
+    }
+    free(s->slots);
+    free(s->order);
+    s->slots = ns;
+    s->order = no;
+    s->cap = ncap;
+    return 0;
+}
+
+/* Adds k (or ORs mask into it). Returns 0, or -1 if out of memory. */
+static int tset_add(struct tset *s, const uint8_t *k, uint64_t mask)
+{
+    struct tset_slot *e = tset_find(s, k);
+    if (e) {
+        e->mask |= mask;
+        return 0;
+    }
+    if ((s->n + 1) * 2 > s->cap && tset_grow(s) < 0)
+        return -1;
+    size_t i = tset_hash(k) & (s->cap - 1);
+    while (s->slots[i].used)
+        i = (i + 1) & (s->cap - 1);
+    memcpy(s->slots[i].key, k, 16);
+    s->slots[i].mask = mask;
+    s->slots[i].used = 1;
+    s->order[s->n++] = i;
+    return 0;
+}
+
+static void tset_clear(struct tset *s)
+{
+    for (size_t j = 0; j < s->n; j++)
+        s->slots[s->order[j]].used = 0;
+    s->n = 0;
+}
+
+static void tset_free(struct tset *s)
+{
+    free(s->slots);
+    free(s->order);
+    memset(s, 0, sizeof *s);
+}
+
+static void id_key(uint8_t k[16], int64_t id)
+{
+    memset(k, 0, 16);
+    memcpy(k, &id, sizeof id);
+}
+
+static uint64_t batch_bit(unsigned batch) { return 1ull << (batch < 63 ? batch : 63); }
+
+/* ---- the log state */
+struct cand {
+    int64_t id, started;
+    int has_started, has_proc;
+    char *study;
+    uint8_t proc[16];
+    uint64_t mask;
+};
+
+/* A study's log as this transaction sees it. */
+struct head {
+    char *study;
+    struct merkle_frontier f;
+    uint64_t size0; /* size at the start of the transaction */
+    uint64_t mask;  /* batches whose trials grew it */
+};
+
+struct store_log {
+    sqlite3 *db;
+    sqlite3_stmt *q[L__COUNT];
+    struct leaf_ctx *leaf;
+    struct tt_key key;
+    int has_key;
+    struct tset trials, procs, sessions; /* touched in this transaction */
+    struct tset sealed_trials, sealed_procs;
+    int sealed_loaded;
+    struct cand *cands;
+    size_t ncand, capcand;
+    struct head *heads;
+    size_t nhead, caphead;
+    struct store_checkpoint *pend, *last; /* this transaction's / the last committed one's */
+    size_t npend, nlast, cappend, caplast;
+};
+
+struct store_log *slog_new(sqlite3 *db, char *err, size_t errlen)
+{
+    struct store_log *lg = calloc(1, sizeof *lg);
+    if (!lg) {
+        if (err && errlen)
+            snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    lg->db = db;
+    for (int i = 0; i < L__COUNT; i++) {
+        if (sqlite3_prepare_v3(db, log_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &lg->q[i], NULL) !=
+            SQLITE_OK) {
+            if (err && errlen)
+                snprintf(err, errlen, "prepare log: %s", sqlite3_errmsg(db));
+            goto err;
+        }
+    }
+    if (!(lg->leaf = leaf_ctx_new(db, err, errlen)))
+        goto err;
+    return lg;
+err:
+    slog_free(lg);
+    return NULL;
+}
+
+static void ckpts_clear(struct store_checkpoint *v, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++)
+        free((char *)v[i].study);
+    *n = 0;
+}
+
+static void heads_clear(struct store_log *lg)
+{
+    for (size_t i = 0; i < lg->nhead; i++)
+        free(lg->heads[i].study);
+    lg->nhead = 0;
+}
+
+static void cands_clear(struct store_log *lg)
+{
+    for (size_t i = 0; i < lg->ncand; i++)
+        free(lg->cands[i].study);
+    lg->ncand = 0;
+}
+
+void slog_free(struct store_log *lg)
+{
+    if (!lg)
+        return;
+    for (int i = 0; i < L__COUNT; i++)
+        sqlite3_finalize(lg->q[i]);
+    leaf_ctx_free(lg->leaf);
+    tset_free(&lg->trials);
+    tset_free(&lg->procs);
+    tset_free(&lg->sessions);
+    tset_free(&lg->sealed_trials);
+    tset_free(&lg->sealed_procs);
+    cands_clear(lg);
+    free(lg->cands);
+    heads_clear(lg);
+    free(lg->heads);
+    ckpts_clear(lg->pend, &lg->npend);
+    ckpts_clear(lg->last, &lg->nlast);
+    free(lg->pend);
+    free(lg->last);
+    memset(&lg->key, 0, sizeof lg->key);
+    free(lg);
+}
+
+void slog_set_signer(struct store_log *lg, const struct tt_key *k)
+{
+    lg->has_key = k && k->has_secret;
+    if (lg->has_key)
+        lg->key = *k;
+    else
+        memset(&lg->key, 0, sizeof lg->key);
+}
+
+void slog_begin(struct store_log *lg, int changed)
+{
+    if (changed)
+        lg->sealed_loaded = 0;
+    tset_clear(&lg->trials);
+    tset_clear(&lg->procs);
+    tset_clear(&lg->sessions);
+    cands_clear(lg);
+    heads_clear(lg);
+    ckpts_clear(lg->pend, &lg->npend);
+    ckpts_clear(lg->last, &lg->nlast);
+}
+
+/* Reads which trials and processes have a leaf. */
+static int sealed_load(struct store_log *lg)
+{
+    tset_clear(&lg->sealed_trials);
+    tset_clear(&lg->sealed_procs);
+    int rc;
+    uint8_t k[16];
+    sqlite3_stmt *s = lg->q[L_SEALED_TRIALS];
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        id_key(k, sqlite3_column_int64(s, 0));
+        if (tset_add(&lg->sealed_trials, k, 0) < 0) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return rc;
+    s = lg->q[L_SEALED_PROCS];
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(s, 0) != 16)
+            continue;
+        if (tset_add(&lg->sealed_procs, sqlite3_column_blob(s, 0), 0) < 0) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return rc;
+    lg->sealed_loaded = 1;
+    return SQLITE_OK;
+}
+
+int slog_touch_trial(struct store_log *lg, int64_t trial_id, unsigned batch)
+{
+    uint8_t k[16];
+    if (trial_id <= 0)
+        return SQLITE_OK;
+    id_key(k, trial_id);
+    return tset_add(&lg->trials, k, batch_bit(batch)) < 0 ? SQLITE_NOMEM : SQLITE_OK;
+}
+
+int slog_touch_process(struct store_log *lg, const uint8_t uuid[16], unsigned batch)
+{
+    return tset_add(&lg->procs, uuid, batch_bit(batch)) < 0 ? SQLITE_NOMEM : SQLITE_OK;
+}
+
+int slog_touch_session(struct store_log *lg, const uint8_t uuid[16], unsigned batch)
+{
+    return tset_add(&lg->sessions, uuid, batch_bit(batch)) < 0 ? SQLITE_NOMEM : SQLITE_OK;
+}
+
+int slog_touch_trial_if_sealed(struct store_log *lg, int64_t trial_id, unsigned batch)
+{
+    uint8_t k[16];
+    int rc;
+    if (trial_id <= 0)
+        return SQLITE_OK;
+    if (!lg->sealed_loaded && (rc = sealed_load(lg)) != SQLITE_OK)
+        return rc;
+    id_key(k, trial_id);
+    if (!tset_find(&lg->sealed_trials, k))
+        return SQLITE_OK;
+    return tset_add(&lg->trials, k, batch_bit(batch)) < 0 ? SQLITE_NOMEM : SQLITE_OK;
+}
+
+int slog_touch_process_if_sealed(struct store_log *lg, const uint8_t uuid[16], unsigned batch)
+{
+    int rc;
+    if (!lg->sealed_loaded && (rc = sealed_load(lg)) != SQLITE_OK)
+        return rc;
+    if (!tset_find(&lg->sealed_procs, uuid))
+        return SQLITE_OK;
+    return slog_touch_process(lg, uuid, batch);
+}
+
+/* Runs a candidate query (bound by the caller) and adds its rows with mask. */
+static int cands_collect(struct store_log *lg, sqlite3_stmt *s, uint64_t mask)
+{
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (lg->ncand == lg->capcand) {
+            size_t ncap = lg->capcand ? lg->capcand * 2 : 64;
+            struct cand *nc = realloc(lg->cands, ncap * sizeof *nc);
+            if (!nc) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            lg->cands = nc;
+            lg->capcand = ncap;
+        }
+        struct cand *c = &lg->cands[lg->ncand];
+        c->id = sqlite3_column_int64(s, 0);
+        c->has_started = sqlite3_column_type(s, 1) != SQLITE_NULL;
+        c->started = sqlite3_column_int64(s, 1);
+        c->mask = mask;
+        c->has_proc = sqlite3_column_bytes(s, 3) == 16;
+        if (c->has_proc)
+            memcpy(c->proc, sqlite3_column_blob(s, 3), 16);
+        if (!(c->study = strdup((const char *)sqlite3_column_text(s, 2)))) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        lg->ncand++;
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int cand_by_id(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Started order (unknown start first), then id. */
+static int cand_by_start(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    if (x->has_started != y->has_started)
+        return x->has_started - y->has_started;
+    if (x->has_started && x->started != y->started)
+        return (x->started > y->started) - (x->started < y->started);
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* The transaction's view of study's log, loaded on first use. */
+static int head_get(struct store_log *lg, const char *study, struct head **out)
+{
+    for (size_t i = 0; i < lg->nhead; i++)
+        if (!strcmp(lg->heads[i].study, study)) {
+            *out = &lg->heads[i];
+            return SQLITE_OK;
+        }
+    if (lg->nhead == lg->caphead) {
+        size_t ncap = lg->caphead ? lg->caphead * 2 : 8;
+        struct head *nh = realloc(lg->heads, ncap * sizeof *nh);
+        if (!nh)
+            return SQLITE_NOMEM;
+        lg->heads = nh;
+        lg->caphead = ncap;
+    }
+    struct head *h = &lg->heads[lg->nhead];
+    memset(h, 0, sizeof *h);
+    merkle_frontier_init(&h->f);
+    sqlite3_stmt *s = lg->q[L_HEAD_GET];
+    sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        uint64_t size = (uint64_t)sqlite3_column_int64(s, 0);
+        const void *b = sqlite3_column_blob(s, 1);
+        size_t len = (size_t)sqlite3_column_bytes(s, 1);
+        rc = merkle_frontier_decode(&h->f, size, b, len) < 0 ? SQLITE_CORRUPT : SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_OK)
+        return rc;
+    if (!(h->study = strdup(study)))
+        return SQLITE_NOMEM;
+    h->size0 = h->f.size;
+    lg->nhead++;
+    *out = h;
+    return SQLITE_OK;
+}
+
+/* 1 if text differs from the trial's last leaf in study (or it has none). */
+static int leaf_is_new(struct store_log *lg, const struct cand *c, const char *text, int *isnew)
+{
+    sqlite3_stmt *s = lg->q[L_LAST_LEAF];
+    sqlite3_bind_int64(s, 1, c->id);
+    sqlite3_bind_text(s, 2, c->study, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const char *old = (const char *)sqlite3_column_text(s, 0);
+        *isnew = !old || strcmp(old, text) != 0;
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        *isnew = 1;
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+static int append_leaf(struct store_log *lg, const struct cand *c, const char *text, int64_t now_ns)
+{
+    struct head *h;
+    int rc = head_get(lg, c->study, &h);
+    if (rc != SQLITE_OK)
+        return rc;
+    merkle_hash lh;
+    size_t len = strlen(text);
+    merkle_leaf_hash(text, len, lh);
+    sqlite3_stmt *s = lg->q[L_LOG_ADD];
+    sqlite3_bind_text(s, 1, c->study, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (int64_t)h->f.size);
+    sqlite3_bind_int64(s, 3, c->id);
+    sqlite3_bind_text(s, 4, text, (int)len, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 5, lh, MERKLE_HASH, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, now_ns);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return rc;
+    merkle_frontier_append(&h->f, lh);
+    h->mask |= c->mask;
+    uint8_t k[16];
+    id_key(k, c->id);
+    if (lg->sealed_loaded && (tset_add(&lg->sealed_trials, k, 0) < 0 ||
+                              (c->has_proc && tset_add(&lg->sealed_procs, c->proc, 0) < 0)))
+        lg->sealed_loaded = 0; /* out of memory: reload later */
+    return SQLITE_OK;
+}
+
+/* Seals the collected candidates (deduplicated, started order). */
+static int seal_cands(struct store_log *lg, int64_t now_ns)
+{
+    int rc = SQLITE_OK;
+    if (lg->ncand > 1) {
+        qsort(lg->cands, lg->ncand, sizeof *lg->cands, cand_by_id);
+        size_t w = 0;
+        for (size_t r = 0; r < lg->ncand; r++) {
+            if (w && lg->cands[w - 1].id == lg->cands[r].id) {
+                lg->cands[w - 1].mask |= lg->cands[r].mask;
+                free(lg->cands[r].study);
+                continue;
+            }
+            lg->cands[w++] = lg->cands[r];
+        }
+        lg->ncand = w;
+        qsort(lg->cands, lg->ncand, sizeof *lg->cands, cand_by_start);
+    }
+    for (size_t i = 0; i < lg->ncand && rc == SQLITE_OK; i++) {
+        const struct cand *c = &lg->cands[i];
+        char *text = leaf_ctx_build(lg->leaf, c->id, NULL, 0);
+        if (!text)
+            return SQLITE_NOMEM; /* the trial exists: only memory can fail */
+        int isnew = 0;
+        rc = leaf_is_new(lg, c, text, &isnew);
+        if (rc == SQLITE_OK && isnew)
+            rc = append_leaf(lg, c, text, now_ns);
+        free(text);
+    }
+    return rc;
+}
+
+/* Writes back each grown study's head and signs its checkpoint. */
+static int heads_save(struct store_log *lg, int64_t now_ns)
+{
+    int rc;
+    for (size_t i = 0; i < lg->nhead; i++) {
+        struct head *h = &lg->heads[i];
+        if (h->f.size == h->size0)
+            continue;
+        uint8_t buf[64 * MERKLE_HASH];
+        size_t n = merkle_frontier_encode(&h->f, buf);
+        sqlite3_stmt *s = lg->q[L_HEAD_PUT];
+        sqlite3_bind_text(s, 1, h->study, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, (int64_t)h->f.size);
+        sqlite3_bind_blob(s, 3, buf, (int)n, SQLITE_STATIC);
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+            return rc;
+        if (!lg->has_key)
+            continue;
+        if (lg->npend == lg->cappend) {
+            size_t ncap = lg->cappend ? lg->cappend * 2 : 8;
+            struct store_checkpoint *np = realloc(lg->pend, ncap * sizeof *np);
+            if (!np)
+                return SQLITE_NOMEM;
+            lg->pend = np;
+            lg->cappend = ncap;
+        }
+        struct store_checkpoint *ck = &lg->pend[lg->npend];
+        memset(ck, 0, sizeof *ck);
+        ck->tree_size = h->f.size;
+        merkle_frontier_root(&h->f, ck->root);
+        memcpy(ck->key, lg->key.pk, sizeof ck->key);
+        memcpy(ck->keyid, lg->key.keyid, sizeof ck->keyid);
+        ck->batches = h->mask;
+        if (checkpoint_sign(&lg->key, h->study, ck->tree_size, ck->root, ck->sig) < 0)
+            return SQLITE_ERROR;
+        if (!(ck->study = strdup(h->study)))
+            return SQLITE_NOMEM;
+        lg->npend++;
+        s = lg->q[L_CKPT_ADD];
+        sqlite3_bind_text(s, 1, h->study, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, (int64_t)ck->tree_size);
+        sqlite3_bind_blob(s, 3, ck->root, 32, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 4, ck->key, 32, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 5, ck->sig, 64, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 6, now_ns);
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
+int slog_seal(struct store_log *lg, int64_t now_ns)
+{
+    int rc = SQLITE_OK;
+    struct {
+        struct tset *set;
+        int stmt;
+    } src[] = {{&lg->trials, L_CAND_TRIAL}, {&lg->procs, L_CAND_PROC},
+               {&lg->sessions, L_CAND_SESSION}};
+    for (size_t k = 0; k < sizeof src / sizeof *src && rc == SQLITE_OK; k++) {
+        struct tset *set = src[k].set;
+        sqlite3_stmt *s = lg->q[src[k].stmt];
+        for (size_t j = 0; j < set->n && rc == SQLITE_OK; j++) {
+            struct tset_slot *e = &set->slots[set->order[j]];
+            if (set == &lg->trials) {
+                int64_t id;
+                memcpy(&id, e->key, sizeof id);
+                sqlite3_bind_int64(s, 1, id);
+            } else {
+                sqlite3_bind_blob(s, 1, e->key, 16, SQLITE_STATIC);
+            }
+            rc = cands_collect(lg, s, e->mask);
+        }
+    }
+    if (rc == SQLITE_OK && lg->ncand)
+        rc = seal_cands(lg, now_ns);
+    if (rc == SQLITE_OK && lg->nhead)
+        rc = heads_save(lg, now_ns);
+    return rc;
+}
+
+int slog_seal_all(struct store_log *lg, int64_t now_ns)
+{
+    cands_clear(lg);
+    int rc = cands_collect(lg, lg->q[L_CAND_ALL], 0);
+    if (rc == SQLITE_OK && lg->ncand)
+        rc = seal_cands(lg, now_ns);
+    if (rc == SQLITE_OK && lg->nhead)
+        rc = heads_save(lg, now_ns);
+    lg->sealed_loaded = 0;
+    return rc;
+}
+
+void slog_committed(struct store_log *lg)
+{
+    struct store_checkpoint *t = lg->last;
+    size_t tc = lg->caplast;
+    ckpts_clear(lg->last, &lg->nlast);
+    lg->last = lg->pend;
+    lg->nlast = lg->npend;
+    lg->caplast = lg->cappend;
+    lg->pend = t;
+    lg->cappend = tc;
+    lg->npend = 0;
+    tset_clear(&lg->trials);
+    tset_clear(&lg->procs);
+    tset_clear(&lg->sessions);
+    cands_clear(lg);
+    heads_clear(lg);
+}
+
+void slog_rollback(struct store_log *lg)
+{
+    slog_begin(lg, 1); /* the sealed sets may hold rolled-back leaves */
+}
+
+const struct store_checkpoint *slog_checkpoints(const struct store_log *lg, size_t *n)
+{
+    *n = lg->nlast;
+    return lg->last;
+}
