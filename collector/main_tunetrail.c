@@ -15,6 +15,7 @@ static const struct {
     {"studies", cmd_studies, "list studies"},
     {"trials", cmd_trials, "list the trials of a study"},
     {"show", cmd_show, "everything about one trial"},
+    {"report", cmd_report, "write a self-contained HTML (or Markdown) report of a search"},
     {"keygen", cmd_keygen, "make an ed25519 key pair for signing provenance records"},
 };
 
