@@ -86,6 +86,47 @@ static size_t dodge_lo(size_t N, uint32_t n)
     return lo < 1 ? 1 : lo;
 }
 
+/* The two sums of one Dodge curve point over i = lo..N-1 (see the caller):
+ * *a = sum F_i (v(i+1) - v(i)), *b = sum (v(i) - c)^2 (F_i - F_{i-1}).
+ * With mul, F_i *= i/N first, in the same pass (the dense head of the curve
+ * is one such step per point, so this halves its memory traffic). F[lo-1]
+ * must be 0. Two partial sums each break the add latency chains. */
+static inline __attribute__((always_inline)) void
+dodge_moments(double *F, const double *X, const double *vv, size_t lo, size_t N, double c, int mul,
+              double *a, double *b)
+{
+    double a0 = 0, a1 = 0, b0 = 0, b1 = 0, prev = F[lo - 1];
+    size_t i = lo;
+    for (; i + 1 < N; i += 2) {
+        double f0 = F[i], f1 = F[i + 1];
+        if (mul) {
+            f0 *= X[i];
+            f1 *= X[i + 1];
+            F[i] = f0;
+            F[i + 1] = f1;
+        }
+        double d0 = vv[i] - c, d1 = vv[i + 1] - c;
+        a0 += f0 * (vv[i + 1] - vv[i]);
+        a1 += f1 * (vv[i + 2] - vv[i + 1]);
+        b0 += d0 * d0 * (f0 - prev);
+        b1 += d1 * d1 * (f1 - f0);
+        prev = f1;
+    }
+    for (; i < N; i++) {
+        double f0 = F[i];
+        if (mul) {
+            f0 *= X[i];
+            F[i] = f0;
+        }
+        double d0 = vv[i] - c;
+        a0 += f0 * (vv[i + 1] - vv[i]);
+        b0 += d0 * d0 * (f0 - prev);
+        prev = f0;
+    }
+    *a = a0 + a1;
+    *b = b0 + b1;
+}
+
 int stats_emax_dodge(const double *v, size_t N, const uint32_t *ns, size_t k, double *mean,
                      double *sd, const char **why)
 {
@@ -127,12 +168,14 @@ int stats_emax_dodge(const double *v, size_t N, const uint32_t *ns, size_t k, do
     for (size_t j = 0; j < k; j++) {
         uint32_t n = ns[j];
         size_t lo = dodge_lo(N, n);
+        int fuse = 0;
         if (cur && n > cur && n - cur <= MAX_MUL_STEP && lo >= valid_lo &&
             chained + (int)(n - cur) <= MAX_CHAINED_MULS) {
             /* Consecutive n (the dense head of the curve): multiply, no exp. */
-            for (uint32_t s = cur; s < n; s++)
+            for (uint32_t s = cur + 1; s < n; s++)
                 for (size_t i = lo; i < N; i++)
                     F[i] *= X[i];
+            fuse = 1; /* the last factor is applied inside the moments pass */
             chained += (int)(n - cur);
         } else if (n != cur || lo < valid_lo) {
             for (size_t i = lo; i < N; i++)
@@ -149,29 +192,19 @@ int stats_emax_dodge(const double *v, size_t N, const uint32_t *ns, size_t k, do
          * - (E_n - c)^2 around c = the median of p_n, which is within one SD
          * of the mean (|mean - median| <= sd for any distribution): the
          * subtraction loses at most a bit. The mass below lo (at most
-         * e^-CUT_LOG) goes to v(lo). Two partial sums each break the add
-         * latency chains. */
+         * e^-CUT_LOG) goes to v(lo). */
         size_t mi = (size_t)ceil((double)N * exp(-M_LN2 / n));
         double c = vv[mi < lo ? lo : mi > N ? N : mi];
         F[lo - 1] = 0;
-        double a0 = 0, a1 = 0, b0 = 0, b1 = 0;
-        size_t i = lo;
-        for (; i + 1 < N; i += 2) {
-            double d0 = vv[i] - c, d1 = vv[i + 1] - c;
-            a0 += F[i] * (vv[i + 1] - vv[i]);
-            a1 += F[i + 1] * (vv[i + 2] - vv[i + 1]);
-            b0 += d0 * d0 * (F[i] - F[i - 1]);
-            b1 += d1 * d1 * (F[i + 1] - F[i]);
-        }
-        for (; i < N; i++) {
-            double d0 = vv[i] - c;
-            a0 += F[i] * (vv[i + 1] - vv[i]);
-            b0 += d0 * d0 * (F[i] - F[i - 1]);
-        }
+        double a = 0, b = 0;
+        if (fuse)
+            dodge_moments(F, X, vv, lo, N, c, 1, &a, &b);
+        else
+            dodge_moments(F, X, vv, lo, N, c, 0, &a, &b);
         double dN = vv[N] - c;
-        b1 += dN * dN * (1.0 - F[N - 1]);
-        double E = vv[N] - (a0 + a1);
-        double var = (b0 + b1) - (E - c) * (E - c);
+        b += dN * dN * (1.0 - F[N - 1]);
+        double E = vv[N] - a;
+        double var = b - (E - c) * (E - c);
         mean[j] = E;
         sd[j] = var > 0 ? sqrt(var) : 0;
     }
