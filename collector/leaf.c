@@ -298,7 +298,10 @@ json_t *leaf_ctx_object(struct leaf_ctx *c, int64_t trial_id, char *err, size_t 
         if (!name)
             continue;
         json_t *m = json_object();
-        json_object_set_new(m, "value", metric_value(sqlite3_column_double(s, 1)));
+        /* SQLite stores a NaN as NULL (and -0.0 as 0) */
+        json_object_set_new(m, "value", sqlite3_column_type(s, 1) == SQLITE_NULL
+                                            ? json_string("nan")
+                                            : metric_value(sqlite3_column_double(s, 1)));
         if (sqlite3_column_type(s, 2) != SQLITE_NULL && sqlite3_column_int64(s, 2) >= 0)
             json_object_set_new(m, "step", json_integer(sqlite3_column_int64(s, 2)));
         put(m, "split", col_text_nonempty(s, 3));

@@ -1,0 +1,501 @@
+/* test_store_log.c - the study log inside the store (collector/store_log.h):
+ * final trials become leaves, the head and root agree with merkle.c, resends
+ * append nothing, late events make revisions, running trials wait, the log
+ * is append-only, checkpoints verify, a schema-3 store is sealed on upgrade,
+ * and a leaf survives a JSON round trip byte for byte. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "keys.h"
+#include "leaf.h"
+#include "merkle.h"
+#include "store.h"
+#include "tunetrail.pb-c.h"
+#include "wire.h"
+
+#include "store_fixture.h"
+
+static uint8_t U_SESSION[16] = {1}, U_PROC[16] = {2}, U_T1[16] = {3}, U_T2[16] = {4};
+
+/* ---- a batch under construction: events in static-lifetime heap memory,
+ * freed with the batch */
+struct b {
+    Tunetrail__Event *ev[64];
+    void *mem[256];
+    size_t n, nmem;
+};
+
+static void *zalloc(struct b *b, size_t n)
+{
+    void *p = calloc(1, n);
+    b->mem[b->nmem++] = p;
+    return p;
+}
+
+static ProtobufCBinaryData bin(uint8_t *u) { return (ProtobufCBinaryData){16, u}; }
+
+static Tunetrail__Event *ev(struct b *b, uint8_t *origin, uint64_t seq)
+{
+    Tunetrail__Event *e = zalloc(b, sizeof *e);
+    tunetrail__event__init(e);
+    e->origin = bin(origin), e->has_origin = 1;
+    e->has_seq = 1;
+    e->seq = seq;
+    e->has_time_ns = 1;
+    e->time_ns = 1700000000000000000ll + (int64_t)seq * 1000000;
+    b->ev[b->n++] = e;
+    return e;
+}
+
+static void add_session(struct b *b, uint64_t seq, const char *study)
+{
+    Tunetrail__Event *e = ev(b, U_SESSION, seq);
+    Tunetrail__SessionStart *m = zalloc(b, sizeof *m);
+    tunetrail__session_start__init(m);
+    m->session = bin(U_SESSION), m->has_session = 1;
+    m->study = (char *)study;
+    e->kind_case = TUNETRAIL__EVENT__KIND_SESSION_START;
+    e->session_start = m;
+}
+
+static char *g_argv[] = {"svm-train", "-c", "4", "data"};
+static size_t g_argc = 4;
+
+static void add_pstart(struct b *b, uint64_t seq)
+{
+    Tunetrail__Event *e = ev(b, U_PROC, seq);
+    Tunetrail__ProcessStart *m = zalloc(b, sizeof *m);
+    tunetrail__process_start__init(m);
+    m->process = bin(U_PROC), m->has_process = 1;
+    m->session = bin(U_SESSION), m->has_session = 1;
+    m->exe = "/usr/bin/svm-train";
+    m->argv = g_argv;
+    m->n_argv = g_argc;
+    e->kind_case = TUNETRAIL__EVENT__KIND_PROCESS_START;
+    e->process_start = m;
+}
+
+static void add_pend(struct b *b, uint64_t seq)
+{
+    Tunetrail__Event *e = ev(b, U_PROC, seq);
+    Tunetrail__ProcessEnd *m = zalloc(b, sizeof *m);
+    tunetrail__process_end__init(m);
+    m->process = bin(U_PROC), m->has_process = 1;
+    m->has_how = 1;
+    m->how = TUNETRAIL__PROCESS_END__HOW__END_EXIT;
+    m->has_exit_code = 1;
+    m->has_utime_us = m->has_maxrss_kb = 1;
+    m->utime_us = 1500;
+    m->maxrss_kb = 3400;
+    e->kind_case = TUNETRAIL__EVENT__KIND_PROCESS_END;
+    e->process_end = m;
+}
+
+static void add_tstart(struct b *b, uint64_t seq, uint8_t *trial)
+{
+    Tunetrail__Event *e = ev(b, U_PROC, seq);
+    Tunetrail__TrialStart *m = zalloc(b, sizeof *m);
+    tunetrail__trial_start__init(m);
+    m->trial = bin(trial), m->has_trial = 1;
+    m->process = bin(U_PROC), m->has_process = 1;
+    m->framework = "libsvm";
+    m->opened_by = "adapter";
+    e->kind_case = TUNETRAIL__EVENT__KIND_TRIAL_START;
+    e->trial_start = m;
+}
+
+static void add_tend(struct b *b, uint64_t seq, uint8_t *trial)
+{
+    Tunetrail__Event *e = ev(b, U_PROC, seq);
+    Tunetrail__TrialEnd *m = zalloc(b, sizeof *m);
+    tunetrail__trial_end__init(m);
+    m->trial = bin(trial), m->has_trial = 1;
+    m->has_status = 1;
+    m->status = TUNETRAIL__TRIAL_END__STATUS__TRIAL_OK;
+    e->kind_case = TUNETRAIL__EVENT__KIND_TRIAL_END;
+    e->trial_end = m;
+}
+
+static void add_param(struct b *b, uint64_t seq, uint8_t *trial, const char *k, const char *v)
+{
+    Tunetrail__Event *e = ev(b, U_PROC, seq);
+    Tunetrail__Param *m = zalloc(b, sizeof *m);
+    tunetrail__param__init(m);
+    m->trial = bin(trial), m->has_trial = 1;
+    m->key = (char *)k;
+    m->value = (char *)v;
+    m->source = "adapter";
+    e->kind_case = TUNETRAIL__EVENT__KIND_PARAM;
+    e->param = m;
+}
+
+static void add_metric(struct b *b, uint64_t seq, uint8_t *trial, const char *name, double v)
+{
+    Tunetrail__Event *e = ev(b, U_PROC, seq);
+    Tunetrail__Metric *m = zalloc(b, sizeof *m);
+    tunetrail__metric__init(m);
+    m->trial = bin(trial), m->has_trial = 1;
+    m->name = (char *)name;
+    m->has_value = 1;
+    m->value = v;
+    m->has_step = 1;
+    m->step = -1;
+    m->split = "valid";
+    m->direction = "max";
+    e->kind_case = TUNETRAIL__EVENT__KIND_METRIC;
+    e->metric = m;
+}
+
+/* Packs and ingests b, then frees its events. */
+static void ingest(tt_store *st, struct b *b, struct ingest_result *r)
+{
+    Tunetrail__Batch batch = TUNETRAIL__BATCH__INIT;
+    batch.has_schema_version = 1;
+    batch.schema_version = TUNETRAIL__SCHEMA_VERSION__SCHEMA_VERSION;
+    batch.has_batch_seq = 1;
+    batch.batch_seq = 1;
+    batch.events = b->ev;
+    batch.n_events = b->n;
+    size_t len = tunetrail__batch__get_packed_size(&batch);
+    uint8_t *buf = malloc(len);
+    tunetrail__batch__pack(&batch, buf);
+    if (ingest_batch(st, buf, len, r) != 0)
+        fail_msg("ingest: %s", r->error);
+    assert_int_equal(r->status, INGEST_OK);
+    free(buf);
+}
+
+static void b_free(struct b *b)
+{
+    for (size_t i = 0; i < b->nmem; i++)
+        free(b->mem[i]);
+    memset(b, 0, sizeof *b);
+}
+
+/* The whole two-trial run, seqs from 0. */
+static void build_run(struct b *b, int with_end)
+{
+    add_session(b, 0, "demo");
+    add_pstart(b, 0);
+    add_tstart(b, 1, U_T1);
+    add_param(b, 2, U_T1, "c", "4");
+    add_metric(b, 3, U_T1, "cv_accuracy", 83.7);
+    add_tend(b, 4, U_T1);
+    add_tstart(b, 5, U_T2);
+    add_param(b, 6, U_T2, "c", "8");
+    add_metric(b, 7, U_T2, "cv_accuracy", 85.0);
+    add_tend(b, 8, U_T2);
+    if (with_end)
+        add_pend(b, 9);
+}
+
+static int64_t q_int(tt_store *st, const char *sql)
+{
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(store_sqlite(st), sql, -1, &s, NULL), SQLITE_OK);
+    int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    sqlite3_finalize(s);
+    return v;
+}
+
+/* Root of study's leaves from the log table; *n receives the count. */
+static void log_root(tt_store *st, const char *study, merkle_hash root, size_t *n)
+{
+    merkle_hash hs[64];
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(store_sqlite(st),
+                                        "SELECT hash, leaf FROM log WHERE study = ?1 ORDER BY idx",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
+    *n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        assert_int_equal(sqlite3_column_bytes(s, 0), 32);
+        memcpy(hs[*n], sqlite3_column_blob(s, 0), 32);
+        merkle_hash again; /* hash == merkle_leaf_hash(leaf) */
+        merkle_leaf_hash(sqlite3_column_text(s, 1), (size_t)sqlite3_column_bytes(s, 1), again);
+        assert_memory_equal(again, hs[*n], 32);
+        (*n)++;
+    }
+    sqlite3_finalize(s);
+    merkle_root(hs, *n, root);
+}
+
+static void head_root(tt_store *st, const char *study, merkle_hash root, uint64_t *size)
+{
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(store_sqlite(st),
+                                        "SELECT size, frontier FROM log_head WHERE study = ?1", -1,
+                                        &s, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    struct merkle_frontier f;
+    *size = (uint64_t)sqlite3_column_int64(s, 0);
+    assert_int_equal(merkle_frontier_decode(&f, *size, sqlite3_column_blob(s, 1),
+                                            (size_t)sqlite3_column_bytes(s, 1)),
+                     0);
+    merkle_frontier_root(&f, root);
+    sqlite3_finalize(s);
+}
+
+static void make_key(struct tt_key *k)
+{
+    assert_true(sodium_init() >= 0);
+    memset(k, 0, sizeof *k);
+    crypto_sign_keypair(k->pk, k->sk);
+    k->has_secret = 1;
+    key_set_id(k);
+}
+
+static void test_two_trials_resend_revision(void **state)
+{
+    struct fx *f = *state;
+    struct tt_key k;
+    make_key(&k);
+    assert_int_equal(store_set_signer(f->st, &k), 0);
+    struct b b = {0};
+    struct ingest_result r;
+    build_run(&b, 1);
+    ingest(f->st, &b, &r);
+    b_free(&b);
+
+    merkle_hash root, hroot;
+    size_t n;
+    uint64_t size;
+    log_root(f->st, "demo", root, &n);
+    assert_int_equal(n, 2);
+    head_root(f->st, "demo", hroot, &size);
+    assert_int_equal(size, 2);
+    assert_memory_equal(root, hroot, 32);
+    /* started order: T1 first */
+    assert_int_equal(q_int(f->st, "SELECT t.uuid = x'03000000000000000000000000000000' FROM log l"
+                                  " JOIN trials t ON t.id = l.trial_id WHERE l.idx = 0"),
+                     1);
+
+    size_t nck;
+    const struct store_checkpoint *ck = store_checkpoints(f->st, &nck);
+    assert_int_equal(nck, 1);
+    assert_string_equal(ck[0].study, "demo");
+    assert_int_equal(ck[0].tree_size, 2);
+    assert_memory_equal(ck[0].root, root, 32);
+    assert_memory_equal(ck[0].key, k.pk, 32);
+    assert_int_equal(ck[0].batches & 1, 1);
+    assert_int_equal(checkpoint_verify(ck[0].key, "demo", 2, ck[0].root, ck[0].sig), 0);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM checkpoints WHERE study = 'demo'"
+                                  " AND tree_size = 2"),
+                     1);
+
+    /* resend: nothing new */
+    build_run(&b, 1);
+    ingest(f->st, &b, &r);
+    b_free(&b);
+    assert_int_equal(r.stored, 0);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM log"), 2);
+    store_checkpoints(f->st, &nck);
+    assert_int_equal(nck, 0);
+
+    /* a late metric on sealed T1: a revision */
+    add_metric(&b, 10, U_T1, "test_accuracy", 0.1);
+    ingest(f->st, &b, &r);
+    b_free(&b);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM log"), 3);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM log WHERE idx = 2 AND trial_id ="
+                                  " (SELECT id FROM trials WHERE uuid = x'03000000000000000000000000000000')"
+                                  " AND leaf LIKE '%test_accuracy%'"),
+                     1);
+    ck = store_checkpoints(f->st, &nck);
+    assert_int_equal(nck, 1);
+    assert_int_equal(ck[0].tree_size, 3);
+    log_root(f->st, "demo", root, &n);
+    assert_memory_equal(ck[0].root, root, 32);
+    head_root(f->st, "demo", hroot, &size);
+    assert_memory_equal(root, hroot, 32);
+}
+
+static void test_running_trial_waits(void **state)
+{
+    struct fx *f = *state;
+    struct b b = {0};
+    struct ingest_result r;
+    build_run(&b, 0); /* trials ended, their process still runs */
+    ingest(f->st, &b, &r);
+    b_free(&b);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM log"), 0);
+    add_pend(&b, 9);
+    ingest(f->st, &b, &r);
+    b_free(&b);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM log"), 2);
+    /* no signer: the log grows, no checkpoint */
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM checkpoints"), 0);
+    /* leaves carry the process's resources */
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM log WHERE leaf LIKE '%\"cpu_us\":1500%'"
+                                  " AND leaf LIKE '%\"maxrss_kb\":3400%'"),
+                     2);
+}
+
+static void test_no_study_waits(void **state)
+{
+    struct fx *f = *state;
+    struct b b = {0};
+    struct ingest_result r;
+    build_run(&b, 1);
+    memmove(&b.ev[0], &b.ev[1], (b.n - 1) * sizeof b.ev[0]); /* without its SessionStart */
+    b.n--;
+    ingest(f->st, &b, &r);
+    b_free(&b);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM log"), 0);
+    add_session(&b, 0, "late");
+    ingest(f->st, &b, &r);
+    b_free(&b);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM log WHERE study = 'late'"), 2);
+}
+
+static void test_append_only(void **state)
+{
+    struct fx *f = *state;
+    struct tt_key k;
+    make_key(&k);
+    store_set_signer(f->st, &k);
+    struct b b = {0};
+    struct ingest_result r;
+    build_run(&b, 1);
+    ingest(f->st, &b, &r);
+    b_free(&b);
+    sqlite3 *db = store_sqlite(f->st);
+    char *msg = NULL;
+    const char *bad[] = {"DELETE FROM log", "UPDATE log SET leaf = 'x'", "DELETE FROM checkpoints",
+                         "UPDATE checkpoints SET tree_size = 9"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_not_equal(sqlite3_exec(db, bad[i], NULL, NULL, &msg), SQLITE_OK);
+        assert_non_null(strstr(msg, "append-only"));
+        sqlite3_free(msg);
+        msg = NULL;
+    }
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM log"), 2);
+}
+
+/* A schema-3 store (no log) is sealed by its next writer. */
+static void test_upgrade_from_v3(void **state)
+{
+    struct fx *f = *state;
+    struct b b = {0};
+    struct ingest_result r;
+    build_run(&b, 1);
+    ingest(f->st, &b, &r);
+    b_free(&b);
+    char *msg = NULL;
+    assert_int_equal(sqlite3_exec(store_sqlite(f->st),
+                                  "DROP TABLE log; DROP TABLE log_head; DROP TABLE checkpoints;"
+                                  " PRAGMA user_version = 3;",
+                                  NULL, NULL, &msg),
+                     SQLITE_OK);
+    store_close(f->st);
+    char err[256];
+    tt_store *ro = store_open(f->path, STORE_READONLY, err, sizeof err);
+    assert_non_null(ro); /* a reader sees an empty log */
+    assert_int_equal(q_int(ro, "SELECT count(*) FROM log"), 0);
+    store_close(ro);
+    f->st = store_open(f->path, STORE_CREATE, err, sizeof err);
+    assert_non_null(f->st);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM log WHERE study = 'demo'"), 2);
+    assert_int_equal(q_int(f->st, "SELECT size FROM log_head WHERE study = 'demo'"), 2);
+    assert_int_equal(q_int(f->st, "PRAGMA user_version"), 4);
+}
+
+static void test_leaf_round_trip(void **state)
+{
+    struct fx *f = *state;
+    static char *argv[] = {"svm-train", "-c", "bad\xff\xfe utf8", "\xc3\xa9t\xc3\xa9"};
+    g_argv[0] = argv[0];
+    char **saved = NULL;
+    (void)saved;
+    struct b b = {0};
+    struct ingest_result r;
+    add_session(&b, 0, "demo");
+    Tunetrail__Event *e;
+    add_pstart(&b, 0);
+    e = b.ev[b.n - 1];
+    e->process_start->argv = argv;
+    e->process_start->n_argv = 4;
+    add_tstart(&b, 1, U_T1);
+    const double vals[] = {0.1, 1e300, 85.0, -0.0, 0.0 / 0.0, 1.0 / 0.0, -1.0 / 0.0, 1e-300};
+    const char *names[] = {"a", "b", "c", "d", "e", "f", "g", "\xcf\x83-\xc3\xbc"};
+    for (int i = 0; i < 8; i++)
+        add_metric(&b, 2 + (uint64_t)i, U_T1, names[i], vals[i]);
+    add_param(&b, 10, U_T1, "k\xff", "v\xc0");
+    add_tend(&b, 11, U_T1);
+    add_pend(&b, 12);
+    ingest(f->st, &b, &r);
+    b_free(&b);
+
+    char err[256];
+    int64_t id = q_int(f->st, "SELECT id FROM trials WHERE uuid = x'03000000000000000000000000000000'");
+    char *leaf = leaf_build(store_sqlite(f->st), id, err, sizeof err);
+    assert_non_null(leaf);
+    json_error_t je;
+    json_t *o = json_loads(leaf, 0, &je);
+    assert_non_null(o);
+    char *again = NULL;
+    assert_int_equal(leaf_canonical(o, &again), 0);
+    assert_string_equal(leaf, again);
+    /* the stored leaf is the same text */
+    sqlite3_stmt *s;
+    sqlite3_prepare_v2(store_sqlite(f->st), "SELECT leaf FROM log WHERE trial_id = ?1", -1, &s, NULL);
+    sqlite3_bind_int64(s, 1, id);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(s, 0), leaf);
+    sqlite3_finalize(s);
+    json_t *m = json_object_get(o, "metrics");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "e"), "value")), "nan");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "f"), "value")), "inf");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "g"), "value")), "-inf");
+    assert_true(json_real_value(json_object_get(json_object_get(m, "a"), "value")) == 0.1);
+    assert_true(json_real_value(json_object_get(json_object_get(m, "b"), "value")) == 1e300);
+    assert_non_null(json_object_get(m, "\xcf\x83-\xc3\xbc"));
+    assert_string_equal(json_string_value(json_array_get(json_object_get(o, "argv"), 2)),
+                        "bad\xef\xbf\xbd\xef\xbf\xbd utf8");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(o, "params"), "k\xef\xbf\xbd")),
+                        "v\xef\xbf\xbd");
+    assert_non_null(strstr(leaf, "\"c\":{\"direction\":\"max\",\"split\":\"valid\",\"value\":85.0}"));
+    /* SQLite keeps no -0.0; the canonical form does, through a round trip */
+    json_t *t = json_pack("{s:f,s:f,s:f,s:f}", "z", -0.0, "a", 0.1, "b", 1e300, "c", 85.0);
+    char *t1 = NULL, *t2 = NULL;
+    assert_int_equal(leaf_canonical(t, &t1), 0);
+    assert_string_equal(t1, "{\"a\":0.10000000000000001,\"b\":1.0000000000000001e300,\"c\":85.0,\"z\":-0.0}");
+    json_decref(t);
+    t = json_loads(t1, 0, NULL);
+    assert_int_equal(leaf_canonical(t, &t2), 0);
+    assert_string_equal(t1, t2);
+    json_decref(t);
+    free(t1);
+    free(t2);
+    assert_null(strstr(leaf, "\"error\"")); /* no value: left out */
+    assert_int_equal(json_integer_value(json_object_get(o, "v")), 1);
+    free(again);
+    free(leaf);
+    json_decref(o);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_two_trials_resend_revision, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_running_trial_waits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_study_waits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_from_v3, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leaf_round_trip, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
