@@ -434,7 +434,7 @@ static json_t *choices_json(struct tr **t, size_t n, struct tr *released, int si
             json_array_append_new(vals, json_pack("{s:s,s:I}", "value", vc[i].value, "trials",
                                                   (json_int_t)vc[i].n));
         const char *rel = released ? js(released->params, keys[j]) : NULL;
-        int varied = nv > 1 || (nv == 1 && absent > 0);
+        int varied = nv > 1; /* set in only some trials is not varied: see "absent" */
         json_t *c = json_pack("{s:s,s:s,s:o,s:b,s:b,s:I,s:o}", "key", keys[j], "source",
                               json_string_value(json_object_get(seen, keys[j])), "released",
                               rel ? json_string(rel) : json_null(), "varied", varied, "numeric",
@@ -451,10 +451,8 @@ static json_t *choices_json(struct tr **t, size_t n, struct tr *released, int si
             json_object_set_new(c, "note",
                                 json_string("never varied: an untested default, no importance "
                                             "claimed"));
-        else if (nv > 1)
-            json_object_set_new(c, "effect", effect_json(t, n, keys[j], numeric, sign));
         else
-            json_object_set_new(c, "effect", omitted("one value; only its presence varied"));
+            json_object_set_new(c, "effect", effect_json(t, n, keys[j], numeric, sign));
         json_array_append_new(out, c);
         json_decref(counts);
     }
@@ -487,6 +485,8 @@ static json_t *kind_json(struct tr **t, size_t n, json_t *choices)
     }
     json_t *cfg = json_object();
     for (size_t j = 0; j < n; j++) {
+        if (!t[j]->has_obj)
+            continue; /* a refit or a failed run is not a point of the sweep */
         json_t *sub = json_object();
         json_t *k;
         size_t x;
@@ -597,6 +597,20 @@ static json_t *refit_json(struct tr *p, struct tr **t, size_t n, double *value, 
             if (!same)
                 continue;
             json_array_append_new(trials, json_string(t[i]->uuid));
+            /* what the search trials set that the refit did not compare */
+            const char *k2;
+            json_t *v2;
+            json_object_foreach(t[i]->params, k2, v2)
+            {
+                const char *src = js(t[i]->sources, k2);
+                int listed = 0;
+                size_t y;
+                json_t *z;
+                json_array_foreach(ignored, y, z) listed |= !strcmp(json_string_value(z), k2);
+                if (!listed && src && !strcmp(src, "adapter") &&
+                    (refit_ignored(k2) || !json_object_get(p->params, k2)))
+                    json_array_append_new(ignored, json_string(k2));
+            }
             sum += t[i]->obj;
             (*nmatch)++;
         }

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# attest_verify.sh - the whole provenance workflow on real programs: an
+# svm-grid search recorded, the chosen (c, g) refitted with svm-train, the
+# model evaluated with svm-predict, attested, verified; then a changed record,
+# a changed model and a trial removed from the store each make verify fail
+# and say which check failed.
+source "$(dirname "$0")/lib/common.sh"
+need_exe svm-grid svm-train svm-predict python "$TT_BIN/tunetrail"
+cp /usr/share/doc/liblinear-tools/examples/heart_scale "$T/heart_scale"
+cd "$T"
+
+say "keygen, then a 6 x 4 grid search (24 trials)"
+tt keygen -o "$T/keys" >/dev/null || fail "keygen failed"
+KEY=$T/keys/tunetrail.key PUB=$T/keys/tunetrail.pub
+tt_rc rc run --study heart --store "$DB" -- svm-grid -log2c -5,5,2 -log2g -7,-1,2 \
+    -svmtrain /usr/bin/svm-train -gnuplot null -out null heart_scale >"$T/grid.out"
+expect_eq "$rc" 0 "svm-grid exit code"
+read -r C G RATE < <(tail -n 1 "$T/grid.out")
+[ -n "$RATE" ] || fail "svm-grid printed no 'c g rate' line"
+
+say "refit with the chosen c=$C g=$G, then evaluate the model"
+tt_rc rc run --study heart --store "$DB" -- svm-train -c "$C" -g "$G" heart_scale heart.model >/dev/null
+expect_eq "$rc" 0 "svm-train refit exit code"
+tt_rc rc run --study heart --store "$DB" -- svm-predict heart_scale heart.model pred.out >/dev/null
+expect_eq "$rc" 0 "svm-predict exit code"
+cp heart.model released.model # a copy still matches by content
+
+say "attest the copied model"
+tt attest released.model --store "$DB" --key "$KEY" -o rec.json >attest.out || fail "attest failed"
+cat attest.out
+python3 - "$T/rec.json" "$RATE" <<'PY' || fail "record content"
+import base64, json, sys
+env = json.load(open(sys.argv[1]))
+assert env["payloadType"] == "application/vnd.in-toto+json", env["payloadType"]
+st = json.loads(base64.b64decode(env["payload"]))
+p = st["predicate"]
+def check(c, m):
+    if not c:
+        print("FAIL: " + m, file=sys.stderr); sys.exit(1)
+    print("  ok: " + m)
+check(st["_type"] == "https://in-toto.io/Statement/v1", "in-toto Statement v1")
+check(st["subject"][0]["name"] == "released.model", "subject is the model file")
+s, sel = p["search"], p["selection"]
+check(s["trials"] == 25 and s["by_status"].get("ok") == 25, "25 trials counted (24 search + refit), all ok")
+check(len(s["excluded"]) == 1 and "evaluation" in s["excluded"][0]["reason"], "svm-predict is an evaluation, not a search trial")
+check(sel["objective"]["name"] == "cv_accuracy" and sel["objective"]["direction"] == "max", "objective cv_accuracy (max) by default")
+check(sel["n"] == 24, "N = 24 trials reported the objective")
+r = sel["released"]
+check(r["from"] == "refit_of" and len(p["producedBy"]["refit_of"]["trials"]) == 1, "released value from the refit's search trial")
+check(abs(r["value"] - float(sys.argv[2])) < 1e-3, "released value %.4f = svm-grid's best rate %s" % (r["value"], sys.argv[2]))
+check(r["rank"] == 1, "released trial ranks first")
+check("libsvm.nr_fold" in p["producedBy"]["refit_of"]["ignored"], "the fold count is ignored when matching the refit")
+dm = sel["expected_max"]
+check(len(dm["n"]) == 24 and dm["n"][0] == 1 and dm["n"][-1] == 24, "E[max] curve for n = 1..24")
+check(abs(dm["mean"][-1] - sel["best"]) < 1.0 and dm["mean"][0] <= dm["mean"][-1], "E[max] rises towards the best")
+ch = {c["key"]: c for c in p["choices"]}
+check(ch["libsvm.C"]["varied"] and ch["libsvm.C"]["distinct"] == 6, "libsvm.C varied over 6 values")
+check(ch["libsvm.gamma"]["distinct"] == 4 and "omega2" in ch["libsvm.gamma"]["effect"], "libsvm.gamma: 4 values with an effect size")
+check(not ch["libsvm.kernel_type"]["varied"] and "never varied" in ch["libsvm.kernel_type"]["note"], "kernel_type never varied")
+check(s["kind"]["kind"] == "grid", "the search looks like a grid")
+check("omitted" in sel["noise_floor"], "noise floor omitted: no configuration repeated")
+h = p["holdout"]["files"]
+check(len(h) == 1 and h[0]["trials_evaluated"] == 1 and not h[0]["adaptive"], "heart_scale evaluated once, not adaptively")
+check(p["producedBy"]["evaluations"][0]["metric"] == "accuracy", "the test accuracy is on producedBy")
+check(p["log"]["tree_size"] == len(p["trials"]) >= 26, "the record lists the whole log")
+PY
+
+say "verify holds, with and without receipts"
+tt_rc rc verify rec.json released.model --pubkey "$PUB" --receipts "$TUNETRAIL_HOME/receipts" >v.out
+cat v.out
+expect_eq "$rc" 0 "verify exit code"
+grep -q '^verify: OK .*signature.*subject.*predicate.*log.*receipts (' v.out || fail "verify line: $(cat v.out)"
+
+say "one byte changed in the record -> signature fails"
+python3 - rec.json bad-rec.json <<'PY'
+import base64, json, sys
+env = json.load(open(sys.argv[1]))
+pl = bytearray(base64.b64decode(env["payload"]))
+i = pl.index(b'"trials":') + 40
+pl[i] = pl[i] ^ 1 if chr(pl[i] ^ 1).isalnum() else pl[i]
+env["payload"] = base64.b64encode(bytes(pl)).decode()
+json.dump(env, open(sys.argv[2], "w"))
+PY
+tt_rc rc verify bad-rec.json released.model --pubkey "$PUB" >v.out
+cat v.out
+expect_eq "$rc" 1 "verify of a changed record"
+grep -q '^verify: FAILED signature' v.out || fail "verify should name the signature"
+
+say "one byte changed in the model -> subject fails"
+cp released.model bad.model
+printf 'X' | dd of=bad.model bs=1 seek=10 conv=notrunc 2>/dev/null
+tt_rc rc verify rec.json bad.model --pubkey "$PUB" >v.out
+cat v.out
+expect_eq "$rc" 1 "verify of a changed model"
+grep -q '^verify: FAILED subject' v.out || fail "verify should name the subject"
+
+say "a leaf deleted from the store -> attest refuses"
+cp "$DB" "$T/cut.db"
+python3 - "$T/cut.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='log'").fetchall():
+    db.execute("DROP TRIGGER " + name)
+db.execute("DELETE FROM log WHERE study='heart' AND idx=3")
+db.commit()
+PY
+tt_rc rc attest released.model --store "$T/cut.db" --key "$KEY" -o rec2.json 2>err.out
+expect_eq "$rc" 1 "attest on a store with a hole in its log"
+grep -q "no leaf 3" err.out || fail "attest should name the missing leaf: $(cat err.out)"
+
+say "a trial removed and the log rebuilt -> verify fails on the receipts"
+cp "$DB" "$T/cut.db"
+python3 - "$T/cut.db" <<'PY'
+import hashlib, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name IN ('log','checkpoints')").fetchall():
+    db.execute("DROP TRIGGER " + name)
+rows = db.execute("SELECT trial_id, leaf, hash, time_ns FROM log WHERE study='heart' ORDER BY idx").fetchall()
+gone = rows.pop(2)                         # a search trial vanishes
+db.execute("DELETE FROM trials WHERE id=?", (gone[0],))
+db.execute("DELETE FROM log WHERE study='heart'")
+db.execute("DELETE FROM checkpoints WHERE study='heart'")
+for i, r in enumerate(rows):
+    db.execute("INSERT INTO log(study, idx, trial_id, leaf, hash, time_ns) VALUES('heart',?,?,?,?,?)", (i,) + r)
+def node(a, b): return hashlib.sha256(b"\x01" + a + b).digest()
+stack = {}                                  # bit -> subtree hash
+n = 0
+for r in rows:
+    h, k = r[2], 0
+    while n >> k & 1:
+        h = node(stack.pop(k), h); k += 1
+    stack[k] = h; n += 1
+frontier = b"".join(stack[k] for k in sorted(stack, reverse=True))
+db.execute("UPDATE log_head SET size=?, frontier=? WHERE study='heart'", (n, frontier))
+db.commit()
+PY
+tt attest released.model --store "$T/cut.db" --key "$KEY" -o rec3.json >/dev/null || fail "attest on the rebuilt store"
+tt_rc rc verify rec3.json released.model --pubkey "$PUB" >v.out
+cat v.out
+expect_eq "$rc" 0 "without receipts a rebuilt log cannot be told (the documented limit)"
+tt_rc rc verify rec3.json released.model --pubkey "$PUB" --receipts "$TUNETRAIL_HOME/receipts" >v.out
+cat v.out
+expect_eq "$rc" 1 "verify with receipts of a log missing a trial"
+grep -q '^verify: FAILED receipts' v.out || fail "verify should name the receipts"
+
+say "bad input: unknown model, unknown objective, bad objective, no key"
+echo nothing >other.model
+tt_rc rc attest other.model --store "$DB" --key "$KEY" -o x.json 2>err.out
+expect_eq "$rc" 1 "attest of a file no trial wrote"
+grep -q "other.model.*no trial" err.out || fail "message: $(cat err.out)"
+tt_rc rc attest released.model --store "$DB" --key "$KEY" --objective nosuch:max -o x.json 2>err.out
+expect_eq "$rc" 1 "attest with an objective nobody reported"
+grep -q "objective 'nosuch'.*no trial" err.out || fail "message: $(cat err.out)"
+tt_rc rc attest released.model --store "$DB" --key "$KEY" --objective acc:best -o x.json 2>err.out
+expect_eq "$rc" 2 "attest with a malformed --objective"
+grep -q "direction must be max or min" err.out || fail "message: $(cat err.out)"
+tt_rc rc attest released.model --store "$DB" -o x.json 2>err.out
+expect_eq "$rc" 1 "attest without a key"
+grep -q "tunetrail keygen" err.out || fail "message should point to keygen: $(cat err.out)"
+[ ! -e x.json ] || fail "a failed attest left x.json behind"
+echo "[$TT_NAME] PASS"
