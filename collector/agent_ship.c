@@ -13,8 +13,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "leaf.h"
+#include "paths.h"
+#include "wire.h"
 
 #include "spool.h"
 
@@ -38,6 +48,8 @@ struct tt_ship {
     struct pending *p;
     size_t np, pcap;
     struct ship_stats st;
+    int receipts_fd; /* $TUNETRAIL_HOME/receipts/<sender>.jsonl, opened at the first receipt */
+    int receipts_failed;
 };
 
 int64_t ship_now_ms(void)
@@ -62,6 +74,8 @@ void ship_free(tt_ship *sh)
 {
     if (!sh)
         return;
+    if (sh->receipts_fd > 0)
+        close(sh->receipts_fd);
     for (size_t i = 0; i < sh->np; i++)
         free(sh->p[i].buf);
     free(sh->p);
@@ -184,6 +198,71 @@ static void drop(tt_ship *sh, size_t i)
     sh->p[i] = sh->p[--sh->np];
 }
 
+/* Opens the receipts file on first use. Returns the fd, or -1 (warned once:
+ * receipts are evidence for later, never a reason to stop recording). */
+static int receipts_open(tt_ship *sh)
+{
+    if (sh->receipts_fd > 0 || sh->receipts_failed)
+        return sh->receipts_fd > 0 ? sh->receipts_fd : -1;
+    char path[2048], err[2400], *home = NULL, hex[33];
+    wire_hex(hex, sh->sender, 16);
+    if (paths_home(&home, err, sizeof err) == 0) {
+        snprintf(path, sizeof path, "%s/receipts", home);
+        if (mkdir(path, 0700) == 0 || errno == EEXIST) {
+            snprintf(path, sizeof path, "%s/receipts/%s.jsonl", home, hex);
+            sh->receipts_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        }
+        if (sh->receipts_fd <= 0)
+            snprintf(err, sizeof err, "%s: %s", path, strerror(errno));
+        free(home);
+    }
+    if (sh->receipts_fd <= 0) {
+        sh->receipts_fd = 0;
+        sh->receipts_failed = 1;
+        fprintf(stderr, "tunetrail: cannot keep log receipts: %s\n", err);
+        return -1;
+    }
+    return sh->receipts_fd;
+}
+
+/* Appends one JSON line per checkpoint of the ack (docs/RECORD.md, receipts). */
+static void keep_receipts(tt_ship *sh, const struct sink_ack *a)
+{
+    if (!a->n_checkpoints || receipts_open(sh) < 0)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char when[64], tbuf[32];
+    strftime(tbuf, sizeof tbuf, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(when, sizeof when, "%s.%03ldZ", tbuf, ts.tv_nsec / 1000000);
+    for (size_t i = 0; i < a->n_checkpoints; i++) {
+        const struct sink_checkpoint *c = &a->checkpoints[i];
+        char root[65], keyid[65], key[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)],
+            sig[sodium_base64_ENCODED_LEN(64, sodium_base64_VARIANT_ORIGINAL)];
+        uint8_t id[32];
+        wire_hex(root, c->root, 32);
+        crypto_hash_sha256(id, c->key, 32);
+        wire_hex(keyid, id, 32);
+        sodium_bin2base64(key, sizeof key, c->key, 32, sodium_base64_VARIANT_ORIGINAL);
+        sodium_bin2base64(sig, sizeof sig, c->sig, 64, sodium_base64_VARIANT_ORIGINAL);
+        json_t *o = json_pack("{s:o,s:I,s:s,s:s,s:s,s:s,s:s}", "study", leaf_string(c->study),
+                              "tree_size",
+                              (json_int_t)c->tree_size, "root", root, "key", key, "keyid", keyid,
+                              "sig", sig, "received", when);
+        char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(o);
+        if (!line)
+            continue;
+        size_t n = strlen(line);
+        line[n] = '\n'; /* one write per line: O_APPEND keeps lines whole */
+        if (write(sh->receipts_fd, line, n + 1) != (ssize_t)(n + 1))
+            fprintf(stderr, "tunetrail: writing a log receipt: %s\n", strerror(errno));
+        free(line);
+    }
+}
+
 int ship_pump(tt_ship *sh, char *err, size_t errlen)
 {
     int64_t now = ship_now_ms();
@@ -191,6 +270,9 @@ int ship_pump(tt_ship *sh, char *err, size_t errlen)
         return -1;
     struct sink_ack a;
     while (sink_recv_ack(sh->sink, &a) == 1) {
+        if (a.status == TUNETRAIL__ACK__STATUS__ACK_OK)
+            keep_receipts(sh, &a);
+        sink_ack_free(&a);
         for (size_t i = 0; i < sh->np; i++) {
             if (sh->p[i].seq != a.batch_seq)
                 continue;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -59,9 +60,32 @@ static void describe_sender(zmq_msg_t *id, zmq_msg_t *payload, char *out, size_t
     snprintf(out, outlen, "%s id %s", peer ? peer : "peer", hex);
 }
 
-static void send_ack(struct serve *s, zmq_msg_t *frames, int nframes, const struct ingest_result *r)
+/* The ack of batch j of the last group: with the checkpoints of the study
+ * logs its trials grew (receipts for the agent). */
+static void send_ack(struct serve *s, zmq_msg_t *frames, int nframes, const struct ingest_result *r,
+                     int j)
 {
     Tunetrail__Ack ack = TUNETRAIL__ACK__INIT;
+    size_t nck = 0, k = 0;
+    const struct store_checkpoint *ck = store_checkpoints(s->st, &nck);
+    Tunetrail__Checkpoint cps[8], *cpp[8];
+    uint64_t bit = 1ull << (j < 63 ? j : 63);
+    for (size_t i = 0; i < nck && k < 8; i++) {
+        if (!(ck[i].batches & bit))
+            continue;
+        Tunetrail__Checkpoint *c = &cps[k];
+        tunetrail__checkpoint__init(c);
+        c->study = (char *)ck[i].study;
+        c->has_tree_size = c->has_root = c->has_key = c->has_sig = 1;
+        c->tree_size = ck[i].tree_size;
+        c->root = (ProtobufCBinaryData){32, (uint8_t *)ck[i].root};
+        c->key = (ProtobufCBinaryData){32, (uint8_t *)ck[i].key};
+        c->sig = (ProtobufCBinaryData){64, (uint8_t *)ck[i].sig};
+        cpp[k] = c;
+        k++;
+    }
+    ack.n_checkpoints = k;
+    ack.checkpoints = k ? cpp : NULL;
     ack.has_schema_version = 1;
     ack.schema_version = TUNETRAIL__SCHEMA_VERSION__SCHEMA_VERSION;
     ack.has_batch_seq = 1;
@@ -75,13 +99,20 @@ static void send_ack(struct serve *s, zmq_msg_t *frames, int nframes, const stru
     ack.duplicates = r->duplicates;
     if (r->error[0])
         ack.error = (char *)r->error;
-    uint8_t buf[1024]; /* error is < 256 bytes, the rest a few varints */
+    uint8_t small[1024], *buf = small; /* error is < 256 bytes; studies may be long */
+    size_t need = tunetrail__ack__get_packed_size(&ack);
+    if (need > sizeof small && !(buf = malloc(need))) {
+        ack.n_checkpoints = 0; /* the receipts are a bonus; the ack must go */
+        buf = small;
+    }
     size_t n = tunetrail__ack__pack(&ack, buf);
     /* Echo identity and delimiter (if any); a vanished peer's reply is dropped
      * by ROUTER, which is fine: the agent resends what it did not see acked. */
     for (int i = 0; i < nframes - 1; i++)
         zmq_send(s->router, zmq_msg_data(&frames[i]), zmq_msg_size(&frames[i]), ZMQ_SNDMORE);
     zmq_send(s->router, buf, n, 0);
+    if (buf != small)
+        free(buf);
 }
 
 /* Receives one whole message without waiting. Returns 0 (m->n frames kept,
@@ -183,7 +214,7 @@ static int handle_group(struct serve *s)
             }
             break;
         }
-        send_ack(s, m->frames, m->n, r);
+        send_ack(s, m->frames, m->n, r, j);
     }
     for (int i = 0; i < n; i++)
         close_msg(&msgs[i]);

@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #include "collector.h"
+#include "keys.h"
 #include "paths.h"
 #include "store.h"
 
@@ -18,7 +19,7 @@ static void on_signal(int sig) { stop_flag = sig; }
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: tunetraild --bind ENDPOINT [--store PATH | --postgres CONNINFO]\n"
+            "usage: tunetraild --bind ENDPOINT [--store PATH | --postgres CONNINFO] [--key FILE]\n"
             "\n"
             "Collects tunetrail records from agents (`tunetrail run --collector ENDPOINT`)\n"
             "and stores them. Each batch is acknowledged only after it is committed, so\n"
@@ -30,6 +31,9 @@ static void usage(FILE *f)
             "                          $TUNETRAIL_HOME/trail.db); created if missing. It may be\n"
             "                          shared with local `tunetrail run` instances.\n"
             "      --postgres CONNINFO PostgreSQL store (not supported yet)\n"
+            "  -k, --key FILE          ed25519 key (tunetrail keygen) that signs the study-log\n"
+            "                          checkpoints returned with acks (default:\n"
+            "                          $TUNETRAIL_HOME/collector.key, created on first use)\n"
             "  -h, --help              this text\n"
             "\n"
             "Stops cleanly on SIGINT/SIGTERM and prints its counters. Malformed messages and\n"
@@ -45,15 +49,17 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"bind", required_argument, NULL, 'b'},     {"store", required_argument, NULL, 's'},
         {"postgres", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+        {"key", required_argument, NULL, 'k'},
         {NULL, 0, NULL, 0},
     };
-    const char *bind = NULL, *store_flag = NULL, *pg = NULL;
+    const char *bind = NULL, *store_flag = NULL, *pg = NULL, *key_flag = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "b:s:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:s:k:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'b': bind = optarg; break;
         case 's': store_flag = optarg; break;
         case 'p': pg = optarg; break;
+        case 'k': key_flag = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -84,6 +90,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "tunetraild: cannot open store %s: %s\n", path, err);
         free(path);
         return 1;
+    }
+
+    struct tt_key key;
+    if (key_collector(key_flag, &key, err, sizeof err) == 0) {
+        store_set_signer(st, &key);
+        memset(&key, 0, sizeof key);
+    } else if (key_flag) {
+        fprintf(stderr, "tunetraild: cannot use --key %s: %s\n", key_flag, err);
+        store_close(st);
+        free(path);
+        return 1;
+    } else {
+        fprintf(stderr, "tunetraild: log checkpoints not signed (no collector key): %s\n", err);
     }
 
     struct sigaction sa;

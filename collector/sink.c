@@ -9,6 +9,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "keys.h"
 #include "store.h"
 #include "tunetrail.pb-c.h"
 
@@ -40,6 +41,13 @@ tt_sink *sink_open(const char *endpoint, const char *store_path, char *err, size
         s->store = store_open(store_path, STORE_CREATE, err, errlen);
         if (!s->store)
             goto err;
+        struct tt_key k;
+        char kerr[512];
+        if (key_collector(NULL, &k, kerr, sizeof kerr) == 0)
+            store_set_signer(s->store, &k);
+        else
+            fprintf(stderr, "tunetrail: log checkpoints not signed: %s\n", kerr);
+        memset(&k, 0, sizeof k);
         return s;
     }
     s->ctx = zmq_ctx_new();
@@ -74,6 +82,8 @@ void sink_close(tt_sink *s)
         zmq_ctx_term(s->ctx);
     if (s->store)
         store_close(s->store);
+    for (size_t i = 0; i < s->qlen; i++)
+        sink_ack_free(&s->q[(s->qhead + i) % SINK_ACKQ_MAX]);
     free(s->dest);
     free(s);
 }
@@ -86,8 +96,10 @@ size_t sink_acks_queued(const tt_sink *s) { return s->qlen; }
 
 static void push_ack(tt_sink *s, const struct sink_ack *a)
 {
-    if (s->qlen == SINK_ACKQ_MAX) /* caller not draining: drop oldest, it will resend */
+    if (s->qlen == SINK_ACKQ_MAX) { /* caller not draining: drop oldest, it will resend */
+        sink_ack_free(&s->q[s->qhead]);
         s->qhead = (s->qhead + 1) % SINK_ACKQ_MAX, s->qlen--;
+    }
     s->q[(s->qhead + s->qlen) % SINK_ACKQ_MAX] = *a;
     s->qlen++;
 }
@@ -98,9 +110,25 @@ int sink_send(tt_sink *s, uint64_t seq, const uint8_t *buf, size_t len, char *er
         struct ingest_result r;
         memset(&r, 0, sizeof r);
         ingest_batch(s->store, buf, len, &r);
-        struct sink_ack a = {seq, TUNETRAIL__ACK__STATUS__ACK_RETRY, r.stored, r.duplicates};
-        if (r.status == INGEST_OK)
+        struct sink_ack a = {seq, TUNETRAIL__ACK__STATUS__ACK_RETRY, r.stored, r.duplicates, 0,
+                             NULL};
+        if (r.status == INGEST_OK) {
             a.status = TUNETRAIL__ACK__STATUS__ACK_OK;
+            size_t n;
+            const struct store_checkpoint *ck = store_checkpoints(s->store, &n);
+            if (n && (a.checkpoints = calloc(n, sizeof *a.checkpoints))) {
+                for (size_t i = 0; i < n; i++) {
+                    struct sink_checkpoint *c = &a.checkpoints[a.n_checkpoints];
+                    if (!(c->study = strdup(ck[i].study)))
+                        break;
+                    c->tree_size = ck[i].tree_size;
+                    memcpy(c->root, ck[i].root, 32);
+                    memcpy(c->key, ck[i].key, 32);
+                    memcpy(c->sig, ck[i].sig, 64);
+                    a.n_checkpoints++;
+                }
+            }
+        }
         else if (r.status == INGEST_REJECTED)
             a.status = TUNETRAIL__ACK__STATUS__ACK_REJECTED;
         if (r.status != INGEST_OK)
@@ -140,7 +168,31 @@ int sink_recv_ack(tt_sink *s, struct sink_ack *ack)
         ack->status = a->has_status ? (int)a->status : TUNETRAIL__ACK__STATUS__ACK_OK;
         ack->stored = a->stored;
         ack->duplicates = a->duplicates;
+        ack->n_checkpoints = 0;
+        ack->checkpoints = a->n_checkpoints ? calloc(a->n_checkpoints, sizeof *ack->checkpoints)
+                                            : NULL;
+        for (size_t i = 0; ack->checkpoints && i < a->n_checkpoints; i++) {
+            const Tunetrail__Checkpoint *c = a->checkpoints[i];
+            struct sink_checkpoint *o = &ack->checkpoints[ack->n_checkpoints];
+            if (!c->study || c->root.len != 32 || c->key.len != 32 || c->sig.len != 64 ||
+                !(o->study = strdup(c->study)))
+                continue; /* malformed receipt: ignore it, not the ack */
+            o->tree_size = c->tree_size;
+            memcpy(o->root, c->root.data, 32);
+            memcpy(o->key, c->key.data, 32);
+            memcpy(o->sig, c->sig.data, 64);
+            ack->n_checkpoints++;
+        }
         tunetrail__ack__free_unpacked(a, NULL);
         return 1;
     }
+}
+
+void sink_ack_free(struct sink_ack *a)
+{
+    for (size_t i = 0; i < a->n_checkpoints; i++)
+        free(a->checkpoints[i].study);
+    free(a->checkpoints);
+    a->checkpoints = NULL;
+    a->n_checkpoints = 0;
 }

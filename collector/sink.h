@@ -13,16 +13,31 @@
 
 typedef struct tt_sink tt_sink;
 
+/* A signed study-log head the collector returned with an ack (a receipt). */
+struct sink_checkpoint {
+    char *study;
+    uint64_t tree_size;
+    uint8_t root[32], key[32], sig[64];
+};
+
 struct sink_ack {
     uint64_t batch_seq;
     int status;          /* TUNETRAIL__ACK__STATUS__ACK_OK / _REJECTED / _RETRY */
     uint32_t stored;     /* events newly stored */
     uint32_t duplicates; /* events already present */
+    size_t n_checkpoints;                /* receipts for the study logs this batch grew */
+    struct sink_checkpoint *checkpoints; /* malloc'd; owned by the receiver: sink_ack_free */
 };
+
+/* Frees an ack's checkpoints (the struct itself is the caller's). */
+void sink_ack_free(struct sink_ack *a);
 
 /* endpoint non-NULL: connect a DEALER to it (never fails for an unreachable
  * collector: ZeroMQ connects in the background). endpoint NULL: open the
- * SQLite store at store_path with STORE_CREATE. Returns NULL on failure. */
+ * SQLite store at store_path with STORE_CREATE, signing log checkpoints with
+ * the collector key (key_collector(NULL): $TUNETRAIL_HOME/collector.key,
+ * created on first use; without it, a warning on stderr and no receipts).
+ * Returns NULL on failure. */
 tt_sink *sink_open(const char *endpoint, const char *store_path, char *err, size_t errlen);
 
 /* Closes the sink; pending ZeroMQ sends linger at most ~1 s. NULL is fine. */
