@@ -237,9 +237,9 @@ static int prepare(struct rep *r, char *err, size_t errlen)
         *p = r->t[i];
         json_t *s = json_object_get(p->leaf, "started_ns");
         p->started = json_is_integer(s) ? json_integer_value(s) : 0;
-        p->has_y = r->obj && jd(jp(json_object_get(p->leaf, "metrics"), r->obj) ?
-                                    json_object_get(jp(json_object_get(p->leaf, "metrics"), r->obj),
-                                                    "value") : NULL, &p->y);
+        /* metric names may contain dots: no jp() here */
+        const json_t *mv = r->obj ? json_object_get(json_object_get(p->leaf, "metrics"), r->obj) : NULL;
+        p->has_y = mv && jd(json_object_get(mv, "value"), &p->y);
         p->released = (produced && !strcmp(produced, p->uuid)) ||
                       (refit && in_uuid_list(refit, NULL, p->uuid));
         r->ny += p->has_y;
@@ -324,7 +324,7 @@ static void plot_init(struct plot *p, int W, int H)
 {
     p->W = W, p->H = H;
     p->x0 = 58, p->y0 = 12;
-    p->w = W - p->x0 - 14;
+    p->w = W - p->x0 - 26; /* room for the last x tick label */
     p->h = H - p->y0 - 42;
 }
 
@@ -632,7 +632,7 @@ static void plot_choice(struct rep *r, const json_t *c)
         if (!s)
             continue;
         if (numeric) {
-            if (!jd(json_string(s) ? pv : pv, &xv) && !jd(pv, &xv))
+            if (!jd(pv, &xv))
                 continue;
         } else {
             size_t j;
@@ -710,7 +710,7 @@ static const char CSS[] =
     "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1100px;"
     "padding:0 16px;color:#1b1f24;background:#fff;line-height:1.4}"
     "h1{font-size:1.5em;margin-bottom:4px}h2{font-size:1.15em;margin-top:28px;border-bottom:1px solid #ddd}"
-    ".sub{color:#57606a;font-size:.9em}code,.mono{font-family:ui-monospace,monospace;font-size:.85em;overflow-wrap:anywhere}"
+    ".sub{color:#57606a;font-size:.9em}code,.mono{font-family:ui-monospace,monospace;font-size:.85em;overflow-wrap:anywhere}td code{overflow-wrap:normal;white-space:nowrap}"
     ".cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(200px,1fr));gap:10px}"
     ".card{border:1px solid #d0d7de;border-radius:6px;padding:8px 10px}"
     ".card b{display:block;font-size:1.35em}.card span{color:#57606a;font-size:.85em}"
@@ -726,6 +726,19 @@ static const char CSS[] =
     ".noiseline{stroke:#8250df;stroke-dasharray:2 3}.noiseline-t{fill:#8250df}"
     ".band{fill:#0969da;fill-opacity:.15}.emax{fill:none;stroke:#0969da;stroke-width:2}"
     ".tang{fill:none;stroke:#bc4c00;stroke-width:1.5;stroke-dasharray:6 3}";
+
+/* Record text as a sentence: capital first letter, final period. */
+static void sentence(FILE *f, const char *s)
+{
+    if (!s || !*s)
+        return;
+    size_t n = strlen(s);
+    fputc(*s >= 'a' && *s <= 'z' ? *s - 32 : *s, f);
+    esc(f, s + 1);
+    if (s[n - 1] != '.')
+        fputc('.', f);
+    fputc(' ', f);
+}
 
 static void card(FILE *f, const char *big, const char *what)
 {
@@ -864,11 +877,11 @@ static void html_numbers(struct rep *r)
             esc(f, js(s, "kind.reason"));
             fputs(". ", f);
         }
-        esc(f, js(r->sel, "treatment"));
+        sentence(f, js(r->sel, "treatment"));
         const json_t *refit = jp(r->pred, "producedBy.refit_of");
         if (refit) {
-            fputs(" The released model is a refit: ", f);
-            esc(f, js(refit, "note"));
+            fputs("The released model is a refit: ", f);
+            sentence(f, js(refit, "note"));
         }
         fputs("</p>\n", f);
     }
@@ -1044,7 +1057,7 @@ static int write_html(struct rep *r, const struct report_opts *o)
     fputs("<h2>Every trial in time order</h2>\n<figure>", f);
     plot_time(r);
     fputs("<figcaption>Each dot is a trial with a value (darker cells: more trials, when there are many); "
-          "red ticks under the axis are trials without one (failed, crashed, killed); green: best so far; "
+          "red ticks under the axis are trials without one (failed, crashed, killed, or never reporting it); green: best so far; "
           "the red ring is the released trial.</figcaption></figure>\n",
           f);
     fputs("<h2>How much of the best the number of trials explains</h2>\n<figure>", f);
@@ -1247,10 +1260,11 @@ static int write_md(struct rep *r)
         md_esc(f, omitted(em));
         fputs(".\n", f);
     }
-    if (js(r->sel, "treatment")) {
-        fputs("- ", f);
-        md_esc(f, js(r->sel, "treatment"));
-        fputs(".\n", f);
+    const char *treat = js(r->sel, "treatment");
+    if (treat && *treat) {
+        fprintf(f, "- %c", *treat >= 'a' && *treat <= 'z' ? *treat - 32 : *treat);
+        md_esc(f, treat + 1);
+        fputs(treat[strlen(treat) - 1] == '.' ? "\n" : ".\n", f);
     }
     if (nnever)
         fputs("- Never-varied choices were not tested; no importance is claimed for them.\n", f);
