@@ -95,10 +95,24 @@ enum { Q_TRIAL, Q_PARAMS, Q_METRICS, Q_INPUTS, Q_OUTPUTS, Q__COUNT };
     " GROUP BY path ORDER BY path"
 
 static const char *leaf_sql[Q__COUNT] = {
-    [Q_TRIAL] = "SELECT t.uuid, t.study, t.status, t.framework, t.opened_by, t.process, t.session,"
-                " t.started_ns, t.ended_ns, t.exit_code, t.signal, t.error, t.exe, p.exe_sha256,"
-                " t.argv, p.git_commit, p.git_dirty, p.utime_us, p.stime_us, p.maxrss_kb"
-                " FROM trial_view t LEFT JOIN processes p ON p.uuid = t.process WHERE t.id = ?1",
+    /* trial_view's columns (collector/store_sqlite.c) spelled out on the base
+     * tables: SQLite cannot flatten that view (a LEFT JOIN of process_view)
+     * and would materialize every process per trial. test_store_log checks
+     * both agree. */
+    [Q_TRIAL] = "SELECT t.uuid, COALESCE(s.study, p.study),"
+                " COALESCE(CASE t.status WHEN 1 THEN 'ok' WHEN 2 THEN 'failed' WHEN 3 THEN 'crashed'"
+                "  WHEN 4 THEN 'killed' END, CASE WHEN p.uuid IS NULL THEN NULL"
+                "  WHEN p.end_how IS NULL THEN 'running' WHEN p.end_how = 1 THEN"
+                "  CASE WHEN p.exit_code = 0 THEN 'ok' ELSE 'failed' END"
+                "  WHEN p.end_how = 2 THEN 'crashed' WHEN p.end_how = 3 THEN 'exec'"
+                "  WHEN p.end_how = 4 THEN 'killed' ELSE 'unknown' END, 'running'),"
+                " t.framework, t.opened_by, t.process, p.session,"
+                " COALESCE(t.started_ns, p.started_ns), COALESCE(t.ended_ns, p.ended_ns),"
+                " CASE WHEN p.end_how = 1 THEN p.exit_code END,"
+                " CASE WHEN p.end_how = 2 THEN p.signal END, t.error, p.exe, p.exe_sha256,"
+                " p.argv, p.git_commit, p.git_dirty, p.utime_us, p.stime_us, p.maxrss_kb"
+                " FROM trials t LEFT JOIN processes p ON p.uuid = t.process"
+                " LEFT JOIN sessions s ON s.uuid = p.session WHERE t.id = ?1",
     [Q_PARAMS] = "SELECT key, value, source FROM params WHERE trial_id = ?1"
                  " ORDER BY time_ns, origin_id, seq",
     [Q_METRICS] = "SELECT name, value, step, split, direction FROM metrics WHERE trial_id = ?1"
@@ -164,13 +178,6 @@ static json_t *col_text(sqlite3_stmt *s, int i)
     return leaf_string((const char *)sqlite3_column_text(s, i));
 }
 
-/* Text that is absent or empty has no value. */
-static json_t *col_text_nonempty(sqlite3_stmt *s, int i)
-{
-    const unsigned char *t = sqlite3_column_text(s, i);
-    return t && *t ? leaf_string((const char *)t) : NULL;
-}
-
 static json_t *col_int(sqlite3_stmt *s, int i)
 {
     if (sqlite3_column_type(s, i) == SQLITE_NULL)
@@ -229,7 +236,29 @@ static json_t *files_json(sqlite3_stmt *s, const void *proc, int plen)
     return a;
 }
 
+json_t *leaf_metric_point(double value, int value_null, int64_t step, const char *split,
+                          const char *direction)
+{
+    json_t *m = json_object();
+    if (value == 0)
+        value = 0.0; /* -0.0 */
+    json_object_set_new(m, "value", value_null ? json_string("nan") : metric_value(value));
+    if (step >= 0)
+        json_object_set_new(m, "step", json_integer(step));
+    if (split && *split)
+        json_object_set_new(m, "split", leaf_string(split));
+    if (direction && *direction)
+        json_object_set_new(m, "direction", leaf_string(direction));
+    return m;
+}
+
 json_t *leaf_ctx_object(struct leaf_ctx *c, int64_t trial_id, char *err, size_t errlen)
+{
+    return leaf_ctx_object_with(c, trial_id, NULL, err, errlen);
+}
+
+json_t *leaf_ctx_object_with(struct leaf_ctx *c, int64_t trial_id, json_t *given, char *err,
+                             size_t errlen)
 {
     sqlite3_stmt *r = c->q[Q_TRIAL];
     json_t *o = NULL;
@@ -240,6 +269,7 @@ json_t *leaf_ctx_object(struct leaf_ctx *c, int64_t trial_id, char *err, size_t 
             set_err(err, errlen, "no trial %lld", (long long)trial_id);
         else
             set_err(err, errlen, "leaf: %s", sqlite3_errmsg(c->db));
+        json_decref(given);
         goto out;
     }
     o = json_object();
@@ -290,23 +320,21 @@ json_t *leaf_ctx_object(struct leaf_ctx *c, int64_t trial_id, char *err, size_t 
     else
         json_decref(sources);
 
-    json_t *metrics = json_object();
+    json_t *metrics = given ? given : json_object();
     s = c->q[Q_METRICS];
     sqlite3_bind_int64(s, 1, trial_id);
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (!given && sqlite3_step(s) == SQLITE_ROW) {
         char *name = leaf_utf8_fix((const char *)sqlite3_column_text(s, 0));
         if (!name)
             continue;
-        json_t *m = json_object();
-        /* SQLite stores a NaN as NULL (and -0.0 as 0) */
-        json_object_set_new(m, "value", sqlite3_column_type(s, 1) == SQLITE_NULL
-                                            ? json_string("nan")
-                                            : metric_value(sqlite3_column_double(s, 1)));
-        if (sqlite3_column_type(s, 2) != SQLITE_NULL && sqlite3_column_int64(s, 2) >= 0)
-            json_object_set_new(m, "step", json_integer(sqlite3_column_int64(s, 2)));
-        put(m, "split", col_text_nonempty(s, 3));
-        put(m, "direction", col_text_nonempty(s, 4));
-        json_object_set_new(metrics, name, m);
+        json_object_set_new(metrics, name,
+                            leaf_metric_point(sqlite3_column_double(s, 1),
+                                              sqlite3_column_type(s, 1) == SQLITE_NULL,
+                                              sqlite3_column_type(s, 2) == SQLITE_NULL
+                                                  ? -1
+                                                  : sqlite3_column_int64(s, 2),
+                                              (const char *)sqlite3_column_text(s, 3),
+                                              (const char *)sqlite3_column_text(s, 4)));
         free(name);
     }
     sqlite3_reset(s);
@@ -325,7 +353,13 @@ out:
 
 char *leaf_ctx_build(struct leaf_ctx *c, int64_t trial_id, char *err, size_t errlen)
 {
-    json_t *o = leaf_ctx_object(c, trial_id, err, errlen);
+    return leaf_ctx_build_with(c, trial_id, NULL, err, errlen);
+}
+
+char *leaf_ctx_build_with(struct leaf_ctx *c, int64_t trial_id, json_t *metrics, char *err,
+                          size_t errlen)
+{
+    json_t *o = leaf_ctx_object_with(c, trial_id, metrics, err, errlen);
     if (!o)
         return NULL;
     char *text = NULL;

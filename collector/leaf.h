@@ -39,6 +39,21 @@ json_t *leaf_ctx_object(struct leaf_ctx *c, int64_t trial_id, char *err, size_t 
 char *leaf_ctx_build(struct leaf_ctx *c, int64_t trial_id, char *err, size_t errlen);
 void leaf_ctx_free(struct leaf_ctx *c);
 
+/* leaf_ctx_object / _build with the "metrics" object given (stolen; NULL:
+ * read from the store), for a caller that tracked each name's last point as
+ * it stored them (store_log.c) instead of re-reading every point. */
+json_t *leaf_ctx_object_with(struct leaf_ctx *c, int64_t trial_id, json_t *metrics, char *err,
+                             size_t errlen);
+char *leaf_ctx_build_with(struct leaf_ctx *c, int64_t trial_id, json_t *metrics, char *err,
+                          size_t errlen);
+
+/* One metric point as the leaf shows it: {"value", "step" (if >= 0),
+ * "split", "direction" (if non-empty)}; value_null: the store holds NULL
+ * (SQLite keeps a NaN so), shown "nan" like any NaN; -0.0 shows as 0.0 (SQLite
+ * keeps no negative zero). New reference. */
+json_t *leaf_metric_point(double value, int value_null, int64_t step, const char *split,
+                          const char *direction);
+
 /* Serialises leaf with LEAF_JSON_FLAGS into *text (malloc'd). Returns 0, or
  * -1 if jansson fails (out of memory). json_loads(leaf_build(...)) passed
  * back through this gives the same bytes. */

@@ -30,14 +30,19 @@ const char *slog_schema_sql =
     "CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints"
     " BEGIN SELECT RAISE(ABORT, 'the study log is append-only'); END;\n";
 
-/* A trial is final for the log: a status, a study, and its process ended. */
+/* A trial is final for the log: its process ended (then trial_view.status
+ * is never 'running') and it has a study (trial_view.study). On the base
+ * tables, not trial_view: SQLite cannot flatten that view's LEFT JOIN of
+ * process_view and would materialize every process per lookup. */
 #define CAND_COLS                                                                                \
-    "SELECT t.id, t.started_ns, t.study, t.process FROM trial_view t JOIN processes p ON p.uuid = t.process"
-#define CAND_FINAL " AND t.status <> 'running' AND p.end_how IS NOT NULL AND t.study IS NOT NULL"
+    "SELECT t.id, COALESCE(t.started_ns, p.started_ns), COALESCE(s.study, p.study), t.process"    \
+    " FROM trials t JOIN processes p ON p.uuid = t.process"                                       \
+    " LEFT JOIN sessions s ON s.uuid = p.session"
+#define CAND_FINAL " AND p.end_how IS NOT NULL AND COALESCE(s.study, p.study) IS NOT NULL"
 
 enum {
     L_CAND_TRIAL, L_CAND_PROC, L_CAND_SESSION, L_CAND_ALL, L_LAST_LEAF, L_HEAD_GET, L_HEAD_PUT,
-    L_LOG_ADD, L_CKPT_ADD, L_SEALED_TRIALS, L_SEALED_PROCS, L__COUNT
+    L_LOG_ADD, L_CKPT_ADD, L_SEALED_TRIALS, L_SEALED_PROCS, L_HAS_METRICS, L__COUNT
 };
 
 static const char *log_sql[L__COUNT] = {
@@ -58,6 +63,7 @@ static const char *log_sql[L__COUNT] = {
     [L_CKPT_ADD] = "INSERT INTO checkpoints(study, tree_size, root, key, sig, time_ns)"
                    " VALUES(?1,?2,?3,?4,?5,?6)",
     [L_SEALED_TRIALS] = "SELECT DISTINCT trial_id FROM log",
+    [L_HAS_METRICS] = "SELECT 1 FROM metrics WHERE trial_id = ?1 LIMIT 1",
     [L_SEALED_PROCS] = "SELECT DISTINCT t.process FROM log l JOIN trials t ON t.id = l.trial_id"
                        " WHERE t.process IS NOT NULL",
 };
@@ -164,6 +170,65 @@ static void id_key(uint8_t k[16], int64_t id)
 
 static uint64_t batch_bit(unsigned batch) { return 1ull << (batch < 63 ? batch : 63); }
 
+/* ---- each trial's last metric point per name, as stored through this
+ * connection; the order is the leaf's (step, time, origin, seq). */
+#define MSTATE_MAX 65536 /* trials tracked at once; beyond, sealing reads the store */
+struct mlast {
+    char *name, *split, *direction;
+    double value;
+    int64_t step, time, origin, seq;
+    int has_time;
+};
+struct mstate {
+    int complete; /* every point of the trial went through slog_metric */
+    struct mlast *v;
+    size_t n, cap;
+};
+
+static void mstate_clear(struct mstate *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->v[i].name);
+        free(m->v[i].split);
+        free(m->v[i].direction);
+    }
+    free(m->v);
+    memset(m, 0, sizeof *m);
+}
+
+/* 1 if (step, time, origin, seq) of b sorts after a's (SQL: NULL time first). */
+static int mlast_after(const struct mlast *a, int64_t step, int has_time, int64_t time,
+                       int64_t origin, int64_t seq)
+{
+    if (step != a->step)
+        return step > a->step;
+    if (has_time != a->has_time)
+        return has_time > a->has_time;
+    if (has_time && time != a->time)
+        return time > a->time;
+    if (origin != a->origin)
+        return origin > a->origin;
+    return seq > a->seq;
+}
+
+/* Replaces *slot with a copy of s unless equal (split/direction repeat). */
+static int str_set(char **slot, const char *s)
+{
+    if (!s) {
+        free(*slot);
+        *slot = NULL;
+        return 0;
+    }
+    if (*slot && !strcmp(*slot, s))
+        return 0;
+    char *d = strdup(s);
+    if (!d)
+        return -1;
+    free(*slot);
+    *slot = d;
+    return 0;
+}
+
 /* ---- the log state */
 struct cand {
     int64_t id, started;
@@ -190,6 +255,9 @@ struct store_log {
     struct tset trials, procs, sessions; /* touched in this transaction */
     struct tset sealed_trials, sealed_procs;
     int sealed_loaded;
+    struct tset mkeys;       /* trial id -> index + 1 in mstates (in mask) */
+    struct mstate *mstates;
+    size_t nmstates, capmstates;
     struct cand *cands;
     size_t ncand, capcand;
     struct head *heads;
@@ -244,6 +312,121 @@ static void cands_clear(struct store_log *lg)
     lg->ncand = 0;
 }
 
+static void metrics_forget_all(struct store_log *lg)
+{
+    for (size_t i = 0; i < lg->nmstates; i++)
+        mstate_clear(&lg->mstates[i]);
+    lg->nmstates = 0;
+    tset_clear(&lg->mkeys);
+}
+
+static struct mstate *mstate_get(struct store_log *lg, int64_t trial_id)
+{
+    uint8_t k[16];
+    id_key(k, trial_id);
+    struct tset_slot *e = tset_find(&lg->mkeys, k);
+    return e ? &lg->mstates[e->mask - 1] : NULL;
+}
+
+void slog_metrics_forget(struct store_log *lg, int64_t trial_id)
+{
+    struct mstate *m = mstate_get(lg, trial_id);
+    if (m)
+        mstate_clear(m); /* complete = 0 until the connection forgets all */
+}
+
+int slog_metric(struct store_log *lg, int64_t trial_id, int64_t origin_id, int64_t seq,
+                const char *name, double value, int64_t step, int has_time, int64_t time_ns,
+                const char *split, const char *direction)
+{
+    if (trial_id <= 0)
+        return SQLITE_OK;
+    struct mstate *m = mstate_get(lg, trial_id);
+    if (!m) {
+        if (lg->nmstates >= MSTATE_MAX)
+            metrics_forget_all(lg); /* bounded: the trials in flight fall back to the store */
+        if (lg->nmstates == lg->capmstates) {
+            size_t ncap = lg->capmstates ? lg->capmstates * 2 : 64;
+            struct mstate *nm = realloc(lg->mstates, ncap * sizeof *nm);
+            if (!nm)
+                return SQLITE_NOMEM;
+            lg->mstates = nm;
+            lg->capmstates = ncap;
+        }
+        /* Points stored before (another connection, an earlier run): not ours to summarise. */
+        sqlite3_stmt *s = lg->q[L_HAS_METRICS];
+        sqlite3_bind_int64(s, 1, trial_id);
+        int rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return rc;
+        uint8_t k[16];
+        id_key(k, trial_id);
+        if (tset_add(&lg->mkeys, k, lg->nmstates + 1) < 0)
+            return SQLITE_NOMEM;
+        m = &lg->mstates[lg->nmstates++];
+        memset(m, 0, sizeof *m);
+        m->complete = rc == SQLITE_DONE;
+    }
+    if (!m->complete)
+        return SQLITE_OK;
+    struct mlast *e = NULL;
+    for (size_t i = 0; i < m->n; i++)
+        if (!strcmp(m->v[i].name, name)) {
+            e = &m->v[i];
+            break;
+        }
+    if (!e) {
+        if (m->n == m->cap) {
+            size_t ncap = m->cap ? m->cap * 2 : 4;
+            struct mlast *nv = realloc(m->v, ncap * sizeof *nv);
+            if (!nv)
+                goto nomem;
+            m->v = nv;
+            m->cap = ncap;
+        }
+        e = &m->v[m->n];
+        memset(e, 0, sizeof *e);
+        if (!(e->name = strdup(name)))
+            goto nomem;
+        m->n++;
+    } else if (!mlast_after(e, step, has_time, time_ns, origin_id, seq)) {
+        return SQLITE_OK;
+    }
+    e->value = value;
+    e->step = step;
+    e->has_time = has_time;
+    e->time = time_ns;
+    e->origin = origin_id;
+    e->seq = seq;
+    if (str_set(&e->split, split) < 0 || str_set(&e->direction, direction) < 0)
+        goto nomem;
+    return SQLITE_OK;
+nomem:
+    mstate_clear(m); /* incomplete from now on: sealing reads the store */
+    return SQLITE_OK;
+}
+
+/* The trial's "metrics" object from memory, or NULL if not known here. */
+static json_t *metrics_json(struct store_log *lg, int64_t trial_id)
+{
+    struct mstate *m = mstate_get(lg, trial_id);
+    if (!m || !m->complete)
+        return NULL;
+    json_t *o = json_object();
+    for (size_t i = 0; i < m->n; i++) {
+        const struct mlast *e = &m->v[i];
+        char *name = leaf_utf8_fix(e->name);
+        if (!name)
+            continue;
+        json_object_set_new(o, name,
+                            leaf_metric_point(e->value, e->value != e->value, e->step, e->split,
+                                              e->direction));
+        free(name);
+    }
+    return o;
+}
+
 void slog_free(struct store_log *lg)
 {
     if (!lg)
@@ -256,6 +439,9 @@ void slog_free(struct store_log *lg)
     tset_free(&lg->sessions);
     tset_free(&lg->sealed_trials);
     tset_free(&lg->sealed_procs);
+    metrics_forget_all(lg);
+    tset_free(&lg->mkeys);
+    free(lg->mstates);
     cands_clear(lg);
     free(lg->cands);
     heads_clear(lg);
@@ -279,8 +465,10 @@ void slog_set_signer(struct store_log *lg, const struct tt_key *k)
 
 void slog_begin(struct store_log *lg, int changed)
 {
-    if (changed)
+    if (changed) {
         lg->sealed_loaded = 0;
+        metrics_forget_all(lg); /* another writer may have added points */
+    }
     tset_clear(&lg->trials);
     tset_clear(&lg->procs);
     tset_clear(&lg->sessions);
@@ -528,7 +716,7 @@ static int seal_cands(struct store_log *lg, int64_t now_ns)
     }
     for (size_t i = 0; i < lg->ncand && rc == SQLITE_OK; i++) {
         const struct cand *c = &lg->cands[i];
-        char *text = leaf_ctx_build(lg->leaf, c->id, NULL, 0);
+        char *text = leaf_ctx_build_with(lg->leaf, c->id, metrics_json(lg, c->id), NULL, 0);
         if (!text)
             return SQLITE_NOMEM; /* the trial exists: only memory can fail */
         int isnew = 0;

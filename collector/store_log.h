@@ -59,6 +59,16 @@ int slog_touch_session(struct store_log *lg, const uint8_t uuid[16], unsigned ba
 int slog_touch_trial_if_sealed(struct store_log *lg, int64_t trial_id, unsigned batch);
 int slog_touch_process_if_sealed(struct store_log *lg, const uint8_t uuid[16], unsigned batch);
 
+/* A Metric point of trial_id just stored (dedupe passed): each trial's last
+ * point per name is kept in memory, so sealing does not re-read every point
+ * (a trial of a training loop has thousands). Exact only for trials whose
+ * every point this connection stored; others are read from the store. */
+int slog_metric(struct store_log *lg, int64_t trial_id, int64_t origin_id, int64_t seq,
+                const char *name, double value, int64_t step, int has_time, int64_t time_ns,
+                const char *split, const char *direction);
+/* trial_id's points changed behind slog_metric (adopted trial-less metrics). */
+void slog_metrics_forget(struct store_log *lg, int64_t trial_id);
+
 /* Inside the transaction, before COMMIT: appends the leaves of the touched
  * trials that are final and new or changed, in started order, then signs and
  * stores a checkpoint per study that grew. now_ns stamps the rows. */

@@ -940,6 +940,7 @@ static int adopt_metrics(tt_store *st, const Tunetrail__TrialStart *m)
     int rc = pending_flush(st, &st->pend[0]);
     if (rc != SQLITE_OK || (rc = lookup_id(st, S_TRIAL_ID, &st->trials, m->trial.data, &tid)) != SQLITE_OK)
         return rc;
+    slog_metrics_forget(st->log, tid); /* its points change behind the log's back */
     sqlite3_stmt *s = st->stmt[S_ADOPT_METRICS];
     sqlite3_bind_int64(s, 1, tid);
     bind_blob(s, 2, m->process);
@@ -1364,7 +1365,11 @@ static int ingest_event(tt_store *st, const Tunetrail__Event *ev, int *dup)
         else
             rc = lookup_id(st, S_TRIAL_ID, &st->trials, ev->metric->trial.data, &tid);
         if (rc != SQLITE_OK ||
-            (rc = slog_touch_trial_if_sealed(st->log, tid, st->cur_batch)) != SQLITE_OK)
+            (rc = slog_touch_trial_if_sealed(st->log, tid, st->cur_batch)) != SQLITE_OK ||
+            (rc = slog_metric(st->log, tid, oid, (int64_t)ev->seq, ev->metric->name,
+                              ev->metric->value, ev->metric->has_step ? ev->metric->step : -1,
+                              ev->has_time_ns, ev->time_ns, ev->metric->split,
+                              ev->metric->direction)) != SQLITE_OK)
             return rc;
         return pending_add(st, &st->pend[0], tid, oid, ev);
     case TUNETRAIL__EVENT__KIND_FILE_ACCESS:
