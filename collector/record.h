@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "leafscan.h"
 #include "store.h"
 
 #define RECORD_PREDICATE_TYPE "https://tunetrail.dev/search-provenance/v1"
@@ -22,12 +23,44 @@ struct record_opts {
     const char *objective; /* "NAME:max" / "NAME:min" / NULL = default (documented in RECORD.md) */
 };
 
-/* Builds the whole Statement (subject, predicate with `trials`). */
-json_t *record_build(tt_store *st, const struct record_opts *o, char *err, size_t errlen);
+/* A record in memory. The Statement's predicate has no `trials` member: the
+ * leaves are kept as their canonical texts (spliced into the payload by
+ * record_payload) and as scanned fields (for statistics and plots), because
+ * a JSON tree of 100k leaves costs seconds. */
+struct record {
+    json_t *stmt;             /* in-toto Statement, predicate.trials left out */
+    size_t n;                 /* leaves, in log order */
+    struct leaf_rec *leaf;    /* leaf[i]: scanned fields of leaf i */
+    const char **text;        /* text[i], len[i]: canonical text of leaf i (in the arena) */
+    size_t *len;
+    struct leaf_arena arena;
+};
 
-/* The computed sections, from leaf objects alone (attest from the store's
- * log, verify from a record's `trials`; same input -> identical JSON).
- * trials: every leaf in log order (the last leaf of a trial counts);
+/* Builds the whole record for a study from the store: reads and checks the
+ * study's log, finds the trial that wrote o->model (by SHA-256). 0 or -1. */
+int record_build(tt_store *st, const struct record_opts *o, struct record *out, char *err,
+                 size_t errlen);
+
+/* Reads a record file (a DSSE envelope) without checking its signature
+ * (verify does that); the leaves are re-serialised canonically and scanned.
+ * keyids (may be NULL) receives a new array of the signatures' keyids. */
+int record_load(const char *path, struct record *out, json_t **keyids, char *err, size_t errlen);
+
+/* Takes a parsed Statement (stealing the reference) into out: its
+ * predicate.trials is removed and each leaf stored as its canonical text
+ * (RECORD_LEAF_FLAGS) and scanned. -1 with err ("trials[17]: ...") if a
+ * leaf is not an object or cannot be scanned; stmt is released either way. */
+int record_from_statement(json_t *stmt, struct record *out, char *err, size_t errlen);
+
+void record_free(struct record *r);
+
+/* The payload: the Statement with predicate.trials = the leaf texts, as one
+ * malloc'd JSON text (*len bytes). NULL if out of memory. */
+char *record_payload(const struct record *r, size_t *len);
+
+/* The computed sections, from scanned leaves alone (attest from the store's
+ * log, verify from a record's `trials`: same leaves -> identical JSON).
+ * leaf[0..n-1]: every leaf in log order (the last leaf of a trial counts);
  * excluded: [{"trial": uuid}] left out of the search; produced: the uuid of
  * the trial that wrote the subject, or NULL; objective: a metric name or NULL
  * (default: the metric with a direction most trials reported); dir_max: 1
@@ -35,9 +68,9 @@ json_t *record_build(tt_store *st, const struct record_opts *o, char *err, size_
  * predicate.search (without running / excluded / compute.all_processes),
  * predicate.selection, predicate.choices and producedBy.refit_of (NULL when
  * not a refit). -1 with err when no trial reported the objective. */
-int record_compute(json_t *trials, json_t *excluded, const char *produced, const char *objective,
-                   int dir_max, json_t **search, json_t **selection, json_t **choices,
-                   json_t **refit, char *err, size_t errlen);
+int record_compute(const struct leaf_rec *leaf, size_t n, json_t *excluded, const char *produced,
+                   const char *objective, int dir_max, json_t **search, json_t **selection,
+                   json_t **choices, json_t **refit, char *err, size_t errlen);
 
 /* "NAME:max" / "NAME:min" / "NAME" (dir_max = -1). -1 with err if malformed. */
 int record_objective_parse(const char *spec, char *name, size_t namelen, int *dir_max, char *err,
@@ -49,12 +82,7 @@ int record_seed_like(const char *key);
 /* ISO 8601 UTC string with milliseconds for a time in ns. */
 json_t *record_iso_ns(long long ns);
 
-/* Reads a record file (a DSSE envelope) and returns its Statement, without
- * checking the signature (verify does that). */
-json_t *record_load(const char *path, char *err, size_t errlen);
-
-/* As record_load, and *keyids (if keyids is non-NULL) = a new JSON array of
- * the envelope's non-empty signature keyids (unverified; caller decrefs). */
-json_t *record_load_keyids(const char *path, json_t **keyids, char *err, size_t errlen);
+/* The canonical serialisation of a leaf object (jansson flags of RECORD.md). */
+#define RECORD_LEAF_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17))
 
 #endif
