@@ -1,6 +1,8 @@
 /* record_load.c - reads a provenance record file (a DSSE envelope, dsse.h)
- * back into its in-toto Statement (docs/RECORD.md). No signature check here:
- * `tunetrail verify` does that; `report` only renders. */
+ * back into a struct record (record.h, docs/RECORD.md): the Statement
+ * without predicate.trials, and each leaf as its canonical text plus scanned
+ * fields. No signature check here: `tunetrail verify` does that; `report`
+ * only renders. */
 #include "record.h"
 
 #include <errno.h>
@@ -73,19 +75,80 @@ static int check_statement(const json_t *st, const char *path, char *err, size_t
     return 0;
 }
 
-json_t *record_load_keyids(const char *path, json_t **keyids, char *err, size_t errlen)
+int record_from_statement(json_t *stmt, struct record *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    json_t *pred = json_object_get(stmt, "predicate");
+    json_t *trials = json_object_get(pred, "trials");
+    char serr[200];
+    size_t n = json_array_size(trials);
+    if (!json_is_object(pred)) {
+        snprintf(err, errlen, "record has no predicate object");
+        goto err;
+    }
+    if (trials && !json_is_array(trials)) {
+        snprintf(err, errlen, "predicate.trials is not an array");
+        goto err;
+    }
+    /* calloc(0) may return NULL: keep the arrays non-NULL for an empty log */
+    out->leaf = calloc(n ? n : 1, sizeof *out->leaf);
+    out->text = calloc(n ? n : 1, sizeof *out->text);
+    out->len = calloc(n ? n : 1, sizeof *out->len);
+    if (!out->leaf || !out->text || !out->len)
+        goto oom;
+    for (size_t i = 0; i < n; i++) {
+        json_t *l = json_array_get(trials, i);
+        if (!json_is_object(l)) {
+            snprintf(err, errlen, "trials[%zu]: not a JSON object", i);
+            goto err;
+        }
+        /* the canonical text is what the log hashed: verify recomputes the
+         * root from these bytes, so they must come from RECORD_LEAF_FLAGS */
+        char *d = json_dumps(l, RECORD_LEAF_FLAGS);
+        if (!d)
+            goto oom;
+        size_t len = strlen(d);
+        char *t = leaf_arena_alloc(&out->arena, len + 1);
+        if (!t) {
+            free(d);
+            goto oom;
+        }
+        memcpy(t, d, len + 1);
+        free(d);
+        out->text[i] = t;
+        out->len[i] = len;
+        if (leafscan(t, len, &out->leaf[i], &out->arena, serr, sizeof serr) < 0) {
+            snprintf(err, errlen, "trials[%zu]: %s", i, serr);
+            goto err;
+        }
+        out->n = i + 1;
+    }
+    json_object_del(pred, "trials");
+    out->stmt = stmt;
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory reading the record's trials");
+err:
+    json_decref(stmt);
+    out->stmt = NULL;
+    record_free(out);
+    return -1;
+}
+
+int record_load(const char *path, struct record *out, json_t **keyids, char *err, size_t errlen)
 {
     struct dsse_envelope env;
-    json_t *st = NULL;
+    json_t *st = NULL, *ids = NULL;
     size_t len = 0;
     int parsed = 0;
     char derr[256];
     if (keyids)
         *keyids = NULL;
+    memset(out, 0, sizeof *out);
     memset(&env, 0, sizeof env);
     char *text = slurp(path, &len, err, errlen);
     if (!text)
-        return NULL;
+        return -1;
     if (dsse_parse(text, len, &env, derr, sizeof derr) < 0) {
         snprintf(err, errlen, "not a DSSE envelope: %s (%s)", derr, path);
         goto err;
@@ -108,22 +171,29 @@ json_t *record_load_keyids(const char *path, json_t **keyids, char *err, size_t 
     if (check_statement(st, path, err, errlen) < 0)
         goto err;
     if (keyids) {
-        *keyids = json_array();
+        if (!(ids = json_array()))
+            goto err;
         for (size_t i = 0; i < env.nsigs; i++)
             if (env.sigs[i].keyid && env.sigs[i].keyid[0])
-                json_array_append_new(*keyids, json_string(env.sigs[i].keyid));
+                json_array_append_new(ids, json_string(env.sigs[i].keyid));
     }
     dsse_free(&env);
-    return st;
+    parsed = 0;
+    char lerr[400];
+    int rc = record_from_statement(st, out, lerr, sizeof lerr);
+    st = NULL; /* stolen either way */
+    if (rc < 0) {
+        snprintf(err, errlen, "%s (%s)", lerr, path);
+        goto err;
+    }
+    if (keyids)
+        *keyids = ids;
+    return 0;
 err:
     json_decref(st);
+    json_decref(ids);
     free(text);
     if (parsed)
         dsse_free(&env);
-    return NULL;
-}
-
-json_t *record_load(const char *path, char *err, size_t errlen)
-{
-    return record_load_keyids(path, NULL, err, errlen);
+    return -1;
 }

@@ -13,6 +13,8 @@
 
 #include <jansson.h>
 
+#include "record.h"
+
 enum report_format { REPORT_HTML, REPORT_MD };
 
 struct report_opts {
@@ -21,11 +23,14 @@ struct report_opts {
     const json_t *keyids; /* JSON array of the envelope's signing keyids, or NULL (unknown) */
 };
 
-/* Writes the report of Statement st to out. st is only read (borrowed). Trials
- * are drawn as density cells instead of one mark each beyond REPORT_DENSITY_N
- * points, so a 100,000-trial record gives a file of a few hundred kB. Fails
- * only if st has no predicate or a write fails. */
-int report_write(FILE *out, const json_t *st, const struct report_opts *o, char *err,
+/* Writes the report of record rec to out: the numbers from rec->stmt's
+ * predicate, the plots from the scanned leaves rec->leaf[0..n-1] (the last
+ * leaf of each trial counts, search.excluded trials left out). rec is only
+ * read (borrowed). Trials are drawn as density cells instead of one mark each
+ * beyond REPORT_DENSITY_N points, so a 100,000-trial record gives a file of a
+ * few hundred kB. Fails only if the Statement has no predicate or a write
+ * fails. */
+int report_write(FILE *out, const struct record *rec, const struct report_opts *o, char *err,
                  size_t errlen);
 
 #define REPORT_DENSITY_N 3000
