@@ -4,10 +4,11 @@
 # dummy): the HTML has its plots, numbers and a CSP, escapes a <script> param
 # value, opens in headless Chromium with a non-blank screenshot and makes no
 # network request; --format md gives the "Search disclosure" section; bad
-# flags and bad records fail naming the flag or the file.
+# flags and bad records fail naming the flag or the file; report --study of
+# a small svm-train study recorded here.
 source "$(dirname "$0")/lib/common.sh"
 
-need_exe "$TT_BIN/tunetrail" python3
+need_exe "$TT_BIN/tunetrail" python3 svm-train
 command -v chromium >/dev/null 2>&1 ||
     fail "chromium is missing: run scripts/install-deps.sh (CI installs it) to open the report headless"
 cd "$T"
@@ -166,4 +167,23 @@ python3 -c 'import base64,json; print(json.dumps({"payload": base64.b64encode(b"
 expect_fail 1 "in-toto Statement" --record "$T/notst.json" -o x.html
 [ ! -e x.html ] || fail "a failed report left x.html"
 tt report --help | grep -q -- '--format' || fail "--help does not teach --format"
+say "report --study on a real recorded study (svm-train -v 3 with four values of -c)"
+cp /usr/share/doc/liblinear-tools/examples/heart_scale "$T/heart_scale"
+for c in 0.5 2 8 32; do
+    tt_rc rc run --study small --store "$DB" -- svm-train -v 3 -c "$c" heart_scale >/dev/null
+    expect_eq "$rc" 0 "svm-train -v 3 -c $c exit code"
+done
+tt report --study small --store "$DB" -o "$T/study.html" || fail "report --study exited $?"
+S=$T/study.html
+grep -q '<b>4</b><span>4 ok' "$S" || fail "study report: trial count card (4: 4 ok) missing"
+grep -q ' 4 leaves carried in the record; 4 counted trials' "$S" || fail "study report: 4 leaves / 4 trials"
+grep -q '<title>libsvm.C</title>' "$S" || fail "study report: no plot of the objective against libsvm.C"
+[ "$(grep -o '<circle class="pt"' "$S" | wc -l)" -ge 12 ] ||
+    fail "study report: expected >= 12 trial marks (time plot, libsvm.C and c plots)"
+tt report --study small --store "$DB" --format md -o - | grep -q '| Trials tried (failed and killed included) | 4 (' ||
+    fail "study md: trial count"
+tt report --study small --store "$DB" --objective cv_accuracy:min -o "$T/min.html" ||
+    fail "report --study --objective cv_accuracy:min exited $?"
+grep -q 'lower is better' "$T/min.html" || fail "study report with :min does not say lower is better"
+echo "[$TT_NAME]   ok: report --study of a recorded svm-train study"
 echo "[$TT_NAME] PASS"
