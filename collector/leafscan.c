@@ -1,0 +1,880 @@
+/* leafscan.c - one-pass scanner for a trial's leaf object (see leafscan.h).
+ *
+ * Shape: a cursor over the text; one routine per JSON shape the leaf uses
+ * (string, integer, real, the params / sources / metrics objects) and one
+ * generic skip for everything else. Strings are validated once (span scan)
+ * and copied once into the arena; escapes are decoded only when present.
+ * What jansson's loader rejects we reject too (bad escapes, lone surrogates,
+ * \u0000, integers outside int64, reals that overflow), so a leaf that
+ * verify loaded with jansson and dumped again scans to the same fields. */
+#include "leafscan.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- arena --------------------------------------------------------------- */
+
+#define LEAF_CHUNK_MIN ((size_t)1 << 20)
+
+struct leaf_chunk {
+    struct leaf_chunk *next;
+    size_t used, cap;
+    unsigned char data[];
+};
+_Static_assert(offsetof(struct leaf_chunk, data) % 8 == 0, "chunk data must be 8-aligned");
+
+void *leaf_arena_alloc(struct leaf_arena *a, size_t n)
+{
+    struct leaf_chunk *c = a->head, *nc;
+    size_t cap;
+
+    if (n > SIZE_MAX / 2)
+        return NULL;
+    n = (n + 7) & ~(size_t)7;
+    if (c && c->cap - c->used >= n) {
+        void *p = c->data + c->used;
+        c->used += n;
+        return p;
+    }
+    cap = n > LEAF_CHUNK_MIN ? n : LEAF_CHUNK_MIN;
+    nc = malloc(sizeof *nc + cap);
+    if (!nc)
+        return NULL;
+    nc->used = n;
+    nc->cap = cap;
+    /* A big allocation gets its own full chunk; keep the roomier chunk at
+     * the head so the old chunk's free space is not abandoned. */
+    if (c && c->cap - c->used > cap - n) {
+        nc->next = c->next;
+        c->next = nc;
+    } else {
+        nc->next = c;
+        a->head = nc;
+    }
+    return nc->data;
+}
+
+void leaf_arena_free(struct leaf_arena *a)
+{
+    struct leaf_chunk *c = a->head;
+    while (c) {
+        struct leaf_chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    a->head = NULL;
+}
+
+/* ---- cursor and errors ------------------------------------------------------- */
+
+/* Nesting allowed in skipped values; deeper input is rejected rather than
+ * risking the stack (jansson's own limit is 2048). */
+#define LEAF_MAX_DEPTH 512
+
+struct scan {
+    const char *base, *p, *end;
+    struct leaf_arena *a;
+    char *err;
+    size_t errlen;
+};
+
+static int fail(struct scan *s, const char *what)
+{
+    if (s->err && s->errlen)
+        snprintf(s->err, s->errlen, "%s at byte %zu", what, (size_t)(s->p - s->base));
+    return -1;
+}
+
+static int fail_end(struct scan *s, const char *what)
+{
+    return s->p >= s->end ? fail(s, "truncated text") : fail(s, what);
+}
+
+static inline void skip_ws(struct scan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+        s->p++;
+}
+
+/* Skips whitespace, then consumes c if it is next; 0 if it was not. */
+static inline int eat(struct scan *s, char c)
+{
+    skip_ws(s);
+    if (s->p < s->end && *s->p == c) {
+        s->p++;
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- strings ------------------------------------------------------------------ */
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Nonzero if any byte of x is '"', '\\' or below 0x20 (the classic
+ * has-zero-byte / has-less-than word tricks; exact as a yes/no answer). */
+static inline uint64_t str_special8(uint64_t x)
+{
+    uint64_t q = x ^ (ONES * '"'), b = x ^ (ONES * '\\');
+    return (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((x - ONES * 0x20) & ~x)) & HIGHS;
+}
+
+static int hex4(const char *p)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v |= c - 'A' + 10;
+        else
+            return -1;
+    }
+    return v;
+}
+
+/* Validates the string at s->p (which is '"') and moves past its closing
+ * quote. *start, *n: the raw bytes between the quotes; *esc: 1 if any
+ * escape. All validation happens here, so str_decode cannot fail. */
+static int str_span(struct scan *s, const char **start, size_t *n, int *esc)
+{
+    const char *p = s->p + 1, *end = s->end;
+
+    *start = p;
+    *esc = 0;
+    for (;;) {
+        uint64_t w;
+        while (end - p >= 8) {
+            memcpy(&w, p, 8);
+            if (str_special8(w))
+                break;
+            p += 8;
+        }
+        while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+            p++;
+        if (p >= end) {
+            s->p = p;
+            return fail(s, "truncated text");
+        }
+        if (*p == '"')
+            break;
+        if (*p != '\\') {
+            s->p = p;
+            return fail(s, "control character in string");
+        }
+        *esc = 1;
+        s->p = p;
+        if (end - p < 2)
+            return fail(s, "truncated text");
+        switch (p[1]) {
+        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+            p += 2;
+            continue;
+        case 'u':
+            break;
+        default:
+            return fail(s, "bad escape");
+        }
+        if (end - p < 6)
+            return fail(s, "truncated text");
+        int u = hex4(p + 2);
+        if (u < 0)
+            return fail(s, "bad escape");
+        if (u == 0)
+            return fail(s, "\\u0000 in string");
+        if (u >= 0xDC00 && u <= 0xDFFF)
+            return fail(s, "lone low surrogate");
+        if (u >= 0xD800 && u <= 0xDBFF) {
+            if (end - p < 12)
+                return fail(s, "truncated text");
+            int lo = p[6] == '\\' && p[7] == 'u' ? hex4(p + 8) : -1;
+            if (lo < 0xDC00 || lo > 0xDFFF)
+                return fail(s, "lone high surrogate");
+            p += 6;
+        }
+        p += 6;
+    }
+    *n = (size_t)(p - *start);
+    s->p = p + 1;
+    return 0;
+}
+
+static char *utf8_put(char *o, unsigned cp)
+{
+    if (cp < 0x80) {
+        *o++ = (char)cp;
+    } else if (cp < 0x800) {
+        *o++ = (char)(0xC0 | cp >> 6);
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        *o++ = (char)(0xE0 | cp >> 12);
+        *o++ = (char)(0x80 | (cp >> 6 & 0x3F));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    } else {
+        *o++ = (char)(0xF0 | cp >> 18);
+        *o++ = (char)(0x80 | (cp >> 12 & 0x3F));
+        *o++ = (char)(0x80 | (cp >> 6 & 0x3F));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    }
+    return o;
+}
+
+/* Decodes n raw bytes already validated by str_span into o (room for n + 1:
+ * decoding never lengthens) and NUL-terminates. */
+static void str_decode(const char *r, size_t n, char *o)
+{
+    const char *end = r + n;
+    while (r < end) {
+        if (*r != '\\') {
+            *o++ = *r++;
+            continue;
+        }
+        char c = r[1];
+        r += 2;
+        switch (c) {
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
+        case 'u': {
+            unsigned cp = (unsigned)hex4(r);
+            r += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                cp = 0x10000 + ((cp - 0xD800) << 10) + ((unsigned)hex4(r + 2) - 0xDC00);
+                r += 6;
+            }
+            o = utf8_put(o, cp);
+            break;
+        }
+        default: *o++ = c; break; /* " \ / */
+        }
+    }
+    *o = '\0';
+}
+
+/* Reads the string at s->p into the arena (NUL-terminated); NULL on error
+ * (already reported). */
+static const char *str_take(struct scan *s)
+{
+    const char *raw;
+    size_t n;
+    int esc;
+    char *d;
+
+    if (str_span(s, &raw, &n, &esc))
+        return NULL;
+    d = leaf_arena_alloc(s->a, n + 1);
+    if (!d) {
+        fail(s, "out of memory");
+        return NULL;
+    }
+    if (esc) {
+        str_decode(raw, n, d);
+    } else {
+        memcpy(d, raw, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+/* Reads an object key followed by ':'. Unescaped keys point into the text
+ * (no copy: most keys are only compared); escaped ones are decoded into the
+ * arena. */
+static int key_read(struct scan *s, const char **k, size_t *klen)
+{
+    int esc;
+
+    skip_ws(s);
+    if (s->p >= s->end || *s->p != '"')
+        return fail_end(s, "expected a key");
+    if (str_span(s, k, klen, &esc))
+        return -1;
+    if (esc) {
+        char *d = leaf_arena_alloc(s->a, *klen + 1);
+        if (!d)
+            return fail(s, "out of memory");
+        str_decode(*k, *klen, d);
+        *k = d;
+        *klen = strlen(d);
+    }
+    if (!eat(s, ':'))
+        return fail_end(s, "expected ':'");
+    skip_ws(s);
+    return 0;
+}
+
+/* A key that will be kept: NUL-terminated in the arena. */
+static const char *key_take(struct scan *s)
+{
+    const char *k;
+
+    skip_ws(s);
+    if (s->p >= s->end || *s->p != '"') {
+        fail_end(s, "expected a key");
+        return NULL;
+    }
+    if (!(k = str_take(s)))
+        return NULL;
+    if (!eat(s, ':')) {
+        fail_end(s, "expected ':'");
+        return NULL;
+    }
+    skip_ws(s);
+    return k;
+}
+
+/* After a member: 1 if another follows (','), 0 at '}' / ']', -1 otherwise. */
+static int next_member(struct scan *s, char close)
+{
+    skip_ws(s);
+    if (s->p >= s->end)
+        return fail(s, "truncated text");
+    if (*s->p == ',') {
+        s->p++;
+        return 1;
+    }
+    if (*s->p == close) {
+        s->p++;
+        return 0;
+    }
+    return fail(s, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+}
+
+/* ---- numbers ------------------------------------------------------------------ */
+
+static inline int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* Validates the JSON number at s->p and moves past it; *integral is 1 when
+ * it has neither fraction nor exponent (jansson makes those integers). */
+static int num_span(struct scan *s, const char **start, size_t *n, int *integral)
+{
+    const char *p = s->p, *end = s->end;
+
+    *start = p;
+    *integral = 1;
+    if (p < end && *p == '-')
+        p++;
+    if (p < end && *p == '0') {
+        p++;
+    } else if (p < end && is_digit(*p)) {
+        while (p < end && is_digit(*p))
+            p++;
+    } else {
+        s->p = p;
+        return fail_end(s, "bad number");
+    }
+    if (p < end && *p == '.') {
+        *integral = 0;
+        if (++p >= end || !is_digit(*p)) {
+            s->p = p;
+            return fail_end(s, "bad number");
+        }
+        while (p < end && is_digit(*p))
+            p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        *integral = 0;
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= end || !is_digit(*p)) {
+            s->p = p;
+            return fail_end(s, "bad number");
+        }
+        while (p < end && is_digit(*p))
+            p++;
+    }
+    *n = (size_t)(p - *start);
+    s->p = p;
+    return 0;
+}
+
+/* Digits already validated by num_span; -1 if outside int64 (as jansson). */
+static int i64_parse(const char *p, size_t n, int64_t *out)
+{
+    const char *end = p + n;
+    int neg = *p == '-';
+    uint64_t v = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+
+    p += neg;
+    for (; p < end; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (lim - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return 0;
+}
+
+/* A JSON number as jansson would give it to json_number_value(): integers
+ * through int64, reals through strtod (the text is not NUL-terminated, so
+ * the number is copied first). strtod reads '.' as the decimal point
+ * because tunetrail never calls setlocale(LC_NUMERIC). */
+static int num_double(struct scan *s, const char *p, size_t n, int integral, double *out)
+{
+    char buf[128], *heap = NULL, *b = buf;
+    int64_t i;
+
+    if (integral) {
+        if (i64_parse(p, n, &i))
+            return fail(s, "integer out of range");
+        *out = (double)i;
+        return 0;
+    }
+    if (n >= sizeof buf) {
+        if (!(heap = malloc(n + 1)))
+            return fail(s, "out of memory");
+        b = heap;
+    }
+    memcpy(b, p, n);
+    b[n] = '\0';
+    errno = 0;
+    *out = strtod(b, NULL);
+    free(heap);
+    if (errno == ERANGE && isinf(*out))
+        return fail(s, "real number overflow");
+    return 0;
+}
+
+/* ---- generic skip ----------------------------------------------------------- */
+
+static int skip_value(struct scan *s, int depth)
+{
+    const char *t;
+    size_t n;
+    int r, x;
+
+    skip_ws(s);
+    if (s->p >= s->end)
+        return fail(s, "truncated text");
+    if (depth > LEAF_MAX_DEPTH)
+        return fail(s, "nesting too deep");
+    switch (*s->p) {
+    case '"':
+        return str_span(s, &t, &n, &x);
+    case '{':
+        s->p++;
+        if (eat(s, '}'))
+            return 0;
+        do {
+            if (key_read(s, &t, &n) || skip_value(s, depth + 1))
+                return -1;
+        } while ((r = next_member(s, '}')) == 1);
+        return r;
+    case '[':
+        s->p++;
+        if (eat(s, ']'))
+            return 0;
+        do {
+            if (skip_value(s, depth + 1))
+                return -1;
+        } while ((r = next_member(s, ']')) == 1);
+        return r;
+    case 't':
+        t = "true";
+        break;
+    case 'f':
+        t = "false";
+        break;
+    case 'n':
+        t = "null";
+        break;
+    default:
+        return num_span(s, &t, &n, &x);
+    }
+    n = strlen(t);
+    if ((size_t)(s->end - s->p) < n)
+        return fail(s, "truncated text");
+    if (memcmp(s->p, t, n))
+        return fail(s, "bad literal");
+    s->p += n;
+    return 0;
+}
+
+/* ---- typed values ------------------------------------------------------------- */
+
+/* A string value, or NULL (consumed, not an error) if the value is not a
+ * string. Returns -1 only on a scan error. */
+static int val_string(struct scan *s, const char **out)
+{
+    if (s->p < s->end && *s->p == '"')
+        return (*out = str_take(s)) ? 0 : -1;
+    *out = NULL;
+    return skip_value(s, 0);
+}
+
+/* An integer value; *has = 0 (consumed, not an error) if the value is not a
+ * JSON integer. */
+static int val_int(struct scan *s, int64_t *out, int *has)
+{
+    const char *p;
+    size_t n;
+    int integral;
+
+    *has = 0;
+    if (s->p < s->end && (*s->p == '-' || is_digit(*s->p))) {
+        if (num_span(s, &p, &n, &integral))
+            return -1;
+        if (!integral)
+            return 0;
+        if (i64_parse(p, n, out))
+            return fail(s, "integer out of range");
+        *has = 1;
+        return 0;
+    }
+    return skip_value(s, 0);
+}
+
+/* ---- growable arrays in the arena ------------------------------------------ */
+
+struct vec {
+    void *v;
+    size_t n, cap;
+};
+
+/* Returns a new zeroed slot at the end of v; old storage stays in the arena
+ * (a leaf has a handful of entries, so the waste is small). */
+static void *vec_push(struct scan *s, struct vec *v, size_t elsz)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 8;
+        void *nv = leaf_arena_alloc(s->a, cap * elsz);
+        if (!nv) {
+            fail(s, "out of memory");
+            return NULL;
+        }
+        if (v->n)
+            memcpy(nv, v->v, v->n * elsz);
+        v->v = nv;
+        v->cap = cap;
+    }
+    void *slot = (char *)v->v + v->n++ * elsz;
+    memset(slot, 0, elsz);
+    return slot;
+}
+
+/* Every element type sorted here starts with its key (const char *). */
+#define ELEM_KEY(base, i, elsz) (*(const char *const *)((const char *)(base) + (i) * (elsz)))
+
+struct ord {
+    const char *key;
+    size_t idx;
+};
+
+static int ord_cmp(const void *x, const void *y)
+{
+    const struct ord *a = x, *b = y;
+    int c = strcmp(a->key, b->key);
+    return c ? c : (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+/* Sorts v by key, keeping the last of duplicate keys (jansson's loader lets
+ * the last duplicate win). Canonical leaves are already strictly sorted:
+ * checked in one pass and left alone. */
+static int vec_sort_unique(struct scan *s, struct vec *v, size_t elsz)
+{
+    size_t i, k;
+    struct ord *o;
+    char *out;
+
+    for (i = 1; i < v->n; i++)
+        if (strcmp(ELEM_KEY(v->v, i - 1, elsz), ELEM_KEY(v->v, i, elsz)) >= 0)
+            break;
+    if (i >= v->n)
+        return 0;
+    o = leaf_arena_alloc(s->a, v->n * sizeof *o);
+    out = leaf_arena_alloc(s->a, v->n * elsz);
+    if (!o || !out)
+        return fail(s, "out of memory");
+    for (i = 0; i < v->n; i++)
+        o[i] = (struct ord){ELEM_KEY(v->v, i, elsz), i};
+    qsort(o, v->n, sizeof *o, ord_cmp);
+    for (i = k = 0; i < v->n; i++) {
+        if (i + 1 < v->n && !strcmp(o[i].key, o[i + 1].key))
+            continue; /* a later duplicate follows */
+        memcpy(out + k++ * elsz, (char *)v->v + o[i].idx * elsz, elsz);
+    }
+    v->v = out;
+    v->n = k;
+    return 0;
+}
+
+/* ---- the leaf's objects --------------------------------------------------------- */
+
+struct kv {
+    const char *key, *value;
+};
+
+/* "params" / "sources": objects of strings. A value that is not a string
+ * gives "" for params (the key was still tried; leaf.c never writes one)
+ * and NULL for sources. */
+static int obj_strings(struct scan *s, struct vec *v, int is_params)
+{
+    static const char empty[] = "";
+    int r;
+
+    v->n = 0; /* a duplicate "params" key replaces the earlier one */
+    if (s->p >= s->end || *s->p != '{')
+        return skip_value(s, 0);
+    s->p++;
+    if (eat(s, '}'))
+        return 0;
+    do {
+        struct kv *e = vec_push(s, v, sizeof *e);
+        if (!e || !(e->key = key_take(s)) || val_string(s, &e->value))
+            return -1;
+        if (!e->value && is_params)
+            e->value = empty;
+    } while ((r = next_member(s, '}')) == 1);
+    return r;
+}
+
+static int metric_obj(struct scan *s, struct leaf_metric *m)
+{
+    const char *k, *t;
+    size_t n;
+    int r, integral, has;
+
+    s->p++; /* '{' */
+    if (eat(s, '}'))
+        return 0;
+    do {
+        if (key_read(s, &k, &n))
+            return -1;
+        if (n == 5 && !memcmp(k, "value", 5)) {
+            m->value = NAN;
+            m->finite = 0;
+            if (s->p < s->end && (*s->p == '-' || is_digit(*s->p))) {
+                if (num_span(s, &t, &n, &integral) || num_double(s, t, n, integral, &m->value))
+                    return -1;
+                m->finite = 1;
+            } else if (skip_value(s, 0)) { /* "nan", "inf", "-inf", null: not finite */
+                return -1;
+            }
+        } else if (n == 4 && !memcmp(k, "step", 4)) {
+            if (val_int(s, &m->step, &has))
+                return -1;
+            m->has_step = has;
+        } else if (n == 5 && !memcmp(k, "split", 5)) {
+            if (val_string(s, &m->split))
+                return -1;
+        } else if (n == 9 && !memcmp(k, "direction", 9)) {
+            if (val_string(s, &m->direction))
+                return -1;
+        } else if (skip_value(s, 0)) {
+            return -1;
+        }
+    } while ((r = next_member(s, '}')) == 1);
+    return r;
+}
+
+/* "metrics": name -> {value, step, split, direction}. An entry whose value
+ * is not an object is not a metric and is left out. */
+static int obj_metrics(struct scan *s, struct vec *v)
+{
+    int r;
+
+    v->n = 0;
+    if (s->p >= s->end || *s->p != '{')
+        return skip_value(s, 0);
+    s->p++;
+    if (eat(s, '}'))
+        return 0;
+    do {
+        const char *name = key_take(s);
+        if (!name)
+            return -1;
+        if (s->p < s->end && *s->p == '{') {
+            struct leaf_metric *m = vec_push(s, v, sizeof *m);
+            if (!m)
+                return -1;
+            m->name = name;
+            m->value = NAN;
+            if (metric_obj(s, m))
+                return -1;
+        } else if (skip_value(s, 0)) {
+            return -1;
+        }
+    } while ((r = next_member(s, '}')) == 1);
+    return r;
+}
+
+/* ---- top level ------------------------------------------------------------------ */
+
+enum field_kind { F_STR, F_INT, F_PARAMS, F_SOURCES, F_METRICS };
+enum { I_STARTED, I_ENDED, I_CPU, I_RSS, I_EXIT, I_SIGNAL };
+
+static const struct field {
+    const char *name;
+    unsigned char len, kind;
+    unsigned short arg; /* F_STR: offset in leaf_rec; F_INT: I_* */
+} fields[] = {
+#define S(n, member) {n, sizeof n - 1, F_STR, offsetof(struct leaf_rec, member)}
+#define I(n, id) {n, sizeof n - 1, F_INT, id}
+    S("trial", trial),         S("status", status),       S("process", process),
+    S("session", session),     S("framework", framework), S("opened_by", opened_by),
+    S("study", study),         S("exe", exe),             I("started_ns", I_STARTED),
+    I("ended_ns", I_ENDED),    I("cpu_us", I_CPU),        I("maxrss_kb", I_RSS),
+    I("exit_code", I_EXIT),    I("signal", I_SIGNAL),     {"params", 6, F_PARAMS, 0},
+    {"sources", 7, F_SOURCES, 0}, {"metrics", 7, F_METRICS, 0},
+#undef S
+#undef I
+};
+
+static void set_int(struct leaf_rec *r, int id, int64_t v, int has)
+{
+    switch (id) {
+    case I_STARTED: r->started_ns = has ? v : 0; r->has_started = has; break;
+    case I_ENDED: r->ended_ns = has ? v : 0; r->has_ended = has; break;
+    case I_CPU: r->cpu_us = has ? v : 0; r->has_cpu = has; break;
+    case I_RSS: r->maxrss_kb = has ? v : 0; r->has_rss = has; break;
+    case I_EXIT: r->exit_code = has ? v : 0; r->has_exit = has; break;
+    case I_SIGNAL: r->signal = has ? v : 0; r->has_signal = has; break;
+    }
+}
+
+static int member(struct scan *s, struct leaf_rec *out, struct vec *params, struct vec *sources,
+                  struct vec *metrics)
+{
+    const char *k;
+    size_t n, i;
+    int64_t iv = 0;
+    int has;
+
+    if (key_read(s, &k, &n))
+        return -1;
+    for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (fields[i].len == n && !memcmp(fields[i].name, k, n))
+            break;
+    if (i == sizeof fields / sizeof fields[0])
+        return skip_value(s, 0);
+    switch (fields[i].kind) {
+    case F_STR:
+        return val_string(s, (const char **)((char *)out + fields[i].arg));
+    case F_INT:
+        if (val_int(s, &iv, &has))
+            return -1;
+        set_int(out, fields[i].arg, iv, has);
+        return 0;
+    case F_PARAMS:
+        return obj_strings(s, params, 1);
+    case F_SOURCES:
+        return obj_strings(s, sources, 0);
+    default:
+        return obj_metrics(s, metrics);
+    }
+}
+
+/* Both sorted and unique: one merge walk gives each param its source. */
+static void attach_sources(struct leaf_rec *r, const struct vec *sources)
+{
+    const struct kv *src = sources->v;
+    size_t i = 0, j = 0;
+
+    while (i < r->nparams && j < sources->n) {
+        int c = strcmp(r->params[i].key, src[j].key);
+        if (c == 0)
+            r->params[i++].source = src[j++].value;
+        else if (c < 0)
+            i++;
+        else
+            j++;
+    }
+}
+
+int leafscan(const char *text, size_t len, struct leaf_rec *out, struct leaf_arena *a, char *err,
+             size_t errlen)
+{
+    struct scan s = {text, text, text + len, a, err, errlen};
+    struct vec params = {0}, sources = {0}, metrics = {0};
+    int r;
+
+    memset(out, 0, sizeof *out);
+    skip_ws(&s);
+    if (s.p >= s.end || *s.p != '{')
+        return fail(&s, "not an object");
+    s.p++;
+    if (!eat(&s, '}')) {
+        do {
+            if (member(&s, out, &params, &sources, &metrics))
+                goto err;
+        } while ((r = next_member(&s, '}')) == 1);
+        if (r < 0)
+            goto err;
+    }
+    skip_ws(&s);
+    if (s.p != s.end) {
+        fail(&s, "trailing garbage");
+        goto err;
+    }
+
+    /* params were collected as kv pairs; widen them to leaf_param. */
+    if (vec_sort_unique(&s, &params, sizeof(struct kv)) ||
+        vec_sort_unique(&s, &sources, sizeof(struct kv)) ||
+        vec_sort_unique(&s, &metrics, sizeof(struct leaf_metric)))
+        goto err;
+    if (params.n) {
+        const struct kv *kv = params.v;
+        out->params = leaf_arena_alloc(a, params.n * sizeof *out->params);
+        if (!out->params) {
+            fail(&s, "out of memory");
+            goto err;
+        }
+        for (size_t i = 0; i < params.n; i++)
+            out->params[i] = (struct leaf_param){kv[i].key, kv[i].value, NULL};
+        out->nparams = params.n;
+        attach_sources(out, &sources);
+    }
+    out->metrics = metrics.n ? metrics.v : NULL;
+    out->nmetrics = metrics.n;
+    return 0;
+err:
+    /* Arena memory already used stays until leaf_arena_free: callers free
+     * the arena as a whole. */
+    memset(out, 0, sizeof *out);
+    return -1;
+}
+
+/* ---- lookups ------------------------------------------------------------------- */
+
+const struct leaf_param *leaf_param_get(const struct leaf_rec *r, const char *key)
+{
+    size_t lo = 0, hi = r->nparams;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(key, r->params[mid].key);
+        if (c == 0)
+            return &r->params[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+const struct leaf_metric *leaf_metric_get(const struct leaf_rec *r, const char *name)
+{
+    size_t lo = 0, hi = r->nmetrics;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(name, r->metrics[mid].name);
+        if (c == 0)
+            return &r->metrics[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
