@@ -144,21 +144,24 @@ int cmd_attest(int argc, char **argv)
         free(path);
         return 1;
     }
-    json_t *stmt = record_build(st, &ro, err, sizeof err);
+    struct record rec;
+    int rc = record_build(st, &ro, &rec, err, sizeof err);
     store_close(st);
     free(path);
-    if (!stmt) {
+    if (rc != 0) {
         fprintf(stderr, "tunetrail attest: %s\n", err);
         return 1;
     }
-    char *payload = json_dumps(stmt, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
-    if (!payload || write_record(out, payload, strlen(payload), &key, err, sizeof err) != 0) {
+    size_t len;
+    char *payload = record_payload(&rec, &len);
+    if (!payload || write_record(out, payload, len, &key, err, sizeof err) != 0) {
         fprintf(stderr, "tunetrail attest: %s\n", payload ? err : "out of memory");
         free(payload);
-        json_decref(stmt);
+        record_free(&rec);
         return 1;
     }
     free(payload);
+    json_t *stmt = rec.stmt;
 
     /* one line for the person who ran it */
     json_t *p = json_object_get(stmt, "predicate");
@@ -185,6 +188,6 @@ int cmd_attest(int argc, char **argv)
                relbuf,
                (long long)json_integer_value(json_object_get(json_object_get(p, "log"), "tree_size")),
                key.keyid);
-    json_decref(stmt);
+    record_free(&rec);
     return 0;
 }

@@ -20,20 +20,17 @@
 #include "paths.h"
 #include "wire.h"
 
-#define RECORD_JSON_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17))
 
-struct leaves {
-    size_t n;
+/* What record_build keeps of the log besides the record itself. */
+struct loginfo {
     merkle_hash *hash;
     int64_t *trial_id;
-    json_t *arr; /* parsed leaf objects */
 };
 
-static void leaves_free(struct leaves *l)
+static void loginfo_free(struct loginfo *l)
 {
     free(l->hash);
     free(l->trial_id);
-    json_decref(l->arr);
 }
 
 static char *hex_of(char *buf, const uint8_t *b, size_t n)
@@ -41,16 +38,14 @@ static char *hex_of(char *buf, const uint8_t *b, size_t n)
     return wire_hex(buf, b, n);
 }
 
-/* Reads the study's log, checks that it is contiguous, that each stored hash
- * is its leaf's hash and that the head's root is the leaves' root. */
-static int load_leaves(sqlite3 *db, const char *study, struct leaves *l, char *err, size_t errlen)
+/* Reads the study's log into r (texts + scanned fields) and l (hashes, trial
+ * ids); checks that it is contiguous, that each stored hash is its leaf's
+ * hash and that the head's root is the leaves' root. */
+static int load_leaves(sqlite3 *db, const char *study, struct record *r, struct loginfo *l,
+                       char *err, size_t errlen)
 {
     sqlite3_stmt *s = NULL;
-    size_t cap = 1024;
-    memset(l, 0, sizeof *l);
-    l->hash = malloc(cap * sizeof *l->hash);
-    l->trial_id = malloc(cap * sizeof *l->trial_id);
-    l->arr = json_array();
+    size_t cap = 0;
     if (sqlite3_prepare_v2(db,
                            "SELECT idx, trial_id, leaf, hash FROM log WHERE study = ?1 ORDER BY idx",
                            -1, &s, NULL) != SQLITE_OK) {
@@ -63,38 +58,43 @@ static int load_leaves(sqlite3 *db, const char *study, struct leaves *l, char *e
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         int64_t idx = sqlite3_column_int64(s, 0);
-        if (idx != (int64_t)l->n) {
+        if (idx != (int64_t)r->n) {
             snprintf(err, errlen,
                      "the log of study '%s' has no leaf %zu (next is %lld): the store was altered",
-                     study, l->n, (long long)idx);
+                     study, r->n, (long long)idx);
             goto err;
         }
-        if (l->n == cap) {
-            cap *= 2;
+        if (r->n == cap) {
+            cap = cap ? cap * 2 : 1024;
             l->hash = realloc(l->hash, cap * sizeof *l->hash);
             l->trial_id = realloc(l->trial_id, cap * sizeof *l->trial_id);
+            r->leaf = realloc(r->leaf, cap * sizeof *r->leaf);
+            r->text = realloc(r->text, cap * sizeof *r->text);
+            r->len = realloc(r->len, cap * sizeof *r->len);
         }
-        const char *text = (const char *)sqlite3_column_text(s, 2);
-        int len = sqlite3_column_bytes(s, 2);
-        merkle_leaf_hash(text, (size_t)len, l->hash[l->n]);
-        if (sqlite3_column_bytes(s, 3) != MERKLE_HASH ||
-            memcmp(sqlite3_column_blob(s, 3), l->hash[l->n], MERKLE_HASH)) {
-            snprintf(err, errlen,
-                     "leaf %zu of study '%s' does not match its stored hash: the store was altered",
-                     l->n, study);
+        size_t len = (size_t)sqlite3_column_bytes(s, 2);
+        char *text = leaf_arena_alloc(&r->arena, len + 1);
+        if (!text) {
+            snprintf(err, errlen, "out of memory reading the log");
             goto err;
         }
-        json_error_t je;
-        json_t *o = json_loadb(text, (size_t)len, 0, &je);
-        if (!json_is_object(o)) {
-            json_decref(o);
-            snprintf(err, errlen, "leaf %zu of study '%s' is not a JSON object: %s", l->n, study,
-                     je.text);
+        memcpy(text, sqlite3_column_text(s, 2), len);
+        text[len] = 0;
+        if (sqlite3_column_bytes(s, 3) != MERKLE_HASH) {
+            snprintf(err, errlen, "leaf %zu of study '%s' has no hash: the store was altered",
+                     r->n, study);
             goto err;
         }
-        json_array_append_new(l->arr, o);
-        l->trial_id[l->n] = sqlite3_column_int64(s, 1);
-        l->n++;
+        memcpy(l->hash[r->n], sqlite3_column_blob(s, 3), MERKLE_HASH);
+        l->trial_id[r->n] = sqlite3_column_int64(s, 1);
+        r->text[r->n] = text;
+        r->len[r->n] = len;
+        char e[200];
+        if (leafscan(text, len, &r->leaf[r->n], &r->arena, e, sizeof e) != 0) {
+            snprintf(err, errlen, "leaf %zu of study '%s': %s", r->n, study, e);
+            goto err;
+        }
+        r->n++;
     }
     if (rc != SQLITE_DONE) {
         snprintf(err, errlen, "reading the log: %s", sqlite3_errmsg(db));
@@ -102,26 +102,38 @@ static int load_leaves(sqlite3 *db, const char *study, struct leaves *l, char *e
     }
     sqlite3_finalize(s);
     s = NULL;
-    if (!l->n)
+    for (size_t i = 0; i < r->n; i++) {
+        merkle_hash h;
+        merkle_leaf_hash(r->text[i], r->len[i], h);
+        if (memcmp(h, l->hash[i], MERKLE_HASH)) {
+            snprintf(err, errlen,
+                     "leaf %zu of study '%s' does not match its stored hash: the store was altered",
+                     i, study);
+            goto err;
+        }
+    }
+    if (!r->n)
         return 0;
     /* the head the collector extends must agree with the leaves */
     if (sqlite3_prepare_v2(db, "SELECT size, frontier FROM log_head WHERE study = ?1", -1, &s,
-                           NULL) != SQLITE_OK)
-        goto sqlerr;
+                           NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "reading the log: %s", sqlite3_errmsg(db));
+        goto err;
+    }
     sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
     struct merkle_frontier f;
     if (sqlite3_step(s) != SQLITE_ROW ||
         merkle_frontier_decode(&f, (uint64_t)sqlite3_column_int64(s, 0), sqlite3_column_blob(s, 1),
                                (size_t)sqlite3_column_bytes(s, 1)) != 0 ||
-        f.size != l->n) {
+        f.size != r->n) {
         snprintf(err, errlen,
                  "the log head of study '%s' does not match its %zu leaves: the store was altered",
-                 study, l->n);
+                 study, r->n);
         goto err;
     }
     merkle_hash a, b;
     merkle_frontier_root(&f, a);
-    merkle_root(l->hash, l->n, b);
+    merkle_root(l->hash, r->n, b);
     if (memcmp(a, b, MERKLE_HASH)) {
         snprintf(err, errlen,
                  "the log head's root of study '%s' is not the root of its leaves: the store was "
@@ -131,12 +143,8 @@ static int load_leaves(sqlite3 *db, const char *study, struct leaves *l, char *e
     }
     sqlite3_finalize(s);
     return 0;
-sqlerr:
-    snprintf(err, errlen, "reading the log: %s", sqlite3_errmsg(db));
 err:
     sqlite3_finalize(s);
-    leaves_free(l);
-    memset(l, 0, sizeof *l);
     return -1;
 }
 
@@ -192,7 +200,7 @@ static const char *js(json_t *o, const char *k)
 
 /* Evaluation trials (a process that read one of the study's models and
  * reported a metric): listed, left out of the search. */
-static json_t *excluded_json(sqlite3 *db, const struct leaves *l)
+static json_t *excluded_json(sqlite3 *db, const struct record *r, const struct loginfo *l)
 {
     json_t *out = json_array(), *ids = json_object();
     sqlite3_stmt *s;
@@ -209,11 +217,11 @@ static json_t *excluded_json(sqlite3 *db, const struct leaves *l)
     }
     sqlite3_finalize(s);
     json_t *done = json_object();
-    for (size_t i = 0; i < l->n; i++) {
+    for (size_t i = 0; json_object_size(ids) && i < r->n; i++) {
         char k[32];
         snprintf(k, sizeof k, "%lld", (long long)l->trial_id[i]);
         json_t *ev = json_object_get(ids, k);
-        const char *u = js(json_array_get(l->arr, i), "trial");
+        const char *u = r->leaf[i].trial;
         if (!ev || !u || json_object_get(done, u))
             continue;
         json_object_set_new(done, u, json_true());
@@ -264,7 +272,8 @@ static json_t *all_processes_json(sqlite3 *db, const char *study)
 }
 
 /* Holdout reuse: each evaluation data file with the trials evaluated on it. */
-static json_t *holdout_json(sqlite3 *db, const char *study, json_t *trials, json_t *excluded)
+static json_t *holdout_json(sqlite3 *db, const char *study, const struct record *r,
+                            json_t *excluded)
 {
     json_t *files = json_object();
     sqlite3_stmt *s;
@@ -309,15 +318,12 @@ static json_t *holdout_json(sqlite3 *db, const char *study, json_t *trials, json
     {
         int64_t first = json_integer_value(json_object_get(f, "first_ns"));
         const char *after = NULL;
-        json_array_foreach(trials, i, x)
-        {
-            json_t *st = json_object_get(x, "started_ns");
-            if (!json_object_get(skip, js(x, "trial")) && json_is_integer(st) &&
-                json_integer_value(st) > first) {
-                after = js(x, "trial");
+        for (size_t j = 0; j < r->n; j++)
+            if (r->leaf[j].has_started && r->leaf[j].started_ns > first &&
+                !json_object_get(skip, r->leaf[j].trial)) {
+                after = r->leaf[j].trial;
                 break;
             }
-        }
         json_t *paths = json_array();
         const char *p;
         json_t *v;
@@ -399,44 +405,64 @@ static json_t *checkpoint_json(sqlite3 *db, const char *study, size_t size, cons
     return o;
 }
 
-static json_t *proof_json(const struct leaves *l, size_t idx)
+static json_t *proof_json(const struct record *r, const struct loginfo *l, size_t idx)
 {
     merkle_hash path[MERKLE_MAX_PATH];
-    int n = merkle_inclusion_proof(l->hash, l->n, idx, path, MERKLE_MAX_PATH);
+    int n = merkle_inclusion_proof(l->hash, r->n, idx, path, MERKLE_MAX_PATH);
     json_t *p = json_array();
     for (int i = 0; i < n; i++) {
         char hex[65];
         json_array_append_new(p, json_string(hex_of(hex, path[i], 32)));
     }
     return json_pack("{s:I,s:s,s:o}", "leaf_index", (json_int_t)idx, "trial",
-                     js(json_array_get(l->arr, idx), "trial"), "path", p);
+                     r->leaf[idx].trial, "path", p);
 }
 
 /* The index of the last leaf of trial uuid, or -1. */
-static long last_leaf_of(const struct leaves *l, const char *uuid)
+static long last_leaf_of(const struct record *r, const char *uuid)
 {
-    for (size_t i = l->n; i-- > 0;) {
-        const char *u = js(json_array_get(l->arr, i), "trial");
+    for (size_t i = r->n; i-- > 0;) {
+        const char *u = r->leaf[i].trial;
         if (u && !strcmp(u, uuid))
             return (long)i;
     }
     return -1;
 }
 
-json_t *record_build(tt_store *st, const struct record_opts *o, char *err, size_t errlen)
+/* TUNETRAIL_TIMING=1 prints the phases' times (for the benchmark). */
+static void phase(const char *what)
+{
+    static double last;
+    static int on = -1;
+    if (on < 0)
+        on = getenv("TUNETRAIL_TIMING") != NULL;
+    if (!on)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double t = ts.tv_sec + ts.tv_nsec / 1e9;
+    if (last > 0)
+        fprintf(stderr, "  %-28s %8.3f s\n", what, t - last);
+    last = t;
+}
+
+int record_build(tt_store *st, const struct record_opts *o, struct record *out, char *err,
+                 size_t errlen)
 {
     sqlite3 *db = store_sqlite(st);
-    struct leaves l = {0};
-    json_t *stmt = NULL, *search = NULL, *sel = NULL, *choices = NULL, *refit = NULL;
+    struct loginfo l = {0};
+    json_t *search = NULL, *sel = NULL, *choices = NULL, *refit = NULL;
     json_t *produced_by = NULL, *excluded = NULL, *subject = json_array();
     char *study = NULL;
     uint8_t sha[32];
     int64_t pid = 0;
     char produced[33] = "";
     char name[256];
-    int dir_max = -1;
+    int dir_max = -1, rc = -1;
     char shahex[65];
 
+    memset(out, 0, sizeof *out);
+    phase("start");
     if (o->objective && record_objective_parse(o->objective, name, sizeof name, &dir_max, err,
                                                errlen) != 0)
         goto out;
@@ -461,9 +487,11 @@ json_t *record_build(tt_store *st, const struct record_opts *o, char *err, size_
     } else if (paths_study(o->study, &study, err, errlen) != 0)
         goto out;
 
-    if (load_leaves(db, study, &l, err, errlen) != 0)
+    phase("find producer");
+    if (load_leaves(db, study, out, &l, err, errlen) != 0)
         goto out;
-    if (!l.n) {
+    phase("load + check leaves");
+    if (!out->n) {
         snprintf(err, errlen, "study '%s' has no finished trials in its log", study);
         goto out;
     }
@@ -477,7 +505,7 @@ json_t *record_build(tt_store *st, const struct record_opts *o, char *err, size_
                 snprintf(produced, sizeof produced, "%s", (const char *)sqlite3_column_text(s, 0));
             sqlite3_finalize(s);
         }
-        pidx = last_leaf_of(&l, produced);
+        pidx = last_leaf_of(out, produced);
         if (pidx < 0) {
             snprintf(err, errlen,
                      "%s: the trial that wrote it (%s) is not final yet (still running?): attest "
@@ -486,53 +514,59 @@ json_t *record_build(tt_store *st, const struct record_opts *o, char *err, size_
             goto out;
         }
     }
-    excluded = excluded_json(db, &l);
-    if (record_compute(l.arr, excluded, o->model ? produced : NULL, o->objective ? name : NULL,
-                       dir_max, &search, &sel, &choices, &refit, err, errlen) != 0) {
+    excluded = excluded_json(db, out, &l);
+    phase("evaluation trials");
+    if (record_compute(out->leaf, out->n, excluded, o->model ? produced : NULL,
+                       o->objective ? name : NULL, dir_max, &search, &sel, &choices, &refit, err,
+                       errlen) != 0) {
         char tmp[512];
         snprintf(tmp, sizeof tmp, "study '%s': %s", study, err);
         snprintf(err, errlen, "%s", tmp);
         goto out;
     }
+    phase("record_compute");
     json_object_set_new(search, "running", json_integer(count_running(db, study)));
     json_object_set(search, "excluded", excluded);
     json_object_set_new(json_object_get(search, "compute"), "all_processes",
                         all_processes_json(db, study));
+    phase("running + all processes");
 
     merkle_hash root;
-    merkle_root(l.hash, l.n, root);
+    merkle_root(l.hash, out->n, root);
     char roothex[65];
     hex_of(roothex, root, 32);
     json_t *proofs = json_array();
     if (pidx >= 0) {
-        json_t *pl = json_array_get(l.arr, (size_t)pidx);
+        /* one leaf: a JSON tree is cheap here */
+        json_t *pl = json_loadb(out->text[pidx], out->len[pidx], 0, NULL);
         produced_by = json_pack("{s:s,s:I}", "trial", produced, "leaf_index", (json_int_t)pidx);
         static const char *const copy[] = {"status", "exe", "exe_sha256", "argv", "params",
                                            "metrics", "inputs", "outputs", "git_commit",
                                            "git_dirty", "framework", "started_ns", "ended_ns",
                                            NULL};
-        for (int i = 0; copy[i]; i++)
+        for (int i = 0; pl && copy[i]; i++)
             if (json_object_get(pl, copy[i]))
                 json_object_set(produced_by, copy[i], json_object_get(pl, copy[i]));
+        json_decref(pl);
         json_object_set_new(produced_by, "evaluations", evaluations_json(db, pid));
-        json_array_append_new(proofs, proof_json(&l, (size_t)pidx));
+        json_array_append_new(proofs, proof_json(out, &l, (size_t)pidx));
         if (refit) {
             json_object_set(produced_by, "refit_of", refit);
             size_t i;
             json_t *u;
             json_array_foreach(json_object_get(refit, "trials"), i, u)
             {
-                long k = last_leaf_of(&l, json_string_value(u));
+                long k = last_leaf_of(out, json_string_value(u));
                 if (k >= 0)
-                    json_array_append_new(proofs, proof_json(&l, (size_t)k));
+                    json_array_append_new(proofs, proof_json(out, &l, (size_t)k));
             }
         }
     }
     json_t *log = json_pack("{s:s,s:I,s:s,s:o,s:o}", "hash",
                             "RFC 9162 SHA-256 (leaf 0x00, node 0x01); trials[i] is leaf i, hashed "
                             "as its canonical JSON text",
-                            "tree_size", (json_int_t)l.n, "root", roothex, "checkpoint",
-                            checkpoint_json(db, study, l.n, root), "proofs", proofs);
+                            "tree_size", (json_int_t)out->n, "root", roothex, "checkpoint",
+                            checkpoint_json(db, study, out->n, root), "proofs", proofs);
     json_t *pred = json_pack("{s:s,s:o,s:{s:s,s:s}}", "study", study, "created",
                              record_iso_ns((long long)time(NULL) * 1000000000LL), "tool", "name",
                              "tunetrail", "version", TT_VERSION);
@@ -542,12 +576,14 @@ json_t *record_build(tt_store *st, const struct record_opts *o, char *err, size_
     json_object_set_new(pred, "search", search);
     json_object_set_new(pred, "selection", sel);
     json_object_set_new(pred, "choices", choices);
-    json_object_set_new(pred, "holdout", holdout_json(db, study, l.arr, excluded));
+    phase("root, proofs, producedBy");
+    json_object_set_new(pred, "holdout", holdout_json(db, study, out, excluded));
+    phase("holdout");
     json_object_set_new(pred, "log", log);
-    json_object_set(pred, "trials", l.arr);
     search = sel = choices = NULL;
-    stmt = json_pack("{s:s,s:O,s:s,s:o}", "_type", RECORD_STATEMENT_TYPE, "subject", subject,
-                     "predicateType", RECORD_PREDICATE_TYPE, "predicate", pred);
+    out->stmt = json_pack("{s:s,s:O,s:s,s:o}", "_type", RECORD_STATEMENT_TYPE, "subject", subject,
+                          "predicateType", RECORD_PREDICATE_TYPE, "predicate", pred);
+    rc = 0;
 out:
     json_decref(search);
     json_decref(sel);
@@ -556,7 +592,60 @@ out:
     json_decref(produced_by);
     json_decref(excluded);
     json_decref(subject);
-    leaves_free(&l);
+    loginfo_free(&l);
     free(study);
-    return stmt;
+    if (rc != 0)
+        record_free(out);
+    return rc;
+}
+
+void record_free(struct record *r)
+{
+    json_decref(r->stmt);
+    free(r->leaf);
+    free(r->text);
+    free(r->len);
+    leaf_arena_free(&r->arena);
+    memset(r, 0, sizeof *r);
+}
+
+/* The Statement is dumped with a placeholder for predicate.trials, which is
+ * then replaced by the stored leaf texts: they are canonical already, and
+ * re-serialising 100k leaves through a JSON tree costs seconds. */
+char *record_payload(const struct record *r, size_t *len)
+{
+    static const char mark[] = "\"\\u0001trials\\u0001\"";
+    json_t *pred = json_object_get(r->stmt, "predicate");
+    json_object_set_new(pred, "trials", json_string("\001trials\001"));
+    char *head = json_dumps(r->stmt, RECORD_LEAF_FLAGS);
+    json_object_del(pred, "trials");
+    char *at = head ? strstr(head, mark) : NULL;
+    if (!at) {
+        free(head);
+        return NULL;
+    }
+    size_t pre = (size_t)(at - head), post = strlen(at + sizeof mark - 1), total = pre + post + 2;
+    for (size_t i = 0; i < r->n; i++)
+        total += r->len[i] + 1;
+    char *buf = malloc(total + 1), *p = buf;
+    if (!buf) {
+        free(head);
+        return NULL;
+    }
+    memcpy(p, head, pre);
+    p += pre;
+    *p++ = '[';
+    for (size_t i = 0; i < r->n; i++) {
+        if (i)
+            *p++ = ',';
+        memcpy(p, r->text[i], r->len[i]);
+        p += r->len[i];
+    }
+    *p++ = ']';
+    memcpy(p, at + sizeof mark - 1, post);
+    p += post;
+    *p = 0;
+    free(head);
+    *len = (size_t)(p - buf);
+    return buf;
 }

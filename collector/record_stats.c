@@ -1,8 +1,12 @@
 /* record_stats.c - the computed sections of a provenance record (search,
- * selection, choices) from the trials' leaf objects alone. attest calls it
- * with the store's log, verify with the record's `trials`: the same code on
- * the same leaves gives bit-identical JSON, which is how verify checks every
- * statistic. Formulas: docs/RECORD.md and collector/stats.h. */
+ * selection, choices, refit_of) from the trials' scanned leaves alone. attest
+ * calls it with the store's log, verify with the record's `trials`: the same
+ * code on the same leaves, in the same order, gives bit-identical JSON, which
+ * is how verify checks every statistic. Formulas: docs/RECORD.md, stats.h.
+ *
+ * Built for 100k trials in well under a second: strings are interned once
+ * into small integer ids (open-addressing maps below), each trial's params
+ * become a row of value ids, and configurations are compared as rows. */
 #include "record.h"
 
 #include <ctype.h>
@@ -18,28 +22,135 @@
 #define CURVE_MAX 400
 #define VALUES_LISTED 50
 #define EFFECT_MAX_GROUPS 8
+#define NONE UINT32_MAX
 
-struct tr {
-    json_t *leaf; /* borrowed from the trials array */
-    const char *uuid, *status, *process, *framework;
-    json_t *params, *sources;
-    int has_obj;
-    double obj; /* oriented: larger is better */
-    int64_t started, ended;
-    size_t leaf_index;
+/* ---- string -> id map (keys are borrowed; ids count from 0) */
+struct smap {
+    const char **key;
+    uint32_t *id;
+    size_t cap, n;
 };
 
-static const char *js(json_t *o, const char *k)
+static uint64_t hash_str(const char *s)
 {
-    return json_string_value(json_object_get(o, k));
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
 }
 
-static int64_t ji(json_t *o, const char *k, int64_t dflt)
+static void smap_grow(struct smap *m)
 {
-    json_t *v = json_object_get(o, k);
-    return json_is_integer(v) ? json_integer_value(v) : dflt;
+    size_t cap = m->cap ? m->cap * 2 : 64;
+    const char **key = calloc(cap, sizeof *key);
+    uint32_t *id = calloc(cap, sizeof *id);
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->key[i])
+            continue;
+        size_t j = hash_str(m->key[i]) & (cap - 1);
+        while (key[j])
+            j = (j + 1) & (cap - 1);
+        key[j] = m->key[i];
+        id[j] = m->id[i];
+    }
+    free(m->key);
+    free(m->id);
+    m->key = key;
+    m->id = id;
+    m->cap = cap;
 }
 
+/* The id of s, adding it (id = count so far) if new; *added says which. */
+static uint32_t smap_put(struct smap *m, const char *s, int *added)
+{
+    if (2 * (m->n + 1) > m->cap)
+        smap_grow(m);
+    size_t j = hash_str(s) & (m->cap - 1);
+    while (m->key[j]) {
+        if (!strcmp(m->key[j], s)) {
+            if (added)
+                *added = 0;
+            return m->id[j];
+        }
+        j = (j + 1) & (m->cap - 1);
+    }
+    m->key[j] = s;
+    m->id[j] = (uint32_t)m->n++;
+    if (added)
+        *added = 1;
+    return m->id[j];
+}
+
+static uint32_t smap_get(const struct smap *m, const char *s)
+{
+    if (!m->cap)
+        return NONE;
+    for (size_t j = hash_str(s) & (m->cap - 1); m->key[j]; j = (j + 1) & (m->cap - 1))
+        if (!strcmp(m->key[j], s))
+            return m->id[j];
+    return NONE;
+}
+
+static void smap_free(struct smap *m)
+{
+    free(m->key);
+    free(m->id);
+}
+
+/* ---- row -> id map: rows of w uint32 value ids (a configuration) */
+struct rmap {
+    const uint32_t **row;
+    uint32_t *id;
+    size_t cap, n, w;
+};
+
+static uint64_t hash_row(const uint32_t *r, size_t w)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < w; i++)
+        h = (h ^ r[i]) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
+static uint32_t rmap_put(struct rmap *m, const uint32_t *r)
+{
+    if (2 * (m->n + 1) > m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        const uint32_t **row = calloc(cap, sizeof *row);
+        uint32_t *id = calloc(cap, sizeof *id);
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->row[i])
+                continue;
+            size_t j = hash_row(m->row[i], m->w) & (cap - 1);
+            while (row[j])
+                j = (j + 1) & (cap - 1);
+            row[j] = m->row[i];
+            id[j] = m->id[i];
+        }
+        free(m->row);
+        free(m->id);
+        m->row = row;
+        m->id = id;
+        m->cap = cap;
+    }
+    size_t j = hash_row(r, m->w) & (m->cap - 1);
+    while (m->row[j]) {
+        if (!memcmp(m->row[j], r, m->w * sizeof *r))
+            return m->id[j];
+        j = (j + 1) & (m->cap - 1);
+    }
+    m->row[j] = r;
+    m->id[j] = (uint32_t)m->n++;
+    return m->id[j];
+}
+
+static void rmap_free(struct rmap *m)
+{
+    free(m->row);
+    free(m->id);
+}
+
+/* ---- small helpers */
 json_t *record_iso_ns(long long ns)
 {
     time_t t = (time_t)(ns / 1000000000);
@@ -62,18 +173,8 @@ static json_t *omitted(const char *why)
     return json_pack("{s:s}", "omitted", why);
 }
 
-/* A metric's value as a double; "nan"/"inf" strings are not values. */
-static int metric_value(json_t *m, double *v)
-{
-    json_t *x = json_object_get(m, "value");
-    if (!json_is_number(x))
-        return -1;
-    *v = json_number_value(x);
-    return isfinite(*v) ? 0 : -1;
-}
-
-int record_objective_parse(const char *spec, char *name, size_t namelen, int *dir_max,
-                           char *err, size_t errlen)
+int record_objective_parse(const char *spec, char *name, size_t namelen, int *dir_max, char *err,
+                           size_t errlen)
 {
     const char *colon = strrchr(spec, ':');
     size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
@@ -102,8 +203,8 @@ int record_objective_parse(const char *spec, char *name, size_t namelen, int *di
  * case-insensitively; documented in docs/RECORD.md. */
 int record_seed_like(const char *key)
 {
-    static const char *const words[] = {"seed", "random_seed", "random_state", "rng", "rng_seed",
-                                        "run", "rep", "repeat", "repetition", "replicate", NULL};
+    static const char *const words[] = {"rng", "run", "rep", "repeat", "repetition", "replicate",
+                                        "random_state", NULL};
     const char *base = strrchr(key, '.');
     base = base ? base + 1 : key;
     if (strcasestr(base, "seed"))
@@ -123,35 +224,96 @@ static int numeric_value(const char *s, double *v)
     return *end == 0 && isfinite(*v);
 }
 
-static int cmp_str(const void *a, const void *b)
+static int is_failure(const char *st)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    return !strcmp(st, "failed") || !strcmp(st, "crashed") || !strcmp(st, "killed");
 }
 
-/* A canonical string of the params (sorted keys), optionally without the
- * seed-like ones: equal strings = the same configuration. malloc'd. */
-static char *config_sig(json_t *params, int drop_seeds)
+/* ---- the trials as the statistics see them */
+struct tr {
+    const struct leaf_rec *r;
+    const char *status;
+    int has_obj;
+    double obj; /* oriented: larger is better */
+};
+
+/* Every param key of the counted trials, its values and each trial's row. */
+struct table {
+    size_t n, nk;          /* trials, keys */
+    struct smap keys;      /* key -> key id (in first-seen order) */
+    const char **key;      /* key id -> key */
+    const char **source;   /* key id -> the first source seen */
+    struct smap *vals;     /* per key: value -> value id */
+    const char ***val;     /* per key: value id -> value */
+    size_t *nval, *capval;
+    uint32_t *row;         /* row[t * nk + k] = value id of key k in trial t, or NONE */
+};
+
+static void table_free(struct table *tb)
 {
-    size_t n = json_object_size(params), k = 0, len = 1;
-    const char **keys = malloc((n ? n : 1) * sizeof *keys);
-    const char *key;
-    json_t *v;
-    json_object_foreach(params, key, v)
-    {
-        if (drop_seeds && record_seed_like(key))
-            continue;
-        keys[k++] = key;
-        len += strlen(key) + strlen(json_string_value(v) ? json_string_value(v) : "") + 2;
+    for (size_t k = 0; k < tb->nk; k++) {
+        smap_free(&tb->vals[k]);
+        free(tb->val[k]);
     }
-    qsort(keys, k, sizeof *keys, cmp_str);
-    char *s = malloc(len), *p = s;
-    for (size_t i = 0; i < k; i++) {
-        const char *val = json_string_value(json_object_get(params, keys[i]));
-        p += sprintf(p, "%s\x1f%s\x1e", keys[i], val ? val : "");
-    }
-    *p = 0;
-    free(keys);
-    return s;
+    smap_free(&tb->keys);
+    free(tb->key);
+    free(tb->source);
+    free(tb->vals);
+    free(tb->val);
+    free(tb->nval);
+    free(tb->capval);
+    free(tb->row);
+}
+
+static void table_build(struct table *tb, struct tr *t, size_t n)
+{
+    memset(tb, 0, sizeof *tb);
+    tb->n = n;
+    size_t cap = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < t[i].r->nparams; j++) {
+            int added;
+            uint32_t k = smap_put(&tb->keys, t[i].r->params[j].key, &added);
+            if (!added)
+                continue;
+            if (k >= cap) {
+                cap = cap ? cap * 2 : 16;
+                tb->key = realloc(tb->key, cap * sizeof *tb->key);
+                tb->source = realloc(tb->source, cap * sizeof *tb->source);
+            }
+            tb->key[k] = t[i].r->params[j].key;
+            tb->source[k] = t[i].r->params[j].source;
+        }
+    tb->nk = tb->keys.n;
+    size_t nk = tb->nk ? tb->nk : 1;
+    tb->vals = calloc(nk, sizeof *tb->vals);
+    tb->val = calloc(nk, sizeof *tb->val);
+    tb->nval = calloc(nk, sizeof *tb->nval);
+    tb->capval = calloc(nk, sizeof *tb->capval);
+    tb->row = malloc((n ? n : 1) * nk * sizeof *tb->row);
+    for (size_t i = 0; i < n * tb->nk; i++)
+        tb->row[i] = NONE;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < t[i].r->nparams; j++) {
+            const struct leaf_param *p = &t[i].r->params[j];
+            uint32_t k = smap_get(&tb->keys, p->key);
+            int added;
+            uint32_t v = smap_put(&tb->vals[k], p->value, &added);
+            if (added) {
+                if (tb->nval[k] == tb->capval[k]) {
+                    tb->capval[k] = tb->capval[k] ? tb->capval[k] * 2 : 8;
+                    tb->val[k] = realloc(tb->val[k], tb->capval[k] * sizeof *tb->val[k]);
+                }
+                tb->val[k][tb->nval[k]++] = p->value;
+            }
+            tb->row[i * tb->nk + k] = v;
+        }
+}
+
+static int cmp_keyid(const void *a, const void *b, void *tb)
+{
+    const char *const *key = ((struct table *)tb)->key;
+    return strcmp(key[*(const uint32_t *)a], key[*(const uint32_t *)b]);
 }
 
 /* ---- selection */
@@ -213,33 +375,38 @@ static json_t *curve_json(const double *sorted, size_t N, int sign)
 
 /* Noise floor: pooled SD over groups of trials with identical params apart
  * from seed-like keys. */
-static json_t *noise_json(struct tr **withobj, size_t N, const double *sorted, double released,
-                          int have_released, int sign)
+static json_t *noise_json(const struct table *tb, const struct tr *t, const double *sorted,
+                          size_t N, double released, int have_released, int sign)
 {
-    json_t *groups = json_object(), *seeds = json_object();
+    size_t nk = tb->nk;
+    uint32_t *rows = malloc((N ? N : 1) * (nk ? nk : 1) * sizeof *rows);
     uint32_t *gid = malloc((N ? N : 1) * sizeof *gid);
     double *v = malloc((N ? N : 1) * sizeof *v);
-    size_t ng = 0;
-    for (size_t i = 0; i < N; i++) {
-        const char *key;
-        json_t *x;
-        json_object_foreach(withobj[i]->params, key, x) if (record_seed_like(key))
-            json_object_set_new(seeds, key, json_true());
-        char *sig = config_sig(withobj[i]->params, 1);
-        json_t *g = json_object_get(groups, sig);
-        if (!g) {
-            g = json_integer((json_int_t)ng++);
-            json_object_set_new(groups, sig, g);
-        }
-        gid[i] = (uint32_t)json_integer_value(g);
-        v[i] = withobj[i]->obj;
-        free(sig);
+    json_t *seeds = json_array();
+    uint32_t *order = malloc((nk ? nk : 1) * sizeof *order);
+    for (size_t k = 0; k < nk; k++)
+        order[k] = (uint32_t)k;
+    qsort_r(order, nk, sizeof *order, cmp_keyid, (void *)tb);
+    for (size_t k = 0; k < nk; k++)
+        if (record_seed_like(tb->key[order[k]]))
+            json_array_append_new(seeds, json_string(tb->key[order[k]]));
+    struct rmap groups = {.w = nk};
+    size_t w = 0;
+    for (size_t i = 0; i < tb->n; i++) {
+        if (!t[i].has_obj)
+            continue;
+        uint32_t *r = rows + w * nk;
+        for (size_t k = 0; k < nk; k++)
+            r[k] = record_seed_like(tb->key[k]) ? NONE : tb->row[i * nk + k];
+        gid[w] = rmap_put(&groups, r);
+        v[w++] = t[i].obj;
     }
     double sd;
     size_t repeated, dof;
     const char *why = NULL;
     json_t *out;
-    if (stats_pooled_sd(v, gid, N, ng, &sd, &repeated, &dof, &why) != 0 || !(sd > 0)) {
+    if (stats_pooled_sd(v, gid, N, groups.n, &sd, &repeated, &dof, &why) != 0 || !(sd > 0)) {
+        json_decref(seeds);
         out = omitted(why ? "no configuration was repeated (identical params apart from seed-like "
                             "keys), so the run-to-run noise is unknown"
                           : "repeated configurations gave identical values: no measurable noise");
@@ -250,24 +417,21 @@ static json_t *noise_json(struct tr **withobj, size_t N, const double *sorted, d
         mean /= (double)N;
         double e = stats_emax_normal(N);
         double floor_v = mean + sd * e;
-        json_t *sk = json_array();
-        const char *key;
-        json_t *x;
-        json_object_foreach(seeds, key, x) json_array_append_new(sk, json_string(key));
         out = json_pack("{s:s,s:o,s:o,s:I,s:I,s:o,s:o,s:o}", "assumption",
                         "the objective's run-to-run noise is normal with the pooled SD of repeated "
                         "configurations, the same for every configuration; noise-only best = mean "
                         "+ sd * E[max of N standard normals]",
-                        "seed_keys", sk, "sd", num(sd), "repeated_configurations",
+                        "seed_keys", seeds, "sd", num(sd), "repeated_configurations",
                         (json_int_t)repeated, "dof", (json_int_t)dof, "emax_std_normal", num(e),
                         "noise_only_expected_best", num(sign * floor_v),
                         "released_above_noise_sd",
                         have_released ? num((released - floor_v) / sd) : json_null());
     }
-    json_decref(groups);
-    json_decref(seeds);
+    rmap_free(&groups);
+    free(rows);
     free(gid);
     free(v);
+    free(order);
     return out;
 }
 
@@ -286,73 +450,49 @@ static int cmp_vc(const void *a, const void *b)
     return strcmp(x->value, y->value);
 }
 
-struct xv {
-    double x;
-    const char *s;
-    double y;
-};
-
-static int cmp_xv(const void *a, const void *b)
+static json_t *effect_json(const struct table *tb, const struct tr *t, size_t k, int numeric,
+                           const double *vnum, int sign)
 {
-    const struct xv *p = a, *q = b;
-    return p->x < q->x ? -1 : p->x > q->x;
-}
-
-static int cmp_xv_s(const void *a, const void *b)
-{
-    return strcmp(((const struct xv *)a)->s, ((const struct xv *)b)->s);
-}
-
-static json_t *effect_json(struct tr **t, size_t n, const char *key, int numeric, int sign)
-{
-    struct xv *xs = malloc((n ? n : 1) * sizeof *xs);
-    size_t m = 0;
+    size_t n = tb->n, m = 0;
+    double *x = malloc((n ? n : 1) * sizeof *x), *y = malloc((n ? n : 1) * sizeof *y);
+    uint32_t *g = malloc((n ? n : 1) * sizeof *g);
     int allpos = 1;
+    uint32_t *grp = malloc((tb->nval[k] ? tb->nval[k] : 1) * sizeof *grp);
+    for (size_t v = 0; v < tb->nval[k]; v++)
+        grp[v] = NONE;
+    size_t ng = 0;
     for (size_t i = 0; i < n; i++) {
-        const char *s = js(t[i]->params, key);
-        if (!t[i]->has_obj || !s)
+        uint32_t v = tb->row[i * tb->nk + k];
+        if (!t[i].has_obj || v == NONE)
             continue;
-        xs[m].s = s;
-        xs[m].y = sign * t[i]->obj; /* effects in the objective's own units */
-        xs[m].x = 0;
-        if (numeric) {
-            numeric_value(s, &xs[m].x);
-            if (!(xs[m].x > 0))
-                allpos = 0;
-        }
+        if (grp[v] == NONE)
+            grp[v] = (uint32_t)ng++;
+        g[m] = grp[v];
+        y[m] = sign * t[i].obj; /* effects in the objective's own units */
+        x[m] = numeric ? vnum[v] : 0;
+        if (numeric && !(x[m] > 0))
+            allpos = 0;
         m++;
     }
-    json_t *out = NULL;
+    free(grp);
+    json_t *out;
     if (m < 3) {
         out = omitted("fewer than 3 trials with both this key and the objective");
         goto done;
     }
-    /* group ids: by value (sorted), or quantile bins for many numeric values */
-    qsort(xs, m, sizeof *xs, numeric ? cmp_xv : cmp_xv_s);
-    uint32_t *g = malloc(m * sizeof *g);
-    double *y = malloc(m * sizeof *y), *x = malloc(m * sizeof *x);
-    size_t k = 0;
-    for (size_t i = 0; i < m; i++) {
-        if (i && (numeric ? xs[i].x != xs[i - 1].x : strcmp(xs[i].s, xs[i - 1].s) != 0))
-            k++;
-        g[i] = (uint32_t)k;
-        y[i] = xs[i].y;
-        x[i] = xs[i].x;
-    }
-    k++;
     json_t *edges = NULL;
     int binned = 0;
-    if (numeric && k > EFFECT_MAX_GROUPS) {
+    if (numeric && ng > EFFECT_MAX_GROUPS) {
         double e[EFFECT_MAX_GROUPS + 1];
-        k = stats_quantile_bins(x, m, EFFECT_MAX_GROUPS, g, e);
+        ng = stats_quantile_bins(x, m, EFFECT_MAX_GROUPS, g, e);
         binned = 1;
         edges = json_array();
-        for (size_t b = 0; b <= k; b++)
+        for (size_t b = 0; b <= ng; b++)
             json_array_append_new(edges, num(e[b]));
     }
     double w2, range, rho = 0;
     const char *why = NULL;
-    int ok_w = stats_omega2(y, g, m, k, &w2, &range, &why);
+    int ok_w = stats_omega2(y, g, m, ng, &w2, &range, &why);
     const char *why_w = why;
     int ok_r = -1;
     if (numeric) {
@@ -364,7 +504,7 @@ static json_t *effect_json(struct tr **t, size_t n, const char *key, int numeric
     out = json_pack("{s:s,s:I,s:b}", "assumption",
                     "the other keys varied independently of this one (grid or random search); "
                     "one-way grouping of the objective by this key's value",
-                    "groups", (json_int_t)k, "binned", binned);
+                    "groups", (json_int_t)ng, "binned", binned);
     if (edges)
         json_object_set_new(out, "bin_edges", edges);
     if (ok_w == 0) {
@@ -376,71 +516,62 @@ static json_t *effect_json(struct tr **t, size_t n, const char *key, int numeric
         json_object_set_new(out, "spearman_rho", ok_r == 0 ? num(rho) : omitted(why));
         json_object_set_new(out, "log_scale", json_boolean(allpos));
     }
-    free(g);
-    free(y);
-    free(x);
 done:
-    free(xs);
+    free(x);
+    free(y);
+    free(g);
     return out;
 }
 
-static json_t *choices_json(struct tr **t, size_t n, struct tr *released, int sign)
+static json_t *choices_json(const struct table *tb, const struct tr *t, const struct tr *released,
+                            int sign)
 {
-    /* every key, sorted */
-    json_t *seen = json_object();
-    for (size_t i = 0; i < n; i++) {
-        const char *key;
-        json_t *v;
-        json_object_foreach(t[i]->params, key, v) if (!json_object_get(seen, key))
-            json_object_set_new(seen, key, json_string(js(t[i]->sources, key) ? js(t[i]->sources, key) : ""));
-    }
-    size_t nk = json_object_size(seen), k = 0;
-    const char **keys = malloc((nk ? nk : 1) * sizeof *keys);
-    const char *key;
-    json_t *v;
-    json_object_foreach(seen, key, v) keys[k++] = key;
-    qsort(keys, nk, sizeof *keys, cmp_str);
-
+    size_t nk = tb->nk, n = tb->n;
+    uint32_t *order = malloc((nk ? nk : 1) * sizeof *order);
+    for (size_t k = 0; k < nk; k++)
+        order[k] = (uint32_t)k;
+    qsort_r(order, nk, sizeof *order, cmp_keyid, (void *)tb);
     json_t *out = json_array();
-    struct valcount *vc = malloc((n ? n : 1) * sizeof *vc);
-    for (size_t j = 0; j < nk; j++) {
-        json_t *counts = json_object();
-        size_t absent = 0, nv = 0;
+    size_t *count = NULL;
+    for (size_t o = 0; o < nk; o++) {
+        size_t k = order[o], nv = tb->nval[k], absent = 0;
+        count = realloc(count, (nv ? nv : 1) * sizeof *count);
+        memset(count, 0, (nv ? nv : 1) * sizeof *count);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t v = tb->row[i * nk + k];
+            if (v == NONE)
+                absent++;
+            else
+                count[v]++;
+        }
+        double *vnum = malloc((nv ? nv : 1) * sizeof *vnum);
         int numeric = 1;
         double lo = INFINITY, hi = -INFINITY;
-        for (size_t i = 0; i < n; i++) {
-            const char *s = js(t[i]->params, keys[j]);
-            if (!s) {
-                absent++;
-                continue;
-            }
-            json_t *c = json_object_get(counts, s);
-            if (c)
-                json_integer_set(c, json_integer_value(c) + 1);
-            else
-                json_object_set_new(counts, s, json_integer(1));
-            double x;
-            if (numeric && numeric_value(s, &x)) {
-                lo = x < lo ? x : lo;
-                hi = x > hi ? x : hi;
+        for (size_t v = 0; v < nv; v++) {
+            if (numeric && numeric_value(tb->val[k][v], &vnum[v])) {
+                lo = vnum[v] < lo ? vnum[v] : lo;
+                hi = vnum[v] > hi ? vnum[v] : hi;
             } else
                 numeric = 0;
         }
-        const char *s;
-        json_object_foreach(counts, s, v) vc[nv++] = (struct valcount){s, (size_t)json_integer_value(v)};
+        struct valcount *vc = malloc((nv ? nv : 1) * sizeof *vc);
+        for (size_t v = 0; v < nv; v++)
+            vc[v] = (struct valcount){tb->val[k][v], count[v]};
         qsort(vc, nv, sizeof *vc, cmp_vc);
         json_t *vals = json_array();
-        for (size_t i = 0; i < nv && i < VALUES_LISTED; i++)
-            json_array_append_new(vals, json_pack("{s:s,s:I}", "value", vc[i].value, "trials",
-                                                  (json_int_t)vc[i].n));
-        const char *rel = released ? js(released->params, keys[j]) : NULL;
+        for (size_t v = 0; v < nv && v < VALUES_LISTED; v++)
+            json_array_append_new(vals, json_pack("{s:s,s:I}", "value", vc[v].value, "trials",
+                                                  (json_int_t)vc[v].n));
+        free(vc);
+        const struct leaf_param *rel = released ? leaf_param_get(released->r, tb->key[k]) : NULL;
         int varied = nv > 1; /* set in only some trials is not varied: see "absent" */
-        json_t *c = json_pack("{s:s,s:s,s:o,s:b,s:b,s:I,s:o}", "key", keys[j], "source",
-                              json_string_value(json_object_get(seen, keys[j])), "released",
-                              rel ? json_string(rel) : json_null(), "varied", varied, "numeric",
-                              numeric, "distinct", (json_int_t)nv, "values", vals);
+        json_t *c = json_pack("{s:s,s:s?,s:o,s:b,s:b,s:I,s:o}", "key", tb->key[k], "source",
+                              tb->source[k], "released",
+                              rel ? json_string(rel->value) : json_null(), "varied", varied,
+                              "numeric", numeric, "distinct", (json_int_t)nv, "values", vals);
         if (nv > VALUES_LISTED)
-            json_object_set_new(c, "values_truncated", json_integer((json_int_t)(nv - VALUES_LISTED)));
+            json_object_set_new(c, "values_truncated",
+                                json_integer((json_int_t)(nv - VALUES_LISTED)));
         if (absent)
             json_object_set_new(c, "absent", json_integer((json_int_t)absent));
         if (numeric) {
@@ -452,57 +583,53 @@ static json_t *choices_json(struct tr **t, size_t n, struct tr *released, int si
                                 json_string("never varied: an untested default, no importance "
                                             "claimed"));
         else
-            json_object_set_new(c, "effect", effect_json(t, n, keys[j], numeric, sign));
+            json_object_set_new(c, "effect", effect_json(tb, t, k, numeric, vnum, sign));
+        free(vnum);
         json_array_append_new(out, c);
-        json_decref(counts);
     }
-    free(vc);
-    free(keys);
-    json_decref(seen);
+    free(count);
+    free(order);
     return out;
 }
 
 /* ---- the kind of search the trials look like */
-static json_t *kind_json(struct tr **t, size_t n, json_t *choices)
+static json_t *kind_json(const struct table *tb, const struct tr *t, json_t *choices)
 {
-    size_t nvar = 0, all_random = 1;
+    size_t nk = tb->nk, nvar = 0;
+    int all_random = 1;
     double product = 1;
+    uint8_t *use = calloc(nk ? nk : 1, 1);
     json_t *c;
     size_t i;
-    json_t *varied = json_array();
     json_array_foreach(choices, i, c)
     {
-        const char *key = js(c, "key");
+        const char *key = json_string_value(json_object_get(c, "key"));
         if (!json_is_true(json_object_get(c, "varied")) || record_seed_like(key))
             continue;
+        use[smap_get(&tb->keys, key)] = 1;
         nvar++;
-        json_array_append_new(varied, json_string(key));
-        size_t d = (size_t)ji(c, "distinct", 1);
+        size_t d = (size_t)json_integer_value(json_object_get(c, "distinct"));
         product *= (double)d;
-        size_t have = n - (size_t)ji(c, "absent", 0);
+        size_t have = tb->n - (size_t)json_integer_value(json_object_get(c, "absent"));
         if (!json_is_true(json_object_get(c, "numeric")) || (double)d < 0.9 * (double)have)
             all_random = 0;
     }
-    json_t *cfg = json_object();
-    for (size_t j = 0; j < n; j++) {
-        if (!t[j]->has_obj)
-            continue; /* a refit or a failed run is not a point of the sweep */
-        json_t *sub = json_object();
-        json_t *k;
-        size_t x;
-        json_array_foreach(varied, x, k)
-        {
-            const char *val = js(t[j]->params, json_string_value(k));
-            json_object_set_new(sub, json_string_value(k), json_string(val ? val : "\x01" "absent"));
-        }
-        char *sig = config_sig(sub, 0);
-        json_object_set_new(cfg, sig, json_true());
-        free(sig);
-        json_decref(sub);
+    /* distinct configurations of the varied keys among the sweep's trials
+     * (a refit or a failed run is not a point of the sweep) */
+    uint32_t *rows = malloc((tb->n ? tb->n : 1) * (nk ? nk : 1) * sizeof *rows);
+    struct rmap cfg = {.w = nk};
+    for (size_t j = 0, w = 0; j < tb->n; j++) {
+        if (!t[j].has_obj)
+            continue;
+        uint32_t *r = rows + (w++) * nk;
+        for (size_t k = 0; k < nk; k++)
+            r[k] = use[k] ? tb->row[j * nk + k] : NONE;
+        rmap_put(&cfg, r);
     }
-    size_t distinct = json_object_size(cfg);
-    json_decref(cfg);
-    json_decref(varied);
+    size_t distinct = cfg.n;
+    rmap_free(&cfg);
+    free(rows);
+    free(use);
     char why[256];
     const char *kind;
     if (nvar == 0) {
@@ -529,28 +656,26 @@ static json_t *kind_json(struct tr **t, size_t n, json_t *choices)
 }
 
 /* ---- compute from leaves: one count per process */
-static json_t *compute_json(struct tr **t, size_t n, int failed_only)
+static json_t *compute_json(const struct tr *t, size_t n, int failed_only)
 {
-    json_t *procs = json_object();
+    struct smap procs = {0};
     double cpu = 0, wall = 0;
     int64_t rss = 0;
-    size_t np = 0;
     for (size_t i = 0; i < n; i++) {
-        const char *st = t[i]->status;
-        if (failed_only && strcmp(st, "failed") && strcmp(st, "crashed") && strcmp(st, "killed"))
+        const struct leaf_rec *r = t[i].r;
+        if (failed_only && !is_failure(t[i].status))
             continue;
-        if (t[i]->ended > t[i]->started && t[i]->started > 0)
-            wall += (double)(t[i]->ended - t[i]->started) / 1e9;
-        const char *p = t[i]->process ? t[i]->process : t[i]->uuid;
-        if (json_object_get(procs, p))
+        if (r->has_started && r->has_ended && r->ended_ns > r->started_ns)
+            wall += (double)(r->ended_ns - r->started_ns) / 1e9;
+        int added;
+        smap_put(&procs, r->process ? r->process : r->trial, &added);
+        if (!added)
             continue;
-        json_object_set_new(procs, p, json_true());
-        np++;
-        cpu += (double)ji(t[i]->leaf, "cpu_us", 0) / 1e6;
-        int64_t r = ji(t[i]->leaf, "maxrss_kb", 0);
-        rss = r > rss ? r : rss;
+        cpu += (double)r->cpu_us / 1e6;
+        rss = r->maxrss_kb > rss ? r->maxrss_kb : rss;
     }
-    json_decref(procs);
+    size_t np = procs.n;
+    smap_free(&procs);
     return json_pack("{s:I,s:o,s:o,s:I}", "processes", (json_int_t)np, "cpu_seconds", num(cpu),
                      "wall_seconds", num(wall), "peak_rss_kb", (json_int_t)rss);
 }
@@ -563,57 +688,56 @@ static int refit_ignored(const char *key)
     return !strcmp(base, "nr_fold") || !strcmp(base, "model_file");
 }
 
-static json_t *refit_json(struct tr *p, struct tr **t, size_t n, double *value, size_t *nmatch)
+static int is_adapter(const struct leaf_param *p)
+{
+    return p->source && !strcmp(p->source, "adapter");
+}
+
+static int str_in(json_t *arr, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) if (!strcmp(json_string_value(v), s)) return 1;
+    return 0;
+}
+
+static json_t *refit_json(const struct tr *p, const struct tr *t, size_t n, double *value,
+                          size_t *nmatch)
 {
     json_t *matched = json_array(), *ignored = json_array(), *trials = json_array();
-    const char *key;
-    json_t *v;
-    json_object_foreach(p->params, key, v)
-    {
-        const char *src = js(p->sources, key);
-        if (!src || strcmp(src, "adapter"))
-            continue;
-        json_array_append_new(refit_ignored(key) ? ignored : matched, json_string(key));
+    for (size_t j = 0; j < p->r->nparams; j++) {
+        const struct leaf_param *q = &p->r->params[j];
+        if (is_adapter(q))
+            json_array_append_new(refit_ignored(q->key) ? ignored : matched, json_string(q->key));
     }
     double sum = 0;
     *nmatch = 0;
-    if (json_array_size(matched))
-        for (size_t i = 0; i < n; i++) {
-            if (t[i] == p || !t[i]->has_obj ||
-                strcmp(t[i]->framework ? t[i]->framework : "", p->framework ? p->framework : ""))
+    for (size_t i = 0; json_array_size(matched) && i < n; i++) {
+        const struct leaf_rec *r = t[i].r;
+        if (&t[i] == p || !t[i].has_obj ||
+            strcmp(r->framework ? r->framework : "", p->r->framework ? p->r->framework : ""))
+            continue;
+        int same = 1;
+        for (size_t j = 0; same && j < p->r->nparams; j++) {
+            const struct leaf_param *q = &p->r->params[j];
+            if (!is_adapter(q) || refit_ignored(q->key))
                 continue;
-            size_t x;
-            json_t *k;
-            int same = 1;
-            json_array_foreach(matched, x, k)
-            {
-                const char *a = js(p->params, json_string_value(k)),
-                           *b = js(t[i]->params, json_string_value(k));
-                if (!b || strcmp(a, b)) {
-                    same = 0;
-                    break;
-                }
-            }
-            if (!same)
-                continue;
-            json_array_append_new(trials, json_string(t[i]->uuid));
-            /* what the search trials set that the refit did not compare */
-            const char *k2;
-            json_t *v2;
-            json_object_foreach(t[i]->params, k2, v2)
-            {
-                const char *src = js(t[i]->sources, k2);
-                int listed = 0;
-                size_t y;
-                json_t *z;
-                json_array_foreach(ignored, y, z) listed |= !strcmp(json_string_value(z), k2);
-                if (!listed && src && !strcmp(src, "adapter") &&
-                    (refit_ignored(k2) || !json_object_get(p->params, k2)))
-                    json_array_append_new(ignored, json_string(k2));
-            }
-            sum += t[i]->obj;
-            (*nmatch)++;
+            const struct leaf_param *b = leaf_param_get(r, q->key);
+            same = b && !strcmp(b->value, q->value);
         }
+        if (!same)
+            continue;
+        json_array_append_new(trials, json_string(r->trial));
+        /* what the search trials set that the refit did not compare */
+        for (size_t j = 0; j < r->nparams; j++) {
+            const struct leaf_param *q = &r->params[j];
+            if (is_adapter(q) && (refit_ignored(q->key) || !leaf_param_get(p->r, q->key)) &&
+                !str_in(ignored, q->key))
+                json_array_append_new(ignored, json_string(q->key));
+        }
+        sum += t[i].obj;
+        (*nmatch)++;
+    }
     *value = *nmatch ? sum / (double)*nmatch : 0;
     return json_pack("{s:o,s:o,s:o,s:s}", "trials", trials, "matched_on", matched, "ignored",
                      ignored, "note",
@@ -623,157 +747,155 @@ static json_t *refit_json(struct tr *p, struct tr **t, size_t n, double *value, 
                      "(cross-validation settings and model file aside)");
 }
 
+/* The objective when none is given: the metric with a direction reported by
+ * most trials, a validation split first, then the smallest name. */
+static int default_objective(const struct tr *t, size_t n, char *name, size_t namelen,
+                             int *valid_out)
+{
+    struct smap ids = {0};
+    size_t *cnt = NULL, cap = 0;
+    const char **nm = NULL;
+    uint8_t *valid = NULL;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < t[i].r->nmetrics; j++) {
+            const struct leaf_metric *m = &t[i].r->metrics[j];
+            if (!m->direction)
+                continue;
+            int added;
+            uint32_t id = smap_put(&ids, m->name, &added);
+            if (id >= cap) {
+                cap = cap ? cap * 2 : 16;
+                cnt = realloc(cnt, cap * sizeof *cnt);
+                nm = realloc(nm, cap * sizeof *nm);
+                valid = realloc(valid, cap);
+            }
+            if (added) {
+                cnt[id] = 0;
+                nm[id] = m->name;
+                valid[id] = 0;
+            }
+            cnt[id]++;
+            valid[id] |= m->split && !strcmp(m->split, "valid");
+        }
+    long best = -1;
+    for (size_t id = 0; id < ids.n; id++)
+        if (best < 0 || valid[id] > valid[best] ||
+            (valid[id] == valid[best] &&
+             (cnt[id] > cnt[best] || (cnt[id] == cnt[best] && strcmp(nm[id], nm[best]) < 0))))
+            best = (long)id;
+    if (best >= 0) {
+        snprintf(name, namelen, "%s", nm[best]);
+        *valid_out = valid[best];
+    }
+    smap_free(&ids);
+    free(cnt);
+    free(nm);
+    free(valid);
+    return best >= 0 ? 0 : -1;
+}
+
 /* ---- the whole computation */
 
-int record_compute(json_t *trials, json_t *excluded, const char *produced, const char *objective,
-                   int dir_max, json_t **search_out, json_t **selection_out, json_t **choices_out,
-                   json_t **refit_out, char *err, size_t errlen)
+int record_compute(const struct leaf_rec *leaf, size_t nleaves, json_t *excluded,
+                   const char *produced, const char *objective, int dir_max, json_t **search_out,
+                   json_t **selection_out, json_t **choices_out, json_t **refit_out, char *err,
+                   size_t errlen)
 {
-    size_t nleaves = json_array_size(trials);
-    json_t *latest = json_object(), *skip = json_object();
     int rc = -1;
+    struct smap latest = {0}, skip = {0};
+    uint32_t *last = malloc((nleaves ? nleaves : 1) * sizeof *last);
     size_t i;
     json_t *x;
     json_array_foreach(excluded, i, x)
     {
-        const char *u = js(x, "trial");
+        const char *u = json_string_value(json_object_get(x, "trial"));
         if (u)
-            json_object_set_new(skip, u, json_true());
+            smap_put(&skip, u, NULL);
     }
-    json_array_foreach(trials, i, x)
-    {
-        const char *u = js(x, "trial");
-        if (!u) {
+    for (i = 0; i < nleaves; i++) {
+        if (!leaf[i].trial) {
             snprintf(err, errlen, "leaf %zu has no trial uuid", i);
-            goto out;
+            free(last);
+            smap_free(&latest);
+            smap_free(&skip);
+            return -1;
         }
-        json_object_set_new(latest, u, json_integer((json_int_t)i));
+        uint32_t id = smap_put(&latest, leaf[i].trial, NULL);
+        last[id] = (uint32_t)i;
     }
-    size_t distinct = json_object_size(latest);
-    struct tr *all = calloc(distinct ? distinct : 1, sizeof *all);
-    struct tr **t = calloc(distinct ? distinct : 1, sizeof *t);
+    size_t distinct = latest.n;
+    struct tr *t = calloc(distinct ? distinct : 1, sizeof *t);
     size_t n = 0;
-    json_array_foreach(trials, i, x)
-    {
-        const char *u = js(x, "trial");
-        if ((size_t)json_integer_value(json_object_get(latest, u)) != i ||
-            json_object_get(skip, u))
+    for (i = 0; i < nleaves; i++) {
+        if (last[smap_get(&latest, leaf[i].trial)] != i || smap_get(&skip, leaf[i].trial) != NONE)
             continue;
-        struct tr *r = &all[n];
-        r->leaf = x;
-        r->leaf_index = i;
-        r->uuid = u;
-        r->status = js(x, "status") ? js(x, "status") : "unknown";
-        r->process = js(x, "process");
-        r->framework = js(x, "framework");
-        r->params = json_object_get(x, "params");
-        if (!json_is_object(r->params))
-            r->params = NULL;
-        r->sources = json_object_get(x, "sources");
-        r->started = ji(x, "started_ns", 0);
-        r->ended = ji(x, "ended_ns", 0);
-        t[n] = r;
+        t[n].r = &leaf[i];
+        t[n].status = leaf[i].status ? leaf[i].status : "unknown";
         n++;
     }
-    json_t *empty = json_object();
-    for (size_t j = 0; j < n; j++) {
-        if (!t[j]->params)
-            t[j]->params = empty;
-        if (!json_is_object(t[j]->sources))
-            t[j]->sources = empty;
-    }
+    free(last);
+    smap_free(&latest);
+    smap_free(&skip);
 
-    /* objective: given, or the most reported metric with a direction */
-    char objname[256];
+    char objname[256], chosenbuf[300];
     const char *chosen = "flag";
-    char chosenbuf[300];
     if (objective)
         snprintf(objname, sizeof objname, "%s", objective);
     else {
-        json_t *cnt = json_object();
-        const char *best = NULL;
-        json_int_t bestn = 0;
-        int bestvalid = 0;
-        for (size_t j = 0; j < n; j++) {
-            const char *name;
-            json_t *m;
-            json_object_foreach(json_object_get(t[j]->leaf, "metrics"), name, m)
-            {
-                if (!js(m, "direction"))
-                    continue;
-                json_t *c = json_object_get(cnt, name);
-                json_int_t k = c ? json_integer_value(c) + 1 : 1;
-                json_object_set_new(cnt, name, json_integer(k));
-                int valid = js(m, "split") && !strcmp(js(m, "split"), "valid");
-                if (valid > bestvalid || (valid == bestvalid && (k > bestn ||
-                                                                 (k == bestn && best && strcmp(name, best) < 0)))) {
-                    best = json_object_iter_key(json_object_iter_at(cnt, name));
-                    bestn = k;
-                    bestvalid = valid;
-                }
-            }
-        }
-        if (!best) {
-            json_decref(cnt);
+        int valid = 0;
+        if (default_objective(t, n, objname, sizeof objname, &valid) != 0) {
             snprintf(err, errlen,
                      "no trial reported a metric with a direction; give --objective NAME:max|min");
-            goto out_free;
+            free(t);
+            return -1;
         }
-        snprintf(objname, sizeof objname, "%s", best);
         snprintf(chosenbuf, sizeof chosenbuf,
                  "default: the metric with a direction reported by most trials%s",
-                 bestvalid ? " (validation split preferred)" : "");
+                 valid ? " (validation split preferred)" : "");
         chosen = chosenbuf;
-        json_decref(cnt);
     }
-    size_t N = 0, reported_nonfinite = 0;
+    size_t N = 0, nonfinite = 0;
     json_t *missing = json_object();
     for (size_t j = 0; j < n; j++) {
-        json_t *m = json_object_get(json_object_get(t[j]->leaf, "metrics"), objname);
-        double v;
-        if (m && dir_max < 0 && js(m, "direction"))
-            dir_max = !strcmp(js(m, "direction"), "max");
-        if (m && metric_value(m, &v) == 0) {
-            t[j]->has_obj = 1;
-            t[j]->obj = v;
+        const struct leaf_metric *m = leaf_metric_get(t[j].r, objname);
+        if (m && dir_max < 0 && m->direction)
+            dir_max = !strcmp(m->direction, "max");
+        if (m && m->finite) {
+            t[j].has_obj = 1;
+            t[j].obj = m->value;
             N++;
         } else {
-            if (m)
-                reported_nonfinite++;
-            json_t *c = json_object_get(missing, t[j]->status);
-            json_object_set_new(missing, t[j]->status,
+            nonfinite += m != NULL;
+            json_t *c = json_object_get(missing, t[j].status);
+            json_object_set_new(missing, t[j].status,
                                 json_integer(c ? json_integer_value(c) + 1 : 1));
         }
     }
-    if (!N) {
+    if (!N || dir_max < 0) {
+        if (!N)
+            snprintf(err, errlen, "objective '%s': no trial of the study reported it", objname);
+        else
+            snprintf(err, errlen,
+                     "objective '%s' has no recorded direction; give --objective %s:max or %s:min",
+                     objname, objname, objname);
         json_decref(missing);
-        snprintf(err, errlen, "objective '%s': no trial of the study reported it", objname);
-        goto out_free;
-    }
-    if (dir_max < 0) {
-        json_decref(missing);
-        snprintf(err, errlen, "objective '%s' has no recorded direction; give --objective %s:max or %s:min",
-                 objname, objname, objname);
-        goto out_free;
+        free(t);
+        return -1;
     }
     int sign = dir_max ? 1 : -1;
-    struct tr **withobj = malloc(N * sizeof *withobj);
     double *sorted = malloc(N * sizeof *sorted);
-    size_t w = 0;
-    for (size_t j = 0; j < n; j++)
-        if (t[j]->has_obj) {
-            t[j]->obj *= sign;
-            withobj[w] = t[j];
-            sorted[w++] = t[j]->obj;
+    for (size_t j = 0, w = 0; j < n; j++)
+        if (t[j].has_obj) {
+            t[j].obj *= sign;
+            sorted[w++] = t[j].obj;
         }
     stats_sort(sorted, N);
 
     /* the released trial and its value */
-    struct tr *p = NULL;
-    if (produced)
-        for (size_t j = 0; j < n; j++)
-            if (!strcmp(t[j]->uuid, produced))
-                p = t[j];
+    const struct tr *p = NULL;
+    for (size_t j = 0; produced && j < n; j++)
+        if (!strcmp(t[j].r->trial, produced))
+            p = &t[j];
     json_t *refit = NULL, *released = NULL;
     double rel = 0;
     int have_rel = 0;
@@ -797,8 +919,7 @@ int record_compute(json_t *trials, json_t *excluded, const char *produced, const
         }
     }
     if (have_rel) {
-        size_t ties;
-        size_t rank = stats_rank(sorted, N, rel, &ties);
+        size_t ties, rank = stats_rank(sorted, N, rel, &ties);
         json_object_set_new(released, "value", num(sign * rel));
         json_object_set_new(released, "rank", json_integer((json_int_t)rank));
         json_object_set_new(released, "ties", json_integer((json_int_t)ties));
@@ -816,47 +937,48 @@ int record_compute(json_t *trials, json_t *excluded, const char *produced, const
         "failure rate",
         "best", num(sign * sorted[N - 1]), "median", num(sign * stats_median(sorted, N)), "worst",
         num(sign * sorted[0]));
-    if (reported_nonfinite)
-        json_object_set_new(sel, "non_finite", json_integer((json_int_t)reported_nonfinite));
+    if (nonfinite)
+        json_object_set_new(sel, "non_finite", json_integer((json_int_t)nonfinite));
     if (released)
         json_object_set_new(sel, "released", released);
     json_object_update_new(sel, curve_json(sorted, N, sign));
-    json_object_set_new(sel, "noise_floor", noise_json(withobj, N, sorted, rel, have_rel, sign));
 
-    json_t *choices = choices_json(t, n, p, sign);
+    struct table tb;
+    table_build(&tb, t, n);
+    json_object_set_new(sel, "noise_floor", noise_json(&tb, t, sorted, N, rel, have_rel, sign));
+    json_t *choices = choices_json(&tb, t, p, sign);
 
     /* search */
-    json_t *by = json_object(), *sessions = json_object(), *configs = json_object();
-    int64_t first = 0, last = 0;
+    json_t *by = json_object();
+    struct smap sessions = {0};
+    struct rmap configs = {.w = tb.nk};
+    int64_t first = 0, lastt = 0;
     size_t bad = 0;
     for (size_t j = 0; j < n; j++) {
-        json_t *c = json_object_get(by, t[j]->status);
-        json_object_set_new(by, t[j]->status, json_integer(c ? json_integer_value(c) + 1 : 1));
-        if (!strcmp(t[j]->status, "failed") || !strcmp(t[j]->status, "crashed") ||
-            !strcmp(t[j]->status, "killed"))
-            bad++;
-        const char *s = js(t[j]->leaf, "session");
-        if (s)
-            json_object_set_new(sessions, s, json_true());
-        char *sig = config_sig(t[j]->params, 0);
-        json_object_set_new(configs, sig, json_true());
-        free(sig);
-        if (t[j]->started && (!first || t[j]->started < first))
-            first = t[j]->started;
-        int64_t e = t[j]->ended ? t[j]->ended : t[j]->started;
-        if (e > last)
-            last = e;
+        const struct leaf_rec *r = t[j].r;
+        json_t *c = json_object_get(by, t[j].status);
+        json_object_set_new(by, t[j].status, json_integer(c ? json_integer_value(c) + 1 : 1));
+        bad += is_failure(t[j].status);
+        if (r->session)
+            smap_put(&sessions, r->session, NULL);
+        rmap_put(&configs, tb.row + j * tb.nk);
+        if (r->has_started && r->started_ns && (!first || r->started_ns < first))
+            first = r->started_ns;
+        int64_t e = r->has_ended ? r->ended_ns : r->started_ns;
+        if (e > lastt)
+            lastt = e;
     }
     json_t *search = json_pack(
         "{s:I,s:o,s:o,s:I,s:I,s:I,s:o,s:o,s:o,s:{s:o,s:o}}", "trials", (json_int_t)n, "by_status",
         by, "failure_rate", num(n ? (double)bad / (double)n : 0), "revisions",
-        (json_int_t)(nleaves - distinct), "sessions", (json_int_t)json_object_size(sessions),
-        "distinct_configurations", (json_int_t)json_object_size(configs), "first",
-        first ? record_iso_ns(first) : json_null(), "last", last ? record_iso_ns(last) : json_null(),
-        "kind", kind_json(t, n, choices), "compute", "trials", compute_json(t, n, 0), "failed",
-        compute_json(t, n, 1));
-    json_decref(sessions);
-    json_decref(configs);
+        (json_int_t)(nleaves - distinct), "sessions", (json_int_t)sessions.n,
+        "distinct_configurations", (json_int_t)configs.n, "first",
+        first ? record_iso_ns(first) : json_null(), "last",
+        lastt ? record_iso_ns(lastt) : json_null(), "kind", kind_json(&tb, t, choices), "compute",
+        "trials", compute_json(t, n, 0), "failed", compute_json(t, n, 1));
+    smap_free(&sessions);
+    rmap_free(&configs);
+    table_free(&tb);
 
     *search_out = search;
     *selection_out = sel;
@@ -866,14 +988,7 @@ int record_compute(json_t *trials, json_t *excluded, const char *produced, const
     else
         json_decref(refit);
     rc = 0;
-    free(withobj);
     free(sorted);
-out_free:
-    json_decref(empty);
-    free(all);
     free(t);
-out:
-    json_decref(latest);
-    json_decref(skip);
     return rc;
 }

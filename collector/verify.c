@@ -22,7 +22,6 @@
 #include "record.h"
 #include "wire.h"
 
-#define LEAF_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17))
 
 static void usage(FILE *f)
 {
@@ -196,13 +195,13 @@ static const char *first_diff(json_t *a, json_t *b)
     return "(value)";
 }
 
-static void check_predicate(struct result *r, json_t *p)
+static void check_predicate(struct result *r, const struct record *rec)
 {
+    json_t *p = json_object_get(rec->stmt, "predicate");
     json_t *search = json_object_get(p, "search"), *sel = json_object_get(p, "selection");
-    json_t *trials = json_object_get(p, "trials"), *log = json_object_get(p, "log");
-    if (!json_is_object(search) || !json_is_object(sel) || !json_is_array(trials) ||
-        !json_is_object(log)) {
-        fail(r, "predicate: search, selection, trials or log missing");
+    json_t *log = json_object_get(p, "log");
+    if (!json_is_object(search) || !json_is_object(sel) || !json_is_object(log)) {
+        fail(r, "predicate: search, selection or log missing");
         return;
     }
     /* counts */
@@ -222,8 +221,8 @@ static void check_predicate(struct result *r, json_t *p)
              (long long)miss, (long long)total);
         return;
     }
-    if ((json_int_t)json_array_size(trials) != json_integer_value(json_object_get(log, "tree_size"))) {
-        fail(r, "predicate: %zu trials listed, the log has %lld leaves", json_array_size(trials),
+    if ((json_int_t)rec->n != json_integer_value(json_object_get(log, "tree_size"))) {
+        fail(r, "predicate: %zu trials listed, the log has %lld leaves", rec->n,
              (long long)json_integer_value(json_object_get(log, "tree_size")));
         return;
     }
@@ -233,7 +232,8 @@ static void check_predicate(struct result *r, json_t *p)
     json_t *pb = json_object_get(p, "producedBy");
     json_t *s2 = NULL, *sel2 = NULL, *ch2 = NULL, *refit2 = NULL;
     char err[512];
-    if (record_compute(trials, json_object_get(search, "excluded"), js(pb, "trial"), js(obj, "name"),
+    if (record_compute(rec->leaf, rec->n, json_object_get(search, "excluded"), js(pb, "trial"),
+                       js(obj, "name"),
                        dir && !strcmp(dir, "min") ? 0 : 1, &s2, &sel2, &ch2, &refit2, err,
                        sizeof err) != 0) {
         fail(r, "predicate: cannot recompute: %s", err);
@@ -271,18 +271,13 @@ static void check_predicate(struct result *r, json_t *p)
 }
 
 /* ---- log */
-static merkle_hash *leaf_hashes(json_t *trials, size_t *n)
+/* Leaf hashes of the canonical texts (record_from_statement re-serialised
+ * each leaf the way the collector did before hashing it). */
+static merkle_hash *leaf_hashes(const struct record *rec)
 {
-    *n = json_array_size(trials);
-    merkle_hash *h = malloc((*n ? *n : 1) * sizeof *h);
-    size_t i;
-    json_t *t;
-    json_array_foreach(trials, i, t)
-    {
-        char *text = json_dumps(t, LEAF_FLAGS);
-        merkle_leaf_hash(text ? text : "", text ? strlen(text) : 0, h[i]);
-        free(text);
-    }
+    merkle_hash *h = malloc((rec->n ? rec->n : 1) * sizeof *h);
+    for (size_t i = 0; i < rec->n; i++)
+        merkle_leaf_hash(rec->text[i], rec->len[i], h[i]);
     return h;
 }
 
@@ -428,17 +423,17 @@ int cmd_verify(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    const char *rec = argv[optind], *model = argv[optind + 1];
+    const char *recpath = argv[optind], *model = argv[optind + 1];
     char err[1024];
     size_t len;
-    char *text = read_file(rec, &len, err, sizeof err);
+    char *text = read_file(recpath, &len, err, sizeof err);
     if (!text) {
         fprintf(stderr, "tunetrail verify: %s\n", err);
         return 1;
     }
     struct dsse_envelope env;
     if (dsse_parse(text, len, &env, err, sizeof err) != 0) {
-        printf("verify: FAILED record: %s: %s\n", rec, err);
+        printf("verify: FAILED record: %s: %s\n", recpath, err);
         free(text);
         return 1;
     }
@@ -455,24 +450,29 @@ int cmd_verify(int argc, char **argv)
              !js(stmt, "predicateType") ||
              strcmp(js(stmt, "predicateType"), RECORD_PREDICATE_TYPE))
         fail(&r, "record: not an in-toto Statement v1 with predicate %s", RECORD_PREDICATE_TYPE);
+    struct record rec = {0};
     if (stmt) {
-        json_t *p = json_object_get(stmt, "predicate");
-        check_subject(&r, stmt, model);
-        check_predicate(&r, p);
-        size_t n;
-        merkle_hash *h = leaf_hashes(json_object_get(p, "trials"), &n);
-        check_log(&r, p, h, n);
-        if (receipts)
-            check_receipts(&r, receipts, js(p, "study") ? js(p, "study") : "", h, n);
-        else
-            pass(&r, "receipts not checked (no --receipts)");
-        free(h);
+        if (record_from_statement(json_incref(stmt), &rec, err, sizeof err) != 0) {
+            fail(&r, "record: %s", err);
+        } else {
+            json_t *p = json_object_get(rec.stmt, "predicate");
+            check_subject(&r, rec.stmt, model);
+            check_predicate(&r, &rec);
+            merkle_hash *h = leaf_hashes(&rec);
+            check_log(&r, p, h, rec.n);
+            if (receipts)
+                check_receipts(&r, receipts, js(p, "study") ? js(p, "study") : "", h, rec.n);
+            else
+                pass(&r, "receipts not checked (no --receipts)");
+            free(h);
+        }
     }
     if (r.failed)
         printf("verify: FAILED %s%s%s\n", r.bad, *r.ok ? "; ok: " : "", r.ok);
     else
         printf("verify: OK %s\n", r.ok);
     json_decref(stmt);
+    record_free(&rec);
     dsse_free(&env);
     return r.failed ? 1 : 0;
 }

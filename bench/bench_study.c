@@ -1,0 +1,328 @@
+/* bench_study.c - a synthetic study of N trials written straight into a store
+ * (through ingest_batches, so the collector's own sealing builds the log), for
+ * the attest / report budget (DESIGN.md: <= 1 s on a 100k-trial study).
+ *
+ * A random search: lr log-uniform, depth 2..12, optimizer and batch from small
+ * sets, a seed; every 10th trial repeats an earlier configuration with a new
+ * seed (so the noise floor is defined); 3% of the processes fail, 1% are
+ * killed. The best trial "writes" MODEL (a real file; its sha256 goes into
+ * the FileAccess), so `tunetrail attest MODEL` has a subject.
+ *
+ * usage: bench_study -o STORE -m MODEL [-n TRIALS] [-s STUDY]
+ *        bench_study -r STORE [-s STUDY]   (baseline: read and parse every leaf) */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "keys.h"
+#include "store.h"
+#include "tunetrail.pb-c.h"
+#include "wire.h"
+
+#define GROUP 32
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+struct cfg {
+    double lr;
+    int depth, opt, batch, seed;
+};
+
+static const char *const opts[] = {"adam", "sgd", "rmsprop"};
+static const int batches[] = {32, 64, 128, 256};
+
+static double score(const struct cfg *c)
+{
+    double l = log10(c->lr);
+    double u = (double)rand() / RAND_MAX, v = (double)rand() / RAND_MAX;
+    double noise = sqrt(-2 * log(u + 1e-12)) * cos(2 * M_PI * v) * 0.01;
+    return 0.9 - 0.02 * (l + 3) * (l + 3) - 0.003 * abs(c->depth - 7) + (c->opt == 0 ? 0.01 : 0) +
+           noise;
+}
+
+struct batchbuf {
+    Tunetrail__Event ev[16], *evp[16];
+    size_t n;
+};
+
+static Tunetrail__Event *next_ev(struct batchbuf *b, uint8_t *origin, uint64_t *seq, int64_t t)
+{
+    Tunetrail__Event *e = &b->ev[b->n];
+    tunetrail__event__init(e);
+    e->origin = (ProtobufCBinaryData){16, origin};
+    e->has_origin = 1;
+    e->has_seq = 1;
+    e->seq = (*seq)++;
+    e->has_time_ns = 1;
+    e->time_ns = t;
+    b->evp[b->n++] = e;
+    return e;
+}
+
+static int generate(const char *path, const char *model, size_t n, const char *study)
+{
+    char err[512];
+    tt_store *st = store_open(path, STORE_CREATE, err, sizeof err);
+    if (!st) {
+        fprintf(stderr, "bench_study: %s\n", err);
+        return 1;
+    }
+    struct tt_key key;
+    if (key_collector(NULL, &key, err, sizeof err) == 0)
+        store_set_signer(st, &key);
+    srand(42);
+    struct cfg *c = malloc(n * sizeof *c);
+    double *val = malloc(n * sizeof *val);
+    int *how = malloc(n * sizeof *how); /* 0 ok, 1 failed, 2 killed */
+    size_t best = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i % 10 == 9) {
+            c[i] = c[rand() % i];
+            c[i].seed = rand() % 1000;
+        } else {
+            c[i].lr = pow(10, -5 + 4.0 * rand() / RAND_MAX);
+            c[i].depth = 2 + rand() % 11;
+            c[i].opt = rand() % 3;
+            c[i].batch = batches[rand() % 4];
+            c[i].seed = rand() % 1000;
+        }
+        val[i] = score(&c[i]);
+        int r = rand() % 100;
+        how[i] = r < 3 ? 1 : r < 4 ? 2 : 0;
+        if (how[i] == 0 && val[i] > val[best])
+            best = i;
+    }
+    /* the model file the best trial writes */
+    FILE *mf = fopen(model, "w");
+    if (!mf) {
+        perror(model);
+        return 1;
+    }
+    fprintf(mf, "synthetic model of trial %zu\n", best);
+    fclose(mf);
+    uint8_t msha[32];
+    crypto_hash_sha256(msha, (const uint8_t *)"", 0);
+    {
+        char line[128];
+        int len = snprintf(line, sizeof line, "synthetic model of trial %zu\n", best);
+        crypto_hash_sha256(msha, (const uint8_t *)line, (unsigned long long)len);
+    }
+
+    uint8_t session[16];
+    wire_uuid_new(session);
+    struct ingest_input in[GROUP];
+    struct ingest_result res[GROUP];
+    uint8_t *bufs[GROUP];
+    size_t g = 0;
+    uint64_t bseq = 0;
+    int64_t t0 = (int64_t)time(NULL) * 1000000000LL - (int64_t)n * 2000000000LL;
+    double start = now();
+    for (size_t i = (size_t)-1; i != n; i++) {
+        struct batchbuf b = {.n = 0};
+        uint8_t proc[16], trial[16];
+        uint64_t seq = 0;
+        Tunetrail__SessionStart ss;
+        Tunetrail__ProcessStart ps;
+        Tunetrail__TrialStart ts;
+        Tunetrail__Param pa[5];
+        Tunetrail__Metric me;
+        Tunetrail__FileAccess fa;
+        Tunetrail__ProcessEnd pe;
+        char vals[5][32], *argv[3] = {"train.py", "--config", "synthetic"};
+        int64_t t = t0 + (int64_t)i * 2000000000LL;
+        if (i == (size_t)-1) { /* the session's start */
+            tunetrail__session_start__init(&ss);
+            ss.session = (ProtobufCBinaryData){16, session};
+            ss.has_session = 1;
+            ss.study = (char *)study;
+            Tunetrail__Event *e = next_ev(&b, session, &seq, t0);
+            e->kind_case = TUNETRAIL__EVENT__KIND_SESSION_START;
+            e->session_start = &ss;
+        } else {
+            wire_uuid_new(proc);
+            wire_uuid_new(trial);
+            tunetrail__process_start__init(&ps);
+            ps.process = (ProtobufCBinaryData){16, proc};
+            ps.has_process = 1;
+            ps.session = (ProtobufCBinaryData){16, session};
+            ps.has_session = 1;
+            ps.exe = "/usr/bin/python3";
+            ps.argv = argv;
+            ps.n_argv = 3;
+            Tunetrail__Event *e = next_ev(&b, proc, &seq, t);
+            e->kind_case = TUNETRAIL__EVENT__KIND_PROCESS_START;
+            e->process_start = &ps;
+            tunetrail__trial_start__init(&ts);
+            ts.trial = (ProtobufCBinaryData){16, trial};
+            ts.has_trial = 1;
+            ts.process = (ProtobufCBinaryData){16, proc};
+            ts.has_process = 1;
+            ts.framework = "synthetic";
+            ts.opened_by = "adapter";
+            e = next_ev(&b, proc, &seq, t);
+            e->kind_case = TUNETRAIL__EVENT__KIND_TRIAL_START;
+            e->trial_start = &ts;
+            snprintf(vals[0], 32, "%.6g", c[i].lr);
+            snprintf(vals[1], 32, "%d", c[i].depth);
+            snprintf(vals[2], 32, "%s", opts[c[i].opt]);
+            snprintf(vals[3], 32, "%d", c[i].batch);
+            snprintf(vals[4], 32, "%d", c[i].seed);
+            static const char *const keys[] = {"syn.lr", "syn.depth", "syn.optimizer",
+                                               "syn.batch_size", "syn.seed"};
+            for (int k = 0; k < 5; k++) {
+                tunetrail__param__init(&pa[k]);
+                pa[k].trial = (ProtobufCBinaryData){16, trial};
+                pa[k].has_trial = 1;
+                pa[k].key = (char *)keys[k];
+                pa[k].value = vals[k];
+                pa[k].source = "adapter";
+                e = next_ev(&b, proc, &seq, t + 1000);
+                e->kind_case = TUNETRAIL__EVENT__KIND_PARAM;
+                e->param = &pa[k];
+            }
+            if (how[i] == 0) {
+                tunetrail__metric__init(&me);
+                me.trial = (ProtobufCBinaryData){16, trial};
+                me.has_trial = 1;
+                me.name = "val_acc";
+                me.has_value = 1;
+                me.value = val[i];
+                me.split = "valid";
+                me.direction = "max";
+                e = next_ev(&b, proc, &seq, t + 1000000000LL);
+                e->kind_case = TUNETRAIL__EVENT__KIND_METRIC;
+                e->metric = &me;
+            }
+            if (i == best) {
+                tunetrail__file_access__init(&fa);
+                fa.process = (ProtobufCBinaryData){16, proc};
+                fa.has_process = 1;
+                fa.path = (char *)model;
+                fa.has_mode = 1;
+                fa.mode = TUNETRAIL__FILE_ACCESS__MODE__MODE_WRITE;
+                fa.has_closed = 1;
+                fa.closed = 1;
+                fa.sha256 = (ProtobufCBinaryData){32, msha};
+                fa.has_sha256 = 1;
+                e = next_ev(&b, proc, &seq, t + 1100000000LL);
+                e->kind_case = TUNETRAIL__EVENT__KIND_FILE_ACCESS;
+                e->file_access = &fa;
+            }
+            tunetrail__process_end__init(&pe);
+            pe.process = (ProtobufCBinaryData){16, proc};
+            pe.has_process = 1;
+            pe.has_how = 1;
+            pe.how = how[i] == 2 ? TUNETRAIL__PROCESS_END__HOW__END_KILLED
+                                 : TUNETRAIL__PROCESS_END__HOW__END_EXIT;
+            pe.has_exit_code = 1;
+            pe.exit_code = how[i] == 1;
+            pe.has_utime_us = pe.has_maxrss_kb = 1;
+            pe.utime_us = 1500000 + rand() % 100000;
+            pe.maxrss_kb = 200000 + rand() % 50000;
+            e = next_ev(&b, proc, &seq, t + 1500000000LL);
+            e->kind_case = TUNETRAIL__EVENT__KIND_PROCESS_END;
+            e->process_end = &pe;
+        }
+        Tunetrail__Batch bt;
+        tunetrail__batch__init(&bt);
+        bt.has_schema_version = 1;
+        bt.schema_version = 1;
+        bt.sender = (ProtobufCBinaryData){16, session};
+        bt.has_sender = 1;
+        bt.has_batch_seq = 1;
+        bt.batch_seq = bseq++;
+        bt.events = b.evp;
+        bt.n_events = b.n;
+        size_t len = tunetrail__batch__get_packed_size(&bt);
+        bufs[g] = malloc(len);
+        tunetrail__batch__pack(&bt, bufs[g]);
+        in[g] = (struct ingest_input){bufs[g], len};
+        g++;
+        if (g == GROUP || i + 1 == n) {
+            if (ingest_batches(st, in, g, res) != 0) {
+                fprintf(stderr, "bench_study: ingest failed: %s\n", res[0].error);
+                return 1;
+            }
+            for (size_t k = 0; k < g; k++)
+                free(bufs[k]);
+            g = 0;
+        }
+    }
+    double took = now() - start;
+    fprintf(stderr, "bench_study: %zu trials into %s in %.2f s (best trial %zu writes %s)\n", n,
+            path, took, best, model);
+    store_close(st);
+    free(c);
+    free(val);
+    free(how);
+    return 0;
+}
+
+/* The floor any record of the whole log pays: read every leaf and parse it. */
+static int baseline(const char *path, const char *study)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT leaf FROM log WHERE study = ?1 ORDER BY idx", -1, &s,
+                           NULL) != SQLITE_OK) {
+        fprintf(stderr, "bench_study: %s: %s\n", path, sqlite3_errmsg(db));
+        return 1;
+    }
+    double t = now();
+    sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
+    size_t n = 0, bytes = 0;
+    json_t *all = json_array();
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        json_t *o = json_loadb((const char *)sqlite3_column_text(s, 0),
+                               (size_t)sqlite3_column_bytes(s, 0), 0, NULL);
+        bytes += (size_t)sqlite3_column_bytes(s, 0);
+        json_array_append_new(all, o);
+        n++;
+    }
+    json_decref(all);
+    printf("%.4f %zu %zu\n", now() - t, n, bytes);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *out = NULL, *model = NULL, *readp = NULL, *study = "bench";
+    size_t n = 100000;
+    int c;
+    while ((c = getopt(argc, argv, "o:m:n:s:r:")) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'm': model = optarg; break;
+        case 'n': n = strtoul(optarg, NULL, 10); break;
+        case 's': study = optarg; break;
+        case 'r': readp = optarg; break;
+        default:
+            fprintf(stderr, "usage: bench_study -o STORE -m MODEL [-n TRIALS] [-s STUDY] | -r STORE\n");
+            return 2;
+        }
+    }
+    if (sodium_init() < 0)
+        return 1;
+    if (readp)
+        return baseline(readp, study);
+    if (!out || !model || n < 2) {
+        fprintf(stderr, "usage: bench_study -o STORE -m MODEL [-n TRIALS] [-s STUDY] | -r STORE\n");
+        return 2;
+    }
+    return generate(out, model, n, study);
+}
