@@ -193,9 +193,14 @@ static int str_span(struct scan *s, const char **start, size_t *n, int *esc)
         if (u >= 0xDC00 && u <= 0xDFFF)
             return fail(s, "lone low surrogate");
         if (u >= 0xD800 && u <= 0xDBFF) {
+            /* only "\\u" + a low surrogate may follow */
+            if ((end - p > 6 && p[6] != '\\') || (end - p > 7 && p[7] != 'u'))
+                return fail(s, "lone high surrogate");
             if (end - p < 12)
                 return fail(s, "truncated text");
-            int lo = p[6] == '\\' && p[7] == 'u' ? hex4(p + 8) : -1;
+            int lo = hex4(p + 8);
+            if (lo < 0)
+                return fail(s, "bad escape");
             if (lo < 0xDC00 || lo > 0xDFFF)
                 return fail(s, "lone high surrogate");
             p += 6;
