@@ -13,6 +13,7 @@
 #include "paths.h"
 #include "record.h"
 #include "store.h"
+#include "util.h"
 
 static void usage(FILE *f)
 {
@@ -37,8 +38,8 @@ static void usage(FILE *f)
 }
 
 /* Writes to a temp file next to out, then renames: no half-written record. */
-static int write_record(const char *out, const char *payload, size_t len, const struct tt_key *k,
-                        char *err, size_t errlen)
+static int write_record(const char *out, uint8_t *buf, size_t room, size_t len,
+                        const struct tt_key *k, char *err, size_t errlen)
 {
     int to_stdout = !strcmp(out, "-");
     char *tmp = NULL;
@@ -52,7 +53,7 @@ static int write_record(const char *out, const char *payload, size_t len, const 
             return -1;
         }
     }
-    int rc = dsse_write(f, DSSE_INTOTO_TYPE, (const uint8_t *)payload, len, k, err, errlen);
+    int rc = dsse_write_inplace(f, DSSE_INTOTO_TYPE, buf, room, len, k, err, errlen);
     if (!to_stdout) {
         if (fclose(f) != 0 && rc == 0) {
             snprintf(err, errlen, "%s: cannot write: %s", out, strerror(errno));
@@ -152,15 +153,19 @@ int cmd_attest(int argc, char **argv)
         fprintf(stderr, "tunetrail attest: %s\n", err);
         return 1;
     }
-    size_t len;
-    char *payload = record_payload(&rec, &len);
-    if (!payload || write_record(out, payload, len, &key, err, sizeof err) != 0) {
-        fprintf(stderr, "tunetrail attest: %s\n", payload ? err : "out of memory");
-        free(payload);
+    uint8_t *buf = NULL;
+    size_t bufsize = 0, len;
+    record_phase("record_build");
+    rc = record_payload(&rec, DSSE_PREFIX_MAX, &buf, &bufsize, &len);
+    record_phase("payload");
+    if (rc != 0 || write_record(out, buf, DSSE_PREFIX_MAX, len, &key, err, sizeof err) != 0) {
+        fprintf(stderr, "tunetrail attest: %s\n", rc ? "out of memory" : err);
+        tt_big_free(buf, bufsize);
         record_free(&rec);
         return 1;
     }
-    free(payload);
+    record_phase("sign + write");
+    tt_big_free(buf, bufsize);
     json_t *stmt = rec.stmt;
 
     /* one line for the person who ran it */

@@ -4,8 +4,9 @@
  * dsse_write streams the base64 payload in chunks straight to the FILE: a
  * record of a 100k-trial study is tens of MB, and building the JSON text
  * (or a jansson tree holding the base64 string) would hold it in memory two
- * or three more times. The PAE copy of the body is unavoidable: ed25519
- * (without prehashing) signs one contiguous message. */
+ * or three more times. ed25519 (without prehashing) signs one contiguous
+ * message, so dsse_write copies the body behind the PAE prefix;
+ * dsse_write_inplace lets a caller leave room for the prefix instead. */
 #include "dsse.h"
 #include "util.h"
 
@@ -16,26 +17,25 @@
 #include <jansson.h>
 #include <sodium.h>
 
+size_t dsse_pae_prefix(const char *type, size_t bodylen, char *out, size_t outsz)
+{
+    int n = snprintf(out, outsz, "DSSEv1 %zu %s %zu ", strlen(type), type, bodylen);
+    return n < 0 || (size_t)n >= outsz ? 0 : (size_t)n;
+}
+
 uint8_t *dsse_pae(const char *type, const uint8_t *body, size_t bodylen, size_t *outlen)
 {
-    size_t tlen = strlen(type);
-    char head[64], mid[32];
-    int hn = snprintf(head, sizeof head, "DSSEv1 %zu ", tlen);
-    int mn = snprintf(mid, sizeof mid, " %zu ", bodylen);
-    size_t total = (size_t)hn + tlen + (size_t)mn + bodylen;
-    uint8_t *p = malloc(total ? total : 1);
+    char head[DSSE_PREFIX_MAX];
+    size_t hn = dsse_pae_prefix(type, bodylen, head, sizeof head);
+    if (!hn)
+        return NULL;
+    uint8_t *p = malloc(hn + bodylen + 1);
     if (!p)
         return NULL;
-    uint8_t *w = p;
-    memcpy(w, head, (size_t)hn);
-    w += hn;
-    memcpy(w, type, tlen);
-    w += tlen;
-    memcpy(w, mid, (size_t)mn);
-    w += mn;
+    memcpy(p, head, hn);
     if (bodylen)
-        memcpy(w, body, bodylen);
-    *outlen = total;
+        memcpy(p + hn, body, bodylen);
+    *outlen = hn + bodylen;
     return p;
 }
 
@@ -60,28 +60,17 @@ static int write_base64(FILE *out, const uint8_t *data, size_t len)
     return 0;
 }
 
-int dsse_write(FILE *out, const char *type, const uint8_t *body, size_t bodylen,
-               const struct tt_key *key, char *err, size_t errlen)
+/* Signs the PAE that starts at pae (plen bytes) and writes the envelope of
+ * body. Shared by dsse_write and dsse_write_inplace. */
+static int sign_and_write(FILE *out, const char *type, const uint8_t *pae, size_t plen,
+                          const uint8_t *body, size_t bodylen, const struct tt_key *key, char *err,
+                          size_t errlen)
 {
     uint8_t sig[64];
     char sig64[sodium_base64_ENCODED_LEN(64, sodium_base64_VARIANT_ORIGINAL)];
     char *type_json = NULL;
     json_t *t = NULL;
-    if (!out || !type || (bodylen && !body) || !key)
-        return tt_fail(err, errlen, "dsse_write: bad arguments");
-    if (!key->has_secret)
-        return tt_fail(err, errlen, "signing key %s has no secret half (a .pub was given)",
-                       key->keyid);
-    if (sodium_init() < 0)
-        return tt_fail(err, errlen, "libsodium cannot initialise");
-
-    size_t plen;
-    uint8_t *pae = dsse_pae(type, body, bodylen, &plen);
-    if (!pae)
-        return tt_fail(err, errlen, "out of memory (%zu-byte payload)", bodylen);
-    int r = crypto_sign_detached(sig, NULL, pae, plen, key->sk);
-    free(pae);
-    if (r != 0)
+    if (crypto_sign_detached(sig, NULL, pae, plen, key->sk) != 0)
         return tt_fail(err, errlen, "cannot sign");
     sodium_bin2base64(sig64, sizeof sig64, sig, sizeof sig, sodium_base64_VARIANT_ORIGINAL);
 
@@ -106,6 +95,48 @@ err:
     free(type_json);
     json_decref(t);
     return -1;
+}
+
+static int check_args(FILE *out, const char *type, const void *body, size_t bodylen,
+                      const struct tt_key *key, char *err, size_t errlen)
+{
+    if (!out || !type || (bodylen && !body) || !key)
+        return tt_fail(err, errlen, "dsse_write: bad arguments");
+    if (!key->has_secret)
+        return tt_fail(err, errlen, "signing key %s has no secret half (a .pub was given)",
+                       key->keyid);
+    if (sodium_init() < 0)
+        return tt_fail(err, errlen, "libsodium cannot initialise");
+    return 0;
+}
+
+int dsse_write(FILE *out, const char *type, const uint8_t *body, size_t bodylen,
+               const struct tt_key *key, char *err, size_t errlen)
+{
+    if (check_args(out, type, body, bodylen, key, err, errlen) != 0)
+        return -1;
+    size_t plen;
+    uint8_t *pae = dsse_pae(type, body, bodylen, &plen);
+    if (!pae)
+        return tt_fail(err, errlen, "out of memory (%zu-byte payload)", bodylen);
+    int r = sign_and_write(out, type, pae, plen, body, bodylen, key, err, errlen);
+    free(pae);
+    return r;
+}
+
+int dsse_write_inplace(FILE *out, const char *type, uint8_t *buf, size_t room, size_t bodylen,
+                       const struct tt_key *key, char *err, size_t errlen)
+{
+    char head[DSSE_PREFIX_MAX];
+    if (check_args(out, type, buf, bodylen, key, err, errlen) != 0)
+        return -1;
+    size_t hn = dsse_pae_prefix(type, bodylen, head, sizeof head);
+    if (!hn || hn > room)
+        return tt_fail(err, errlen, "dsse_write_inplace: %zu bytes of room, the PAE prefix needs %zu",
+                       room, hn);
+    memcpy(buf + room - hn, head, hn);
+    return sign_and_write(out, type, buf + room - hn, hn + bodylen, buf + room, bodylen, key, err,
+                          errlen);
 }
 
 /* Decodes base64 in any of the spellings DSSE readers meet: standard or

@@ -42,6 +42,17 @@ struct dsse_envelope {
     size_t nsigs;
 };
 
+/* The PAE prefix ("DSSEv1 LEN(type) type LEN(body) ") of a body of bodylen
+ * bytes, written to out; returns its length, 0 if it does not fit. */
+#define DSSE_PREFIX_MAX 256
+size_t dsse_pae_prefix(const char *type, size_t bodylen, char *out, size_t outsz);
+
+/* dsse_write for a body at buf + room (bodylen bytes) with room bytes free
+ * before it: the PAE prefix is written there and signed in place, sparing a
+ * copy of a body of tens of MB. The body itself is left unchanged. */
+int dsse_write_inplace(FILE *out, const char *type, uint8_t *buf, size_t room, size_t bodylen,
+                       const struct tt_key *key, char *err, size_t errlen);
+
 /* Parses envelope JSON text. On failure err says what is wrong ("not JSON at
  * line L column C", "payload is not base64", ...). Free with dsse_free. */
 int dsse_parse(const char *text, size_t len, struct dsse_envelope *env, char *err, size_t errlen);

@@ -18,7 +18,9 @@
 #include "hashcache.h"
 #include "merkle.h"
 #include "paths.h"
+#include "util.h"
 #include "wire.h"
+
 
 
 /* What record_build keeps of the log besides the record itself. */
@@ -102,6 +104,7 @@ static int load_leaves(sqlite3 *db, const char *study, struct record *r, struct 
     }
     sqlite3_finalize(s);
     s = NULL;
+    record_phase("  read + scan leaves");
     for (size_t i = 0; i < r->n; i++) {
         merkle_hash h;
         merkle_leaf_hash(r->text[i], r->len[i], h);
@@ -112,6 +115,7 @@ static int load_leaves(sqlite3 *db, const char *study, struct record *r, struct 
             goto err;
         }
     }
+    record_phase("  rehash leaves");
     if (!r->n)
         return 0;
     /* the head the collector extends must agree with the leaves */
@@ -429,8 +433,7 @@ static long last_leaf_of(const struct record *r, const char *uuid)
     return -1;
 }
 
-/* TUNETRAIL_TIMING=1 prints the phases' times (for the benchmark). */
-static void phase(const char *what)
+void record_phase(const char *what)
 {
     static double last;
     static int on = -1;
@@ -462,7 +465,7 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
     char shahex[65];
 
     memset(out, 0, sizeof *out);
-    phase("start");
+    record_phase("start");
     if (o->objective && record_objective_parse(o->objective, name, sizeof name, &dir_max, err,
                                                errlen) != 0)
         goto out;
@@ -487,10 +490,10 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
     } else if (paths_study(o->study, &study, err, errlen) != 0)
         goto out;
 
-    phase("find producer");
+    record_phase("find producer");
     if (load_leaves(db, study, out, &l, err, errlen) != 0)
         goto out;
-    phase("load + check leaves");
+    record_phase("load + check leaves");
     if (!out->n) {
         snprintf(err, errlen, "study '%s' has no finished trials in its log", study);
         goto out;
@@ -515,7 +518,7 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
         }
     }
     excluded = excluded_json(db, out, &l);
-    phase("evaluation trials");
+    record_phase("evaluation trials");
     if (record_compute(out->leaf, out->n, excluded, o->model ? produced : NULL,
                        o->objective ? name : NULL, dir_max, &search, &sel, &choices, &refit, err,
                        errlen) != 0) {
@@ -524,12 +527,12 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
         snprintf(err, errlen, "%s", tmp);
         goto out;
     }
-    phase("record_compute");
+    record_phase("record_compute");
     json_object_set_new(search, "running", json_integer(count_running(db, study)));
     json_object_set(search, "excluded", excluded);
     json_object_set_new(json_object_get(search, "compute"), "all_processes",
                         all_processes_json(db, study));
-    phase("running + all processes");
+    record_phase("running + all processes");
 
     merkle_hash root;
     merkle_root(l.hash, out->n, root);
@@ -576,9 +579,9 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
     json_object_set_new(pred, "search", search);
     json_object_set_new(pred, "selection", sel);
     json_object_set_new(pred, "choices", choices);
-    phase("root, proofs, producedBy");
+    record_phase("root, proofs, producedBy");
     json_object_set_new(pred, "holdout", holdout_json(db, study, out, excluded));
-    phase("holdout");
+    record_phase("holdout");
     json_object_set_new(pred, "log", log);
     search = sel = choices = NULL;
     out->stmt = json_pack("{s:s,s:O,s:s,s:o}", "_type", RECORD_STATEMENT_TYPE, "subject", subject,
@@ -612,7 +615,8 @@ void record_free(struct record *r)
 /* The Statement is dumped with a placeholder for predicate.trials, which is
  * then replaced by the stored leaf texts: they are canonical already, and
  * re-serialising 100k leaves through a JSON tree costs seconds. */
-char *record_payload(const struct record *r, size_t *len)
+int record_payload(const struct record *r, size_t room, uint8_t **bufp, size_t *bufsize,
+                   size_t *len)
 {
     static const char mark[] = "\"\\u0001trials\\u0001\"";
     json_t *pred = json_object_get(r->stmt, "predicate");
@@ -622,16 +626,18 @@ char *record_payload(const struct record *r, size_t *len)
     char *at = head ? strstr(head, mark) : NULL;
     if (!at) {
         free(head);
-        return NULL;
+        return -1;
     }
     size_t pre = (size_t)(at - head), post = strlen(at + sizeof mark - 1), total = pre + post + 2;
     for (size_t i = 0; i < r->n; i++)
         total += r->len[i] + 1;
-    char *buf = malloc(total + 1), *p = buf;
+    size_t size = room + total + 1;
+    uint8_t *buf = tt_big_alloc(size);
     if (!buf) {
         free(head);
-        return NULL;
+        return -1;
     }
+    uint8_t *p = buf + room;
     memcpy(p, head, pre);
     p += pre;
     *p++ = '[';
@@ -644,8 +650,9 @@ char *record_payload(const struct record *r, size_t *len)
     *p++ = ']';
     memcpy(p, at + sizeof mark - 1, post);
     p += post;
-    *p = 0;
     free(head);
-    *len = (size_t)(p - buf);
-    return buf;
+    *bufp = buf;
+    *bufsize = size;
+    *len = (size_t)(p - buf - room);
+    return 0;
 }

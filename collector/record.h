@@ -55,8 +55,11 @@ int record_from_statement(json_t *stmt, struct record *out, char *err, size_t er
 void record_free(struct record *r);
 
 /* The payload: the Statement with predicate.trials = the leaf texts, as one
- * malloc'd JSON text (*len bytes). NULL if out of memory. */
-char *record_payload(const struct record *r, size_t *len);
+ * JSON text of *len bytes starting at (*buf) + room, with room free bytes
+ * before it (for dsse_write_inplace's PAE prefix). *buf / *bufsize are to be
+ * released with tt_big_free(*buf, *bufsize). -1 if out of memory. */
+int record_payload(const struct record *r, size_t room, uint8_t **buf, size_t *bufsize,
+                   size_t *len);
 
 /* The computed sections, from scanned leaves alone (attest from the store's
  * log, verify from a record's `trials`: same leaves -> identical JSON).
@@ -81,6 +84,10 @@ int record_seed_like(const char *key);
 
 /* ISO 8601 UTC string with milliseconds for a time in ns. */
 json_t *record_iso_ns(long long ns);
+
+/* With TUNETRAIL_TIMING set, prints the time since the previous call to
+ * stderr as "  <what>  <seconds> s" (the benchmark's phase breakdown). */
+void record_phase(const char *what);
 
 /* The canonical serialisation of a leaf object (jansson flags of RECORD.md). */
 #define RECORD_LEAF_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17))

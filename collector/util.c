@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/mman.h>
 
 int tt_fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -16,4 +17,21 @@ int tt_fail(char *err, size_t errlen, const char *fmt, ...)
     }
     errno = saved;
     return -1;
+}
+
+void *tt_big_alloc(size_t n)
+{
+    void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, n, MADV_HUGEPAGE); /* advice only: fine if THP is off */
+#endif
+    return p;
+}
+
+void tt_big_free(void *p, size_t n)
+{
+    if (p)
+        munmap(p, n ? n : 1);
 }
