@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# One command for a fresh Debian machine: installs what is missing, builds, and
-# records a real small search (svm-grid over heart_scale, 110 svm-train runs)
-# in the embedded default store, then prints what was recorded.
+# One command for a fresh Debian machine: installs what is missing, builds,
+# records a real small search (svm-grid over heart_scale, 110 svm-train
+# cross-validations) in the embedded default store, refits the best (c, g),
+# attests the model and prints its provenance record.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 bash "$src/scripts/install-deps.sh"
@@ -13,16 +14,34 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp /usr/share/doc/liblinear-tools/examples/heart_scale "$work/"
 cd "$work"
-echo "== tunetrail run --study quickstart --trial svm-train -- svm-grid ... heart_scale"
-"$tt" run --study quickstart --trial svm-train -- \
-  svm-grid -svmtrain /usr/bin/svm-train -gnuplot null -out null heart_scale | tail -n 1
+study=quickstart-$(date +%Y%m%d-%H%M%S)
+echo "== tunetrail run --study $study -- svm-grid ... heart_scale"
+read -r c g rate < <("$tt" run --study "$study" -- \
+  svm-grid -svmtrain /usr/bin/svm-train -gnuplot null -out null heart_scale | tail -n 1)
+echo "svm-grid chose c=$c g=$g (cross-validation accuracy $rate%)"
 echo
-echo "== tunetrail trials --study quickstart   (last 10)"
-"$tt" trials --study quickstart | tail -n 10
+echo "== tunetrail run --study $study -- svm-train -c $c -g $g heart_scale heart.model   (the refit)"
+"$tt" run --study "$study" -- svm-train -c "$c" -g "$g" heart_scale heart.model >/dev/null
 echo
-echo "== tunetrail studies"
-"$tt" studies
-id=$("$tt" trials --study quickstart --json | tail -n 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+echo "== tunetrail trials --study $study   (last 5)"
+"$tt" trials --study "$study" | tail -n 5
 echo
-echo "== tunetrail show $id"
-"$tt" show "$id"
+keydir=${TUNETRAIL_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/tunetrail}/keys
+if [ ! -e "$keydir/tunetrail.key" ]; then
+  echo "== tunetrail keygen"
+  "$tt" keygen
+  echo
+fi
+echo "== tunetrail attest heart.model -o heart.model.tt.json"
+"$tt" attest heart.model -o heart.model.tt.json
+echo
+echo "== tunetrail verify heart.model.tt.json heart.model"
+"$tt" verify heart.model.tt.json heart.model
+echo
+echo "== tunetrail report --record heart.model.tt.json --format md -o -"
+"$tt" report --record heart.model.tt.json --format md -o -
+mkdir -p "$src/build/quickstart"
+cp heart.model heart.model.tt.json "$src/build/quickstart/"
+"$tt" report --record heart.model.tt.json -o "$src/build/quickstart/report.html"
+echo
+echo "The model, its record and an HTML report are in $src/build/quickstart/"
