@@ -14,24 +14,63 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* ---- arena --------------------------------------------------------------- */
 
 #define LEAF_CHUNK_MIN ((size_t)1 << 20)
+#define LEAF_CHUNK_MAX ((size_t)64 << 20)
+#define LEAF_HUGE ((size_t)2 << 20)
 
+/* Chunks are mmap'd, not malloc'd: scanning 100k leaves writes ~50 MB of
+ * fresh memory, and on the VMs we measure on a page fault costs more than
+ * scanning the page's worth of text. Chunks double (1 MiB .. 64 MiB) and ask
+ * for transparent huge pages, so a big study takes a few hundred faults
+ * instead of tens of thousands, while a single leaf still costs 1 MiB. */
 struct leaf_chunk {
     struct leaf_chunk *next;
-    size_t used, cap;
+    size_t used, cap; /* cap: bytes of data[] */
+    size_t mapped;    /* bytes mapped, header included */
     unsigned char data[];
 };
 _Static_assert(offsetof(struct leaf_chunk, data) % 8 == 0, "chunk data must be 8-aligned");
 
+static struct leaf_chunk *chunk_new(size_t want)
+{
+    size_t size = want, align = 0;
+    unsigned char *m;
+    struct leaf_chunk *c;
+
+    if (size >= LEAF_HUGE) {
+        size = (size + LEAF_HUGE - 1) & ~(LEAF_HUGE - 1);
+        align = LEAF_HUGE; /* over-map so the chunk can start on a huge page */
+    }
+    m = mmap(NULL, size + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    if (align) {
+        size_t lead = (align - (uintptr_t)m % align) % align;
+        if (lead)
+            munmap(m, lead);
+        if (align - lead)
+            munmap(m + lead + size, align - lead);
+        m += lead;
+        madvise(m, size, MADV_HUGEPAGE); /* a hint: failure only costs speed */
+    }
+    c = (struct leaf_chunk *)m;
+    c->next = NULL;
+    c->used = 0;
+    c->mapped = size;
+    c->cap = size - sizeof *c;
+    return c;
+}
+
 void *leaf_arena_alloc(struct leaf_arena *a, size_t n)
 {
     struct leaf_chunk *c = a->head, *nc;
-    size_t cap;
+    size_t size;
 
-    if (n > SIZE_MAX / 2)
+    if (n > SIZE_MAX / 4)
         return NULL;
     n = (n + 7) & ~(size_t)7;
     if (c && c->cap - c->used >= n) {
@@ -39,15 +78,17 @@ void *leaf_arena_alloc(struct leaf_arena *a, size_t n)
         c->used += n;
         return p;
     }
-    cap = n > LEAF_CHUNK_MIN ? n : LEAF_CHUNK_MIN;
-    nc = malloc(sizeof *nc + cap);
-    if (!nc)
+    size = c ? c->mapped * 2 : LEAF_CHUNK_MIN;
+    if (size > LEAF_CHUNK_MAX)
+        size = LEAF_CHUNK_MAX;
+    if (size < n + sizeof *nc)
+        size = n + sizeof *nc;
+    if (!(nc = chunk_new(size)))
         return NULL;
     nc->used = n;
-    nc->cap = cap;
-    /* A big allocation gets its own full chunk; keep the roomier chunk at
-     * the head so the old chunk's free space is not abandoned. */
-    if (c && c->cap - c->used > cap - n) {
+    /* A big allocation may leave its chunk with less room than the current
+     * one: keep the roomier chunk at the head so no free space is abandoned. */
+    if (c && c->cap - c->used > nc->cap - n) {
         nc->next = c->next;
         c->next = nc;
     } else {
@@ -62,7 +103,7 @@ void leaf_arena_free(struct leaf_arena *a)
     struct leaf_chunk *c = a->head;
     while (c) {
         struct leaf_chunk *next = c->next;
-        free(c);
+        munmap(c, c->mapped);
         c = next;
     }
     a->head = NULL;
@@ -233,10 +274,11 @@ static char *utf8_put(char *o, unsigned cp)
 }
 
 /* Decodes n raw bytes already validated by str_span into o (room for n + 1:
- * decoding never lengthens) and NUL-terminates. */
-static void str_decode(const char *r, size_t n, char *o)
+ * decoding never lengthens) and NUL-terminates. Returns the decoded length. */
+static size_t str_decode(const char *r, size_t n, char *o)
 {
     const char *end = r + n;
+    char *o0 = o;
     while (r < end) {
         if (*r != '\\') {
             *o++ = *r++;
@@ -264,31 +306,41 @@ static void str_decode(const char *r, size_t n, char *o)
         }
     }
     *o = '\0';
+    return (size_t)(o - o0);
 }
 
 /* Reads the string at s->p into the arena (NUL-terminated); NULL on error
  * (already reported). */
-static const char *str_take(struct scan *s)
+static const char *str_copy(struct scan *s, const char *raw, size_t n, int esc, size_t *len)
 {
-    const char *raw;
-    size_t n;
-    int esc;
-    char *d;
+    char *d = leaf_arena_alloc(s->a, n + 1);
 
-    if (str_span(s, &raw, &n, &esc))
-        return NULL;
-    d = leaf_arena_alloc(s->a, n + 1);
     if (!d) {
         fail(s, "out of memory");
         return NULL;
     }
     if (esc) {
-        str_decode(raw, n, d);
+        n = str_decode(raw, n, d);
     } else {
         memcpy(d, raw, n);
         d[n] = '\0';
     }
+    if (len)
+        *len = n;
     return d;
+}
+
+/* Reads the string at s->p into the arena (NUL-terminated; its length in
+ * *len if len); NULL on error (already reported). */
+static const char *str_take(struct scan *s, size_t *len)
+{
+    const char *raw;
+    size_t n;
+    int esc;
+
+    if (str_span(s, &raw, &n, &esc))
+        return NULL;
+    return str_copy(s, raw, n, esc, len);
 }
 
 /* Reads an object key followed by ':'. Unescaped keys point into the text
@@ -307,9 +359,8 @@ static int key_read(struct scan *s, const char **k, size_t *klen)
         char *d = leaf_arena_alloc(s->a, *klen + 1);
         if (!d)
             return fail(s, "out of memory");
-        str_decode(*k, *klen, d);
+        *klen = str_decode(*k, *klen, d);
         *k = d;
-        *klen = strlen(d);
     }
     if (!eat(s, ':'))
         return fail_end(s, "expected ':'");
@@ -318,7 +369,7 @@ static int key_read(struct scan *s, const char **k, size_t *klen)
 }
 
 /* A key that will be kept: NUL-terminated in the arena. */
-static const char *key_take(struct scan *s)
+static const char *key_take(struct scan *s, size_t *len)
 {
     const char *k;
 
@@ -327,7 +378,7 @@ static const char *key_take(struct scan *s)
         fail_end(s, "expected a key");
         return NULL;
     }
-    if (!(k = str_take(s)))
+    if (!(k = str_take(s, len)))
         return NULL;
     if (!eat(s, ':')) {
         fail_end(s, "expected ':'");
@@ -513,7 +564,7 @@ static int skip_value(struct scan *s, int depth)
 static int val_string(struct scan *s, const char **out)
 {
     if (s->p < s->end && *s->p == '"')
-        return (*out = str_take(s)) ? 0 : -1;
+        return (*out = str_take(s, NULL)) ? 0 : -1;
     *out = NULL;
     return skip_value(s, 0);
 }
@@ -540,92 +591,151 @@ static int val_int(struct scan *s, int64_t *out, int *has)
     return skip_value(s, 0);
 }
 
-/* ---- growable arrays in the arena ------------------------------------------ */
+/* ---- scratch arrays ------------------------------------------------------------- */
 
-struct vec {
+/* While a leaf is scanned its params / sources / metrics collect in scratch
+ * arrays (on the stack; on the heap past their first size); only the final
+ * sorted, exact-size arrays go to the arena. Every arena byte is a page to
+ * fault in, and the scratch would more than double a leaf's share. */
+#define SCRATCH_STRINGS 32
+#define SCRATCH_METRICS 8
+
+struct scratch {
     void *v;
-    size_t n, cap;
+    size_t n, cap, elsz;
+    void *heap; /* v once it outgrew the stack buffer */
 };
 
-/* Returns a new zeroed slot at the end of v; old storage stays in the arena
- * (a leaf has a handful of entries, so the waste is small). */
-static void *vec_push(struct scan *s, struct vec *v, size_t elsz)
+static void *scratch_push(struct scan *s, struct scratch *v)
 {
+    void *slot;
+
     if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 8;
-        void *nv = leaf_arena_alloc(s->a, cap * elsz);
+        size_t cap = v->cap * 2;
+        void *nv = malloc(cap * v->elsz);
         if (!nv) {
             fail(s, "out of memory");
             return NULL;
         }
-        if (v->n)
-            memcpy(nv, v->v, v->n * elsz);
-        v->v = nv;
+        memcpy(nv, v->v, v->n * v->elsz);
+        free(v->heap);
+        v->v = v->heap = nv;
         v->cap = cap;
     }
-    void *slot = (char *)v->v + v->n++ * elsz;
-    memset(slot, 0, elsz);
+    slot = (char *)v->v + v->n++ * v->elsz;
+    memset(slot, 0, v->elsz);
     return slot;
 }
 
-/* Every element type sorted here starts with its key (const char *). */
-#define ELEM_KEY(base, i, elsz) (*(const char *const *)((const char *)(base) + (i) * (elsz)))
-
-struct ord {
+/* A params or sources entry. Param keys are NUL-terminated in the arena;
+ * source keys are only compared, so they stay spans of the text. */
+struct sent {
     const char *key;
+    size_t klen;
+    size_t idx; /* order of appearance: the last duplicate wins */
+    const char *value;
+};
+
+struct ment {
+    struct leaf_metric m;
     size_t idx;
 };
 
-static int ord_cmp(const void *x, const void *y)
+/* strcmp order on spans (no NUL inside: \u0000 is rejected). */
+static int span_cmp(const char *a, size_t an, const char *b, size_t bn)
 {
-    const struct ord *a = x, *b = y;
-    int c = strcmp(a->key, b->key);
-    return c ? c : (a->idx > b->idx) - (a->idx < b->idx);
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c ? c : (an > bn) - (an < bn);
+}
+
+static int idx_cmp(size_t a, size_t b) { return (a > b) - (a < b); }
+
+static int sent_key_cmp(const void *x, const void *y)
+{
+    const struct sent *a = x, *b = y;
+    return span_cmp(a->key, a->klen, b->key, b->klen);
+}
+
+static int sent_cmp(const void *x, const void *y)
+{
+    int c = sent_key_cmp(x, y);
+    return c ? c : idx_cmp(((const struct sent *)x)->idx, ((const struct sent *)y)->idx);
+}
+
+static int ment_key_cmp(const void *x, const void *y)
+{
+    return strcmp(((const struct ment *)x)->m.name, ((const struct ment *)y)->m.name);
+}
+
+static int ment_cmp(const void *x, const void *y)
+{
+    int c = ment_key_cmp(x, y);
+    return c ? c : idx_cmp(((const struct ment *)x)->idx, ((const struct ment *)y)->idx);
 }
 
 /* Sorts v by key, keeping the last of duplicate keys (jansson's loader lets
  * the last duplicate win). Canonical leaves are already strictly sorted:
  * checked in one pass and left alone. */
-static int vec_sort_unique(struct scan *s, struct vec *v, size_t elsz)
+static void scratch_sort_unique(struct scratch *v, int (*key_cmp)(const void *, const void *),
+                                int (*full_cmp)(const void *, const void *))
 {
-    size_t i, k;
-    struct ord *o;
-    char *out;
+    char *e = v->v;
+    size_t i, k, sz = v->elsz;
 
     for (i = 1; i < v->n; i++)
-        if (strcmp(ELEM_KEY(v->v, i - 1, elsz), ELEM_KEY(v->v, i, elsz)) >= 0)
+        if (key_cmp(e + (i - 1) * sz, e + i * sz) >= 0)
             break;
     if (i >= v->n)
-        return 0;
-    o = leaf_arena_alloc(s->a, v->n * sizeof *o);
-    out = leaf_arena_alloc(s->a, v->n * elsz);
-    if (!o || !out)
-        return fail(s, "out of memory");
-    for (i = 0; i < v->n; i++)
-        o[i] = (struct ord){ELEM_KEY(v->v, i, elsz), i};
-    qsort(o, v->n, sizeof *o, ord_cmp);
+        return;
+    qsort(e, v->n, sz, full_cmp);
     for (i = k = 0; i < v->n; i++) {
-        if (i + 1 < v->n && !strcmp(o[i].key, o[i + 1].key))
+        if (i + 1 < v->n && !key_cmp(e + i * sz, e + (i + 1) * sz))
             continue; /* a later duplicate follows */
-        memcpy(out + k++ * elsz, (char *)v->v + o[i].idx * elsz, elsz);
+        if (k != i)
+            memcpy(e + k * sz, e + i * sz, sz);
+        k++;
     }
-    v->v = out;
     v->n = k;
-    return 0;
 }
 
 /* ---- the leaf's objects --------------------------------------------------------- */
 
-struct kv {
-    const char *key, *value;
+/* The previous unescaped string a source value was copied from: a leaf's
+ * sources are mostly one word ("adapter"), copied once per leaf. */
+struct last_str {
+    const char *raw, *copy;
+    size_t n;
 };
+
+static int val_string_shared(struct scan *s, const char **out, struct last_str *last)
+{
+    const char *raw;
+    size_t n;
+    int esc;
+
+    *out = NULL;
+    if (s->p >= s->end || *s->p != '"')
+        return skip_value(s, 0);
+    if (str_span(s, &raw, &n, &esc))
+        return -1;
+    if (!esc && last->copy && n == last->n && !memcmp(raw, last->raw, n)) {
+        *out = last->copy;
+        return 0;
+    }
+    if (!(*out = str_copy(s, raw, n, esc, NULL)))
+        return -1;
+    if (!esc)
+        *last = (struct last_str){raw, *out, n};
+    return 0;
+}
 
 /* "params" / "sources": objects of strings. A value that is not a string
  * gives "" for params (the key was still tried; leaf.c never writes one)
  * and NULL for sources. */
-static int obj_strings(struct scan *s, struct vec *v, int is_params)
+static int obj_strings(struct scan *s, struct scratch *v, int is_params)
 {
     static const char empty[] = "";
+    struct last_str last = {0};
     int r;
 
     v->n = 0; /* a duplicate "params" key replaces the earlier one */
@@ -635,11 +745,18 @@ static int obj_strings(struct scan *s, struct vec *v, int is_params)
     if (eat(s, '}'))
         return 0;
     do {
-        struct kv *e = vec_push(s, v, sizeof *e);
-        if (!e || !(e->key = key_take(s)) || val_string(s, &e->value))
+        struct sent *e = scratch_push(s, v);
+        if (!e)
             return -1;
-        if (!e->value && is_params)
-            e->value = empty;
+        e->idx = v->n;
+        if (is_params) {
+            if (!(e->key = key_take(s, &e->klen)) || val_string(s, &e->value))
+                return -1;
+            if (!e->value)
+                e->value = empty;
+        } else if (key_read(s, &e->key, &e->klen) || val_string_shared(s, &e->value, &last)) {
+            return -1;
+        }
     } while ((r = next_member(s, '}')) == 1);
     return r;
 }
@@ -685,7 +802,7 @@ static int metric_obj(struct scan *s, struct leaf_metric *m)
 
 /* "metrics": name -> {value, step, split, direction}. An entry whose value
  * is not an object is not a metric and is left out. */
-static int obj_metrics(struct scan *s, struct vec *v)
+static int obj_metrics(struct scan *s, struct scratch *v)
 {
     int r;
 
@@ -696,16 +813,17 @@ static int obj_metrics(struct scan *s, struct vec *v)
     if (eat(s, '}'))
         return 0;
     do {
-        const char *name = key_take(s);
+        const char *name = key_take(s, NULL);
         if (!name)
             return -1;
         if (s->p < s->end && *s->p == '{') {
-            struct leaf_metric *m = vec_push(s, v, sizeof *m);
-            if (!m)
+            struct ment *e = scratch_push(s, v);
+            if (!e)
                 return -1;
-            m->name = name;
-            m->value = NAN;
-            if (metric_obj(s, m))
+            e->idx = v->n;
+            e->m.name = name;
+            e->m.value = NAN;
+            if (metric_obj(s, &e->m))
                 return -1;
         } else if (skip_value(s, 0)) {
             return -1;
@@ -748,8 +866,8 @@ static void set_int(struct leaf_rec *r, int id, int64_t v, int has)
     }
 }
 
-static int member(struct scan *s, struct leaf_rec *out, struct vec *params, struct vec *sources,
-                  struct vec *metrics)
+static int member(struct scan *s, struct leaf_rec *out, struct scratch *params,
+                  struct scratch *sources, struct scratch *metrics)
 {
     const char *k;
     size_t n, i;
@@ -781,13 +899,14 @@ static int member(struct scan *s, struct leaf_rec *out, struct vec *params, stru
 }
 
 /* Both sorted and unique: one merge walk gives each param its source. */
-static void attach_sources(struct leaf_rec *r, const struct vec *sources)
+static void attach_sources(struct leaf_rec *r, const struct scratch *params,
+                           const struct scratch *sources)
 {
-    const struct kv *src = sources->v;
+    const struct sent *p = params->v, *src = sources->v;
     size_t i = 0, j = 0;
 
-    while (i < r->nparams && j < sources->n) {
-        int c = strcmp(r->params[i].key, src[j].key);
+    while (i < params->n && j < sources->n) {
+        int c = span_cmp(p[i].key, p[i].klen, src[j].key, src[j].klen);
         if (c == 0)
             r->params[i++].source = src[j++].value;
         else if (c < 0)
@@ -801,13 +920,19 @@ int leafscan(const char *text, size_t len, struct leaf_rec *out, struct leaf_are
              size_t errlen)
 {
     struct scan s = {text, text, text + len, a, err, errlen};
-    struct vec params = {0}, sources = {0}, metrics = {0};
-    int r;
+    struct sent pbuf[SCRATCH_STRINGS], sbuf[SCRATCH_STRINGS];
+    struct ment mbuf[SCRATCH_METRICS];
+    struct scratch params = {pbuf, 0, SCRATCH_STRINGS, sizeof pbuf[0], NULL};
+    struct scratch sources = {sbuf, 0, SCRATCH_STRINGS, sizeof sbuf[0], NULL};
+    struct scratch metrics = {mbuf, 0, SCRATCH_METRICS, sizeof mbuf[0], NULL};
+    int r, rc = -1;
 
     memset(out, 0, sizeof *out);
     skip_ws(&s);
-    if (s.p >= s.end || *s.p != '{')
-        return fail(&s, "not an object");
+    if (s.p >= s.end || *s.p != '{') {
+        fail(&s, "not an object");
+        goto err;
+    }
     s.p++;
     if (!eat(&s, '}')) {
         do {
@@ -823,31 +948,40 @@ int leafscan(const char *text, size_t len, struct leaf_rec *out, struct leaf_are
         goto err;
     }
 
-    /* params were collected as kv pairs; widen them to leaf_param. */
-    if (vec_sort_unique(&s, &params, sizeof(struct kv)) ||
-        vec_sort_unique(&s, &sources, sizeof(struct kv)) ||
-        vec_sort_unique(&s, &metrics, sizeof(struct leaf_metric)))
-        goto err;
+    scratch_sort_unique(&params, sent_key_cmp, sent_cmp);
+    scratch_sort_unique(&sources, sent_key_cmp, sent_cmp);
+    scratch_sort_unique(&metrics, ment_key_cmp, ment_cmp);
     if (params.n) {
-        const struct kv *kv = params.v;
-        out->params = leaf_arena_alloc(a, params.n * sizeof *out->params);
-        if (!out->params) {
+        const struct sent *e = params.v;
+        if (!(out->params = leaf_arena_alloc(a, params.n * sizeof *out->params))) {
             fail(&s, "out of memory");
             goto err;
         }
         for (size_t i = 0; i < params.n; i++)
-            out->params[i] = (struct leaf_param){kv[i].key, kv[i].value, NULL};
+            out->params[i] = (struct leaf_param){e[i].key, e[i].value, NULL};
         out->nparams = params.n;
-        attach_sources(out, &sources);
+        attach_sources(out, &params, &sources);
     }
-    out->metrics = metrics.n ? metrics.v : NULL;
-    out->nmetrics = metrics.n;
-    return 0;
+    if (metrics.n) {
+        const struct ment *e = metrics.v;
+        if (!(out->metrics = leaf_arena_alloc(a, metrics.n * sizeof *out->metrics))) {
+            fail(&s, "out of memory");
+            goto err;
+        }
+        for (size_t i = 0; i < metrics.n; i++)
+            out->metrics[i] = e[i].m;
+        out->nmetrics = metrics.n;
+    }
+    rc = 0;
 err:
-    /* Arena memory already used stays until leaf_arena_free: callers free
-     * the arena as a whole. */
-    memset(out, 0, sizeof *out);
-    return -1;
+    free(params.heap);
+    free(sources.heap);
+    free(metrics.heap);
+    /* On error, arena memory already used stays until leaf_arena_free:
+     * callers free the arena as a whole. */
+    if (rc)
+        memset(out, 0, sizeof *out);
+    return rc;
 }
 
 /* ---- lookups ------------------------------------------------------------------- */
