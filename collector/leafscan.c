@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* ---- arena --------------------------------------------------------------- */
 
@@ -192,11 +195,33 @@ static int str_span(struct scan *s, const char **start, size_t *n, int *esc)
     *start = p;
     *esc = 0;
     for (;;) {
-        uint64_t w;
+        /* Find the next '"', '\\' or control byte 16 or 8 bytes at a time. */
+#ifdef __SSE2__
+        const __m128i dq = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), ctl = _mm_set1_epi8(0x1f);
+        while (end - p >= 16) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+            __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, dq), _mm_cmpeq_epi8(x, bs)),
+                                     _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl));
+            int mask = _mm_movemask_epi8(m);
+            if (mask) {
+                p += __builtin_ctz((unsigned)mask);
+                goto special;
+            }
+            p += 16;
+        }
+#endif
         while (end - p >= 8) {
+            uint64_t w, m;
             memcpy(&w, p, 8);
-            if (str_special8(w))
+            if ((m = str_special8(w))) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                /* the lowest flagged byte is always a true hit */
+                p += __builtin_ctzll(m) / 8;
+                goto special;
+#else
                 break;
+#endif
+            }
             p += 8;
         }
         while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
@@ -205,6 +230,7 @@ static int str_span(struct scan *s, const char **start, size_t *n, int *esc)
             s->p = p;
             return fail(s, "truncated text");
         }
+    special:
         if (*p == '"')
             break;
         if (*p != '\\') {
@@ -462,6 +488,12 @@ static int i64_parse(const char *p, size_t n, int64_t *out)
     uint64_t v = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
 
     p += neg;
+    if (end - p <= 18) { /* cannot overflow: no division per digit */
+        for (; p < end; p++)
+            v = v * 10 + (unsigned)(*p - '0');
+        *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+        return 0;
+    }
     for (; p < end; p++) {
         unsigned d = (unsigned)(*p - '0');
         if (v > (lim - d) / 10)
@@ -854,6 +886,19 @@ static const struct field {
 #undef I
 };
 
+#define NFIELDS (sizeof fields / sizeof fields[0])
+
+/* Index in fields[] of key k, or NFIELDS. Dispatch on length and first byte
+ * first: this runs for every top-level key of every leaf. */
+static size_t field_find(const char *k, size_t n)
+{
+    for (size_t i = 0; i < NFIELDS; i++)
+        if (fields[i].len == n && fields[i].name[0] == k[0] && fields[i].name[1] == k[1] &&
+            !memcmp(fields[i].name, k, n))
+            return i;
+    return NFIELDS;
+}
+
 static void set_int(struct leaf_rec *r, int id, int64_t v, int has)
 {
     switch (id) {
@@ -876,10 +921,7 @@ static int member(struct scan *s, struct leaf_rec *out, struct scratch *params,
 
     if (key_read(s, &k, &n))
         return -1;
-    for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        if (fields[i].len == n && !memcmp(fields[i].name, k, n))
-            break;
-    if (i == sizeof fields / sizeof fields[0])
+    if ((i = field_find(k, n)) == NFIELDS)
         return skip_value(s, 0);
     switch (fields[i].kind) {
     case F_STR:
