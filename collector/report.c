@@ -177,13 +177,6 @@ struct rep {
     double rel;
 };
 
-static int by_uuid(const void *a, const void *b)
-{
-    const struct tp *x = a, *y = b;
-    int c = strcmp(x->uuid, y->uuid);
-    return c ? c : (x->index > y->index) - (x->index < y->index);
-}
-
 static int by_time(const void *a, const void *b)
 {
     const struct tp *x = a, *y = b;
@@ -225,6 +218,49 @@ static int in_set(const char **set, size_t n, const char *uuid)
     return n && bsearch(&uuid, set, n, sizeof *set, by_str) != NULL;
 }
 
+/* The indices of the last leaf of each trial (earlier ones are superseded
+ * revisions), in log order, as a malloc'd array of *n; NULL if out of
+ * memory. One pass with an open-addressing table keyed by the trial's uuid:
+ * sorting 100k uuid strings cost more than the rest of the report. */
+static size_t *last_leaves(const struct record *rec, size_t *n)
+{
+    size_t cap = 16, k = 0;
+    while (cap < rec->n * 2)
+        cap <<= 1;
+    size_t *slot = malloc(cap * sizeof *slot); /* leaf index + 1, 0 = empty */
+    size_t *out = malloc((rec->n ? rec->n : 1) * sizeof *out);
+    char *keep = calloc(rec->n ? rec->n : 1, 1);
+    if (!slot || !out || !keep) {
+        free(slot);
+        free(out);
+        free(keep);
+        return NULL;
+    }
+    memset(slot, 0, cap * sizeof *slot);
+    for (size_t i = 0; i < rec->n; i++) {
+        const char *u = rec->leaf[i].trial;
+        if (!u)
+            continue;
+        uint64_t h = 1469598103934665603ull; /* FNV-1a */
+        for (const char *c = u; *c; c++)
+            h = (h ^ (unsigned char)*c) * 1099511628211ull;
+        size_t j = h & (cap - 1);
+        while (slot[j] && strcmp(rec->leaf[slot[j] - 1].trial, u))
+            j = (j + 1) & (cap - 1);
+        if (slot[j])
+            keep[slot[j] - 1] = 0; /* superseded by leaf i */
+        slot[j] = i + 1;
+        keep[i] = 1;
+    }
+    for (size_t i = 0; i < rec->n; i++)
+        if (keep[i])
+            out[k++] = i;
+    free(slot);
+    free(keep);
+    *n = k;
+    return out;
+}
+
 /* The counted trials in time order: the last leaf of each trial (earlier
  * ones are superseded revisions), minus search.excluded. */
 static int prepare(struct rep *r, char *err, size_t errlen)
@@ -240,24 +276,24 @@ static int prepare(struct rep *r, char *err, size_t errlen)
         free(refit);
         return -1;
     }
-    for (size_t i = 0; i < nl; i++) {
-        const struct leaf_rec *l = &r->rec->leaf[i];
-        if (!l->trial)
-            continue;
-        r->t[m].leaf = l;
-        r->t[m].uuid = l->trial;
-        r->t[m].index = i;
-        m++;
+    size_t *last = last_leaves(r->rec, &m);
+    if (!last) {
+        snprintf(err, errlen, "out of memory");
+        free(r->t);
+        r->t = NULL;
+        free(excl);
+        free(refit);
+        return -1;
     }
-    qsort(r->t, m, sizeof *r->t, by_uuid);
     size_t k = 0;
     for (size_t i = 0; i < m; i++) {
-        if (i + 1 < m && !strcmp(r->t[i].uuid, r->t[i + 1].uuid))
-            continue; /* a later revision follows */
-        if (in_set(excl, nex, r->t[i].uuid))
+        const struct leaf_rec *l = &r->rec->leaf[last[i]];
+        if (in_set(excl, nex, l->trial))
             continue;
         struct tp *p = &r->t[k++];
-        *p = r->t[i];
+        p->leaf = l;
+        p->uuid = l->trial;
+        p->index = last[i];
         p->started = p->leaf->has_started ? p->leaf->started_ns : 0;
         const struct leaf_metric *mv = r->obj ? leaf_metric_get(p->leaf, r->obj) : NULL;
         p->has_y = mv && mv->finite;
@@ -267,6 +303,7 @@ static int prepare(struct rep *r, char *err, size_t errlen)
     }
     r->n = k;
     qsort(r->t, r->n, sizeof *r->t, by_time);
+    free(last);
     free(excl);
     free(refit);
     return 0;
