@@ -888,8 +888,8 @@ static const struct field {
 
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
-/* Index in fields[] of key k, or NFIELDS. Dispatch on length and first byte
- * first: this runs for every top-level key of every leaf. */
+/* Index in fields[] of key k, or NFIELDS. Length and the first two bytes are
+ * checked before memcmp: this runs for every top-level key of every leaf. */
 static size_t field_find(const char *k, size_t n)
 {
     for (size_t i = 0; i < NFIELDS; i++)
