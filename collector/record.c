@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,30 @@
 struct loginfo {
     merkle_hash *hash;
     int64_t *trial_id;
+    merkle_hash head_root; /* the root of the collector's log_head */
+    /* filled by check_thread */
+    const struct record *r;
+    merkle_hash root;
+    long bad_leaf; /* first leaf whose text does not hash to its stored hash, or -1 */
 };
+
+/* Rehashes every leaf text and computes the root: a pass over tens of MB,
+ * run on a second core while the statistics are computed. */
+static void *check_thread(void *p)
+{
+    struct loginfo *l = p;
+    l->bad_leaf = -1;
+    for (size_t i = 0; i < l->r->n; i++) {
+        merkle_hash h;
+        merkle_leaf_hash(l->r->text[i], l->r->len[i], h);
+        if (memcmp(h, l->hash[i], MERKLE_HASH)) {
+            l->bad_leaf = (long)i;
+            break;
+        }
+    }
+    merkle_root(l->hash, l->r->n, l->root);
+    return NULL;
+}
 
 static void loginfo_free(struct loginfo *l)
 {
@@ -40,9 +64,9 @@ static char *hex_of(char *buf, const uint8_t *b, size_t n)
     return wire_hex(buf, b, n);
 }
 
-/* Reads the study's log into r (texts + scanned fields) and l (hashes, trial
- * ids); checks that it is contiguous, that each stored hash is its leaf's
- * hash and that the head's root is the leaves' root. */
+/* Reads the study's log into r (texts + scanned fields) and l (stored
+ * hashes, trial ids, the head's root); checks that it is contiguous and that
+ * the head has as many leaves. check_thread then checks the hashes. */
 static int load_leaves(sqlite3 *db, const char *study, struct record *r, struct loginfo *l,
                        char *err, size_t errlen)
 {
@@ -105,17 +129,6 @@ static int load_leaves(sqlite3 *db, const char *study, struct record *r, struct 
     sqlite3_finalize(s);
     s = NULL;
     record_phase("  read + scan leaves");
-    for (size_t i = 0; i < r->n; i++) {
-        merkle_hash h;
-        merkle_leaf_hash(r->text[i], r->len[i], h);
-        if (memcmp(h, l->hash[i], MERKLE_HASH)) {
-            snprintf(err, errlen,
-                     "leaf %zu of study '%s' does not match its stored hash: the store was altered",
-                     i, study);
-            goto err;
-        }
-    }
-    record_phase("  rehash leaves");
     if (!r->n)
         return 0;
     /* the head the collector extends must agree with the leaves */
@@ -135,16 +148,7 @@ static int load_leaves(sqlite3 *db, const char *study, struct record *r, struct 
                  study, r->n);
         goto err;
     }
-    merkle_hash a, b;
-    merkle_frontier_root(&f, a);
-    merkle_root(l->hash, r->n, b);
-    if (memcmp(a, b, MERKLE_HASH)) {
-        snprintf(err, errlen,
-                 "the log head's root of study '%s' is not the root of its leaves: the store was "
-                 "altered",
-                 study);
-        goto err;
-    }
+    merkle_frontier_root(&f, l->head_root);
     sqlite3_finalize(s);
     return 0;
 err:
@@ -461,8 +465,9 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
     int64_t pid = 0;
     char produced[33] = "";
     char name[256];
-    int dir_max = -1, rc = -1;
+    int dir_max = -1, rc = -1, threaded = 0;
     char shahex[65];
+    pthread_t th;
 
     memset(out, 0, sizeof *out);
     record_phase("start");
@@ -498,6 +503,10 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
         snprintf(err, errlen, "study '%s' has no finished trials in its log", study);
         goto out;
     }
+    l.r = out;
+    threaded = pthread_create(&th, NULL, check_thread, &l) == 0;
+    if (!threaded)
+        check_thread(&l);
     long pidx = -1;
     if (o->model) {
         sqlite3_stmt *s;
@@ -534,8 +543,24 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
                         all_processes_json(db, study));
     record_phase("running + all processes");
 
-    merkle_hash root;
-    merkle_root(l.hash, out->n, root);
+    if (threaded)
+        pthread_join(th, NULL);
+    threaded = 0;
+    if (l.bad_leaf >= 0) {
+        snprintf(err, errlen,
+                 "leaf %ld of study '%s' does not match its stored hash: the store was altered",
+                 l.bad_leaf, study);
+        goto out;
+    }
+    if (memcmp(l.root, l.head_root, MERKLE_HASH)) {
+        snprintf(err, errlen,
+                 "the log head's root of study '%s' is not the root of its leaves: the store was "
+                 "altered",
+                 study);
+        goto out;
+    }
+    record_phase("leaf hashes + root (2nd thread)");
+    const uint8_t *root = l.root;
     char roothex[65];
     hex_of(roothex, root, 32);
     json_t *proofs = json_array();
@@ -588,6 +613,8 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
                           "predicateType", RECORD_PREDICATE_TYPE, "predicate", pred);
     rc = 0;
 out:
+    if (threaded)
+        pthread_join(th, NULL);
     json_decref(search);
     json_decref(sel);
     json_decref(choices);
