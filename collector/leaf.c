@@ -236,6 +236,25 @@ static json_t *files_json(sqlite3_stmt *s, const void *proc, int plen)
     return a;
 }
 
+/* Given files as files_json shows the store's rows. */
+static json_t *files_given(const struct leaf_file *v, size_t n)
+{
+    json_t *a = json_array();
+    char hex[65];
+    for (size_t i = 0; i < n; i++) {
+        json_t *f = json_object();
+        put(f, "path", leaf_string(v[i].path));
+        if (v[i].sha256) {
+            wire_hex(hex, v[i].sha256, 32);
+            json_object_set_new(f, "sha256", json_string(hex));
+        }
+        if (v[i].has_size)
+            json_object_set_new(f, "size", json_integer(v[i].size));
+        json_array_append_new(a, f);
+    }
+    return a;
+}
+
 json_t *leaf_metric_point(double value, int value_null, int64_t step, const char *split,
                           const char *direction)
 {
@@ -257,9 +276,20 @@ json_t *leaf_ctx_object(struct leaf_ctx *c, int64_t trial_id, char *err, size_t 
     return leaf_ctx_object_with(c, trial_id, NULL, err, errlen);
 }
 
+static json_t *object_given(struct leaf_ctx *c, int64_t trial_id, struct leaf_given *g,
+                            char *err, size_t errlen);
+
 json_t *leaf_ctx_object_with(struct leaf_ctx *c, int64_t trial_id, json_t *given, char *err,
                              size_t errlen)
 {
+    struct leaf_given g = {.metrics = given};
+    return object_given(c, trial_id, &g, err, errlen);
+}
+
+static json_t *object_given(struct leaf_ctx *c, int64_t trial_id, struct leaf_given *g,
+                            char *err, size_t errlen)
+{
+    json_t *given = g ? g->metrics : NULL;
     sqlite3_stmt *r = c->q[Q_TRIAL];
     json_t *o = NULL;
     sqlite3_bind_int64(r, 1, trial_id);
@@ -342,7 +372,10 @@ json_t *leaf_ctx_object_with(struct leaf_ctx *c, int64_t trial_id, json_t *given
 
     const void *proc = sqlite3_column_blob(r, 5);
     int plen = sqlite3_column_bytes(r, 5);
-    if (proc && plen > 0) {
+    if (proc && plen > 0 && g && g->has_files) {
+        json_object_set_new(o, "inputs", files_given(g->inputs, g->ninputs));
+        json_object_set_new(o, "outputs", files_given(g->outputs, g->noutputs));
+    } else if (proc && plen > 0) {
         json_object_set_new(o, "inputs", files_json(c->q[Q_INPUTS], proc, plen));
         json_object_set_new(o, "outputs", files_json(c->q[Q_OUTPUTS], proc, plen));
     }
@@ -359,7 +392,14 @@ char *leaf_ctx_build(struct leaf_ctx *c, int64_t trial_id, char *err, size_t err
 char *leaf_ctx_build_with(struct leaf_ctx *c, int64_t trial_id, json_t *metrics, char *err,
                           size_t errlen)
 {
-    json_t *o = leaf_ctx_object_with(c, trial_id, metrics, err, errlen);
+    struct leaf_given g = {.metrics = metrics};
+    return leaf_ctx_build_given(c, trial_id, &g, err, errlen);
+}
+
+char *leaf_ctx_build_given(struct leaf_ctx *c, int64_t trial_id, struct leaf_given *g, char *err,
+                           size_t errlen)
+{
+    json_t *o = object_given(c, trial_id, g, err, errlen);
     if (!o)
         return NULL;
     char *text = NULL;

@@ -47,6 +47,34 @@ json_t *leaf_ctx_object_with(struct leaf_ctx *c, int64_t trial_id, json_t *metri
 char *leaf_ctx_build_with(struct leaf_ctx *c, int64_t trial_id, json_t *metrics, char *err,
                           size_t errlen);
 
+/* One file of a leaf's "inputs" or "outputs" as a caller tracked it: the
+ * row `tunetrail show` would pick for its path (see leaf.c, FILES_SQL). */
+struct leaf_file {
+    const char *path;      /* as stored; repaired when shown */
+    const uint8_t *sha256; /* 32 bytes, or NULL (the row has none) */
+    int has_size;
+    int64_t size;
+};
+
+/* What a caller (store_log.c) tracked while it stored the trial's events,
+ * so that sealing does not re-read them from the store (a training process
+ * writes thousands of metric and file rows, scattered across the file).
+ * metrics: the "metrics" object, stolen; NULL: read from the store.
+ * has_files: inputs / outputs are given (each sorted by path in byte order,
+ * one entry per path; n 0 is fine) instead of read from the store. */
+struct leaf_given {
+    json_t *metrics;
+    int has_files;
+    const struct leaf_file *inputs, *outputs;
+    size_t ninputs, noutputs;
+};
+
+/* leaf_ctx_build with what g gives (g NULL: everything from the store).
+ * g->metrics is stolen even on failure. Same text as leaf_ctx_build when
+ * what g gives equals what the store holds. */
+char *leaf_ctx_build_given(struct leaf_ctx *c, int64_t trial_id, struct leaf_given *g, char *err,
+                           size_t errlen);
+
 /* One metric point as the leaf shows it: {"value", "step" (if >= 0),
  * "split", "direction" (if non-empty)}; value_null: the store holds NULL
  * (SQLite keeps a NaN so), shown "nan" like any NaN; -0.0 shows as 0.0 (SQLite

@@ -42,7 +42,7 @@ const char *slog_schema_sql =
 
 enum {
     L_CAND_TRIAL, L_CAND_PROC, L_CAND_SESSION, L_CAND_ALL, L_LAST_LEAF, L_HEAD_GET, L_HEAD_PUT,
-    L_LOG_ADD, L_CKPT_ADD, L_SEALED_TRIALS, L_SEALED_PROCS, L_HAS_METRICS, L__COUNT
+    L_LOG_ADD, L_CKPT_ADD, L_SEALED_TRIALS, L_SEALED_PROCS, L_HAS_METRICS, L_HAS_FILES, L__COUNT
 };
 
 static const char *log_sql[L__COUNT] = {
@@ -64,6 +64,7 @@ static const char *log_sql[L__COUNT] = {
                    " VALUES(?1,?2,?3,?4,?5,?6)",
     [L_SEALED_TRIALS] = "SELECT DISTINCT trial_id FROM log",
     [L_HAS_METRICS] = "SELECT 1 FROM metrics WHERE trial_id = ?1 LIMIT 1",
+    [L_HAS_FILES] = "SELECT 1 FROM files WHERE process = ?1 LIMIT 1",
     [L_SEALED_PROCS] = "SELECT DISTINCT t.process FROM log l JOIN trials t ON t.id = l.trial_id"
                        " WHERE t.process IS NOT NULL",
 };
@@ -172,7 +173,11 @@ static uint64_t batch_bit(unsigned batch) { return 1ull << (batch < 63 ? batch :
 
 /* ---- each trial's last metric point per name, as stored through this
  * connection; the order is the leaf's (step, time, origin, seq). */
-#define MSTATE_MAX 65536 /* trials tracked at once; beyond, sealing reads the store */
+/* Trials tracked at once: past it, the next transaction starts afresh (and
+ * the trials in flight then are read from the store). Only between
+ * transactions: mid-transaction, some points may still wait in the store's
+ * multi-row INSERT, where the "stored before?" query cannot see them. */
+#define MSTATE_MAX 65536
 struct mlast {
     char *name, *split, *direction;
     double value;
@@ -229,6 +234,106 @@ static int str_set(char **slot, const char *s)
     return 0;
 }
 
+/* ---- each process's inputs and outputs, as stored through this
+ * connection: per path and role the row FILES_SQL (leaf.c) would pick, i.e.
+ * the highest (sha256 IS NOT NULL) * 4e18 + COALESCE(time_ns, 0), the first
+ * stored on a tie (SQLite's max() keeps the first row it meets, and the
+ * rows of a process are met in rowid = arrival order). */
+#define FSTATE_MAX 65536            /* processes tracked; checked between transactions */
+#define FSTATE_BYTES_MAX (64u << 20) /* memory for paths; past it a process is read from the store */
+#define FKEY_HASHED 4000000000000000000ll
+struct fbest {
+    int64_t key, size;
+    uint8_t sha[32];
+    unsigned char has, has_hash, has_size;
+};
+struct fent {
+    char *path;
+    uint64_t h;
+    struct fbest in, out;
+};
+struct fstate {
+    int complete; /* every file row of the process went through slog_file */
+    struct fent *v;
+    size_t n, cap, last; /* last: the entry hit last (a process rewrites one file) */
+    uint32_t *ix;        /* open addressing over v (index + 1), once n > FSTATE_SCAN */
+    size_t ixcap, bytes;
+};
+#define FSTATE_SCAN 8
+
+static uint64_t path_hash(const char *p)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    return h;
+}
+
+static void fstate_clear(struct fstate *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        free(f->v[i].path);
+    free(f->v);
+    free(f->ix);
+    memset(f, 0, sizeof *f);
+}
+
+/* Rebuilds f's index with room for twice its entries. -1 if out of memory. */
+static int fstate_reindex(struct fstate *f)
+{
+    size_t cap = 64;
+    while (cap < f->n * 2 + 2)
+        cap *= 2;
+    uint32_t *ix = calloc(cap, sizeof *ix);
+    if (!ix)
+        return -1;
+    for (size_t j = 0; j < f->n; j++) {
+        size_t i = f->v[j].h & (cap - 1);
+        while (ix[i])
+            i = (i + 1) & (cap - 1);
+        ix[i] = (uint32_t)j + 1;
+    }
+    free(f->ix);
+    f->ix = ix;
+    f->ixcap = cap;
+    return 0;
+}
+
+/* f's entry for path (hash h), or NULL. */
+static struct fent *fstate_find(struct fstate *f, const char *path, uint64_t h)
+{
+    if (f->last < f->n && f->v[f->last].h == h && !strcmp(f->v[f->last].path, path))
+        return &f->v[f->last];
+    if (!f->ix) {
+        for (size_t j = 0; j < f->n; j++)
+            if (f->v[j].h == h && !strcmp(f->v[j].path, path))
+                return &f->v[f->last = j];
+        return NULL;
+    }
+    for (size_t i = h & (f->ixcap - 1); f->ix[i]; i = (i + 1) & (f->ixcap - 1)) {
+        struct fent *e = &f->v[f->ix[i] - 1];
+        if (e->h == h && !strcmp(e->path, path)) {
+            f->last = f->ix[i] - 1;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* Keeps the row (key, sha, size) in b if it sorts after b's. */
+static void fbest_put(struct fbest *b, int64_t key, const uint8_t *sha, int has_size, int64_t size)
+{
+    if (b->has && key <= b->key)
+        return;
+    b->has = 1;
+    b->key = key;
+    b->has_hash = sha != NULL;
+    if (sha)
+        memcpy(b->sha, sha, 32);
+    b->has_size = (unsigned char)has_size;
+    b->size = size;
+}
+
 /* ---- the log state */
 struct cand {
     int64_t id, started;
@@ -258,6 +363,9 @@ struct store_log {
     struct tset mkeys;       /* trial id -> index + 1 in mstates (in mask) */
     struct mstate *mstates;
     size_t nmstates, capmstates;
+    struct tset fkeys;       /* process uuid -> index + 1 in fstates (in mask) */
+    struct fstate *fstates;
+    size_t nfstates, capfstates, fbytes;
     struct cand *cands;
     size_t ncand, capcand;
     struct head *heads;
@@ -320,6 +428,152 @@ static void metrics_forget_all(struct store_log *lg)
     tset_clear(&lg->mkeys);
 }
 
+static void files_forget_all(struct store_log *lg)
+{
+    for (size_t i = 0; i < lg->nfstates; i++)
+        fstate_clear(&lg->fstates[i]);
+    lg->nfstates = 0;
+    lg->fbytes = 0;
+    tset_clear(&lg->fkeys);
+}
+
+static struct fstate *fstate_get(struct store_log *lg, const uint8_t proc[16])
+{
+    struct tset_slot *e = tset_find(&lg->fkeys, proc);
+    return e ? &lg->fstates[e->mask - 1] : NULL;
+}
+
+/* Stops tracking f (memory): its process's files are read from the store. */
+static void fstate_drop(struct store_log *lg, struct fstate *f)
+{
+    lg->fbytes -= f->bytes;
+    fstate_clear(f); /* complete = 0 until the connection forgets all */
+}
+
+int slog_file(struct store_log *lg, const uint8_t proc[16], const char *path, int mode,
+              const uint8_t *sha256, int has_size, int64_t size, int has_time, int64_t time_ns)
+{
+    struct fstate *f = fstate_get(lg, proc);
+    if (!f) {
+        if (lg->nfstates == lg->capfstates) {
+            size_t ncap = lg->capfstates ? lg->capfstates * 2 : 64;
+            struct fstate *nf = realloc(lg->fstates, ncap * sizeof *nf);
+            if (!nf)
+                return SQLITE_NOMEM;
+            lg->fstates = nf;
+            lg->capfstates = ncap;
+        }
+        /* Rows stored before (another connection, an earlier run): not ours to summarise. */
+        sqlite3_stmt *s = lg->q[L_HAS_FILES];
+        sqlite3_bind_blob(s, 1, proc, 16, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return rc;
+        if (tset_add(&lg->fkeys, proc, lg->nfstates + 1) < 0)
+            return SQLITE_NOMEM;
+        f = &lg->fstates[lg->nfstates++];
+        memset(f, 0, sizeof *f);
+        f->complete = rc == SQLITE_DONE;
+    }
+    if (!f->complete)
+        return SQLITE_OK;
+    int in = mode == 0 || mode == 2, out = mode == 1 || mode == 2; /* FILES_SQL's modes */
+    if (!in && !out)
+        return SQLITE_OK;
+    int64_t t = has_time ? time_ns : 0;
+    if (sha256 && t > INT64_MAX - FKEY_HASHED)
+        goto drop; /* SQLite's sum would turn REAL there: let SQL decide */
+    int64_t key = sha256 ? FKEY_HASHED + t : t;
+    uint64_t h = path_hash(path);
+    struct fent *e = fstate_find(f, path, h);
+    if (!e) {
+        size_t plen = strlen(path) + 1, add = sizeof *e + plen + 2 * sizeof *f->ix;
+        if (lg->fbytes + add > FSTATE_BYTES_MAX)
+            goto drop;
+        if (f->n == f->cap) {
+            size_t ncap = f->cap ? f->cap * 2 : 2;
+            struct fent *nv = realloc(f->v, ncap * sizeof *nv);
+            if (!nv)
+                goto drop;
+            f->v = nv;
+            f->cap = ncap;
+        }
+        e = &f->v[f->n];
+        memset(e, 0, sizeof *e);
+        if (!(e->path = malloc(plen)))
+            goto drop;
+        memcpy(e->path, path, plen);
+        e->h = h;
+        f->last = f->n++;
+        f->bytes += add;
+        lg->fbytes += add;
+        if (f->n > FSTATE_SCAN && f->n * 2 + 2 > f->ixcap) {
+            if (fstate_reindex(f) < 0) /* indexes the new entry too */
+                goto drop;
+        } else if (f->ix) {
+            size_t i = h & (f->ixcap - 1);
+            while (f->ix[i])
+                i = (i + 1) & (f->ixcap - 1);
+            f->ix[i] = (uint32_t)f->last + 1;
+        }
+    }
+    if (in)
+        fbest_put(&e->in, key, sha256, has_size, size);
+    if (out)
+        fbest_put(&e->out, key, sha256, has_size, size);
+    return SQLITE_OK;
+drop:
+    fstate_drop(lg, f);
+    return SQLITE_OK;
+}
+
+static int fent_by_path(const void *a, const void *b)
+{
+    return strcmp((*(const struct fent *const *)a)->path, (*(const struct fent *const *)b)->path);
+}
+
+/* The process's inputs and outputs from memory into g (arrays malloc'd into
+ * *in / *out, pointing into lg's state). 0 if not known here (g untouched),
+ * 1 if given, -1 if out of memory. */
+static int files_given(struct store_log *lg, const uint8_t proc[16], struct leaf_given *g,
+                       struct leaf_file **in, struct leaf_file **out)
+{
+    struct fstate *f = fstate_get(lg, proc);
+    if (!f || !f->complete)
+        return 0;
+    struct fent **order = malloc((f->n ? f->n : 1) * sizeof *order);
+    *in = malloc((f->n ? f->n : 1) * sizeof **in);
+    *out = malloc((f->n ? f->n : 1) * sizeof **out);
+    if (!order || !*in || !*out) {
+        free(order);
+        free(*in);
+        free(*out);
+        *in = *out = NULL;
+        return -1;
+    }
+    for (size_t j = 0; j < f->n; j++)
+        order[j] = &f->v[j];
+    qsort(order, f->n, sizeof *order, fent_by_path); /* ORDER BY path: bytes, as strcmp */
+    size_t ni = 0, no = 0;
+    for (size_t j = 0; j < f->n; j++) {
+        const struct fent *e = order[j];
+        if (e->in.has)
+            (*in)[ni++] = (struct leaf_file){e->path, e->in.has_hash ? e->in.sha : NULL,
+                                             e->in.has_size, e->in.size};
+        if (e->out.has)
+            (*out)[no++] = (struct leaf_file){e->path, e->out.has_hash ? e->out.sha : NULL,
+                                              e->out.has_size, e->out.size};
+    }
+    free(order);
+    g->has_files = 1;
+    g->inputs = *in;
+    g->ninputs = ni;
+    g->outputs = *out;
+    g->noutputs = no;
+    return 1;
+}
+
 static struct mstate *mstate_get(struct store_log *lg, int64_t trial_id)
 {
     uint8_t k[16];
@@ -343,8 +597,6 @@ int slog_metric(struct store_log *lg, int64_t trial_id, int64_t origin_id, int64
         return SQLITE_OK;
     struct mstate *m = mstate_get(lg, trial_id);
     if (!m) {
-        if (lg->nmstates >= MSTATE_MAX)
-            metrics_forget_all(lg); /* bounded: the trials in flight fall back to the store */
         if (lg->nmstates == lg->capmstates) {
             size_t ncap = lg->capmstates ? lg->capmstates * 2 : 64;
             struct mstate *nm = realloc(lg->mstates, ncap * sizeof *nm);
@@ -442,6 +694,9 @@ void slog_free(struct store_log *lg)
     metrics_forget_all(lg);
     tset_free(&lg->mkeys);
     free(lg->mstates);
+    files_forget_all(lg);
+    tset_free(&lg->fkeys);
+    free(lg->fstates);
     cands_clear(lg);
     free(lg->cands);
     heads_clear(lg);
@@ -468,7 +723,12 @@ void slog_begin(struct store_log *lg, int changed)
     if (changed) {
         lg->sealed_loaded = 0;
         metrics_forget_all(lg); /* another writer may have added points */
+        files_forget_all(lg);   /* ... and file rows */
     }
+    if (lg->nmstates >= MSTATE_MAX)
+        metrics_forget_all(lg); /* bounded: the trials in flight fall back to the store */
+    if (lg->nfstates >= FSTATE_MAX || lg->fbytes > FSTATE_BYTES_MAX / 2)
+        files_forget_all(lg);
     tset_clear(&lg->trials);
     tset_clear(&lg->procs);
     tset_clear(&lg->sessions);
@@ -716,7 +976,15 @@ static int seal_cands(struct store_log *lg, int64_t now_ns)
     }
     for (size_t i = 0; i < lg->ncand && rc == SQLITE_OK; i++) {
         const struct cand *c = &lg->cands[i];
-        char *text = leaf_ctx_build_with(lg->leaf, c->id, metrics_json(lg, c->id), NULL, 0);
+        struct leaf_given g = {.metrics = metrics_json(lg, c->id)};
+        struct leaf_file *fin = NULL, *fout = NULL;
+        if (c->has_proc && files_given(lg, c->proc, &g, &fin, &fout) < 0) {
+            json_decref(g.metrics);
+            return SQLITE_NOMEM;
+        }
+        char *text = leaf_ctx_build_given(lg->leaf, c->id, &g, NULL, 0);
+        free(fin);
+        free(fout);
         if (!text)
             return SQLITE_NOMEM; /* the trial exists: only memory can fail */
         int isnew = 0;

@@ -1373,8 +1373,17 @@ static int ingest_event(tt_store *st, const Tunetrail__Event *ev, int *dup)
             return rc;
         return pending_add(st, &st->pend[0], tid, oid, ev);
     case TUNETRAIL__EVENT__KIND_FILE_ACCESS:
-        rc = slog_touch_process_if_sealed(st->log, ev->file_access->process.data, st->cur_batch);
-        return rc != SQLITE_OK ? rc : pending_add(st, &st->pend[1], 0, oid, ev);
+    {
+        const Tunetrail__FileAccess *m = ev->file_access;
+        const Tunetrail__FileStat *fs = m->stat;
+        if ((rc = slog_touch_process_if_sealed(st->log, m->process.data, st->cur_batch)) !=
+                SQLITE_OK ||
+            (rc = slog_file(st->log, m->process.data, m->path, m->mode,
+                            m->sha256.len ? m->sha256.data : NULL, fs && fs->has_size,
+                            fs ? (int64_t)fs->size : 0, ev->has_time_ns, ev->time_ns)) != SQLITE_OK)
+            return rc;
+        return pending_add(st, &st->pend[1], 0, oid, ev);
+    }
     case TUNETRAIL__EVENT__KIND_PARAM: {
         const Tunetrail__Param *m = ev->param;
         if ((rc = lookup_id(st, S_TRIAL_ID, &st->trials, m->trial.data, &tid)) != SQLITE_OK ||

@@ -30,8 +30,8 @@ static uint8_t U_SESSION[16] = {1}, U_PROC[16] = {2}, U_T1[16] = {3}, U_T2[16] =
 /* ---- a batch under construction: events in static-lifetime heap memory,
  * freed with the batch */
 struct b {
-    Tunetrail__Event *ev[64];
-    void *mem[256];
+    Tunetrail__Event *ev[256];
+    void *mem[1024];
     size_t n, nmem;
 };
 
@@ -154,6 +154,34 @@ static void add_metric(struct b *b, uint64_t seq, uint8_t *trial, const char *na
     m->direction = "max";
     e->kind_case = TUNETRAIL__EVENT__KIND_METRIC;
     e->metric = m;
+}
+
+/* A FileAccess of U_PROC; time_ns -1: none; sha 0: none, else 32 bytes of it. */
+static void add_file(struct b *b, uint64_t seq, const char *path, int mode, uint8_t sha,
+                     int64_t size, int64_t time_ns)
+{
+    Tunetrail__Event *e = ev(b, U_PROC, seq);
+    Tunetrail__FileAccess *m = zalloc(b, sizeof *m);
+    tunetrail__file_access__init(m);
+    m->process = bin(U_PROC), m->has_process = 1;
+    m->path = (char *)path;
+    m->has_mode = 1;
+    m->mode = mode;
+    if (sha) {
+        uint8_t *h = zalloc(b, 32);
+        memset(h, sha, 32);
+        m->sha256 = (ProtobufCBinaryData){32, h}, m->has_sha256 = 1;
+    }
+    if (size >= 0) {
+        Tunetrail__FileStat *fs = zalloc(b, sizeof *fs);
+        tunetrail__file_stat__init(fs);
+        fs->has_size = 1, fs->size = (uint64_t)size;
+        m->stat = fs;
+    }
+    e->has_time_ns = time_ns >= 0;
+    e->time_ns = time_ns >= 0 ? time_ns : 0;
+    e->kind_case = TUNETRAIL__EVENT__KIND_FILE_ACCESS;
+    e->file_access = m;
 }
 
 /* Packs and ingests b, then frees its events. */
@@ -487,6 +515,87 @@ static void test_leaf_round_trip(void **state)
     json_decref(o);
 }
 
+/* The stored leaf of trial uuid t equals the one built from the store now. */
+static void assert_leaf_matches_store(tt_store *st, const char *uuid_hex_sql)
+{
+    char sql[256], err[256];
+    snprintf(sql, sizeof sql, "SELECT id FROM trials WHERE uuid = %s", uuid_hex_sql);
+    int64_t id = q_int(st, sql);
+    char *fresh = leaf_build(store_sqlite(st), id, err, sizeof err);
+    assert_non_null(fresh);
+    sqlite3_stmt *s;
+    sqlite3_prepare_v2(store_sqlite(st), "SELECT leaf FROM log WHERE trial_id = ?1 ORDER BY idx DESC"
+                                         " LIMIT 1", -1, &s, NULL);
+    sqlite3_bind_int64(s, 1, id);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(s, 0), fresh);
+    sqlite3_finalize(s);
+    free(fresh);
+}
+
+/* Files tracked in memory while stored give the leaf the store would: per
+ * path and role the hashed row over unhashed, then the latest, the first
+ * stored on a tie; modes 0/1/2 (and others: neither); no time, no size; many
+ * paths (the per-process index); bad UTF-8; rows spread over batches, and a
+ * process whose earlier rows were stored by another connection. */
+static void test_files_in_memory(void **state)
+{
+    struct fx *f = *state;
+    static char paths[40][32];
+    struct b b = {0};
+    struct ingest_result r;
+    add_session(&b, 0, "demo");
+    add_pstart(&b, 0);
+    add_tstart(&b, 1, U_T1);
+    uint64_t seq = 2;
+    const int64_t T = 1700000000000000000ll;
+    /* ties: same key, different size; the first one wins */
+    add_file(&b, seq++, "/d/tie", 0, 0, 1, T);
+    add_file(&b, seq++, "/d/tie", 0, 0, 2, T);
+    add_file(&b, seq++, "/d/tie", 2, 0, 3, T);
+    /* a hashed row beats a later unhashed one */
+    add_file(&b, seq++, "/d/model", 1, 7, 10, T + 5);
+    add_file(&b, seq++, "/d/model", 1, 0, 11, T + 9);
+    add_file(&b, seq++, "/d/model", 1, 8, 12, T + 3); /* older hash: loses */
+    add_file(&b, seq++, "/d/notime", 0, 0, -1, -1);
+    add_file(&b, seq++, "/d/notime", 0, 0, 5, -1); /* tie at 0: first */
+    add_file(&b, seq++, "/d/both", 2, 9, 100, T);
+    add_file(&b, seq++, "/d/both", 1, 0, 101, T + 1); /* output: unhashed loses */
+    add_file(&b, seq++, "/d/odd", 5, 9, 100, T);       /* neither role */
+    add_file(&b, seq++, "/d/bad\xff", 0, 3, 7, T);
+    add_file(&b, seq++, "/d/Z", 0, 0, 1, T); /* byte order: "Z" < "b" */
+    ingest(f->st, &b, &r);
+    b_free(&b);
+    for (int i = 0; i < 40; i++) { /* past the linear scan: the index */
+        snprintf(paths[i], sizeof paths[i], "/many/%02d", (i * 17) % 40);
+        add_file(&b, seq++, paths[i], i % 3, (uint8_t)(i % 2 ? i : 0), i, T - i);
+        add_file(&b, seq++, paths[i], i % 3, (uint8_t)(i % 4 ? 0 : i + 1), i + 1, T - i + 1);
+    }
+    add_tend(&b, seq++, U_T1);
+    add_pend(&b, seq++);
+    ingest(f->st, &b, &r);
+    b_free(&b);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM log"), 1);
+    assert_leaf_matches_store(f->st, "x'03000000000000000000000000000000'");
+
+    /* a late file (a revision) of the sealed process, through another
+     * connection's store, then more through this one: read from the store */
+    char err[256];
+    tt_store *other = store_open(f->path, STORE_CREATE, err, sizeof err);
+    assert_non_null(other);
+    add_file(&b, seq++, "/d/late", 1, 4, 1, T + 100);
+    ingest(other, &b, &r);
+    b_free(&b);
+    store_close(other);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM log"), 2);
+    add_file(&b, seq++, "/d/late", 1, 0, 2, T + 200);
+    add_file(&b, seq++, "/d/late2", 0, 0, 2, T + 200);
+    ingest(f->st, &b, &r);
+    b_free(&b);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM log"), 3);
+    assert_leaf_matches_store(f->st, "x'03000000000000000000000000000000'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -496,6 +605,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_append_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_from_v3, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leaf_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_files_in_memory, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
