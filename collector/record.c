@@ -242,12 +242,20 @@ static json_t *excluded_json(sqlite3 *db, const struct record *r, const struct l
     return out;
 }
 
+/* The study's processes, through the sessions index: process_view would
+ * derive every process's study and status (100k rows) to keep a few. */
+#define STUDY_PROCS                                                                              \
+    " FROM processes p WHERE p.session IN (SELECT uuid FROM sessions WHERE study = ?1)"         \
+    " OR (p.study = ?1 AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.uuid = p.session))"
+
+/* Trials of the study that are not final yet (so not in the log). */
 static int64_t count_running(sqlite3 *db, const char *study)
 {
     sqlite3_stmt *s;
     int64_t n = 0;
     if (sqlite3_prepare_v2(db,
-                           "SELECT count(*) FROM trial_view WHERE study = ?1 AND status = 'running'",
+                           "SELECT count(*) FROM trials t WHERE t.process IN (SELECT p.uuid"
+                           STUDY_PROCS ") AND NOT EXISTS (SELECT 1 FROM log l WHERE l.trial_id = t.id)",
                            -1, &s, NULL) != SQLITE_OK)
         return 0;
     sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
@@ -264,7 +272,7 @@ static json_t *all_processes_json(sqlite3 *db, const char *study)
     if (sqlite3_prepare_v2(db,
                            "SELECT count(*), total(COALESCE(utime_us, 0) + COALESCE(stime_us, 0)),"
                            " total(CASE WHEN ended_ns > started_ns THEN ended_ns - started_ns END),"
-                           " COALESCE(max(maxrss_kb), 0) FROM process_view WHERE study_name = ?1",
+                           " COALESCE(max(maxrss_kb), 0)" STUDY_PROCS,
                            -1, &s, NULL) != SQLITE_OK)
         return json_null();
     sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);

@@ -229,6 +229,36 @@ static int is_failure(const char *st)
     return !strcmp(st, "failed") || !strcmp(st, "crashed") || !strcmp(st, "killed");
 }
 
+/* Counts per status without a JSON lookup per trial (100k trials). */
+struct status_count {
+    struct smap ids;
+    const char *name[64];
+    size_t n[64];
+};
+
+static void status_add(struct status_count *c, const char *st)
+{
+    int added;
+    uint32_t id = smap_put(&c->ids, st, &added);
+    if (id >= 64)
+        id = 63; /* more than 63 distinct statuses: the rest share one slot */
+    if (added && id < 63)
+        c->name[id] = st;
+    else if (added)
+        c->name[63] = "other";
+    c->n[id]++;
+}
+
+/* A JSON object status -> count; frees c's map. */
+static json_t *status_json(struct status_count *c)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < c->ids.n && i < 64; i++)
+        json_object_set_new(o, c->name[i], json_integer((json_int_t)c->n[i]));
+    smap_free(&c->ids);
+    return o;
+}
+
 /* ---- the trials as the statistics see them */
 struct tr {
     const struct leaf_rec *r;
@@ -855,7 +885,7 @@ int record_compute(const struct leaf_rec *leaf, size_t nleaves, json_t *excluded
         chosen = chosenbuf;
     }
     size_t N = 0, nonfinite = 0;
-    json_t *missing = json_object();
+    struct status_count miss = {0};
     for (size_t j = 0; j < n; j++) {
         const struct leaf_metric *m = leaf_metric_get(t[j].r, objname);
         if (m && dir_max < 0 && m->direction)
@@ -866,11 +896,10 @@ int record_compute(const struct leaf_rec *leaf, size_t nleaves, json_t *excluded
             N++;
         } else {
             nonfinite += m != NULL;
-            json_t *c = json_object_get(missing, t[j].status);
-            json_object_set_new(missing, t[j].status,
-                                json_integer(c ? json_integer_value(c) + 1 : 1));
+            status_add(&miss, t[j].status);
         }
     }
+    json_t *missing = status_json(&miss);
     if (!N || dir_max < 0) {
         if (!N)
             snprintf(err, errlen, "objective '%s': no trial of the study reported it", objname);
@@ -949,15 +978,14 @@ int record_compute(const struct leaf_rec *leaf, size_t nleaves, json_t *excluded
     json_t *choices = choices_json(&tb, t, p, sign);
 
     /* search */
-    json_t *by = json_object();
+    struct status_count byst = {0};
     struct smap sessions = {0};
     struct rmap configs = {.w = tb.nk};
     int64_t first = 0, lastt = 0;
     size_t bad = 0;
     for (size_t j = 0; j < n; j++) {
         const struct leaf_rec *r = t[j].r;
-        json_t *c = json_object_get(by, t[j].status);
-        json_object_set_new(by, t[j].status, json_integer(c ? json_integer_value(c) + 1 : 1));
+        status_add(&byst, t[j].status);
         bad += is_failure(t[j].status);
         if (r->session)
             smap_put(&sessions, r->session, NULL);
@@ -970,7 +998,7 @@ int record_compute(const struct leaf_rec *leaf, size_t nleaves, json_t *excluded
     }
     json_t *search = json_pack(
         "{s:I,s:o,s:o,s:I,s:I,s:I,s:o,s:o,s:o,s:{s:o,s:o}}", "trials", (json_int_t)n, "by_status",
-        by, "failure_rate", num(n ? (double)bad / (double)n : 0), "revisions",
+        status_json(&byst), "failure_rate", num(n ? (double)bad / (double)n : 0), "revisions",
         (json_int_t)(nleaves - distinct), "sessions", (json_int_t)sessions.n,
         "distinct_configurations", (json_int_t)configs.n, "first",
         first ? record_iso_ns(first) : json_null(), "last",
