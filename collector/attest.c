@@ -153,19 +153,18 @@ int cmd_attest(int argc, char **argv)
         fprintf(stderr, "tunetrail attest: %s\n", err);
         return 1;
     }
-    uint8_t *buf = NULL;
-    size_t bufsize = 0, len;
+    uint8_t *start = NULL;
+    size_t len;
     record_phase("record_build");
-    rc = record_payload(&rec, DSSE_PREFIX_MAX, &buf, &bufsize, &len);
+    rc = record_payload(&rec, DSSE_PREFIX_MAX, &start, &len);
     record_phase("payload");
-    if (rc != 0 || write_record(out, buf, DSSE_PREFIX_MAX, len, &key, err, sizeof err) != 0) {
+    if (rc != 0 || write_record(out, start - DSSE_PREFIX_MAX, DSSE_PREFIX_MAX, len, &key, err,
+                                sizeof err) != 0) {
         fprintf(stderr, "tunetrail attest: %s\n", rc ? "out of memory" : err);
-        tt_big_free(buf, bufsize);
         record_free(&rec);
         return 1;
     }
     record_phase("sign + write");
-    tt_big_free(buf, bufsize);
     json_t *stmt = rec.stmt;
 
     /* one line for the person who ran it */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,11 +68,34 @@ static char *hex_of(char *buf, const uint8_t *b, size_t n)
 /* Reads the study's log into r (texts + scanned fields) and l (stored
  * hashes, trial ids, the head's root); checks that it is contiguous and that
  * the head has as many leaves. check_thread then checks the hashes. */
-static int load_leaves(sqlite3 *db, const char *study, struct record *r, struct loginfo *l,
-                       char *err, size_t errlen)
+/* Room before the leaves for the Statement's head and the PAE prefix. The
+ * head is a few hundred KB at most (50 values per key); the mapping is
+ * virtual until touched. */
+#define PAYLOAD_HEAD_ROOM ((size_t)64 << 20)
+#define PAYLOAD_TAIL_ROOM ((size_t)1 << 20)
+
+static int load_leaves(sqlite3 *db, const char *study, const char *dbpath, struct record *r,
+                       struct loginfo *l, char *err, size_t errlen)
 {
     sqlite3_stmt *s = NULL;
     size_t cap = 0;
+    /* the leaves cannot be longer than the store's file and its WAL */
+    struct stat sb;
+    size_t room = 0;
+    char wal[4200];
+    if (stat(dbpath, &sb) == 0)
+        room += (size_t)sb.st_size;
+    snprintf(wal, sizeof wal, "%s-wal", dbpath);
+    if (stat(wal, &sb) == 0)
+        room += (size_t)sb.st_size;
+    r->pbufsize = PAYLOAD_HEAD_ROOM + 2 * room + PAYLOAD_TAIL_ROOM;
+    if (!(r->pbuf = tt_big_alloc(r->pbufsize))) {
+        snprintf(err, errlen, "out of memory (%zu MB for the log)", r->pbufsize >> 20);
+        goto err;
+    }
+    r->pstart = PAYLOAD_HEAD_ROOM;
+    size_t w = r->pstart;
+    r->pbuf[w++] = '[';
     if (sqlite3_prepare_v2(db,
                            "SELECT idx, trial_id, leaf, hash FROM log WHERE study = ?1 ORDER BY idx",
                            -1, &s, NULL) != SQLITE_OK) {
@@ -99,13 +123,15 @@ static int load_leaves(sqlite3 *db, const char *study, struct record *r, struct 
             r->len = realloc(r->len, cap * sizeof *r->len);
         }
         size_t len = (size_t)sqlite3_column_bytes(s, 2);
-        char *text = leaf_arena_alloc(&r->arena, len + 1);
-        if (!text) {
-            snprintf(err, errlen, "out of memory reading the log");
+        if (w + len + 1 + PAYLOAD_TAIL_ROOM > r->pbufsize) {
+            snprintf(err, errlen, "the log of study '%s' is longer than its store file", study);
             goto err;
         }
+        if (r->n)
+            r->pbuf[w++] = ',';
+        char *text = (char *)r->pbuf + w;
         memcpy(text, sqlite3_column_text(s, 2), len);
-        text[len] = 0;
+        w += len;
         if (sqlite3_column_bytes(s, 3) != MERKLE_HASH) {
             snprintf(err, errlen, "leaf %zu of study '%s' has no hash: the store was altered",
                      r->n, study);
@@ -128,6 +154,7 @@ static int load_leaves(sqlite3 *db, const char *study, struct record *r, struct 
     }
     sqlite3_finalize(s);
     s = NULL;
+    r->pend = w;
     record_phase("  read + scan leaves");
     if (!r->n)
         return 0;
@@ -504,7 +531,7 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
         goto out;
 
     record_phase("find producer");
-    if (load_leaves(db, study, out, &l, err, errlen) != 0)
+    if (load_leaves(db, study, store_path(st), out, &l, err, errlen) != 0)
         goto out;
     record_phase("load + check leaves");
     if (!out->n) {
@@ -644,50 +671,51 @@ void record_free(struct record *r)
     free(r->text);
     free(r->len);
     leaf_arena_free(&r->arena);
+    tt_big_free(r->pbuf, r->pbufsize);
     memset(r, 0, sizeof *r);
 }
 
 /* The Statement is dumped with a placeholder for predicate.trials, which is
- * then replaced by the stored leaf texts: they are canonical already, and
- * re-serialising 100k leaves through a JSON tree costs seconds. */
-int record_payload(const struct record *r, size_t room, uint8_t **bufp, size_t *bufsize,
-                   size_t *len)
+ * then replaced by the leaf texts: they are canonical already, and
+ * re-serialising 100k leaves through a JSON tree costs seconds. record_build
+ * left them in place in r->pbuf; a record from elsewhere gets them copied. */
+int record_payload(struct record *r, size_t room, uint8_t **start, size_t *len)
 {
     static const char mark[] = "\"\\u0001trials\\u0001\"";
+    if (!r->pbuf) {
+        size_t total = 2;
+        for (size_t i = 0; i < r->n; i++)
+            total += r->len[i] + 1;
+        r->pbufsize = PAYLOAD_HEAD_ROOM + total + PAYLOAD_TAIL_ROOM;
+        if (!(r->pbuf = tt_big_alloc(r->pbufsize)))
+            return -1;
+        r->pstart = PAYLOAD_HEAD_ROOM;
+        uint8_t *p = r->pbuf + r->pstart;
+        *p++ = '[';
+        for (size_t i = 0; i < r->n; i++) {
+            if (i)
+                *p++ = ',';
+            memcpy(p, r->text[i], r->len[i]);
+            p += r->len[i];
+        }
+        r->pend = (size_t)(p - r->pbuf);
+    }
     json_t *pred = json_object_get(r->stmt, "predicate");
     json_object_set_new(pred, "trials", json_string("\001trials\001"));
     char *head = json_dumps(r->stmt, RECORD_LEAF_FLAGS);
     json_object_del(pred, "trials");
     char *at = head ? strstr(head, mark) : NULL;
-    if (!at) {
+    size_t pre = at ? (size_t)(at - head) : 0, post = at ? strlen(at + sizeof mark - 1) : 0;
+    if (!at || pre + room > r->pstart || post + 1 > PAYLOAD_TAIL_ROOM) {
         free(head);
         return -1;
     }
-    size_t pre = (size_t)(at - head), post = strlen(at + sizeof mark - 1), total = pre + post + 2;
-    for (size_t i = 0; i < r->n; i++)
-        total += r->len[i] + 1;
-    size_t size = room + total + 1;
-    uint8_t *buf = tt_big_alloc(size);
-    if (!buf) {
-        free(head);
-        return -1;
-    }
-    uint8_t *p = buf + room;
-    memcpy(p, head, pre);
-    p += pre;
-    *p++ = '[';
-    for (size_t i = 0; i < r->n; i++) {
-        if (i)
-            *p++ = ',';
-        memcpy(p, r->text[i], r->len[i]);
-        p += r->len[i];
-    }
-    *p++ = ']';
-    memcpy(p, at + sizeof mark - 1, post);
-    p += post;
+    uint8_t *begin = r->pbuf + r->pstart - pre;
+    memcpy(begin, head, pre);
+    r->pbuf[r->pend] = ']';
+    memcpy(r->pbuf + r->pend + 1, at + sizeof mark - 1, post);
     free(head);
-    *bufp = buf;
-    *bufsize = size;
-    *len = (size_t)(p - buf - room);
+    *start = begin;
+    *len = pre + (r->pend + 1 - r->pstart) + post;
     return 0;
 }

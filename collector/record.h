@@ -34,6 +34,11 @@ struct record {
     const char **text;        /* text[i], len[i]: canonical text of leaf i (in the arena) */
     size_t *len;
     struct leaf_arena arena;
+    /* record_build reads the leaf texts straight into the payload buffer,
+     * after room for the Statement's head: '[' text[0] ',' text[1] ... at
+     * pbuf + pstart, so the payload needs no copy of them (record_payload). */
+    uint8_t *pbuf;
+    size_t pbufsize, pstart, pend;
 };
 
 /* Builds the whole record for a study from the store: reads and checks the
@@ -55,11 +60,10 @@ int record_from_statement(json_t *stmt, struct record *out, char *err, size_t er
 void record_free(struct record *r);
 
 /* The payload: the Statement with predicate.trials = the leaf texts, as one
- * JSON text of *len bytes starting at (*buf) + room, with room free bytes
- * before it (for dsse_write_inplace's PAE prefix). *buf / *bufsize are to be
- * released with tt_big_free(*buf, *bufsize). -1 if out of memory. */
-int record_payload(const struct record *r, size_t room, uint8_t **buf, size_t *bufsize,
-                   size_t *len);
+ * JSON text of *len bytes at *start, with at least room writable bytes
+ * before it (for dsse_write_inplace's PAE prefix). The memory belongs to r
+ * (record_free). -1 if out of memory. */
+int record_payload(struct record *r, size_t room, uint8_t **start, size_t *len);
 
 /* The computed sections, from scanned leaves alone (attest from the store's
  * log, verify from a record's `trials`: same leaves -> identical JSON).

@@ -9,7 +9,7 @@
  * Keeps errno as it was. */
 int tt_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Large buffers (tens of MB: a record's payload, leaf arenas), mapped with
+/* Large buffers (tens of MB: a record's payload, leaf arenas), mapped (lazily: NORESERVE) with
  * transparent huge pages where the kernel allows (madvise): a 4 KiB page
  * fault costs 6-12 us on the VMs we measure on, 25,000 of them per 100 MB.
  * Zero-filled; NULL if out of memory. Free with tt_big_free(p, n). */
