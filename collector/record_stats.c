@@ -584,15 +584,25 @@ static json_t *choices_json(const struct table *tb, const struct tr *t, const st
             } else
                 numeric = 0;
         }
-        struct valcount *vc = malloc((nv ? nv : 1) * sizeof *vc);
-        for (size_t v = 0; v < nv; v++)
-            vc[v] = (struct valcount){tb->val[k][v], count[v]};
-        qsort(vc, nv, sizeof *vc, cmp_vc);
+        /* the VALUES_LISTED most frequent, kept sorted by insertion: a key with
+         * a new value in every trial must not sort 100k strings */
+        struct valcount vc[VALUES_LISTED];
+        size_t nvc = 0;
+        for (size_t v = 0; v < nv; v++) {
+            struct valcount c = {tb->val[k][v], count[v]};
+            if (nvc == VALUES_LISTED && cmp_vc(&c, &vc[nvc - 1]) >= 0)
+                continue;
+            size_t at = nvc < VALUES_LISTED ? nvc++ : nvc - 1;
+            while (at > 0 && cmp_vc(&c, &vc[at - 1]) < 0) {
+                vc[at] = vc[at - 1];
+                at--;
+            }
+            vc[at] = c;
+        }
         json_t *vals = json_array();
-        for (size_t v = 0; v < nv && v < VALUES_LISTED; v++)
+        for (size_t v = 0; v < nvc; v++)
             json_array_append_new(vals, json_pack("{s:s,s:I}", "value", vc[v].value, "trials",
                                                   (json_int_t)vc[v].n));
-        free(vc);
         const struct leaf_param *rel = released ? leaf_param_get(released->r, tb->key[k]) : NULL;
         int varied = nv > 1; /* set in only some trials is not varied: see "absent" */
         json_t *c = json_pack("{s:s,s:s?,s:o,s:b,s:b,s:I,s:o}", "key", tb->key[k], "source",
@@ -685,29 +695,49 @@ static json_t *kind_json(const struct table *tb, const struct tr *t, json_t *cho
     return json_pack("{s:s,s:s}", "kind", kind, "reason", why);
 }
 
-/* ---- compute from leaves: one count per process */
-static json_t *compute_json(const struct tr *t, size_t n, int failed_only)
+/* ---- compute from leaves: one count per process, over all trials and over
+ * the failed ones (one pass: a process of a failed trial may also have run
+ * others) */
+struct compute {
+    size_t processes;
+    double cpu, wall;
+    int64_t rss;
+};
+
+static json_t *compute_obj(const struct compute *c)
+{
+    return json_pack("{s:I,s:o,s:o,s:I}", "processes", (json_int_t)c->processes, "cpu_seconds",
+                     num(c->cpu), "wall_seconds", num(c->wall), "peak_rss_kb", (json_int_t)c->rss);
+}
+
+static json_t *compute_json(const struct tr *t, size_t n)
 {
     struct smap procs = {0};
-    double cpu = 0, wall = 0;
-    int64_t rss = 0;
+    struct compute all = {0}, bad = {0};
+    uint8_t *seen = calloc(n ? n : 1, 1); /* per process id: 1 counted in all, 2 in bad */
     for (size_t i = 0; i < n; i++) {
         const struct leaf_rec *r = t[i].r;
-        if (failed_only && !is_failure(t[i].status))
-            continue;
+        int failed = is_failure(t[i].status);
+        double wall = 0;
         if (r->has_started && r->has_ended && r->ended_ns > r->started_ns)
-            wall += (double)(r->ended_ns - r->started_ns) / 1e9;
-        int added;
-        smap_put(&procs, r->process ? r->process : r->trial, &added);
-        if (!added)
-            continue;
-        cpu += (double)r->cpu_us / 1e6;
-        rss = r->maxrss_kb > rss ? r->maxrss_kb : rss;
+            wall = (double)(r->ended_ns - r->started_ns) / 1e9;
+        all.wall += wall;
+        if (failed)
+            bad.wall += wall;
+        uint32_t id = smap_put(&procs, r->process ? r->process : r->trial, NULL);
+        struct compute *cs[2] = {&all, failed ? &bad : NULL};
+        for (int k = 0; k < 2; k++) {
+            if (!cs[k] || (seen[id] & (1 << k)))
+                continue;
+            seen[id] |= (uint8_t)(1 << k);
+            cs[k]->processes++;
+            cs[k]->cpu += (double)r->cpu_us / 1e6;
+            cs[k]->rss = r->maxrss_kb > cs[k]->rss ? r->maxrss_kb : cs[k]->rss;
+        }
     }
-    size_t np = procs.n;
+    free(seen);
     smap_free(&procs);
-    return json_pack("{s:I,s:o,s:o,s:I}", "processes", (json_int_t)np, "cpu_seconds", num(cpu),
-                     "wall_seconds", num(wall), "peak_rss_kb", (json_int_t)rss);
+    return json_pack("{s:o,s:o}", "trials", compute_obj(&all), "failed", compute_obj(&bad));
 }
 
 /* ---- refit: search trials with the producing trial's framework params */
@@ -997,13 +1027,13 @@ int record_compute(const struct leaf_rec *leaf, size_t nleaves, json_t *excluded
             lastt = e;
     }
     json_t *search = json_pack(
-        "{s:I,s:o,s:o,s:I,s:I,s:I,s:o,s:o,s:o,s:{s:o,s:o}}", "trials", (json_int_t)n, "by_status",
+        "{s:I,s:o,s:o,s:I,s:I,s:I,s:o,s:o,s:o,s:o}", "trials", (json_int_t)n, "by_status",
         status_json(&byst), "failure_rate", num(n ? (double)bad / (double)n : 0), "revisions",
         (json_int_t)(nleaves - distinct), "sessions", (json_int_t)sessions.n,
         "distinct_configurations", (json_int_t)configs.n, "first",
         first ? record_iso_ns(first) : json_null(), "last",
         lastt ? record_iso_ns(lastt) : json_null(), "kind", kind_json(&tb, t, choices), "compute",
-        "trials", compute_json(t, n, 0), "failed", compute_json(t, n, 1));
+        compute_json(t, n));
     smap_free(&sessions);
     rmap_free(&configs);
     table_free(&tb);
