@@ -463,7 +463,7 @@ int cmd_verify(int argc, char **argv)
             if (receipts)
                 check_receipts(&r, receipts, js(p, "study") ? js(p, "study") : "", h, rec.n);
             else
-                pass(&r, "receipts not checked (no --receipts)");
+                pass(&r, "receipts not given (--receipts DIR checks them)");
             free(h);
         }
     }

@@ -86,6 +86,39 @@ cat v.out
 expect_eq "$rc" 1 "verify of a changed record"
 grep -q '^verify: FAILED signature' v.out || fail "verify should name the signature"
 
+say "the author edits the record and signs it again -> the recomputation catches it"
+need_exe "$TT_PROGS/tt_resign"
+# edit WHAT OUT: python edits the Statement, tt_resign signs it with the real key
+edit() {
+    python3 - rec.json "$T/edited.json" "$1" <<'PY'
+import base64, json, sys
+st = json.loads(base64.b64decode(json.load(open(sys.argv[1]))["payload"]))
+p = st["predicate"]
+what = sys.argv[3]
+if what == "rank":          # a better rank than the trials give
+    p["selection"]["released"]["percentile"] = 99.0; p["selection"]["best"] += 1
+elif what == "drop":        # a search trial left out of the record
+    t = p["trials"].pop(3); p["log"]["tree_size"] -= 1
+elif what == "status":      # a trial's status rewritten inside its leaf
+    p["trials"][5]["status"] = "ok" if p["trials"][5]["status"] != "ok" else "failed"
+json.dump(st, open(sys.argv[2], "w"))
+PY
+    "$TT_PROGS/tt_resign" "$KEY" "$T/edited.json" "$2" || fail "tt_resign failed"
+}
+edit rank re-rank.json
+tt_rc rc verify re-rank.json released.model --pubkey "$PUB" >v.out; cat v.out
+expect_eq "$rc" 1 "verify of a re-signed record with a better 'best'"
+grep -q '^verify: FAILED predicate: selection\.' v.out || fail "verify should name the selection"
+edit drop re-drop.json
+tt_rc rc verify re-drop.json released.model --pubkey "$PUB" >v.out; cat v.out
+expect_eq "$rc" 1 "verify of a re-signed record missing a trial"
+grep -q 'FAILED predicate.*log: the 25 listed trials do not hash to the attested root' v.out ||
+    fail "verify should name the predicate and the log"
+edit status re-status.json
+tt_rc rc verify re-status.json released.model --pubkey "$PUB" >v.out; cat v.out
+expect_eq "$rc" 1 "verify of a re-signed record with a trial's status changed"
+grep -q 'log: the 26 listed trials do not hash' v.out || fail "verify should name the log"
+
 say "one byte changed in the model -> subject fails"
 cp released.model bad.model
 printf 'X' | dd of=bad.model bs=1 seek=10 conv=notrunc 2>/dev/null
