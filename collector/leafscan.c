@@ -1059,3 +1059,67 @@ const struct leaf_metric *leaf_metric_get(const struct leaf_rec *r, const char *
     }
     return NULL;
 }
+
+/* ---- spans: find values in a big JSON text without a tree ----------------- */
+
+int leafscan_member(const char *text, size_t len, const char *key, size_t *start, size_t *end,
+                    char *err, size_t errlen)
+{
+    struct leaf_arena tmp = {0}; /* escaped keys are decoded here */
+    struct scan s = {text, text, text + len, &tmp, err, errlen};
+    size_t want = strlen(key);
+    int r, found = 0;
+    skip_ws(&s);
+    if (s.p >= s.end || *s.p != '{') {
+        fail(&s, "not an object");
+        goto err;
+    }
+    s.p++;
+    if (!eat(&s, '}')) {
+        do {
+            const char *k;
+            size_t kn;
+            if (key_read(&s, &k, &kn))
+                goto err;
+            const char *v = s.p;
+            if (skip_value(&s, 0))
+                goto err;
+            if (kn == want && !memcmp(k, key, kn)) { /* the last one wins, like jansson */
+                *start = (size_t)(v - text);
+                *end = (size_t)(s.p - text);
+                found = 1;
+            }
+        } while ((r = next_member(&s, '}')) == 1);
+        if (r < 0)
+            goto err;
+    }
+    leaf_arena_free(&tmp);
+    return found ? 0 : 1;
+err:
+    leaf_arena_free(&tmp);
+    return -1;
+}
+
+int leafscan_elements(const char *text, size_t len,
+                      int (*fn)(void *ctx, size_t i, size_t start, size_t end), void *ctx,
+                      char *err, size_t errlen)
+{
+    struct scan s = {text, text, text + len, NULL, err, errlen};
+    size_t i = 0;
+    int r;
+    skip_ws(&s);
+    if (s.p >= s.end || *s.p != '[')
+        return fail(&s, "not an array");
+    s.p++;
+    if (eat(&s, ']'))
+        return 0;
+    do {
+        skip_ws(&s);
+        const char *v = s.p;
+        if (skip_value(&s, 0))
+            return -1;
+        if (fn(ctx, i++, (size_t)(v - text), (size_t)(s.p - text)))
+            return -1;
+    } while ((r = next_member(&s, ']')) == 1);
+    return r;
+}

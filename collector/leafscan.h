@@ -54,6 +54,21 @@ struct leaf_rec {
 int leafscan(const char *text, size_t len, struct leaf_rec *out, struct leaf_arena *a, char *err,
              size_t errlen);
 
+/* Spans in a big JSON text (a record's 100 MB payload) without a tree.
+ * leafscan_member: the byte span [*start, *end) of the value of member key
+ * of the object that is text[0..len); 0 found (the last one if repeated),
+ * 1 absent, -1 not valid JSON there (err says where). The whole object is
+ * checked. */
+int leafscan_member(const char *text, size_t len, const char *key, size_t *start, size_t *end,
+                    char *err, size_t errlen);
+
+/* Calls fn(ctx, i, start, end) with the span of each element of the array
+ * that is text[0..len) (whitespace around it excluded); stops at a non-zero
+ * return of fn. 0, or -1 (bad JSON: err says where; or fn's failure). */
+int leafscan_elements(const char *text, size_t len,
+                      int (*fn)(void *ctx, size_t i, size_t start, size_t end), void *ctx,
+                      char *err, size_t errlen);
+
 /* Binary search in the sorted arrays; NULL if absent. */
 const struct leaf_param *leaf_param_get(const struct leaf_rec *r, const char *key);
 const struct leaf_metric *leaf_metric_get(const struct leaf_rec *r, const char *name);

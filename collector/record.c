@@ -672,6 +672,7 @@ void record_free(struct record *r)
     free(r->len);
     leaf_arena_free(&r->arena);
     tt_big_free(r->pbuf, r->pbufsize);
+    free(r->raw);
     memset(r, 0, sizeof *r);
 }
 

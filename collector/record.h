@@ -39,6 +39,7 @@ struct record {
      * pbuf + pstart, so the payload needs no copy of them (record_payload). */
     uint8_t *pbuf;
     size_t pbufsize, pstart, pend;
+    char *raw; /* record_from_payload: the payload the texts point into (free) */
 };
 
 /* Builds the whole record for a study from the store: reads and checks the
@@ -51,11 +52,13 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
  * keyids (may be NULL) receives a new array of the signatures' keyids. */
 int record_load(const char *path, struct record *out, json_t **keyids, char *err, size_t errlen);
 
-/* Takes a parsed Statement (stealing the reference) into out: its
- * predicate.trials is removed and each leaf stored as its canonical text
- * (RECORD_LEAF_FLAGS) and scanned. -1 with err ("trials[17]: ...") if a
- * leaf is not an object or cannot be scanned; stmt is released either way. */
-int record_from_statement(json_t *stmt, struct record *out, char *err, size_t errlen);
+/* Reads a record's payload (a Statement's JSON text; out takes ownership of
+ * the malloc'd payload, also on failure). The Statement without `trials` is
+ * parsed with jansson; each trials[i] is scanned where it lies, and its
+ * bytes, exactly as in the payload, are leaf i (attest writes the log's
+ * stored texts, and a signed payload cannot be re-formatted). -1 with err
+ * ("trials[17]: ...", "not JSON ...") on a malformed payload. */
+int record_from_payload(char *payload, size_t len, struct record *out, char *err, size_t errlen);
 
 void record_free(struct record *r);
 

@@ -75,19 +75,95 @@ static int check_statement(const json_t *st, const char *path, char *err, size_t
     return 0;
 }
 
-int record_from_statement(json_t *stmt, struct record *out, char *err, size_t errlen)
+struct elems {
+    struct record *r;
+    size_t base; /* offset of the array in r->raw */
+    char *err;
+    size_t errlen;
+};
+
+static int one_leaf(void *ctx, size_t i, size_t start, size_t end)
 {
-    memset(out, 0, sizeof *out);
-    json_t *pred = json_object_get(stmt, "predicate");
-    json_t *trials = json_object_get(pred, "trials");
+    struct elems *e = ctx;
+    struct record *r = e->r;
     char serr[200];
-    size_t n = json_array_size(trials);
+    r->text[i] = r->raw + e->base + start;
+    r->len[i] = end - start;
+    if (leafscan(r->text[i], r->len[i], &r->leaf[i], &r->arena, serr, sizeof serr) < 0) {
+        snprintf(e->err, e->errlen, "trials[%zu]: %s", i, serr);
+        return -1;
+    }
+    r->n = i + 1;
+    return 0;
+}
+
+static int count_one(void *ctx, size_t i, size_t start, size_t end)
+{
+    (void)i, (void)start, (void)end;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+int record_from_payload(char *payload, size_t len, struct record *out, char *err, size_t errlen)
+{
+    size_t ps, pe, ts = 0, te = 0;
+    char serr[200];
+    char *head = NULL;
+    memset(out, 0, sizeof *out);
+    out->raw = payload;
+    int r = leafscan_member(payload, len, "predicate", &ps, &pe, serr, sizeof serr);
+    if (r == 0)
+        r = leafscan_member(payload + ps, pe - ps, "trials", &ts, &te, serr, sizeof serr);
+    if (r < 0) {
+        snprintf(err, errlen, "payload is not JSON: %s", serr);
+        goto err;
+    }
+    if (r == 0) {
+        ts += ps;
+        te += ps;
+    }
+    /* the Statement without the trials: small enough for jansson */
+    size_t hn = r == 0 ? ts + 2 + (len - te) : len;
+    if (!(head = malloc(hn + 1)))
+        goto oom;
+    if (r == 0) {
+        memcpy(head, payload, ts);
+        memcpy(head + ts, "[]", 2);
+        memcpy(head + ts + 2, payload + te, len - te);
+    } else
+        memcpy(head, payload, len);
+    json_error_t je;
+    if (!(out->stmt = json_loadb(head, hn, 0, &je))) {
+        snprintf(err, errlen, "payload is not JSON: %s at line %d column %d", je.text, je.line,
+                 je.column);
+        goto err;
+    }
+    free(head);
+    head = NULL;
+    const char *t = json_string_value(json_object_get(out->stmt, "_type"));
+    const char *pt = json_string_value(json_object_get(out->stmt, "predicateType"));
+    if (!t || strcmp(t, RECORD_STATEMENT_TYPE)) {
+        snprintf(err, errlen, "not an in-toto Statement v1: _type is %s", t ? t : "missing");
+        goto err;
+    }
+    if (!pt || strcmp(pt, RECORD_PREDICATE_TYPE)) {
+        snprintf(err, errlen, "not a tunetrail search provenance: predicateType is %s",
+                 pt ? pt : "missing");
+        goto err;
+    }
+    json_t *pred = json_object_get(out->stmt, "predicate");
     if (!json_is_object(pred)) {
         snprintf(err, errlen, "record has no predicate object");
         goto err;
     }
-    if (trials && !json_is_array(trials)) {
+    if (!json_is_array(json_object_get(pred, "trials")) && r == 0) {
         snprintf(err, errlen, "predicate.trials is not an array");
+        goto err;
+    }
+    json_object_del(pred, "trials");
+    size_t n = 0;
+    if (r == 0 && leafscan_elements(payload + ts, te - ts, count_one, &n, serr, sizeof serr) < 0) {
+        snprintf(err, errlen, "predicate.trials: %s", serr);
         goto err;
     }
     /* calloc(0) may return NULL: keep the arrays non-NULL for an empty log */
@@ -96,41 +172,18 @@ int record_from_statement(json_t *stmt, struct record *out, char *err, size_t er
     out->len = calloc(n ? n : 1, sizeof *out->len);
     if (!out->leaf || !out->text || !out->len)
         goto oom;
-    for (size_t i = 0; i < n; i++) {
-        json_t *l = json_array_get(trials, i);
-        if (!json_is_object(l)) {
-            snprintf(err, errlen, "trials[%zu]: not a JSON object", i);
-            goto err;
-        }
-        /* the canonical text is what the log hashed: verify recomputes the
-         * root from these bytes, so they must come from RECORD_LEAF_FLAGS */
-        char *d = json_dumps(l, RECORD_LEAF_FLAGS);
-        if (!d)
-            goto oom;
-        size_t len = strlen(d);
-        char *t = leaf_arena_alloc(&out->arena, len + 1);
-        if (!t) {
-            free(d);
-            goto oom;
-        }
-        memcpy(t, d, len + 1);
-        free(d);
-        out->text[i] = t;
-        out->len[i] = len;
-        if (leafscan(t, len, &out->leaf[i], &out->arena, serr, sizeof serr) < 0) {
-            snprintf(err, errlen, "trials[%zu]: %s", i, serr);
-            goto err;
-        }
-        out->n = i + 1;
+    struct elems e = {out, ts, err, errlen};
+    err[0] = 0;
+    if (r == 0 && leafscan_elements(payload + ts, te - ts, one_leaf, &e, serr, sizeof serr) < 0) {
+        if (!err[0])
+            snprintf(err, errlen, "predicate.trials: %s", serr);
+        goto err;
     }
-    json_object_del(pred, "trials");
-    out->stmt = stmt;
     return 0;
 oom:
     snprintf(err, errlen, "out of memory reading the record's trials");
 err:
-    json_decref(stmt);
-    out->stmt = NULL;
+    free(head);
     record_free(out);
     return -1;
 }
@@ -161,15 +214,6 @@ int record_load(const char *path, struct record *out, json_t **keyids, char *err
                  env.payload_type ? env.payload_type : "missing", DSSE_INTOTO_TYPE, path);
         goto err;
     }
-    json_error_t je;
-    st = json_loadb((const char *)env.payload, env.payload_len, 0, &je);
-    if (!st) {
-        snprintf(err, errlen, "record payload is not JSON: %s at line %d column %d (%s)", je.text,
-                 je.line, je.column, path);
-        goto err;
-    }
-    if (check_statement(st, path, err, errlen) < 0)
-        goto err;
     if (keyids) {
         if (!(ids = json_array()))
             goto err;
@@ -177,13 +221,18 @@ int record_load(const char *path, struct record *out, json_t **keyids, char *err
             if (env.sigs[i].keyid && env.sigs[i].keyid[0])
                 json_array_append_new(ids, json_string(env.sigs[i].keyid));
     }
+    char *payload = (char *)env.payload;
+    size_t plen = env.payload_len;
+    env.payload = NULL; /* record_from_payload owns it now */
     dsse_free(&env);
     parsed = 0;
     char lerr[400];
-    int rc = record_from_statement(st, out, lerr, sizeof lerr);
-    st = NULL; /* stolen either way */
-    if (rc < 0) {
-        snprintf(err, errlen, "%s (%s)", lerr, path);
+    if (record_from_payload(payload, plen, out, lerr, sizeof lerr) < 0) {
+        snprintf(err, errlen, "record payload: %s (%s)", lerr, path);
+        goto err;
+    }
+    if (check_statement(out->stmt, path, err, errlen) < 0) {
+        record_free(out);
         goto err;
     }
     if (keyids)

@@ -795,6 +795,43 @@ static void test_speed(void **state)
     free(recs);
 }
 
+/* Spans: a member's value and an array's elements found in place. */
+static int collect(void *ctx, size_t i, size_t start, size_t end)
+{
+    size_t *spans = ctx;
+    spans[2 * i] = start;
+    spans[2 * i + 1] = end;
+    return i >= 3; /* stop after the 4th element */
+}
+
+static void test_spans(void **state)
+{
+    (void)state;
+    const char *t = "{\"a\": 1, \"p\" : {\"trials\": [ {\"x\":[1,2]} , \"s\",3 ], \"z\":null},"
+                    " \"p\\u0071\": true, \"p\": {\"trials\": []}}";
+    size_t s, e, len = strlen(t);
+    char err[200];
+    /* the last "p" wins (as in jansson); "pq" written with an escape is found too */
+    assert_int_equal(leafscan_member(t, len, "p", &s, &e, err, sizeof err), 0);
+    assert_memory_equal(t + s, "{\"trials\": []}", e - s);
+    assert_int_equal(leafscan_member(t, len, "pq", &s, &e, err, sizeof err), 0);
+    assert_memory_equal(t + s, "true", e - s);
+    assert_int_equal(leafscan_member(t, len, "nope", &s, &e, err, sizeof err), 1);
+    const char *arr = "[ {\"x\":[1,2]} , \"s\",3 ,[],{}]";
+    size_t spans[10] = {0};
+    assert_int_equal(leafscan_elements(arr, strlen(arr), collect, spans, err, sizeof err), -1);
+    assert_memory_equal(arr + spans[0], "{\"x\":[1,2]}", spans[1] - spans[0]);
+    assert_memory_equal(arr + spans[2], "\"s\"", spans[3] - spans[2]);
+    assert_memory_equal(arr + spans[4], "3", spans[5] - spans[4]);
+    assert_memory_equal(arr + spans[6], "[]", spans[7] - spans[6]);
+    /* malformed: errors with a byte offset, never a crash */
+    assert_int_equal(leafscan_member("{\"a\": [1,}", 11, "a", &s, &e, err, sizeof err), -1);
+    assert_non_null(strstr(err, "at byte"));
+    assert_int_equal(leafscan_member("[1]", 3, "a", &s, &e, err, sizeof err), -1);
+    assert_int_equal(leafscan_elements("{}", 2, collect, spans, err, sizeof err), -1);
+    assert_int_equal(leafscan_elements("[1,", 3, collect, spans, err, sizeof err), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -804,6 +841,7 @@ int main(void)
         cmocka_unit_test(test_duplicates),      cmocka_unit_test(test_random_vs_jansson),
         cmocka_unit_test(test_truncated),       cmocka_unit_test(test_errors),
         cmocka_unit_test(test_arena),           cmocka_unit_test(test_speed),
+        cmocka_unit_test(test_spans),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
