@@ -30,11 +30,17 @@ struct loginfo {
     merkle_hash *hash;
     int64_t *trial_id;
     merkle_hash head_root; /* the root of the collector's log_head */
-    /* filled by check_thread */
+    /* check_thread's inputs and results */
     const struct record *r;
+    const char *dbpath, *study;
     merkle_hash root;
     long bad_leaf; /* first leaf whose text does not hash to its stored hash, or -1 */
+    int64_t running;
+    json_t *all_processes;
 };
+
+static int64_t count_running(sqlite3 *db, const char *study);
+static json_t *all_processes_json(sqlite3 *db, const char *study);
 
 /* Rehashes every leaf text and computes the root: a pass over tens of MB,
  * run on a second core while the statistics are computed. */
@@ -51,6 +57,16 @@ static void *check_thread(void *p)
         }
     }
     merkle_root(l->hash, l->r->n, l->root);
+    /* two scans of the study's trials and processes, on a connection of
+     * this thread's own (the store's is single-threaded) */
+    sqlite3 *db;
+    if (sqlite3_open_v2(l->dbpath, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) ==
+        SQLITE_OK) {
+        sqlite3_busy_timeout(db, 10000);
+        l->running = count_running(db, l->study);
+        l->all_processes = all_processes_json(db, l->study);
+    }
+    sqlite3_close(db);
     return NULL;
 }
 
@@ -58,6 +74,7 @@ static void loginfo_free(struct loginfo *l)
 {
     free(l->hash);
     free(l->trial_id);
+    json_decref(l->all_processes);
 }
 
 static char *hex_of(char *buf, const uint8_t *b, size_t n)
@@ -539,6 +556,8 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
         goto out;
     }
     l.r = out;
+    l.dbpath = store_path(st);
+    l.study = study;
     threaded = pthread_create(&th, NULL, check_thread, &l) == 0;
     if (!threaded)
         check_thread(&l);
@@ -572,11 +591,6 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
         goto out;
     }
     record_phase("record_compute");
-    json_object_set_new(search, "running", json_integer(count_running(db, study)));
-    json_object_set(search, "excluded", excluded);
-    json_object_set_new(json_object_get(search, "compute"), "all_processes",
-                        all_processes_json(db, study));
-    record_phase("running + all processes");
 
     if (threaded)
         pthread_join(th, NULL);
@@ -594,7 +608,12 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
                  study);
         goto out;
     }
-    record_phase("leaf hashes + root (2nd thread)");
+    json_object_set_new(search, "running", json_integer(l.running));
+    json_object_set(search, "excluded", excluded);
+    json_object_set_new(json_object_get(search, "compute"), "all_processes",
+                        l.all_processes ? l.all_processes : json_null());
+    l.all_processes = NULL;
+    record_phase("2nd thread: leaf hashes, root, running, all processes");
     const uint8_t *root = l.root;
     char roothex[65];
     hex_of(roothex, root, 32);
