@@ -62,11 +62,11 @@ static const char *log_sql[L__COUNT] = {
                   " VALUES(?1,?2,?3,?4,?5,?6)",
     [L_CKPT_ADD] = "INSERT INTO checkpoints(study, tree_size, root, key, sig, time_ns)"
                    " VALUES(?1,?2,?3,?4,?5,?6)",
-    [L_SEALED_TRIALS] = "SELECT DISTINCT trial_id FROM log",
+    [L_SEALED_TRIALS] = "SELECT 1 FROM log WHERE trial_id = ?1 LIMIT 1",
     [L_HAS_METRICS] = "SELECT 1 FROM metrics WHERE trial_id = ?1 LIMIT 1",
     [L_HAS_FILES] = "SELECT 1 FROM files WHERE process = ?1 LIMIT 1",
-    [L_SEALED_PROCS] = "SELECT DISTINCT t.process FROM log l JOIN trials t ON t.id = l.trial_id"
-                       " WHERE t.process IS NOT NULL",
+    [L_SEALED_PROCS] = "SELECT 1 FROM trials t JOIN log l ON l.trial_id = t.id"
+                       " WHERE t.process = ?1 LIMIT 1",
 };
 
 /* ---- a set of 16-byte keys (uuids, or trial ids in the first 8 bytes)
@@ -359,7 +359,6 @@ struct store_log {
     int has_key;
     struct tset trials, procs, sessions; /* touched in this transaction */
     struct tset sealed_trials, sealed_procs;
-    int sealed_loaded;
     struct tset mkeys;       /* trial id -> index + 1 in mstates (in mask) */
     struct mstate *mstates;
     size_t nmstates, capmstates;
@@ -718,10 +717,61 @@ void slog_set_signer(struct store_log *lg, const struct tt_key *k)
         memset(&lg->key, 0, sizeof lg->key);
 }
 
+/* Whether a trial / process has a leaf, asked of the log once per key and
+ * remembered both ways (a late event is rare; every event asks), so a
+ * connection never reads the whole log: after another writer commits, the
+ * answers are dropped and asked again for the keys that come up. */
+#define SEALED_YES 1
+#define SEALED_NO 2
+#define SEALED_MAX (1u << 20) /* answers kept; checked between transactions */
+
+static void sealed_forget(struct store_log *lg)
+{
+    tset_clear(&lg->sealed_trials);
+    tset_clear(&lg->sealed_procs);
+}
+
+/* Records that key of set has a leaf now (this transaction sealed it). */
+static void sealed_mark(struct store_log *lg, struct tset *set, const uint8_t k[16])
+{
+    struct tset_slot *e = tset_find(set, k);
+    if (e)
+        e->mask = SEALED_YES;
+    else if (tset_add(set, k, SEALED_YES) < 0)
+        sealed_forget(lg); /* out of memory: ask again */
+}
+
+/* *yes = key k of set has a leaf; stmt (L_SEALED_*) asks the log when not
+ * known, bound to k as an id (trials) or a uuid (processes). */
+static int sealed_get(struct store_log *lg, struct tset *set, int stmt, const uint8_t k[16],
+                      int *yes)
+{
+    struct tset_slot *e = tset_find(set, k);
+    if (e) {
+        *yes = e->mask == SEALED_YES;
+        return SQLITE_OK;
+    }
+    sqlite3_stmt *s = lg->q[stmt];
+    if (set == &lg->sealed_trials) {
+        int64_t id;
+        memcpy(&id, k, sizeof id);
+        sqlite3_bind_int64(s, 1, id);
+    } else {
+        sqlite3_bind_blob(s, 1, k, 16, SQLITE_STATIC);
+    }
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return rc;
+    *yes = rc == SQLITE_ROW;
+    (void)tset_add(set, k, *yes ? SEALED_YES : SEALED_NO); /* a cache: a miss asks again */
+    return SQLITE_OK;
+}
+
 void slog_begin(struct store_log *lg, int changed)
 {
     if (changed) {
-        lg->sealed_loaded = 0;
+        sealed_forget(lg); /* another writer may have sealed trials */
         metrics_forget_all(lg); /* another writer may have added points */
         files_forget_all(lg);   /* ... and file rows */
     }
@@ -729,6 +779,8 @@ void slog_begin(struct store_log *lg, int changed)
         metrics_forget_all(lg); /* bounded: the trials in flight fall back to the store */
     if (lg->nfstates >= FSTATE_MAX || lg->fbytes > FSTATE_BYTES_MAX / 2)
         files_forget_all(lg);
+    if (lg->sealed_trials.n + lg->sealed_procs.n >= SEALED_MAX)
+        sealed_forget(lg);
     tset_clear(&lg->trials);
     tset_clear(&lg->procs);
     tset_clear(&lg->sessions);
@@ -736,40 +788,6 @@ void slog_begin(struct store_log *lg, int changed)
     heads_clear(lg);
     ckpts_clear(lg->pend, &lg->npend);
     ckpts_clear(lg->last, &lg->nlast);
-}
-
-/* Reads which trials and processes have a leaf. */
-static int sealed_load(struct store_log *lg)
-{
-    tset_clear(&lg->sealed_trials);
-    tset_clear(&lg->sealed_procs);
-    int rc;
-    uint8_t k[16];
-    sqlite3_stmt *s = lg->q[L_SEALED_TRIALS];
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        id_key(k, sqlite3_column_int64(s, 0));
-        if (tset_add(&lg->sealed_trials, k, 0) < 0) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-    }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
-        return rc;
-    s = lg->q[L_SEALED_PROCS];
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (sqlite3_column_bytes(s, 0) != 16)
-            continue;
-        if (tset_add(&lg->sealed_procs, sqlite3_column_blob(s, 0), 0) < 0) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-    }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
-        return rc;
-    lg->sealed_loaded = 1;
-    return SQLITE_OK;
 }
 
 int slog_touch_trial(struct store_log *lg, int64_t trial_id, unsigned batch)
@@ -794,24 +812,20 @@ int slog_touch_session(struct store_log *lg, const uint8_t uuid[16], unsigned ba
 int slog_touch_trial_if_sealed(struct store_log *lg, int64_t trial_id, unsigned batch)
 {
     uint8_t k[16];
-    int rc;
+    int rc, yes;
     if (trial_id <= 0)
         return SQLITE_OK;
-    if (!lg->sealed_loaded && (rc = sealed_load(lg)) != SQLITE_OK)
-        return rc;
     id_key(k, trial_id);
-    if (!tset_find(&lg->sealed_trials, k))
-        return SQLITE_OK;
+    if ((rc = sealed_get(lg, &lg->sealed_trials, L_SEALED_TRIALS, k, &yes)) != SQLITE_OK || !yes)
+        return rc;
     return tset_add(&lg->trials, k, batch_bit(batch)) < 0 ? SQLITE_NOMEM : SQLITE_OK;
 }
 
 int slog_touch_process_if_sealed(struct store_log *lg, const uint8_t uuid[16], unsigned batch)
 {
-    int rc;
-    if (!lg->sealed_loaded && (rc = sealed_load(lg)) != SQLITE_OK)
+    int rc, yes;
+    if ((rc = sealed_get(lg, &lg->sealed_procs, L_SEALED_PROCS, uuid, &yes)) != SQLITE_OK || !yes)
         return rc;
-    if (!tset_find(&lg->sealed_procs, uuid))
-        return SQLITE_OK;
     return slog_touch_process(lg, uuid, batch);
 }
 
@@ -950,9 +964,9 @@ static int append_leaf(struct store_log *lg, const struct cand *c, const char *t
     h->mask |= c->mask;
     uint8_t k[16];
     id_key(k, c->id);
-    if (lg->sealed_loaded && (tset_add(&lg->sealed_trials, k, 0) < 0 ||
-                              (c->has_proc && tset_add(&lg->sealed_procs, c->proc, 0) < 0)))
-        lg->sealed_loaded = 0; /* out of memory: reload later */
+    sealed_mark(lg, &lg->sealed_trials, k);
+    if (c->has_proc)
+        sealed_mark(lg, &lg->sealed_procs, c->proc);
     return SQLITE_OK;
 }
 
@@ -1089,7 +1103,7 @@ int slog_seal_all(struct store_log *lg, int64_t now_ns)
         rc = seal_cands(lg, now_ns);
     if (rc == SQLITE_OK && lg->nhead)
         rc = heads_save(lg, now_ns);
-    lg->sealed_loaded = 0;
+    sealed_forget(lg);
     return rc;
 }
 

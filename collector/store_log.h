@@ -15,9 +15,12 @@
  * Cheap on the ingest path: the store reports what each event touched
  * (slog_touch_*); only trials that can have become final (TrialEnd,
  * ProcessEnd, ProcessStart, SessionStart) or that are already sealed (late
- * params, metrics, files) are looked at when the transaction seals. Which
- * trials are sealed is kept in memory, reloaded after another writer
- * committed (slog_invalidate).
+ * params, metrics, files) are looked at when the transaction seals. Whether
+ * a trial / process is sealed is asked of the log once per key (never the
+ * whole log) and remembered until another writer commits (slog_begin's
+ * `changed`). What a leaf shows of a trial's metrics and its process's
+ * files is tracked in memory as they are stored (slog_metric, slog_file),
+ * so sealing reads only the trial's own few rows.
  *
  * Error convention: int functions return an SQLite result code (SQLITE_OK on
  * success); on failure the caller rolls back and calls slog_rollback. */
