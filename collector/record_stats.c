@@ -872,28 +872,31 @@ int record_compute(const struct leaf_rec *leaf, size_t nleaves, json_t *excluded
         if (u)
             smap_put(&skip, u, NULL);
     }
+    uint32_t *idof = malloc((nleaves ? nleaves : 1) * sizeof *idof);
     for (i = 0; i < nleaves; i++) {
         if (!leaf[i].trial) {
             snprintf(err, errlen, "leaf %zu has no trial uuid", i);
             free(last);
+            free(idof);
             smap_free(&latest);
             smap_free(&skip);
             return -1;
         }
-        uint32_t id = smap_put(&latest, leaf[i].trial, NULL);
-        last[id] = (uint32_t)i;
+        idof[i] = smap_put(&latest, leaf[i].trial, NULL);
+        last[idof[i]] = (uint32_t)i;
     }
     size_t distinct = latest.n;
     struct tr *t = calloc(distinct ? distinct : 1, sizeof *t);
     size_t n = 0;
     for (i = 0; i < nleaves; i++) {
-        if (last[smap_get(&latest, leaf[i].trial)] != i || smap_get(&skip, leaf[i].trial) != NONE)
+        if (last[idof[i]] != i || (skip.n && smap_get(&skip, leaf[i].trial) != NONE))
             continue;
         t[n].r = &leaf[i];
         t[n].status = leaf[i].status ? leaf[i].status : "unknown";
         n++;
     }
     free(last);
+    free(idof);
     smap_free(&latest);
     smap_free(&skip);
 
@@ -949,6 +952,7 @@ int record_compute(const struct leaf_rec *leaf, size_t nleaves, json_t *excluded
             sorted[w++] = t[j].obj;
         }
     stats_sort(sorted, N);
+    record_phase("  compute: trials, objective");
 
     /* the released trial and its value */
     const struct tr *p = NULL;
@@ -1001,11 +1005,15 @@ int record_compute(const struct leaf_rec *leaf, size_t nleaves, json_t *excluded
     if (released)
         json_object_set_new(sel, "released", released);
     json_object_update_new(sel, curve_json(sorted, N, sign));
+    record_phase("  compute: curves");
 
     struct table tb;
     table_build(&tb, t, n);
+    record_phase("  compute: params table");
     json_object_set_new(sel, "noise_floor", noise_json(&tb, t, sorted, N, rel, have_rel, sign));
+    record_phase("  compute: noise floor");
     json_t *choices = choices_json(&tb, t, p, sign);
+    record_phase("  compute: choice ledger");
 
     /* search */
     struct status_count byst = {0};
