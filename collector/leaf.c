@@ -13,6 +13,7 @@
 
 #include <sqlite3.h>
 
+#include "util.h"
 #include "wire.h"
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if the byte at s does
@@ -126,28 +127,19 @@ struct leaf_ctx {
     sqlite3_stmt *q[Q__COUNT];
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 struct leaf_ctx *leaf_ctx_new(sqlite3 *db, char *err, size_t errlen)
 {
     struct leaf_ctx *c = calloc(1, sizeof *c);
     if (!c) {
-        set_err(err, errlen, "out of memory");
+        tt_fail(err, errlen, "out of memory");
         return NULL;
     }
     c->db = db;
     for (int i = 0; i < Q__COUNT; i++) {
         if (sqlite3_prepare_v3(db, leaf_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &c->q[i], NULL) !=
             SQLITE_OK) {
-            set_err(err, errlen, "leaf: %s", sqlite3_errmsg(db));
+            tt_fail(err, errlen, "leaf: %s", sqlite3_errmsg(db));
             leaf_ctx_free(c);
             return NULL;
         }
@@ -296,9 +288,9 @@ static json_t *object_given(struct leaf_ctx *c, int64_t trial_id, struct leaf_gi
     int rc = sqlite3_step(r);
     if (rc != SQLITE_ROW) {
         if (rc == SQLITE_DONE)
-            set_err(err, errlen, "no trial %lld", (long long)trial_id);
+            tt_fail(err, errlen, "no trial %lld", (long long)trial_id);
         else
-            set_err(err, errlen, "leaf: %s", sqlite3_errmsg(c->db));
+            tt_fail(err, errlen, "leaf: %s", sqlite3_errmsg(c->db));
         json_decref(given);
         goto out;
     }
@@ -404,7 +396,7 @@ char *leaf_ctx_build_given(struct leaf_ctx *c, int64_t trial_id, struct leaf_giv
         return NULL;
     char *text = NULL;
     if (leaf_canonical(o, &text) < 0)
-        set_err(err, errlen, "leaf: out of memory");
+        tt_fail(err, errlen, "leaf: out of memory");
     json_decref(o);
     return text;
 }

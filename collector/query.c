@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "paths.h"
+#include "record.h"
 #include "store.h"
 #include "wire.h"
 
@@ -149,14 +150,7 @@ static json_t *iso_time(sqlite3_stmt *s, int col)
 {
     if (sqlite3_column_type(s, col) == SQLITE_NULL)
         return json_null();
-    int64_t ns = sqlite3_column_int64(s, col);
-    time_t t = (time_t)(ns / 1000000000);
-    struct tm tm;
-    char buf[40];
-    gmtime_r(&t, &tm);
-    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, sizeof buf - n, ".%03dZ", (int)((ns / 1000000) % 1000));
-    return json_string(buf);
+    return record_iso_ns(sqlite3_column_int64(s, col));
 }
 
 static json_t *col_str(sqlite3_stmt *s, int col)

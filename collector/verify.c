@@ -45,25 +45,29 @@ struct result {
     int failed;
 };
 
+/* Appends to buf, after sep when buf is not empty. */
+static void append(char *buf, size_t size, const char *sep, const char *fmt, va_list ap)
+{
+    size_t n = strlen(buf);
+    if (n)
+        n += (size_t)snprintf(buf + n, size - n, "%s", sep);
+    if (n < size)
+        vsnprintf(buf + n, size - n, fmt, ap);
+}
+
 static void pass(struct result *r, const char *fmt, ...)
 {
     va_list ap;
-    size_t n = strlen(r->ok);
-    if (n)
-        n += (size_t)snprintf(r->ok + n, sizeof r->ok - n, ", ");
     va_start(ap, fmt);
-    vsnprintf(r->ok + n, sizeof r->ok - n, fmt, ap);
+    append(r->ok, sizeof r->ok, ", ", fmt, ap);
     va_end(ap);
 }
 
 static void fail(struct result *r, const char *fmt, ...)
 {
     va_list ap;
-    size_t n = strlen(r->bad);
-    if (n)
-        n += (size_t)snprintf(r->bad + n, sizeof r->bad - n, "; ");
     va_start(ap, fmt);
-    vsnprintf(r->bad + n, sizeof r->bad - n, fmt, ap);
+    append(r->bad, sizeof r->bad, "; ", fmt, ap);
     va_end(ap);
     r->failed = 1;
 }
