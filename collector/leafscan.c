@@ -1028,36 +1028,27 @@ err:
 
 /* ---- lookups ------------------------------------------------------------------- */
 
+static int param_key_cmp(const void *key, const void *e)
+{
+    return strcmp(key, ((const struct leaf_param *)e)->key);
+}
+
+static int metric_name_cmp(const void *name, const void *e)
+{
+    return strcmp(name, ((const struct leaf_metric *)e)->name);
+}
+
 const struct leaf_param *leaf_param_get(const struct leaf_rec *r, const char *key)
 {
-    size_t lo = 0, hi = r->nparams;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(key, r->params[mid].key);
-        if (c == 0)
-            return &r->params[mid];
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return NULL;
+    return r->nparams ? bsearch(key, r->params, r->nparams, sizeof *r->params, param_key_cmp)
+                      : NULL;
 }
 
 const struct leaf_metric *leaf_metric_get(const struct leaf_rec *r, const char *name)
 {
-    size_t lo = 0, hi = r->nmetrics;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(name, r->metrics[mid].name);
-        if (c == 0)
-            return &r->metrics[mid];
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return NULL;
+    return r->nmetrics
+               ? bsearch(name, r->metrics, r->nmetrics, sizeof *r->metrics, metric_name_cmp)
+               : NULL;
 }
 
 /* ---- spans: find values in a big JSON text without a tree ----------------- */
