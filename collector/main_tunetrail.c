@@ -15,10 +15,10 @@ static const struct {
     {"studies", cmd_studies, "list studies"},
     {"trials", cmd_trials, "list the trials of a study"},
     {"show", cmd_show, "everything about one trial"},
-    {"report", cmd_report, "write a self-contained HTML (or Markdown) report of a search"},
     {"attest", cmd_attest, "write a signed provenance record of the search behind a model"},
     {"verify", cmd_verify, "check a provenance record against its model (and receipts)"},
     {"keygen", cmd_keygen, "make an ed25519 key pair for signing provenance records"},
+    {"report", cmd_report, "write a self-contained HTML (or Markdown) report of a search"},
 };
 
 static void usage(FILE *f)
