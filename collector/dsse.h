@@ -42,6 +42,11 @@ struct dsse_envelope {
     size_t nsigs;
 };
 
+/* Standard base64 (with padding) of n bytes into out, which has room for
+ * 4 * ((n + 2) / 3) chars; no NUL written. Returns the length. Not
+ * constant-time: for public data (payloads), much faster than libsodium's. */
+size_t dsse_base64(char *out, const uint8_t *in, size_t n);
+
 /* The PAE prefix ("DSSEv1 LEN(type) type LEN(body) ") of a body of bodylen
  * bytes, written to out; returns its length, 0 if it does not fit. */
 #define DSSE_PREFIX_MAX 256

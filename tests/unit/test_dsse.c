@@ -217,6 +217,30 @@ static void write_needs_secret_and_reports_io_errors(void **st)
     }
 }
 
+/* The fast encoder equals libsodium's on every length and on random bytes. */
+static void base64_matches_sodium(void **state)
+{
+    (void)state;
+    uint8_t in[3000];
+    char mine[4100], ref[4100];
+    randombytes_buf(in, sizeof in);
+    for (size_t n = 0; n < sizeof in; n += (n < 64 ? 1 : 97)) {
+        size_t k = dsse_base64(mine, in, n);
+        sodium_bin2base64(ref, sizeof ref, in, n, sodium_base64_VARIANT_ORIGINAL);
+        assert_int_equal(k, strlen(ref));
+        assert_memory_equal(mine, ref, k);
+    }
+    /* RFC 4648 section 10 */
+    static const char *const vec[][2] = {{"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"},
+                                         {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+                                         {"foobar", "Zm9vYmFy"}};
+    for (size_t i = 0; i < 6; i++) {
+        size_t k = dsse_base64(mine, (const uint8_t *)vec[i][0], strlen(vec[i][0]));
+        assert_int_equal(k, strlen(vec[i][1]));
+        assert_memory_equal(mine, vec[i][1], k);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,6 +250,7 @@ int main(void)
         cmocka_unit_test(accepts_urlsafe_unpadded_and_extra_sigs),
         cmocka_unit_test(malformed_envelopes),
         cmocka_unit_test(write_needs_secret_and_reports_io_errors),
+        cmocka_unit_test(base64_matches_sodium),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
