@@ -91,24 +91,37 @@ need_exe "$TT_PROGS/tt_resign"
 # edit WHAT OUT: python edits the Statement, tt_resign signs it with the real key
 edit() {
     python3 - rec.json "$T/edited.json" "$1" <<'PY'
-import base64, json, sys
-st = json.loads(base64.b64decode(json.load(open(sys.argv[1]))["payload"]))
-p = st["predicate"]
+import base64, json, re, sys
+# edit the payload's text in place, so what is not edited keeps its bytes
+raw = base64.b64decode(json.load(open(sys.argv[1]))["payload"]).decode()
+i = raw.rindex('"trials":[') + len('"trials":[')  # the predicate's, after refit_of's
+dec, spans, j = json.JSONDecoder(), [], i
+while raw[j] != "]":
+    _, k = dec.raw_decode(raw, j)
+    spans.append((j, k))
+    j = k + 1 if raw[k] == "," else k
 what = sys.argv[3]
-if what == "rank":          # a better rank than the trials give
-    p["selection"]["released"]["percentile"] = 99.0; p["selection"]["best"] += 1
-elif what == "drop":        # a search trial left out of the record
-    t = p["trials"].pop(3); p["log"]["tree_size"] -= 1
+if what == "rank":          # a better best than the trials give
+    raw = re.sub(r'"best":(-?[0-9.eE+]+)', lambda m: '"best":%r' % (float(m.group(1)) + 1), raw, count=1)
+elif what == "drop":        # a search trial left out, the tree size to match
+    s, e = spans[3]
+    raw = raw[:s] + raw[e + 1:]
+    n = len(spans)
+    raw = raw.replace('"tree_size":%d' % n, '"tree_size":%d' % (n - 1))
 elif what == "status":      # a trial's status rewritten inside its leaf
-    p["trials"][5]["status"] = "ok" if p["trials"][5]["status"] != "ok" else "failed"
-json.dump(st, open(sys.argv[2], "w"))
+    s, e = spans[5]
+    leaf = raw[s:e]
+    assert '"status":"ok"' in leaf
+    raw = raw[:s] + leaf.replace('"status":"ok"', '"status":"failed"') + raw[e:]
+open(sys.argv[2], "w").write(raw)
 PY
     "$TT_PROGS/tt_resign" "$KEY" "$T/edited.json" "$2" || fail "tt_resign failed"
 }
 edit rank re-rank.json
 tt_rc rc verify re-rank.json released.model --pubkey "$PUB" >v.out; cat v.out
 expect_eq "$rc" 1 "verify of a re-signed record with a better 'best'"
-grep -q '^verify: FAILED predicate: selection\.' v.out || fail "verify should name the selection"
+grep -q '^verify: FAILED predicate: selection\.best .*ok: .*log (26 leaves' v.out ||
+    fail "verify should name selection.best and find the log intact"
 edit drop re-drop.json
 tt_rc rc verify re-drop.json released.model --pubkey "$PUB" >v.out; cat v.out
 expect_eq "$rc" 1 "verify of a re-signed record missing a trial"
