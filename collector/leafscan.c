@@ -1003,6 +1003,13 @@ int leafscan(const char *text, size_t len, struct leaf_rec *out, struct leaf_are
             out->params[i] = (struct leaf_param){e[i].key, e[i].value, NULL};
         out->nparams = params.n;
         attach_sources(out, &params, &sources);
+        /* "<framework>.<field>" keys without a sources entry are the
+         * adapter's (the leaf leaves that source implied) */
+        size_t fl = out->framework ? strlen(out->framework) : 0;
+        for (size_t i = 0; fl && i < out->nparams; i++)
+            if (!out->params[i].source && !strncmp(out->params[i].key, out->framework, fl) &&
+                out->params[i].key[fl] == '.')
+                out->params[i].source = "adapter";
     }
     if (metrics.n) {
         const struct ment *e = metrics.v;

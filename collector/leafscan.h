@@ -26,7 +26,7 @@ void leaf_arena_free(struct leaf_arena *a);
 
 struct leaf_param {
     const char *key, *value; /* NUL-terminated, in the arena; value "" if not a string */
-    const char *source;      /* from the leaf's "sources" object, or NULL */
+    const char *source;      /* from "sources"; "adapter" for an unlisted "<framework>.x" key; or NULL */
 };
 
 struct leaf_metric {

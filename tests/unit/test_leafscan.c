@@ -832,6 +832,23 @@ static void test_spans(void **state)
     assert_int_equal(leafscan_elements("[1,", 3, collect, spans, err, sizeof err), -1);
 }
 
+/* An adapter's "<framework>.x" keys need no sources entry; others keep theirs. */
+static void test_implied_sources(void **state)
+{
+    (void)state;
+    const char *t = "{\"framework\":\"libsvm\",\"params\":{\"c\":\"8\",\"libsvm.C\":\"8\","
+                    "\"libsvmx.C\":\"1\",\"other.C\":\"2\"},\"sources\":{\"c\":\"argv\",\"other.C\":\"file:x\"}}";
+    struct leaf_arena a = {0};
+    struct leaf_rec r;
+    char err[128];
+    assert_int_equal(leafscan(t, strlen(t), &r, &a, err, sizeof err), 0);
+    assert_string_equal(leaf_param_get(&r, "c")->source, "argv");
+    assert_string_equal(leaf_param_get(&r, "libsvm.C")->source, "adapter");
+    assert_null(leaf_param_get(&r, "libsvmx.C")->source); /* not the framework's prefix */
+    assert_string_equal(leaf_param_get(&r, "other.C")->source, "file:x");
+    leaf_arena_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -841,7 +858,7 @@ int main(void)
         cmocka_unit_test(test_duplicates),      cmocka_unit_test(test_random_vs_jansson),
         cmocka_unit_test(test_truncated),       cmocka_unit_test(test_errors),
         cmocka_unit_test(test_arena),           cmocka_unit_test(test_speed),
-        cmocka_unit_test(test_spans),
+        cmocka_unit_test(test_spans),           cmocka_unit_test(test_implied_sources),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
