@@ -169,7 +169,7 @@ static int generate(const char *path, const char *model, size_t n, const char *s
             ts.has_trial = 1;
             ts.process = (ProtobufCBinaryData){16, proc};
             ts.has_process = 1;
-            ts.framework = "synthetic";
+            ts.framework = "syn"; /* adapter keys are "<framework>.<field>" */
             ts.opened_by = "adapter";
             e = next_ev(&b, proc, &seq, t);
             e->kind_case = TUNETRAIL__EVENT__KIND_TRIAL_START;

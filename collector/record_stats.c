@@ -24,39 +24,53 @@
 #define EFFECT_MAX_GROUPS 8
 #define NONE UINT32_MAX
 
-/* ---- string -> id map (keys are borrowed; ids count from 0) */
+/* ---- string -> id map (keys are borrowed; ids count from 0). Each slot
+ * keeps its key's hash: growing never rehashes a string, and a probe
+ * compares strings only when the hashes agree (100k uuids per record). */
+struct smap_slot {
+    const char *key;
+    uint64_t h;
+    uint32_t id;
+};
+
 struct smap {
-    const char **key;
-    uint32_t *id;
+    struct smap_slot *slot;
     size_t cap, n;
 };
 
 static uint64_t hash_str(const char *s)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+    size_t n = strlen(s);
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n, w;
+    for (; n >= 8; n -= 8, s += 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    w = 0;
+    memcpy(&w, s, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 29);
 }
 
-static void smap_grow(struct smap *m)
+static void smap_grow(struct smap *m, size_t want)
 {
-    size_t cap = m->cap ? m->cap * 2 : 64;
-    const char **key = calloc(cap, sizeof *key);
-    uint32_t *id = calloc(cap, sizeof *id);
+    size_t cap = m->cap ? m->cap : 64;
+    while (cap < 2 * want)
+        cap *= 2;
+    if (cap == m->cap)
+        return;
+    struct smap_slot *slot = calloc(cap, sizeof *slot);
     for (size_t i = 0; i < m->cap; i++) {
-        if (!m->key[i])
+        if (!m->slot[i].key)
             continue;
-        size_t j = hash_str(m->key[i]) & (cap - 1);
-        while (key[j])
+        size_t j = m->slot[i].h & (cap - 1);
+        while (slot[j].key)
             j = (j + 1) & (cap - 1);
-        key[j] = m->key[i];
-        id[j] = m->id[i];
+        slot[j] = m->slot[i];
     }
-    free(m->key);
-    free(m->id);
-    m->key = key;
-    m->id = id;
+    free(m->slot);
+    m->slot = slot;
     m->cap = cap;
 }
 
@@ -64,37 +78,35 @@ static void smap_grow(struct smap *m)
 static uint32_t smap_put(struct smap *m, const char *s, int *added)
 {
     if (2 * (m->n + 1) > m->cap)
-        smap_grow(m);
-    size_t j = hash_str(s) & (m->cap - 1);
-    while (m->key[j]) {
-        if (!strcmp(m->key[j], s)) {
+        smap_grow(m, m->n + 1);
+    uint64_t h = hash_str(s);
+    size_t j = h & (m->cap - 1);
+    for (; m->slot[j].key; j = (j + 1) & (m->cap - 1))
+        if (m->slot[j].h == h && !strcmp(m->slot[j].key, s)) {
             if (added)
                 *added = 0;
-            return m->id[j];
+            return m->slot[j].id;
         }
-        j = (j + 1) & (m->cap - 1);
-    }
-    m->key[j] = s;
-    m->id[j] = (uint32_t)m->n++;
+    m->slot[j] = (struct smap_slot){s, h, (uint32_t)m->n++};
     if (added)
         *added = 1;
-    return m->id[j];
+    return m->slot[j].id;
 }
 
 static uint32_t smap_get(const struct smap *m, const char *s)
 {
     if (!m->cap)
         return NONE;
-    for (size_t j = hash_str(s) & (m->cap - 1); m->key[j]; j = (j + 1) & (m->cap - 1))
-        if (!strcmp(m->key[j], s))
-            return m->id[j];
+    uint64_t h = hash_str(s);
+    for (size_t j = h & (m->cap - 1); m->slot[j].key; j = (j + 1) & (m->cap - 1))
+        if (m->slot[j].h == h && !strcmp(m->slot[j].key, s))
+            return m->slot[j].id;
     return NONE;
 }
 
 static void smap_free(struct smap *m)
 {
-    free(m->key);
-    free(m->id);
+    free(m->slot);
 }
 
 /* ---- row -> id map: rows of w uint32 value ids (a configuration) */
@@ -714,6 +726,7 @@ static json_t *compute_json(const struct tr *t, size_t n)
 {
     struct smap procs = {0};
     struct compute all = {0}, bad = {0};
+    smap_grow(&procs, n);
     uint8_t *seen = calloc(n ? n : 1, 1); /* per process id: 1 counted in all, 2 in bad */
     for (size_t i = 0; i < n; i++) {
         const struct leaf_rec *r = t[i].r;
@@ -873,6 +886,7 @@ int record_compute(const struct leaf_rec *leaf, size_t nleaves, json_t *excluded
             smap_put(&skip, u, NULL);
     }
     uint32_t *idof = malloc((nleaves ? nleaves : 1) * sizeof *idof);
+    smap_grow(&latest, nleaves);
     for (i = 0; i < nleaves; i++) {
         if (!leaf[i].trial) {
             snprintf(err, errlen, "leaf %zu has no trial uuid", i);
