@@ -96,6 +96,26 @@ static char *hex_of(char *buf, const uint8_t *b, size_t n)
 /* Reads the study's log into r (texts + scanned fields) and l (stored
  * hashes, trial ids, the head's root); checks that it is contiguous and that
  * the head has as many leaves. check_thread then checks the hashes. */
+struct scanjob {
+    struct record *r;
+    size_t from, to;
+    struct leaf_arena *arena;
+    long bad; /* the leaf that failed, or -1 */
+    char err[200];
+};
+
+static void *scan_thread(void *p)
+{
+    struct scanjob *j = p;
+    for (size_t i = j->from; i < j->to; i++)
+        if (leafscan(j->r->text[i], j->r->len[i], &j->r->leaf[i], j->arena, j->err,
+                     sizeof j->err) != 0) {
+            j->bad = (long)i;
+            break;
+        }
+    return NULL;
+}
+
 /* Room before the leaves for the Statement's head and the PAE prefix. The
  * head is a few hundred KB at most (50 values per key); the mapping is
  * virtual until touched. */
@@ -169,11 +189,6 @@ static int load_leaves(sqlite3 *db, const char *study, const char *dbpath, struc
         l->trial_id[r->n] = sqlite3_column_int64(s, 1);
         r->text[r->n] = text;
         r->len[r->n] = len;
-        char e[200];
-        if (leafscan(text, len, &r->leaf[r->n], &r->arena, e, sizeof e) != 0) {
-            snprintf(err, errlen, "leaf %zu of study '%s': %s", r->n, study, e);
-            goto err;
-        }
         r->n++;
     }
     if (rc != SQLITE_DONE) {
@@ -183,7 +198,23 @@ static int load_leaves(sqlite3 *db, const char *study, const char *dbpath, struc
     sqlite3_finalize(s);
     s = NULL;
     r->pend = w;
-    record_phase("  read + scan leaves");
+    record_phase("  read leaves");
+    /* scan the two halves on two cores, each into its own arena */
+    struct scanjob jobs[2] = {{r, 0, r->n / 2, &r->arena, -1, ""},
+                              {r, r->n / 2, r->n, &r->arena2, -1, ""}};
+    pthread_t th;
+    int threaded = pthread_create(&th, NULL, scan_thread, &jobs[1]) == 0;
+    if (!threaded)
+        scan_thread(&jobs[1]);
+    scan_thread(&jobs[0]);
+    if (threaded)
+        pthread_join(th, NULL);
+    for (int k = 0; k < 2; k++)
+        if (jobs[k].bad >= 0) {
+            snprintf(err, errlen, "leaf %ld of study '%s': %s", jobs[k].bad, study, jobs[k].err);
+            goto err;
+        }
+    record_phase("  scan leaves (2 threads)");
     if (!r->n)
         return 0;
     /* the head the collector extends must agree with the leaves */
@@ -704,6 +735,7 @@ void record_free(struct record *r)
     free(r->text);
     free(r->len);
     leaf_arena_free(&r->arena);
+    leaf_arena_free(&r->arena2);
     tt_big_free(r->pbuf, r->pbufsize);
     free(r->raw);
     memset(r, 0, sizeof *r);

@@ -33,7 +33,7 @@ struct record {
     struct leaf_rec *leaf;    /* leaf[i]: scanned fields of leaf i */
     const char **text;        /* text[i], len[i]: canonical text of leaf i (in the arena) */
     size_t *len;
-    struct leaf_arena arena;
+    struct leaf_arena arena, arena2; /* arena2: the second scanning thread's */
     /* record_build reads the leaf texts straight into the payload buffer,
      * after room for the Statement's head: '[' text[0] ',' text[1] ... at
      * pbuf + pstart, so the payload needs no copy of them (record_payload). */

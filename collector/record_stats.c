@@ -307,16 +307,38 @@ static void table_free(struct table *tb)
     free(tb->row);
 }
 
+/* Key ids, with a cache by position: most trials of a study carry the same
+ * sorted key list, so the previous trial's j-th key is nearly always this
+ * one's (a strcmp instead of a hash and a probe). */
+#define KEYCACHE 64
+struct keycache {
+    const char *key[KEYCACHE];
+    uint32_t id[KEYCACHE];
+};
+
+static uint32_t key_id(struct table *tb, struct keycache *c, size_t j, const char *key, int put)
+{
+    if (j < KEYCACHE && c->key[j] && !strcmp(c->key[j], key))
+        return c->id[j];
+    uint32_t k = put ? smap_put(&tb->keys, key, NULL) : smap_get(&tb->keys, key);
+    if (j < KEYCACHE) {
+        c->key[j] = key;
+        c->id[j] = k;
+    }
+    return k;
+}
+
 static void table_build(struct table *tb, struct tr *t, size_t n)
 {
     memset(tb, 0, sizeof *tb);
     tb->n = n;
     size_t cap = 0;
+    struct keycache kc = {0};
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < t[i].r->nparams; j++) {
-            int added;
-            uint32_t k = smap_put(&tb->keys, t[i].r->params[j].key, &added);
-            if (!added)
+            size_t before = tb->keys.n;
+            uint32_t k = key_id(tb, &kc, j, t[i].r->params[j].key, 1);
+            if (tb->keys.n == before)
                 continue;
             if (k >= cap) {
                 cap = cap ? cap * 2 : 16;
@@ -335,10 +357,11 @@ static void table_build(struct table *tb, struct tr *t, size_t n)
     tb->row = malloc((n ? n : 1) * nk * sizeof *tb->row);
     for (size_t i = 0; i < n * tb->nk; i++)
         tb->row[i] = NONE;
+    memset(&kc, 0, sizeof kc);
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < t[i].r->nparams; j++) {
             const struct leaf_param *p = &t[i].r->params[j];
-            uint32_t k = smap_get(&tb->keys, p->key);
+            uint32_t k = key_id(tb, &kc, j, p->key, 0);
             int added;
             uint32_t v = smap_put(&tb->vals[k], p->value, &added);
             if (added) {
