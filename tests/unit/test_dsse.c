@@ -164,6 +164,33 @@ static void accepts_urlsafe_unpadded_and_extra_sigs(void **st)
     dsse_free(&env);
 }
 
+/* A payload whose '/' a JSON writer escaped as "\/" (taken by jansson, not
+ * by the span fast path), and base64 that is not: padding in the wrong
+ * place, a bad character, a dangling sextet. */
+static void payload_escapes_and_bad_base64(void **st)
+{
+    (void)st;
+    uint8_t body[] = {0xff, 0xff, 0xff, 0xfc}; /* "/////A==" */
+    char b64[16], text[256], err[256];
+    sodium_bin2base64(b64, sizeof b64, body, sizeof body, sodium_base64_VARIANT_ORIGINAL);
+    assert_string_equal(b64, "/////A==");
+    snprintf(text, sizeof text,
+             "{\"payload\":\"\\/\\/\\/\\/\\/A==\",\"payloadType\":\"t\",\"signatures\":[{\"sig\":\"AAAA\"}]}");
+    struct dsse_envelope env;
+    assert_int_equal(dsse_parse(text, strlen(text), &env, err, sizeof err), 0);
+    assert_int_equal(env.payload_len, 4);
+    assert_memory_equal(env.payload, body, 4);
+    dsse_free(&env);
+    static const char *const bad[] = {"AB=C", "A===", "AB*D", "ABCDE", "ABC=D", NULL};
+    for (int i = 0; bad[i]; i++) {
+        snprintf(text, sizeof text,
+                 "{\"payload\":\"%s\",\"payloadType\":\"t\",\"signatures\":[{\"sig\":\"AAAA\"}]}",
+                 bad[i]);
+        assert_int_equal(dsse_parse(text, strlen(text), &env, err, sizeof err), -1);
+        assert_non_null(strstr(err, "not base64"));
+    }
+}
+
 static void expect_parse_error(const char *text, const char *needle)
 {
     struct dsse_envelope env;
@@ -251,6 +278,7 @@ int main(void)
         cmocka_unit_test(malformed_envelopes),
         cmocka_unit_test(write_needs_secret_and_reports_io_errors),
         cmocka_unit_test(base64_matches_sodium),
+        cmocka_unit_test(payload_escapes_and_bad_base64),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
