@@ -28,7 +28,7 @@ struct study {
 static void add(struct study *s, const char *status, const char *params, const char *metric,
                 double value, const char *direction)
 {
-    char text[2048], ps[1024] = "", ss[1024] = "", m[256] = "";
+    char text[4096], ps[1024] = "", ss[1024] = "", m[256] = "";
     char buf[256];
     snprintf(buf, sizeof buf, "%s", params);
     for (char *kv = strtok(buf, ","); kv; kv = strtok(NULL, ",")) {
