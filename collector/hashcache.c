@@ -121,6 +121,18 @@ int hashcache_sha256_fd(int fd, uint8_t sha[32])
     return 0;
 }
 
+int hashcache_sha256_path(const char *path, uint8_t sha[32])
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = hashcache_sha256_fd(fd, sha);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
 int hashcache_file(tt_hashcache *hc, const char *path, uint8_t sha[32], struct stat *st_out)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);

@@ -33,6 +33,10 @@ int hashcache_put(tt_hashcache *hc, const struct stat *st, const uint8_t sha[32]
  * Thread-safe (per-thread buffer). Returns 0, or -1 with errno. */
 int hashcache_sha256_fd(int fd, uint8_t sha[32]);
 
+/* SHA-256 of the file at path, uncached (attest's and verify's model file).
+ * Returns 0, or -1 with errno. */
+int hashcache_sha256_path(const char *path, uint8_t sha[32]);
+
 /* 1 if a and b have the same (dev, ino, size, mtime): the cache key. */
 int hashcache_same_key(const struct stat *a, const struct stat *b);
 

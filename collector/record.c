@@ -5,14 +5,12 @@
 #include "record.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -22,8 +20,6 @@
 #include "paths.h"
 #include "util.h"
 #include "wire.h"
-
-
 
 /* What record_build keeps of the log besides the record itself. */
 struct loginfo {
@@ -43,8 +39,6 @@ struct loginfo {
 static int64_t count_running(sqlite3 *db, const char *study);
 static json_t *all_processes_json(sqlite3 *db, const char *study);
 
-/* Rehashes every leaf text and computes the root: a pass over tens of MB,
- * run on a second core while the statistics are computed. */
 static double now_s(void)
 {
     struct timespec ts;
@@ -52,6 +46,9 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Rehashes every leaf text and computes the root (a pass over tens of MB),
+ * then counts running trials and all processes: run on a second core while
+ * the statistics are computed. */
 static void *check_thread(void *p)
 {
     struct loginfo *l = p;
@@ -88,14 +85,7 @@ static void loginfo_free(struct loginfo *l)
     json_decref(l->all_processes);
 }
 
-static char *hex_of(char *buf, const uint8_t *b, size_t n)
-{
-    return wire_hex(buf, b, n);
-}
-
-/* Reads the study's log into r (texts + scanned fields) and l (stored
- * hashes, trial ids, the head's root); checks that it is contiguous and that
- * the head has as many leaves. check_thread then checks the hashes. */
+/* One half of the leaves, scanned by one thread into its own arena. */
 struct scanjob {
     struct record *r;
     size_t from, to;
@@ -122,6 +112,10 @@ static void *scan_thread(void *p)
 #define PAYLOAD_HEAD_ROOM ((size_t)64 << 20)
 #define PAYLOAD_TAIL_ROOM ((size_t)1 << 20)
 
+/* Reads the study's log into r (texts, straight into the payload buffer,
+ * and scanned fields) and l (stored hashes, trial ids, the head's root);
+ * checks that it is contiguous and that the head has as many leaves.
+ * check_thread then checks the hashes. */
 static int load_leaves(sqlite3 *db, const char *study, const char *dbpath, struct record *r,
                        struct loginfo *l, char *err, size_t errlen)
 {
@@ -242,29 +236,16 @@ err:
     return -1;
 }
 
-static int file_sha256(const char *path, uint8_t sha[32], char *err, size_t errlen)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || hashcache_sha256_fd(fd, sha) != 0) {
-        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return 0;
-}
-
 /* The trial that wrote content sha: the same rule as eval_model_view (the
  * earliest writing process that did not read it first; in a process with
  * several trials, the one whose model_file names the path, else the last one
  * started before the write). */
 static int find_producer(sqlite3 *db, const uint8_t sha[32], const char *study, int64_t *id,
-                         char **study_out)
+                         char uuid[33], char **study_out)
 {
     sqlite3_stmt *s;
     const char *sql =
-        "SELECT t.id, pw.study_name FROM files w JOIN process_view pw ON pw.uuid = w.process"
+        "SELECT t.id, pw.study_name, lower(hex(t.uuid)) FROM files w JOIN process_view pw ON pw.uuid = w.process"
         " JOIN trials t ON t.process = w.process"
         " WHERE w.sha256 = ?1 AND w.mode IN (1, 2) AND (?2 IS NULL OR pw.study_name = ?2)"
         "  AND NOT EXISTS (SELECT 1 FROM files x WHERE x.process = w.process AND x.mode = 0"
@@ -282,6 +263,7 @@ static int find_producer(sqlite3 *db, const uint8_t sha[32], const char *study, 
         *id = sqlite3_column_int64(s, 0);
         const char *st = (const char *)sqlite3_column_text(s, 1);
         *study_out = st ? strdup(st) : NULL;
+        snprintf(uuid, 33, "%s", (const char *)sqlite3_column_text(s, 2));
     }
     sqlite3_finalize(s);
     return found ? 0 : -1;
@@ -500,7 +482,7 @@ static json_t *checkpoint_json(sqlite3 *db, const char *study, size_t size, cons
                           sodium_base64_VARIANT_ORIGINAL);
         json_decref(o);
         o = json_pack("{s:I,s:s,s:s,s:s,s:s}", "tree_size", (json_int_t)size, "root",
-                      hex_of(hex, root, 32), "key", b64k, "keyid", hex_of(idhex, id, 32), "sig",
+                      wire_hex(hex, root, 32), "key", b64k, "keyid", wire_hex(idhex, id, 32), "sig",
                       b64s);
     }
     sqlite3_finalize(s);
@@ -514,7 +496,7 @@ static json_t *proof_json(const struct record *r, const struct loginfo *l, size_
     json_t *p = json_array();
     for (int i = 0; i < n; i++) {
         char hex[65];
-        json_array_append_new(p, json_string(hex_of(hex, path[i], 32)));
+        json_array_append_new(p, json_string(wire_hex(hex, path[i], 32)));
     }
     return json_pack("{s:I,s:s,s:o}", "leaf_index", (json_int_t)idx, "trial",
                      r->leaf[idx].trial, "path", p);
@@ -531,13 +513,18 @@ static long last_leaf_of(const struct record *r, const char *uuid)
     return -1;
 }
 
-void record_phase(const char *what)
+static int timing_on(void)
 {
-    static double last;
     static int on = -1;
     if (on < 0)
         on = getenv("TUNETRAIL_TIMING") != NULL;
-    if (!on)
+    return on;
+}
+
+void record_phase(const char *what)
+{
+    static double last;
+    if (!timing_on())
         return;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -569,10 +556,12 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
                                                errlen) != 0)
         goto out;
     if (o->model) {
-        if (file_sha256(o->model, sha, err, errlen) != 0)
+        if (hashcache_sha256_path(o->model, sha) != 0) {
+            snprintf(err, errlen, "%s: cannot read: %s", o->model, strerror(errno));
             goto out;
-        hex_of(shahex, sha, 32);
-        if (find_producer(db, sha, o->study, &pid, &study) != 0) {
+        }
+        wire_hex(shahex, sha, 32);
+        if (find_producer(db, sha, o->study, &pid, produced, &study) != 0) {
             snprintf(err, errlen,
                      "%s (sha256 %.16s...): no trial%s%s wrote this file; attest a model written "
                      "by a command run under `tunetrail run`",
@@ -605,14 +594,6 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
         check_thread(&l);
     long pidx = -1;
     if (o->model) {
-        sqlite3_stmt *s;
-        if (sqlite3_prepare_v2(db, "SELECT lower(hex(uuid)) FROM trials WHERE id = ?1", -1, &s,
-                               NULL) == SQLITE_OK) {
-            sqlite3_bind_int64(s, 1, pid);
-            if (sqlite3_step(s) == SQLITE_ROW)
-                snprintf(produced, sizeof produced, "%s", (const char *)sqlite3_column_text(s, 0));
-            sqlite3_finalize(s);
-        }
         pidx = last_leaf_of(out, produced);
         if (pidx < 0) {
             snprintf(err, errlen,
@@ -656,12 +637,12 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
                         l.all_processes ? l.all_processes : json_null());
     l.all_processes = NULL;
     record_phase("waiting for the 2nd thread");
-    if (getenv("TUNETRAIL_TIMING"))
+    if (timing_on())
         fprintf(stderr, "    (2nd thread: leaf hashes + root %.3f s, then running + all processes: %.3f s in all)\n",
                 l.t_hash, l.t_all);
     const uint8_t *root = l.root;
     char roothex[65];
-    hex_of(roothex, root, 32);
+    wire_hex(roothex, root, 32);
     json_t *proofs = json_array();
     if (pidx >= 0) {
         /* one leaf: a JSON tree is cheap here */
