@@ -289,6 +289,8 @@ struct table {
     const char ***val;     /* per key: value id -> value */
     size_t *nval, *capval;
     uint32_t *row;         /* row[t * nk + k] = value id of key k in trial t, or NONE */
+    uint32_t *order;       /* key ids sorted by key (the ledger's order) */
+    uint8_t *seed;         /* per key id: record_seed_like */
 };
 
 static void table_free(struct table *tb)
@@ -298,6 +300,8 @@ static void table_free(struct table *tb)
         free(tb->val[k]);
     }
     smap_free(&tb->keys);
+    free(tb->order);
+    free(tb->seed);
     free(tb->key);
     free(tb->source);
     free(tb->vals);
@@ -305,6 +309,12 @@ static void table_free(struct table *tb)
     free(tb->nval);
     free(tb->capval);
     free(tb->row);
+}
+
+static int cmp_keyid(const void *a, const void *b, void *tb)
+{
+    const char *const *key = ((struct table *)tb)->key;
+    return strcmp(key[*(const uint32_t *)a], key[*(const uint32_t *)b]);
 }
 
 /* Key ids, with a cache by position: most trials of a study carry the same
@@ -373,13 +383,42 @@ static void table_build(struct table *tb, struct tr *t, size_t n)
             }
             tb->row[i * tb->nk + k] = v;
         }
+    tb->order = malloc(nk * sizeof *tb->order);
+    tb->seed = malloc(nk);
+    for (size_t k = 0; k < tb->nk; k++) {
+        tb->order[k] = (uint32_t)k;
+        tb->seed[k] = (uint8_t)record_seed_like(tb->key[k]);
+    }
+    qsort_r(tb->order, tb->nk, sizeof *tb->order, cmp_keyid, tb);
 }
 
-static int cmp_keyid(const void *a, const void *b, void *tb)
+/* Groups trials by their values of the keys with use[k] set (a
+ * configuration): every trial, or with only_obj those with an objective.
+ * gid (may be NULL) receives the group of each trial taken, in order.
+ * Returns the number of groups. */
+static size_t config_groups(const struct table *tb, const struct tr *t, const uint8_t *use,
+                            int only_obj, uint32_t *gid)
 {
-    const char *const *key = ((struct table *)tb)->key;
-    return strcmp(key[*(const uint32_t *)a], key[*(const uint32_t *)b]);
+    size_t nk = tb->nk, w = 0;
+    uint32_t *rows = malloc((tb->n ? tb->n : 1) * (nk ? nk : 1) * sizeof *rows);
+    struct rmap m = {.w = nk};
+    for (size_t i = 0; i < tb->n; i++) {
+        if (only_obj && !t[i].has_obj)
+            continue;
+        uint32_t *r = rows + w * nk;
+        for (size_t k = 0; k < nk; k++)
+            r[k] = use[k] ? tb->row[i * nk + k] : NONE;
+        uint32_t g = rmap_put(&m, r);
+        if (gid)
+            gid[w] = g;
+        w++;
+    }
+    size_t groups = m.n;
+    rmap_free(&m);
+    free(rows);
+    return groups;
 }
+
 
 /* ---- selection */
 
@@ -444,33 +483,24 @@ static json_t *noise_json(const struct table *tb, const struct tr *t, const doub
                           size_t N, double released, int have_released, int sign)
 {
     size_t nk = tb->nk;
-    uint32_t *rows = malloc((N ? N : 1) * (nk ? nk : 1) * sizeof *rows);
     uint32_t *gid = malloc((N ? N : 1) * sizeof *gid);
     double *v = malloc((N ? N : 1) * sizeof *v);
+    uint8_t *use = malloc(nk ? nk : 1);
     json_t *seeds = json_array();
-    uint32_t *order = malloc((nk ? nk : 1) * sizeof *order);
+    for (size_t o = 0; o < nk; o++)
+        if (tb->seed[tb->order[o]])
+            json_array_append_new(seeds, json_string(tb->key[tb->order[o]]));
     for (size_t k = 0; k < nk; k++)
-        order[k] = (uint32_t)k;
-    qsort_r(order, nk, sizeof *order, cmp_keyid, (void *)tb);
-    for (size_t k = 0; k < nk; k++)
-        if (record_seed_like(tb->key[order[k]]))
-            json_array_append_new(seeds, json_string(tb->key[order[k]]));
-    struct rmap groups = {.w = nk};
-    size_t w = 0;
-    for (size_t i = 0; i < tb->n; i++) {
-        if (!t[i].has_obj)
-            continue;
-        uint32_t *r = rows + w * nk;
-        for (size_t k = 0; k < nk; k++)
-            r[k] = record_seed_like(tb->key[k]) ? NONE : tb->row[i * nk + k];
-        gid[w] = rmap_put(&groups, r);
-        v[w++] = t[i].obj;
-    }
+        use[k] = !tb->seed[k];
+    size_t ngroups = config_groups(tb, t, use, 1, gid);
+    for (size_t i = 0, w = 0; i < tb->n; i++)
+        if (t[i].has_obj)
+            v[w++] = t[i].obj;
     double sd;
     size_t repeated, dof;
     const char *why = NULL;
     json_t *out;
-    if (stats_pooled_sd(v, gid, N, groups.n, &sd, &repeated, &dof, &why) != 0 || !(sd > 0)) {
+    if (stats_pooled_sd(v, gid, N, ngroups, &sd, &repeated, &dof, &why) != 0 || !(sd > 0)) {
         json_decref(seeds);
         out = omitted(why ? "no configuration was repeated (identical params apart from seed-like "
                             "keys), so the run-to-run noise is unknown"
@@ -492,11 +522,9 @@ static json_t *noise_json(const struct table *tb, const struct tr *t, const doub
                         "released_above_noise_sd",
                         have_released ? num((released - floor_v) / sd) : json_null());
     }
-    rmap_free(&groups);
-    free(rows);
     free(gid);
     free(v);
-    free(order);
+    free(use);
     return out;
 }
 
@@ -592,14 +620,10 @@ static json_t *choices_json(const struct table *tb, const struct tr *t, const st
                             int sign)
 {
     size_t nk = tb->nk, n = tb->n;
-    uint32_t *order = malloc((nk ? nk : 1) * sizeof *order);
-    for (size_t k = 0; k < nk; k++)
-        order[k] = (uint32_t)k;
-    qsort_r(order, nk, sizeof *order, cmp_keyid, (void *)tb);
     json_t *out = json_array();
     size_t *count = NULL;
     for (size_t o = 0; o < nk; o++) {
-        size_t k = order[o], nv = tb->nval[k], absent = 0;
+        size_t k = tb->order[o], nv = tb->nval[k], absent = 0;
         count = realloc(count, (nv ? nv : 1) * sizeof *count);
         memset(count, 0, (nv ? nv : 1) * sizeof *count);
         for (size_t i = 0; i < n; i++) {
@@ -663,7 +687,6 @@ static json_t *choices_json(const struct table *tb, const struct tr *t, const st
         json_array_append_new(out, c);
     }
     free(count);
-    free(order);
     return out;
 }
 
@@ -679,9 +702,10 @@ static json_t *kind_json(const struct table *tb, const struct tr *t, json_t *cho
     json_array_foreach(choices, i, c)
     {
         const char *key = json_string_value(json_object_get(c, "key"));
-        if (!json_is_true(json_object_get(c, "varied")) || record_seed_like(key))
+        uint32_t k = smap_get(&tb->keys, key);
+        if (!json_is_true(json_object_get(c, "varied")) || tb->seed[k])
             continue;
-        use[smap_get(&tb->keys, key)] = 1;
+        use[k] = 1;
         nvar++;
         size_t d = (size_t)json_integer_value(json_object_get(c, "distinct"));
         product *= (double)d;
@@ -691,19 +715,7 @@ static json_t *kind_json(const struct table *tb, const struct tr *t, json_t *cho
     }
     /* distinct configurations of the varied keys among the sweep's trials
      * (a refit or a failed run is not a point of the sweep) */
-    uint32_t *rows = malloc((tb->n ? tb->n : 1) * (nk ? nk : 1) * sizeof *rows);
-    struct rmap cfg = {.w = nk};
-    for (size_t j = 0, w = 0; j < tb->n; j++) {
-        if (!t[j].has_obj)
-            continue;
-        uint32_t *r = rows + (w++) * nk;
-        for (size_t k = 0; k < nk; k++)
-            r[k] = use[k] ? tb->row[j * nk + k] : NONE;
-        rmap_put(&cfg, r);
-    }
-    size_t distinct = cfg.n;
-    rmap_free(&cfg);
-    free(rows);
+    size_t distinct = config_groups(tb, t, use, 1, NULL);
     free(use);
     char why[256];
     const char *kind;
@@ -1053,9 +1065,12 @@ int record_compute(const struct leaf_rec *leaf, size_t nleaves, json_t *excluded
     record_phase("  compute: choice ledger");
 
     /* search */
+    uint8_t *all = malloc(tb.nk ? tb.nk : 1);
+    memset(all, 1, tb.nk ? tb.nk : 1);
+    size_t distinct_configs = config_groups(&tb, t, all, 0, NULL);
+    free(all);
     struct status_count byst = {0};
     struct smap sessions = {0};
-    struct rmap configs = {.w = tb.nk};
     int64_t first = 0, lastt = 0;
     size_t bad = 0;
     for (size_t j = 0; j < n; j++) {
@@ -1064,7 +1079,6 @@ int record_compute(const struct leaf_rec *leaf, size_t nleaves, json_t *excluded
         bad += is_failure(t[j].status);
         if (r->session)
             smap_put(&sessions, r->session, NULL);
-        rmap_put(&configs, tb.row + j * tb.nk);
         if (r->has_started && r->started_ns && (!first || r->started_ns < first))
             first = r->started_ns;
         int64_t e = r->has_ended ? r->ended_ns : r->started_ns;
@@ -1075,12 +1089,11 @@ int record_compute(const struct leaf_rec *leaf, size_t nleaves, json_t *excluded
         "{s:I,s:o,s:o,s:I,s:I,s:I,s:o,s:o,s:o,s:o}", "trials", (json_int_t)n, "by_status",
         status_json(&byst), "failure_rate", num(n ? (double)bad / (double)n : 0), "revisions",
         (json_int_t)(nleaves - distinct), "sessions", (json_int_t)sessions.n,
-        "distinct_configurations", (json_int_t)configs.n, "first",
+        "distinct_configurations", (json_int_t)distinct_configs, "first",
         first ? record_iso_ns(first) : json_null(), "last",
         lastt ? record_iso_ns(lastt) : json_null(), "kind", kind_json(&tb, t, choices), "compute",
         compute_json(t, n));
     smap_free(&sessions);
-    rmap_free(&configs);
     table_free(&tb);
 
     *search_out = search;
