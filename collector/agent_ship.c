@@ -23,7 +23,9 @@
 #include <sodium.h>
 
 #include "leaf.h"
+#include "keys.h"
 #include "paths.h"
+#include "record.h"
 #include "wire.h"
 
 #include "spool.h"
@@ -232,25 +234,14 @@ static void keep_receipts(tt_ship *sh, const struct sink_ack *a)
         return;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char when[64], tbuf[32];
-    strftime(tbuf, sizeof tbuf, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(when, sizeof when, "%s.%03ldZ", tbuf, ts.tv_nsec / 1000000);
+    json_t *when = record_iso_ns((long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
     for (size_t i = 0; i < a->n_checkpoints; i++) {
         const struct sink_checkpoint *c = &a->checkpoints[i];
-        char root[65], keyid[65], key[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)],
-            sig[sodium_base64_ENCODED_LEN(64, sodium_base64_VARIANT_ORIGINAL)];
-        uint8_t id[32];
-        wire_hex(root, c->root, 32);
-        crypto_hash_sha256(id, c->key, 32);
-        wire_hex(keyid, id, 32);
-        sodium_bin2base64(key, sizeof key, c->key, 32, sodium_base64_VARIANT_ORIGINAL);
-        sodium_bin2base64(sig, sizeof sig, c->sig, 64, sodium_base64_VARIANT_ORIGINAL);
-        json_t *o = json_pack("{s:o,s:I,s:s,s:s,s:s,s:s,s:s}", "study", leaf_string(c->study),
-                              "tree_size",
-                              (json_int_t)c->tree_size, "root", root, "key", key, "keyid", keyid,
-                              "sig", sig, "received", when);
+        json_t *o = checkpoint_json(c->tree_size, c->root, c->key, c->sig);
+        if (o) {
+            json_object_set_new(o, "study", leaf_string(c->study));
+            json_object_set(o, "received", when);
+        }
         char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         json_decref(o);
         if (!line)
@@ -261,6 +252,7 @@ static void keep_receipts(tt_ship *sh, const struct sink_ack *a)
             fprintf(stderr, "tunetrail: writing a log receipt: %s\n", strerror(errno));
         free(line);
     }
+    json_decref(when);
 }
 
 int ship_pump(tt_ship *sh, char *err, size_t errlen)

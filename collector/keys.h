@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 struct tt_key {
     uint8_t pk[32];
     uint8_t sk[64];  /* valid only if has_secret */
@@ -49,6 +51,17 @@ int checkpoint_sign(const struct tt_key *k, const char *study, uint64_t tree_siz
                     const uint8_t root[32], uint8_t sig[64]);
 int checkpoint_verify(const uint8_t pk[32], const char *study, uint64_t tree_size,
                       const uint8_t root[32], const uint8_t sig[64]);
+
+/* A signed checkpoint as JSON, the form records and receipts carry:
+ * {"tree_size", "root": hex, "key": base64 public key, "keyid", "sig": base64}.
+ * New reference; NULL if out of memory. */
+json_t *checkpoint_json(uint64_t tree_size, const uint8_t root[32], const uint8_t pk[32],
+                        const uint8_t sig[64]);
+
+/* Reads that form back and checks its signature for study: 0 with
+ * *tree_size and root[32] filled, or -1 if a field is missing or malformed
+ * or the signature does not verify. */
+int checkpoint_json_check(json_t *o, const char *study, uint64_t *tree_size, uint8_t root[32]);
 
 /* `tunetrail keygen [-o DIR] [--name NAME] [--force]` (collector/keys.c). */
 int cmd_keygen(int argc, char **argv);

@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "hashcache.h"
+#include "keys.h"
 #include "merkle.h"
 #include "paths.h"
 #include "util.h"
@@ -460,33 +461,24 @@ static json_t *evaluations_json(sqlite3 *db, int64_t id)
     return out;
 }
 
-static json_t *checkpoint_json(sqlite3 *db, const char *study, size_t size, const merkle_hash root)
+/* The collector's signed checkpoint of this exact tree, if it stored one. */
+static json_t *stored_checkpoint(sqlite3 *db, const char *study, size_t size,
+                                 const merkle_hash root)
 {
     sqlite3_stmt *s;
-    json_t *o = json_null();
+    json_t *o = NULL;
     if (sqlite3_prepare_v2(db,
                            "SELECT root, key, sig FROM checkpoints WHERE study = ?1 AND tree_size = ?2",
                            -1, &s, NULL) != SQLITE_OK)
-        return o;
+        return json_null();
     sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)size);
     if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_bytes(s, 0) == 32 &&
         !memcmp(sqlite3_column_blob(s, 0), root, 32) && sqlite3_column_bytes(s, 1) == 32 &&
-        sqlite3_column_bytes(s, 2) == 64) {
-        char hex[65], b64k[64], b64s[100], idhex[65];
-        uint8_t id[32];
-        crypto_hash_sha256(id, sqlite3_column_blob(s, 1), 32);
-        sodium_bin2base64(b64k, sizeof b64k, sqlite3_column_blob(s, 1), 32,
-                          sodium_base64_VARIANT_ORIGINAL);
-        sodium_bin2base64(b64s, sizeof b64s, sqlite3_column_blob(s, 2), 64,
-                          sodium_base64_VARIANT_ORIGINAL);
-        json_decref(o);
-        o = json_pack("{s:I,s:s,s:s,s:s,s:s}", "tree_size", (json_int_t)size, "root",
-                      wire_hex(hex, root, 32), "key", b64k, "keyid", wire_hex(idhex, id, 32), "sig",
-                      b64s);
-    }
+        sqlite3_column_bytes(s, 2) == 64)
+        o = checkpoint_json(size, root, sqlite3_column_blob(s, 1), sqlite3_column_blob(s, 2));
     sqlite3_finalize(s);
-    return o;
+    return o ? o : json_null();
 }
 
 static json_t *proof_json(const struct record *r, const struct loginfo *l, size_t idx)
@@ -674,7 +666,7 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
                             "RFC 9162 SHA-256 (leaf 0x00, node 0x01); trials[i] is leaf i, hashed "
                             "as its canonical JSON text",
                             "tree_size", (json_int_t)out->n, "root", roothex, "checkpoint",
-                            checkpoint_json(db, study, out->n, root), "proofs", proofs);
+                            stored_checkpoint(db, study, out->n, root), "proofs", proofs);
     json_t *pred = json_pack("{s:s,s:o,s:{s:s,s:s}}", "study", study, "created",
                              record_iso_ns((long long)time(NULL) * 1000000000LL), "tool", "name",
                              "tunetrail", "version", TT_VERSION);
