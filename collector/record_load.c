@@ -46,35 +46,6 @@ err:
     return NULL;
 }
 
-static int check_statement(const json_t *st, const char *path, char *err, size_t errlen)
-{
-    const char *t = json_string_value(json_object_get(st, "_type"));
-    const char *pt = json_string_value(json_object_get(st, "predicateType"));
-    if (!json_is_object(st)) {
-        snprintf(err, errlen, "record payload is not a JSON object (%s)", path);
-        return -1;
-    }
-    if (!t || strcmp(t, RECORD_STATEMENT_TYPE)) {
-        snprintf(err, errlen, "record payload is not an in-toto Statement v1: _type is %s (%s)",
-                 t ? t : "missing", path);
-        return -1;
-    }
-    if (!pt || strcmp(pt, RECORD_PREDICATE_TYPE)) {
-        snprintf(err, errlen, "record is not a tunetrail search provenance: predicateType is %s (%s)",
-                 pt ? pt : "missing", path);
-        return -1;
-    }
-    if (!json_is_object(json_object_get(st, "predicate"))) {
-        snprintf(err, errlen, "record has no predicate object (%s)", path);
-        return -1;
-    }
-    if (!json_is_array(json_object_get(st, "subject"))) {
-        snprintf(err, errlen, "record has no subject array (%s)", path);
-        return -1;
-    }
-    return 0;
-}
-
 struct elems {
     struct record *r;
     size_t base; /* offset of the array in r->raw */
@@ -156,6 +127,10 @@ int record_from_payload(char *payload, size_t len, struct record *out, char *err
         snprintf(err, errlen, "record has no predicate object");
         goto err;
     }
+    if (!json_is_array(json_object_get(out->stmt, "subject"))) {
+        snprintf(err, errlen, "record has no subject array");
+        goto err;
+    }
     if (!json_is_array(json_object_get(pred, "trials")) && r == 0) {
         snprintf(err, errlen, "predicate.trials is not an array");
         goto err;
@@ -229,10 +204,6 @@ int record_load(const char *path, struct record *out, json_t **keyids, char *err
     char lerr[400];
     if (record_from_payload(payload, plen, out, lerr, sizeof lerr) < 0) {
         snprintf(err, errlen, "record payload: %s (%s)", lerr, path);
-        goto err;
-    }
-    if (check_statement(out->stmt, path, err, errlen) < 0) {
-        record_free(out);
         goto err;
     }
     if (keyids)
