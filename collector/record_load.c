@@ -49,6 +49,7 @@ err:
 struct elems {
     struct record *r;
     size_t base; /* offset of the array in r->raw */
+    size_t cap;  /* room in r->leaf / text / len */
     char *err;
     size_t errlen;
 };
@@ -58,6 +59,23 @@ static int one_leaf(void *ctx, size_t i, size_t start, size_t end)
     struct elems *e = ctx;
     struct record *r = e->r;
     char serr[200];
+    if (i == e->cap) {
+        size_t cap = e->cap * 2;
+        struct leaf_rec *leaf = realloc(r->leaf, cap * sizeof *leaf);
+        if (leaf)
+            r->leaf = leaf;
+        const char **text = realloc(r->text, cap * sizeof *text);
+        if (text)
+            r->text = text;
+        size_t *len = realloc(r->len, cap * sizeof *len);
+        if (len)
+            r->len = len;
+        if (!leaf || !text || !len) {
+            snprintf(e->err, e->errlen, "out of memory reading the record's trials");
+            return -1;
+        }
+        e->cap = cap;
+    }
     r->text[i] = r->raw + e->base + start;
     r->len[i] = end - start;
     if (leafscan(r->text[i], r->len[i], &r->leaf[i], &r->arena, serr, sizeof serr) < 0) {
@@ -65,13 +83,6 @@ static int one_leaf(void *ctx, size_t i, size_t start, size_t end)
         return -1;
     }
     r->n = i + 1;
-    return 0;
-}
-
-static int count_one(void *ctx, size_t i, size_t start, size_t end)
-{
-    (void)i, (void)start, (void)end;
-    (*(size_t *)ctx)++;
     return 0;
 }
 
@@ -136,18 +147,13 @@ int record_from_payload(char *payload, size_t len, struct record *out, char *err
         goto err;
     }
     json_object_del(pred, "trials");
-    size_t n = 0;
-    if (r == 0 && leafscan_elements(payload + ts, te - ts, count_one, &n, serr, sizeof serr) < 0) {
-        snprintf(err, errlen, "predicate.trials: %s", serr);
-        goto err;
-    }
-    /* calloc(0) may return NULL: keep the arrays non-NULL for an empty log */
-    out->leaf = calloc(n ? n : 1, sizeof *out->leaf);
-    out->text = calloc(n ? n : 1, sizeof *out->text);
-    out->len = calloc(n ? n : 1, sizeof *out->len);
+    /* non-NULL even for an empty log; grown by one_leaf */
+    struct elems e = {out, ts, 1024, err, errlen};
+    out->leaf = calloc(e.cap, sizeof *out->leaf);
+    out->text = calloc(e.cap, sizeof *out->text);
+    out->len = calloc(e.cap, sizeof *out->len);
     if (!out->leaf || !out->text || !out->len)
         goto oom;
-    struct elems e = {out, ts, err, errlen};
     err[0] = 0;
     if (r == 0 && leafscan_elements(payload + ts, te - ts, one_leaf, &e, serr, sizeof serr) < 0) {
         if (!err[0])
