@@ -926,6 +926,15 @@ static int run(sqlite3_stmt *s)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
+/* Records a study name (first seen at t) for `tunetrail studies`. */
+static int note_study(tt_store *st, const char *study, int has_t, int64_t t)
+{
+    sqlite3_stmt *s = st->stmt[S_STUDY];
+    bind_text(s, 1, study);
+    bind_i64(s, 2, has_t, t);
+    return run(s);
+}
+
 struct pending;
 static int pending_flush(tt_store *st, struct pending *p);
 
@@ -1009,12 +1018,8 @@ static int apply_control(tt_store *st, const Tunetrail__Event *ev)
         free(pats);
         if (rc == SQLITE_OK) /* its processes' trials may now have a study */
             rc = slog_touch_session(st->log, m->session.data, st->cur_batch);
-        if (rc == SQLITE_OK && m->study && *m->study) {
-            s = st->stmt[S_STUDY];
-            bind_text(s, 1, m->study);
-            bind_i64(s, 2, has_t, t);
-            rc = run(s);
-        }
+        if (rc == SQLITE_OK && m->study && *m->study)
+            rc = note_study(st, m->study, has_t, t);
         break;
     }
     case TUNETRAIL__EVENT__KIND_SESSION_END: {
@@ -1055,12 +1060,8 @@ static int apply_control(tt_store *st, const Tunetrail__Event *ev)
         free(env);
         if (rc == SQLITE_OK)
             rc = slog_touch_process(st->log, m->process.data, st->cur_batch);
-        if (rc == SQLITE_OK && !m->session.len && m->study && *m->study) {
-            s = st->stmt[S_STUDY];
-            bind_text(s, 1, m->study);
-            bind_i64(s, 2, has_t, t);
-            rc = run(s);
-        }
+        if (rc == SQLITE_OK && !m->session.len && m->study && *m->study)
+            rc = note_study(st, m->study, has_t, t);
         break;
     }
     case TUNETRAIL__EVENT__KIND_PROCESS_END: {
