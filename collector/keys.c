@@ -43,26 +43,6 @@ char *key_default_dir(char *buf, size_t n)
     return len < 0 || (size_t)len >= n ? NULL : buf;
 }
 
-/* mkdir -p with mode 0700 for every directory it creates. */
-static int mkdirs(const char *path, char *err, size_t errlen)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return tt_fail(err, errlen, "%s: path too long", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == 0) {
-            char c = *p;
-            *p = 0;
-            if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-                return tt_fail(err, errlen, "%s: cannot create directory: %s", buf, strerror(errno));
-            *p = c;
-            if (!c)
-                break;
-        }
-    }
-    return 0;
-}
-
 /* Writes "tag base64(bin)\n" to path with mode. replace = 0: link(2), so an
  * existing path fails with errno EEXIST; replace = 1: rename(2). */
 static int write_keyfile(const char *path, const char *tag, const uint8_t *bin, size_t binlen,
@@ -231,7 +211,7 @@ int key_generate(const char *dir, const char *name, int force, struct tt_key *k,
         return tt_fail(err, errlen, "%s: path too long", dir);
     if (sodium_init() < 0)
         return tt_fail(err, errlen, "%s: libsodium cannot initialise", keypath);
-    if (mkdirs(dir, err, errlen) < 0)
+    if (paths_mkdirs(dir, err, errlen) < 0)
         return -1;
     if (!force) {
         /* Check both before writing either, so a refusal leaves no half pair. */

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int mkdirs(const char *path, char *err, size_t errlen)
+int paths_mkdirs(const char *path, char *err, size_t errlen)
 {
     char buf[PATH_MAX];
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
@@ -54,7 +54,7 @@ int paths_home(char **out, char *err, size_t errlen)
     }
     if (!dir)
         return tt_fail(err, errlen, "out of memory");
-    if (mkdirs(dir, err, errlen) < 0) {
+    if (paths_mkdirs(dir, err, errlen) < 0) {
         free(dir);
         return -1;
     }
@@ -86,7 +86,7 @@ int paths_spool_dir(char **out, char *err, size_t errlen)
     free(home);
     if (!dir)
         return tt_fail(err, errlen, "out of memory");
-    if (mkdirs(dir, err, errlen) < 0) {
+    if (paths_mkdirs(dir, err, errlen) < 0) {
         free(dir);
         return -1;
     }

@@ -10,6 +10,9 @@
  * Creates the directory (mode 0700) if missing. */
 int paths_home(char **out, char *err, size_t errlen);
 
+/* mkdir -p, mode 0700 for every directory it creates. */
+int paths_mkdirs(const char *path, char *err, size_t errlen);
+
 /* --store PATH if given, else $TUNETRAIL_STORE, else <home>/trail.db. */
 int paths_store(const char *flag, char **out, char *err, size_t errlen);
 
