@@ -318,6 +318,23 @@ static void check_log(struct result *r, json_t *p, const merkle_hash *h, size_t 
 }
 
 /* ---- receipts: each is (study, size, root) signed by a collector */
+/* A receipt whose signature held, to check against the log's prefixes. */
+struct receipt {
+    uint64_t size;
+    uint8_t root[32];
+    char where[4400 + 24]; /* "file:line" */
+};
+
+static int by_size(const void *a, const void *b)
+{
+    const struct receipt *x = a, *y = b;
+    return (x->size > y->size) - (x->size < y->size);
+}
+
+/* Every receipt of the study must sign a prefix of the attested log. The
+ * receipts are sorted by size and the prefixes' roots taken from one pass
+ * of a frontier over the leaves: an agent keeps a receipt per ack, and
+ * one tree per receipt would cost receipts x leaves hashes. */
 static void check_receipts(struct result *r, const char *dir, const char *study, const merkle_hash *h,
                            size_t n)
 {
@@ -326,7 +343,8 @@ static void check_receipts(struct result *r, const char *dir, const char *study,
         fail(r, "receipts: %s: %s", dir, strerror(errno));
         return;
     }
-    size_t seen = 0;
+    struct receipt *rc = NULL;
+    size_t seen = 0, cap = 0;
     int bad = 0;
     struct dirent *e;
     while (!bad && (e = readdir(d))) {
@@ -339,9 +357,9 @@ static void check_receipts(struct result *r, const char *dir, const char *study,
         if (!f)
             continue;
         char *line = NULL;
-        size_t cap = 0;
+        size_t lcap = 0;
         long lineno = 0;
-        while (!bad && getline(&line, &cap, f) > 0) {
+        while (!bad && getline(&line, &lcap, f) > 0) {
             lineno++;
             json_t *o = json_loads(line, 0, NULL);
             if (!o) {
@@ -353,25 +371,18 @@ static void check_receipts(struct result *r, const char *dir, const char *study,
                 json_decref(o);
                 continue;
             }
-            uint8_t root[32];
-            uint64_t size;
-            if (checkpoint_json_check(o, study, &size, root) != 0) {
-                fail(r, "receipts: %s:%ld: bad signature", path, lineno);
+            if (seen == cap)
+                rc = realloc(rc, (cap = cap ? 2 * cap : 64) * sizeof *rc);
+            struct receipt *x = &rc[seen];
+            snprintf(x->where, sizeof x->where, "%s:%ld", path, lineno);
+            if (checkpoint_json_check(o, study, &x->size, x->root) != 0) {
+                fail(r, "receipts: %s: bad signature", x->where);
                 bad = 1;
-            } else if (size > n) {
-                fail(r, "receipts: %s:%ld: the collector had %lld leaves, the record has only %zu "
+            } else if (x->size > n) {
+                fail(r, "receipts: %s: the collector had %llu leaves, the record has only %zu "
                         "(trials were removed)",
-                     path, lineno, (long long)size, n);
+                     x->where, (unsigned long long)x->size, n);
                 bad = 1;
-            } else {
-                merkle_hash m;
-                merkle_root(h, (size_t)size, m);
-                if (memcmp(m, root, 32)) {
-                    fail(r, "receipts: %s:%ld: the first %lld leaves differ from the log the "
-                            "collector signed",
-                         path, lineno, (long long)size);
-                    bad = 1;
-                }
             }
             seen++;
             json_decref(o);
@@ -380,6 +391,24 @@ static void check_receipts(struct result *r, const char *dir, const char *study,
         fclose(f);
     }
     closedir(d);
+    if (!bad && seen) {
+        qsort(rc, seen, sizeof *rc, by_size);
+        struct merkle_frontier fr;
+        merkle_frontier_init(&fr);
+        for (size_t i = 0; !bad && i < seen; i++) {
+            while (fr.size < rc[i].size)
+                merkle_frontier_append(&fr, h[fr.size]);
+            merkle_hash m;
+            merkle_frontier_root(&fr, m);
+            if (memcmp(m, rc[i].root, 32)) {
+                fail(r, "receipts: %s: the first %llu leaves differ from the log the collector "
+                        "signed",
+                     rc[i].where, (unsigned long long)rc[i].size);
+                bad = 1;
+            }
+        }
+    }
+    free(rc);
     if (!bad) {
         if (!seen)
             fail(r, "receipts: none for study %s in %s", study, dir);
