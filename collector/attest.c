@@ -172,6 +172,10 @@ int cmd_attest(int argc, char **argv)
     json_t *s = json_object_get(p, "search"), *sel = json_object_get(p, "selection");
     json_t *rel = json_object_get(sel, "released");
     json_t *obj = json_object_get(sel, "objective");
+    json_t *by = json_object_get(s, "by_status");
+    json_int_t bad = json_integer_value(json_object_get(by, "failed")) +
+                     json_integer_value(json_object_get(by, "crashed")) +
+                     json_integer_value(json_object_get(by, "killed"));
     char relbuf[200] = "released value: omitted";
     if (json_object_get(rel, "value"))
         snprintf(relbuf, sizeof relbuf, "released %s %s = %g, rank %lld of %lld%s",
@@ -186,9 +190,7 @@ int cmd_attest(int argc, char **argv)
                "%s; log size %lld, signed by %.16s\n",
                out, json_string_value(json_object_get(p, "study")),
                (long long)json_integer_value(json_object_get(s, "trials")),
-               (long long)(json_number_value(json_object_get(s, "failure_rate")) *
-                               (double)json_integer_value(json_object_get(s, "trials")) +
-                           0.5),
+               (long long)bad,
                relbuf,
                (long long)json_integer_value(json_object_get(json_object_get(p, "log"), "tree_size")),
                key.keyid);
