@@ -8,13 +8,13 @@
  * \u0000, integers outside int64, reals that overflow), so a leaf that
  * verify loaded with jansson and dumped again scans to the same fields. */
 #include "leafscan.h"
+#include "util.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -25,7 +25,7 @@
 #define LEAF_CHUNK_MAX ((size_t)64 << 20)
 #define LEAF_HUGE ((size_t)2 << 20)
 
-/* Chunks are mmap'd, not malloc'd: scanning 100k leaves writes ~50 MB of
+/* Chunks come from tt_big_alloc, not malloc: scanning 100k leaves writes ~50 MB of
  * fresh memory, and on the VMs we measure on a page fault costs more than
  * scanning the page's worth of text. Chunks double (1 MiB .. 64 MiB) and ask
  * for transparent huge pages, so a big study takes a few hundred faults
@@ -40,27 +40,10 @@ _Static_assert(offsetof(struct leaf_chunk, data) % 8 == 0, "chunk data must be 8
 
 static struct leaf_chunk *chunk_new(size_t want)
 {
-    size_t size = want, align = 0;
-    unsigned char *m;
-    struct leaf_chunk *c;
-
-    if (size >= LEAF_HUGE) {
-        size = (size + LEAF_HUGE - 1) & ~(LEAF_HUGE - 1);
-        align = LEAF_HUGE; /* over-map so the chunk can start on a huge page */
-    }
-    m = mmap(NULL, size + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED)
+    size_t size = want >= LEAF_HUGE ? (want + LEAF_HUGE - 1) & ~(LEAF_HUGE - 1) : want;
+    struct leaf_chunk *c = tt_big_alloc(size);
+    if (!c)
         return NULL;
-    if (align) {
-        size_t lead = (align - (uintptr_t)m % align) % align;
-        if (lead)
-            munmap(m, lead);
-        if (align - lead)
-            munmap(m + lead + size, align - lead);
-        m += lead;
-        madvise(m, size, MADV_HUGEPAGE); /* a hint: failure only costs speed */
-    }
-    c = (struct leaf_chunk *)m;
     c->next = NULL;
     c->used = 0;
     c->mapped = size;
@@ -106,7 +89,7 @@ void leaf_arena_free(struct leaf_arena *a)
     struct leaf_chunk *c = a->head;
     while (c) {
         struct leaf_chunk *next = c->next;
-        munmap(c, c->mapped);
+        tt_big_free(c, c->mapped);
         c = next;
     }
     a->head = NULL;

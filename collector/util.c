@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <sys/mman.h>
 
 int tt_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -19,19 +20,37 @@ int tt_fail(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
+#define BIG_HUGE ((size_t)2 << 20)
+
+/* Sizes of 2 MiB and more are rounded to whole huge pages. */
+static size_t big_size(size_t n)
+{
+    return n >= BIG_HUGE ? (n + BIG_HUGE - 1) & ~(BIG_HUGE - 1) : (n ? n : 1);
+}
+
 void *tt_big_alloc(size_t n)
 {
-    void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
+    size_t size = big_size(n), align = size >= BIG_HUGE ? BIG_HUGE : 0;
+    unsigned char *m = mmap(NULL, size + align, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED)
         return NULL;
+    if (align) { /* over-mapped so that the buffer starts on a huge page */
+        size_t lead = (align - (uintptr_t)m % align) % align;
+        if (lead)
+            munmap(m, lead);
+        if (align - lead)
+            munmap(m + lead + size, align - lead);
+        m += lead;
 #ifdef MADV_HUGEPAGE
-    madvise(p, n, MADV_HUGEPAGE); /* advice only: fine if THP is off */
+        madvise(m, size, MADV_HUGEPAGE); /* advice only: fine if THP is off */
 #endif
-    return p;
+    }
+    return m;
 }
 
 void tt_big_free(void *p, size_t n)
 {
     if (p)
-        munmap(p, n ? n : 1);
+        munmap(p, big_size(n));
 }

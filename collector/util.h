@@ -12,6 +12,7 @@ int tt_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((forma
 /* Large buffers (tens of MB: a record's payload, leaf arenas), mapped (lazily: NORESERVE) with
  * transparent huge pages where the kernel allows (madvise): a 4 KiB page
  * fault costs 6-12 us on the VMs we measure on, 25,000 of them per 100 MB.
+ * Buffers of 2 MiB and more start on a huge page and take whole ones.
  * Zero-filled; NULL if out of memory. Free with tt_big_free(p, n). */
 void *tt_big_alloc(size_t n);
 void tt_big_free(void *p, size_t n);
