@@ -8,6 +8,7 @@ pkgs=(
   libjansson-dev libcmocka-dev
   libyaml-dev                            # config files a trial reads (collector/config_parse.c)
   libsvm-tools liblinear-tools           # real training programs (demo, e2e tests)
+  libsvm-dev liblinear-dev               # <libsvm/svm.h>, <linear.h>: the libsvm and liblinear adapters
   libfann-dev                            # tests/progs/tt_fann_*.c (FANN adapter)
   darknet                                # libdarknet.so for tests/progs/tt_darknet_train.c (darknet adapter)
   python3 python-is-python3              # svm-grid's shebang is `#!/usr/bin/env python`
