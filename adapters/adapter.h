@@ -2,8 +2,12 @@
  *
  * An adapter is one file, adapters/hook_<framework>.c, holding the exported
  * wrappers of that framework's functions, plus one line listing them in the
- * "adapters:" section of plugin/libtunetrail.map (CMake globs the adapters/
- * folder by itself). adapters/example.c is an annotated template.
+ * "adapters:" section of plugin/libtunetrail.map, opened by a comment
+ * holding the framework's name, as the libsvm line is (the map alone
+ * decides what the shim exports; wrappers need no visibility attribute).
+ * If the file includes the framework's header, one tt_adapter() line in
+ * CMakeLists.txt names it: the adapter is then built only when the header
+ * is found. adapters/example.c is an annotated template.
  *
  * The shape of every wrapper (Darshan's, minus its exit on a missing symbol):
  *   1. resolve the real function lazily: ADAPTER_REAL(name, type);
@@ -37,8 +41,6 @@
 
 #include "shim.h"
 #include "shim_trial.h"
-
-#define ADAPTER_EXPORT __attribute__((visibility("default")))
 
 /* `real` = the next definition of `name` cast to `type`, NULL if missing. */
 #define ADAPTER_REAL(name, type)   \

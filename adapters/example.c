@@ -1,6 +1,9 @@
 /* example.c - an annotated template adapter: copy it to
  * adapters/hook_<framework>.c, rename, and add one line listing its
- * exported functions to the "adapters:" section of plugin/libtunetrail.map.
+ * exported functions to the "adapters:" section of plugin/libtunetrail.map,
+ * opened by the framework's name in a comment. If it includes the
+ * framework's header, add tt_adapter(<framework> <header> <package>) to
+ * CMakeLists.txt, so that it is built only where that header is found.
  * That is all the wiring there is (CMake globs adapters/).
  *
  * This file is compiled into the shim's logic objects but exports nothing:
@@ -57,7 +60,8 @@ static __thread int depth __attribute__((tls_model("initial-exec")));
 
 double tt_example_fit(const struct example_params *p); /* a real adapter includes the framework header */
 
-/* In a real adapter: ADAPTER_EXPORT, and the name of the framework's function. */
+/* In a real adapter: no attribute (plugin/libtunetrail.map exports it), and
+ * the name of the framework's function. */
 __attribute__((visibility("hidden"))) double tt_example_fit(const struct example_params *p)
 {
     static struct adapter_site site;

@@ -20,20 +20,16 @@
  * itself made of the file (defaults filled in, pad=1 turned into pixels);
  * the agent already records the .cfg text as file:<name> params. The struct
  * layout is the one of darknet.h as Debian ships it (CPU build: no GPU
- * fields), which this file includes; without that header it compiles to
- * nothing and the map's darknet symbols are simply absent.
+ * fields), which this file includes; CMake builds this file only when it
+ * finds that header (/usr/lib/darknet/include, package darknet).
  *
  * RATIONALE (no calls into libdarknet): the shim links libc only, so
  * get_current_batch is computed as darknet does it:
  * *seen / (batch * subdivisions). net->batch is the per-step batch darknet
  * keeps (cfg batch / subdivisions * time_steps); darknet.net.batch is the
  * cfg's value recovered from it. */
-#if __has_include("/usr/lib/darknet/include/darknet.h")
-#include "/usr/lib/darknet/include/darknet.h"
-#define TT_HAVE_DARKNET 1
-#endif
+#include <darknet.h>
 
-#ifdef TT_HAVE_DARKNET
 #include "adapter.h"
 
 #include <errno.h>
@@ -328,7 +324,7 @@ static void step_loss(network *net, float loss)
     shim_trial_metric(t, "loss", (double)loss, step, "train", "min");
 }
 
-ADAPTER_EXPORT network *parse_network_cfg(char *filename)
+network *parse_network_cfg(char *filename)
 {
     static struct adapter_site site;
     ADAPTER_REAL(parse_network_cfg, network *(*)(char *));
@@ -347,7 +343,7 @@ ADAPTER_EXPORT network *parse_network_cfg(char *filename)
     return net;
 }
 
-ADAPTER_EXPORT network *load_network(char *cfg, char *weights, int clear)
+network *load_network(char *cfg, char *weights, int clear)
 {
     static struct adapter_site site;
     ADAPTER_REAL(load_network, network *(*)(char *, char *, int));
@@ -368,7 +364,7 @@ ADAPTER_EXPORT network *load_network(char *cfg, char *weights, int clear)
 
 /* The three training entry points: the outermost call is one step. */
 #define TRAIN_HOOK(name, params, args)                                 \
-    ADAPTER_EXPORT float name params                                   \
+    float name params                                                  \
     {                                                                  \
         static struct adapter_site site;                               \
         ADAPTER_REAL(name, float (*) params);                          \
@@ -400,7 +396,7 @@ static void saved_weights(network *net, const char *filename)
         adapter_last_model_file(&last, NS, filename);
 }
 
-ADAPTER_EXPORT void save_weights_upto(network *net, char *filename, int cutoff)
+void save_weights_upto(network *net, char *filename, int cutoff)
 {
     static struct adapter_site site;
     ADAPTER_REAL(save_weights_upto, void (*)(network *, char *, int));
@@ -420,7 +416,7 @@ ADAPTER_EXPORT void save_weights_upto(network *net, char *filename, int cutoff)
     errno = saved;
 }
 
-ADAPTER_EXPORT void save_weights(network *net, char *filename)
+void save_weights(network *net, char *filename)
 {
     static struct adapter_site site;
     ADAPTER_REAL(save_weights, void (*)(network *, char *));
@@ -440,7 +436,7 @@ ADAPTER_EXPORT void save_weights(network *net, char *filename)
     errno = saved;
 }
 
-ADAPTER_EXPORT void free_network(network *net)
+void free_network(network *net)
 {
     static struct adapter_site site;
     ADAPTER_REAL(free_network, void (*)(network *));
@@ -459,4 +455,3 @@ ADAPTER_EXPORT void free_network(network *net)
     }
     real(net);
 }
-#endif

@@ -345,7 +345,7 @@ static int net_trial(const struct fann *ann, uint8_t t[TT_UUID_LEN], int64_t *ep
 
 /* ---- hooks ------------------------------------------------------------- */
 
-ADAPTER_EXPORT float fann_train_epoch(struct fann *ann, struct fann_train_data *data)
+float fann_train_epoch(struct fann *ann, struct fann_train_data *data)
 {
     static struct adapter_site site;
     ADAPTER_REAL(fann_train_epoch, float (*)(struct fann *, struct fann_train_data *));
@@ -372,7 +372,7 @@ ADAPTER_EXPORT float fann_train_epoch(struct fann *ann, struct fann_train_data *
     return mse;
 }
 
-ADAPTER_EXPORT void fann_train_on_data(struct fann *ann, struct fann_train_data *data,
+void fann_train_on_data(struct fann *ann, struct fann_train_data *data,
                                        unsigned int max_epochs, unsigned int epochs_between_reports,
                                        float desired_error)
 {
@@ -398,7 +398,7 @@ ADAPTER_EXPORT void fann_train_on_data(struct fann *ann, struct fann_train_data 
     real(ann, data, max_epochs, epochs_between_reports, desired_error);
 }
 
-ADAPTER_EXPORT void fann_train_on_file(struct fann *ann, const char *filename, unsigned int max_epochs,
+void fann_train_on_file(struct fann *ann, const char *filename, unsigned int max_epochs,
                                        unsigned int epochs_between_reports, float desired_error)
 {
     static struct adapter_site site;
@@ -416,7 +416,7 @@ ADAPTER_EXPORT void fann_train_on_file(struct fann *ann, const char *filename, u
     real(ann, filename, max_epochs, epochs_between_reports, desired_error);
 }
 
-ADAPTER_EXPORT float fann_test_data(struct fann *ann, struct fann_train_data *data)
+float fann_test_data(struct fann *ann, struct fann_train_data *data)
 {
     static struct adapter_site site;
     ADAPTER_REAL(fann_test_data, float (*)(struct fann *, struct fann_train_data *));
@@ -453,7 +453,7 @@ static int save_hook(struct adapter_site *site, int (*real)(struct fann *, const
     return r;
 }
 
-ADAPTER_EXPORT int fann_save(struct fann *ann, const char *configuration_file)
+int fann_save(struct fann *ann, const char *configuration_file)
 {
     static struct adapter_site site;
     ADAPTER_REAL(fann_save, int (*)(struct fann *, const char *));
@@ -464,7 +464,7 @@ ADAPTER_EXPORT int fann_save(struct fann *ann, const char *configuration_file)
     return save_hook(&site, real, ann, configuration_file);
 }
 
-ADAPTER_EXPORT int fann_save_to_fixed(struct fann *ann, const char *configuration_file)
+int fann_save_to_fixed(struct fann *ann, const char *configuration_file)
 {
     static struct adapter_site site;
     ADAPTER_REAL(fann_save_to_fixed, int (*)(struct fann *, const char *));
@@ -475,7 +475,7 @@ ADAPTER_EXPORT int fann_save_to_fixed(struct fann *ann, const char *configuratio
     return save_hook(&site, real, ann, configuration_file);
 }
 
-ADAPTER_EXPORT void fann_destroy(struct fann *ann)
+void fann_destroy(struct fann *ann)
 {
     static struct adapter_site site;
     ADAPTER_REAL(fann_destroy, void (*)(struct fann *));

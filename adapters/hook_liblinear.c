@@ -143,7 +143,7 @@ static int search_row(const struct search *s, const struct feature_node *x)
     return -1;
 }
 
-ADAPTER_EXPORT struct model *train(const struct problem *prob, const struct parameter *param)
+struct model *train(const struct problem *prob, const struct parameter *param)
 {
     static struct adapter_site site;
     ADAPTER_REAL(train, struct model *(*)(const struct problem *, const struct parameter *));
@@ -172,7 +172,7 @@ ADAPTER_EXPORT struct model *train(const struct problem *prob, const struct para
     return m;
 }
 
-ADAPTER_EXPORT double predict(const struct model *model_, const struct feature_node *x)
+double predict(const struct model *model_, const struct feature_node *x)
 {
     ADAPTER_REAL(predict, double (*)(const struct model *, const struct feature_node *));
     if (!real) {
@@ -193,7 +193,7 @@ ADAPTER_EXPORT double predict(const struct model *model_, const struct feature_n
     return v;
 }
 
-ADAPTER_EXPORT void cross_validation(const struct problem *prob, const struct parameter *param,
+void cross_validation(const struct problem *prob, const struct parameter *param,
                                      int nr_fold, double *target)
 {
     static struct adapter_site site;
@@ -231,7 +231,7 @@ ADAPTER_EXPORT void cross_validation(const struct problem *prob, const struct pa
     errno = saved;
 }
 
-ADAPTER_EXPORT void find_parameters(const struct problem *prob, const struct parameter *param,
+void find_parameters(const struct problem *prob, const struct parameter *param,
                                     int nr_fold, double start_C, double start_p, double *best_C,
                                     double *best_p, double *best_score)
 {
@@ -259,7 +259,7 @@ ADAPTER_EXPORT void find_parameters(const struct problem *prob, const struct par
     errno = saved;
 }
 
-ADAPTER_EXPORT int save_model(const char *model_file_name, const struct model *model_)
+int save_model(const char *model_file_name, const struct model *model_)
 {
     static struct adapter_site site;
     ADAPTER_REAL(save_model, int (*)(const char *, const struct model *));

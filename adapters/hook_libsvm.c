@@ -76,7 +76,7 @@ static int opened(uint8_t t[TT_UUID_LEN], const struct svm_problem *prob,
     return 1;
 }
 
-ADAPTER_EXPORT struct svm_model *svm_train(const struct svm_problem *prob,
+struct svm_model *svm_train(const struct svm_problem *prob,
                                            const struct svm_parameter *param)
 {
     static struct adapter_site site;
@@ -100,7 +100,7 @@ ADAPTER_EXPORT struct svm_model *svm_train(const struct svm_problem *prob,
     return m;
 }
 
-ADAPTER_EXPORT void svm_cross_validation(const struct svm_problem *prob,
+void svm_cross_validation(const struct svm_problem *prob,
                                          const struct svm_parameter *param, int nr_fold,
                                          double *target)
 {
@@ -142,7 +142,7 @@ ADAPTER_EXPORT void svm_cross_validation(const struct svm_problem *prob,
     errno = saved;
 }
 
-ADAPTER_EXPORT int svm_save_model(const char *model_file_name, const struct svm_model *model)
+int svm_save_model(const char *model_file_name, const struct svm_model *model)
 {
     static struct adapter_site site;
     ADAPTER_REAL(svm_save_model, int (*)(const char *, const struct svm_model *));

@@ -44,7 +44,9 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("tunetrail %s\n", TT_VERSION);
+        printf("tunetrail %s\nadapters: %s\n", TT_VERSION, TT_ADAPTERS_BUILT[0] ? TT_ADAPTERS_BUILT : "none");
+        if (TT_ADAPTERS_SKIPPED[0])
+            printf("adapters not built: %s\n", TT_ADAPTERS_SKIPPED);
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)

@@ -9,7 +9,6 @@
 #include <stdarg.h>
 #include <unistd.h>
 
-#define EXPORT __attribute__((visibility("default")))
 /* `real` = the next definition of `name`, NULL if not (yet) available. */
 #define REAL(name, ...)        \
     static void *p_##name;     \
@@ -83,22 +82,22 @@ static int do_execvpe(const char *file, char *const argv[], char *const envp[])
     EXEC_AROUND(real(file, argv, newenv));
 }
 
-EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+int execve(const char *path, char *const argv[], char *const envp[])
 {
     return do_execve(path, argv, envp);
 }
 
-EXPORT int execv(const char *path, char *const argv[])
+int execv(const char *path, char *const argv[])
 {
     return do_execve(path, argv, environ);
 }
 
-EXPORT int execvp(const char *file, char *const argv[])
+int execvp(const char *file, char *const argv[])
 {
     return do_execvpe(file, argv, environ);
 }
 
-EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+int execvpe(const char *file, char *const argv[], char *const envp[])
 {
     return do_execvpe(file, argv, envp);
 }
@@ -119,26 +118,26 @@ EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
     after;                                                       \
     va_end(ap_);
 
-EXPORT int execl(const char *path, const char *arg, ...)
+int execl(const char *path, const char *arg, ...)
 {
     VA_ARGV(arg, av, (void)0)
     return do_execve(path, av, environ);
 }
 
-EXPORT int execlp(const char *file, const char *arg, ...)
+int execlp(const char *file, const char *arg, ...)
 {
     VA_ARGV(arg, av, (void)0)
     return do_execvpe(file, av, environ);
 }
 
-EXPORT int execle(const char *path, const char *arg, ...)
+int execle(const char *path, const char *arg, ...)
 {
     char *const *envp;
     VA_ARGV(arg, av, envp = va_arg(ap_, char *const *))
     return do_execve(path, av, envp);
 }
 
-EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+int fexecve(int fd, char *const argv[], char *const envp[])
 {
     REAL(fexecve, int (*)(int, char *const[], char *const[]));
     if (!real) {
@@ -149,7 +148,7 @@ EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
     EXEC_AROUND(real(fd, argv, newenv));
 }
 
-EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
+int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
 {
     REAL(execveat, int (*)(int, const char *, char *const[], char *const[], int));
     if (!real) {
@@ -163,7 +162,7 @@ EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const
 /* posix_spawn does not replace us: no end record. The child is told our pid,
  * which it sees as its ppid (relation FORK). */
 #define SPAWN_HOOK(name)                                                                   \
-    EXPORT int name(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,    \
+    int name(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,           \
                     const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) \
     {                                                                                      \
         REAL(name, int (*)(pid_t *, const char *, const posix_spawn_file_actions_t *,      \

@@ -9,7 +9,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define EXPORT __attribute__((visibility("default")))
 /* `real` = the next definition of `name`, NULL if not (yet) available. */
 #define REAL(name, ...)        \
     static void *p_##name;     \
@@ -26,7 +25,7 @@ static int wrapped_main(int argc, char **argv, char **envp)
     return r;
 }
 
-EXPORT int __libc_start_main(main_t main, int argc, char **argv, void (*init)(void),
+int __libc_start_main(main_t main, int argc, char **argv, void (*init)(void),
                              void (*fini)(void), void (*rtld_fini)(void), void *stack_end)
 {
     REAL(__libc_start_main, int (*)(main_t, int, char **, void (*)(void), void (*)(void),
@@ -37,7 +36,7 @@ EXPORT int __libc_start_main(main_t main, int argc, char **argv, void (*init)(vo
     return real(wrapped_main, argc, argv, init, fini, rtld_fini, stack_end);
 }
 
-EXPORT void exit(int code)
+void exit(int code)
 {
     REAL(exit, void (*)(int));
     if (shim_cfg.enabled && !shim_proc_foreign())
@@ -49,7 +48,7 @@ EXPORT void exit(int code)
 }
 
 #define QUICK_EXIT_HOOK(name)                                               \
-    EXPORT void name(int code)                                              \
+    void name(int code)                                                     \
     {                                                                       \
         REAL(name, void (*)(int));                                          \
         shim_proc_end(PB_END_EXIT, code & 0xff, 0); \

@@ -10,7 +10,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define EXPORT __attribute__((visibility("default")))
 /* `real` = the next definition of `name`, NULL if not (yet) available. */
 #define REAL(name, ...)        \
     static void *p_##name;     \
@@ -33,7 +32,7 @@ static int sys_openat(int dirfd, const char *path, int flags, mode_t mode)
 }
 
 #define OPEN_HOOK(name)                                                  \
-    EXPORT int name(const char *path, int flags, ...)                    \
+    int name(const char *path, int flags, ...)                           \
     {                                                                    \
         MODE_ARG(flags, flags)                                           \
         REAL(name, int (*)(const char *, int, ...));                     \
@@ -45,7 +44,7 @@ OPEN_HOOK(open)
 OPEN_HOOK(open64)
 
 #define OPENAT_HOOK(name)                                                \
-    EXPORT int name(int dirfd, const char *path, int flags, ...)         \
+    int name(int dirfd, const char *path, int flags, ...)                \
     {                                                                    \
         MODE_ARG(flags, flags)                                           \
         REAL(name, int (*)(int, const char *, int, ...));                \
@@ -57,7 +56,7 @@ OPENAT_HOOK(openat)
 OPENAT_HOOK(openat64)
 
 #define CREAT_HOOK(name)                                                 \
-    EXPORT int name(const char *path, mode_t mode)                       \
+    int name(const char *path, mode_t mode)                              \
     {                                                                    \
         REAL(name, int (*)(const char *, mode_t));                       \
         int flags = O_CREAT | O_WRONLY | O_TRUNC;                        \
@@ -70,7 +69,7 @@ CREAT_HOOK(creat64)
 
 /* _FORTIFY_SOURCE entry points: no mode (they abort on O_CREAT without one). */
 #define OPEN2_HOOK(name)                                                 \
-    EXPORT int name(const char *path, int flags)                         \
+    int name(const char *path, int flags)                                \
     {                                                                    \
         REAL(name, int (*)(const char *, int));                          \
         int fd = real ? real(path, flags) : sys_openat(AT_FDCWD, path, flags, 0); \
@@ -81,7 +80,7 @@ OPEN2_HOOK(__open_2)
 OPEN2_HOOK(__open64_2)
 
 #define OPENAT2_HOOK(name)                                               \
-    EXPORT int name(int dirfd, const char *path, int flags)              \
+    int name(int dirfd, const char *path, int flags)                     \
     {                                                                    \
         REAL(name, int (*)(int, const char *, int));                     \
         int fd = real ? real(dirfd, path, flags) : sys_openat(dirfd, path, flags, 0); \
@@ -92,7 +91,7 @@ OPENAT2_HOOK(__openat_2)
 OPENAT2_HOOK(__openat64_2)
 
 #define FOPEN_HOOK(name)                                                 \
-    EXPORT FILE *name(const char *path, const char *mode)                \
+    FILE *name(const char *path, const char *mode)                       \
     {                                                                    \
         REAL(name, FILE *(*)(const char *, const char *));               \
         if (!real) {                                                     \
@@ -108,7 +107,7 @@ FOPEN_HOOK(fopen)
 FOPEN_HOOK(fopen64)
 
 #define FREOPEN_HOOK(name)                                               \
-    EXPORT FILE *name(const char *path, const char *mode, FILE *stream)  \
+    FILE *name(const char *path, const char *mode, FILE *stream)         \
     {                                                                    \
         REAL(name, FILE *(*)(const char *, const char *, FILE *));       \
         if (!real) {                                                     \
@@ -127,7 +126,7 @@ FOPEN_HOOK(fopen64)
 FREOPEN_HOOK(freopen)
 FREOPEN_HOOK(freopen64)
 
-EXPORT int close(int fd)
+int close(int fd)
 {
     REAL(close, int (*)(int));
     struct shim_wfd w;
@@ -138,7 +137,7 @@ EXPORT int close(int fd)
     return r;
 }
 
-EXPORT int fclose(FILE *f)
+int fclose(FILE *f)
 {
     REAL(fclose, int (*)(FILE *));
     if (!real) {

@@ -6,9 +6,8 @@
 #include <errno.h>
 #include <string.h>
 
-#define EXPORT __attribute__((visibility("default")))
 
-EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     int held = shim_sig_ours(sig);
     int r = shim_real_sigaction(sig, act, old);
@@ -24,7 +23,7 @@ EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old
     return r;
 }
 
-EXPORT sighandler_t signal(int sig, sighandler_t handler)
+sighandler_t signal(int sig, sighandler_t handler)
 {
     static void *p;
     sighandler_t (*real)(int, sighandler_t) = shim_real(&p, "signal");

@@ -24,7 +24,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define EXPORT __attribute__((visibility("default")))
 /* `real` = the next definition of `name`, NULL if not (yet) available. */
 #define REAL(name, ...)        \
     static void *p_##name;     \
@@ -83,14 +82,14 @@ __attribute__((noinline)) static void capture_fmt(int stream, int call_errno, co
         va_end(cp);                                                        \
     }
 
-EXPORT int vprintf(const char *fmt, va_list ap)
+int vprintf(const char *fmt, va_list ap)
 {
     REAL(vprintf, int (*)(const char *, va_list));
     FMT_HOOK_BODY(SHIM_OUTSCAN_STDOUT, real(fmt, ap))
     return r;
 }
 
-EXPORT int printf(const char *fmt, ...)
+int printf(const char *fmt, ...)
 {
     REAL(vprintf, int (*)(const char *, va_list));
     va_list ap;
@@ -100,14 +99,14 @@ EXPORT int printf(const char *fmt, ...)
     return r;
 }
 
-EXPORT int vfprintf(FILE *f, const char *fmt, va_list ap)
+int vfprintf(FILE *f, const char *fmt, va_list ap)
 {
     REAL(vfprintf, int (*)(FILE *, const char *, va_list));
     FMT_HOOK_BODY(stream_of(f), real(f, fmt, ap))
     return r;
 }
 
-EXPORT int fprintf(FILE *f, const char *fmt, ...)
+int fprintf(FILE *f, const char *fmt, ...)
 {
     REAL(vfprintf, int (*)(FILE *, const char *, va_list));
     va_list ap;
@@ -118,14 +117,14 @@ EXPORT int fprintf(FILE *f, const char *fmt, ...)
 }
 
 /* _FORTIFY_SOURCE entry points (what Debian's own binaries call). */
-EXPORT int __vprintf_chk(int flag, const char *fmt, va_list ap)
+int __vprintf_chk(int flag, const char *fmt, va_list ap)
 {
     REAL(__vprintf_chk, int (*)(int, const char *, va_list));
     FMT_HOOK_BODY(SHIM_OUTSCAN_STDOUT, real(flag, fmt, ap))
     return r;
 }
 
-EXPORT int __printf_chk(int flag, const char *fmt, ...)
+int __printf_chk(int flag, const char *fmt, ...)
 {
     REAL(__vprintf_chk, int (*)(int, const char *, va_list));
     va_list ap;
@@ -135,14 +134,14 @@ EXPORT int __printf_chk(int flag, const char *fmt, ...)
     return r;
 }
 
-EXPORT int __vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap)
+int __vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap)
 {
     REAL(__vfprintf_chk, int (*)(FILE *, int, const char *, va_list));
     FMT_HOOK_BODY(stream_of(f), real(f, flag, fmt, ap))
     return r;
 }
 
-EXPORT int __fprintf_chk(FILE *f, int flag, const char *fmt, ...)
+int __fprintf_chk(FILE *f, int flag, const char *fmt, ...)
 {
     REAL(__vfprintf_chk, int (*)(FILE *, int, const char *, va_list));
     va_list ap;
@@ -154,7 +153,7 @@ EXPORT int __fprintf_chk(FILE *f, int flag, const char *fmt, ...)
 
 /* ---- unformatted output --------------------------------------------------- */
 
-EXPORT int puts(const char *s)
+int puts(const char *s)
 {
     REAL(puts, int (*)(const char *));
     int r = real ? real(s) : (errno = ENOSYS, EOF);
@@ -165,7 +164,7 @@ EXPORT int puts(const char *s)
     return r;
 }
 
-EXPORT int fputs(const char *s, FILE *f)
+int fputs(const char *s, FILE *f)
 {
     REAL(fputs, int (*)(const char *, FILE *));
     int r = real ? real(s, f) : (errno = ENOSYS, EOF);
@@ -175,7 +174,7 @@ EXPORT int fputs(const char *s, FILE *f)
     return r;
 }
 
-EXPORT size_t fwrite(const void *p, size_t size, size_t n, FILE *f)
+size_t fwrite(const void *p, size_t size, size_t n, FILE *f)
 {
     REAL(fwrite, size_t (*)(const void *, size_t, size_t, FILE *));
     size_t r = real ? real(p, size, n, f) : (errno = ENOSYS, 0);
@@ -192,7 +191,7 @@ static void put_char(int st, int r)
     shim_outscan_text(st, &ch, 1, 0);
 }
 
-EXPORT int putchar(int c)
+int putchar(int c)
 {
     REAL(putchar, int (*)(int));
     int r = real ? real(c) : (errno = ENOSYS, EOF);
@@ -202,7 +201,7 @@ EXPORT int putchar(int c)
 }
 
 #define PUTC_HOOK(name)                                                    \
-    EXPORT int name(int c, FILE *f)                                        \
+    int name(int c, FILE *f)                                               \
     {                                                                      \
         REAL(name, int (*)(int, FILE *));                                  \
         int r = real ? real(c, f) : (errno = ENOSYS, EOF);                 \
@@ -216,7 +215,7 @@ PUTC_HOOK(putc)
 
 /* Raw writes to fds 1 and 2: Python's print, programs that skip stdio. The
  * shim's own writes run with shim_busy set and are not scanned. */
-EXPORT ssize_t write(int fd, const void *p, size_t n)
+ssize_t write(int fd, const void *p, size_t n)
 {
     REAL(write, ssize_t (*)(int, const void *, size_t));
     ssize_t r = real ? real(fd, p, n) : syscall(SYS_write, fd, p, n);

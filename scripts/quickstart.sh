@@ -9,6 +9,12 @@ bash "$src/scripts/install-deps.sh"
 cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$src/build" -j"$(nproc)" >/dev/null
 tt="$src/build/bin/tunetrail"
+if ! "$tt" --version | grep -Eq '^adapters: (.* )?libsvm( |$)'; then
+  "$tt" --version >&2
+  echo "quickstart: the libsvm adapter was not built (libsvm's header <libsvm/svm.h> was not found);" >&2
+  echo "quickstart: the demo records svm-grid's cross-validations through it: apt-get install libsvm-dev" >&2
+  exit 1
+fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -16,4 +16,12 @@ JOBS=${JOBS:-2}
 cmake -S "$SRC" -B "$BUILD_DIR" -DBUILD_TESTING=ON ${CMAKE_ARGS:-}
 cmake --build "$BUILD_DIR" -j "$JOBS"
 cd "$BUILD_DIR"
-ctest --output-on-failure -j "$JOBS" "$@"
+rc=0
+ctest --output-on-failure -j "$JOBS" "$@" || rc=$?
+# A skipped test (an adapter whose framework is not installed) says why.
+log=Testing/Temporary/LastTest.log
+if [ -f "$log" ] && grep -q '\] SKIP: ' "$log"; then
+    echo "Skipped, and why:"
+    grep -h '\] SKIP: ' "$log" | sed 's/^/  /'
+fi
+exit "$rc"

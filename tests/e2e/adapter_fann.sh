@@ -5,6 +5,7 @@
 # equal to what the program prints, test_mse, the saved model among the
 # trial's outputs; output byte-identical with and without tunetrail.
 source "$(dirname "$0")/lib/common.sh"
+tt_requires_adapter fann
 
 need_exe python3 "$TT_BIN/tunetrail" "$TT_PROGS/tt_fann_xor" "$TT_PROGS/tt_fann_two"
 cd "$T"

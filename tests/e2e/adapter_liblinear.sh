@@ -4,6 +4,7 @@
 # C tried, each with the CV accuracy liblinear-train prints for it; `-v 5`
 # is one trial; plain training is one trial linked to its model file.
 source "$(dirname "$0")/lib/common.sh"
+tt_requires_adapter liblinear
 
 need_exe liblinear-train python3 "$TT_BIN/tunetrail"
 cp /usr/share/doc/liblinear-tools/examples/heart_scale "$T/heart_scale"

@@ -6,6 +6,7 @@
 # (log2c, log2g); svm-train -v 5 is one trial (folds are not trials); plain
 # svm-train is one trial linked to the model file it saved.
 source "$(dirname "$0")/lib/common.sh"
+tt_requires_adapter libsvm
 
 need_exe svm-grid svm-train python3 "$TT_BIN/tunetrail"
 cp /usr/share/doc/liblinear-tools/examples/heart_scale "$T/heart_scale"

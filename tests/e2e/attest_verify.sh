@@ -5,6 +5,7 @@
 # a changed model and a trial removed from the store each make verify fail
 # and say which check failed.
 source "$(dirname "$0")/lib/common.sh"
+tt_requires_adapter libsvm
 need_exe svm-grid svm-train svm-predict python "$TT_BIN/tunetrail"
 cp /usr/share/doc/liblinear-tools/examples/heart_scale "$T/heart_scale"
 cd "$T"

@@ -4,6 +4,7 @@
 # (its test accuracy, with the test file's sha256, shows on that trial), not
 # a trial of its own. A copied model is the same model (matched by sha256).
 source "$(dirname "$0")/lib/common.sh"
+tt_requires_adapter libsvm
 need_exe svm-train svm-predict
 
 cd "$T"

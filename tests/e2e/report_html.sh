@@ -7,6 +7,7 @@
 # flags and bad records fail naming the flag or the file; report --study of
 # a small svm-train study recorded here.
 source "$(dirname "$0")/lib/common.sh"
+tt_requires_adapter libsvm
 
 need_exe "$TT_BIN/tunetrail" python3 svm-train
 command -v chromium >/dev/null 2>&1 ||

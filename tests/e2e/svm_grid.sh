@@ -17,6 +17,17 @@ tt_rc rc run --study heart --trial svm-train --store "$DB" -- \
 expect_eq "$rc" 0 "tunetrail run svm-grid exit code"
 grep -Eq '^[0-9.e+-]+ [0-9.e+-]+ [0-9.]+$' "$T/grid.out" || fail "svm-grid printed no final 'c g rate' line"
 
+say "the README's example is what svm-grid chose: its refit line has svm-grid's (c, g), its comment the line"
+read -r c g rate < <(tail -n 1 "$T/grid.out")
+readme_refit=$(grep -E '^tunetrail run .*svm-train -c .* heart_scale heart.model' "$TT_SRC/README.md" | head -n 1)
+[ -n "$readme_refit" ] || fail "README.md has no 'tunetrail run ... svm-train -c C -g G heart_scale heart.model' line"
+read -r rc_ rg_ < <(sed -E 's/.*svm-train -c ([^ ]+) -g ([^ ]+) .*/\1 \2/' <<<"$readme_refit")
+awk -v a="$c" -v b="$rc_" -v x="$g" -v y="$rg_" 'BEGIN { exit !(a + 0 == b + 0 && x + 0 == y + 0) }' ||
+    fail "README refits -c $rc_ -g $rg_, but svm-grid chose c=$c g=$g on heart_scale"
+grep -qF "svm-grid's last line: $c $g $rate " "$TT_SRC/README.md" ||
+    fail "README.md does not quote svm-grid's last line '$c $g $rate'"
+echo "[$TT_NAME]   ok: README refit (c, g) = ($rc_, $rg_) = svm-grid's choice"
+
 say "110 trials, all ok, params c/g from argv, heart_scale input hashed"
 trials_json --study heart
 pycheck '

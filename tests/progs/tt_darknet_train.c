@@ -9,15 +9,11 @@
  * ("%ld: %f, %f avg, %f rate, %ld images"; no timings, so the output is
  * reproducible), saves WEIGHTS and frees the network.
  *
- * Built everywhere; without darknet.h it only says so and exits 77. */
-#if __has_include(<darknet.h>)
+ * Built only with the darknet adapter (tests/CMakeLists.txt). */
 #include <darknet.h>
-#define HAVE_DARKNET 1
-#endif
 #include <stdio.h>
 #include <stdlib.h>
 
-#ifdef HAVE_DARKNET
 static const char cfg_text[] =
     "[net]\n"
     "batch=8\n"
@@ -101,10 +97,3 @@ int main(int argc, char **argv)
     free_network(net);
     return 0;
 }
-#else
-int main(void)
-{
-    fprintf(stderr, "tt_darknet_train: built without darknet.h (install Debian's darknet)\n");
-    return 77;
-}
-#endif

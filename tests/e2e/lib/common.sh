@@ -68,6 +68,24 @@ need_exe() {
     done
 }
 
+# tt_requires_adapter FW... - skip the test (exit 77, ctest "Skipped") when
+# this build has no FW adapter (its framework's header was not found at
+# configure time), saying which package would build it.
+tt_requires_adapter() {
+    local fw
+    for fw in "$@"; do
+        case ",${TT_ADAPTERS-libsvm,liblinear,fann,darknet}," in
+        *",$fw,"*) ;;
+        *)
+            local why
+            why=$(tr ',' '\n' <<<"${TT_ADAPTERS_SKIPPED:-}" | sed -n "s/^$fw=//p")
+            echo "[$TT_NAME] SKIP: the $fw adapter is not built (${why:-not configured}); this test needs it"
+            exit 77
+            ;;
+        esac
+    done
+}
+
 # tt ARG... - the tunetrail CLI under a timeout.
 tt() { timeout -k 5 "$TT_TIMEOUT" "$TT_BIN/tunetrail" "$@"; }
 
