@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "stats.h"
+#include "jsonfmt.h"
 
 #define CURVE_MAX 400
 #define VALUES_LISTED 50
@@ -163,17 +164,6 @@ static void rmap_free(struct rmap *m)
 }
 
 /* ---- small helpers */
-json_t *record_iso_ns(long long ns)
-{
-    time_t t = (time_t)(ns / 1000000000);
-    struct tm tm;
-    char buf[48];
-    gmtime_r(&t, &tm);
-    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, sizeof buf - n, ".%03dZ", (int)((ns / 1000000) % 1000));
-    return json_string(buf);
-}
-
 /* Finite doubles only: jansson cannot hold NaN/inf. */
 static json_t *num(double v)
 {
@@ -1090,8 +1080,8 @@ int record_compute(const struct leaf_rec *leaf, size_t nleaves, json_t *excluded
         status_json(&byst), "failure_rate", num(n ? (double)bad / (double)n : 0), "revisions",
         (json_int_t)(nleaves - distinct), "sessions", (json_int_t)sessions.n,
         "distinct_configurations", (json_int_t)distinct_configs, "first",
-        first ? record_iso_ns(first) : json_null(), "last",
-        lastt ? record_iso_ns(lastt) : json_null(), "kind", kind_json(&tb, t, choices), "compute",
+        first ? jsonfmt_iso_ns(first) : json_null(), "last",
+        lastt ? jsonfmt_iso_ns(lastt) : json_null(), "kind", kind_json(&tb, t, choices), "compute",
         compute_json(t, n));
     smap_free(&sessions);
     table_free(&tb);

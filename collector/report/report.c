@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
 #include "paths.h"
 #include "record.h"
 #include "store.h"

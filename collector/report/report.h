@@ -35,4 +35,7 @@ int report_write(FILE *out, const struct record *rec, const struct report_opts *
 
 #define REPORT_DENSITY_N 3000
 
+/* `tunetrail report` (report/report.c); exit-status convention: cli.h. */
+int cmd_report(int argc, char **argv);
+
 #endif

@@ -22,13 +22,12 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "leaf.h"
 #include "keys.h"
 #include "paths.h"
-#include "record.h"
 #include "wire.h"
 
 #include "spool.h"
+#include "jsonfmt.h"
 
 #define SHIP_RETRY_MS 500 /* back-off after an ACK_RETRY */
 
@@ -234,12 +233,12 @@ static void keep_receipts(tt_ship *sh, const struct sink_ack *a)
         return;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    json_t *when = record_iso_ns((long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+    json_t *when = jsonfmt_iso_ns((long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
     for (size_t i = 0; i < a->n_checkpoints; i++) {
         const struct sink_checkpoint *c = &a->checkpoints[i];
         json_t *o = checkpoint_json(c->tree_size, c->root, c->key, c->sig);
         if (o) {
-            json_object_set_new(o, "study", leaf_string(c->study));
+            json_object_set_new(o, "study", jsonfmt_string(c->study));
             json_object_set(o, "received", when);
         }
         char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;

@@ -10,6 +10,7 @@
 #include "keys.h"
 #include "leaf.h"
 #include "merkle.h"
+#include "jsonfmt.h"
 
 const char *slog_schema_sql =
     "CREATE TABLE IF NOT EXISTS log(study TEXT NOT NULL, idx INTEGER NOT NULL,"
@@ -667,7 +668,7 @@ static json_t *metrics_json(struct store_log *lg, int64_t trial_id)
     json_t *o = json_object();
     for (size_t i = 0; i < m->n; i++) {
         const struct mlast *e = &m->v[i];
-        char *name = leaf_utf8_fix(e->name);
+        char *name = jsonfmt_utf8_fix(e->name);
         if (!name)
             continue;
         json_object_set_new(o, name,

@@ -54,6 +54,7 @@
 #include "store_log.h"
 #include "tunetrail.pb-c.h"
 #include "wire.h"
+#include "jsonfmt.h"
 
 #define STORE_SCHEMA_VERSION 4 /* 2: hwm dedupe, append-order tables; 3: evaluation views;
                                   4: the study log (log, log_head, checkpoints) */
@@ -912,7 +913,7 @@ static char *json_strings(char **v, size_t n)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, leaf_string(v[i])); /* bad UTF-8 repaired, not dropped */
+        json_array_append_new(a, jsonfmt_string(v[i])); /* bad UTF-8 repaired, not dropped */
     char *s = json_dumps(a, JSON_COMPACT);
     json_decref(a);
     return s;

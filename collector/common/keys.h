@@ -63,7 +63,4 @@ json_t *checkpoint_json(uint64_t tree_size, const uint8_t root[32], const uint8_
  * or the signature does not verify. */
 int checkpoint_json_check(json_t *o, const char *study, uint64_t *tree_size, uint8_t root[32]);
 
-/* `tunetrail keygen [-o DIR] [--name NAME] [--force]` (collector/keys.c). */
-int cmd_keygen(int argc, char **argv);
-
 #endif

@@ -29,7 +29,7 @@
 
 #include "agent_rec.h"
 #include "agent_ship.h"
-#include "cli.h"
+#include "agent.h"
 #include "hashpool.h"
 #include "paths.h"
 #include "sink.h"

@@ -89,8 +89,6 @@ int record_objective_parse(const char *spec, char *name, size_t namelen, int *di
 /* 1 if a param key names a repetition (seed, run, rep...), see RECORD.md. */
 int record_seed_like(const char *key);
 
-/* ISO 8601 UTC string with milliseconds for a time in ns. */
-json_t *record_iso_ns(long long ns);
 
 /* With TUNETRAIL_TIMING set, prints the time since the previous call to
  * stderr as "  <what>  <seconds> s" (the benchmark's phase breakdown). */
@@ -98,5 +96,10 @@ void record_phase(const char *what);
 
 /* The canonical serialisation of a leaf object (jansson flags of RECORD.md). */
 #define RECORD_LEAF_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17))
+
+/* `tunetrail attest` and `tunetrail verify` (record/attest.c, record/verify.c);
+ * exit-status convention: cli.h. */
+int cmd_attest(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@
 #include "record.h"
 #include "store.h"
 #include "wire.h"
+#include "jsonfmt.h"
 
 struct q {
     const char *cmd;
@@ -150,7 +151,7 @@ static json_t *iso_time(sqlite3_stmt *s, int col)
 {
     if (sqlite3_column_type(s, col) == SQLITE_NULL)
         return json_null();
-    return record_iso_ns(sqlite3_column_int64(s, col));
+    return jsonfmt_iso_ns(sqlite3_column_int64(s, col));
 }
 
 static json_t *col_str(sqlite3_stmt *s, int col)

@@ -23,7 +23,7 @@
 
 #include "agent_rec.h"
 #include "agent_ship.h"
-#include "cli.h"
+#include "agent.h"
 #include "paths.h"
 #include "sink.h"
 #include "spool.h"

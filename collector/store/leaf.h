@@ -87,13 +87,5 @@ json_t *leaf_metric_point(double value, int value_null, int64_t step, const char
  * back through this gives the same bytes. */
 int leaf_canonical(json_t *leaf, char **text);
 
-/* A JSON string of s with every byte that is not part of valid UTF-8
- * replaced by U+FFFD (jansson refuses invalid UTF-8). s NULL gives NULL.
- * New reference. */
-json_t *leaf_string(const char *s);
-
-/* The same repair as a malloc'd C string (object keys); NULL if s is NULL
- * or out of memory. */
-char *leaf_utf8_fix(const char *s);
 
 #endif

@@ -21,6 +21,7 @@
 #include "paths.h"
 #include "util.h"
 #include "wire.h"
+#include "jsonfmt.h"
 
 /* What record_build keeps of the log besides the record itself. */
 struct loginfo {
@@ -423,7 +424,7 @@ static json_t *holdout_json(sqlite3 *db, const char *study, const struct record 
             out, json_pack("{s:s,s:o,s:I,s:I,s:o,s:b,s:s}", "sha256", sha, "paths", paths,
                            "trials_evaluated", (json_int_t)json_object_size(json_object_get(f, "trials")),
                            "evaluations", (json_int_t)json_object_size(json_object_get(f, "processes")),
-                           "first_evaluated", first ? record_iso_ns(first) : json_null(),
+                           "first_evaluated", first ? jsonfmt_iso_ns(first) : json_null(),
                            "adaptive", after != NULL, "reason", why));
     }
     json_decref(files);
@@ -668,7 +669,7 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
                             "tree_size", (json_int_t)out->n, "root", roothex, "checkpoint",
                             stored_checkpoint(db, study, out->n, root), "proofs", proofs);
     json_t *pred = json_pack("{s:s,s:o,s:{s:s,s:s}}", "study", study, "created",
-                             record_iso_ns((long long)time(NULL) * 1000000000LL), "tool", "name",
+                             jsonfmt_iso_ns((long long)time(NULL) * 1000000000LL), "tool", "name",
                              "tunetrail", "version", TT_VERSION);
     if (produced_by)
         json_object_set_new(pred, "producedBy", produced_by);

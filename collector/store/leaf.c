@@ -15,71 +15,7 @@
 
 #include "util.h"
 #include "wire.h"
-
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if the byte at s does
- * not start one. Same rules as jansson: no overlongs, no surrogates, nothing
- * above U+10FFFF. */
-static size_t utf8_seq(const unsigned char *s)
-{
-    unsigned c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t n;
-    unsigned cp;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4, cp = c & 0x07;
-    else
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) /* also stops at the NUL */
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
-}
-
-char *leaf_utf8_fix(const char *s)
-{
-    if (!s)
-        return NULL;
-    const unsigned char *p = (const unsigned char *)s;
-    size_t len = strlen(s);
-    char *out = malloc(len * 3 + 1), *q = out; /* each bad byte becomes 3 */
-    if (!out)
-        return NULL;
-    while (*p) {
-        size_t n = utf8_seq(p);
-        if (n) {
-            memcpy(q, p, n);
-            q += n, p += n;
-        } else {
-            memcpy(q, "\xEF\xBF\xBD", 3);
-            q += 3, p++;
-        }
-    }
-    *q = 0;
-    return out;
-}
-
-json_t *leaf_string(const char *s)
-{
-    if (!s)
-        return NULL;
-    json_t *j = json_string(s); /* the common case: already valid */
-    if (j)
-        return j;
-    char *fixed = leaf_utf8_fix(s);
-    j = fixed ? json_string(fixed) : NULL;
-    free(fixed);
-    return j;
-}
+#include "jsonfmt.h"
 
 int leaf_canonical(json_t *leaf, char **text)
 {
@@ -167,7 +103,7 @@ static json_t *col_text(sqlite3_stmt *s, int i)
 {
     if (sqlite3_column_type(s, i) == SQLITE_NULL)
         return NULL;
-    return leaf_string((const char *)sqlite3_column_text(s, i));
+    return jsonfmt_string((const char *)sqlite3_column_text(s, i));
 }
 
 static json_t *col_int(sqlite3_stmt *s, int i)
@@ -235,7 +171,7 @@ static json_t *files_given(const struct leaf_file *v, size_t n)
     char hex[65];
     for (size_t i = 0; i < n; i++) {
         json_t *f = json_object();
-        put(f, "path", leaf_string(v[i].path));
+        put(f, "path", jsonfmt_string(v[i].path));
         if (v[i].sha256) {
             wire_hex(hex, v[i].sha256, 32);
             json_object_set_new(f, "sha256", json_string(hex));
@@ -257,9 +193,9 @@ json_t *leaf_metric_point(double value, int value_null, int64_t step, const char
     if (step >= 0)
         json_object_set_new(m, "step", json_integer(step));
     if (split && *split)
-        json_object_set_new(m, "split", leaf_string(split));
+        json_object_set_new(m, "split", jsonfmt_string(split));
     if (direction && *direction)
-        json_object_set_new(m, "direction", leaf_string(direction));
+        json_object_set_new(m, "direction", jsonfmt_string(direction));
     return m;
 }
 
@@ -327,7 +263,7 @@ static json_t *object_given(struct leaf_ctx *c, int64_t trial_id, struct leaf_gi
     sqlite3_stmt *s = c->q[Q_PARAMS];
     sqlite3_bind_int64(s, 1, trial_id);
     while (sqlite3_step(s) == SQLITE_ROW) {
-        char *k = leaf_utf8_fix((const char *)sqlite3_column_text(s, 0));
+        char *k = jsonfmt_utf8_fix((const char *)sqlite3_column_text(s, 0));
         if (!k)
             continue;
         json_t *v = col_text(s, 1), *src = col_text(s, 2);
@@ -355,7 +291,7 @@ static json_t *object_given(struct leaf_ctx *c, int64_t trial_id, struct leaf_gi
     s = c->q[Q_METRICS];
     sqlite3_bind_int64(s, 1, trial_id);
     while (!given && sqlite3_step(s) == SQLITE_ROW) {
-        char *name = leaf_utf8_fix((const char *)sqlite3_column_text(s, 0));
+        char *name = jsonfmt_utf8_fix((const char *)sqlite3_column_text(s, 0));
         if (!name)
             continue;
         json_object_set_new(metrics, name,

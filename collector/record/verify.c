@@ -12,7 +12,6 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "cli.h"
 #include "dsse.h"
 #include "hashcache.h"
 #include "keys.h"

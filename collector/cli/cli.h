@@ -1,0 +1,20 @@
+/* cli.h - the subcommands of `tunetrail`, one function each.
+ *
+ * Convention: each cmd_* takes the argv that follows the subcommand name
+ * (argv[0] is the subcommand), prints user-facing errors itself to stderr as
+ * "tunetrail <cmd>: <what> (<which file/flag>)", and returns the process exit
+ * status: 0 ok, 1 runtime failure, 2 usage error. `tunetrail run` returns the
+ * wrapped command's status instead (128+signal if it died by a signal). */
+#ifndef TT_CLI_H
+#define TT_CLI_H
+
+#include "agent.h"  /* cmd_run, cmd_flush */
+#include "record.h" /* cmd_attest, cmd_verify */
+#include "report.h" /* cmd_report */
+
+int cmd_studies(int argc, char **argv); /* cli/query.c */
+int cmd_trials(int argc, char **argv);  /* cli/query.c */
+int cmd_show(int argc, char **argv);    /* cli/query.c */
+int cmd_keygen(int argc, char **argv);  /* cli/keygen.c */
+
+#endif
