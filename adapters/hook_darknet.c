@@ -56,6 +56,16 @@ static struct {
 } nets[NETS_MAX];
 static struct adapter_last last = ADAPTER_LAST_INIT; /* for saves after free_network */
 
+/* RATIONALE (fork reset): a fork child's steps, saves and frees of a
+ * network it inherited must not land on the parent's trial (nor end it). */
+static void fork_child(void)
+{
+    pthread_mutex_init(&nets_lock, NULL);
+    memset(nets, 0, sizeof nets);
+    adapter_last_reset(&last);
+}
+TT_ADAPTER_FORK(fork_child);
+
 static const char *const layer_types[] = {
     "CONVOLUTIONAL", "DECONVOLUTIONAL", "CONNECTED", "MAXPOOL", "SOFTMAX", "DETECTION", "DROPOUT",
     "CROP", "ROUTE", "COST", "NORMALIZATION", "AVGPOOL", "LOCAL", "SHORTCUT", "ACTIVE", "RNN", "GRU",

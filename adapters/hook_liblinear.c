@@ -48,6 +48,17 @@ static __thread struct search *cur_search __attribute__((tls_model("initial-exec
 
 static struct adapter_last last = ADAPTER_LAST_INIT; /* the last trial opened */
 
+/* A fork child forgets the last trial, and a search it was forked inside
+ * of (by the forking thread, the child's only one) keeps going without the
+ * parent's open (C, p) trial, which the parent ends. */
+static void fork_child(void)
+{
+    adapter_last_reset(&last);
+    if (cur_search)
+        cur_search->open = 0;
+}
+TT_ADAPTER_FORK(fork_child);
+
 #define NSOLVERS 14
 static const char *const solvers[NSOLVERS] = {
     "L2R_LR", "L2R_L2LOSS_SVC_DUAL", "L2R_L2LOSS_SVC", "L2R_L1LOSS_SVC_DUAL", "MCSVM_CS",

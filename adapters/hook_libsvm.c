@@ -11,7 +11,11 @@
  *
  * RATIONALE: svm_cross_validation calls svm_train once per fold through the
  * PLT (and svm_train calls itself for probability estimates); a per-thread
- * depth keeps those inner calls out: one CV = one trial. */
+ * depth keeps those inner calls out: one CV = one trial.
+ *
+ * RATIONALE (fork reset): svm_save_model names the last trial opened in
+ * this process; a fork child that saves a model must not name its
+ * parent's trial. */
 #include "adapter.h"
 
 #include <errno.h>
@@ -25,6 +29,12 @@ extern const struct tt_adapter tt_adapter_libsvm; /* about_libsvm.c */
 
 static __thread int depth __attribute__((tls_model("initial-exec")));
 static struct adapter_last last = ADAPTER_LAST_INIT; /* the last trial opened */
+
+static void fork_child(void)
+{
+    adapter_last_reset(&last);
+}
+TT_ADAPTER_FORK(fork_child);
 
 static const char *const svm_types[] = {"C_SVC", "NU_SVC", "ONE_CLASS", "EPSILON_SVR", "NU_SVR"};
 static const char *const kernels[] = {"LINEAR", "POLY", "RBF", "SIGMOID", "PRECOMPUTED"};
