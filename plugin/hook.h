@@ -1,6 +1,7 @@
 /* hook.h - the contract of every interposer: plugin/hook_*.c (files, exec,
- * exit, signals, stdio) and adapters/hook_*.c (frameworks). Only hook_*.c
- * files include it; the logic they call is in shim.h and adapter.h.
+ * exit, signals, stdio) and adapters/hook_*.c (frameworks, through
+ * adapter.h, which adds their opening, adapter_open). The logic hooks call
+ * is in shim.h and adapter.h.
  *
  * Export: a hook is a plain global function with the interposed symbol's
  * name and prototype, and no visibility attribute. plugin/libtunetrail.map
