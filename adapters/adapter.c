@@ -18,8 +18,7 @@ int adapter_lib_matches(const void *addr, const char *lib_prefix)
     return strncmp(b, lib_prefix, strlen(lib_prefix)) == 0;
 }
 
-int adapter_active_any(struct adapter_site *site, void *real, const char *const *lib_prefixes,
-                       int n)
+int adapter_active(struct adapter_site *site, void *real, const struct tt_adapter *a)
 {
     if (!real || !shim_cfg.enabled || shim_busy)
         return 0;
@@ -28,19 +27,14 @@ int adapter_active_any(struct adapter_site *site, void *real, const char *const 
         int saved = errno;
         shim_busy++; /* dladdr may take the loader lock and allocate */
         o = -1;
-        for (int i = 0; i < n && o < 0; i++)
-            if (adapter_lib_matches(real, lib_prefixes[i]))
+        for (int i = 0; a->libraries[i] && o < 0; i++)
+            if (adapter_lib_matches(real, a->libraries[i]))
                 o = i + 1;
         shim_busy--;
         errno = saved;
         __atomic_store_n(&site->owned, o, __ATOMIC_RELAXED);
     }
     return o > 0 ? o : 0;
-}
-
-int adapter_active(struct adapter_site *site, void *real, const char *lib_prefix)
-{
-    return adapter_active_any(site, real, &lib_prefix, 1) > 0;
 }
 
 static int param_kv(const uint8_t *trial, const char *prefix, const char *field, const char *value)
@@ -180,6 +174,12 @@ void adapter_last_set(struct adapter_last *l, const uint8_t trial[TT_UUID_LEN])
     memcpy(l->trial, trial, TT_UUID_LEN);
     l->have = 1;
     pthread_mutex_unlock(&l->lock);
+}
+
+void adapter_last_reset(struct adapter_last *l)
+{
+    pthread_mutex_init(&l->lock, NULL);
+    l->have = 0;
 }
 
 void adapter_last_model_file(struct adapter_last *l, const char *prefix, const char *path)

@@ -1,68 +1,96 @@
 /* adapter.h - the adapter contract: how a framework's calls become trials.
  *
- * An adapter is one file, adapters/hook_<framework>.c, holding the exported
- * wrappers of that framework's functions, plus one line listing them in the
- * "adapters:" section of plugin/libtunetrail.map, opened by a comment
- * holding the framework's name, as the libsvm line is (the map alone
- * decides what the shim exports; wrappers need no visibility attribute).
- * If the file includes the framework's header, one tt_adapter() line in
- * CMakeLists.txt names it: the adapter is then built only when the header
- * is found. adapters/example.c is an annotated template.
+ * A framework "fw" is:
+ *   adapters/about_fw.c  its row in the table of adapters (registry.h): the
+ *                        libraries its hooks record for, the lines its
+ *                        programs print (parsers), its refit keys. Always
+ *                        built; libc only;
+ *   adapters/hook_fw.c   its hooks (hook.h: exported by the map, resolved
+ *                        with HOOK_NEXT) and their state, with a fork reset
+ *                        registered by TT_ADAPTER_FORK. If it includes fw's
+ *                        header, one tt_adapter() line in CMakeLists.txt
+ *                        builds it only where that header is found;
+ *   one line in the "adapters:" section of plugin/libtunetrail.map, opened
+ *   by a comment holding fw's name, listing the hooks (the map is the one
+ *   list of exported symbols);
+ *   its test under tests/ and its section in docs/ADAPTERS.md.
+ * Nothing else names a framework. adapters/example.c is an annotated
+ * template.
  *
- * The shape of every wrapper (Darshan's, minus its exit on a missing symbol):
- *   1. resolve the real function lazily: ADAPTER_REAL(name, type);
- *   2. decide whether to record: adapter_active(&site, real, lib) - the shim
- *      is enabled, we are not inside our own code, and dladdr says `real`
- *      lives in the expected library (a program's own `train` is not
- *      liblinear's); otherwise call the real function and return, recording
- *      nothing;
- *   3. open the trial and write its params (no effect on the program), call
- *      the real function with the caller's arguments, save errno, write the
- *      metrics and end the trial, restore errno, return the result untouched;
- *   4. a missing real symbol: return the function's failure value with errno
- *      ENOSYS (void functions just return); never abort.
- * Calls the framework makes to itself while a trial is being recorded (the
- * folds of a cross-validation) are not trials: each adapter keeps a
- * thread-local depth (adapter_enter / adapter_leave).
+ * The opening of every wrapper is adapter_open(): the real function is
+ * missing (errno ENOSYS: return the failure value), or the call passes
+ * through (call the real function, record nothing), or it is recorded:
+ *   open the trial and write its params (no effect on the program), call
+ *   the real function with the caller's arguments, save errno, write the
+ *   metrics and end the trial, restore errno, return the result untouched.
+ * A call passes through when the shim is off, the thread is inside the
+ * shim, the framework is calling itself (the folds of a cross-validation:
+ * each adapter keeps a thread-local depth, adapter_enter / adapter_leave),
+ * or dladdr says the real function is not in one of the row's libraries (a
+ * program's own `train` is not liblinear's).
+ *
+ * State a hook keeps across calls (the last trial, live networks) belongs
+ * to one process: the fork reset forgets it in a fork child, whose trials
+ * are its own (the parent's stay the parent's).
  *
  * Keys: "<framework>.<field>" as in the framework's own struct, enums by
  * their C names; metrics carry split and direction when the framework makes
  * them clear. docs/ADAPTERS.md lists every key.
  *
  * Error convention: the helpers return 0 / -1 like shim_trial.h, never
- * allocate, never print, and keep errno.
+ * allocate, never print, and keep errno (adapter_open sets ENOSYS on
+ * purpose, for the wrapper to return).
  */
 #ifndef TT_ADAPTER_H
 #define TT_ADAPTER_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hook.h"
+#include "registry.h"
 #include "shim.h"
 #include "shim_trial.h"
 
-/* `real` = the next definition of `name` cast to `type`, NULL if missing. */
-#define ADAPTER_REAL(name, type)   \
-    static void *p_real_##name;    \
-    __typeof__(type) real = (__typeof__(type))shim_real(&p_real_##name, #name)
-
-/* One hooked function's cached answer to "is the real one in our library". */
+/* One wrapper's state, a static of the wrapper: its real function and the
+ * cached answer to "is the real one in the row's libraries". */
 struct adapter_site {
-    int owned; /* 0: not checked yet, k > 0: the k-th library name matched, -1: none */
+    void *next; /* HOOK_NEXT's slot */
+    int owned;  /* 0: not checked yet, k > 0: the k-th library matched, -1: none */
 };
 
-/* 1 if a call to `real` should be recorded: the shim is enabled, this thread
- * is not inside the shim, real is non-NULL and lives in a shared object
- * whose file name starts with lib_prefix (e.g. "libsvm.so"). The dladdr
- * answer is cached in *site (the real function never moves). */
-SHIM_HIDDEN int adapter_active(struct adapter_site *site, void *real, const char *lib_prefix);
+/* 1 + the index in a->libraries of the library `real` lives in (by file
+ * name prefix, so any soname version matches), if the call is to be
+ * recorded: the shim is enabled and this thread is not inside the shim;
+ * else 0. The dladdr answer is cached in *site (the real function never
+ * moves). */
+SHIM_HIDDEN int adapter_active(struct adapter_site *site, void *real, const struct tt_adapter *a);
 
-/* The same for a framework shipped under several library names (FANN's
- * float and double builds): returns 1 + the index in lib_prefixes[n] of the
- * name that matched, or 0 if the call is not to be recorded. */
-SHIM_HIDDEN int adapter_active_any(struct adapter_site *site, void *real,
-                                   const char *const *lib_prefixes, int n);
+/* What adapter_open says a wrapper does with this call. */
+enum {
+    ADAPTER_MISSING = -1, /* no real function: errno is ENOSYS; return the failure value */
+    ADAPTER_PASS = 0      /* call the real function, return its result, record nothing */
+    /* k > 0: record; the real function is in a->libraries[k - 1] */
+};
+
+/* The wrapper opening, written once: `real` (from HOOK_NEXT), the row of
+ * the wrapper's framework, and `pass`: nonzero to pass through whatever
+ * the library - the wrapper's depth (the framework calling itself), or a
+ * reason of its own (arguments it cannot record) - 0 for a wrapper that
+ * never nests. Inline: a passed-through call pays two tests. */
+static inline int adapter_open(struct adapter_site *site, const struct tt_adapter *a, void *real,
+                               int pass)
+{
+    if (__builtin_expect(!real, 0)) {
+        errno = ENOSYS;
+        return ADAPTER_MISSING;
+    }
+    if (pass)
+        return ADAPTER_PASS;
+    return adapter_active(site, real, a);
+}
 
 /* 1 if the object containing addr has a file name (basename) starting with
  * lib_prefix; 0 otherwise (also if dladdr knows nothing). */
@@ -120,6 +148,9 @@ struct adapter_last {
 };
 #define ADAPTER_LAST_INIT {PTHREAD_MUTEX_INITIALIZER, 0, {0}}
 SHIM_HIDDEN void adapter_last_set(struct adapter_last *l, const uint8_t trial[TT_UUID_LEN]);
+
+/* Fork child: no last trial (the parent's is not ours); the lock is new. */
+SHIM_HIDDEN void adapter_last_reset(struct adapter_last *l);
 
 /* adapter_model_file on the last trial, if there is one; keeps errno. */
 SHIM_HIDDEN void adapter_last_model_file(struct adapter_last *l, const char *prefix,

@@ -39,8 +39,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#define LIB "libdarknet.so"
 #define NS "darknet"
+
+extern const struct tt_adapter tt_adapter_darknet; /* about_darknet.c */
 
 static __thread int depth __attribute__((tls_model("initial-exec")));
 
@@ -54,6 +55,16 @@ static struct {
     uint8_t trial[TT_UUID_LEN];
 } nets[NETS_MAX];
 static struct adapter_last last = ADAPTER_LAST_INIT; /* for saves after free_network */
+
+/* RATIONALE (fork reset): a fork child's steps, saves and frees of a
+ * network it inherited must not land on the parent's trial (nor end it). */
+static void fork_child(void)
+{
+    pthread_mutex_init(&nets_lock, NULL);
+    memset(nets, 0, sizeof nets);
+    adapter_last_reset(&last);
+}
+TT_ADAPTER_FORK(fork_child);
 
 static const char *const layer_types[] = {
     "CONVOLUTIONAL", "DECONVOLUTIONAL", "CONNECTED", "MAXPOOL", "SOFTMAX", "DETECTION", "DROPOUT",
@@ -327,12 +338,11 @@ static void step_loss(network *net, float loss)
 network *parse_network_cfg(char *filename)
 {
     static struct adapter_site site;
-    ADAPTER_REAL(parse_network_cfg, network *(*)(char *));
-    if (!real) {
-        errno = ENOSYS;
+    __auto_type real = HOOK_NEXT(&site.next, parse_network_cfg);
+    int how = adapter_open(&site, &tt_adapter_darknet, (void *)real, depth);
+    if (how == ADAPTER_MISSING)
         return NULL;
-    }
-    if (depth || !adapter_active(&site, (void *)real, LIB))
+    if (how == ADAPTER_PASS)
         return real(filename);
     adapter_enter(&depth);
     network *net = real(filename);
@@ -346,12 +356,11 @@ network *parse_network_cfg(char *filename)
 network *load_network(char *cfg, char *weights, int clear)
 {
     static struct adapter_site site;
-    ADAPTER_REAL(load_network, network *(*)(char *, char *, int));
-    if (!real) {
-        errno = ENOSYS;
+    __auto_type real = HOOK_NEXT(&site.next, load_network);
+    int how = adapter_open(&site, &tt_adapter_darknet, (void *)real, depth);
+    if (how == ADAPTER_MISSING)
         return NULL;
-    }
-    if (depth || !adapter_active(&site, (void *)real, LIB))
+    if (how == ADAPTER_PASS)
         return real(cfg, weights, clear);
     adapter_enter(&depth);
     network *net = real(cfg, weights, clear);
@@ -367,12 +376,11 @@ network *load_network(char *cfg, char *weights, int clear)
     float name params                                                  \
     {                                                                  \
         static struct adapter_site site;                               \
-        ADAPTER_REAL(name, float (*) params);                          \
-        if (!real) {                                                   \
-            errno = ENOSYS;                                            \
+        __auto_type real = HOOK_NEXT(&site.next, name);                \
+        int how = adapter_open(&site, &tt_adapter_darknet, (void *)real, depth); \
+        if (how == ADAPTER_MISSING)                                    \
             return 0;                                                  \
-        }                                                              \
-        if (depth || !adapter_active(&site, (void *)real, LIB))        \
+        if (how == ADAPTER_PASS)                                       \
             return real args;                                          \
         adapter_enter(&depth);                                         \
         float loss = real args;                                        \
@@ -399,12 +407,11 @@ static void saved_weights(network *net, const char *filename)
 void save_weights_upto(network *net, char *filename, int cutoff)
 {
     static struct adapter_site site;
-    ADAPTER_REAL(save_weights_upto, void (*)(network *, char *, int));
-    if (!real) {
-        errno = ENOSYS;
+    __auto_type real = HOOK_NEXT(&site.next, save_weights_upto);
+    int how = adapter_open(&site, &tt_adapter_darknet, (void *)real, depth);
+    if (how == ADAPTER_MISSING)
         return;
-    }
-    if (depth || !adapter_active(&site, (void *)real, LIB)) {
+    if (how == ADAPTER_PASS) {
         real(net, filename, cutoff);
         return;
     }
@@ -419,12 +426,11 @@ void save_weights_upto(network *net, char *filename, int cutoff)
 void save_weights(network *net, char *filename)
 {
     static struct adapter_site site;
-    ADAPTER_REAL(save_weights, void (*)(network *, char *));
-    if (!real) {
-        errno = ENOSYS;
+    __auto_type real = HOOK_NEXT(&site.next, save_weights);
+    int how = adapter_open(&site, &tt_adapter_darknet, (void *)real, depth);
+    if (how == ADAPTER_MISSING)
         return;
-    }
-    if (depth || !adapter_active(&site, (void *)real, LIB)) {
+    if (how == ADAPTER_PASS) {
         real(net, filename);
         return;
     }
@@ -439,15 +445,14 @@ void save_weights(network *net, char *filename)
 void free_network(network *net)
 {
     static struct adapter_site site;
-    ADAPTER_REAL(free_network, void (*)(network *));
-    if (!real) {
-        errno = ENOSYS;
+    __auto_type real = HOOK_NEXT(&site.next, free_network);
+    int how = adapter_open(&site, &tt_adapter_darknet, (void *)real, 0);
+    if (how == ADAPTER_MISSING)
         return;
-    }
     uint8_t t[TT_UUID_LEN];
     /* RATIONALE: end before the real free: the pointer may be reused by
      * the next parse, and nothing of the struct is read after this. */
-    int rec = adapter_active(&site, (void *)real, LIB) && net_trial(net, t, 1);
+    int rec = how > 0 && net_trial(net, t, 1);
     if (rec) {
         int saved = errno;
         shim_trial_end(t, PB_TRIAL_OK, NULL);

@@ -29,7 +29,8 @@
  *
  * RATIONALE (fixed table): networks are tracked in FANN_NETS_MAX slots keyed
  * by pointer (no allocation in the shim); a network beyond that is passed
- * through unrecorded. A fork child forgets the parent's table. */
+ * through unrecorded. A fork child forgets the parent's table (its fork
+ * reset): the parent's networks' trials are the parent's. */
 #include "adapter.h"
 
 #include <errno.h>
@@ -76,24 +77,28 @@ struct net {
 };
 
 static pthread_mutex_t nets_lock = PTHREAD_MUTEX_INITIALIZER;
-static pid_t nets_pid;
 static struct net nets[FANN_NETS_MAX];
 static int flavor; /* of the library the hooked functions live in */
 
+static void fork_child(void)
+{
+    pthread_mutex_init(&nets_lock, NULL);
+    memset(nets, 0, sizeof nets);
+}
+TT_ADAPTER_FORK(fork_child);
+
 /* ---- which library --------------------------------------------------- */
 
-/* libfixedfann cannot train; any other library is not FANN. */
-static const char *const fann_libs[] = {"libfann.so", "libfloatfann.so", "libdoublefann.so"};
+extern const struct tt_adapter tt_adapter_fann; /* about_fann.c: float builds, then double */
 
-/* 1 if a call to `real` should be recorded (adapter_active_any over the
- * FANN builds; the answer is cached per hook in *site). Notes the flavor of
- * the library the hooked functions live in. */
-static int fann_active(struct adapter_site *site, void *real)
+/* The wrapper opening (adapter_open) over the FANN builds; a recorded call
+ * notes the flavor of the library the hooked functions live in. */
+static int fann_open(struct adapter_site *site, void *real)
 {
-    int k = adapter_active_any(site, real, fann_libs, 3);
-    if (k && !__atomic_load_n(&flavor, __ATOMIC_RELAXED)) /* one FANN build per process */
+    int k = adapter_open(site, &tt_adapter_fann, real, 0);
+    if (k > 0 && !__atomic_load_n(&flavor, __ATOMIC_RELAXED)) /* one FANN build per process */
         __atomic_store_n(&flavor, k == 3 ? FLAVOR_DOUBLE : FLAVOR_FLOAT, __ATOMIC_RELAXED);
-    return k != 0;
+    return k;
 }
 
 /* ---- libfann getters, resolved lazily ---------------------------------- */
@@ -284,10 +289,6 @@ static void record_shape(const uint8_t *t, struct fann *ann)
 /* Lock held: the slot of ann, or NULL. */
 static struct net *find_locked(const struct fann *ann)
 {
-    if (nets_pid != shim_proc.pid) { /* a fork child: the trials are the parent's */
-        memset(nets, 0, sizeof nets);
-        nets_pid = shim_proc.pid;
-    }
     for (int i = 0; i < FANN_NETS_MAX; i++)
         if (nets[i].ann == ann)
             return &nets[i];
@@ -348,12 +349,11 @@ static int net_trial(const struct fann *ann, uint8_t t[TT_UUID_LEN], int64_t *ep
 float fann_train_epoch(struct fann *ann, struct fann_train_data *data)
 {
     static struct adapter_site site;
-    ADAPTER_REAL(fann_train_epoch, float (*)(struct fann *, struct fann_train_data *));
-    if (!real) {
-        errno = ENOSYS;
+    __auto_type real = HOOK_NEXT(&site.next, fann_train_epoch);
+    int how = fann_open(&site, (void *)real);
+    if (how == ADAPTER_MISSING)
         return -1;
-    }
-    if (!fann_active(&site, (void *)real))
+    if (how == ADAPTER_PASS)
         return real(ann, data);
     uint8_t t[TT_UUID_LEN];
     int rec = ensure_trial(ann, t);
@@ -377,13 +377,11 @@ void fann_train_on_data(struct fann *ann, struct fann_train_data *data,
                                        float desired_error)
 {
     static struct adapter_site site;
-    ADAPTER_REAL(fann_train_on_data,
-                 void (*)(struct fann *, struct fann_train_data *, unsigned, unsigned, float));
-    if (!real) {
-        errno = ENOSYS;
+    __auto_type real = HOOK_NEXT(&site.next, fann_train_on_data);
+    int how = fann_open(&site, (void *)real);
+    if (how == ADAPTER_MISSING)
         return;
-    }
-    if (fann_active(&site, (void *)real)) {
+    if (how > 0) {
         uint8_t t[TT_UUID_LEN];
         if (ensure_trial(ann, t)) {
             adapter_param_int(t, NS, "max_epochs", max_epochs);
@@ -402,16 +400,15 @@ void fann_train_on_file(struct fann *ann, const char *filename, unsigned int max
                                        unsigned int epochs_between_reports, float desired_error)
 {
     static struct adapter_site site;
-    ADAPTER_REAL(fann_train_on_file, void (*)(struct fann *, const char *, unsigned, unsigned, float));
-    if (!real) {
-        errno = ENOSYS;
+    __auto_type real = HOOK_NEXT(&site.next, fann_train_on_file);
+    int how = fann_open(&site, (void *)real);
+    if (how == ADAPTER_MISSING)
         return;
-    }
     /* Opened before the real call so that the data file it reads is an
      * input of the trial; it then calls fann_train_on_data (PLT), whose
      * hook writes max_epochs, desired_error and train.num_data. */
     uint8_t t[TT_UUID_LEN];
-    if (fann_active(&site, (void *)real))
+    if (how > 0)
         ensure_trial(ann, t);
     real(ann, filename, max_epochs, epochs_between_reports, desired_error);
 }
@@ -419,12 +416,11 @@ void fann_train_on_file(struct fann *ann, const char *filename, unsigned int max
 float fann_test_data(struct fann *ann, struct fann_train_data *data)
 {
     static struct adapter_site site;
-    ADAPTER_REAL(fann_test_data, float (*)(struct fann *, struct fann_train_data *));
-    if (!real) {
-        errno = ENOSYS;
+    __auto_type real = HOOK_NEXT(&site.next, fann_test_data);
+    int how = fann_open(&site, (void *)real);
+    if (how == ADAPTER_MISSING)
         return -1;
-    }
-    if (!fann_active(&site, (void *)real))
+    if (how == ADAPTER_PASS)
         return real(ann, data);
     float mse = real(ann, data);
     int saved = errno;
@@ -440,10 +436,11 @@ float fann_test_data(struct fann *ann, struct fann_train_data *data)
     return mse;
 }
 
-static int save_hook(struct adapter_site *site, int (*real)(struct fann *, const char *),
-                     struct fann *ann, const char *file)
+/* fann_save and fann_save_to_fixed after their opening. */
+static int save_hook(int how, int (*real)(struct fann *, const char *), struct fann *ann,
+                     const char *file)
 {
-    if (!fann_active(site, (void *)real))
+    if (how == ADAPTER_PASS)
         return real(ann, file);
     int r = real(ann, file);
     uint8_t t[TT_UUID_LEN];
@@ -456,34 +453,31 @@ static int save_hook(struct adapter_site *site, int (*real)(struct fann *, const
 int fann_save(struct fann *ann, const char *configuration_file)
 {
     static struct adapter_site site;
-    ADAPTER_REAL(fann_save, int (*)(struct fann *, const char *));
-    if (!real) {
-        errno = ENOSYS;
+    __auto_type real = HOOK_NEXT(&site.next, fann_save);
+    int how = fann_open(&site, (void *)real);
+    if (how == ADAPTER_MISSING)
         return -1;
-    }
-    return save_hook(&site, real, ann, configuration_file);
+    return save_hook(how, real, ann, configuration_file);
 }
 
 int fann_save_to_fixed(struct fann *ann, const char *configuration_file)
 {
     static struct adapter_site site;
-    ADAPTER_REAL(fann_save_to_fixed, int (*)(struct fann *, const char *));
-    if (!real) {
-        errno = ENOSYS;
+    __auto_type real = HOOK_NEXT(&site.next, fann_save_to_fixed);
+    int how = fann_open(&site, (void *)real);
+    if (how == ADAPTER_MISSING)
         return -1;
-    }
-    return save_hook(&site, real, ann, configuration_file);
+    return save_hook(how, real, ann, configuration_file);
 }
 
 void fann_destroy(struct fann *ann)
 {
     static struct adapter_site site;
-    ADAPTER_REAL(fann_destroy, void (*)(struct fann *));
-    if (!real) {
-        errno = ENOSYS;
+    __auto_type real = HOOK_NEXT(&site.next, fann_destroy);
+    int how = fann_open(&site, (void *)real);
+    if (how == ADAPTER_MISSING)
         return;
-    }
-    if (ann && fann_active(&site, (void *)real)) {
+    if (ann && how > 0) {
         /* before the real call: once freed, the pointer may be reused */
         uint8_t t[TT_UUID_LEN];
         int open = 0;

@@ -25,8 +25,9 @@
 #include <pthread.h>
 #include <string.h>
 
-#define LIB "liblinear.so"
 #define NS "liblinear"
+
+extern const struct tt_adapter tt_adapter_liblinear; /* about_liblinear.c */
 
 static __thread int depth __attribute__((tls_model("initial-exec")));
 
@@ -46,6 +47,17 @@ struct search {
 static __thread struct search *cur_search __attribute__((tls_model("initial-exec")));
 
 static struct adapter_last last = ADAPTER_LAST_INIT; /* the last trial opened */
+
+/* A fork child forgets the last trial, and a search it was forked inside
+ * of (by the forking thread, the child's only one) keeps going without the
+ * parent's open (C, p) trial, which the parent ends. */
+static void fork_child(void)
+{
+    adapter_last_reset(&last);
+    if (cur_search)
+        cur_search->open = 0;
+}
+TT_ADAPTER_FORK(fork_child);
 
 #define NSOLVERS 14
 static const char *const solvers[NSOLVERS] = {
@@ -146,19 +158,16 @@ static int search_row(const struct search *s, const struct feature_node *x)
 struct model *train(const struct problem *prob, const struct parameter *param)
 {
     static struct adapter_site site;
-    ADAPTER_REAL(train, struct model *(*)(const struct problem *, const struct parameter *));
-    if (!real) {
-        errno = ENOSYS;
+    __auto_type real = HOOK_NEXT(&site.next, train);
+    int how = adapter_open(&site, &tt_adapter_liblinear, (void *)real, depth);
+    if (how == ADAPTER_MISSING)
         return NULL;
-    }
-    if (depth) {
+    if (how == ADAPTER_PASS) {
         struct search *s = cur_search;
-        if (s && param && shim_busy == 0)
-            search_train(s, param); /* keeps errno (shim_trial_*) */
+        if (depth && s && param && shim_busy == 0)
+            search_train(s, param); /* a fold inside find_parameters; keeps errno */
         return real(prob, param);
     }
-    if (!adapter_active(&site, (void *)real, LIB))
-        return real(prob, param);
     uint8_t t[TT_UUID_LEN];
     int rec = open_trial(t, prob, param, param ? param->C : 0, param ? param->p : 0, 0);
     adapter_enter(&depth);
@@ -174,14 +183,16 @@ struct model *train(const struct problem *prob, const struct parameter *param)
 
 double predict(const struct model *model_, const struct feature_node *x)
 {
-    ADAPTER_REAL(predict, double (*)(const struct model *, const struct feature_node *));
-    if (!real) {
-        errno = ENOSYS;
-        return 0;
-    }
-    double v = real(model_, x);
+    /* Outside a search (nearly every call) it passes through before the
+     * dladdr check: predict is timed by bench/bench_adapter.c. */
+    static struct adapter_site site;
+    __auto_type real = HOOK_NEXT(&site.next, predict);
     struct search *s = cur_search;
-    if (s && s->open && depth) {
+    int how = adapter_open(&site, &tt_adapter_liblinear, (void *)real, !s);
+    if (how == ADAPTER_MISSING)
+        return 0;
+    double v = real(model_, x);
+    if (how > 0 && s->open && depth) {
         int i = search_row(s, x);
         if (i >= 0) {
             double y = s->prob->y[i];
@@ -193,16 +204,15 @@ double predict(const struct model *model_, const struct feature_node *x)
     return v;
 }
 
-void cross_validation(const struct problem *prob, const struct parameter *param,
-                                     int nr_fold, double *target)
+void cross_validation(const struct problem *prob, const struct parameter *param, int nr_fold,
+                      double *target)
 {
     static struct adapter_site site;
-    ADAPTER_REAL(cross_validation, void (*)(const struct problem *, const struct parameter *, int, double *));
-    if (!real) {
-        errno = ENOSYS;
+    __auto_type real = HOOK_NEXT(&site.next, cross_validation);
+    int how = adapter_open(&site, &tt_adapter_liblinear, (void *)real, depth);
+    if (how == ADAPTER_MISSING)
         return;
-    }
-    if (depth || !adapter_active(&site, (void *)real, LIB)) {
+    if (how == ADAPTER_PASS) {
         real(prob, param, nr_fold, target);
         return;
     }
@@ -231,18 +241,18 @@ void cross_validation(const struct problem *prob, const struct parameter *param,
     errno = saved;
 }
 
-void find_parameters(const struct problem *prob, const struct parameter *param,
-                                    int nr_fold, double start_C, double start_p, double *best_C,
-                                    double *best_p, double *best_score)
+void find_parameters(const struct problem *prob, const struct parameter *param, int nr_fold,
+                     double start_C, double start_p, double *best_C, double *best_p,
+                     double *best_score)
 {
     static struct adapter_site site;
-    ADAPTER_REAL(find_parameters, void (*)(const struct problem *, const struct parameter *, int,
-                                           double, double, double *, double *, double *));
-    if (!real) {
-        errno = ENOSYS;
+    __auto_type real = HOOK_NEXT(&site.next, find_parameters);
+    /* a search without data records nothing: passed through like a nested call */
+    int how = adapter_open(&site, &tt_adapter_liblinear, (void *)real,
+                           depth || !prob || !param || !prob->x);
+    if (how == ADAPTER_MISSING)
         return;
-    }
-    if (depth || !prob || !param || !prob->x || !adapter_active(&site, (void *)real, LIB)) {
+    if (how == ADAPTER_PASS) {
         real(prob, param, nr_fold, start_C, start_p, best_C, best_p, best_score);
         return;
     }
@@ -262,12 +272,11 @@ void find_parameters(const struct problem *prob, const struct parameter *param,
 int save_model(const char *model_file_name, const struct model *model_)
 {
     static struct adapter_site site;
-    ADAPTER_REAL(save_model, int (*)(const char *, const struct model *));
-    if (!real) {
-        errno = ENOSYS;
+    __auto_type real = HOOK_NEXT(&site.next, save_model);
+    int how = adapter_open(&site, &tt_adapter_liblinear, (void *)real, 0);
+    if (how == ADAPTER_MISSING)
         return -1;
-    }
-    if (!adapter_active(&site, (void *)real, LIB))
+    if (how == ADAPTER_PASS)
         return real(model_file_name, model_);
     int r = real(model_file_name, model_);
     if (r == 0)

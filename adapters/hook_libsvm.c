@@ -11,7 +11,11 @@
  *
  * RATIONALE: svm_cross_validation calls svm_train once per fold through the
  * PLT (and svm_train calls itself for probability estimates); a per-thread
- * depth keeps those inner calls out: one CV = one trial. */
+ * depth keeps those inner calls out: one CV = one trial.
+ *
+ * RATIONALE (fork reset): svm_save_model names the last trial opened in
+ * this process; a fork child that saves a model must not name its
+ * parent's trial. */
 #include "adapter.h"
 
 #include <errno.h>
@@ -19,11 +23,18 @@
 #include <pthread.h>
 #include <string.h>
 
-#define LIB "libsvm.so"
 #define NS "libsvm"
+
+extern const struct tt_adapter tt_adapter_libsvm; /* about_libsvm.c */
 
 static __thread int depth __attribute__((tls_model("initial-exec")));
 static struct adapter_last last = ADAPTER_LAST_INIT; /* the last trial opened */
+
+static void fork_child(void)
+{
+    adapter_last_reset(&last);
+}
+TT_ADAPTER_FORK(fork_child);
 
 static const char *const svm_types[] = {"C_SVC", "NU_SVC", "ONE_CLASS", "EPSILON_SVR", "NU_SVR"};
 static const char *const kernels[] = {"LINEAR", "POLY", "RBF", "SIGMOID", "PRECOMPUTED"};
@@ -76,16 +87,14 @@ static int opened(uint8_t t[TT_UUID_LEN], const struct svm_problem *prob,
     return 1;
 }
 
-struct svm_model *svm_train(const struct svm_problem *prob,
-                                           const struct svm_parameter *param)
+struct svm_model *svm_train(const struct svm_problem *prob, const struct svm_parameter *param)
 {
     static struct adapter_site site;
-    ADAPTER_REAL(svm_train, struct svm_model *(*)(const struct svm_problem *, const struct svm_parameter *));
-    if (!real) {
-        errno = ENOSYS;
+    __auto_type real = HOOK_NEXT(&site.next, svm_train);
+    int how = adapter_open(&site, &tt_adapter_libsvm, (void *)real, depth);
+    if (how == ADAPTER_MISSING)
         return NULL;
-    }
-    if (depth || !adapter_active(&site, (void *)real, LIB))
+    if (how == ADAPTER_PASS)
         return real(prob, param);
     uint8_t t[TT_UUID_LEN];
     int rec = opened(t, prob, param);
@@ -100,18 +109,15 @@ struct svm_model *svm_train(const struct svm_problem *prob,
     return m;
 }
 
-void svm_cross_validation(const struct svm_problem *prob,
-                                         const struct svm_parameter *param, int nr_fold,
-                                         double *target)
+void svm_cross_validation(const struct svm_problem *prob, const struct svm_parameter *param,
+                          int nr_fold, double *target)
 {
     static struct adapter_site site;
-    ADAPTER_REAL(svm_cross_validation,
-                 void (*)(const struct svm_problem *, const struct svm_parameter *, int, double *));
-    if (!real) {
-        errno = ENOSYS;
+    __auto_type real = HOOK_NEXT(&site.next, svm_cross_validation);
+    int how = adapter_open(&site, &tt_adapter_libsvm, (void *)real, depth);
+    if (how == ADAPTER_MISSING)
         return;
-    }
-    if (depth || !adapter_active(&site, (void *)real, LIB)) {
+    if (how == ADAPTER_PASS) {
         real(prob, param, nr_fold, target);
         return;
     }
@@ -145,12 +151,11 @@ void svm_cross_validation(const struct svm_problem *prob,
 int svm_save_model(const char *model_file_name, const struct svm_model *model)
 {
     static struct adapter_site site;
-    ADAPTER_REAL(svm_save_model, int (*)(const char *, const struct svm_model *));
-    if (!real) {
-        errno = ENOSYS;
+    __auto_type real = HOOK_NEXT(&site.next, svm_save_model);
+    int how = adapter_open(&site, &tt_adapter_libsvm, (void *)real, 0);
+    if (how == ADAPTER_MISSING)
         return -1;
-    }
-    if (!adapter_active(&site, (void *)real, LIB))
+    if (how == ADAPTER_PASS)
         return real(model_file_name, model);
     int r = real(model_file_name, model);
     if (r == 0)

@@ -2,17 +2,12 @@
  * shim (LD_PRELOAD, TUNETRAIL_* even after `env -i`) and learns its parent
  * (TUNETRAIL_PARENT). Everything is built on the stack: these run in vfork
  * children, where the memory is the parent's. */
-#include "shim.h"
+#include "hook.h"
 
 #include <errno.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <unistd.h>
-
-/* `real` = the next definition of `name`, NULL if not (yet) available. */
-#define REAL(name, ...)        \
-    static void *p_##name;     \
-    __typeof__(__VA_ARGS__) real = (__typeof__(__VA_ARGS__))shim_real(&p_##name, #name)
 
 /* Bounds on what we rebuild on the stack; beyond them the child gets the
  * caller's environment unchanged (it still inherits LD_PRELOAD if set). */
@@ -21,65 +16,94 @@
 
 extern char **environ;
 
-/* Declares `newenv`, the child's environment for `envp`: ours if it could be
- * built, else envp itself. */
-#define CHILD_ENV(envp)                                                             \
-    char *const *src_ = (envp);                                                     \
-    size_t slots_ = shim_env_slots(src_, shim_cfg.nkeep);                            \
-    size_t bytes_ = shim_env_bytes(src_, shim_cfg.self_path);                        \
-    int fits_ = shim_cfg.enabled && slots_ <= ENV_SLOTS_MAX && bytes_ <= ENV_BYTES_MAX; \
-    char *slotbuf_[fits_ ? slots_ : 1];                                             \
-    char strbuf_[fits_ ? bytes_ : 1];                                               \
-    char hint_[128];                                                                \
-    const char *keep_[SHIM_KEEP_MAX];                                               \
-    char *const *newenv = src_;                                                     \
-    if (fits_) {                                                                    \
-        for (int i_ = 0; i_ < shim_cfg.nkeep; i_++)                                 \
-            keep_[i_] = shim_cfg.keep[i_];                                          \
-        shim_proc_parent_hint(hint_, sizeof hint_);                                 \
-        struct shim_env_ctx ctx_ = {shim_cfg.self_path, hint_, shim_cfg.nkeep, keep_}; \
-        if (shim_env_build(src_, &ctx_, slotbuf_, slots_, strbuf_, bytes_) >= 0)    \
-            newenv = slotbuf_;                                                      \
-    }
+/* The child's environment for envp: sized by child_env_size, then built
+ * by child_env_build into storage the hook declares on its own stack (a
+ * vfork child shares our memory: nothing static, nothing allocated). */
+struct child_env {
+    int fits;       /* 0: pass envp through unchanged */
+    size_t slots;   /* entries of the storage child_env_build needs */
+    size_t bytes;   /* bytes of its string buffer */
+    char hint[128]; /* TUNETRAIL_PARENT=...: the child's environment points here */
+};
+
+static void child_env_size(char *const *envp, struct child_env *ce)
+{
+    ce->slots = shim_env_slots(envp, shim_cfg.nkeep);
+    ce->bytes = shim_env_bytes(envp, shim_cfg.self_path);
+    ce->fits = shim_cfg.enabled && ce->slots <= ENV_SLOTS_MAX && ce->bytes <= ENV_BYTES_MAX;
+}
+
+/* Returns slotbuf filled with the child's environment, or envp itself if it
+ * could not be built. slotbuf / strbuf: ce->slots / ce->bytes if ce->fits. */
+static char *const *child_env_build(char *const *envp, struct child_env *ce, char **slotbuf,
+                                    char *strbuf)
+{
+    if (!ce->fits)
+        return envp;
+    shim_proc_parent_hint(ce->hint, sizeof ce->hint);
+    struct shim_env_ctx ctx = {shim_cfg.self_path, ce->hint, shim_cfg.nkeep, shim_cfg.keep};
+    if (shim_env_build(envp, &ctx, slotbuf, ce->slots, strbuf, ce->bytes) < 0)
+        return envp;
+    return slotbuf;
+}
 
 /* Around a real exec in this image: the end record goes out first (an exec
  * that succeeds never returns); if it fails we are still the same image. A
- * vfork child touches nothing. */
-#define EXEC_AROUND(call)                                  \
-    int mine_ = shim_cfg.enabled && !shim_proc_foreign();  \
-    if (mine_)                                             \
-        shim_proc_before_exec();                           \
-    int r_ = (call);                                       \
-    if (mine_) {                                           \
-        int e_ = errno;                                    \
-        shim_proc_exec_failed();                           \
-        errno = e_;                                        \
-    }                                                      \
-    return r_;
+ * vfork child touches nothing. exec_begin returns whether exec_failed must
+ * be called after a failed exec. */
+static int exec_begin(void)
+{
+    int mine = shim_cfg.enabled && !shim_proc_foreign();
+    if (mine)
+        shim_proc_before_exec();
+    return mine;
+}
 
-typedef int (*execve_t)(const char *, char *const[], char *const[]);
-typedef int (*execvpe_t)(const char *, char *const[], char *const[]);
+static void exec_failed(int mine)
+{
+    if (!mine)
+        return;
+    int e = errno;
+    shim_proc_exec_failed();
+    errno = e;
+}
 
 static int do_execve(const char *path, char *const argv[], char *const envp[])
 {
-    REAL(execve, execve_t);
+    static void *next;
+    __auto_type real = HOOK_NEXT(&next, execve);
     if (!real) {
         errno = ENOSYS;
         return -1;
     }
-    CHILD_ENV(envp);
-    EXEC_AROUND(real(path, argv, newenv));
+    struct child_env ce;
+    child_env_size(envp, &ce);
+    char *slotbuf[ce.fits ? ce.slots : 1];
+    char strbuf[ce.fits ? ce.bytes : 1];
+    char *const *newenv = child_env_build(envp, &ce, slotbuf, strbuf);
+    int mine = exec_begin();
+    int r = real(path, argv, newenv);
+    exec_failed(mine);
+    return r;
 }
 
 static int do_execvpe(const char *file, char *const argv[], char *const envp[])
 {
-    REAL(execvpe, execvpe_t);
+    static void *next;
+    __auto_type real = HOOK_NEXT(&next, execvpe);
     if (!real) {
         errno = ENOSYS;
         return -1;
     }
-    CHILD_ENV(envp);
-    EXEC_AROUND(real(file, argv, newenv));
+    struct child_env ce;
+    child_env_size(envp, &ce);
+    char *slotbuf[ce.fits ? ce.slots : 1];
+    char strbuf[ce.fits ? ce.bytes : 1];
+    char *const *newenv = child_env_build(envp, &ce, slotbuf, strbuf);
+    int mine = exec_begin();
+    int r = real(file, argv, newenv);
+    exec_failed(mine);
+    return r;
 }
 
 int execve(const char *path, char *const argv[], char *const envp[])
@@ -139,24 +163,40 @@ int execle(const char *path, const char *arg, ...)
 
 int fexecve(int fd, char *const argv[], char *const envp[])
 {
-    REAL(fexecve, int (*)(int, char *const[], char *const[]));
+    static void *next;
+    __auto_type real = HOOK_NEXT(&next, fexecve);
     if (!real) {
         errno = ENOSYS;
         return -1;
     }
-    CHILD_ENV(envp);
-    EXEC_AROUND(real(fd, argv, newenv));
+    struct child_env ce;
+    child_env_size(envp, &ce);
+    char *slotbuf[ce.fits ? ce.slots : 1];
+    char strbuf[ce.fits ? ce.bytes : 1];
+    char *const *newenv = child_env_build(envp, &ce, slotbuf, strbuf);
+    int mine = exec_begin();
+    int r = real(fd, argv, newenv);
+    exec_failed(mine);
+    return r;
 }
 
 int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
 {
-    REAL(execveat, int (*)(int, const char *, char *const[], char *const[], int));
+    static void *next;
+    __auto_type real = HOOK_NEXT(&next, execveat);
     if (!real) {
         errno = ENOSYS;
         return -1;
     }
-    CHILD_ENV(envp);
-    EXEC_AROUND(real(dirfd, path, argv, newenv, flags));
+    struct child_env ce;
+    child_env_size(envp, &ce);
+    char *slotbuf[ce.fits ? ce.slots : 1];
+    char strbuf[ce.fits ? ce.bytes : 1];
+    char *const *newenv = child_env_build(envp, &ce, slotbuf, strbuf);
+    int mine = exec_begin();
+    int r = real(dirfd, path, argv, newenv, flags);
+    exec_failed(mine);
+    return r;
 }
 
 /* posix_spawn does not replace us: no end record. The child is told our pid,
@@ -165,12 +205,15 @@ int execveat(int dirfd, const char *path, char *const argv[], char *const envp[]
     int name(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,           \
                     const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) \
     {                                                                                      \
-        REAL(name, int (*)(pid_t *, const char *, const posix_spawn_file_actions_t *,      \
-                           const posix_spawnattr_t *, char *const[], char *const[]));      \
+        static void *next;                                                                 \
+        __auto_type real = HOOK_NEXT(&next, name);                                         \
         if (!real)                                                                         \
             return ENOSYS;                                                                 \
-        CHILD_ENV(envp);                                                                   \
-        return real(pid, path, fa, attr, argv, newenv);                                    \
+        struct child_env ce;                                                               \
+        child_env_size(envp, &ce);                                                         \
+        char *slotbuf[ce.fits ? ce.slots : 1];                                             \
+        char strbuf[ce.fits ? ce.bytes : 1];                                               \
+        return real(pid, path, fa, attr, argv, child_env_build(envp, &ce, slotbuf, strbuf)); \
     }
 SPAWN_HOOK(posix_spawn)
 SPAWN_HOOK(posix_spawnp)

@@ -2,17 +2,12 @@
  * value, exit, _exit and _Exit. The end record itself is sent by the on_exit
  * handler (hook_init.c) for exit paths that run handlers, and here for the
  * ones that do not (_exit, _Exit). */
-#include "shim.h"
+#include "hook.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-/* `real` = the next definition of `name`, NULL if not (yet) available. */
-#define REAL(name, ...)        \
-    static void *p_##name;     \
-    __typeof__(__VA_ARGS__) real = (__typeof__(__VA_ARGS__))shim_real(&p_##name, #name)
 
 typedef int (*main_t)(int, char **, char **);
 static main_t real_main;
@@ -28,8 +23,8 @@ static int wrapped_main(int argc, char **argv, char **envp)
 int __libc_start_main(main_t main, int argc, char **argv, void (*init)(void),
                              void (*fini)(void), void (*rtld_fini)(void), void *stack_end)
 {
-    REAL(__libc_start_main, int (*)(main_t, int, char **, void (*)(void), void (*)(void),
-                                    void (*)(void), void *));
+    static void *next;
+    __auto_type real = HOOK_NEXT(&next, __libc_start_main);
     if (!real)
         abort(); /* cannot happen: libc always defines it */
     real_main = main;
@@ -38,7 +33,8 @@ int __libc_start_main(main_t main, int argc, char **argv, void (*init)(void),
 
 void exit(int code)
 {
-    REAL(exit, void (*)(int));
+    static void *next;
+    __auto_type real = HOOK_NEXT(&next, exit);
     if (shim_cfg.enabled && !shim_proc_foreign())
         shim_proc_note_exit(code);
     if (real)
@@ -50,7 +46,8 @@ void exit(int code)
 #define QUICK_EXIT_HOOK(name)                                               \
     void name(int code)                                                     \
     {                                                                       \
-        REAL(name, void (*)(int));                                          \
+        static void *next;                                                  \
+        __auto_type real = HOOK_NEXT(&next, name);                          \
         shim_proc_end(PB_END_EXIT, code & 0xff, 0); \
         if (real)                                                           \
             real(code);                                                     \

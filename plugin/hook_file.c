@@ -2,18 +2,13 @@
  * real function first and returns its result untouched; recording happens
  * in shim_file.c, which keeps errno. */
 #undef _FORTIFY_SOURCE /* we define the fortified entry points ourselves */
-#include "shim.h"
+#include "hook.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-/* `real` = the next definition of `name`, NULL if not (yet) available. */
-#define REAL(name, ...)        \
-    static void *p_##name;     \
-    __typeof__(__VA_ARGS__) real = (__typeof__(__VA_ARGS__))shim_real(&p_##name, #name)
 
 /* open(2) may carry a mode; reading it when absent is harmless on every ABI
  * we support, but only read it when the flags say it is there. */
@@ -35,7 +30,8 @@ static int sys_openat(int dirfd, const char *path, int flags, mode_t mode)
     int name(const char *path, int flags, ...)                           \
     {                                                                    \
         MODE_ARG(flags, flags)                                           \
-        REAL(name, int (*)(const char *, int, ...));                     \
+        static void *next;                                               \
+        __auto_type real = HOOK_NEXT(&next, name);                       \
         int fd = real ? real(path, flags, mode) : sys_openat(AT_FDCWD, path, flags, mode); \
         shim_file_opened(AT_FDCWD, path, fd, flags);                     \
         return fd;                                                       \
@@ -47,7 +43,8 @@ OPEN_HOOK(open64)
     int name(int dirfd, const char *path, int flags, ...)                \
     {                                                                    \
         MODE_ARG(flags, flags)                                           \
-        REAL(name, int (*)(int, const char *, int, ...));                \
+        static void *next;                                               \
+        __auto_type real = HOOK_NEXT(&next, name);                       \
         int fd = real ? real(dirfd, path, flags, mode) : sys_openat(dirfd, path, flags, mode); \
         shim_file_opened(dirfd, path, fd, flags);                        \
         return fd;                                                       \
@@ -58,7 +55,8 @@ OPENAT_HOOK(openat64)
 #define CREAT_HOOK(name)                                                 \
     int name(const char *path, mode_t mode)                              \
     {                                                                    \
-        REAL(name, int (*)(const char *, mode_t));                       \
+        static void *next;                                               \
+        __auto_type real = HOOK_NEXT(&next, name);                       \
         int flags = O_CREAT | O_WRONLY | O_TRUNC;                        \
         int fd = real ? real(path, mode) : sys_openat(AT_FDCWD, path, flags, mode); \
         shim_file_opened(AT_FDCWD, path, fd, flags);                     \
@@ -71,7 +69,8 @@ CREAT_HOOK(creat64)
 #define OPEN2_HOOK(name)                                                 \
     int name(const char *path, int flags)                                \
     {                                                                    \
-        REAL(name, int (*)(const char *, int));                          \
+        static void *next;                                               \
+        __auto_type real = HOOK_NEXT(&next, name);                       \
         int fd = real ? real(path, flags) : sys_openat(AT_FDCWD, path, flags, 0); \
         shim_file_opened(AT_FDCWD, path, fd, flags);                     \
         return fd;                                                       \
@@ -82,7 +81,8 @@ OPEN2_HOOK(__open64_2)
 #define OPENAT2_HOOK(name)                                               \
     int name(int dirfd, const char *path, int flags)                     \
     {                                                                    \
-        REAL(name, int (*)(int, const char *, int));                     \
+        static void *next;                                               \
+        __auto_type real = HOOK_NEXT(&next, name);                       \
         int fd = real ? real(dirfd, path, flags) : sys_openat(dirfd, path, flags, 0); \
         shim_file_opened(dirfd, path, fd, flags);                        \
         return fd;                                                       \
@@ -93,7 +93,8 @@ OPENAT2_HOOK(__openat64_2)
 #define FOPEN_HOOK(name)                                                 \
     FILE *name(const char *path, const char *mode)                       \
     {                                                                    \
-        REAL(name, FILE *(*)(const char *, const char *));               \
+        static void *next;                                               \
+        __auto_type real = HOOK_NEXT(&next, name);                       \
         if (!real) {                                                     \
             errno = ENOSYS;                                              \
             return NULL;                                                 \
@@ -109,7 +110,8 @@ FOPEN_HOOK(fopen64)
 #define FREOPEN_HOOK(name)                                               \
     FILE *name(const char *path, const char *mode, FILE *stream)         \
     {                                                                    \
-        REAL(name, FILE *(*)(const char *, const char *, FILE *));       \
+        static void *next;                                               \
+        __auto_type real = HOOK_NEXT(&next, name);                       \
         if (!real) {                                                     \
             errno = ENOSYS;                                              \
             return NULL;                                                 \
@@ -128,7 +130,8 @@ FREOPEN_HOOK(freopen64)
 
 int close(int fd)
 {
-    REAL(close, int (*)(int));
+    static void *next;
+    __auto_type real = HOOK_NEXT(&next, close);
     struct shim_wfd w;
     int tracked = shim_file_closing(fd, &w);
     int r = real ? real(fd) : (int)syscall(SYS_close, fd);
@@ -139,7 +142,8 @@ int close(int fd)
 
 int fclose(FILE *f)
 {
-    REAL(fclose, int (*)(FILE *));
+    static void *next;
+    __auto_type real = HOOK_NEXT(&next, fclose);
     if (!real) {
         errno = ENOSYS;
         return EOF;

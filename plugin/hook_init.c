@@ -1,7 +1,8 @@
 /* hook_init.c - load, fork and unload of libtunetrail.so. Only in the shared
  * library (unit tests link the logic without these), so test programs never
  * run the shim's constructor on themselves. */
-#include "shim.h"
+#include "hook.h"
+#include "registry.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -19,6 +20,10 @@ static void at_exit(int status, void *arg)
     shim_proc_end(PB_END_EXIT, status, 0);
 }
 
+/* RATIONALE: every module that keeps per-process state resets it here, at
+ * the fork, rather than checking its pid at each call: the adapters'
+ * resets are registered with their hooks (registry.h), so an adapter built
+ * into this library cannot be forgotten. */
 static void forked_child(void)
 {
     if (!shim_cfg.enabled)
@@ -26,6 +31,7 @@ static void forked_child(void)
     shim_proc_forked_child();
     shim_conn_reset_child();
     shim_file_reset_child();
+    tt_adapters_fork_child();
 }
 
 __attribute__((constructor)) static void shim_load(int argc, char **argv, char **envp)

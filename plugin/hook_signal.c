@@ -1,11 +1,10 @@
 /* hook_signal.c - sigaction and signal, so the program always wins: setting a
  * disposition for a signal we hold makes us step aside; asking for it
  * reports what the program would have seen without us (SIG_DFL). */
-#include "shim.h"
+#include "hook.h"
 
 #include <errno.h>
 #include <string.h>
-
 
 int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
@@ -25,8 +24,8 @@ int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 
 sighandler_t signal(int sig, sighandler_t handler)
 {
-    static void *p;
-    sighandler_t (*real)(int, sighandler_t) = shim_real(&p, "signal");
+    static void *next;
+    __auto_type real = HOOK_NEXT(&next, signal);
     if (!real) {
         errno = ENOSYS;
         return SIG_ERR;

@@ -14,7 +14,7 @@
  * real call, errno as the real call saw it, for %m). A process that is not
  * scanned pays one predictable branch. */
 #undef _FORTIFY_SOURCE /* we define the fortified entry points ourselves */
-#include "shim.h"
+#include "hook.h"
 #include "shim_outscan.h"
 
 #include <errno.h>
@@ -23,11 +23,6 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-/* `real` = the next definition of `name`, NULL if not (yet) available. */
-#define REAL(name, ...)        \
-    static void *p_##name;     \
-    __typeof__(__VA_ARGS__) real = (__typeof__(__VA_ARGS__))shim_real(&p_##name, #name)
 
 /* Unknown (not decided yet) or active: take the slow path. */
 #define SCANNING() __builtin_expect(shim_outscan_on != SHIM_OUTSCAN_OFF, 0)
@@ -84,14 +79,16 @@ __attribute__((noinline)) static void capture_fmt(int stream, int call_errno, co
 
 int vprintf(const char *fmt, va_list ap)
 {
-    REAL(vprintf, int (*)(const char *, va_list));
+    static void *next;
+    __auto_type real = HOOK_NEXT(&next, vprintf);
     FMT_HOOK_BODY(SHIM_OUTSCAN_STDOUT, real(fmt, ap))
     return r;
 }
 
 int printf(const char *fmt, ...)
 {
-    REAL(vprintf, int (*)(const char *, va_list));
+    static void *next;
+    __auto_type real = HOOK_NEXT(&next, vprintf);
     va_list ap;
     va_start(ap, fmt);
     FMT_HOOK_BODY(SHIM_OUTSCAN_STDOUT, real(fmt, ap))
@@ -101,14 +98,16 @@ int printf(const char *fmt, ...)
 
 int vfprintf(FILE *f, const char *fmt, va_list ap)
 {
-    REAL(vfprintf, int (*)(FILE *, const char *, va_list));
+    static void *next;
+    __auto_type real = HOOK_NEXT(&next, vfprintf);
     FMT_HOOK_BODY(stream_of(f), real(f, fmt, ap))
     return r;
 }
 
 int fprintf(FILE *f, const char *fmt, ...)
 {
-    REAL(vfprintf, int (*)(FILE *, const char *, va_list));
+    static void *next;
+    __auto_type real = HOOK_NEXT(&next, vfprintf);
     va_list ap;
     va_start(ap, fmt);
     FMT_HOOK_BODY(stream_of(f), real(f, fmt, ap))
@@ -119,14 +118,16 @@ int fprintf(FILE *f, const char *fmt, ...)
 /* _FORTIFY_SOURCE entry points (what Debian's own binaries call). */
 int __vprintf_chk(int flag, const char *fmt, va_list ap)
 {
-    REAL(__vprintf_chk, int (*)(int, const char *, va_list));
+    static void *next;
+    __auto_type real = HOOK_NEXT(&next, __vprintf_chk);
     FMT_HOOK_BODY(SHIM_OUTSCAN_STDOUT, real(flag, fmt, ap))
     return r;
 }
 
 int __printf_chk(int flag, const char *fmt, ...)
 {
-    REAL(__vprintf_chk, int (*)(int, const char *, va_list));
+    static void *next;
+    __auto_type real = HOOK_NEXT(&next, __vprintf_chk);
     va_list ap;
     va_start(ap, fmt);
     FMT_HOOK_BODY(SHIM_OUTSCAN_STDOUT, real(flag, fmt, ap))
@@ -136,14 +137,16 @@ int __printf_chk(int flag, const char *fmt, ...)
 
 int __vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap)
 {
-    REAL(__vfprintf_chk, int (*)(FILE *, int, const char *, va_list));
+    static void *next;
+    __auto_type real = HOOK_NEXT(&next, __vfprintf_chk);
     FMT_HOOK_BODY(stream_of(f), real(f, flag, fmt, ap))
     return r;
 }
 
 int __fprintf_chk(FILE *f, int flag, const char *fmt, ...)
 {
-    REAL(__vfprintf_chk, int (*)(FILE *, int, const char *, va_list));
+    static void *next;
+    __auto_type real = HOOK_NEXT(&next, __vfprintf_chk);
     va_list ap;
     va_start(ap, fmt);
     FMT_HOOK_BODY(stream_of(f), real(f, flag, fmt, ap))
@@ -155,7 +158,8 @@ int __fprintf_chk(FILE *f, int flag, const char *fmt, ...)
 
 int puts(const char *s)
 {
-    REAL(puts, int (*)(const char *));
+    static void *next;
+    __auto_type real = HOOK_NEXT(&next, puts);
     int r = real ? real(s) : (errno = ENOSYS, EOF);
     if (SCANNING() && r >= 0 && want()) {
         shim_outscan_text(SHIM_OUTSCAN_STDOUT, s, strlen(s), 0);
@@ -166,7 +170,8 @@ int puts(const char *s)
 
 int fputs(const char *s, FILE *f)
 {
-    REAL(fputs, int (*)(const char *, FILE *));
+    static void *next;
+    __auto_type real = HOOK_NEXT(&next, fputs);
     int r = real ? real(s, f) : (errno = ENOSYS, EOF);
     int st;
     if (SCANNING() && r >= 0 && (st = stream_of(f)) >= 0 && want())
@@ -176,7 +181,8 @@ int fputs(const char *s, FILE *f)
 
 size_t fwrite(const void *p, size_t size, size_t n, FILE *f)
 {
-    REAL(fwrite, size_t (*)(const void *, size_t, size_t, FILE *));
+    static void *next;
+    __auto_type real = HOOK_NEXT(&next, fwrite);
     size_t r = real ? real(p, size, n, f) : (errno = ENOSYS, 0);
     int st;
     if (SCANNING() && r && size && (st = stream_of(f)) >= 0 && want())
@@ -193,7 +199,8 @@ static void put_char(int st, int r)
 
 int putchar(int c)
 {
-    REAL(putchar, int (*)(int));
+    static void *next;
+    __auto_type real = HOOK_NEXT(&next, putchar);
     int r = real ? real(c) : (errno = ENOSYS, EOF);
     if (SCANNING() && r != EOF && want())
         put_char(SHIM_OUTSCAN_STDOUT, r);
@@ -203,7 +210,8 @@ int putchar(int c)
 #define PUTC_HOOK(name)                                                    \
     int name(int c, FILE *f)                                               \
     {                                                                      \
-        REAL(name, int (*)(int, FILE *));                                  \
+        static void *next;                                                 \
+        __auto_type real = HOOK_NEXT(&next, name);                         \
         int r = real ? real(c, f) : (errno = ENOSYS, EOF);                 \
         int st;                                                            \
         if (SCANNING() && r != EOF && (st = stream_of(f)) >= 0 && want())  \
@@ -217,7 +225,8 @@ PUTC_HOOK(putc)
  * shim's own writes run with shim_busy set and are not scanned. */
 ssize_t write(int fd, const void *p, size_t n)
 {
-    REAL(write, ssize_t (*)(int, const void *, size_t));
+    static void *next;
+    __auto_type real = HOOK_NEXT(&next, write);
     ssize_t r = real ? real(fd, p, n) : syscall(SYS_write, fd, p, n);
     if (SCANNING() && r > 0 && (fd == 1 || fd == 2) && want())
         shim_outscan_text(fd == 1 ? SHIM_OUTSCAN_STDOUT : SHIM_OUTSCAN_STDERR, p, (size_t)r, 0);

@@ -19,23 +19,24 @@
 #include "shim.h"
 #include "shim_trial.h"
 
-enum { B_NONE, B_SVM_TRAIN, B_SVM_PREDICT, B_LIBLINEAR_TRAIN, B_DARKNET };
-
 int shim_outscan_builtin_for(const char *exe_base)
 {
-    static const struct {
-        const char *exe;
-        int set;
-    } t[] = {{"svm-train", B_SVM_TRAIN},
-             {"svm-predict", B_SVM_PREDICT},
-             {"liblinear-train", B_LIBLINEAR_TRAIN},
-             {"darknet", B_DARKNET}};
-    if (!exe_base)
-        return B_NONE;
-    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
-        if (!strcmp(exe_base, t[i].exe))
-            return t[i].set;
-    return B_NONE;
+    return tt_adapter_exe_find(exe_base) != NULL;
+}
+
+static void put(struct shim_outscan *s, const char *name, double v, int64_t step,
+                const char *split, const char *dir)
+{
+    struct shim_outscan_metric m = {name, v, step, split, dir};
+    if (s->emit)
+        s->emit(&m, s->emit_arg);
+}
+
+/* A built-in parser's metrics (tt_lines.arg is the scanner). */
+static void lines_metric(struct tt_lines *l, const char *name, double v, int64_t step,
+                         const char *split, const char *dir)
+{
+    put(l->arg, name, v, step, split, dir);
 }
 
 /* ---- setup -------------------------------------------------------------- */
@@ -51,11 +52,13 @@ int shim_outscan_setup(struct shim_outscan *s, const char *exe_base, const char 
                        shim_outscan_emit_fn emit, void *arg, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
-    s->builtin = shim_outscan_builtin_for(exe_base);
+    s->builtin = tt_adapter_exe_find(exe_base);
+    s->lines.metric = lines_metric;
+    s->lines.arg = s;
     s->emit = emit;
     s->emit_arg = arg;
     if (!spec || !*spec)
-        return s->builtin != B_NONE;
+        return s->builtin != NULL;
     size_t n = strlen(spec);
     if (n >= sizeof s->spec)
         return fail(err, errlen, "metric patterns longer than %s bytes%s", "1023", "");
@@ -80,7 +83,7 @@ int shim_outscan_setup(struct shim_outscan *s, const char *exe_base, const char 
         s->pat[s->npat].name = e;
         s->pat[s->npat++].count = 0;
     }
-    return s->builtin != B_NONE || s->npat > 0;
+    return s->builtin != NULL || s->npat > 0;
 }
 
 void shim_outscan_free(struct shim_outscan *s)
@@ -90,157 +93,22 @@ void shim_outscan_free(struct shim_outscan *s)
     s->npat = 0;
 }
 
-/* ---- built-in matchers -------------------------------------------------- */
-
-/* 1 and *rest = after the prefix if line[0..end) starts with it. */
-static int has_prefix(const char *l, const char *end, const char *pre, const char **rest)
-{
-    size_t n = strlen(pre);
-    if ((size_t)(end - l) < n || memcmp(l, pre, n))
-        return 0;
-    *rest = l + n;
-    return 1;
-}
-
-/* Parses a number at *p (leading blanks skipped); 1 and *p after it, or 0.
- * strtod needs a terminated string, so at most 63 bytes are copied. */
-static int number(const char **p, const char *end, double *v)
-{
-    const char *q = *p;
-    while (q < end && (*q == ' ' || *q == '\t'))
-        q++;
-    char tmp[64];
-    size_t n = (size_t)(end - q) < sizeof tmp - 1 ? (size_t)(end - q) : sizeof tmp - 1;
-    memcpy(tmp, q, n);
-    tmp[n] = 0;
-    char *e;
-    int saved = errno;
-    *v = strtod(tmp, &e);
-    errno = saved;
-    if (e == tmp)
-        return 0;
-    *p = q + (e - tmp);
-    return 1;
-}
-
-/* Parses a non-negative integer; 1 and *p after it, or 0. */
-static int integer(const char **p, const char *end, int64_t *v)
-{
-    const char *q = *p;
-    int64_t x = 0;
-    if (q == end || *q < '0' || *q > '9')
-        return 0;
-    for (; q < end && *q >= '0' && *q <= '9' && x < INT64_MAX / 10 - 10; q++)
-        x = x * 10 + (*q - '0');
-    *v = x;
-    *p = q;
-    return 1;
-}
-
-static void put(struct shim_outscan *s, const char *name, double v, int64_t step,
-                const char *split, const char *dir)
-{
-    struct shim_outscan_metric m = {name, v, step, split, dir};
-    if (s->emit)
-        s->emit(&m, s->emit_arg);
-}
-
-/* "prefix <number>..." -> metric; 1 if the prefix matched. */
-static int prefixed(struct shim_outscan *s, const char *l, const char *end, const char *pre,
-                    const char *name, const char *split, const char *dir)
-{
-    const char *r;
-    double v;
-    if (!has_prefix(l, end, pre, &r))
-        return 0;
-    if (number(&r, end, &v))
-        put(s, name, v, -1, split, dir);
-    return 1;
-}
-
-/* liblinear-train -C: "log2c= -5.00\trate=83.7037" (classification) or
- * "... mse=0.5" / "MSE=0.5" (regression): one line per C value, in order. */
-static void liblinear_line(struct shim_outscan *s, const char *l, const char *end)
-{
-    const char *r;
-    if (!has_prefix(l, end, "log2c=", &r))
-        return;
-    for (const char *q = r; q < end; q++) {
-        const char *t = q;
-        double v;
-        if (has_prefix(q, end, "rate=", &t) && number(&t, end, &v)) {
-            put(s, "cv_accuracy", v, s->liblinear_step++, "valid", "max");
-            return;
-        }
-        if ((has_prefix(q, end, "mse=", &t) || has_prefix(q, end, "MSE=", &t)) &&
-            number(&t, end, &v)) {
-            put(s, "cv_mse", v, s->liblinear_step++, "valid", "min");
-            return;
-        }
-    }
-}
-
-/* darknet training: "12: 3.20, 3.25 avg, 0.001 rate, 0.1 seconds, 64 images"
- * (detector) or "12, 0.034: 3.20, 3.25 avg, ..." (classifier). */
-static void darknet_line(struct shim_outscan *s, const char *l, const char *end)
-{
-    const char *p = l;
-    int64_t step;
-    double x, loss, avg;
-    if (!integer(&p, end, &step))
-        return;
-    if (p < end && *p == ',') { /* classifier: ", <epoch>" */
-        p++;
-        if (!number(&p, end, &x))
-            return;
-    }
-    if (p == end || *p++ != ':' || !number(&p, end, &loss) || p == end || *p++ != ',' ||
-        !number(&p, end, &avg) || !has_prefix(p, end, " avg", &p))
-        return;
-    put(s, "loss", loss, step, "train", "min");
-    put(s, "loss_avg", avg, step, "train", "min");
-}
+/* ---- built-in matchers: the adapters' parsers --------------------------- */
 
 /* Defined by the trial API (plugin/shim_trial.c); weak as shim_trial_current
  * below, for the same reason. */
 extern int shim_trial_count(void) __attribute__((weak));
 
-/* The libsvm and liblinear adapters record cv_accuracy / cv_mse exactly
- * (from the folds' predictions); the printed line is a rounded copy that
- * would land on the same trial a second time. So these built-ins stand down
- * once an adapter trial was opened in this process (it was, if the adapter
- * saw the library). User patterns are never skipped. */
-static int adapter_covers(const struct shim_outscan *s)
-{
-    return (s->builtin == B_SVM_TRAIN || s->builtin == B_LIBLINEAR_TRAIN) && shim_trial_count &&
-           shim_trial_count() > 0;
-}
-
+/* A parser whose adapter records the same metrics exactly (svm-train,
+ * liblinear-train) stands down once an adapter trial was opened in this
+ * process (it was, if the adapter saw the library): the printed line is a
+ * rounded copy that would land on the same trial a second time. User
+ * patterns are never skipped. */
 static void builtin_line(struct shim_outscan *s, const char *l, const char *end)
 {
-    if (adapter_covers(s))
+    if (s->builtin->exact_in_hooks && shim_trial_count && shim_trial_count() > 0)
         return;
-    switch (s->builtin) {
-    case B_SVM_TRAIN:
-        if (end - l > 17 && l[0] == 'C' && !memcmp(l, "Cross Validation ", 17)) {
-            const char *r = l + 17;
-            if (!prefixed(s, r, end, "Accuracy = ", "cv_accuracy", "valid", "max") &&
-                !prefixed(s, r, end, "Mean squared error = ", "cv_mse", "valid", "min"))
-                prefixed(s, r, end, "Squared correlation coefficient = ", "cv_scc", "valid", "max");
-        }
-        break;
-    case B_SVM_PREDICT:
-        if (!prefixed(s, l, end, "Accuracy = ", "accuracy", "test", "max") &&
-            !prefixed(s, l, end, "Mean squared error = ", "mse", "test", "min"))
-            prefixed(s, l, end, "Squared correlation coefficient = ", "scc", "test", "max");
-        break;
-    case B_LIBLINEAR_TRAIN:
-        liblinear_line(s, l, end);
-        break;
-    case B_DARKNET:
-        darknet_line(s, l, end);
-        break;
-    }
+    s->builtin->parse(&s->lines, l, end);
 }
 
 void shim_outscan_match(struct shim_outscan *s, const char *line, size_t len)
@@ -258,7 +126,7 @@ void shim_outscan_match(struct shim_outscan *s, const char *line, size_t len)
         const regmatch_t *g = m[1].rm_so >= 0 ? &m[1] : &m[0];
         const char *p = line + g->rm_so;
         double v;
-        if (number(&p, line + g->rm_eo, &v))
+        if (tt_lines_number(&p, line + g->rm_eo, &v))
             put(s, s->pat[i].name, v, s->pat[i].count++, NULL, NULL);
     }
 }

@@ -1,7 +1,8 @@
 /* shim_outscan.h - metrics printed by a program: its stdout/stderr text is
  * assembled into lines and each line is run through matchers (built-in ones
  * tied to the exe's basename, and the user's `tunetrail run --metric
- * NAME=REGEX` patterns, passed in TUNETRAIL_METRICS). A match becomes a
+ * NAME=REGEX` patterns, passed in TUNETRAIL_METRICS). The built-in ones are
+ * the adapters' (the `exes` of their rows in adapters/registry.h). A match becomes a
  * Metric event (on the current adapter trial if one is open, else without a
  * trial: the store attaches it to the trial of its process).
  *
@@ -22,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "registry.h"
 #include "tt_env.h"
 
 #define SHIM_OUTSCAN_LINE_MAX 1024 /* longer lines are not matched (their number may be cut) */
@@ -52,21 +54,21 @@ struct shim_outscan_line {
  * has one (in shim_outscan.c); unit tests make their own. Not locked: the
  * caller serialises (shim_outscan_text does for the process's scanner). */
 struct shim_outscan {
-    int builtin;             /* SHIM_OUTSCAN_B_* set of the exe, 0 = none */
+    const struct tt_adapter_exe *builtin; /* the exe's adapter parser, NULL = none */
     int npat;
     struct {
         const char *name;    /* points into spec */
         regex_t re;
         int64_t count;       /* matches so far = the next step */
     } pat[SHIM_OUTSCAN_PAT_MAX];
-    int64_t liblinear_step;  /* per-C lines seen */
+    struct tt_lines lines;   /* the built-in parser's view of this scanner */
     shim_outscan_emit_fn emit;
     void *emit_arg;
     struct shim_outscan_line line[SHIM_OUTSCAN_NSTREAMS];
     char spec[SHIM_OUTSCAN_SPEC_MAX];
 };
 
-/* Which built-in set an exe basename gets (0 = none). */
+/* 1 if an exe basename has a built-in parser (an adapter row's), else 0. */
 int shim_outscan_builtin_for(const char *exe_base);
 
 /* Sets s up for an exe basename (may be NULL) and a user spec ("NAME=REGEX"

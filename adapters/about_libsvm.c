@@ -1,0 +1,41 @@
+/* about_libsvm.c - the libsvm row of the adapter table (registry.h): its
+ * library, the lines svm-train and svm-predict print, its refit keys. The
+ * hooks are in hook_libsvm.c. */
+#include "registry.h"
+
+#include <string.h>
+
+/* svm-train -v: "Cross Validation Accuracy = 82.963%", "... Mean squared
+ * error = X", "... Squared correlation coefficient = X". */
+static void svm_train_line(struct tt_lines *l, const char *s, const char *end)
+{
+    if (end - s > 17 && s[0] == 'C' && !memcmp(s, "Cross Validation ", 17)) {
+        const char *r = s + 17;
+        if (!tt_lines_prefixed(l, r, end, "Accuracy = ", "cv_accuracy", "valid", "max") &&
+            !tt_lines_prefixed(l, r, end, "Mean squared error = ", "cv_mse", "valid", "min"))
+            tt_lines_prefixed(l, r, end, "Squared correlation coefficient = ", "cv_scc", "valid", "max");
+    }
+}
+
+/* svm-predict: "Accuracy = 86.6667% (234/270) (classification)", "Mean
+ * squared error = X (regression)", "Squared correlation coefficient = X". */
+static void svm_predict_line(struct tt_lines *l, const char *s, const char *end)
+{
+    if (!tt_lines_prefixed(l, s, end, "Accuracy = ", "accuracy", "test", "max") &&
+        !tt_lines_prefixed(l, s, end, "Mean squared error = ", "mse", "test", "min"))
+        tt_lines_prefixed(l, s, end, "Squared correlation coefficient = ", "scc", "test", "max");
+}
+
+static const char *const libraries[] = {"libsvm.so", NULL};
+/* RATIONALE: svm_cross_validation computes cv_* exactly from the folds'
+ * predictions; svm-train's printed line is a rounded copy. svm-predict
+ * trains nothing, so its lines are always read. */
+static const struct tt_adapter_exe exes[] = {
+    {"svm-train", svm_train_line, 1}, {"svm-predict", svm_predict_line, 0}, {NULL, NULL, 0}};
+/* A refit (svm-train without -v after a grid search) differs from the
+ * search's trials in these and is otherwise the same configuration. */
+static const char *const refit_ignore[] = {"nr_fold", "model_file", NULL};
+
+/* Global (hidden in the shim): the hooks pass it to adapter_open. */
+const struct tt_adapter tt_adapter_libsvm = {"libsvm", libraries, exes, refit_ignore};
+TT_ADAPTER_REGISTER(tt_adapter_libsvm);
