@@ -19,6 +19,7 @@
 
 #include "stats.h"
 #include "jsonfmt.h"
+#include "registry.h"
 
 #define CURVE_MAX 400
 #define VALUES_LISTED 50
@@ -779,13 +780,6 @@ static json_t *compute_json(const struct tr *t, size_t n)
 }
 
 /* ---- refit: search trials with the producing trial's framework params */
-static int refit_ignored(const char *key)
-{
-    const char *base = strrchr(key, '.');
-    base = base ? base + 1 : key;
-    return !strcmp(base, "nr_fold") || !strcmp(base, "model_file");
-}
-
 static int is_adapter(const struct leaf_param *p)
 {
     return p->source && !strcmp(p->source, "adapter");
@@ -803,10 +797,12 @@ static json_t *refit_json(const struct tr *p, const struct tr *t, size_t n, doub
                           size_t *nmatch)
 {
     json_t *matched = json_array(), *ignored = json_array(), *trials = json_array();
+    /* which fields a refit may differ in is the framework's own (its adapter row) */
+    const struct tt_adapter *fw = tt_adapter_find(p->r->framework);
     for (size_t j = 0; j < p->r->nparams; j++) {
         const struct leaf_param *q = &p->r->params[j];
         if (is_adapter(q))
-            json_array_append_new(refit_ignored(q->key) ? ignored : matched, json_string(q->key));
+            json_array_append_new(tt_adapter_refit_ignored(fw, q->key) ? ignored : matched, json_string(q->key));
     }
     double sum = 0;
     *nmatch = 0;
@@ -818,7 +814,7 @@ static json_t *refit_json(const struct tr *p, const struct tr *t, size_t n, doub
         int same = 1;
         for (size_t j = 0; same && j < p->r->nparams; j++) {
             const struct leaf_param *q = &p->r->params[j];
-            if (!is_adapter(q) || refit_ignored(q->key))
+            if (!is_adapter(q) || tt_adapter_refit_ignored(fw, q->key))
                 continue;
             const struct leaf_param *b = leaf_param_get(r, q->key);
             same = b && !strcmp(b->value, q->value);
@@ -829,7 +825,7 @@ static json_t *refit_json(const struct tr *p, const struct tr *t, size_t n, doub
         /* what the search trials set that the refit did not compare */
         for (size_t j = 0; j < r->nparams; j++) {
             const struct leaf_param *q = &r->params[j];
-            if (is_adapter(q) && (refit_ignored(q->key) || !leaf_param_get(p->r, q->key)) &&
+            if (is_adapter(q) && (tt_adapter_refit_ignored(fw, q->key) || !leaf_param_get(p->r, q->key)) &&
                 !str_in(ignored, q->key))
                 json_array_append_new(ignored, json_string(q->key));
         }
