@@ -1,8 +1,7 @@
-/* query.c - `tunetrail studies`, `tunetrail trials`, `tunetrail show`: the
- * read side of the store. Reads only the views store_sqlite.c defines
- * (trial_view, process_view) plus the plain event tables, so the rules for
- * status and study live in one place. JSON output is one object per line
- * (jansson); field names are a public contract (DESIGN.md), add, never rename. */
+/* query.c - `tunetrail studies`, `tunetrail trials`, `tunetrail show`:
+ * options and printing; the objects come from the store's reader
+ * (store/store_read.c). JSON output is one object per line; field names are
+ * a public contract, add, never rename. */
 #include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -11,29 +10,10 @@
 #include <time.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "cli.h"
 #include "paths.h"
-#include "record.h"
 #include "store.h"
-#include "wire.h"
-#include "jsonfmt.h"
-
-struct q {
-    const char *cmd;
-    char *path;
-    tt_store *st;
-    sqlite3 *db;
-    sqlite3_stmt *params, *metrics, *inputs, *outputs, *proc;
-    sqlite3_stmt *ev_procs, *ev_metrics, *ev_data, *ev_of;
-};
-
-/* A trial that is an evaluation (store_sqlite.c: eval_trial_view) is not
- * listed nor counted; its metrics show on the trial it evaluates. The
- * evaluation processes are found once per command into a TEMP table
- * (q_eval): one pass over the hashed inputs instead of one per trial. */
-#define NOT_EVAL " (COALESCE(opened_by, '') = 'adapter' OR process NOT IN (SELECT process FROM q_eval))"
 
 struct qopts {
     int json, help;
@@ -72,11 +52,17 @@ bad:
     return 2;
 }
 
+/* A read command's store: its path, the store and its reader. */
+struct q {
+    char *path;
+    tt_store *st;
+    store_reader *r;
+};
+
 static int q_open(struct q *q, const char *cmd, const char *flag)
 {
     char err[512];
     memset(q, 0, sizeof *q);
-    q->cmd = cmd;
     if (paths_store(flag, &q->path, err, sizeof err) < 0) {
         fprintf(stderr, "tunetrail %s: %s\n", cmd, err);
         return -1;
@@ -85,102 +71,23 @@ static int q_open(struct q *q, const char *cmd, const char *flag)
         fprintf(stderr, "tunetrail %s: cannot open store %s: %s\n", cmd, q->path, err);
         return -1;
     }
-    q->db = store_sqlite(q->st);
-    char *msg = NULL;
-    if (sqlite3_exec(q->db,
-                     "CREATE TEMP TABLE q_eval AS SELECT process, trial_id FROM eval_process_view;"
-                     " CREATE INDEX temp.q_eval_process ON q_eval(process);"
-                     " CREATE INDEX temp.q_eval_trial ON q_eval(trial_id);",
-                     NULL, NULL, &msg) != SQLITE_OK) {
-        fprintf(stderr, "tunetrail %s: cannot read store %s: %s\n", cmd, q->path,
-                msg ? msg : sqlite3_errmsg(q->db));
-        sqlite3_free(msg);
+    if (!(q->r = store_reader_open(q->st, err, sizeof err))) {
+        fprintf(stderr, "tunetrail %s: %s\n", cmd, err);
         return -1;
-    }
-    /* Per path, the latest row that has a hash wins over rows without one. */
-#define FILES_SQL(modes)                                                                         \
-    "SELECT path, sha256, size, max((sha256 IS NOT NULL) * 4000000000000000000"                  \
-    " + COALESCE(time_ns, 0)) FROM files WHERE process = ?1 AND mode IN " modes                  \
-    " GROUP BY path ORDER BY path"
-    const char *sql[] = {
-        "SELECT key, value, source FROM params WHERE trial_id = ?1 ORDER BY time_ns, origin_id, seq",
-        "SELECT name, value, step, split, direction, time_ns FROM metrics WHERE trial_id = ?1"
-        " ORDER BY step, time_ns, origin_id, seq",
-        FILES_SQL("(0, 2)"),
-        FILES_SQL("(1, 2)"),
-        "SELECT uuid, parent, relation, pid, ppid, exe, argv, cwd, host, user, uid, git_commit,"
-        " git_dirty, started_ns, ended_ns, status, exit_code, signal, utime_us, stime_us,"
-        " maxrss_kb, study_name, session FROM process_view WHERE uuid = ?1",
-        "SELECT e.process, p.session FROM q_eval e LEFT JOIN processes p ON p.uuid = e.process"
-        " WHERE e.trial_id = ?1 ORDER BY p.started_ns, e.process",
-        "SELECT name, value, step, split, direction, time_ns FROM eval_metric_view"
-        " WHERE process = ?1 AND trial_id = ?2 ORDER BY step, time_ns, origin_id, seq",
-        "SELECT path, sha256 FROM eval_data_view WHERE process = ?1 ORDER BY path",
-        "SELECT min(trial_id) FROM q_eval WHERE process = ?1",
-    };
-    sqlite3_stmt **out[] = {&q->params,   &q->metrics,    &q->inputs,  &q->outputs,
-                            &q->proc,     &q->ev_procs,   &q->ev_metrics, &q->ev_data,
-                            &q->ev_of};
-    for (size_t i = 0; i < sizeof sql / sizeof *sql; i++) {
-        if (sqlite3_prepare_v2(q->db, sql[i], -1, out[i], NULL) != SQLITE_OK) {
-            fprintf(stderr, "tunetrail %s: cannot read store %s: %s\n", cmd, q->path,
-                    sqlite3_errmsg(q->db));
-            return -1;
-        }
     }
     return 0;
 }
 
 static void q_close(struct q *q)
 {
-    sqlite3_finalize(q->params);
-    sqlite3_finalize(q->metrics);
-    sqlite3_finalize(q->inputs);
-    sqlite3_finalize(q->outputs);
-    sqlite3_finalize(q->proc);
-    sqlite3_finalize(q->ev_procs);
-    sqlite3_finalize(q->ev_metrics);
-    sqlite3_finalize(q->ev_data);
-    sqlite3_finalize(q->ev_of);
+    store_reader_close(q->r);
     store_close(q->st);
     free(q->path);
 }
 
-/* ---- value helpers */
-static json_t *iso_time(sqlite3_stmt *s, int col)
+static long long jint(json_t *o, const char *k)
 {
-    if (sqlite3_column_type(s, col) == SQLITE_NULL)
-        return json_null();
-    return jsonfmt_iso_ns(sqlite3_column_int64(s, col));
-}
-
-static json_t *col_str(sqlite3_stmt *s, int col)
-{
-    const unsigned char *v = sqlite3_column_text(s, col);
-    return v ? json_string((const char *)v) : json_null();
-}
-
-static json_t *col_int(sqlite3_stmt *s, int col)
-{
-    return sqlite3_column_type(s, col) == SQLITE_NULL ? json_null()
-                                                      : json_integer(sqlite3_column_int64(s, col));
-}
-
-static json_t *col_hex(sqlite3_stmt *s, int col)
-{
-    int n = sqlite3_column_bytes(s, col);
-    const void *b = sqlite3_column_blob(s, col);
-    if (!b || n <= 0 || n > 64)
-        return json_null();
-    char hex[129];
-    return json_string(wire_hex(hex, b, (size_t)n));
-}
-
-static json_t *col_json(sqlite3_stmt *s, int col)
-{
-    const char *v = (const char *)sqlite3_column_text(s, col);
-    json_t *j = v ? json_loads(v, 0, NULL) : NULL;
-    return j ? j : json_array();
+    return (long long)json_integer_value(json_object_get(o, k));
 }
 
 static const char *jstr(json_t *o, const char *k)
@@ -189,211 +96,12 @@ static const char *jstr(json_t *o, const char *k)
     return v ? v : "";
 }
 
-/* ---- building objects */
-static json_t *files_json(sqlite3_stmt *s, const void *proc, int plen)
-{
-    json_t *a = json_array();
-    if (!proc)
-        return a;
-    sqlite3_bind_blob(s, 1, proc, plen, SQLITE_TRANSIENT);
-    while (sqlite3_step(s) == SQLITE_ROW)
-        json_array_append_new(a, json_pack("{s:o,s:o,s:o}", "path", col_str(s, 0), "sha256",
-                                           col_hex(s, 1), "size", col_int(s, 2)));
-    sqlite3_reset(s);
-    return a;
-}
-
-static json_t *process_json(struct q *q, const void *uuid, int len)
-{
-    sqlite3_stmt *s = q->proc;
-    json_t *o = NULL;
-    sqlite3_bind_blob(s, 1, uuid, len, SQLITE_TRANSIENT);
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        static const char *rel[] = {"unknown", "root", "fork", "exec"};
-        int r = sqlite3_column_int(s, 2);
-        o = json_pack("{s:o,s:o,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
-                      "uuid", col_hex(s, 0), "parent", col_hex(s, 1), "relation",
-                      r >= 0 && r < 4 ? rel[r] : "unknown", "pid", col_int(s, 3), "ppid",
-                      col_int(s, 4), "exe", col_str(s, 5), "argv", col_json(s, 6), "cwd",
-                      col_str(s, 7), "host", col_str(s, 8), "user", col_str(s, 9), "uid",
-                      col_int(s, 10), "git_commit", col_str(s, 11), "git_dirty",
-                      sqlite3_column_type(s, 12) == SQLITE_NULL
-                          ? json_null()
-                          : json_boolean(sqlite3_column_int(s, 12)),
-                      "started", iso_time(s, 13), "ended", iso_time(s, 14), "status",
-                      col_str(s, 15));
-        json_object_set_new(o, "exit_code", col_int(s, 16));
-        json_object_set_new(o, "signal", col_int(s, 17));
-        json_object_set_new(o, "utime_us", col_int(s, 18));
-        json_object_set_new(o, "stime_us", col_int(s, 19));
-        json_object_set_new(o, "maxrss_kb", col_int(s, 20));
-        json_object_set_new(o, "study", col_str(s, 21));
-        json_object_set_new(o, "session", col_hex(s, 22));
-    }
-    sqlite3_reset(s);
-    return o;
-}
-
-/* The evaluations of trial id: one object per metric point of each
- * evaluation process, with its data files. Caller owns the array. */
-static json_t *evaluations_json(struct q *q, int64_t id)
-{
-    json_t *a = json_array();
-    sqlite3_stmt *p = q->ev_procs;
-    sqlite3_bind_int64(p, 1, id);
-    while (sqlite3_step(p) == SQLITE_ROW) {
-        const void *proc = sqlite3_column_blob(p, 0);
-        int plen = sqlite3_column_bytes(p, 0);
-        json_t *data = json_array();
-        sqlite3_stmt *d = q->ev_data;
-        sqlite3_bind_blob(d, 1, proc, plen, SQLITE_TRANSIENT);
-        while (sqlite3_step(d) == SQLITE_ROW)
-            json_array_append_new(data, json_pack("{s:o,s:o}", "path", col_str(d, 0), "sha256",
-                                                  col_hex(d, 1)));
-        sqlite3_reset(d);
-        sqlite3_stmt *m = q->ev_metrics;
-        sqlite3_bind_blob(m, 1, proc, plen, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(m, 2, id);
-        while (sqlite3_step(m) == SQLITE_ROW) {
-            json_t *e = json_pack("{s:o,s:f,s:o,s:o,s:o,s:O,s:o,s:o,s:o}", "metric", col_str(m, 0),
-                                  "value", sqlite3_column_double(m, 1), "step", col_int(m, 2),
-                                  "split", col_str(m, 3), "direction", col_str(m, 4), "data",
-                                  data, "process", col_hex(p, 0), "session", col_hex(p, 1),
-                                  "time", iso_time(m, 5));
-            if (e)
-                json_array_append_new(a, e);
-        }
-        sqlite3_reset(m);
-        json_decref(data);
-    }
-    sqlite3_reset(p);
-    return a;
-}
-
-/* The trial that trial row r evaluates (opened_by at col 13, process at 2),
- * or 0 if r is a trial of its own. */
-static int64_t evaluation_of(struct q *q, sqlite3_stmt *r)
-{
-    const char *by = (const char *)sqlite3_column_text(r, 13);
-    if ((by && !strcmp(by, "adapter")) || sqlite3_column_type(r, 2) == SQLITE_NULL)
-        return 0;
-    int64_t t = 0;
-    sqlite3_bind_blob(q->ev_of, 1, sqlite3_column_blob(r, 2), sqlite3_column_bytes(r, 2),
-                      SQLITE_TRANSIENT);
-    if (sqlite3_step(q->ev_of) == SQLITE_ROW)
-        t = sqlite3_column_int64(q->ev_of, 0);
-    sqlite3_reset(q->ev_of);
-    return t;
-}
-
-#define TRIAL_COLS                                                                               \
-    "SELECT id, uuid, process, session, study, status, exe, argv, started_ns, ended_ns,"        \
-    " exit_code, signal, framework, opened_by, idx, error FROM trial_view"
-
-/* One trial object from a TRIAL_COLS row. `full` adds what only `show` needs
- * (param sources, every metric point, the process chain). Caller owns it. */
-static json_t *trial_json(struct q *q, sqlite3_stmt *r, int full)
-{
-    int64_t id = sqlite3_column_int64(r, 0);
-    json_t *o = json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id",
-                          (json_int_t)id, "uuid", col_hex(r, 1), "process", col_hex(r, 2),
-                          "session", col_hex(r, 3), "study", col_str(r, 4), "status",
-                          col_str(r, 5), "exe", col_str(r, 6), "argv", col_json(r, 7), "started",
-                          iso_time(r, 8), "ended", iso_time(r, 9), "exit_code", col_int(r, 10),
-                          "signal", col_int(r, 11), "framework", col_str(r, 12));
-    json_t *params = json_object(), *sources = json_object(), *metrics = json_object();
-    json_t *points = json_array();
-    sqlite3_bind_int64(q->params, 1, id);
-    while (sqlite3_step(q->params) == SQLITE_ROW) {
-        const char *k = (const char *)sqlite3_column_text(q->params, 0);
-        json_object_set_new(params, k, col_str(q->params, 1));
-        json_object_set_new(sources, k, col_str(q->params, 2));
-    }
-    sqlite3_reset(q->params);
-    sqlite3_bind_int64(q->metrics, 1, id);
-    while (sqlite3_step(q->metrics) == SQLITE_ROW) {
-        sqlite3_stmt *m = q->metrics;
-        const char *name = (const char *)sqlite3_column_text(m, 0);
-        json_object_set_new(metrics, name, json_real(sqlite3_column_double(m, 1)));
-        if (full)
-            json_array_append_new(points, json_pack("{s:s,s:f,s:o,s:o,s:o,s:o}", "name", name, "value",
-                                                    sqlite3_column_double(m, 1), "step",
-                                                    col_int(m, 2), "split", col_str(m, 3),
-                                                    "direction", col_str(m, 4), "time",
-                                                    iso_time(m, 5)) ?: json_null());
-    }
-    sqlite3_reset(q->metrics);
-    json_object_set_new(o, "params", params);
-    json_object_set_new(o, "metrics", metrics);
-    const void *proc = sqlite3_column_blob(r, 2);
-    int plen = sqlite3_column_bytes(r, 2);
-    json_object_set_new(o, "inputs", files_json(q->inputs, proc, plen));
-    json_object_set_new(o, "outputs", files_json(q->outputs, proc, plen));
-    json_object_set_new(o, "evaluations", evaluations_json(q, id));
-    if (!full) {
-        json_decref(sources);
-        json_decref(points);
-        return o;
-    }
-    json_object_set_new(o, "opened_by", col_str(r, 13));
-    json_object_set_new(o, "index", col_int(r, 14));
-    json_object_set_new(o, "error", col_str(r, 15));
-    int64_t of = evaluation_of(q, r);
-    json_object_set_new(o, "evaluation_of", of ? json_integer(of) : json_null());
-    json_object_set_new(o, "param_sources", sources);
-    json_object_set_new(o, "metric_points", points);
-    /* The process and its ancestors, nearest first; bounded against cycles. */
-    json_t *chain = json_array();
-    uint8_t cur[TT_UUID_LEN];
-    int have = proc && plen == TT_UUID_LEN;
-    if (have)
-        memcpy(cur, proc, TT_UUID_LEN);
-    for (int depth = 0; have && depth < 64; depth++) {
-        json_t *p = process_json(q, cur, TT_UUID_LEN);
-        if (!p)
-            break;
-        json_array_append_new(chain, p);
-        const char *parent = json_string_value(json_object_get(p, "parent"));
-        have = parent && wire_unhex(cur, parent, TT_UUID_LEN) == 0;
-    }
-    json_object_set_new(o, "processes", chain);
-    return o;
-}
-
 static void print_json_line(json_t *o)
 {
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     if (s)
         puts(s);
     free(s);
-}
-
-/* Comma-separated list of every study, for "no study" errors. */
-static char *study_names(struct q *q)
-{
-    sqlite3_stmt *s;
-    size_t cap = 256, len = 0;
-    char *out = calloc(1, cap);
-    if (!out || sqlite3_prepare_v2(q->db,
-                                   "SELECT name FROM studies UNION SELECT study FROM trial_view"
-                                   " WHERE study IS NOT NULL ORDER BY 1",
-                                   -1, &s, NULL) != SQLITE_OK)
-        return out;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        const char *n = (const char *)sqlite3_column_text(s, 0);
-        size_t need = len + strlen(n) + 3;
-        if (need > cap) {
-            char *grown = realloc(out, cap = need * 2);
-            if (!grown)
-                break;
-            out = grown;
-        }
-        len += (size_t)sprintf(out + len, "%s%s", len ? ", " : "", n);
-    }
-    sqlite3_finalize(s);
-    if (!len)
-        snprintf(out, cap, "(none)");
-    return out;
 }
 
 /* ---- tunetrail studies */
@@ -424,45 +132,27 @@ int cmd_studies(int argc, char **argv)
         q_close(&q);
         return 1;
     }
-    sqlite3_stmt *s;
-    const char *sql =
-        "WITH names AS (SELECT name FROM studies UNION SELECT study FROM trial_view"
-        "  WHERE study IS NOT NULL),"
-        " t AS (SELECT study, count(*) n, sum(status = 'ok') ok, sum(status = 'failed') failed,"
-        "  sum(status = 'crashed') crashed, sum(status = 'killed') killed,"
-        "  sum(status = 'running') running, min(started_ns) first,"
-        "  max(COALESCE(ended_ns, started_ns)) last FROM trial_view WHERE" NOT_EVAL
-        "  GROUP BY study)"
-        " SELECT names.name, COALESCE(t.n, 0), COALESCE(t.ok, 0), COALESCE(t.failed, 0),"
-        "  COALESCE(t.crashed, 0), COALESCE(t.killed, 0), COALESCE(t.running, 0),"
-        "  (SELECT count(*) FROM sessions WHERE sessions.study = names.name), t.first, t.last"
-        " FROM names LEFT JOIN t ON t.study = names.name ORDER BY names.name";
-    if (sqlite3_prepare_v2(q.db, sql, -1, &s, NULL) != SQLITE_OK) {
-        fprintf(stderr, "tunetrail studies: cannot read store %s: %s\n", q.path,
-                sqlite3_errmsg(q.db));
+    char err[512];
+    json_t *all = store_read_studies(q.r, err, sizeof err);
+    if (!all) {
+        fprintf(stderr, "tunetrail studies: %s\n", err);
         q_close(&q);
         return 1;
     }
     if (!o.json)
         printf("%-24s %7s %6s %6s %7s %6s %7s %8s  %-24s\n", "STUDY", "TRIALS", "OK", "FAILED",
                "CRASHED", "KILLED", "RUNNING", "SESSIONS", "LAST");
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        json_t *j = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "study",
-                              col_str(s, 0), "trials", col_int(s, 1), "ok", col_int(s, 2),
-                              "failed", col_int(s, 3), "crashed", col_int(s, 4), "killed",
-                              col_int(s, 5), "running", col_int(s, 6), "sessions",
-                              col_int(s, 7), "first", iso_time(s, 8), "last", iso_time(s, 9));
+    size_t i;
+    json_t *j;
+    json_array_foreach(all, i, j) {
         if (o.json)
             print_json_line(j);
         else
             printf("%-24s %7lld %6lld %6lld %7lld %6lld %7lld %8lld  %-24s\n", jstr(j, "study"),
-                   (long long)sqlite3_column_int64(s, 1), (long long)sqlite3_column_int64(s, 2),
-                   (long long)sqlite3_column_int64(s, 3), (long long)sqlite3_column_int64(s, 4),
-                   (long long)sqlite3_column_int64(s, 5), (long long)sqlite3_column_int64(s, 6),
-                   (long long)sqlite3_column_int64(s, 7), jstr(j, "last"));
-        json_decref(j);
+                   jint(j, "trials"), jint(j, "ok"), jint(j, "failed"), jint(j, "crashed"),
+                   jint(j, "killed"), jint(j, "running"), jint(j, "sessions"), jstr(j, "last"));
     }
-    sqlite3_finalize(s);
+    json_decref(all);
     q_close(&q);
     return 0;
 }
@@ -502,6 +192,21 @@ static void params_line(json_t *params, char *out, size_t outlen)
     }
 }
 
+struct trials_out {
+    int json;
+    json_t *rows; /* the table's rows, when not --json */
+};
+
+/* store_read_trials' callback: --json prints each trial as it comes. */
+static void trial_out(json_t *t, void *arg)
+{
+    struct trials_out *out = arg;
+    if (out->json)
+        print_json_line(t);
+    else
+        json_array_append(out->rows, t);
+}
+
 int cmd_trials(int argc, char **argv)
 {
     struct qopts o;
@@ -517,47 +222,22 @@ int cmd_trials(int argc, char **argv)
     if (study && !*study)
         study = NULL;
     struct q q;
-    sqlite3_stmt *s = NULL;
-    json_t *rows = json_array();
+    struct trials_out out = {.json = o.json, .rows = json_array()};
+    json_t *rows = out.rows;
+    char err[512];
     rc = 1;
     if (q_open(&q, "trials", o.store) < 0)
         goto out;
-    if (study) {
-        sqlite3_stmt *c;
-        int found = 0;
-        if (sqlite3_prepare_v2(q.db,
-                               "SELECT 1 FROM studies WHERE name = ?1 UNION"
-                               " SELECT 1 FROM trial_view WHERE study = ?1 LIMIT 1",
-                               -1, &c, NULL) == SQLITE_OK) {
-            sqlite3_bind_text(c, 1, study, -1, SQLITE_STATIC);
-            found = sqlite3_step(c) == SQLITE_ROW;
-            sqlite3_finalize(c);
-        }
-        if (!found) {
-            char *names = study_names(&q);
-            fprintf(stderr, "tunetrail trials: no study '%s' in %s; studies: %s\n", study,
-                    q.path, names ? names : "?");
-            free(names);
-            goto out;
-        }
-    }
-    if (sqlite3_prepare_v2(q.db, study ? TRIAL_COLS " WHERE study = ?1 AND" NOT_EVAL " ORDER BY id"
-                                       : TRIAL_COLS " WHERE" NOT_EVAL " ORDER BY id",
-                           -1, &s, NULL) != SQLITE_OK) {
-        fprintf(stderr, "tunetrail trials: cannot read store %s: %s\n", q.path,
-                sqlite3_errmsg(q.db));
+    if (study && !store_read_study_exists(q.r, study)) {
+        char *names = store_read_study_names(q.r);
+        fprintf(stderr, "tunetrail trials: no study '%s' in %s; studies: %s\n", study, q.path,
+                names ? names : "?");
+        free(names);
         goto out;
     }
-    if (study)
-        sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        json_t *t = trial_json(&q, s, 0);
-        if (o.json) {
-            print_json_line(t);
-            json_decref(t);
-        } else {
-            json_array_append_new(rows, t);
-        }
+    if (store_read_trials(q.r, study, 0, trial_out, &out, err, sizeof err) < 0) {
+        fprintf(stderr, "tunetrail trials: %s\n", err);
+        goto out;
     }
     if (!o.json) {
         /* Aligned columns: widths from the data, exe shown by its basename. */
@@ -595,7 +275,6 @@ int cmd_trials(int argc, char **argv)
     }
     rc = 0;
 out:
-    sqlite3_finalize(s);
     json_decref(rows);
     q_close(&q);
     return rc;
@@ -614,45 +293,6 @@ static void show_usage(FILE *f)
                "                evaluation_of (the trial an evaluation evaluates, else null)\n"
                "  --store PATH  SQLite store (default $TUNETRAIL_STORE, else\n"
                "                $TUNETRAIL_HOME/trail.db)\n");
-}
-
-/* Resolves an id or uuid hex prefix. Returns the id, 0 if none, -1 if the
- * prefix is ambiguous. */
-static int64_t resolve_trial(struct q *q, const char *arg)
-{
-    sqlite3_stmt *s;
-    int64_t id = 0;
-    int digits = *arg != 0, hex = *arg != 0;
-    for (const char *p = arg; *p; p++) {
-        digits &= isdigit((unsigned char)*p) != 0;
-        hex &= isxdigit((unsigned char)*p) != 0;
-    }
-    if (digits && strlen(arg) < 12) {
-        if (sqlite3_prepare_v2(q->db, "SELECT id FROM trials WHERE id = ?1", -1, &s, NULL) ==
-            SQLITE_OK) {
-            sqlite3_bind_int64(s, 1, strtoll(arg, NULL, 10));
-            if (sqlite3_step(s) == SQLITE_ROW)
-                id = sqlite3_column_int64(s, 0);
-            sqlite3_finalize(s);
-        }
-        if (id)
-            return id;
-    }
-    if (!hex || strlen(arg) > TT_UUID_HEX_LEN)
-        return 0;
-    if (sqlite3_prepare_v2(q->db,
-                           "SELECT id FROM trials WHERE substr(lower(hex(uuid)), 1, length(?1))"
-                           " = lower(?1) LIMIT 2",
-                           -1, &s, NULL) != SQLITE_OK)
-        return 0;
-    sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        id = sqlite3_column_int64(s, 0);
-        if (sqlite3_step(s) == SQLITE_ROW)
-            id = -1;
-    }
-    sqlite3_finalize(s);
-    return id;
 }
 
 /* Prints one argument so it can be pasted back into a shell: as is when it
@@ -807,11 +447,11 @@ int cmd_show(int argc, char **argv)
     }
     const char *arg = argv[optind];
     struct q q;
-    sqlite3_stmt *s = NULL;
+    char err[512];
     rc = 1;
     if (q_open(&q, "show", o.store) < 0)
         goto out;
-    int64_t id = resolve_trial(&q, arg);
+    int64_t id = store_read_resolve_trial(q.r, arg);
     if (id == 0) {
         fprintf(stderr, "tunetrail show: no trial '%s' in %s (see `tunetrail trials`)\n", arg,
                 q.path);
@@ -822,17 +462,11 @@ int cmd_show(int argc, char **argv)
                 arg, q.path);
         goto out;
     }
-    if (sqlite3_prepare_v2(q.db, TRIAL_COLS " WHERE id = ?1", -1, &s, NULL) != SQLITE_OK) {
-        fprintf(stderr, "tunetrail show: cannot read store %s: %s\n", q.path,
-                sqlite3_errmsg(q.db));
+    json_t *t = store_read_trial(q.r, id, 1, err, sizeof err);
+    if (!t) {
+        fprintf(stderr, "tunetrail show: %s\n", err);
         goto out;
     }
-    sqlite3_bind_int64(s, 1, id);
-    if (sqlite3_step(s) != SQLITE_ROW) {
-        fprintf(stderr, "tunetrail show: no trial '%s' in %s\n", arg, q.path);
-        goto out;
-    }
-    json_t *t = trial_json(&q, s, 1);
     if (o.json)
         print_json_line(t);
     else
@@ -840,7 +474,6 @@ int cmd_show(int argc, char **argv)
     json_decref(t);
     rc = 0;
 out:
-    sqlite3_finalize(s);
     q_close(&q);
     return rc;
 }

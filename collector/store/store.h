@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 typedef struct tt_store tt_store;
 
 enum store_open_flags {
@@ -79,6 +81,33 @@ const struct store_checkpoint *store_checkpoints(tt_store *st, size_t *n);
  * store_close. For long-lived writers (tunetraild); not for a process that
  * forks. No-op on a read-only store. Returns 0, or -1 with err set. */
 int store_background_checkpoints(tt_store *st, char *err, size_t errlen);
+
+/* ---- Reading: the objects `tunetrail studies / trials / show --json` print
+ * (store_read.c). A reader borrows st (open it STORE_READONLY) and is
+ * closed before it. Objects are new references owned by the caller; their
+ * field names are a public contract. Errors: NULL / -1 with err set. */
+typedef struct store_reader store_reader;
+store_reader *store_reader_open(tt_store *st, char *err, size_t errlen);
+void store_reader_close(store_reader *r);
+/* Every study with its trial counts by status, sessions, first and last
+ * activity: an array of {study, trials, ok, failed, crashed, killed,
+ * running, sessions, first, last}, by name. */
+json_t *store_read_studies(store_reader *r, char *err, size_t errlen);
+/* 1 if study has a session or a trial, else 0. */
+int store_read_study_exists(store_reader *r, const char *study);
+/* "a, b, c" (every study name) or "(none)", malloc'd, for "no study" errors. */
+char *store_read_study_names(store_reader *r);
+/* Calls fn(trial, arg) for each trial of study (NULL: all studies), oldest
+ * first, evaluations left out (their metrics show on the trial they
+ * evaluate); the trial is borrowed for the call. `full` adds what `show`
+ * prints (param sources, metric points, the process chain). */
+int store_read_trials(store_reader *r, const char *study, int full,
+                      void (*fn)(json_t *trial, void *arg), void *arg, char *err, size_t errlen);
+/* The trial with an id, or a uuid hex prefix: its id, 0 if none, -1 if the
+ * prefix matches several. */
+int64_t store_read_resolve_trial(store_reader *r, const char *arg);
+/* One trial by id (full as above), or NULL with err. */
+json_t *store_read_trial(store_reader *r, int64_t id, int full, char *err, size_t errlen);
 
 /* Readers (query.c, attest, report) use SQL on the store's tables and views
  * (see the schema at the top of collector/store_sqlite.c): `trial_view` and
