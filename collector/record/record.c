@@ -13,7 +13,6 @@
 #include <time.h>
 
 #include <sodium.h>
-#include <sqlite3.h>
 
 #include "hashcache.h"
 #include "keys.h"
@@ -37,9 +36,6 @@ struct loginfo {
     json_t *all_processes;
     double t_hash, t_all; /* seconds, for TUNETRAIL_TIMING */
 };
-
-static int64_t count_running(sqlite3 *db, const char *study);
-static json_t *all_processes_json(sqlite3 *db, const char *study);
 
 static double now_s(void)
 {
@@ -66,16 +62,14 @@ static void *check_thread(void *p)
     }
     merkle_root(l->hash, l->r->n, l->root);
     l->t_hash = now_s() - t0;
-    /* two scans of the study's trials and processes, on a connection of
-     * this thread's own (the store's is single-threaded) */
-    sqlite3 *db;
-    if (sqlite3_open_v2(l->dbpath, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) ==
-        SQLITE_OK) {
-        sqlite3_busy_timeout(db, 10000);
-        l->running = count_running(db, l->study);
-        l->all_processes = all_processes_json(db, l->study);
+    /* two scans of the study's trials and processes, on a store handle of
+     * this thread's own (a handle is single-threaded) */
+    tt_store *st = store_open(l->dbpath, STORE_READONLY, NULL, 0);
+    if (st) {
+        l->running = store_count_running(st, l->study);
+        l->all_processes = store_study_compute(st, l->study);
+        store_close(st);
     }
-    sqlite3_close(db);
     l->t_all = now_s() - t0;
     return NULL;
 }
@@ -114,16 +108,69 @@ static void *scan_thread(void *p)
 #define PAYLOAD_HEAD_ROOM ((size_t)64 << 20)
 #define PAYLOAD_TAIL_ROOM ((size_t)1 << 20)
 
+/* load_leaves' state while the store hands it the study's leaves. */
+struct leafload {
+    const char *study;
+    struct record *r;
+    struct loginfo *l;
+    size_t w, cap;
+    char *err;
+    size_t errlen;
+};
+
+/* One leaf from the store: its text copied straight into the payload
+ * buffer, its stored hash and trial id kept; the log must be contiguous. */
+static int load_leaf(const struct store_leaf *sl, void *arg)
+{
+    struct leafload *ll = arg;
+    struct record *r = ll->r;
+    struct loginfo *l = ll->l;
+    if (sl->idx != (int64_t)r->n) {
+        snprintf(ll->err, ll->errlen,
+                 "the log of study '%s' has no leaf %zu (next is %lld): the store was altered",
+                 ll->study, r->n, (long long)sl->idx);
+        return -1;
+    }
+    if (r->n == ll->cap) {
+        ll->cap = ll->cap ? ll->cap * 2 : 1024;
+        l->hash = realloc(l->hash, ll->cap * sizeof *l->hash);
+        l->trial_id = realloc(l->trial_id, ll->cap * sizeof *l->trial_id);
+        r->leaf = realloc(r->leaf, ll->cap * sizeof *r->leaf);
+        r->text = realloc(r->text, ll->cap * sizeof *r->text);
+        r->len = realloc(r->len, ll->cap * sizeof *r->len);
+    }
+    if (ll->w + sl->len + 1 + PAYLOAD_TAIL_ROOM > r->pbufsize) {
+        snprintf(ll->err, ll->errlen, "the log of study '%s' is longer than its store file",
+                 ll->study);
+        return -1;
+    }
+    if (r->n)
+        r->pbuf[ll->w++] = ',';
+    char *text = (char *)r->pbuf + ll->w;
+    memcpy(text, sl->text, sl->len);
+    ll->w += sl->len;
+    if (!sl->hash) {
+        snprintf(ll->err, ll->errlen, "leaf %zu of study '%s' has no hash: the store was altered",
+                 r->n, ll->study);
+        return -1;
+    }
+    memcpy(l->hash[r->n], sl->hash, MERKLE_HASH);
+    l->trial_id[r->n] = sl->trial_id;
+    r->text[r->n] = text;
+    r->len[r->n] = sl->len;
+    r->n++;
+    return 0;
+}
+
 /* Reads the study's log into r (texts, straight into the payload buffer,
  * and scanned fields) and l (stored hashes, trial ids, the head's root);
  * checks that it is contiguous and that the head has as many leaves.
  * check_thread then checks the hashes. */
-static int load_leaves(sqlite3 *db, const char *study, const char *dbpath, struct record *r,
-                       struct loginfo *l, char *err, size_t errlen)
+static int load_leaves(tt_store *st, const char *study, struct record *r, struct loginfo *l,
+                       char *err, size_t errlen)
 {
-    sqlite3_stmt *s = NULL;
-    size_t cap = 0;
     /* the leaves cannot be longer than the store's file and its WAL */
+    const char *dbpath = store_path(st);
     struct stat sb;
     size_t room = 0;
     char wal[4200];
@@ -135,65 +182,14 @@ static int load_leaves(sqlite3 *db, const char *study, const char *dbpath, struc
     r->pbufsize = PAYLOAD_HEAD_ROOM + 2 * room + PAYLOAD_TAIL_ROOM;
     if (!(r->pbuf = tt_big_alloc(r->pbufsize))) {
         snprintf(err, errlen, "out of memory (%zu MB for the log)", r->pbufsize >> 20);
-        goto err;
+        return -1;
     }
     r->pstart = PAYLOAD_HEAD_ROOM;
-    size_t w = r->pstart;
-    r->pbuf[w++] = '[';
-    if (sqlite3_prepare_v2(db,
-                           "SELECT idx, trial_id, leaf, hash FROM log WHERE study = ?1 ORDER BY idx",
-                           -1, &s, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "store has no study log (%s): open it once with this version's "
-                              "`tunetrail run` or tunetraild to upgrade it",
-                 sqlite3_errmsg(db));
-        goto err;
-    }
-    sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t idx = sqlite3_column_int64(s, 0);
-        if (idx != (int64_t)r->n) {
-            snprintf(err, errlen,
-                     "the log of study '%s' has no leaf %zu (next is %lld): the store was altered",
-                     study, r->n, (long long)idx);
-            goto err;
-        }
-        if (r->n == cap) {
-            cap = cap ? cap * 2 : 1024;
-            l->hash = realloc(l->hash, cap * sizeof *l->hash);
-            l->trial_id = realloc(l->trial_id, cap * sizeof *l->trial_id);
-            r->leaf = realloc(r->leaf, cap * sizeof *r->leaf);
-            r->text = realloc(r->text, cap * sizeof *r->text);
-            r->len = realloc(r->len, cap * sizeof *r->len);
-        }
-        size_t len = (size_t)sqlite3_column_bytes(s, 2);
-        if (w + len + 1 + PAYLOAD_TAIL_ROOM > r->pbufsize) {
-            snprintf(err, errlen, "the log of study '%s' is longer than its store file", study);
-            goto err;
-        }
-        if (r->n)
-            r->pbuf[w++] = ',';
-        char *text = (char *)r->pbuf + w;
-        memcpy(text, sqlite3_column_text(s, 2), len);
-        w += len;
-        if (sqlite3_column_bytes(s, 3) != MERKLE_HASH) {
-            snprintf(err, errlen, "leaf %zu of study '%s' has no hash: the store was altered",
-                     r->n, study);
-            goto err;
-        }
-        memcpy(l->hash[r->n], sqlite3_column_blob(s, 3), MERKLE_HASH);
-        l->trial_id[r->n] = sqlite3_column_int64(s, 1);
-        r->text[r->n] = text;
-        r->len[r->n] = len;
-        r->n++;
-    }
-    if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "reading the log: %s", sqlite3_errmsg(db));
-        goto err;
-    }
-    sqlite3_finalize(s);
-    s = NULL;
-    r->pend = w;
+    struct leafload ll = {study, r, l, r->pstart, 0, err, errlen};
+    r->pbuf[ll.w++] = '[';
+    if (store_log_each(st, study, load_leaf, &ll, err, errlen) != 0)
+        return -1;
+    r->pend = ll.w;
     record_phase("  read leaves");
     /* scan the two halves on two cores, each into its own arena */
     struct scanjob jobs[2] = {{r, 0, r->n / 2, &r->arena, -1, ""},
@@ -208,67 +204,21 @@ static int load_leaves(sqlite3 *db, const char *study, const char *dbpath, struc
     for (int k = 0; k < 2; k++)
         if (jobs[k].bad >= 0) {
             snprintf(err, errlen, "leaf %ld of study '%s': %s", jobs[k].bad, study, jobs[k].err);
-            goto err;
+            return -1;
         }
     record_phase("  scan leaves (2 threads)");
     if (!r->n)
         return 0;
     /* the head the collector extends must agree with the leaves */
-    if (sqlite3_prepare_v2(db, "SELECT size, frontier FROM log_head WHERE study = ?1", -1, &s,
-                           NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "reading the log: %s", sqlite3_errmsg(db));
-        goto err;
-    }
-    sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
     struct merkle_frontier f;
-    if (sqlite3_step(s) != SQLITE_ROW ||
-        merkle_frontier_decode(&f, (uint64_t)sqlite3_column_int64(s, 0), sqlite3_column_blob(s, 1),
-                               (size_t)sqlite3_column_bytes(s, 1)) != 0 ||
-        f.size != r->n) {
+    if (store_log_head(st, study, &f) != 0 || f.size != r->n) {
         snprintf(err, errlen,
                  "the log head of study '%s' does not match its %zu leaves: the store was altered",
                  study, r->n);
-        goto err;
+        return -1;
     }
     merkle_frontier_root(&f, l->head_root);
-    sqlite3_finalize(s);
     return 0;
-err:
-    sqlite3_finalize(s);
-    return -1;
-}
-
-/* The trial that wrote content sha: the same rule as eval_model_view (the
- * earliest writing process that did not read it first; in a process with
- * several trials, the one whose model_file names the path, else the last one
- * started before the write). */
-static int find_producer(sqlite3 *db, const uint8_t sha[32], const char *study, int64_t *id,
-                         char uuid[33], char **study_out)
-{
-    sqlite3_stmt *s;
-    const char *sql =
-        "SELECT t.id, pw.study_name, lower(hex(t.uuid)) FROM files w JOIN process_view pw ON pw.uuid = w.process"
-        " JOIN trials t ON t.process = w.process"
-        " WHERE w.sha256 = ?1 AND w.mode IN (1, 2) AND (?2 IS NULL OR pw.study_name = ?2)"
-        "  AND NOT EXISTS (SELECT 1 FROM files x WHERE x.process = w.process AND x.mode = 0"
-        "   AND x.sha256 = w.sha256)"
-        " ORDER BY pw.started_ns, w.process, EXISTS (SELECT 1 FROM params k WHERE k.trial_id = t.id"
-        "   AND k.key LIKE '%model_file' AND k.value = w.path) DESC,"
-        "  COALESCE(t.started_ns <= w.time_ns, 0) DESC, t.started_ns DESC, t.id LIMIT 1";
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_blob(s, 1, sha, 32, SQLITE_STATIC);
-    if (study)
-        sqlite3_bind_text(s, 2, study, -1, SQLITE_STATIC);
-    int found = sqlite3_step(s) == SQLITE_ROW;
-    if (found) {
-        *id = sqlite3_column_int64(s, 0);
-        const char *st = (const char *)sqlite3_column_text(s, 1);
-        *study_out = st ? strdup(st) : NULL;
-        snprintf(uuid, 33, "%s", (const char *)sqlite3_column_text(s, 2));
-    }
-    sqlite3_finalize(s);
-    return found ? 0 : -1;
 }
 
 static const char *js(json_t *o, const char *k)
@@ -278,22 +228,9 @@ static const char *js(json_t *o, const char *k)
 
 /* Evaluation trials (a process that read one of the study's models and
  * reported a metric): listed, left out of the search. */
-static json_t *excluded_json(sqlite3 *db, const struct record *r, const struct loginfo *l)
+static json_t *excluded_json(tt_store *st, const struct record *r, const struct loginfo *l)
 {
-    json_t *out = json_array(), *ids = json_object();
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT e.id, (SELECT lower(hex(uuid)) FROM trials WHERE id = e.evaluates)"
-                           " FROM eval_trial_view e",
-                           -1, &s, NULL) != SQLITE_OK)
-        return out;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        char k[32];
-        snprintf(k, sizeof k, "%lld", (long long)sqlite3_column_int64(s, 0));
-        const char *ev = (const char *)sqlite3_column_text(s, 1);
-        json_object_set_new(ids, k, json_string(ev ? ev : ""));
-    }
-    sqlite3_finalize(s);
+    json_t *out = json_array(), *ids = store_evaluation_trials(st);
     json_t *done = json_object();
     for (size_t i = 0; json_object_size(ids) && i < r->n; i++) {
         char k[32];
@@ -312,87 +249,11 @@ static json_t *excluded_json(sqlite3 *db, const struct record *r, const struct l
     return out;
 }
 
-/* The study's processes, through the sessions index: process_view would
- * derive every process's study and status (100k rows) to keep a few. */
-#define STUDY_PROCS                                                                              \
-    " FROM processes p WHERE p.session IN (SELECT uuid FROM sessions WHERE study = ?1)"         \
-    " OR (p.study = ?1 AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.uuid = p.session))"
-
-/* Trials of the study that are not final yet (so not in the log). */
-static int64_t count_running(sqlite3 *db, const char *study)
-{
-    sqlite3_stmt *s;
-    int64_t n = 0;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT count(*) FROM trials t WHERE t.process IN (SELECT p.uuid"
-                           STUDY_PROCS ") AND NOT EXISTS (SELECT 1 FROM log l WHERE l.trial_id = t.id)",
-                           -1, &s, NULL) != SQLITE_OK)
-        return 0;
-    sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) == SQLITE_ROW)
-        n = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    return n;
-}
-
-static json_t *all_processes_json(sqlite3 *db, const char *study)
-{
-    sqlite3_stmt *s;
-    json_t *o = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT count(*), total(COALESCE(utime_us, 0) + COALESCE(stime_us, 0)),"
-                           " total(CASE WHEN ended_ns > started_ns THEN ended_ns - started_ns END),"
-                           " COALESCE(max(maxrss_kb), 0)" STUDY_PROCS,
-                           -1, &s, NULL) != SQLITE_OK)
-        return json_null();
-    sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) == SQLITE_ROW)
-        o = json_pack("{s:I,s:f,s:f,s:I,s:s}", "processes", sqlite3_column_int64(s, 0),
-                      "cpu_seconds", sqlite3_column_double(s, 1) / 1e6, "wall_seconds",
-                      sqlite3_column_double(s, 2) / 1e9, "peak_rss_kb", sqlite3_column_int64(s, 3),
-                      "note",
-                      "every process of the study (search drivers and evaluations included), "
-                      "from the store; not verifiable from this record");
-    sqlite3_finalize(s);
-    return o ? o : json_null();
-}
-
 /* Holdout reuse: each evaluation data file with the trials evaluated on it. */
-static json_t *holdout_json(sqlite3 *db, const char *study, const struct record *r,
+static json_t *holdout_json(tt_store *st, const char *study, const struct record *r,
                             json_t *excluded)
 {
-    json_t *files = json_object();
-    sqlite3_stmt *s;
-    const char *sql =
-        "SELECT lower(hex(d.sha256)), d.path, ep.trial_id, lower(hex(ep.process)),"
-        " (SELECT min(x.time_ns) FROM eval_metric_view x WHERE x.process = ep.process)"
-        " FROM eval_process_view ep JOIN eval_data_view d ON d.process = ep.process"
-        " JOIN process_view p ON p.uuid = ep.process WHERE p.study_name = ?1"
-        " ORDER BY 5, 1";
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
-        while (sqlite3_step(s) == SQLITE_ROW) {
-            const char *sha = (const char *)sqlite3_column_text(s, 0);
-            json_t *f = json_object_get(files, sha);
-            if (!f) {
-                f = json_pack("{s:o,s:o,s:o,s:I}", "paths", json_object(), "trials", json_object(),
-                              "processes", json_object(), "first_ns",
-                              (json_int_t)sqlite3_column_int64(s, 4));
-                json_object_set_new(files, sha, f);
-            }
-            char k[32];
-            snprintf(k, sizeof k, "%lld", (long long)sqlite3_column_int64(s, 2));
-            json_object_set_new(json_object_get(f, "paths"),
-                                (const char *)sqlite3_column_text(s, 1), json_true());
-            json_object_set_new(json_object_get(f, "trials"), k, json_true());
-            json_object_set_new(json_object_get(f, "processes"),
-                                (const char *)sqlite3_column_text(s, 3), json_true());
-            int64_t t = sqlite3_column_int64(s, 4);
-            if (t && t < json_integer_value(json_object_get(f, "first_ns")))
-                json_object_set_new(f, "first_ns", json_integer(t));
-        }
-        sqlite3_finalize(s);
-    }
+    json_t *files = store_holdout_files(st, study);
     /* latest start of a counted trial, for "adaptive" */
     json_t *skip = json_object(), *x;
     size_t i;
@@ -434,52 +295,6 @@ static json_t *holdout_json(sqlite3 *db, const char *study, const struct record 
                      "reported a metric; its data files are the other files it read; a file "
                      "evaluated before a later trial started may have guided the search",
                      "files", out);
-}
-
-/* Metrics later processes reported on the model of trial id. */
-static json_t *evaluations_json(sqlite3 *db, int64_t id)
-{
-    json_t *out = json_array();
-    sqlite3_stmt *s;
-    const char *sql = "SELECT m.name, m.value, m.split, (SELECT lower(hex(d.sha256)) FROM"
-                      " eval_data_view d WHERE d.process = m.process ORDER BY d.path LIMIT 1),"
-                      " (SELECT d.path FROM eval_data_view d WHERE d.process = m.process"
-                      " ORDER BY d.path LIMIT 1)"
-                      " FROM eval_metric_view m WHERE m.trial_id = ?1 ORDER BY m.time_ns, m.seq";
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-        return out;
-    sqlite3_bind_int64(s, 1, id);
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        json_t *e = json_pack("{s:s,s:f,s:s}", "metric", (const char *)sqlite3_column_text(s, 0),
-                              "value", sqlite3_column_double(s, 1), "split", "test");
-        if (sqlite3_column_type(s, 3) != SQLITE_NULL) {
-            json_object_set_new(e, "data_sha256", json_string((const char *)sqlite3_column_text(s, 3)));
-            json_object_set_new(e, "data_path", json_string((const char *)sqlite3_column_text(s, 4)));
-        }
-        json_array_append_new(out, e);
-    }
-    sqlite3_finalize(s);
-    return out;
-}
-
-/* The collector's signed checkpoint of this exact tree, if it stored one. */
-static json_t *stored_checkpoint(sqlite3 *db, const char *study, size_t size,
-                                 const merkle_hash root)
-{
-    sqlite3_stmt *s;
-    json_t *o = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT root, key, sig FROM checkpoints WHERE study = ?1 AND tree_size = ?2",
-                           -1, &s, NULL) != SQLITE_OK)
-        return json_null();
-    sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)size);
-    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_bytes(s, 0) == 32 &&
-        !memcmp(sqlite3_column_blob(s, 0), root, 32) && sqlite3_column_bytes(s, 1) == 32 &&
-        sqlite3_column_bytes(s, 2) == 64)
-        o = checkpoint_json(size, root, sqlite3_column_blob(s, 1), sqlite3_column_blob(s, 2));
-    sqlite3_finalize(s);
-    return o ? o : json_null();
 }
 
 static json_t *proof_json(const struct record *r, const struct loginfo *l, size_t idx)
@@ -530,7 +345,6 @@ void record_phase(const char *what)
 int record_build(tt_store *st, const struct record_opts *o, struct record *out, char *err,
                  size_t errlen)
 {
-    sqlite3 *db = store_sqlite(st);
     struct loginfo l = {0};
     json_t *search = NULL, *sel = NULL, *choices = NULL, *refit = NULL;
     json_t *produced_by = NULL, *excluded = NULL, *subject = json_array();
@@ -554,7 +368,7 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
             goto out;
         }
         wire_hex(shahex, sha, 32);
-        if (find_producer(db, sha, o->study, &pid, produced, &study) != 0) {
+        if (store_find_producer(st, sha, o->study, &pid, produced, &study) != 0) {
             snprintf(err, errlen,
                      "%s (sha256 %.16s...): no trial%s%s wrote this file; attest a model written "
                      "by a command run under `tunetrail run`",
@@ -572,7 +386,7 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
         goto out;
 
     record_phase("find producer");
-    if (load_leaves(db, study, store_path(st), out, &l, err, errlen) != 0)
+    if (load_leaves(st, study, out, &l, err, errlen) != 0)
         goto out;
     record_phase("load + check leaves");
     if (!out->n) {
@@ -596,7 +410,7 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
             goto out;
         }
     }
-    excluded = excluded_json(db, out, &l);
+    excluded = excluded_json(st, out, &l);
     record_phase("evaluation trials");
     if (record_compute(out->leaf, out->n, excluded, o->model ? produced : NULL,
                        o->objective ? name : NULL, dir_max, &search, &sel, &choices, &refit, err,
@@ -649,7 +463,7 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
             if (json_object_get(pl, copy[i]))
                 json_object_set(produced_by, copy[i], json_object_get(pl, copy[i]));
         json_decref(pl);
-        json_object_set_new(produced_by, "evaluations", evaluations_json(db, pid));
+        json_object_set_new(produced_by, "evaluations", store_model_evaluations(st, pid));
         json_array_append_new(proofs, proof_json(out, &l, (size_t)pidx));
         if (refit) {
             json_object_set(produced_by, "refit_of", refit);
@@ -667,7 +481,7 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
                             "RFC 9162 SHA-256 (leaf 0x00, node 0x01); trials[i] is leaf i, hashed "
                             "as its canonical JSON text",
                             "tree_size", (json_int_t)out->n, "root", roothex, "checkpoint",
-                            stored_checkpoint(db, study, out->n, root), "proofs", proofs);
+                            store_stored_checkpoint(st, study, out->n, root), "proofs", proofs);
     json_t *pred = json_pack("{s:s,s:o,s:{s:s,s:s}}", "study", study, "created",
                              jsonfmt_iso_ns((long long)time(NULL) * 1000000000LL), "tool", "name",
                              "tunetrail", "version", TT_VERSION);
@@ -678,7 +492,7 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
     json_object_set_new(pred, "selection", sel);
     json_object_set_new(pred, "choices", choices);
     record_phase("root, proofs, producedBy");
-    json_object_set_new(pred, "holdout", holdout_json(db, study, out, excluded));
+    json_object_set_new(pred, "holdout", holdout_json(st, study, out, excluded));
     record_phase("holdout");
     json_object_set_new(pred, "log", log);
     search = sel = choices = NULL;

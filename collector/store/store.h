@@ -109,10 +109,53 @@ int64_t store_read_resolve_trial(store_reader *r, const char *arg);
 /* One trial by id (full as above), or NULL with err. */
 json_t *store_read_trial(store_reader *r, int64_t id, int full, char *err, size_t errlen);
 
-/* Readers (query.c, attest, report) use SQL on the store's tables and views
- * (see the schema at the top of collector/store_sqlite.c): `trial_view` and
- * `process_view` give the derived study and status. The handle stays owned
- * by st; do not close it. */
+/* ---- A study's record: what the provenance record (collector/record/)
+ * reads besides the trials (store_study.c). */
+struct merkle_frontier;
+/* One leaf of a study's log, borrowed for the callback. hash is NULL when
+ * the stored hash is not 32 bytes (an altered store). */
+struct store_leaf {
+    int64_t idx, trial_id;
+    const char *text;
+    size_t len;
+    const uint8_t *hash;
+};
+/* fn returns 0 to go on, non-zero to stop (its own error). */
+typedef int (*store_leaf_fn)(const struct store_leaf *leaf, void *arg);
+/* Calls fn for each leaf of study's log, by index. Returns 0; -1 with err
+ * set when the store cannot be read, or -1 (err untouched) when fn stopped. */
+int store_log_each(tt_store *st, const char *study, store_leaf_fn fn, void *arg, char *err,
+                   size_t errlen);
+/* The head the collector extends (size and frontier) into *f: 0, or -1 if
+ * the study has none or it does not decode. */
+int store_log_head(tt_store *st, const char *study, struct merkle_frontier *f);
+/* The trial that wrote content sha (in study, NULL: any): 0 with its id,
+ * uuid (hex) and study (malloc'd, may be NULL), or -1 if no trial did. */
+int store_find_producer(tt_store *st, const uint8_t sha[32], const char *study, int64_t *id,
+                        char uuid[33], char **study_out);
+/* Evaluation trials: an object trial id (decimal string) -> the uuid (hex)
+ * of the trial it evaluates. New reference. */
+json_t *store_evaluation_trials(tt_store *st);
+/* Trials of the study not final yet (so not in its log). */
+int64_t store_count_running(tt_store *st, const char *study);
+/* Compute of every process of the study: {processes, cpu_seconds,
+ * wall_seconds, peak_rss_kb, note}, or JSON null. New reference. */
+json_t *store_study_compute(tt_store *st, const char *study);
+/* Each evaluation data file of the study, by sha256 (hex): {paths: {path:
+ * true}, trials: {id: true}, processes: {uuid: true}, first_ns}. */
+json_t *store_holdout_files(tt_store *st, const char *study);
+/* Metrics later processes reported on the model of trial id: an array of
+ * {metric, value, split: "test", data_sha256, data_path} in time order. */
+json_t *store_model_evaluations(tt_store *st, int64_t id);
+/* The collector's signed checkpoint of exactly this tree (checkpoint_json
+ * form), or JSON null. New reference. */
+json_t *store_stored_checkpoint(tt_store *st, const char *study, size_t size,
+                                const uint8_t root[32]);
+
+/* The SQLite backend's own connection, for its unit tests (tests/unit/
+ * test_store_*.c) and benchmarks; the roles read through the functions
+ * above, so a second backend implements those. The handle stays owned by
+ * st; do not close it. */
 struct sqlite3;
 struct sqlite3 *store_sqlite(tt_store *st);
 
