@@ -9,12 +9,13 @@
 #define TT_CLI_H
 
 #include "agent.h"  /* cmd_run, cmd_flush */
-#include "record.h" /* cmd_attest, cmd_verify */
-#include "report.h" /* cmd_report */
 
 int cmd_studies(int argc, char **argv); /* cli/query.c */
 int cmd_trials(int argc, char **argv);  /* cli/query.c */
 int cmd_show(int argc, char **argv);    /* cli/query.c */
 int cmd_keygen(int argc, char **argv);  /* cli/keygen.c */
+int cmd_attest(int argc, char **argv);  /* cli/attest.c */
+int cmd_verify(int argc, char **argv);  /* cli/verify.c */
+int cmd_report(int argc, char **argv);  /* cli/report.c */
 
 #endif

@@ -97,9 +97,13 @@ void record_phase(const char *what);
 /* The canonical serialisation of a leaf object (jansson flags of RECORD.md). */
 #define RECORD_LEAF_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17))
 
-/* `tunetrail attest` and `tunetrail verify` (record/attest.c, record/verify.c);
- * exit-status convention: cli.h. */
-int cmd_attest(int argc, char **argv);
-int cmd_verify(int argc, char **argv);
+/* Checks the record at recpath against model (and the receipts in
+ * receipts, if not NULL; the signing key from pubfile, else the keys under
+ * $TUNETRAIL_HOME): every check runs even after one fails. Returns 0 if all
+ * hold, 1 if some fail, with *line a malloc'd "verify: OK ..." or
+ * "verify: FAILED <check>: <why>; ok: ..." line; -1 with err if the file
+ * cannot be read (*line NULL). */
+int record_verify(const char *recpath, const char *model, const char *pubfile,
+                  const char *receipts, char **line, char *err, size_t errlen);
 
 #endif

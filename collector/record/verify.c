@@ -1,9 +1,8 @@
-/* verify.c - `tunetrail verify OUT MODEL`: checks a provenance record and says
+/* verify.c - record_verify (record.h): checks a provenance record and says
  * in one line what holds and what fails (docs/RECORD.md, "What verify checks").
  * Every check runs even after one fails, so the line names all failures. */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,25 +16,9 @@
 #include "keys.h"
 #include "merkle.h"
 #include "record.h"
+#include "util.h"
 #include "wire.h"
 
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: tunetrail verify OUT MODEL [--pubkey FILE] [--receipts DIR]\n\n"
-            "Checks a provenance record written by `tunetrail attest`:\n"
-            "  signature  the DSSE signature, with --pubkey FILE (a .pub from `tunetrail keygen`),\n"
-            "             else a key under $TUNETRAIL_HOME/keys with the record's keyid;\n"
-            "  subject    MODEL's SHA-256 is the attested one;\n"
-            "  predicate  the counts add up and every statistic, recomputed from the record's\n"
-            "             trials, is the one recorded;\n"
-            "  log        the trials are the whole study log: their RFC 9162 root is the attested\n"
-            "             root, each audit path reproduces it, the collector's checkpoint signs it;\n"
-            "  receipts   with --receipts DIR (the agents' $TUNETRAIL_HOME/receipts): every\n"
-            "             checkpoint the collector gave for the study is a prefix of this log.\n"
-            "Prints one line: OK or FAILED, then each check. Exit status 0 only if all hold.\n");
-}
 
 struct result {
     char ok[1024], bad[2048];
@@ -416,42 +399,20 @@ static void check_receipts(struct result *r, const char *dir, const char *study,
     }
 }
 
-int cmd_verify(int argc, char **argv)
+int record_verify(const char *recpath, const char *model, const char *pubfile,
+                  const char *receipts, char **line, char *err, size_t errlen)
 {
-    static const struct option longopts[] = {
-        {"pubkey", required_argument, NULL, 'p'},
-        {"receipts", required_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *pubfile = NULL, *receipts = NULL;
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'p': pubfile = optarg; break;
-        case 'r': receipts = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (argc - optind != 2) {
-        fprintf(stderr, "tunetrail verify: expected OUT and MODEL\n\n");
-        usage(stderr);
-        return 2;
-    }
-    const char *recpath = argv[optind], *model = argv[optind + 1];
-    char err[1024];
     size_t len;
-    char *text = read_file(recpath, &len, err, sizeof err);
-    if (!text) {
-        fprintf(stderr, "tunetrail verify: %s\n", err);
-        return 1;
-    }
+    *line = NULL;
+    char *text = read_file(recpath, &len, err, errlen);
+    if (!text)
+        return -1;
     struct dsse_envelope env;
-    if (dsse_parse(text, len, &env, err, sizeof err) != 0) {
-        printf("verify: FAILED record: %s: %s\n", recpath, err);
+    char why[1024];
+    if (dsse_parse(text, len, &env, why, sizeof why) != 0) {
         free(text);
+        if (asprintf(line, "verify: FAILED record: %s: %s", recpath, why) < 0)
+            return tt_fail(err, errlen, "out of memory");
         return 1;
     }
     free(text);
@@ -464,8 +425,8 @@ int cmd_verify(int argc, char **argv)
     } else {
         char *payload = (char *)env.payload;
         env.payload = NULL; /* record_from_payload owns it now */
-        if (record_from_payload(payload, env.payload_len, &rec, err, sizeof err) != 0)
-            fail(&r, "record: %s", err);
+        if (record_from_payload(payload, env.payload_len, &rec, why, sizeof why) != 0)
+            fail(&r, "record: %s", why);
         else if (!js(rec.stmt, "_type") || strcmp(js(rec.stmt, "_type"), RECORD_STATEMENT_TYPE) ||
                  !js(rec.stmt, "predicateType") ||
                  strcmp(js(rec.stmt, "predicateType"), RECORD_PREDICATE_TYPE))
@@ -486,11 +447,13 @@ int cmd_verify(int argc, char **argv)
             pass(&r, "receipts not given (--receipts DIR checks them)");
         free(h);
     }
-    if (r.failed)
-        printf("verify: FAILED %s%s%s\n", r.bad, *r.ok ? "; ok: " : "", r.ok);
-    else
-        printf("verify: OK %s\n", r.ok);
+    int n = r.failed ? asprintf(line, "verify: FAILED %s%s%s", r.bad, *r.ok ? "; ok: " : "", r.ok)
+                     : asprintf(line, "verify: OK %s", r.ok);
     record_free(&rec);
     dsse_free(&env);
+    if (n < 0) {
+        *line = NULL;
+        return tt_fail(err, errlen, "out of memory");
+    }
     return r.failed ? 1 : 0;
 }

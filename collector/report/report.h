@@ -2,7 +2,7 @@
  * self-contained HTML page (inline CSS and SVG drawn here, no script, no
  * fetch: a Content-Security-Policy forbids it) or a Markdown "Search
  * disclosure" section for a model card. `tunetrail report` is cmd_report
- * (cli.h); the record comes from record_build (--study) or record_load.
+ * (cli/report.c); the record comes from record_build (--study) or record_load.
  *
  * Error convention: 0 on success, -1 with "<what>" in err[errlen]. */
 #ifndef TT_REPORT_H
@@ -34,8 +34,5 @@ int report_write(FILE *out, const struct record *rec, const struct report_opts *
                  size_t errlen);
 
 #define REPORT_DENSITY_N 3000
-
-/* `tunetrail report` (report/report.c); exit-status convention: cli.h. */
-int cmd_report(int argc, char **argv);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "dsse.h"
 #include "keys.h"
 #include "paths.h"
