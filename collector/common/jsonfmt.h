@@ -18,6 +18,10 @@ json_t *jsonfmt_string(const char *s);
  * or out of memory. */
 char *jsonfmt_utf8_fix(const char *s);
 
+/* The canonical dump: a leaf's bytes (hashed into the study log) and the
+ * record's Statement around them are json_dumps(v, JSONFMT_CANONICAL). */
+#define JSONFMT_CANONICAL (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17))
+
 /* ISO 8601 UTC string with milliseconds for a time in ns (new reference). */
 json_t *jsonfmt_iso_ns(long long ns);
 

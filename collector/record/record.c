@@ -556,7 +556,7 @@ int record_payload(struct record *r, size_t room, uint8_t **start, size_t *len)
     }
     json_t *pred = json_object_get(r->stmt, "predicate");
     json_object_set_new(pred, "trials", json_string("\001trials\001"));
-    char *head = json_dumps(r->stmt, RECORD_LEAF_FLAGS);
+    char *head = json_dumps(r->stmt, JSONFMT_CANONICAL);
     json_object_del(pred, "trials");
     char *at = head ? strstr(head, mark) : NULL;
     size_t pre = at ? (size_t)(at - head) : 0, post = at ? strlen(at + sizeof mark - 1) : 0;

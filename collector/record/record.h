@@ -89,13 +89,9 @@ int record_objective_parse(const char *spec, char *name, size_t namelen, int *di
 /* 1 if a param key names a repetition (seed, run, rep...), see RECORD.md. */
 int record_seed_like(const char *key);
 
-
 /* With TUNETRAIL_TIMING set, prints the time since the previous call to
  * stderr as "  <what>  <seconds> s" (the benchmark's phase breakdown). */
 void record_phase(const char *what);
-
-/* The canonical serialisation of a leaf object (jansson flags of RECORD.md). */
-#define RECORD_LEAF_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17))
 
 /* Checks the record at recpath against model (and the receipts in
  * receipts, if not NULL; the signing key from pubfile, else the keys under

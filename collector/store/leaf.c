@@ -16,20 +16,16 @@
 #include "util.h"
 #include "wire.h"
 #include "jsonfmt.h"
+#include "store_files.h"
 
 int leaf_canonical(json_t *leaf, char **text)
 {
-    *text = json_dumps(leaf, LEAF_JSON_FLAGS);
+    *text = json_dumps(leaf, JSONFMT_CANONICAL);
     return *text ? 0 : -1;
 }
 
 enum { Q_TRIAL, Q_PARAMS, Q_METRICS, Q_INPUTS, Q_OUTPUTS, Q__COUNT };
 
-/* Per path, the latest row that has a hash wins over rows without one (as query.c). */
-#define FILES_SQL(modes)                                                                         \
-    "SELECT path, sha256, size, max((sha256 IS NOT NULL) * 4000000000000000000"                  \
-    " + COALESCE(time_ns, 0)) FROM files WHERE process = ?1 AND mode IN " modes                  \
-    " GROUP BY path ORDER BY path"
 
 static const char *leaf_sql[Q__COUNT] = {
     /* trial_view's columns (collector/store_sqlite.c) spelled out on the base
@@ -54,8 +50,8 @@ static const char *leaf_sql[Q__COUNT] = {
                  " ORDER BY time_ns, origin_id, seq",
     [Q_METRICS] = "SELECT name, value, step, split, direction FROM metrics WHERE trial_id = ?1"
                   " ORDER BY step, time_ns, origin_id, seq",
-    [Q_INPUTS] = FILES_SQL("(0, 2)"),
-    [Q_OUTPUTS] = FILES_SQL("(1, 2)"),
+    [Q_INPUTS] = STORE_FILES_SQL(STORE_FILES_IN_MODES),
+    [Q_OUTPUTS] = STORE_FILES_SQL(STORE_FILES_OUT_MODES),
 };
 
 struct leaf_ctx {

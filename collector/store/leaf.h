@@ -14,8 +14,8 @@
 #include <jansson.h>
 
 #define LEAF_VERSION 1
-/* The canonical dump: the leaf bytes are exactly json_dumps(leaf, LEAF_JSON_FLAGS). */
-#define LEAF_JSON_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17))
+/* The canonical dump: the leaf bytes are exactly json_dumps(leaf,
+ * JSONFMT_CANONICAL) (common/jsonfmt.h). */
 
 struct sqlite3;
 
@@ -48,7 +48,7 @@ char *leaf_ctx_build_with(struct leaf_ctx *c, int64_t trial_id, json_t *metrics,
                           size_t errlen);
 
 /* One file of a leaf's "inputs" or "outputs" as a caller tracked it: the
- * row `tunetrail show` would pick for its path (see leaf.c, FILES_SQL). */
+ * row `tunetrail show` would pick for its path (the rule of store_files.h). */
 struct leaf_file {
     const char *path;      /* as stored; repaired when shown */
     const uint8_t *sha256; /* 32 bytes, or NULL (the row has none) */
@@ -82,7 +82,7 @@ char *leaf_ctx_build_given(struct leaf_ctx *c, int64_t trial_id, struct leaf_giv
 json_t *leaf_metric_point(double value, int value_null, int64_t step, const char *split,
                           const char *direction);
 
-/* Serialises leaf with LEAF_JSON_FLAGS into *text (malloc'd). Returns 0, or
+/* Serialises leaf with JSONFMT_CANONICAL into *text (malloc'd). Returns 0, or
  * -1 if jansson fails (out of memory). json_loads(leaf_build(...)) passed
  * back through this gives the same bytes. */
 int leaf_canonical(json_t *leaf, char **text);

@@ -11,6 +11,7 @@
 #include "leaf.h"
 #include "merkle.h"
 #include "jsonfmt.h"
+#include "store_files.h"
 
 const char *slog_schema_sql =
     "CREATE TABLE IF NOT EXISTS log(study TEXT NOT NULL, idx INTEGER NOT NULL,"
@@ -236,13 +237,10 @@ static int str_set(char **slot, const char *s)
 }
 
 /* ---- each process's inputs and outputs, as stored through this
- * connection: per path and role the row FILES_SQL (leaf.c) would pick, i.e.
- * the highest (sha256 IS NOT NULL) * 4e18 + COALESCE(time_ns, 0), the first
- * stored on a tie (SQLite's max() keeps the first row it meets, and the
- * rows of a process are met in rowid = arrival order). */
+ * connection: per path and role the row STORE_FILES_SQL would pick (the
+ * rule of store_files.h), computed in C as rows arrive. */
 #define FSTATE_MAX 65536            /* processes tracked; checked between transactions */
 #define FSTATE_BYTES_MAX (64u << 20) /* memory for paths; past it a process is read from the store */
-#define FKEY_HASHED 4000000000000000000ll
 struct fbest {
     int64_t key, size;
     uint8_t sha[32];
@@ -478,13 +476,13 @@ int slog_file(struct store_log *lg, const uint8_t proc[16], const char *path, in
     }
     if (!f->complete)
         return SQLITE_OK;
-    int in = mode == 0 || mode == 2, out = mode == 1 || mode == 2; /* FILES_SQL's modes */
+    int in = store_files_is_input(mode), out = store_files_is_output(mode);
     if (!in && !out)
         return SQLITE_OK;
     int64_t t = has_time ? time_ns : 0;
-    if (sha256 && t > INT64_MAX - FKEY_HASHED)
+    if (sha256 && t > INT64_MAX - STORE_FILES_HASHED)
         goto drop; /* SQLite's sum would turn REAL there: let SQL decide */
-    int64_t key = sha256 ? FKEY_HASHED + t : t;
+    int64_t key = sha256 ? STORE_FILES_HASHED + t : t;
     uint64_t h = path_hash(path);
     struct fent *e = fstate_find(f, path, h);
     if (!e) {

@@ -13,6 +13,7 @@
 
 #include "jsonfmt.h"
 #include "store.h"
+#include "store_files.h"
 #include "util.h"
 #include "wire.h"
 
@@ -49,17 +50,12 @@ store_reader *store_reader_open(tt_store *st, char *err, size_t errlen)
         store_reader_close(q);
         return NULL;
     }
-    /* Per path, the latest row that has a hash wins over rows without one. */
-#define FILES_SQL(modes)                                                                         \
-    "SELECT path, sha256, size, max((sha256 IS NOT NULL) * 4000000000000000000"                  \
-    " + COALESCE(time_ns, 0)) FROM files WHERE process = ?1 AND mode IN " modes                  \
-    " GROUP BY path ORDER BY path"
     const char *sql[] = {
         "SELECT key, value, source FROM params WHERE trial_id = ?1 ORDER BY time_ns, origin_id, seq",
         "SELECT name, value, step, split, direction, time_ns FROM metrics WHERE trial_id = ?1"
         " ORDER BY step, time_ns, origin_id, seq",
-        FILES_SQL("(0, 2)"),
-        FILES_SQL("(1, 2)"),
+        STORE_FILES_SQL(STORE_FILES_IN_MODES),
+        STORE_FILES_SQL(STORE_FILES_OUT_MODES),
         "SELECT uuid, parent, relation, pid, ppid, exe, argv, cwd, host, user, uid, git_commit,"
         " git_dirty, started_ns, ended_ns, status, exit_code, signal, utime_us, stime_us,"
         " maxrss_kb, study_name, session FROM process_view WHERE uuid = ?1",
