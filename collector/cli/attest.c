@@ -48,7 +48,7 @@ static int write_record(const char *out, uint8_t *buf, size_t room, size_t len,
         if (asprintf(&tmp, "%s.tmp.%d", out, (int)getpid()) < 0)
             return -1;
         if (!(f = fopen(tmp, "w"))) {
-            snprintf(err, errlen, "%s: cannot write: %s", out, strerror(errno));
+            tt_fail(err, errlen, "%s: cannot write: %s", out, strerror(errno));
             free(tmp);
             return -1;
         }
@@ -56,11 +56,11 @@ static int write_record(const char *out, uint8_t *buf, size_t room, size_t len,
     int rc = dsse_write_inplace(f, DSSE_INTOTO_TYPE, buf, room, len, k, err, errlen);
     if (!to_stdout) {
         if (fclose(f) != 0 && rc == 0) {
-            snprintf(err, errlen, "%s: cannot write: %s", out, strerror(errno));
+            tt_fail(err, errlen, "%s: cannot write: %s", out, strerror(errno));
             rc = -1;
         }
         if (rc == 0 && rename(tmp, out) != 0) {
-            snprintf(err, errlen, "%s: cannot write: %s", out, strerror(errno));
+            tt_fail(err, errlen, "%s: cannot write: %s", out, strerror(errno));
             rc = -1;
         }
         if (rc != 0)
@@ -81,7 +81,7 @@ int cmd_attest(int argc, char **argv)
     };
     struct record_opts ro = {0};
     const char *out = NULL, *keyfile = NULL, *storeflag = NULL;
-    char err[1024];
+    char err[TT_ERR_MAX];
     int c;
     optind = 0;
     while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "paths.h"
 #include "store.h"
+#include "util.h"
 
 struct qopts {
     int json, help;
@@ -61,7 +62,7 @@ struct q {
 
 static int q_open(struct q *q, const char *cmd, const char *flag)
 {
-    char err[512];
+    char err[TT_ERR_MAX];
     memset(q, 0, sizeof *q);
     if (paths_store(flag, &q->path, err, sizeof err) < 0) {
         fprintf(stderr, "tunetrail %s: %s\n", cmd, err);
@@ -132,7 +133,7 @@ int cmd_studies(int argc, char **argv)
         q_close(&q);
         return 1;
     }
-    char err[512];
+    char err[TT_ERR_MAX];
     json_t *all = store_read_studies(q.r, err, sizeof err);
     if (!all) {
         fprintf(stderr, "tunetrail studies: %s\n", err);
@@ -224,7 +225,7 @@ int cmd_trials(int argc, char **argv)
     struct q q;
     struct trials_out out = {.json = o.json, .rows = json_array()};
     json_t *rows = out.rows;
-    char err[512];
+    char err[TT_ERR_MAX];
     rc = 1;
     if (q_open(&q, "trials", o.store) < 0)
         goto out;
@@ -447,7 +448,7 @@ int cmd_show(int argc, char **argv)
     }
     const char *arg = argv[optind];
     struct q q;
-    char err[512];
+    char err[TT_ERR_MAX];
     rc = 1;
     if (q_open(&q, "show", o.store) < 0)
         goto out;

@@ -15,6 +15,7 @@
 #include "record.h"
 #include "report.h"
 #include "store.h"
+#include "util.h"
 
 static void usage(FILE *f)
 {
@@ -43,7 +44,7 @@ static void usage(FILE *f)
  * failed run never leaves a half report in place of a good one. */
 static int write_out(const char *out, const struct record *rec, const struct report_opts *o)
 {
-    char err[512];
+    char err[TT_ERR_MAX];
     if (!strcmp(out, "-")) {
         if (report_write(stdout, rec, o, err, sizeof err) < 0) {
             fprintf(stderr, "tunetrail report: %s (standard output)\n", err);
@@ -70,11 +71,11 @@ static int write_out(const char *out, const struct record *rec, const struct rep
     fchmod(fd, 0644);
     int rc = report_write(f, rec, o, err, sizeof err);
     if (fclose(f) != 0 && rc == 0) {
-        snprintf(err, sizeof err, "write failed: %s", strerror(errno));
+        tt_fail(err, sizeof err, "write failed: %s", strerror(errno));
         rc = -1;
     }
     if (rc == 0 && rename(tmp, out) < 0) {
-        snprintf(err, sizeof err, "cannot rename into place: %s", strerror(errno));
+        tt_fail(err, sizeof err, "cannot rename into place: %s", strerror(errno));
         rc = -1;
     }
     if (rc < 0) {
@@ -110,7 +111,7 @@ int cmd_report(int argc, char **argv)
     };
     const char *study = NULL, *recfile = NULL, *objective = NULL, *store = NULL, *out = NULL;
     struct report_opts o = {REPORT_HTML, NULL, NULL};
-    char err[1024];
+    char err[TT_ERR_MAX];
     int c, rc = 1;
     json_t *keyids = NULL;
     struct record rec;

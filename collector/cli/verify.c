@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "record.h"
+#include "util.h"
 
 static void usage(FILE *f)
 {
@@ -48,7 +49,7 @@ int cmd_verify(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    char err[1024], *line;
+    char err[TT_ERR_MAX], *line;
     int rc = record_verify(argv[optind], argv[optind + 1], pubfile, receipts, &line, err, sizeof err);
     if (rc < 0) {
         fprintf(stderr, "tunetrail verify: %s\n", err);

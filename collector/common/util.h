@@ -4,6 +4,11 @@
 
 #include <stddef.h>
 
+/* The one error convention of the collector side: a function that can fail
+ * takes (char *err, size_t errlen) and fills it with tt_fail; a caller's
+ * buffer is char err[TT_ERR_MAX] (two paths and a reason fit). */
+#define TT_ERR_MAX 1024
+
 /* Formats a message into err[errlen] (if err is non-NULL) and returns -1, so
  * an error path reads `return tt_fail(err, errlen, "cannot open %s", p);`.
  * Keeps errno as it was. */

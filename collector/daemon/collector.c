@@ -14,6 +14,7 @@
 #include <zmq.h>
 
 #include "tunetrail.pb-c.h"
+#include "util.h"
 
 #define POLL_MS 100
 #define DRAIN_MAX 256 /* messages per wake-up before we look at stop and the monitor */
@@ -260,7 +261,7 @@ int collector_serve(void *zctx, const char *endpoint, tt_store *st, volatile sig
     int rc = -1;
     publish(&s);
     if (!(s.router = zmq_socket(zctx, ZMQ_ROUTER))) {
-        snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(errno));
+        tt_fail(err, errlen, "zmq_socket: %s", zmq_strerror(errno));
         return -1;
     }
     int64_t maxmsg = COLLECTOR_MAXMSGSIZE;
@@ -273,11 +274,11 @@ int collector_serve(void *zctx, const char *endpoint, tt_store *st, volatile sig
                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) < 0 ||
         !(s.mon = zmq_socket(zctx, ZMQ_PAIR)) || zmq_connect(s.mon, mon_ep) < 0) {
-        snprintf(err, errlen, "zmq monitor: %s", zmq_strerror(errno));
+        tt_fail(err, errlen, "zmq monitor: %s", zmq_strerror(errno));
         goto done;
     }
     if (zmq_bind(s.router, endpoint) < 0) {
-        snprintf(err, errlen, "cannot bind %s: %s", endpoint, zmq_strerror(errno));
+        tt_fail(err, errlen, "cannot bind %s: %s", endpoint, zmq_strerror(errno));
         goto done;
     }
     /* A long-lived writer: checkpoint on another core, not between batches. */
@@ -293,7 +294,7 @@ int collector_serve(void *zctx, const char *endpoint, tt_store *st, volatile sig
         if (zmq_poll(items, 2, POLL_MS) < 0) {
             if (errno == EINTR)
                 continue;
-            snprintf(err, errlen, "zmq_poll: %s", zmq_strerror(errno));
+            tt_fail(err, errlen, "zmq_poll: %s", zmq_strerror(errno));
             goto done;
         }
         if (items[1].revents & ZMQ_POLLIN)
@@ -305,7 +306,7 @@ int collector_serve(void *zctx, const char *endpoint, tt_store *st, volatile sig
                 if (got < GROUP_MAX) {
                     if (!errno || errno == EAGAIN || errno == EINTR)
                         break;
-                    snprintf(err, errlen, "zmq_msg_recv: %s", zmq_strerror(errno));
+                    tt_fail(err, errlen, "zmq_msg_recv: %s", zmq_strerror(errno));
                     goto done;
                 }
             }

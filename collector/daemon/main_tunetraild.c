@@ -11,6 +11,7 @@
 #include "keys.h"
 #include "paths.h"
 #include "store.h"
+#include "util.h"
 
 static volatile sig_atomic_t stop_flag;
 
@@ -79,7 +80,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    char err[512];
+    char err[TT_ERR_MAX];
     char *path = NULL;
     if (paths_store(store_flag, &path, err, sizeof err) < 0) {
         fprintf(stderr, "tunetraild: %s\n", err);

@@ -87,7 +87,7 @@ struct scanjob {
     size_t from, to;
     struct leaf_arena *arena;
     long bad; /* the leaf that failed, or -1 */
-    char err[200];
+    char err[TT_ERR_MAX];
 };
 
 static void *scan_thread(void *p)
@@ -126,7 +126,7 @@ static int load_leaf(const struct store_leaf *sl, void *arg)
     struct record *r = ll->r;
     struct loginfo *l = ll->l;
     if (sl->idx != (int64_t)r->n) {
-        snprintf(ll->err, ll->errlen,
+        tt_fail(ll->err, ll->errlen,
                  "the log of study '%s' has no leaf %zu (next is %lld): the store was altered",
                  ll->study, r->n, (long long)sl->idx);
         return -1;
@@ -140,7 +140,7 @@ static int load_leaf(const struct store_leaf *sl, void *arg)
         r->len = realloc(r->len, ll->cap * sizeof *r->len);
     }
     if (ll->w + sl->len + 1 + PAYLOAD_TAIL_ROOM > r->pbufsize) {
-        snprintf(ll->err, ll->errlen, "the log of study '%s' is longer than its store file",
+        tt_fail(ll->err, ll->errlen, "the log of study '%s' is longer than its store file",
                  ll->study);
         return -1;
     }
@@ -150,7 +150,7 @@ static int load_leaf(const struct store_leaf *sl, void *arg)
     memcpy(text, sl->text, sl->len);
     ll->w += sl->len;
     if (!sl->hash) {
-        snprintf(ll->err, ll->errlen, "leaf %zu of study '%s' has no hash: the store was altered",
+        tt_fail(ll->err, ll->errlen, "leaf %zu of study '%s' has no hash: the store was altered",
                  r->n, ll->study);
         return -1;
     }
@@ -181,7 +181,7 @@ static int load_leaves(tt_store *st, const char *study, struct record *r, struct
         room += (size_t)sb.st_size;
     r->pbufsize = PAYLOAD_HEAD_ROOM + 2 * room + PAYLOAD_TAIL_ROOM;
     if (!(r->pbuf = tt_big_alloc(r->pbufsize))) {
-        snprintf(err, errlen, "out of memory (%zu MB for the log)", r->pbufsize >> 20);
+        tt_fail(err, errlen, "out of memory (%zu MB for the log)", r->pbufsize >> 20);
         return -1;
     }
     r->pstart = PAYLOAD_HEAD_ROOM;
@@ -203,7 +203,7 @@ static int load_leaves(tt_store *st, const char *study, struct record *r, struct
         pthread_join(th, NULL);
     for (int k = 0; k < 2; k++)
         if (jobs[k].bad >= 0) {
-            snprintf(err, errlen, "leaf %ld of study '%s': %s", jobs[k].bad, study, jobs[k].err);
+            tt_fail(err, errlen, "leaf %ld of study '%s': %s", jobs[k].bad, study, jobs[k].err);
             return -1;
         }
     record_phase("  scan leaves (2 threads)");
@@ -212,7 +212,7 @@ static int load_leaves(tt_store *st, const char *study, struct record *r, struct
     /* the head the collector extends must agree with the leaves */
     struct merkle_frontier f;
     if (store_log_head(st, study, &f) != 0 || f.size != r->n) {
-        snprintf(err, errlen,
+        tt_fail(err, errlen,
                  "the log head of study '%s' does not match its %zu leaves: the store was altered",
                  study, r->n);
         return -1;
@@ -364,19 +364,19 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
         goto out;
     if (o->model) {
         if (hashcache_sha256_path(o->model, sha) != 0) {
-            snprintf(err, errlen, "%s: cannot read: %s", o->model, strerror(errno));
+            tt_fail(err, errlen, "%s: cannot read: %s", o->model, strerror(errno));
             goto out;
         }
         wire_hex(shahex, sha, 32);
         if (store_find_producer(st, sha, o->study, &pid, produced, &study) != 0) {
-            snprintf(err, errlen,
+            tt_fail(err, errlen,
                      "%s (sha256 %.16s...): no trial%s%s wrote this file; attest a model written "
                      "by a command run under `tunetrail run`",
                      o->model, shahex, o->study ? " of study " : "", o->study ? o->study : "");
             goto out;
         }
         if (!study) {
-            snprintf(err, errlen, "%s: the trial that wrote it has no study yet", o->model);
+            tt_fail(err, errlen, "%s: the trial that wrote it has no study yet", o->model);
             goto out;
         }
         const char *base = strrchr(o->model, '/');
@@ -390,7 +390,7 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
         goto out;
     record_phase("load + check leaves");
     if (!out->n) {
-        snprintf(err, errlen, "study '%s' has no finished trials in its log", study);
+        tt_fail(err, errlen, "study '%s' has no finished trials in its log", study);
         goto out;
     }
     l.r = out;
@@ -403,7 +403,7 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
     if (o->model) {
         pidx = last_leaf_of(out, produced);
         if (pidx < 0) {
-            snprintf(err, errlen,
+            tt_fail(err, errlen,
                      "%s: the trial that wrote it (%s) is not final yet (still running?): attest "
                      "after it ends",
                      o->model, produced);
@@ -417,7 +417,7 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
                        errlen) != 0) {
         char tmp[512];
         snprintf(tmp, sizeof tmp, "study '%s': %s", study, err);
-        snprintf(err, errlen, "%s", tmp);
+        tt_fail(err, errlen, "%s", tmp);
         goto out;
     }
     record_phase("record_compute");
@@ -426,13 +426,13 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
         pthread_join(th, NULL);
     threaded = 0;
     if (l.bad_leaf >= 0) {
-        snprintf(err, errlen,
+        tt_fail(err, errlen,
                  "leaf %ld of study '%s' does not match its stored hash: the store was altered",
                  l.bad_leaf, study);
         goto out;
     }
     if (memcmp(l.root, l.head_root, MERKLE_HASH)) {
-        snprintf(err, errlen,
+        tt_fail(err, errlen,
                  "the log head's root of study '%s' is not the root of its leaves: the store was "
                  "altered",
                  study);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dsse.h"
+#include "util.h"
 
 /* Whole file into a malloc'd NUL-terminated buffer; records are one line of
  * up to tens of MB, so a single read is simplest and fastest. */
@@ -19,7 +20,7 @@ static char *slurp(const char *path, size_t *len, char *err, size_t errlen)
     char *buf = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(err, errlen, "cannot open record: %s (%s)", strerror(errno), path);
+        tt_fail(err, errlen, "cannot open record: %s (%s)", strerror(errno), path);
         return NULL;
     }
     if (fseek(f, 0, SEEK_END) < 0)
@@ -28,7 +29,7 @@ static char *slurp(const char *path, size_t *len, char *err, size_t errlen)
     if (n < 0 || fseek(f, 0, SEEK_SET) < 0)
         goto ioerr;
     if (!(buf = malloc((size_t)n + 1))) {
-        snprintf(err, errlen, "out of memory reading record (%s)", path);
+        tt_fail(err, errlen, "out of memory reading record (%s)", path);
         goto err;
     }
     if (fread(buf, 1, (size_t)n, f) != (size_t)n)
@@ -38,7 +39,7 @@ static char *slurp(const char *path, size_t *len, char *err, size_t errlen)
     fclose(f);
     return buf;
 ioerr:
-    snprintf(err, errlen, "cannot read record: %s (%s)", errno ? strerror(errno) : "short read",
+    tt_fail(err, errlen, "cannot read record: %s (%s)", errno ? strerror(errno) : "short read",
              path);
 err:
     free(buf);
@@ -97,7 +98,7 @@ int record_from_payload(char *payload, size_t len, struct record *out, char *err
     if (r == 0)
         r = leafscan_member(payload + ps, pe - ps, "trials", &ts, &te, serr, sizeof serr);
     if (r < 0) {
-        snprintf(err, errlen, "payload is not JSON: %s", serr);
+        tt_fail(err, errlen, "payload is not JSON: %s", serr);
         goto err;
     }
     if (r == 0) {
@@ -116,7 +117,7 @@ int record_from_payload(char *payload, size_t len, struct record *out, char *err
         memcpy(head, payload, len);
     json_error_t je;
     if (!(out->stmt = json_loadb(head, hn, 0, &je))) {
-        snprintf(err, errlen, "payload is not JSON: %s at line %d column %d", je.text, je.line,
+        tt_fail(err, errlen, "payload is not JSON: %s at line %d column %d", je.text, je.line,
                  je.column);
         goto err;
     }
@@ -125,25 +126,25 @@ int record_from_payload(char *payload, size_t len, struct record *out, char *err
     const char *t = json_string_value(json_object_get(out->stmt, "_type"));
     const char *pt = json_string_value(json_object_get(out->stmt, "predicateType"));
     if (!t || strcmp(t, RECORD_STATEMENT_TYPE)) {
-        snprintf(err, errlen, "not an in-toto Statement v1: _type is %s", t ? t : "missing");
+        tt_fail(err, errlen, "not an in-toto Statement v1: _type is %s", t ? t : "missing");
         goto err;
     }
     if (!pt || strcmp(pt, RECORD_PREDICATE_TYPE)) {
-        snprintf(err, errlen, "not a tunetrail search provenance: predicateType is %s",
+        tt_fail(err, errlen, "not a tunetrail search provenance: predicateType is %s",
                  pt ? pt : "missing");
         goto err;
     }
     json_t *pred = json_object_get(out->stmt, "predicate");
     if (!json_is_object(pred)) {
-        snprintf(err, errlen, "record has no predicate object");
+        tt_fail(err, errlen, "record has no predicate object");
         goto err;
     }
     if (!json_is_array(json_object_get(out->stmt, "subject"))) {
-        snprintf(err, errlen, "record has no subject array");
+        tt_fail(err, errlen, "record has no subject array");
         goto err;
     }
     if (!json_is_array(json_object_get(pred, "trials")) && r == 0) {
-        snprintf(err, errlen, "predicate.trials is not an array");
+        tt_fail(err, errlen, "predicate.trials is not an array");
         goto err;
     }
     json_object_del(pred, "trials");
@@ -157,12 +158,12 @@ int record_from_payload(char *payload, size_t len, struct record *out, char *err
     err[0] = 0;
     if (r == 0 && leafscan_elements(payload + ts, te - ts, one_leaf, &e, serr, sizeof serr) < 0) {
         if (!err[0])
-            snprintf(err, errlen, "predicate.trials: %s", serr);
+            tt_fail(err, errlen, "predicate.trials: %s", serr);
         goto err;
     }
     return 0;
 oom:
-    snprintf(err, errlen, "out of memory reading the record's trials");
+    tt_fail(err, errlen, "out of memory reading the record's trials");
 err:
     free(head);
     record_free(out);
@@ -184,14 +185,14 @@ int record_load(const char *path, struct record *out, json_t **keyids, char *err
     if (!text)
         return -1;
     if (dsse_parse(text, len, &env, derr, sizeof derr) < 0) {
-        snprintf(err, errlen, "not a DSSE envelope: %s (%s)", derr, path);
+        tt_fail(err, errlen, "not a DSSE envelope: %s (%s)", derr, path);
         goto err;
     }
     parsed = 1;
     free(text);
     text = NULL;
     if (!env.payload_type || strcmp(env.payload_type, DSSE_INTOTO_TYPE)) {
-        snprintf(err, errlen, "envelope payloadType is %s, expected %s (%s)",
+        tt_fail(err, errlen, "envelope payloadType is %s, expected %s (%s)",
                  env.payload_type ? env.payload_type : "missing", DSSE_INTOTO_TYPE, path);
         goto err;
     }
@@ -209,7 +210,7 @@ int record_load(const char *path, struct record *out, json_t **keyids, char *err
     parsed = 0;
     char lerr[400];
     if (record_from_payload(payload, plen, out, lerr, sizeof lerr) < 0) {
-        snprintf(err, errlen, "record payload: %s (%s)", lerr, path);
+        tt_fail(err, errlen, "record payload: %s (%s)", lerr, path);
         goto err;
     }
     if (keyids)

@@ -20,6 +20,7 @@
 #include "stats.h"
 #include "jsonfmt.h"
 #include "registry.h"
+#include "util.h"
 
 #define CURVE_MAX 400
 #define VALUES_LISTED 50
@@ -182,7 +183,7 @@ int record_objective_parse(const char *spec, char *name, size_t namelen, int *di
     const char *colon = strrchr(spec, ':');
     size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
     if (!n || n >= namelen) {
-        snprintf(err, errlen, "--objective '%s': expected NAME:max or NAME:min", spec);
+        tt_fail(err, errlen, "--objective '%s': expected NAME:max or NAME:min", spec);
         return -1;
     }
     memcpy(name, spec, n);
@@ -194,7 +195,7 @@ int record_objective_parse(const char *spec, char *name, size_t namelen, int *di
     else if (!strcmp(colon + 1, "min"))
         *dir_max = 0;
     else {
-        snprintf(err, errlen, "--objective '%s': direction must be max or min, not '%s'", spec,
+        tt_fail(err, errlen, "--objective '%s': direction must be max or min, not '%s'", spec,
                  colon + 1);
         return -1;
     }
@@ -910,7 +911,7 @@ int record_compute(const struct leaf_rec *leaf, size_t nleaves, json_t *excluded
     smap_grow(&latest, nleaves);
     for (i = 0; i < nleaves; i++) {
         if (!leaf[i].trial) {
-            snprintf(err, errlen, "leaf %zu has no trial uuid", i);
+            tt_fail(err, errlen, "leaf %zu has no trial uuid", i);
             free(last);
             free(idof);
             smap_free(&latest);
@@ -942,7 +943,7 @@ int record_compute(const struct leaf_rec *leaf, size_t nleaves, json_t *excluded
     else {
         int valid = 0;
         if (default_objective(t, n, objname, sizeof objname, &valid) != 0) {
-            snprintf(err, errlen,
+            tt_fail(err, errlen,
                      "no trial reported a metric with a direction; give --objective NAME:max|min");
             free(t);
             return -1;
@@ -970,9 +971,9 @@ int record_compute(const struct leaf_rec *leaf, size_t nleaves, json_t *excluded
     json_t *missing = status_json(&miss);
     if (!N || dir_max < 0) {
         if (!N)
-            snprintf(err, errlen, "objective '%s': no trial of the study reported it", objname);
+            tt_fail(err, errlen, "objective '%s': no trial of the study reported it", objname);
         else
-            snprintf(err, errlen,
+            tt_fail(err, errlen,
                      "objective '%s' has no recorded direction; give --objective %s:max or %s:min",
                      objname, objname, objname);
         json_decref(missing);

@@ -56,7 +56,7 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        tt_fail(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
     size_t cap = 1 << 16, n = 0;
@@ -87,7 +87,7 @@ static int hex32(const char *s, uint8_t out[32])
 /* ---- signature */
 static void check_signature(struct result *r, const struct dsse_envelope *env, const char *pubfile)
 {
-    char err[512];
+    char err[TT_ERR_MAX];
     struct tt_key k;
     if (pubfile) {
         if (key_load_public(pubfile, &k, err, sizeof err) != 0 &&
@@ -204,7 +204,7 @@ static void check_predicate(struct result *r, const struct record *rec)
     const char *dir = js(obj, "direction");
     json_t *pb = json_object_get(p, "producedBy");
     json_t *s2 = NULL, *sel2 = NULL, *ch2 = NULL, *refit2 = NULL;
-    char err[512];
+    char err[TT_ERR_MAX];
     if (record_compute(rec->leaf, rec->n, json_object_get(search, "excluded"), js(pb, "trial"),
                        js(obj, "name"),
                        dir && !strcmp(dir, "min") ? 0 : 1, &s2, &sel2, &ch2, &refit2, err,

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "record.h"
+#include "util.h"
 
 /* Plot geometry (px). Density cells are CELL px squares. */
 #define BIG_W 760
@@ -265,14 +266,14 @@ static int prepare(struct rep *r, char *err, size_t errlen)
     const char **refit = uuid_set(jp(r->pred, "producedBy.refit_of.trials"), NULL, &nrf);
     r->t = calloc(nl ? nl : 1, sizeof *r->t);
     if (!r->t) {
-        snprintf(err, errlen, "out of memory");
+        tt_fail(err, errlen, "out of memory");
         free(excl);
         free(refit);
         return -1;
     }
     size_t *last = last_leaves(r->rec, &m);
     if (!last) {
-        snprintf(err, errlen, "out of memory");
+        tt_fail(err, errlen, "out of memory");
         free(r->t);
         r->t = NULL;
         free(excl);
@@ -1374,7 +1375,7 @@ int report_write(FILE *out, const struct record *rec, const struct report_opts *
     r.st = rec->stmt;
     r.pred = json_object_get(rec->stmt, "predicate");
     if (!json_is_object(r.pred)) {
-        snprintf(err, errlen, "the record has no predicate");
+        tt_fail(err, errlen, "the record has no predicate");
         return -1;
     }
     r.sel = json_object_get(r.pred, "selection");
@@ -1385,7 +1386,7 @@ int report_write(FILE *out, const struct record *rec, const struct report_opts *
         goto out;
     rc = o->format == REPORT_MD ? write_md(&r) : write_html(&r, o);
     if (fflush(out) != 0 || ferror(out)) {
-        snprintf(err, errlen, "write failed: %s", strerror(errno));
+        tt_fail(err, errlen, "write failed: %s", strerror(errno));
         rc = -1;
     }
 out:

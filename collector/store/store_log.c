@@ -12,6 +12,7 @@
 #include "merkle.h"
 #include "jsonfmt.h"
 #include "store_files.h"
+#include "util.h"
 
 const char *slog_schema_sql =
     "CREATE TABLE IF NOT EXISTS log(study TEXT NOT NULL, idx INTEGER NOT NULL,"
@@ -377,7 +378,7 @@ struct store_log *slog_new(sqlite3 *db, char *err, size_t errlen)
     struct store_log *lg = calloc(1, sizeof *lg);
     if (!lg) {
         if (err && errlen)
-            snprintf(err, errlen, "out of memory");
+            tt_fail(err, errlen, "out of memory");
         return NULL;
     }
     lg->db = db;
@@ -385,7 +386,7 @@ struct store_log *slog_new(sqlite3 *db, char *err, size_t errlen)
         if (sqlite3_prepare_v3(db, log_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &lg->q[i], NULL) !=
             SQLITE_OK) {
             if (err && errlen)
-                snprintf(err, errlen, "prepare log: %s", sqlite3_errmsg(db));
+                tt_fail(err, errlen, "prepare log: %s", sqlite3_errmsg(db));
             goto err;
         }
     }

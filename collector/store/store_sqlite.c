@@ -55,6 +55,7 @@
 #include "tunetrail.pb-c.h"
 #include "wire.h"
 #include "jsonfmt.h"
+#include "util.h"
 
 #define STORE_SCHEMA_VERSION 4 /* 2: hwm dedupe, append-order tables; 3: evaluation views;
                                   4: the study log (log, log_head, checkpoints) */
@@ -431,21 +432,11 @@ struct tt_store {
     ProtobufCAllocator alloc;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
 {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        set_err(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
+        tt_fail(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
         sqlite3_free(msg);
         return -1;
     }
@@ -477,7 +468,7 @@ static int ensure_schema(tt_store *st, char *err, size_t errlen)
     if (exec_sql(st->db, "BEGIN IMMEDIATE", err, errlen) < 0)
         return -1;
     if (read_user_version(st->db, &v) < 0) {
-        set_err(err, errlen, "%s", sqlite3_errmsg(st->db));
+        tt_fail(err, errlen, "%s", sqlite3_errmsg(st->db));
         goto err;
     }
     if (v == 0 || v == 2 || v == 3) {
@@ -491,7 +482,7 @@ static int ensure_schema(tt_store *st, char *err, size_t errlen)
             exec_sql(st->db, slog_schema_sql, err, errlen) < 0 || exec_sql(st->db, sql, err, errlen) < 0)
             goto err;
     } else if (v != STORE_SCHEMA_VERSION) {
-        set_err(err, errlen, "store schema version %d, this tunetrail knows %d", v,
+        tt_fail(err, errlen, "store schema version %d, this tunetrail knows %d", v,
                 STORE_SCHEMA_VERSION);
         goto err;
     }
@@ -500,7 +491,7 @@ static int ensure_schema(tt_store *st, char *err, size_t errlen)
     if (v == 2 || v == 3) {
         int rc = slog_seal_all(st->log, now_ns());
         if (rc != SQLITE_OK) {
-            set_err(err, errlen, "sealing the trials of the upgraded store: %s", sqlite3_errstr(rc));
+            tt_fail(err, errlen, "sealing the trials of the upgraded store: %s", sqlite3_errstr(rc));
             goto err;
         }
     }
@@ -521,7 +512,7 @@ static int eval_views_temp(tt_store *st, char *err, size_t errlen)
         k++;
     char *sql = malloc(n + k * (sizeof to - sizeof from) + 1), *q = sql;
     if (!sql) {
-        set_err(err, errlen, "out of memory");
+        tt_fail(err, errlen, "out of memory");
         return -1;
     }
     for (const char *p = eval_views_sql, *hit; *p; p = hit + sizeof from - 1) {
@@ -579,7 +570,7 @@ tt_store *store_open(const char *path, int flags, char *err, size_t errlen)
 {
     tt_store *st = calloc(1, sizeof *st);
     if (!st || !(st->path = strdup(path))) {
-        set_err(err, errlen, "out of memory");
+        tt_fail(err, errlen, "out of memory");
         free(st);
         return NULL;
     }
@@ -587,19 +578,19 @@ tt_store *store_open(const char *path, int flags, char *err, size_t errlen)
     st->alloc = (ProtobufCAllocator){arena_alloc, arena_free, &st->arena};
     struct stat sb;
     if (st->readonly && stat(path, &sb) < 0) {
-        set_err(err, errlen, "%s", strerror(errno));
+        tt_fail(err, errlen, "%s", strerror(errno));
         goto err;
     }
     int oflags = st->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     if (sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        set_err(err, errlen, "%s", st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        tt_fail(err, errlen, "%s", st->db ? sqlite3_errmsg(st->db) : "out of memory");
         goto err;
     }
     sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
     if (st->readonly) {
         int v;
         if (read_user_version(st->db, &v) < 0) {
-            set_err(err, errlen, "%s", sqlite3_errmsg(st->db));
+            tt_fail(err, errlen, "%s", sqlite3_errmsg(st->db));
             goto err;
         }
         if (v == 2 && eval_views_temp(st, err, errlen) < 0)
@@ -614,7 +605,7 @@ tt_store *store_open(const char *path, int flags, char *err, size_t errlen)
                      err, errlen) < 0)
             goto err;
         if (v != STORE_SCHEMA_VERSION && v != 2 && v != 3) {
-            set_err(err, errlen, v ? "store schema version %d, this tunetrail knows %d"
+            tt_fail(err, errlen, v ? "store schema version %d, this tunetrail knows %d"
                                    : "not a tunetrail store (schema version %d, expected %d)",
                     v, STORE_SCHEMA_VERSION);
             goto err;
@@ -642,7 +633,7 @@ tt_store *store_open(const char *path, int flags, char *err, size_t errlen)
     for (int i = 0; i < S__COUNT; i++) {
         if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
                                NULL) != SQLITE_OK) {
-            set_err(err, errlen, "prepare: %s", sqlite3_errmsg(st->db));
+            tt_fail(err, errlen, "prepare: %s", sqlite3_errmsg(st->db));
             goto err;
         }
     }
@@ -650,7 +641,7 @@ tt_store *store_open(const char *path, int flags, char *err, size_t errlen)
             SQLITE_OK ||
         pending_prepare(st, &st->pend[1], TUNETRAIL__EVENT__KIND_FILE_ACCESS, S_FILE, 13) !=
             SQLITE_OK) {
-        set_err(err, errlen, "prepare: %s", sqlite3_errmsg(st->db));
+        tt_fail(err, errlen, "prepare: %s", sqlite3_errmsg(st->db));
         goto err;
     }
     return st;
@@ -734,20 +725,20 @@ int store_background_checkpoints(tt_store *st, char *err, size_t errlen)
         return 0;
     struct ckpt *c = calloc(1, sizeof *c);
     if (!c) {
-        set_err(err, errlen, "out of memory");
+        tt_fail(err, errlen, "out of memory");
         return -1;
     }
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     if (sqlite3_open_v2(st->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
-        set_err(err, errlen, "checkpointer: %s", c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        tt_fail(err, errlen, "checkpointer: %s", c->db ? sqlite3_errmsg(c->db) : "out of memory");
         goto err;
     }
     sqlite3_wal_autocheckpoint(c->db, 0); /* it never writes, but be explicit */
     st->ckpt = c;
     if (pthread_create(&c->th, NULL, ckpt_main, st) != 0) {
-        set_err(err, errlen, "checkpointer: cannot start thread");
+        tt_fail(err, errlen, "checkpointer: cannot start thread");
         st->ckpt = NULL;
         goto err;
     }
