@@ -51,7 +51,7 @@ static struct leaf_chunk *chunk_new(size_t want)
     return c;
 }
 
-void *leaf_arena_alloc(struct leaf_arena *a, size_t n)
+void *leafscan_arena_alloc(struct leafscan_arena *a, size_t n)
 {
     struct leaf_chunk *c = a->head, *nc;
     size_t size;
@@ -84,7 +84,7 @@ void *leaf_arena_alloc(struct leaf_arena *a, size_t n)
     return nc->data;
 }
 
-void leaf_arena_free(struct leaf_arena *a)
+void leafscan_arena_free(struct leafscan_arena *a)
 {
     struct leaf_chunk *c = a->head;
     while (c) {
@@ -103,7 +103,7 @@ void leaf_arena_free(struct leaf_arena *a)
 
 struct scan {
     const char *base, *p, *end;
-    struct leaf_arena *a;
+    struct leafscan_arena *a;
     char *err;
     size_t errlen;
 };
@@ -322,7 +322,7 @@ static size_t str_decode(const char *r, size_t n, char *o)
  * (already reported). */
 static const char *str_copy(struct scan *s, const char *raw, size_t n, int esc, size_t *len)
 {
-    char *d = leaf_arena_alloc(s->a, n + 1);
+    char *d = leafscan_arena_alloc(s->a, n + 1);
 
     if (!d) {
         fail(s, "out of memory");
@@ -365,7 +365,7 @@ static int key_read(struct scan *s, const char **k, size_t *klen)
     if (str_span(s, k, klen, &esc))
         return -1;
     if (esc) {
-        char *d = leaf_arena_alloc(s->a, *klen + 1);
+        char *d = leafscan_arena_alloc(s->a, *klen + 1);
         if (!d)
             return fail(s, "out of memory");
         *klen = str_decode(*k, *klen, d);
@@ -652,7 +652,7 @@ struct sent {
 };
 
 struct ment {
-    struct leaf_metric m;
+    struct leafscan_metric m;
     size_t idx;
 };
 
@@ -776,7 +776,7 @@ static int obj_strings(struct scan *s, struct scratch *v, int is_params)
     return r;
 }
 
-static int metric_obj(struct scan *s, struct leaf_metric *m)
+static int metric_obj(struct scan *s, struct leafscan_metric *m)
 {
     const char *k, *t;
     size_t n;
@@ -855,9 +855,9 @@ enum { I_STARTED, I_ENDED, I_CPU, I_RSS, I_EXIT, I_SIGNAL };
 static const struct field {
     const char *name;
     unsigned char len, kind;
-    unsigned short arg; /* F_STR: offset in leaf_rec; F_INT: I_* */
+    unsigned short arg; /* F_STR: offset in leafscan_leaf; F_INT: I_* */
 } fields[] = {
-#define S(n, member) {n, sizeof n - 1, F_STR, offsetof(struct leaf_rec, member)}
+#define S(n, member) {n, sizeof n - 1, F_STR, offsetof(struct leafscan_leaf, member)}
 #define I(n, id) {n, sizeof n - 1, F_INT, id}
     S("trial", trial),         S("status", status),       S("process", process),
     S("session", session),     S("framework", framework), S("opened_by", opened_by),
@@ -882,7 +882,7 @@ static size_t field_find(const char *k, size_t n)
     return NFIELDS;
 }
 
-static void set_int(struct leaf_rec *r, int id, int64_t v, int has)
+static void set_int(struct leafscan_leaf *r, int id, int64_t v, int has)
 {
     switch (id) {
     case I_STARTED: r->started_ns = has ? v : 0; r->has_started = has; break;
@@ -894,7 +894,7 @@ static void set_int(struct leaf_rec *r, int id, int64_t v, int has)
     }
 }
 
-static int member(struct scan *s, struct leaf_rec *out, struct scratch *params,
+static int member(struct scan *s, struct leafscan_leaf *out, struct scratch *params,
                   struct scratch *sources, struct scratch *metrics)
 {
     const char *k;
@@ -924,7 +924,7 @@ static int member(struct scan *s, struct leaf_rec *out, struct scratch *params,
 }
 
 /* Both sorted and unique: one merge walk gives each param its source. */
-static void attach_sources(struct leaf_rec *r, const struct scratch *params,
+static void attach_sources(struct leafscan_leaf *r, const struct scratch *params,
                            const struct scratch *sources)
 {
     const struct sent *p = params->v, *src = sources->v;
@@ -941,7 +941,7 @@ static void attach_sources(struct leaf_rec *r, const struct scratch *params,
     }
 }
 
-int leafscan(const char *text, size_t len, struct leaf_rec *out, struct leaf_arena *a, char *err,
+int leafscan(const char *text, size_t len, struct leafscan_leaf *out, struct leafscan_arena *a, char *err,
              size_t errlen)
 {
     struct scan s = {text, text, text + len, a, err, errlen};
@@ -978,12 +978,12 @@ int leafscan(const char *text, size_t len, struct leaf_rec *out, struct leaf_are
     scratch_sort_unique(&metrics, ment_key_cmp, ment_cmp);
     if (params.n) {
         const struct sent *e = params.v;
-        if (!(out->params = leaf_arena_alloc(a, params.n * sizeof *out->params))) {
+        if (!(out->params = leafscan_arena_alloc(a, params.n * sizeof *out->params))) {
             fail(&s, "out of memory");
             goto err;
         }
         for (size_t i = 0; i < params.n; i++)
-            out->params[i] = (struct leaf_param){e[i].key, e[i].value, NULL};
+            out->params[i] = (struct leafscan_param){e[i].key, e[i].value, NULL};
         out->nparams = params.n;
         attach_sources(out, &params, &sources);
         /* "<framework>.<field>" keys without a sources entry are the
@@ -996,7 +996,7 @@ int leafscan(const char *text, size_t len, struct leaf_rec *out, struct leaf_are
     }
     if (metrics.n) {
         const struct ment *e = metrics.v;
-        if (!(out->metrics = leaf_arena_alloc(a, metrics.n * sizeof *out->metrics))) {
+        if (!(out->metrics = leafscan_arena_alloc(a, metrics.n * sizeof *out->metrics))) {
             fail(&s, "out of memory");
             goto err;
         }
@@ -1009,7 +1009,7 @@ err:
     free(params.heap);
     free(sources.heap);
     free(metrics.heap);
-    /* On error, arena memory already used stays until leaf_arena_free:
+    /* On error, arena memory already used stays until leafscan_arena_free:
      * callers free the arena as a whole. */
     if (rc)
         memset(out, 0, sizeof *out);
@@ -1020,21 +1020,21 @@ err:
 
 static int param_key_cmp(const void *key, const void *e)
 {
-    return strcmp(key, ((const struct leaf_param *)e)->key);
+    return strcmp(key, ((const struct leafscan_param *)e)->key);
 }
 
 static int metric_name_cmp(const void *name, const void *e)
 {
-    return strcmp(name, ((const struct leaf_metric *)e)->name);
+    return strcmp(name, ((const struct leafscan_metric *)e)->name);
 }
 
-const struct leaf_param *leaf_param_get(const struct leaf_rec *r, const char *key)
+const struct leafscan_param *leafscan_param_get(const struct leafscan_leaf *r, const char *key)
 {
     return r->nparams ? bsearch(key, r->params, r->nparams, sizeof *r->params, param_key_cmp)
                       : NULL;
 }
 
-const struct leaf_metric *leaf_metric_get(const struct leaf_rec *r, const char *name)
+const struct leafscan_metric *leafscan_metric_get(const struct leafscan_leaf *r, const char *name)
 {
     return r->nmetrics
                ? bsearch(name, r->metrics, r->nmetrics, sizeof *r->metrics, metric_name_cmp)
@@ -1046,7 +1046,7 @@ const struct leaf_metric *leaf_metric_get(const struct leaf_rec *r, const char *
 int leafscan_member(const char *text, size_t len, const char *key, size_t *start, size_t *end,
                     char *err, size_t errlen)
 {
-    struct leaf_arena tmp = {0}; /* escaped keys are decoded here */
+    struct leafscan_arena tmp = {0}; /* escaped keys are decoded here */
     struct scan s = {text, text, text + len, &tmp, err, errlen};
     size_t want = strlen(key);
     int r, found = 0;
@@ -1074,10 +1074,10 @@ int leafscan_member(const char *text, size_t len, const char *key, size_t *start
         if (r < 0)
             goto err;
     }
-    leaf_arena_free(&tmp);
+    leafscan_arena_free(&tmp);
     return found ? 0 : 1;
 err:
-    leaf_arena_free(&tmp);
+    leafscan_arena_free(&tmp);
     return -1;
 }
 

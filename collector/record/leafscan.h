@@ -18,18 +18,18 @@
 #include <stdint.h>
 
 /* Bump allocator: big chunks, freed all at once. Zero-initialise. */
-struct leaf_arena {
+struct leafscan_arena {
     struct leaf_chunk *head;
 };
-void *leaf_arena_alloc(struct leaf_arena *a, size_t n); /* aligned to 8; NULL if out of memory */
-void leaf_arena_free(struct leaf_arena *a);
+void *leafscan_arena_alloc(struct leafscan_arena *a, size_t n); /* aligned to 8; NULL if out of memory */
+void leafscan_arena_free(struct leafscan_arena *a);
 
-struct leaf_param {
+struct leafscan_param {
     const char *key, *value; /* NUL-terminated, in the arena; value "" if not a string */
     const char *source;      /* from "sources"; "adapter" for an unlisted "<framework>.x" key; or NULL */
 };
 
-struct leaf_metric {
+struct leafscan_metric {
     const char *name;
     double value;  /* NAN unless value is a finite JSON number */
     int finite;    /* 1 if value is a finite number ("nan"/"inf" strings: 0) */
@@ -38,20 +38,20 @@ struct leaf_metric {
     int has_step;
 };
 
-struct leaf_rec {
+struct leafscan_leaf {
     /* NULL / 0 when absent */
     const char *trial, *status, *process, *session, *framework, *opened_by, *study, *exe;
     int64_t started_ns, ended_ns, cpu_us, maxrss_kb, exit_code, signal;
     unsigned has_started : 1, has_ended : 1, has_cpu : 1, has_rss : 1, has_exit : 1,
         has_signal : 1;
-    struct leaf_param *params; /* sorted by key (strcmp) */
+    struct leafscan_param *params; /* sorted by key (strcmp) */
     size_t nparams;
-    struct leaf_metric *metrics; /* sorted by name (strcmp) */
+    struct leafscan_metric *metrics; /* sorted by name (strcmp) */
     size_t nmetrics;
 };
 
 /* Scans one leaf object's text (len bytes, need not be NUL-terminated). */
-int leafscan(const char *text, size_t len, struct leaf_rec *out, struct leaf_arena *a, char *err,
+int leafscan(const char *text, size_t len, struct leafscan_leaf *out, struct leafscan_arena *a, char *err,
              size_t errlen);
 
 /* Spans in a big JSON text (a record's 100 MB payload) without a tree.
@@ -70,7 +70,7 @@ int leafscan_elements(const char *text, size_t len,
                       char *err, size_t errlen);
 
 /* Binary search in the sorted arrays; NULL if absent. */
-const struct leaf_param *leaf_param_get(const struct leaf_rec *r, const char *key);
-const struct leaf_metric *leaf_metric_get(const struct leaf_rec *r, const char *name);
+const struct leafscan_param *leafscan_param_get(const struct leafscan_leaf *r, const char *key);
+const struct leafscan_metric *leafscan_metric_get(const struct leafscan_leaf *r, const char *name);
 
 #endif

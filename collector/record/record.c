@@ -85,7 +85,7 @@ static void loginfo_free(struct loginfo *l)
 struct scanjob {
     struct record *r;
     size_t from, to;
-    struct leaf_arena *arena;
+    struct leafscan_arena *arena;
     long bad; /* the leaf that failed, or -1 */
     char err[TT_ERR_MAX];
 };
@@ -522,8 +522,8 @@ void record_free(struct record *r)
     free(r->leaf);
     free(r->text);
     free(r->len);
-    leaf_arena_free(&r->arena);
-    leaf_arena_free(&r->arena2);
+    leafscan_arena_free(&r->arena);
+    leafscan_arena_free(&r->arena2);
     tt_big_free(r->pbuf, r->pbufsize);
     free(r->raw);
     memset(r, 0, sizeof *r);

@@ -30,10 +30,10 @@ struct record_opts {
 struct record {
     json_t *stmt;             /* in-toto Statement, predicate.trials left out */
     size_t n;                 /* leaves, in log order */
-    struct leaf_rec *leaf;    /* leaf[i]: scanned fields of leaf i */
+    struct leafscan_leaf *leaf;    /* leaf[i]: scanned fields of leaf i */
     const char **text;        /* text[i], len[i]: canonical text of leaf i (in the arena) */
     size_t *len;
-    struct leaf_arena arena, arena2; /* arena2: the second scanning thread's */
+    struct leafscan_arena arena, arena2; /* arena2: the second scanning thread's */
     /* record_build reads the leaf texts straight into the payload buffer,
      * after room for the Statement's head: '[' text[0] ',' text[1] ... at
      * pbuf + pstart, so the payload needs no copy of them (record_payload). */
@@ -78,7 +78,7 @@ int record_payload(struct record *r, size_t room, uint8_t **start, size_t *len);
  * predicate.search (without running / excluded / compute.all_processes),
  * predicate.selection, predicate.choices and producedBy.refit_of (NULL when
  * not a refit). -1 with err when no trial reported the objective. */
-int record_compute(const struct leaf_rec *leaf, size_t n, json_t *excluded, const char *produced,
+int record_compute(const struct leafscan_leaf *leaf, size_t n, json_t *excluded, const char *produced,
                    const char *objective, int dir_max, json_t **search, json_t **selection,
                    json_t **choices, json_t **refit, char *err, size_t errlen);
 

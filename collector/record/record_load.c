@@ -62,7 +62,7 @@ static int one_leaf(void *ctx, size_t i, size_t start, size_t end)
     char serr[200];
     if (i == e->cap) {
         size_t cap = e->cap * 2;
-        struct leaf_rec *leaf = realloc(r->leaf, cap * sizeof *leaf);
+        struct leafscan_leaf *leaf = realloc(r->leaf, cap * sizeof *leaf);
         if (leaf)
             r->leaf = leaf;
         const char **text = realloc(r->text, cap * sizeof *text);

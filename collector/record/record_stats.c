@@ -265,7 +265,7 @@ static json_t *status_json(struct status_count *c)
 
 /* ---- the trials as the statistics see them */
 struct tr {
-    const struct leaf_rec *r;
+    const struct leafscan_leaf *r;
     const char *status;
     int has_obj;
     double obj; /* oriented: larger is better */
@@ -362,7 +362,7 @@ static void table_build(struct table *tb, struct tr *t, size_t n)
     memset(&kc, 0, sizeof kc);
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < t[i].r->nparams; j++) {
-            const struct leaf_param *p = &t[i].r->params[j];
+            const struct leafscan_param *p = &t[i].r->params[j];
             uint32_t k = key_id(tb, &kc, j, p->key, 0);
             int added;
             uint32_t v = smap_put(&tb->vals[k], p->value, &added);
@@ -654,7 +654,7 @@ static json_t *choices_json(const struct table *tb, const struct tr *t, const st
         for (size_t v = 0; v < nvc; v++)
             json_array_append_new(vals, json_pack("{s:s,s:I}", "value", vc[v].value, "trials",
                                                   (json_int_t)vc[v].n));
-        const struct leaf_param *rel = released ? leaf_param_get(released->r, tb->key[k]) : NULL;
+        const struct leafscan_param *rel = released ? leafscan_param_get(released->r, tb->key[k]) : NULL;
         int varied = nv > 1; /* set in only some trials is not varied: see "absent" */
         json_t *c = json_pack("{s:s,s:s?,s:o,s:b,s:b,s:I,s:o}", "key", tb->key[k], "source",
                               tb->source[k], "released",
@@ -756,7 +756,7 @@ static json_t *compute_json(const struct tr *t, size_t n)
     smap_grow(&procs, n);
     uint8_t *seen = calloc(n ? n : 1, 1); /* per process id: 1 counted in all, 2 in bad */
     for (size_t i = 0; i < n; i++) {
-        const struct leaf_rec *r = t[i].r;
+        const struct leafscan_leaf *r = t[i].r;
         int failed = is_failure(t[i].status);
         double wall = 0;
         if (r->has_started && r->has_ended && r->ended_ns > r->started_ns)
@@ -781,7 +781,7 @@ static json_t *compute_json(const struct tr *t, size_t n)
 }
 
 /* ---- refit: search trials with the producing trial's framework params */
-static int is_adapter(const struct leaf_param *p)
+static int is_adapter(const struct leafscan_param *p)
 {
     return p->source && !strcmp(p->source, "adapter");
 }
@@ -801,23 +801,23 @@ static json_t *refit_json(const struct tr *p, const struct tr *t, size_t n, doub
     /* which fields a refit may differ in is the framework's own (its adapter row) */
     const struct tt_adapter *fw = tt_adapter_find(p->r->framework);
     for (size_t j = 0; j < p->r->nparams; j++) {
-        const struct leaf_param *q = &p->r->params[j];
+        const struct leafscan_param *q = &p->r->params[j];
         if (is_adapter(q))
             json_array_append_new(tt_adapter_refit_ignored(fw, q->key) ? ignored : matched, json_string(q->key));
     }
     double sum = 0;
     *nmatch = 0;
     for (size_t i = 0; json_array_size(matched) && i < n; i++) {
-        const struct leaf_rec *r = t[i].r;
+        const struct leafscan_leaf *r = t[i].r;
         if (&t[i] == p || !t[i].has_obj ||
             strcmp(r->framework ? r->framework : "", p->r->framework ? p->r->framework : ""))
             continue;
         int same = 1;
         for (size_t j = 0; same && j < p->r->nparams; j++) {
-            const struct leaf_param *q = &p->r->params[j];
+            const struct leafscan_param *q = &p->r->params[j];
             if (!is_adapter(q) || tt_adapter_refit_ignored(fw, q->key))
                 continue;
-            const struct leaf_param *b = leaf_param_get(r, q->key);
+            const struct leafscan_param *b = leafscan_param_get(r, q->key);
             same = b && !strcmp(b->value, q->value);
         }
         if (!same)
@@ -825,8 +825,8 @@ static json_t *refit_json(const struct tr *p, const struct tr *t, size_t n, doub
         json_array_append_new(trials, json_string(r->trial));
         /* what the search trials set that the refit did not compare */
         for (size_t j = 0; j < r->nparams; j++) {
-            const struct leaf_param *q = &r->params[j];
-            if (is_adapter(q) && (tt_adapter_refit_ignored(fw, q->key) || !leaf_param_get(p->r, q->key)) &&
+            const struct leafscan_param *q = &r->params[j];
+            if (is_adapter(q) && (tt_adapter_refit_ignored(fw, q->key) || !leafscan_param_get(p->r, q->key)) &&
                 !str_in(ignored, q->key))
                 json_array_append_new(ignored, json_string(q->key));
         }
@@ -853,7 +853,7 @@ static int default_objective(const struct tr *t, size_t n, char *name, size_t na
     uint8_t *valid = NULL;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < t[i].r->nmetrics; j++) {
-            const struct leaf_metric *m = &t[i].r->metrics[j];
+            const struct leafscan_metric *m = &t[i].r->metrics[j];
             if (!m->direction)
                 continue;
             int added;
@@ -891,7 +891,7 @@ static int default_objective(const struct tr *t, size_t n, char *name, size_t na
 
 /* ---- the whole computation */
 
-int record_compute(const struct leaf_rec *leaf, size_t nleaves, json_t *excluded,
+int record_compute(const struct leafscan_leaf *leaf, size_t nleaves, json_t *excluded,
                    const char *produced, const char *objective, int dir_max, json_t **search_out,
                    json_t **selection_out, json_t **choices_out, json_t **refit_out, char *err,
                    size_t errlen)
@@ -956,7 +956,7 @@ int record_compute(const struct leaf_rec *leaf, size_t nleaves, json_t *excluded
     size_t N = 0, nonfinite = 0;
     struct status_count miss = {0};
     for (size_t j = 0; j < n; j++) {
-        const struct leaf_metric *m = leaf_metric_get(t[j].r, objname);
+        const struct leafscan_metric *m = leafscan_metric_get(t[j].r, objname);
         if (m && dir_max < 0 && m->direction)
             dir_max = !strcmp(m->direction, "max");
         if (m && m->finite) {
@@ -1061,7 +1061,7 @@ int record_compute(const struct leaf_rec *leaf, size_t nleaves, json_t *excluded
     int64_t first = 0, lastt = 0;
     size_t bad = 0;
     for (size_t j = 0; j < n; j++) {
-        const struct leaf_rec *r = t[j].r;
+        const struct leafscan_leaf *r = t[j].r;
         status_add(&byst, t[j].status);
         bad += is_failure(t[j].status);
         if (r->session)

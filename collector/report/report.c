@@ -152,7 +152,7 @@ static void esc_j(FILE *f, const json_t *j)
 /* ---- the record, prepared for drawing -------------------------------- */
 
 struct tp {
-    const struct leaf_rec *leaf;
+    const struct leafscan_leaf *leaf;
     const char *uuid;
     long long started;
     size_t index;  /* leaf index, the tie-break for equal start times */
@@ -282,7 +282,7 @@ static int prepare(struct rep *r, char *err, size_t errlen)
     }
     size_t k = 0;
     for (size_t i = 0; i < m; i++) {
-        const struct leaf_rec *l = &r->rec->leaf[last[i]];
+        const struct leafscan_leaf *l = &r->rec->leaf[last[i]];
         if (in_set(excl, nex, l->trial))
             continue;
         struct tp *p = &r->t[k++];
@@ -290,7 +290,7 @@ static int prepare(struct rep *r, char *err, size_t errlen)
         p->uuid = l->trial;
         p->index = last[i];
         p->started = p->leaf->has_started ? p->leaf->started_ns : 0;
-        const struct leaf_metric *mv = r->obj ? leaf_metric_get(p->leaf, r->obj) : NULL;
+        const struct leafscan_metric *mv = r->obj ? leafscan_metric_get(p->leaf, r->obj) : NULL;
         p->has_y = mv && mv->finite;
         p->y = p->has_y ? mv->value : NAN;
         p->released = (produced && !strcmp(produced, p->uuid)) || in_set(refit, nrf, p->uuid);
@@ -707,7 +707,7 @@ static void plot_choice(struct rep *r, const json_t *c)
     for (size_t i = 0; i < r->n; i++) {
         if (!r->t[i].has_y)
             continue;
-        const struct leaf_param *pv = leaf_param_get(r->t[i].leaf, key);
+        const struct leafscan_param *pv = leafscan_param_get(r->t[i].leaf, key);
         double xv;
         if (!pv)
             continue;

@@ -41,7 +41,7 @@ void leaf_ctx_free(struct leaf_ctx *c);
 
 /* leaf_ctx_object / _build with the "metrics" object given (stolen; NULL:
  * read from the store), for a caller that tracked each name's last point as
- * it stored them (store_log.c) instead of re-reading every point. */
+ * it stored them (slog.c) instead of re-reading every point. */
 json_t *leaf_ctx_object_with(struct leaf_ctx *c, int64_t trial_id, json_t *metrics, char *err,
                              size_t errlen);
 char *leaf_ctx_build_with(struct leaf_ctx *c, int64_t trial_id, json_t *metrics, char *err,
@@ -56,7 +56,7 @@ struct leaf_file {
     int64_t size;
 };
 
-/* What a caller (store_log.c) tracked while it stored the trial's events,
+/* What a caller (slog.c) tracked while it stored the trial's events,
  * so that sealing does not re-read them from the store (a training process
  * writes thousands of metric and file rows, scattered across the file).
  * metrics: the "metrics" object, stolen; NULL: read from the store.

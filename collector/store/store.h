@@ -53,7 +53,7 @@ struct ingest_input {
 int ingest_batches(tt_store *st, const struct ingest_input *in, size_t n,
                    struct ingest_result *res);
 
-/* The study log (collector/store_log.h, docs/RECORD.md): trials become
+/* The study log (collector/slog.h, docs/RECORD.md): trials become
  * leaves of their study's Merkle log when final; after a transaction grew a
  * study's log, the store signs a checkpoint with the signer's key. */
 struct tt_key;

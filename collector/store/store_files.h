@@ -1,6 +1,6 @@
 /* store_files.h - inside the store: which file rows a trial shows as its
  * inputs and outputs. Leaves (leaf.c), `tunetrail show` (store_read.c) and
- * the log's in-memory tracker (store_log.c) must pick the same row, since
+ * the log's in-memory tracker (slog.c) must pick the same row, since
  * leaf bytes are hashed into the study log: a drift would silently change
  * the log. So the rule is written here once, for SQL and for C.
  *

@@ -32,7 +32,7 @@
  * reloaded. The in-memory caches are dropped on rollback. Nothing is ever
  * deleted (but absorbed ahead rows).
  *
- * The study log (schema 4, collector/store_log.c): each transaction reports
+ * The study log (schema 4, collector/slog.c): each transaction reports
  * what its events touched, and before COMMIT the trials that became final
  * (or changed after being sealed) are appended as leaves of their study's
  * Merkle log and a checkpoint is signed, in the same transaction. */
@@ -51,7 +51,7 @@
 #include <sqlite3.h>
 
 #include "leaf.h"
-#include "store_log.h"
+#include "slog.h"
 #include "tunetrail.pb-c.h"
 #include "wire.h"
 #include "jsonfmt.h"

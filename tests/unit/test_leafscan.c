@@ -33,7 +33,7 @@ static const char sample[] =
     "\"started_ns\":1795606216000000000,\"status\":\"ok\",\"study\":\"bench\","
     "\"trial\":\"b5f50038e5db4db6a27e16015c156b79\",\"v\":1}";
 
-static int scan(const char *t, struct leaf_rec *r, struct leaf_arena *a, char *err)
+static int scan(const char *t, struct leafscan_leaf *r, struct leafscan_arena *a, char *err)
 {
     return leafscan(t, strlen(t), r, a, err, 128);
 }
@@ -56,7 +56,7 @@ static void assert_same_double(double a, double b)
 }
 
 /* Every field of two scans is equal. */
-static void assert_rec_equal(const struct leaf_rec *a, const struct leaf_rec *b)
+static void assert_rec_equal(const struct leafscan_leaf *a, const struct leafscan_leaf *b)
 {
     assert_str(a->trial, b->trial);
     assert_str(a->status, b->status);
@@ -86,7 +86,7 @@ static void assert_rec_equal(const struct leaf_rec *a, const struct leaf_rec *b)
     }
     assert_int_equal(a->nmetrics, b->nmetrics);
     for (size_t i = 0; i < a->nmetrics; i++) {
-        const struct leaf_metric *x = &a->metrics[i], *y = &b->metrics[i];
+        const struct leafscan_metric *x = &a->metrics[i], *y = &b->metrics[i];
         assert_str(x->name, y->name);
         assert_int_equal(x->finite, y->finite);
         assert_same_double(x->value, y->value);
@@ -101,8 +101,8 @@ static void assert_rec_equal(const struct leaf_rec *a, const struct leaf_rec *b)
 
 static void test_sample(void **state)
 {
-    struct leaf_arena a = {0};
-    struct leaf_rec r;
+    struct leafscan_arena a = {0};
+    struct leafscan_leaf r;
     char err[128];
 
     assert_int_equal(scan(sample, &r, &a, err), 0);
@@ -138,48 +138,48 @@ static void test_sample(void **state)
     assert_string_equal(r.metrics[0].split, "valid");
     assert_string_equal(r.metrics[0].direction, "max");
     assert_int_equal(r.metrics[0].has_step, 0);
-    leaf_arena_free(&a);
+    leafscan_arena_free(&a);
     assert_null(a.head);
 }
 
 static void test_lookup(void **state)
 {
-    struct leaf_arena a = {0};
-    struct leaf_rec r;
+    struct leafscan_arena a = {0};
+    struct leafscan_leaf r;
     char err[128];
 
     assert_int_equal(scan(sample, &r, &a, err), 0);
     const char *keys[] = {"syn.batch_size", "syn.depth", "syn.lr", "syn.optimizer", "syn.seed"};
     for (int i = 0; i < 5; i++) {
-        const struct leaf_param *p = leaf_param_get(&r, keys[i]);
+        const struct leafscan_param *p = leafscan_param_get(&r, keys[i]);
         assert_non_null(p);
         assert_string_equal(p->key, keys[i]);
     }
-    assert_string_equal(leaf_param_get(&r, "syn.lr")->value, "1.36107e-05");
-    assert_null(leaf_param_get(&r, "syn"));
-    assert_null(leaf_param_get(&r, ""));
-    assert_null(leaf_param_get(&r, "a"));
-    assert_null(leaf_param_get(&r, "zzz"));
-    assert_null(leaf_param_get(&r, "syn.seedx"));
-    assert_non_null(leaf_metric_get(&r, "val_acc"));
-    assert_null(leaf_metric_get(&r, "val_loss"));
-    assert_null(leaf_metric_get(&r, "val_ac"));
+    assert_string_equal(leafscan_param_get(&r, "syn.lr")->value, "1.36107e-05");
+    assert_null(leafscan_param_get(&r, "syn"));
+    assert_null(leafscan_param_get(&r, ""));
+    assert_null(leafscan_param_get(&r, "a"));
+    assert_null(leafscan_param_get(&r, "zzz"));
+    assert_null(leafscan_param_get(&r, "syn.seedx"));
+    assert_non_null(leafscan_metric_get(&r, "val_acc"));
+    assert_null(leafscan_metric_get(&r, "val_loss"));
+    assert_null(leafscan_metric_get(&r, "val_ac"));
 
-    struct leaf_rec e;
+    struct leafscan_leaf e;
     assert_int_equal(scan("{}", &e, &a, err), 0);
-    assert_null(leaf_param_get(&e, "x"));
-    assert_null(leaf_metric_get(&e, "x"));
+    assert_null(leafscan_param_get(&e, "x"));
+    assert_null(leafscan_metric_get(&e, "x"));
     assert_null(e.trial);
     assert_false(e.has_started);
-    leaf_arena_free(&a);
+    leafscan_arena_free(&a);
 }
 
 /* ---- strings ------------------------------------------------------------------------ */
 
 static void test_escapes(void **state)
 {
-    struct leaf_arena a = {0};
-    struct leaf_rec r;
+    struct leafscan_arena a = {0};
+    struct leafscan_leaf r;
     char err[128];
     const char *t =
         "{\"trial\":\"a\\\"b\\\\c\\/d\\be\\ff\\ng\\rh\\ti\","
@@ -205,15 +205,15 @@ static void test_escapes(void **state)
     assert_string_equal(r.metrics[0].name, "unused");
     assert_int_equal(r.metrics[0].finite, 0);
     assert_true(isnan(r.metrics[0].value));
-    leaf_arena_free(&a);
+    leafscan_arena_free(&a);
 }
 
 /* ---- metrics ------------------------------------------------------------------------ */
 
 static void test_nonfinite(void **state)
 {
-    struct leaf_arena a = {0};
-    struct leaf_rec r;
+    struct leafscan_arena a = {0};
+    struct leafscan_leaf r;
     char err[128];
     const char *t = "{\"metrics\":{\"d\":{\"value\":-2,\"step\":7},\"c\":{\"value\":\"-inf\"},"
                     "\"b\":{\"value\":\"inf\",\"split\":\"test\"},\"a\":{\"value\":\"nan\",\"step\":3},"
@@ -240,17 +240,17 @@ static void test_nonfinite(void **state)
     assert_true(signbit(r.metrics[5].value) && r.metrics[5].value == 0.0);
     assert_int_equal(r.metrics[5].has_step, 0); /* 1.5 is not an integer */
     assert_true(r.metrics[6].value == 1e-320);  /* subnormal: accepted, like jansson */
-    assert_null(leaf_metric_get(&r, "f"));
-    assert_non_null(leaf_metric_get(&r, "h"));
-    leaf_arena_free(&a);
+    assert_null(leafscan_metric_get(&r, "f"));
+    assert_non_null(leafscan_metric_get(&r, "h"));
+    leafscan_arena_free(&a);
 }
 
 /* ---- unknown keys, order, whitespace, duplicates ------------------------------------ */
 
 static void test_unknown_nested(void **state)
 {
-    struct leaf_arena a = {0};
-    struct leaf_rec r;
+    struct leafscan_arena a = {0};
+    struct leafscan_leaf r;
     char err[128];
     const char *t =
         "{\"zz\":{\"a\":[1,2,{\"b\":[[],{}]}],\"c\":null,\"d\":true,\"e\":false,\"f\":-1.5e+3},"
@@ -269,13 +269,13 @@ static void test_unknown_nested(void **state)
     assert_string_equal(r.params[0].value, ""); /* non-string values read as "" */
     assert_string_equal(r.params[1].value, "");
     assert_string_equal(r.params[2].value, "str");
-    leaf_arena_free(&a);
+    leafscan_arena_free(&a);
 }
 
 static void test_order_whitespace(void **state)
 {
-    struct leaf_arena a = {0};
-    struct leaf_rec canon, r;
+    struct leafscan_arena a = {0};
+    struct leafscan_leaf canon, r;
     char err[128];
 
     assert_int_equal(scan(sample, &canon, &a, err), 0);
@@ -329,13 +329,13 @@ static void test_order_whitespace(void **state)
         "\"synthetic\" ] , \"inputs\" : [ ] , \"outputs\" : [\n] } \n\t\r ";
     assert_int_equal(scan(ws, &r, &a, err), 0);
     assert_rec_equal(&r, &canon);
-    leaf_arena_free(&a);
+    leafscan_arena_free(&a);
 }
 
 static void test_duplicates(void **state)
 {
-    struct leaf_arena a = {0};
-    struct leaf_rec r;
+    struct leafscan_arena a = {0};
+    struct leafscan_leaf r;
     char err[128];
     const char *t = "{\"trial\":\"a\",\"trial\":\"b\",\"cpu_us\":5,\"cpu_us\":null,\"signal\":1,"
                     "\"signal\":2,\"params\":{\"gone\":\"1\"},"
@@ -364,7 +364,7 @@ static void test_duplicates(void **state)
     assert_string_equal(json_string_value(json_object_get(j, "trial")), "b");
     assert_string_equal(json_string_value(json_object_get(json_object_get(j, "params"), "x")), "4");
     json_decref(j);
-    leaf_arena_free(&a);
+    leafscan_arena_free(&a);
 }
 
 /* ---- property: random leaves vs jansson ----------------------------------------------- */
@@ -502,16 +502,16 @@ static json_t *rand_leaf(void)
 
 static int kv_cmp(const void *x, const void *y)
 {
-    return strcmp(((const struct leaf_param *)x)->key, ((const struct leaf_param *)y)->key);
+    return strcmp(((const struct leafscan_param *)x)->key, ((const struct leafscan_param *)y)->key);
 }
 
 static int metric_cmp(const void *x, const void *y)
 {
-    return strcmp(((const struct leaf_metric *)x)->name, ((const struct leaf_metric *)y)->name);
+    return strcmp(((const struct leafscan_metric *)x)->name, ((const struct leafscan_metric *)y)->name);
 }
 
 /* The fields as read from jansson's tree: the reference leafscan must match. */
-static void rec_from_json(json_t *j, struct leaf_rec *r)
+static void rec_from_json(json_t *j, struct leafscan_leaf *r)
 {
     const char *k;
     json_t *v, *x;
@@ -535,7 +535,7 @@ static void rec_from_json(json_t *j, struct leaf_rec *r)
     json_t *params = json_object_get(j, "params"), *sources = json_object_get(j, "sources");
     r->params = calloc(json_object_size(params) + 1, sizeof *r->params);
     json_object_foreach(params, k, v) {
-        struct leaf_param *p = &r->params[r->nparams++];
+        struct leafscan_param *p = &r->params[r->nparams++];
         p->key = k;
         p->value = json_is_string(v) ? json_string_value(v) : "";
         p->source = json_string_value(json_object_get(sources, k));
@@ -547,7 +547,7 @@ static void rec_from_json(json_t *j, struct leaf_rec *r)
     json_object_foreach(metrics, k, v) {
         if (!json_is_object(v))
             continue;
-        struct leaf_metric *m = &r->metrics[r->nmetrics++];
+        struct leafscan_metric *m = &r->metrics[r->nmetrics++];
         m->name = k;
         x = json_object_get(v, "value");
         m->finite = json_is_number(x);
@@ -563,7 +563,7 @@ static void rec_from_json(json_t *j, struct leaf_rec *r)
 
 static void test_random_vs_jansson(void **state)
 {
-    struct leaf_arena a = {0};
+    struct leafscan_arena a = {0};
     char err[128];
 
     for (int i = 0; i < 2000; i++) {
@@ -577,7 +577,7 @@ static void test_random_vs_jansson(void **state)
         json_t *j = json_loads(text, 0, &je);
         assert_non_null(j);
 
-        struct leaf_rec want, got;
+        struct leafscan_leaf want, got;
         rec_from_json(j, &want);
         if (leafscan(text, strlen(text), &got, &a, err, sizeof err) != 0)
             fail_msg("leaf %d: %s\n%s", i, err, text);
@@ -589,17 +589,17 @@ static void test_random_vs_jansson(void **state)
         json_decref(gen);
         free(text);
         if (i % 100 == 99)
-            leaf_arena_free(&a);
+            leafscan_arena_free(&a);
     }
-    leaf_arena_free(&a);
+    leafscan_arena_free(&a);
 }
 
 /* ---- errors -------------------------------------------------------------------------------- */
 
 static void expect_fail(const char *t, size_t len, const char *what)
 {
-    struct leaf_arena a = {0};
-    struct leaf_rec r;
+    struct leafscan_arena a = {0};
+    struct leafscan_leaf r;
     char err[128] = "";
 
     if (leafscan(t, len, &r, &a, err, sizeof err) != -1)
@@ -609,7 +609,7 @@ static void expect_fail(const char *t, size_t len, const char *what)
         fail_msg("%.*s: got \"%s\", want \"%s\"", (int)len, t, err, what);
     assert_null(r.params);
     assert_int_equal(r.nparams, 0);
-    leaf_arena_free(&a);
+    leafscan_arena_free(&a);
 }
 
 static void test_truncated(void **state)
@@ -686,34 +686,34 @@ static void test_errors(void **state)
     free(deep);
 
     /* Exactly one int64 edge each way is accepted. */
-    struct leaf_arena a = {0};
-    struct leaf_rec r;
+    struct leafscan_arena a = {0};
+    struct leafscan_leaf r;
     char err[128];
     assert_int_equal(scan("{\"cpu_us\":-9223372036854775808,\"signal\":9223372036854775807}", &r,
                           &a, err), 0);
     assert_true(r.cpu_us == INT64_MIN && r.signal == INT64_MAX);
-    leaf_arena_free(&a);
+    leafscan_arena_free(&a);
 }
 
 static void test_arena(void **state)
 {
-    struct leaf_arena a = {0};
+    struct leafscan_arena a = {0};
     for (size_t n = 0; n < 100; n++) {
-        char *p = leaf_arena_alloc(&a, n);
+        char *p = leafscan_arena_alloc(&a, n);
         assert_non_null(p);
         assert_int_equal((uintptr_t)p % 8, 0);
         memset(p, 0xAB, n);
     }
-    char *big = leaf_arena_alloc(&a, (size_t)3 << 20); /* bigger than a chunk */
+    char *big = leafscan_arena_alloc(&a, (size_t)3 << 20); /* bigger than a chunk */
     assert_non_null(big);
     memset(big, 1, (size_t)3 << 20);
-    char *after = leaf_arena_alloc(&a, 16); /* still served from the first chunk's room */
+    char *after = leafscan_arena_alloc(&a, 16); /* still served from the first chunk's room */
     assert_non_null(after);
     assert_int_equal((uintptr_t)after % 8, 0);
-    assert_null(leaf_arena_alloc(&a, SIZE_MAX - 3));
-    leaf_arena_free(&a);
+    assert_null(leafscan_arena_alloc(&a, SIZE_MAX - 3));
+    leafscan_arena_free(&a);
     assert_null(a.head);
-    leaf_arena_free(&a); /* twice is harmless */
+    leafscan_arena_free(&a); /* twice is harmless */
 }
 
 /* ---- speed -------------------------------------------------------------------------------- */
@@ -764,8 +764,8 @@ static void test_speed(void **state)
         total += (size_t)n;
     }
 
-    struct leaf_arena a = {0};
-    struct leaf_rec *recs = malloc(N * sizeof *recs);
+    struct leafscan_arena a = {0};
+    struct leafscan_leaf *recs = malloc(N * sizeof *recs);
     char err[128];
     double t0 = now_s();
     for (int i = 0; i < N; i++)
@@ -774,7 +774,7 @@ static void test_speed(void **state)
     double t_scan = now_s() - t0;
     assert_int_equal(recs[N - 1].nparams, 5);
     assert_string_equal(recs[N - 1].params[4].source, "adapter");
-    leaf_arena_free(&a);
+    leafscan_arena_free(&a);
 
     t0 = now_s();
     for (int i = 0; i < N; i++) {
@@ -838,15 +838,15 @@ static void test_implied_sources(void **state)
     (void)state;
     const char *t = "{\"framework\":\"libsvm\",\"params\":{\"c\":\"8\",\"libsvm.C\":\"8\","
                     "\"libsvmx.C\":\"1\",\"other.C\":\"2\"},\"sources\":{\"c\":\"argv\",\"other.C\":\"file:x\"}}";
-    struct leaf_arena a = {0};
-    struct leaf_rec r;
+    struct leafscan_arena a = {0};
+    struct leafscan_leaf r;
     char err[128];
     assert_int_equal(leafscan(t, strlen(t), &r, &a, err, sizeof err), 0);
-    assert_string_equal(leaf_param_get(&r, "c")->source, "argv");
-    assert_string_equal(leaf_param_get(&r, "libsvm.C")->source, "adapter");
-    assert_null(leaf_param_get(&r, "libsvmx.C")->source); /* not the framework's prefix */
-    assert_string_equal(leaf_param_get(&r, "other.C")->source, "file:x");
-    leaf_arena_free(&a);
+    assert_string_equal(leafscan_param_get(&r, "c")->source, "argv");
+    assert_string_equal(leafscan_param_get(&r, "libsvm.C")->source, "adapter");
+    assert_null(leafscan_param_get(&r, "libsvmx.C")->source); /* not the framework's prefix */
+    assert_string_equal(leafscan_param_get(&r, "other.C")->source, "file:x");
+    leafscan_arena_free(&a);
 }
 
 int main(void)

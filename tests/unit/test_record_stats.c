@@ -17,8 +17,8 @@
 #include "record.h"
 
 struct study {
-    struct leaf_arena arena;
-    struct leaf_rec leaf[16];
+    struct leafscan_arena arena;
+    struct leafscan_leaf leaf[16];
     size_t n;
     json_t *search, *sel, *choices, *refit;
 };
@@ -49,7 +49,7 @@ static void add(struct study *s, const char *status, const char *params, const c
              m, ps, s->n, ss, s->n + 1, s->n + 1, 100 + s->n, status, s->n);
     char err[200];
     size_t len = strlen(text);
-    char *copy = leaf_arena_alloc(&s->arena, len + 1);
+    char *copy = leafscan_arena_alloc(&s->arena, len + 1);
     memcpy(copy, text, len + 1);
     assert_int_equal(leafscan(copy, len, &s->leaf[s->n], &s->arena, err, sizeof err), 0);
     s->n++;
@@ -73,7 +73,7 @@ static void done(struct study *s)
     json_decref(s->sel);
     json_decref(s->choices);
     json_decref(s->refit);
-    leaf_arena_free(&s->arena);
+    leafscan_arena_free(&s->arena);
 }
 
 static double num_at(json_t *o, const char *path)

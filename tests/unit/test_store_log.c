@@ -1,4 +1,4 @@
-/* test_store_log.c - the study log inside the store (collector/store_log.h):
+/* test_slog.c - the study log inside the store (collector/slog.h):
  * final trials become leaves, the head and root agree with merkle.c, resends
  * append nothing, late events make revisions, running trials wait, the log
  * is append-only, checkpoints verify, a schema-3 store is sealed on upgrade,

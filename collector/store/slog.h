@@ -1,6 +1,6 @@
-/* store_log.h - the study log inside the SQLite store (store-internal: only
+/* slog.h - the study log inside the SQLite store (store-internal: only
  * store_sqlite.c calls it). Every trial of a study, once final, is appended
- * as a leaf (collector/leaf.h) to its study's RFC 9162 Merkle log; a trial
+ * as a leaf (store/leaf.h) to its study's RFC 9162 Merkle log; a trial
  * whose leaf text changed later gets a new leaf (a revision). After a
  * transaction grew a study's log, the collector signs a checkpoint (study,
  * size, root). Tables (fixed contract, read by attest/verify):
@@ -24,8 +24,8 @@
  *
  * Error convention: int functions return an SQLite result code (SQLITE_OK on
  * success); on failure the caller rolls back and calls slog_rollback. */
-#ifndef TT_STORE_LOG_H
-#define TT_STORE_LOG_H
+#ifndef TT_SLOG_H
+#define TT_SLOG_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
-/* store_log.c - see store_log.h. */
-#include "store_log.h"
+/* slog.c - see slog.h. */
+#include "slog.h"
 
 #include <stdio.h>
 #include <stdlib.h>
