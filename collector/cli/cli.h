@@ -15,6 +15,8 @@
 int cmd_studies(int argc, char **argv); /* cli/query.c */
 int cmd_trials(int argc, char **argv);  /* cli/query.c */
 int cmd_show(int argc, char **argv);    /* cli/query.c */
+int cmd_processes(int argc, char **argv); /* cli/query.c */
+int cmd_log(int argc, char **argv);     /* cli/query.c */
 int cmd_keygen(int argc, char **argv);  /* cli/keygen.c */
 
 #endif
