@@ -32,6 +32,7 @@
 #include <zmq.h>
 
 #include "collector.h"
+#include "event_fixture.h"
 #include "store.h"
 #include "tunetrail.pb-c.h"
 #include "wire.h"
@@ -54,66 +55,37 @@ struct gen {
     size_t nproc;
     uint8_t (*proc)[16], (*trial)[16];
     uint64_t *seq;
-    Tunetrail__Event *evs;
-    Tunetrail__Event **ptrs;
-    size_t n, cap;
-    /* per-event sub-messages live in parallel arrays, reset per batch */
-    Tunetrail__ProcessStart *ps;
-    Tunetrail__TrialStart *ts;
-    Tunetrail__Param *pa;
-    Tunetrail__Metric *me;
-    Tunetrail__FileAccess *fa;
-    Tunetrail__FileStat *fs;
-    Tunetrail__ProcessEnd *pe;
-    Tunetrail__TrialEnd *te;
+    struct evfx_batch b; /* the batch being built, cleared when packed */
+    size_t cap;          /* events per batch */
     struct packed *out;
     size_t nout, capout, total;
     char **paths;
 };
 
-static ProtobufCBinaryData B(uint8_t *u) { return (ProtobufCBinaryData){16, u}; }
-
 static Tunetrail__Event *ev(struct gen *g, size_t p)
 {
-    Tunetrail__Event *e = &g->evs[g->n];
-    tunetrail__event__init(e);
-    e->has_origin = e->has_seq = e->has_time_ns = 1;
-    e->origin = B(g->proc[p]);
-    e->seq = g->seq[p]++;
-    e->time_ns = 1700000000000000000ll + (int64_t)g->total * 1000;
-    g->ptrs[g->n] = e;
-    return e;
+    return evfx_event(&g->b, g->proc[p], g->seq[p]++, EVFX_T0 + (int64_t)g->total * 1000);
 }
 
 static void flush_batch(struct gen *g)
 {
-    if (!g->n)
+    if (!g->b.n)
         return;
     static uint8_t sender[16] = {0xbe, 0x4c};
-    Tunetrail__Batch b = TUNETRAIL__BATCH__INIT;
-    b.has_schema_version = b.has_sender = b.has_batch_seq = 1;
-    b.schema_version = 1;
-    b.sender = B(sender);
-    b.batch_seq = g->nout;
-    b.n_events = g->n;
-    b.events = g->ptrs;
     if (g->nout == g->capout) {
         g->capout = g->capout ? g->capout * 2 : 1024;
         g->out = realloc(g->out, g->capout * sizeof *g->out);
     }
     struct packed *pk = &g->out[g->nout++];
-    pk->len = tunetrail__batch__get_packed_size(&b);
-    pk->buf = malloc(pk->len);
-    tunetrail__batch__pack(&b, pk->buf);
-    pk->events = g->n;
-    g->n = 0;
+    pk->len = evfx_pack(&g->b, 1, g->nout - 1, sender, &pk->buf);
+    pk->events = g->b.n;
+    evfx_clear(&g->b);
 }
 
 static void added(struct gen *g)
 {
-    g->n++;
     g->total++;
-    if (g->n == g->cap)
+    if (g->b.n == g->cap)
         flush_batch(g);
 }
 
@@ -128,8 +100,6 @@ static void generate(struct gen *g, size_t nevents, size_t nproc, size_t conc, s
     g->trial = calloc(nproc, 16);
     g->seq = calloc(nproc, sizeof *g->seq);
     g->paths = calloc(nproc, sizeof *g->paths);
-#define ARR(f) g->f = calloc(batch, sizeof *g->f)
-    ARR(evs), ARR(ptrs), ARR(ps), ARR(ts), ARR(pa), ARR(me), ARR(fa), ARR(fs), ARR(pe), ARR(te);
     for (size_t p = 0; p < nproc; p++) {
         wire_uuid_new(g->proc[p]);
         wire_uuid_new(g->trial[p]);
@@ -144,33 +114,15 @@ static void generate(struct gen *g, size_t nevents, size_t nproc, size_t conc, s
     for (size_t w = 0; w < nproc; w += conc) {
         size_t hi = w + conc < nproc ? w + conc : nproc;
         for (size_t p = w; p < hi; p++) {
-            Tunetrail__Event *e = ev(g, p);
-            Tunetrail__ProcessStart *m = &g->ps[g->n];
-            tunetrail__process_start__init(m);
-            m->has_process = 1, m->process = B(g->proc[p]);
-            m->study = "bench";
-            m->exe = "/usr/bin/svm-train";
+            Tunetrail__ProcessStart *m =
+                evfx_process_start(&g->b, ev(g, p), g->proc[p], NULL, "bench", "/usr/bin/svm-train");
             m->argv = argv, m->n_argv = 6;
             m->has_pid = 1, m->pid = 1000 + (int)p;
-            e->kind_case = TUNETRAIL__EVENT__KIND_PROCESS_START, e->process_start = m;
             added(g);
-            e = ev(g, p);
-            Tunetrail__TrialStart *t = &g->ts[g->n];
-            tunetrail__trial_start__init(t);
-            t->has_trial = t->has_process = 1;
-            t->trial = B(g->trial[p]), t->process = B(g->proc[p]);
-            t->framework = "libsvm";
-            e->kind_case = TUNETRAIL__EVENT__KIND_TRIAL_START, e->trial_start = t;
+            evfx_trial_start(&g->b, ev(g, p), g->trial[p], g->proc[p], "libsvm", NULL);
             added(g);
             for (int k = 0; k < 2; k++) {
-                e = ev(g, p);
-                Tunetrail__Param *pa = &g->pa[g->n];
-                tunetrail__param__init(pa);
-                pa->has_trial = 1, pa->trial = B(g->trial[p]);
-                pa->key = k ? "g" : "c";
-                pa->value = k ? "0.5" : "4";
-                pa->source = "argv";
-                e->kind_case = TUNETRAIL__EVENT__KIND_PARAM, e->param = pa;
+                evfx_param(&g->b, ev(g, p), g->trial[p], k ? "g" : "c", k ? "0.5" : "4", "argv");
                 added(g);
             }
         }
@@ -181,46 +133,27 @@ static void generate(struct gen *g, size_t nevents, size_t nproc, size_t conc, s
             size_t p = w + i % (hi - w);
             Tunetrail__Event *e = ev(g, p);
             if (i % 10 < 7) {
-                Tunetrail__Metric *m = &g->me[g->n];
-                tunetrail__metric__init(m);
-                m->has_trial = m->has_value = m->has_step = 1;
-                m->trial = B(g->trial[p]);
-                m->name = (char *)names[i % 4];
-                m->value = (double)(i % 1000) / 1000.0;
+                Tunetrail__Metric *m = evfx_metric(&g->b, e, g->trial[p], names[i % 4],
+                                                   (double)(i % 1000) / 1000.0);
+                m->has_step = 1;
                 m->step = (int64_t)(i / (hi - w));
                 m->split = "train";
-                e->kind_case = TUNETRAIL__EVENT__KIND_METRIC, e->metric = m;
             } else {
-                Tunetrail__FileAccess *f = &g->fa[g->n];
-                Tunetrail__FileStat *s = &g->fs[g->n];
-                tunetrail__file_access__init(f);
+                Tunetrail__FileAccess *f = evfx_file(&g->b, e, g->proc[p], g->paths[p],
+                                                     TUNETRAIL__FILE_ACCESS__MODE__MODE_WRITE);
+                Tunetrail__FileStat *s = evfx_alloc(&g->b, sizeof *s);
                 tunetrail__file_stat__init(s);
                 s->has_dev = s->has_ino = s->has_size = s->has_mtime_ns = 1;
                 s->dev = 2049, s->ino = 100000 + i, s->size = 4096 + i, s->mtime_ns = e->time_ns;
-                f->has_process = f->has_mode = 1;
-                f->process = B(g->proc[p]);
-                f->path = g->paths[p];
-                f->mode = TUNETRAIL__FILE_ACCESS__MODE__MODE_WRITE;
                 f->stat = s;
-                e->kind_case = TUNETRAIL__EVENT__KIND_FILE_ACCESS, e->file_access = f;
             }
             added(g);
         }
         for (size_t p = w; p < hi; p++) {
-            Tunetrail__Event *e = ev(g, p);
-            Tunetrail__TrialEnd *t = &g->te[g->n];
-            tunetrail__trial_end__init(t);
-            t->has_trial = 1, t->trial = B(g->trial[p]);
-            e->kind_case = TUNETRAIL__EVENT__KIND_TRIAL_END, e->trial_end = t;
+            evfx_trial_end(&g->b, ev(g, p), g->trial[p], -1);
             added(g);
-            e = ev(g, p);
-            Tunetrail__ProcessEnd *pe = &g->pe[g->n];
-            tunetrail__process_end__init(pe);
-            pe->has_process = pe->has_how = pe->has_exit_code = 1;
-            pe->process = B(g->proc[p]);
-            pe->how = TUNETRAIL__PROCESS_END__HOW__END_EXIT;
-            pe->exit_code = p % 17 == 0; /* a few failures */
-            e->kind_case = TUNETRAIL__EVENT__KIND_PROCESS_END, e->process_end = pe;
+            evfx_process_end(&g->b, ev(g, p), g->proc[p], TUNETRAIL__PROCESS_END__HOW__END_EXIT,
+                             p % 17 == 0); /* a few failures */
             added(g);
         }
     }

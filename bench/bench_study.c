@@ -21,6 +21,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "event_fixture.h"
 #include "keys.h"
 #include "store.h"
 #include "tunetrail.pb-c.h"
@@ -50,25 +51,6 @@ static double score(const struct cfg *c)
     double noise = sqrt(-2 * log(u + 1e-12)) * cos(2 * M_PI * v) * 0.01;
     return 0.9 - 0.02 * (l + 3) * (l + 3) - 0.003 * abs(c->depth - 7) + (c->opt == 0 ? 0.01 : 0) +
            noise;
-}
-
-struct batchbuf {
-    Tunetrail__Event ev[16], *evp[16];
-    size_t n;
-};
-
-static Tunetrail__Event *next_ev(struct batchbuf *b, uint8_t *origin, uint64_t *seq, int64_t t)
-{
-    Tunetrail__Event *e = &b->ev[b->n];
-    tunetrail__event__init(e);
-    e->origin = (ProtobufCBinaryData){16, origin};
-    e->has_origin = 1;
-    e->has_seq = 1;
-    e->seq = (*seq)++;
-    e->has_time_ns = 1;
-    e->time_ns = t;
-    b->evp[b->n++] = e;
-    return e;
 }
 
 static int generate(const char *path, const char *model, size_t n, const char *study)
@@ -130,50 +112,23 @@ static int generate(const char *path, const char *model, size_t n, const char *s
     int64_t t0 = (int64_t)time(NULL) * 1000000000LL - (int64_t)n * 2000000000LL;
     double start = now();
     for (size_t i = (size_t)-1; i != n; i++) {
-        struct batchbuf b = {.n = 0};
+        struct evfx_batch b = {0};
         uint8_t proc[16], trial[16];
         uint64_t seq = 0;
-        Tunetrail__SessionStart ss;
-        Tunetrail__ProcessStart ps;
-        Tunetrail__TrialStart ts;
-        Tunetrail__Param pa[5];
-        Tunetrail__Metric me;
-        Tunetrail__FileAccess fa;
-        Tunetrail__ProcessEnd pe;
         char vals[5][32], *argv[3] = {"train.py", "--config", "synthetic"};
         int64_t t = t0 + (int64_t)i * 2000000000LL;
         if (i == (size_t)-1) { /* the session's start */
-            tunetrail__session_start__init(&ss);
-            ss.session = (ProtobufCBinaryData){16, session};
-            ss.has_session = 1;
-            ss.study = (char *)study;
-            Tunetrail__Event *e = next_ev(&b, session, &seq, t0);
-            e->kind_case = TUNETRAIL__EVENT__KIND_SESSION_START;
-            e->session_start = &ss;
+            evfx_session_start(&b, evfx_event(&b, session, seq++, t0), session, study);
         } else {
             wire_uuid_new(proc);
             wire_uuid_new(trial);
-            tunetrail__process_start__init(&ps);
-            ps.process = (ProtobufCBinaryData){16, proc};
-            ps.has_process = 1;
-            ps.session = (ProtobufCBinaryData){16, session};
-            ps.has_session = 1;
-            ps.exe = "/usr/bin/python3";
-            ps.argv = argv;
-            ps.n_argv = 3;
-            Tunetrail__Event *e = next_ev(&b, proc, &seq, t);
-            e->kind_case = TUNETRAIL__EVENT__KIND_PROCESS_START;
-            e->process_start = &ps;
-            tunetrail__trial_start__init(&ts);
-            ts.trial = (ProtobufCBinaryData){16, trial};
-            ts.has_trial = 1;
-            ts.process = (ProtobufCBinaryData){16, proc};
-            ts.has_process = 1;
-            ts.framework = "syn"; /* adapter keys are "<framework>.<field>" */
-            ts.opened_by = "adapter";
-            e = next_ev(&b, proc, &seq, t);
-            e->kind_case = TUNETRAIL__EVENT__KIND_TRIAL_START;
-            e->trial_start = &ts;
+            Tunetrail__ProcessStart *ps = evfx_process_start(&b, evfx_event(&b, proc, seq++, t),
+                                                             proc, session, NULL,
+                                                             "/usr/bin/python3");
+            ps->argv = argv;
+            ps->n_argv = 3;
+            /* adapter keys are "<framework>.<field>" */
+            evfx_trial_start(&b, evfx_event(&b, proc, seq++, t), trial, proc, "syn", "adapter");
             snprintf(vals[0], 32, "%.6g", c[i].lr);
             snprintf(vals[1], 32, "%d", c[i].depth);
             snprintf(vals[2], 32, "%s", opts[c[i].opt]);
@@ -181,73 +136,37 @@ static int generate(const char *path, const char *model, size_t n, const char *s
             snprintf(vals[4], 32, "%d", c[i].seed);
             static const char *const keys[] = {"syn.lr", "syn.depth", "syn.optimizer",
                                                "syn.batch_size", "syn.seed"};
-            for (int k = 0; k < 5; k++) {
-                tunetrail__param__init(&pa[k]);
-                pa[k].trial = (ProtobufCBinaryData){16, trial};
-                pa[k].has_trial = 1;
-                pa[k].key = (char *)keys[k];
-                pa[k].value = vals[k];
-                pa[k].source = "adapter";
-                e = next_ev(&b, proc, &seq, t + 1000);
-                e->kind_case = TUNETRAIL__EVENT__KIND_PARAM;
-                e->param = &pa[k];
-            }
+            for (int k = 0; k < 5; k++)
+                evfx_param(&b, evfx_event(&b, proc, seq++, t + 1000), trial, keys[k], vals[k],
+                           "adapter");
             if (how[i] == 0) {
-                tunetrail__metric__init(&me);
-                me.trial = (ProtobufCBinaryData){16, trial};
-                me.has_trial = 1;
-                me.name = "val_acc";
-                me.has_value = 1;
-                me.value = val[i];
-                me.split = "valid";
-                me.direction = "max";
-                e = next_ev(&b, proc, &seq, t + 1000000000LL);
-                e->kind_case = TUNETRAIL__EVENT__KIND_METRIC;
-                e->metric = &me;
+                Tunetrail__Metric *me = evfx_metric(
+                    &b, evfx_event(&b, proc, seq++, t + 1000000000LL), trial, "val_acc", val[i]);
+                me->split = "valid";
+                me->direction = "max";
             }
             if (i == best) {
-                tunetrail__file_access__init(&fa);
-                fa.process = (ProtobufCBinaryData){16, proc};
-                fa.has_process = 1;
-                fa.path = (char *)model;
-                fa.has_mode = 1;
-                fa.mode = TUNETRAIL__FILE_ACCESS__MODE__MODE_WRITE;
-                fa.has_closed = 1;
-                fa.closed = 1;
-                fa.sha256 = (ProtobufCBinaryData){32, msha};
-                fa.has_sha256 = 1;
-                e = next_ev(&b, proc, &seq, t + 1100000000LL);
-                e->kind_case = TUNETRAIL__EVENT__KIND_FILE_ACCESS;
-                e->file_access = &fa;
+                Tunetrail__FileAccess *fa =
+                    evfx_file(&b, evfx_event(&b, proc, seq++, t + 1100000000LL), proc, model,
+                              TUNETRAIL__FILE_ACCESS__MODE__MODE_WRITE);
+                fa->has_closed = 1;
+                fa->closed = 1;
+                fa->sha256 = evfx_bin(msha, 32);
+                fa->has_sha256 = 1;
             }
-            tunetrail__process_end__init(&pe);
-            pe.process = (ProtobufCBinaryData){16, proc};
-            pe.has_process = 1;
-            pe.has_how = 1;
-            pe.how = how[i] == 2 ? TUNETRAIL__PROCESS_END__HOW__END_KILLED
-                                 : TUNETRAIL__PROCESS_END__HOW__END_EXIT;
-            pe.has_exit_code = 1;
-            pe.exit_code = how[i] == 1;
-            pe.has_utime_us = pe.has_maxrss_kb = 1;
-            pe.utime_us = 1500000 + rand() % 100000;
-            pe.maxrss_kb = 200000 + rand() % 50000;
-            e = next_ev(&b, proc, &seq, t + 1500000000LL);
-            e->kind_case = TUNETRAIL__EVENT__KIND_PROCESS_END;
-            e->process_end = &pe;
+            Tunetrail__ProcessEnd *pe =
+                evfx_process_end(&b, evfx_event(&b, proc, seq++, t + 1500000000LL), proc,
+                                 how[i] == 2 ? TUNETRAIL__PROCESS_END__HOW__END_KILLED
+                                             : TUNETRAIL__PROCESS_END__HOW__END_EXIT,
+                                 how[i] == 1);
+            /* exit_code is sent for a kill too (0): the workload as it always was */
+            pe->has_exit_code = 1;
+            pe->has_utime_us = pe->has_maxrss_kb = 1;
+            pe->utime_us = 1500000 + rand() % 100000;
+            pe->maxrss_kb = 200000 + rand() % 50000;
         }
-        Tunetrail__Batch bt;
-        tunetrail__batch__init(&bt);
-        bt.has_schema_version = 1;
-        bt.schema_version = 1;
-        bt.sender = (ProtobufCBinaryData){16, session};
-        bt.has_sender = 1;
-        bt.has_batch_seq = 1;
-        bt.batch_seq = bseq++;
-        bt.events = b.evp;
-        bt.n_events = b.n;
-        size_t len = tunetrail__batch__get_packed_size(&bt);
-        bufs[g] = malloc(len);
-        tunetrail__batch__pack(&bt, bufs[g]);
+        size_t len = evfx_pack(&b, 1, bseq++, session, &bufs[g]);
+        evfx_clear(&b);
         in[g] = (struct ingest_input){bufs[g], len};
         g++;
         if (g == GROUP || i + 1 == n) {

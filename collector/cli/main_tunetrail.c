@@ -15,6 +15,8 @@ static const struct {
     {"studies", cmd_studies, "list studies"},
     {"trials", cmd_trials, "list the trials of a study"},
     {"show", cmd_show, "everything about one trial"},
+    {"processes", cmd_processes, "list the processes of a study"},
+    {"log", cmd_log, "print a study's log: its leaves, or its size and checkpoint"},
     {"attest", cmd_attest, "write a signed provenance record of the search behind a model"},
     {"verify", cmd_verify, "check a provenance record against its model (and receipts)"},
     {"keygen", cmd_keygen, "make an ed25519 key pair for signing provenance records"},
@@ -27,7 +29,7 @@ static void usage(FILE *f)
                "Records every configuration a training search tries, with no change to its code.\n\n"
                "Commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n`tunetrail COMMAND --help` describes each command.\n"
                "Environment: TUNETRAIL_HOME (data directory), TUNETRAIL_STORE (SQLite file),\n"
                "TUNETRAIL_COLLECTOR (collector endpoint), TUNETRAIL_STUDY (study name).\n");

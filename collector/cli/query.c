@@ -1,4 +1,4 @@
-/* query.c - `tunetrail studies`, `tunetrail trials`, `tunetrail show`:
+/* query.c - `tunetrail studies`, `trials`, `show`, `processes`, `log`:
  * options and printing; the objects come from the store's reader
  * (store/store_read.c). JSON output is one object per line; field names are
  * a public contract, add, never rename. */
@@ -17,18 +17,21 @@
 #include "util.h"
 
 struct qopts {
-    int json, help;
+    int json, help, head;
     const char *store, *study;
 };
 
-/* Parses the shared flags; `allow_study` only for trials. Returns 0, or 2
- * after printing usage for a bad flag. */
-static int parse(int argc, char **argv, int allow_study, struct qopts *o, void (*usage)(FILE *))
+/* Flags a command takes beyond --json, --store and --help. */
+enum { Q_STUDY = 1, Q_HEAD = 2 };
+
+/* Parses the shared flags; `allow` (Q_*) says which of the others this
+ * command takes. Returns 0, or 2 after printing usage for a bad flag. */
+static int parse(int argc, char **argv, int allow, struct qopts *o, void (*usage)(FILE *))
 {
     static const struct option longopts[] = {
         {"json", no_argument, NULL, 'j'},          {"store", required_argument, NULL, 's'},
         {"study", required_argument, NULL, 'S'},   {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"head", no_argument, NULL, 'H'},          {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
     optind = 0; /* glibc: full re-initialisation, argv[0] is the subcommand */
@@ -38,9 +41,14 @@ static int parse(int argc, char **argv, int allow_study, struct qopts *o, void (
         case 'j': o->json = 1; break;
         case 's': o->store = optarg; break;
         case 'S':
-            if (!allow_study)
+            if (!(allow & Q_STUDY))
                 goto bad;
             o->study = optarg;
+            break;
+        case 'H':
+            if (!(allow & Q_HEAD))
+                goto bad;
+            o->head = 1;
             break;
         case 'h': o->help = 1; usage(stdout); return 0;
         default: goto bad;
@@ -168,7 +176,8 @@ static void trials_usage(FILE *f)
                "  --json        one JSON object per line: id, uuid, study, status, exe, argv,\n"
                "                params, metrics, inputs, outputs, started, ended, exit_code,\n"
                "                signal, process, session, framework, evaluations\n"
-               "                (test metrics of later runs that read this trial's model)\n"
+               "                (test metrics of later runs that read this trial's model;\n"
+               "                `trial` is the evaluation's own trial id)\n"
                "  --store PATH  SQLite store (default $TUNETRAIL_STORE, else\n"
                "                $TUNETRAIL_HOME/trail.db)\n");
 }
@@ -211,7 +220,7 @@ static void trial_out(json_t *t, void *arg)
 int cmd_trials(int argc, char **argv)
 {
     struct qopts o;
-    int rc = parse(argc, argv, 1, &o, trials_usage);
+    int rc = parse(argc, argv, Q_STUDY, &o, trials_usage);
     if (rc || o.help)
         return rc;
     if (optind < argc) {
@@ -290,7 +299,8 @@ static void show_usage(FILE *f)
                "max RSS, git commit. TRIAL is the id from `tunetrail trials`, or the trial\n"
                "uuid in hex (a unique prefix is enough).\n\n"
                "  --json        one JSON object: the `trials --json` fields plus param_sources,\n"
-               "                metric_points, processes (nearest first), opened_by, error,\n"
+               "                metric_points, param_points (every value each param took, in\n"
+               "                order), processes (nearest first), opened_by, error,\n"
                "                evaluation_of (the trial an evaluation evaluates, else null)\n"
                "  --store PATH  SQLite store (default $TUNETRAIL_STORE, else\n"
                "                $TUNETRAIL_HOME/trail.db)\n");
@@ -473,6 +483,158 @@ int cmd_show(int argc, char **argv)
     else
         show_human(t);
     json_decref(t);
+    rc = 0;
+out:
+    q_close(&q);
+    return rc;
+}
+
+/* ---- tunetrail processes / tunetrail log: the --study both take. */
+static const char *study_arg(struct qopts *o)
+{
+    const char *study = o->study ? o->study : getenv("TUNETRAIL_STUDY");
+    return study && *study ? study : NULL;
+}
+
+/* Checks that study (if any) exists; prints the "no study" error if not. */
+static int study_known(struct q *q, const char *cmd, const char *study)
+{
+    if (!study || store_read_study_exists(q->r, study))
+        return 1;
+    char *names = store_read_study_names(q->r);
+    fprintf(stderr, "tunetrail %s: no study '%s' in %s; studies: %s\n", cmd, study, q->path,
+            names ? names : "?");
+    free(names);
+    return 0;
+}
+
+static void processes_usage(FILE *f)
+{
+    fprintf(f, "usage: tunetrail processes [--study NAME] [--json] [--store PATH]\n\n"
+               "Lists every process image recorded (each exec is one), by start time, with\n"
+               "its status; `tunetrail show` gives a trial's own chain of parents.\n\n"
+               "  --study NAME  only this study (default $TUNETRAIL_STUDY, else all\n"
+               "                processes, with a study or not)\n"
+               "  --json        one JSON object per line, as `show --json` prints a\n"
+               "                process: uuid, parent, relation, pid, ppid, exe, argv, cwd,\n"
+               "                host, user, uid, git_commit, git_dirty, started, ended,\n"
+               "                status, exit_code, signal, utime_us, stime_us, maxrss_kb,\n"
+               "                study, session\n"
+               "  --store PATH  SQLite store (default $TUNETRAIL_STORE, else\n"
+               "                $TUNETRAIL_HOME/trail.db)\n");
+}
+
+static void process_out(json_t *p, void *arg)
+{
+    if (*(int *)arg) {
+        print_json_line(p);
+        return;
+    }
+    const char *exe = strrchr(jstr(p, "exe"), '/');
+    printf("%-32s  %-6s  %-7s  %8lld  %-24s  %s\n", jstr(p, "uuid"), jstr(p, "relation"),
+           jstr(p, "status"), jint(p, "pid"), *jstr(p, "started") ? jstr(p, "started") : "-",
+           exe ? exe + 1 : jstr(p, "exe"));
+}
+
+int cmd_processes(int argc, char **argv)
+{
+    struct qopts o;
+    int rc = parse(argc, argv, Q_STUDY, &o, processes_usage);
+    if (rc || o.help)
+        return rc;
+    if (optind < argc) {
+        fprintf(stderr, "tunetrail processes: unexpected argument '%s'\n\n", argv[optind]);
+        processes_usage(stderr);
+        return 2;
+    }
+    const char *study = study_arg(&o);
+    struct q q;
+    char err[512];
+    rc = 1;
+    if (q_open(&q, "processes", o.store) < 0 || !study_known(&q, "processes", study))
+        goto out;
+    if (!o.json)
+        printf("%-32s  %-6s  %-7s  %8s  %-24s  %s\n", "UUID", "REL", "STATUS", "PID", "STARTED",
+               "EXE");
+    if (store_read_processes(q.r, study, process_out, &o.json, err, sizeof err) < 0) {
+        fprintf(stderr, "tunetrail processes: %s\n", err);
+        goto out;
+    }
+    rc = 0;
+out:
+    q_close(&q);
+    return rc;
+}
+
+static void log_usage(FILE *f)
+{
+    fprintf(f, "usage: tunetrail log [--study NAME] [--head] [--json] [--store PATH]\n\n"
+               "Prints the study log: every leaf (one per final trial, and one per revision)\n"
+               "with its index and hash, or with --head each study's log size and latest\n"
+               "signed checkpoint. docs/RECORD.md describes the log.\n\n"
+               "  --study NAME  only this study (default $TUNETRAIL_STUDY, else all studies)\n"
+               "  --head        the heads instead of the leaves\n"
+               "  --json        one JSON object per line; a leaf: study, index, leaf (its\n"
+               "                text, exactly as hashed), hash (SHA-256 of 0x00 || leaf, hex),\n"
+               "                trial, time; a head: study, size, checkpoint (tree_size,\n"
+               "                root, key, sig, time; null if none was signed)\n"
+               "  --store PATH  SQLite store (default $TUNETRAIL_STORE, else\n"
+               "                $TUNETRAIL_HOME/trail.db)\n");
+}
+
+static void leaf_out(json_t *l, void *arg)
+{
+    if (*(int *)arg)
+        print_json_line(l);
+    else
+        printf("%-16s %6lld  %s  %s\n", jstr(l, "study"), jint(l, "index"), jstr(l, "hash"),
+               jstr(l, "leaf"));
+}
+
+int cmd_log(int argc, char **argv)
+{
+    struct qopts o;
+    int rc = parse(argc, argv, Q_STUDY | Q_HEAD, &o, log_usage);
+    if (rc || o.help)
+        return rc;
+    if (optind < argc) {
+        fprintf(stderr, "tunetrail log: unexpected argument '%s'\n\n", argv[optind]);
+        log_usage(stderr);
+        return 2;
+    }
+    const char *study = study_arg(&o);
+    struct q q;
+    char err[512];
+    rc = 1;
+    if (q_open(&q, "log", o.store) < 0 || !study_known(&q, "log", study))
+        goto out;
+    if (!o.head) {
+        if (store_read_log(q.r, study, leaf_out, &o.json, err, sizeof err) < 0) {
+            fprintf(stderr, "tunetrail log: %s\n", err);
+            goto out;
+        }
+        rc = 0;
+        goto out;
+    }
+    json_t *heads = store_read_log_heads(q.r, study, err, sizeof err);
+    if (!heads) {
+        fprintf(stderr, "tunetrail log: %s\n", err);
+        goto out;
+    }
+    size_t i;
+    json_t *h;
+    json_array_foreach(heads, i, h)
+    {
+        json_t *ck = json_object_get(h, "checkpoint");
+        if (o.json)
+            print_json_line(h);
+        else if (json_is_object(ck))
+            printf("%-16s size %lld  checkpoint %lld root %s\n", jstr(h, "study"), jint(h, "size"),
+                   jint(ck, "tree_size"), jstr(ck, "root"));
+        else
+            printf("%-16s size %lld  (no signed checkpoint)\n", jstr(h, "study"), jint(h, "size"));
+    }
+    json_decref(heads);
     rc = 0;
 out:
     q_close(&q);

@@ -82,7 +82,8 @@ const struct store_checkpoint *store_checkpoints(tt_store *st, size_t *n);
  * forks. No-op on a read-only store. Returns 0, or -1 with err set. */
 int store_background_checkpoints(tt_store *st, char *err, size_t errlen);
 
-/* ---- Reading: the objects `tunetrail studies / trials / show --json` print
+/* ---- Reading: the objects `tunetrail studies / trials / show / processes /
+ * log --json` print
  * (store_read.c). A reader borrows st (open it STORE_READONLY) and is
  * closed before it. Objects are new references owned by the caller; their
  * field names are a public contract. Errors: NULL / -1 with err set. */
@@ -108,6 +109,25 @@ int store_read_trials(store_reader *r, const char *study, int full,
 int64_t store_read_resolve_trial(store_reader *r, const char *arg);
 /* One trial by id (full as above), or NULL with err. */
 json_t *store_read_trial(store_reader *r, int64_t id, int full, char *err, size_t errlen);
+
+/* Calls fn(process, arg) for each process image of study (NULL: every
+ * process, with or without a study), by start time; the object (borrowed for
+ * the call) has the fields of `show --json`'s "processes" entries: uuid,
+ * parent, relation ("root", "fork", "exec" or "unknown"), pid, ppid, exe,
+ * argv, cwd, host, user, uid, git_commit, git_dirty, started, ended, status,
+ * exit_code, signal, utime_us, stime_us, maxrss_kb, study, session. */
+int store_read_processes(store_reader *r, const char *study,
+                         void (*fn)(json_t *process, void *arg), void *arg, char *err,
+                         size_t errlen);
+/* Calls fn(leaf, arg) for each leaf of study's log (NULL: every study), by
+ * study then index: {study, index, leaf (the leaf's JSON text, exactly as
+ * hashed), hash (hex SHA-256(0x00 || leaf)), trial (its id), time}. */
+int store_read_log(store_reader *r, const char *study, void (*fn)(json_t *leaf, void *arg),
+                   void *arg, char *err, size_t errlen);
+/* The head of each study's log (study NULL: every study with a log), by
+ * name: an array of {study, size, checkpoint}, checkpoint being the latest
+ * signed one, {tree_size, root, key, sig (hex), time}, or null if none. */
+json_t *store_read_log_heads(store_reader *r, const char *study, char *err, size_t errlen);
 
 /* ---- A study's record: what the provenance record (collector/record/)
  * reads besides the trials (store_study.c). */

@@ -25,9 +25,9 @@
 static inline int store_files_is_input(int mode) { return mode == 0 || mode == 2; }
 static inline int store_files_is_output(int mode) { return mode == 1 || mode == 2; }
 
-/* path, sha256, size of the rows the rule picks for process ?1, by path. */
+/* path, sha256, size, error of the rows the rule picks for process ?1, by path. */
 #define STORE_FILES_SQL(modes)                                                                   \
-    "SELECT path, sha256, size, max((sha256 IS NOT NULL) * " STORE_FILES_STR(                    \
+    "SELECT path, sha256, size, error, max((sha256 IS NOT NULL) * " STORE_FILES_STR(                    \
         STORE_FILES_HASHED_N) " + COALESCE(time_ns, 0)) FROM files WHERE process = ?1 AND mode IN " \
         modes " GROUP BY path ORDER BY path"
 

@@ -1,8 +1,8 @@
 /* store_read.c - the read side of the store: the JSON objects `tunetrail
- * studies`, `trials` and `show` print (store.h, "Reading"). Reads only the
- * views store_sqlite.c defines (trial_view, process_view, eval_*_view) plus
- * the plain event tables, so the rules for status and study live in one
- * place. Field names are a public contract: add, never rename. */
+ * studies`, `trials`, `show`, `processes` and `log` print (store.h,
+ * "Reading"). Reads only the views store_sqlite.c defines (trial_view,
+ * process_view, eval_*_view) plus the plain event and log tables, so the
+ * rules for status and study live in one place. Field names are a public contract: add, never rename. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +23,12 @@ struct store_reader {
     sqlite3_stmt *params, *metrics, *inputs, *outputs, *proc;
     sqlite3_stmt *ev_procs, *ev_metrics, *ev_data, *ev_of;
 };
+
+/* The columns process_row reads, in its order. */
+#define PROC_COLS                                                                                \
+    "SELECT uuid, parent, relation, pid, ppid, exe, argv, cwd, host, user, uid, git_commit,"    \
+    " git_dirty, started_ns, ended_ns, status, exit_code, signal, utime_us, stime_us,"          \
+    " maxrss_kb, study_name, session FROM process_view"
 
 /* A trial that is an evaluation (store_sqlite.c: eval_trial_view) is not
  * listed nor counted; its metrics show on the trial it evaluates. The
@@ -56,10 +62,12 @@ store_reader *store_reader_open(tt_store *st, char *err, size_t errlen)
         " ORDER BY step, time_ns, origin_id, seq",
         STORE_FILES_SQL(STORE_FILES_IN_MODES),
         STORE_FILES_SQL(STORE_FILES_OUT_MODES),
-        "SELECT uuid, parent, relation, pid, ppid, exe, argv, cwd, host, user, uid, git_commit,"
-        " git_dirty, started_ns, ended_ns, status, exit_code, signal, utime_us, stime_us,"
-        " maxrss_kb, study_name, session FROM process_view WHERE uuid = ?1",
-        "SELECT e.process, p.session FROM q_eval e LEFT JOIN processes p ON p.uuid = e.process"
+        PROC_COLS " WHERE uuid = ?1",
+        /* The evaluation's own trial: the one its process opened outside an
+         * adapter (store_sqlite.c: eval_trial_view). */
+        "SELECT e.process, p.session, (SELECT min(t.id) FROM trials t WHERE t.process = e.process"
+        "  AND COALESCE(t.opened_by, '') <> 'adapter')"
+        " FROM q_eval e LEFT JOIN processes p ON p.uuid = e.process"
         " WHERE e.trial_id = ?1 ORDER BY p.started_ns, e.process",
         "SELECT name, value, step, split, direction, time_ns FROM eval_metric_view"
         " WHERE process = ?1 AND trial_id = ?2 ORDER BY step, time_ns, origin_id, seq",
@@ -141,10 +149,39 @@ static json_t *files_json(sqlite3_stmt *s, const void *proc, int plen)
         return a;
     sqlite3_bind_blob(s, 1, proc, plen, SQLITE_TRANSIENT);
     while (sqlite3_step(s) == SQLITE_ROW)
-        json_array_append_new(a, json_pack("{s:o,s:o,s:o}", "path", col_str(s, 0), "sha256",
-                                           col_hex(s, 1), "size", col_int(s, 2)));
+        json_array_append_new(a, json_pack("{s:o,s:o,s:o,s:o}", "path", col_str(s, 0), "sha256",
+                                           col_hex(s, 1), "size", col_int(s, 2), "error",
+                                           col_str(s, 3)));
     sqlite3_reset(s);
     return a;
+}
+
+/* One process object from a PROC_COLS row. Caller owns it. */
+static json_t *process_row(sqlite3_stmt *s)
+{
+    static const char *rel[] = {"unknown", "root", "fork", "exec"};
+    int r = sqlite3_column_int(s, 2);
+    json_t *o = json_pack("{s:o,s:o,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+                          "uuid", col_hex(s, 0), "parent", col_hex(s, 1), "relation",
+                          r >= 0 && r < 4 ? rel[r] : "unknown", "pid", col_int(s, 3), "ppid",
+                          col_int(s, 4), "exe", col_str(s, 5), "argv", col_json(s, 6), "cwd",
+                          col_str(s, 7), "host", col_str(s, 8), "user", col_str(s, 9), "uid",
+                          col_int(s, 10), "git_commit", col_str(s, 11), "git_dirty",
+                          sqlite3_column_type(s, 12) == SQLITE_NULL
+                              ? json_null()
+                              : json_boolean(sqlite3_column_int(s, 12)),
+                          "started", iso_time(s, 13), "ended", iso_time(s, 14), "status",
+                          col_str(s, 15));
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "exit_code", col_int(s, 16));
+    json_object_set_new(o, "signal", col_int(s, 17));
+    json_object_set_new(o, "utime_us", col_int(s, 18));
+    json_object_set_new(o, "stime_us", col_int(s, 19));
+    json_object_set_new(o, "maxrss_kb", col_int(s, 20));
+    json_object_set_new(o, "study", col_str(s, 21));
+    json_object_set_new(o, "session", col_hex(s, 22));
+    return o;
 }
 
 static json_t *process_json(store_reader *q, const void *uuid, int len)
@@ -152,28 +189,8 @@ static json_t *process_json(store_reader *q, const void *uuid, int len)
     sqlite3_stmt *s = q->proc;
     json_t *o = NULL;
     sqlite3_bind_blob(s, 1, uuid, len, SQLITE_TRANSIENT);
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        static const char *rel[] = {"unknown", "root", "fork", "exec"};
-        int r = sqlite3_column_int(s, 2);
-        o = json_pack("{s:o,s:o,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
-                      "uuid", col_hex(s, 0), "parent", col_hex(s, 1), "relation",
-                      r >= 0 && r < 4 ? rel[r] : "unknown", "pid", col_int(s, 3), "ppid",
-                      col_int(s, 4), "exe", col_str(s, 5), "argv", col_json(s, 6), "cwd",
-                      col_str(s, 7), "host", col_str(s, 8), "user", col_str(s, 9), "uid",
-                      col_int(s, 10), "git_commit", col_str(s, 11), "git_dirty",
-                      sqlite3_column_type(s, 12) == SQLITE_NULL
-                          ? json_null()
-                          : json_boolean(sqlite3_column_int(s, 12)),
-                      "started", iso_time(s, 13), "ended", iso_time(s, 14), "status",
-                      col_str(s, 15));
-        json_object_set_new(o, "exit_code", col_int(s, 16));
-        json_object_set_new(o, "signal", col_int(s, 17));
-        json_object_set_new(o, "utime_us", col_int(s, 18));
-        json_object_set_new(o, "stime_us", col_int(s, 19));
-        json_object_set_new(o, "maxrss_kb", col_int(s, 20));
-        json_object_set_new(o, "study", col_str(s, 21));
-        json_object_set_new(o, "session", col_hex(s, 22));
-    }
+    if (sqlite3_step(s) == SQLITE_ROW)
+        o = process_row(s);
     sqlite3_reset(s);
     return o;
 }
@@ -199,11 +216,12 @@ static json_t *evaluations_json(store_reader *q, int64_t id)
         sqlite3_bind_blob(m, 1, proc, plen, SQLITE_TRANSIENT);
         sqlite3_bind_int64(m, 2, id);
         while (sqlite3_step(m) == SQLITE_ROW) {
-            json_t *e = json_pack("{s:o,s:f,s:o,s:o,s:o,s:O,s:o,s:o,s:o}", "metric", col_str(m, 0),
-                                  "value", sqlite3_column_double(m, 1), "step", col_int(m, 2),
-                                  "split", col_str(m, 3), "direction", col_str(m, 4), "data",
-                                  data, "process", col_hex(p, 0), "session", col_hex(p, 1),
-                                  "time", iso_time(m, 5));
+            json_t *e = json_pack("{s:o,s:f,s:o,s:o,s:o,s:O,s:o,s:o,s:o,s:o}", "metric",
+                                  col_str(m, 0), "value", sqlite3_column_double(m, 1), "step",
+                                  col_int(m, 2), "split", col_str(m, 3), "direction",
+                                  col_str(m, 4), "data", data, "process", col_hex(p, 0),
+                                  "session", col_hex(p, 1), "time", iso_time(m, 5), "trial",
+                                  col_int(p, 2));
             if (e)
                 json_array_append_new(a, e);
         }
@@ -246,12 +264,17 @@ static json_t *trial_json(store_reader *q, sqlite3_stmt *r, int full)
                           iso_time(r, 8), "ended", iso_time(r, 9), "exit_code", col_int(r, 10),
                           "signal", col_int(r, 11), "framework", col_str(r, 12));
     json_t *params = json_object(), *sources = json_object(), *metrics = json_object();
-    json_t *points = json_array();
+    json_t *points = json_array(), *ppoints = json_array();
     sqlite3_bind_int64(q->params, 1, id);
     while (sqlite3_step(q->params) == SQLITE_ROW) {
         const char *k = (const char *)sqlite3_column_text(q->params, 0);
         json_object_set_new(params, k, col_str(q->params, 1));
         json_object_set_new(sources, k, col_str(q->params, 2));
+        /* Every value a key took, in order: `params` keeps only the last. */
+        if (full)
+            json_array_append_new(ppoints, json_pack("{s:s,s:o,s:o}", "key", k, "value",
+                                                     col_str(q->params, 1), "source",
+                                                     col_str(q->params, 2)));
     }
     sqlite3_reset(q->params);
     sqlite3_bind_int64(q->metrics, 1, id);
@@ -277,6 +300,7 @@ static json_t *trial_json(store_reader *q, sqlite3_stmt *r, int full)
     if (!full) {
         json_decref(sources);
         json_decref(points);
+        json_decref(ppoints);
         return o;
     }
     json_object_set_new(o, "opened_by", col_str(r, 13));
@@ -286,6 +310,7 @@ static json_t *trial_json(store_reader *q, sqlite3_stmt *r, int full)
     json_object_set_new(o, "evaluation_of", of ? json_integer(of) : json_null());
     json_object_set_new(o, "param_sources", sources);
     json_object_set_new(o, "metric_points", points);
+    json_object_set_new(o, "param_points", ppoints);
     /* The process and its ancestors, nearest first; bounded against cycles. */
     json_t *chain = json_array();
     uint8_t cur[TT_UUID_LEN];
@@ -451,4 +476,78 @@ json_t *store_read_trial(store_reader *q, int64_t id, int full, char *err, size_
         tt_fail(err, errlen, "no trial %lld in %s", (long long)id, q->path);
     sqlite3_finalize(s);
     return t;
+}
+
+int store_read_processes(store_reader *q, const char *study,
+                         void (*fn)(json_t *process, void *arg), void *arg, char *err,
+                         size_t errlen)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(q->db, study ? PROC_COLS " WHERE study_name = ?1 ORDER BY started_ns, uuid"
+                                        : PROC_COLS " ORDER BY started_ns, uuid",
+                           -1, &s, NULL) != SQLITE_OK)
+        return tt_fail(err, errlen, "cannot read store %s: %s", q->path, sqlite3_errmsg(q->db));
+    if (study)
+        sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        json_t *p = process_row(s);
+        if (p)
+            fn(p, arg);
+        json_decref(p);
+    }
+    sqlite3_finalize(s);
+    return 0;
+}
+
+int store_read_log(store_reader *q, const char *study, void (*fn)(json_t *leaf, void *arg),
+                   void *arg, char *err, size_t errlen)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(q->db, study ? "SELECT study, idx, leaf, hash, trial_id, time_ns FROM log"
+                                          " WHERE study = ?1 ORDER BY study, idx"
+                                        : "SELECT study, idx, leaf, hash, trial_id, time_ns FROM log"
+                                          " ORDER BY study, idx",
+                           -1, &s, NULL) != SQLITE_OK)
+        return tt_fail(err, errlen, "cannot read the log of %s: %s", q->path,
+                       sqlite3_errmsg(q->db));
+    if (study)
+        sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        json_t *l = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "study", col_str(s, 0), "index",
+                              col_int(s, 1), "leaf", col_str(s, 2), "hash", col_hex(s, 3),
+                              "trial", col_int(s, 4), "time", iso_time(s, 5));
+        if (l)
+            fn(l, arg);
+        json_decref(l);
+    }
+    sqlite3_finalize(s);
+    return 0;
+}
+
+json_t *store_read_log_heads(store_reader *q, const char *study, char *err, size_t errlen)
+{
+    sqlite3_stmt *s;
+    const char *sql =
+        "SELECT h.study, h.size, c.tree_size, c.root, c.key, c.sig, c.time_ns FROM log_head h"
+        " LEFT JOIN checkpoints c ON c.study = h.study AND c.tree_size ="
+        "  (SELECT max(tree_size) FROM checkpoints WHERE study = h.study)"
+        " WHERE ?1 IS NULL OR h.study = ?1 ORDER BY h.study";
+    if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        tt_fail(err, errlen, "cannot read the log of %s: %s", q->path, sqlite3_errmsg(q->db));
+        return NULL;
+    }
+    if (study)
+        sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
+    json_t *a = json_array();
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        json_t *ck = json_null();
+        if (sqlite3_column_type(s, 2) != SQLITE_NULL)
+            ck = json_pack("{s:o,s:o,s:o,s:o,s:o}", "tree_size", col_int(s, 2), "root",
+                           col_hex(s, 3), "key", col_hex(s, 4), "sig", col_hex(s, 5), "time",
+                           iso_time(s, 6));
+        json_array_append_new(a, json_pack("{s:o,s:o,s:o}", "study", col_str(s, 0), "size",
+                                           col_int(s, 1), "checkpoint", ck ? ck : json_null()));
+    }
+    sqlite3_finalize(s);
+    return a;
 }

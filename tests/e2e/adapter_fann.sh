@@ -14,7 +14,7 @@ cd "$T"
 show_json() { tt show "$1" --store "$DB" --json >"$T/show-$1.json" || fail "tunetrail show $1 failed"; }
 
 PYFANN='
-import math, os, re, sqlite3
+import math, os, re
 def printed(path, pattern):
     return [float(m.group(1)) for m in (re.search(pattern, l) for l in open(path)) if m]
 def same(a, b):   # the CLI prints reals with 15 significant digits
@@ -23,9 +23,8 @@ def show(tid):
     return json.load(open(os.path.join(os.path.dirname(sys.argv[1]), "show-%d.json" % tid)))
 def points(s, name):
     return [(p["step"], p["value"], p["split"], p["direction"]) for p in s["metric_points"] if p["name"] == name]
-def rows(db, tid, key):
-    c = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
-    return [r[0] for r in c.execute("SELECT value FROM params WHERE trial_id = ? AND key = ? ORDER BY seq", (tid, key))]
+def rows(db, tid, key):   # every value key took, in order (db: unused, the store is read by show)
+    return [p["value"] for p in show(tid)["param_points"] if p["key"] == key]
 '
 
 say "tt_fann_xor, fann_train_epoch loop: one trial, exact params, per-epoch mse == printed"

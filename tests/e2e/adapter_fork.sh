@@ -19,10 +19,15 @@ pycheck '
 check(len(trials) == 1, "one trial: the training, in the parent (got %d)" % len(trials))
 check(trials[0].get("framework") == "libsvm", "framework libsvm")
 ' 
-python3 - "$DB" "$T" <<'PY' || fail "model_file rows"
-import sqlite3, sys
-db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
-rows = [v for (v,) in db.execute("SELECT value FROM params WHERE key = 'libsvm.model_file'")]
+# Every value the param took (show's param_points), not only the last one.
+trials_json
+for id in $(python3 -c 'import json,sys; [print(json.loads(l)["id"]) for l in open(sys.argv[1]) if l.strip()]' "$T/trials.json"); do
+    tt show "$id" --store "$DB" --json || fail "tunetrail show $id --json failed"
+done >"$T/shows.json"
+python3 - "$T/shows.json" "$T" <<'PY' || fail "model_file rows"
+import json, sys
+shows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+rows = [p["value"] for s in shows for p in s["param_points"] if p["key"] == "libsvm.model_file"]
 assert rows == [sys.argv[2] + "/parent.model"], "libsvm.model_file rows: %r" % rows
 print("[adapter_fork]   ok: one libsvm.model_file row, the parent's: %s" % rows[0])
 PY

@@ -51,10 +51,15 @@ for t in trials:
 check(len(seen) == 110, "110 distinct (C, gamma) settings")
 check(True, "every trial: cv_accuracy == the rate svm-grid printed for its (log2c, log2g)")
 ' "$T/grid.out"
-python3 - "$DB" <<'PY' || fail "metric split/direction"
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-rows = set(db.execute("SELECT split, direction FROM metrics WHERE name='cv_accuracy'"))
+# Every metric point of every trial (show's metric_points).
+trials_json
+for id in $(python3 -c 'import json,sys; [print(json.loads(l)["id"]) for l in open(sys.argv[1]) if l.strip()]' "$T/trials.json"); do
+    tt show "$id" --store "$DB" --json || fail "tunetrail show $id --json failed"
+done >"$T/shows.json"
+python3 - "$T/shows.json" <<'PY' || fail "metric split/direction"
+import json, sys
+shows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+rows = set((p["split"], p["direction"]) for s in shows for p in s["metric_points"] if p["name"] == "cv_accuracy")
 assert ("valid", "max") in rows, rows
 print("[adapter_libsvm]   ok: cv_accuracy has split valid, direction max")
 PY

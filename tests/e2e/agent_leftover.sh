@@ -46,10 +46,11 @@ chmod +x "$T/job.sh"
 
 # count_exe NAME - processes named NAME in the store, any study, by status.
 count_exe() {
-    python3 - "$DB" "$1" <<'PY'
-import os, sqlite3, sys
-db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
-st = sorted(s for e, s in db.execute("SELECT exe, status FROM process_view") if os.path.basename(e or "") == sys.argv[2])
+    tt processes --store "$DB" --json >"$T/allprocs.json" || fail "tunetrail processes --json failed"
+    python3 - "$T/allprocs.json" "$1" <<'PY'
+import json, os, sys
+procs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+st = sorted(s for e, s in ((p["exe"], p["status"]) for p in procs) if os.path.basename(e or "") == sys.argv[2])
 print(",".join(st) or "none")
 PY
 }

@@ -141,6 +141,10 @@ cat v.out
 expect_eq "$rc" 1 "verify of a changed model"
 grep -q '^verify: FAILED subject' v.out || fail "verify should name the subject"
 
+# The next two checks play an attacker who edits the SQLite file by hand
+# (drops the append-only triggers, rewrites the log): what no interface
+# allows, so they write the backend's tables directly, on a copy. They read
+# nothing through the schema: what they check comes from attest and verify.
 say "a leaf deleted from the store -> attest refuses"
 cp "$DB" "$T/cut.db"
 python3 - "$T/cut.db" <<'PY'

@@ -35,9 +35,11 @@ expect_error "trials --study nosuchstudy" nonzero nosuchstudy "$TUNE" trials --s
 expect_error "trials --study nosuchstudy --json" nonzero nosuchstudy "$TUNE" trials --store "$DB" --study nosuchstudy --json
 expect_error "show 987654" nonzero 987654 "$TUNE" show --store "$DB" 987654
 expect_error "show deadbeefcafe" nonzero deadbeefcafe "$TUNE" show --store "$DB" --json deadbeefcafe
+expect_error "processes --study nosuchstudy" 1 nosuchstudy "$TUNE" processes --store "$DB" --study nosuchstudy --json
+expect_error "log --study nosuchstudy" 1 nosuchstudy "$TUNE" log --store "$DB" --study nosuchstudy
 
 say "missing or unreadable store"
-for cmd in studies trials; do
+for cmd in studies trials processes log; do
     expect_error "$cmd --store missing" nonzero "$T/missing.db" "$TUNE" "$cmd" --store "$T/missing.db"
 done
 expect_error "show --store missing" nonzero "$T/missing.db" "$TUNE" show --store "$T/missing.db" 1
@@ -49,9 +51,11 @@ expect_error "trials --store DIR" nonzero "$T/dir.db" "$TUNE" trials --store "$T
 expect_error "TUNETRAIL_STORE=missing studies" nonzero "$T/missing2.db" env TUNETRAIL_STORE="$T/missing2.db" "$TUNE" studies
 
 say "bad flags"
-for cmd in run flush studies trials show; do
+for cmd in run flush studies trials show processes log; do
     expect_error "$cmd --bogus-flag" 2 --bogus-flag "$TUNE" "$cmd" --bogus-flag
 done
+expect_error "show --head (only log takes it)" 2 usage "$TUNE" show --store "$DB" --head 1
+expect_error "processes with an argument" 2 extra "$TUNE" processes --store "$DB" extra
 expect_error "unknown command" 2 frobnicate "$TUNE" frobnicate
 expect_error "tunetraild --bogus-flag" nonzero --bogus-flag "$TT_BIN/tunetraild" --bogus-flag
 expect_error "tunetraild without --bind" nonzero --bind "$TT_BIN/tunetraild" --store "$DB"
@@ -61,7 +65,7 @@ expect_error "run without a command" 2 run "$TUNE" run --store "$DB"
 expect_error "run of a missing program" nonzero /nonexistent/prog "$TUNE" run --store "$DB" -- /nonexistent/prog
 
 say "--help of every command exits 0 and prints usage on stdout"
-for cmd in run flush studies trials show; do
+for cmd in run flush studies trials show processes log; do
     rc=0
     timeout 30 "$TUNE" "$cmd" --help >"$T/help" 2>&1 || rc=$?
     expect_eq "$rc" 0 "tunetrail $cmd --help exit code"
@@ -70,6 +74,7 @@ done
 rc=0
 timeout 30 "$TUNE" --help >"$T/help" || rc=$?
 expect_eq "$rc" 0 "tunetrail --help exit code"
+grep -q "^  processes " "$T/help" && grep -q "^  log " "$T/help" || fail "tunetrail --help does not list processes and log"
 rc=0
 timeout 30 "$TT_BIN/tunetraild" --help >"$T/help" || rc=$?
 expect_eq "$rc" 0 "tunetraild --help exit code"

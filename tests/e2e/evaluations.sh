@@ -45,12 +45,10 @@ id=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())
 tt show "$id" --store "$DB" >show.txt || fail "show $id failed"
 grep -q "^evaluations (1):" show.txt || fail "show lists no evaluation: $(cat show.txt)"
 grep -q "$(sha256 test)  $T/test" show.txt || fail "show lists no evaluation data file"
-eid=$(python3 - "$DB" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
-print(db.execute("SELECT id FROM trials WHERE opened_by = 'root'").fetchone()[0])
-PY
-)
+# The evaluation's own trial (not listed by `trials`): its id is on the
+# evaluation the evaluated trial shows.
+tt show "$id" --store "$DB" --json >evaluated.json || fail "show $id --json failed"
+eid=$(python3 -c 'import json; print(json.load(open("evaluated.json"))["evaluations"][0]["trial"])')
 tt show "$eid" --store "$DB" --json >eval.json || fail "show $eid failed"
 python3 - "$id" <<'PY' || fail "show of the evaluation trial lacks evaluation_of"
 import json, sys

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "event_fixture.h"
 #include "spool.h"
 #include "tunetrail.pb-c.h"
 #include "wire.h"
@@ -21,26 +22,12 @@
 /* Packs a Batch with seq and nev Notes into a malloc'd buffer. */
 static uint8_t *make_batch(uint64_t seq, size_t nev, size_t *len)
 {
-    Tunetrail__Batch b = TUNETRAIL__BATCH__INIT;
-    Tunetrail__Event ev[8], *evp[8];
-    Tunetrail__Note note[8];
-    b.has_batch_seq = 1;
-    b.batch_seq = seq;
-    for (size_t i = 0; i < nev; i++) {
-        tunetrail__event__init(&ev[i]);
-        tunetrail__note__init(&note[i]);
-        note[i].text = "hello";
-        ev[i].kind_case = TUNETRAIL__EVENT__KIND_NOTE;
-        ev[i].note = &note[i];
-        ev[i].has_seq = 1;
-        ev[i].seq = i;
-        evp[i] = &ev[i];
-    }
-    b.n_events = nev;
-    b.events = evp;
-    *len = tunetrail__batch__get_packed_size(&b);
-    uint8_t *buf = malloc(*len);
-    tunetrail__batch__pack(&b, buf);
+    struct evfx_batch b = {0};
+    for (size_t i = 0; i < nev; i++)
+        evfx_note(&b, evfx_event(&b, NULL, i, -1), "hello");
+    uint8_t *buf;
+    *len = evfx_pack(&b, -1, seq, NULL, &buf);
+    evfx_clear(&b);
     return buf;
 }
 

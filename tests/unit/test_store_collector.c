@@ -18,6 +18,7 @@
 #include <zmq.h>
 
 #include "collector.h"
+#include "event_fixture.h"
 #include "store.h"
 #include "tunetrail.pb-c.h"
 
@@ -39,37 +40,20 @@ static void *serve(void *p)
     return NULL;
 }
 
+/* A TrialStart and a metric of it, packed into buf (room for 512 bytes). */
 static size_t pack_batch(uint8_t *buf, uint64_t batch_seq)
 {
     static uint8_t proc[16] = {7, 7}, trial[16] = {8, 8};
-    Tunetrail__Event e[2];
-    Tunetrail__Event *ep[2] = {&e[0], &e[1]};
-    Tunetrail__Metric m;
-    Tunetrail__TrialStart ts;
-    for (int i = 0; i < 2; i++) {
-        tunetrail__event__init(&e[i]);
-        e[i].has_origin = e[i].has_seq = 1;
-        e[i].origin = (ProtobufCBinaryData){16, proc};
-        e[i].seq = (uint64_t)i;
-    }
-    tunetrail__trial_start__init(&ts);
-    ts.has_trial = ts.has_process = 1;
-    ts.trial = (ProtobufCBinaryData){16, trial};
-    ts.process = (ProtobufCBinaryData){16, proc};
-    e[0].kind_case = TUNETRAIL__EVENT__KIND_TRIAL_START, e[0].trial_start = &ts;
-    tunetrail__metric__init(&m);
-    m.has_trial = m.has_value = 1;
-    m.trial = (ProtobufCBinaryData){16, trial};
-    m.name = "accuracy";
-    m.value = 0.75;
-    e[1].kind_case = TUNETRAIL__EVENT__KIND_METRIC, e[1].metric = &m;
-    Tunetrail__Batch b = TUNETRAIL__BATCH__INIT;
-    b.has_schema_version = b.has_batch_seq = 1;
-    b.schema_version = 1;
-    b.batch_seq = batch_seq;
-    b.n_events = 2;
-    b.events = ep;
-    return tunetrail__batch__pack(&b, buf);
+    struct evfx_batch b = {0};
+    evfx_trial_start(&b, evfx_event(&b, proc, 0, -1), trial, proc, NULL, NULL);
+    evfx_metric(&b, evfx_event(&b, proc, 1, -1), trial, "accuracy", 0.75);
+    uint8_t *packed;
+    size_t n = evfx_pack(&b, 1, batch_seq, NULL, &packed);
+    assert_true(n <= 512);
+    memcpy(buf, packed, n);
+    free(packed);
+    evfx_clear(&b);
+    return n;
 }
 
 static Tunetrail__Ack *recv_ack(void *d)

@@ -19,6 +19,7 @@
 #include "tunetrail.pb-c.h"
 #include "wire.h"
 
+#include "event_fixture.h"
 #include "store_fixture.h"
 
 /* uuids: byte 0 tells them apart */
@@ -27,90 +28,56 @@ static uint8_t U_AGENT[16] = {1}, U_TRAIN[16] = {2}, U_EVAL[16] = {3}, U_COPY[16
                T_OTHER[16] = {9};
 static uint8_t SHA_MODEL[32] = {0xaa, 1}, SHA_TEST[32] = {0xbb, 2}, SHA_TRAIN[32] = {0xcc, 3};
 
-static ProtobufCBinaryData bin(uint8_t *u, size_t n) { return (ProtobufCBinaryData){n, u}; }
+/* The event being built (tests/fixture/event_fixture.h): put() sends it. */
+static struct evfx_batch g_ev;
 
-/* Ingests one event as its own batch; fails the test if not stored. */
-static void put(tt_store *st, Tunetrail__Event *e)
+/* Ingests the event built in g_ev as its own batch; fails the test if not
+ * stored. */
+static void put(tt_store *st)
 {
     static uint64_t bseq;
-    Tunetrail__Batch b = TUNETRAIL__BATCH__INIT;
-    b.has_schema_version = 1;
-    b.schema_version = TUNETRAIL__SCHEMA_VERSION__SCHEMA_VERSION;
-    b.has_batch_seq = 1;
-    b.batch_seq = bseq++;
-    b.n_events = 1;
-    b.events = &e;
-    size_t len = tunetrail__batch__get_packed_size(&b);
-    uint8_t *buf = malloc(len);
-    tunetrail__batch__pack(&b, buf);
+    uint8_t *buf;
+    size_t len = evfx_pack(&g_ev, TUNETRAIL__SCHEMA_VERSION__SCHEMA_VERSION, bseq++, NULL, &buf);
+    evfx_clear(&g_ev);
     struct ingest_result r;
     if (ingest_batch(st, buf, len, &r) < 0)
         fail_msg("ingest: %s", r.error);
     free(buf);
 }
 
-static Tunetrail__Event ev_base(uint8_t *origin, uint64_t seq)
+static Tunetrail__Event *ev_base(uint8_t *origin, uint64_t seq)
 {
-    Tunetrail__Event e = TUNETRAIL__EVENT__INIT;
-    e.origin = bin(origin, 16), e.has_origin = 1;
-    e.has_seq = 1, e.seq = seq;
-    e.has_time_ns = 1, e.time_ns = 1700000000000000000ll + (int64_t)seq * 1000;
-    return e;
+    return evfx_event(&g_ev, origin, seq, EVFX_T0 + (int64_t)seq * 1000);
 }
 
 static void proc_start(tt_store *st, uint8_t *p, const char *study, int64_t t0)
 {
-    Tunetrail__Event e = ev_base(p, 0);
-    e.time_ns = t0;
-    Tunetrail__ProcessStart m = TUNETRAIL__PROCESS_START__INIT;
-    m.process = bin(p, 16), m.has_process = 1;
-    m.study = (char *)study;
-    m.exe = (char *)"/usr/bin/x";
-    e.kind_case = TUNETRAIL__EVENT__KIND_PROCESS_START;
-    e.process_start = &m;
-    put(st, &e);
+    Tunetrail__Event *e = ev_base(p, 0);
+    e->time_ns = t0;
+    evfx_process_start(&g_ev, e, p, NULL, study, "/usr/bin/x");
+    put(st);
 }
 
 static void file(tt_store *st, uint8_t *p, uint64_t seq, const char *path, int mode, uint8_t *sha)
 {
-    Tunetrail__Event e = ev_base(p, seq);
-    Tunetrail__FileAccess m = TUNETRAIL__FILE_ACCESS__INIT;
-    m.process = bin(p, 16), m.has_process = 1;
-    m.path = (char *)path;
-    m.has_mode = 1, m.mode = mode;
-    m.sha256 = bin(sha, 32), m.has_sha256 = 1;
-    e.kind_case = TUNETRAIL__EVENT__KIND_FILE_ACCESS;
-    e.file_access = &m;
-    put(st, &e);
+    Tunetrail__FileAccess *m = evfx_file(&g_ev, ev_base(p, seq), p, path, mode);
+    m->sha256 = evfx_bin(sha, 32), m->has_sha256 = 1;
+    put(st);
 }
 
 static void trial(tt_store *st, uint8_t *origin, uint64_t seq, uint8_t *t, uint8_t *p,
                   const char *by)
 {
-    Tunetrail__Event e = ev_base(origin, seq);
-    Tunetrail__TrialStart m = TUNETRAIL__TRIAL_START__INIT;
-    m.trial = bin(t, 16), m.has_trial = 1;
-    m.process = bin(p, 16), m.has_process = 1;
-    m.opened_by = (char *)by;
-    m.framework = (char *)(strcmp(by, "adapter") ? "argv" : "libsvm");
-    e.kind_case = TUNETRAIL__EVENT__KIND_TRIAL_START;
-    e.trial_start = &m;
-    put(st, &e);
+    evfx_trial_start(&g_ev, ev_base(origin, seq), t, p, strcmp(by, "adapter") ? "argv" : "libsvm",
+                     by);
+    put(st);
 }
 
 /* A trial-less metric (the output scanner's), or one on trial t. */
 static void metric(tt_store *st, uint8_t *p, uint64_t seq, uint8_t *t, const char *name, double v)
 {
-    Tunetrail__Event e = ev_base(p, seq);
-    Tunetrail__Metric m = TUNETRAIL__METRIC__INIT;
-    if (t)
-        m.trial = bin(t, 16), m.has_trial = 1;
-    m.name = (char *)name;
-    m.has_value = 1, m.value = v;
-    m.split = (char *)"test";
-    e.kind_case = TUNETRAIL__EVENT__KIND_METRIC;
-    e.metric = &m;
-    put(st, &e);
+    evfx_metric(&g_ev, ev_base(p, seq), t, name, v)->split = (char *)"test";
+    put(st);
 }
 
 /* The producer: svm-train writes the model, in study s. */

@@ -17,144 +17,83 @@
 #include "tunetrail.pb-c.h"
 #include "wire.h"
 
+#include "event_fixture.h"
 #include "store_fixture.h"
 
-/* ---- event builders: static storage, a batch is packed before reuse */
+/* ---- event builders (tests/fixture/event_fixture.h): the events live in
+ * g_evs until the next ingest() or the end of the test */
 static uint8_t U_SESSION[16] = {1}, U_PROC[16] = {2}, U_TRIAL[16] = {3};
-
-static ProtobufCBinaryData bin(uint8_t *u) { return (ProtobufCBinaryData){16, u}; }
+static struct evfx_batch g_evs;
 
 static Tunetrail__Event *ev_new(uint8_t *origin, uint64_t seq)
 {
-    Tunetrail__Event *e = calloc(1, sizeof *e);
-    tunetrail__event__init(e);
-    e->origin = bin(origin), e->has_origin = 1;
-    e->has_seq = 1;
-    e->seq = seq;
-    e->has_time_ns = 1;
-    e->time_ns = 1700000000000000000ll + (int64_t)seq * 1000000;
-    return e;
+    return evfx_event(&g_evs, origin, seq, EVFX_T0 + (int64_t)seq * 1000000);
 }
 
 static Tunetrail__Event *ev_session(uint64_t seq, const char *study)
 {
     Tunetrail__Event *e = ev_new(U_SESSION, seq);
-    Tunetrail__SessionStart *m = calloc(1, sizeof *m);
-    tunetrail__session_start__init(m);
-    m->session = bin(U_SESSION), m->has_session = 1;
-    m->study = (char *)study;
-    e->kind_case = TUNETRAIL__EVENT__KIND_SESSION_START;
-    e->session_start = m;
+    evfx_session_start(&g_evs, e, U_SESSION, study);
     return e;
 }
 
 static Tunetrail__Event *ev_pstart(uint8_t *proc, uint8_t *session, const char *study)
 {
-    Tunetrail__Event *e = ev_new(proc, 0);
-    Tunetrail__ProcessStart *m = calloc(1, sizeof *m);
-    tunetrail__process_start__init(m);
-    m->process = bin(proc), m->has_process = 1;
-    if (session)
-        m->session = bin(session), m->has_session = 1;
-    m->study = (char *)study;
-    m->exe = "/usr/bin/svm-train";
     static char *argv[] = {"svm-train", "-c", "4", "data"};
+    Tunetrail__Event *e = ev_new(proc, 0);
+    Tunetrail__ProcessStart *m =
+        evfx_process_start(&g_evs, e, proc, session, study, "/usr/bin/svm-train");
     m->argv = argv;
     m->n_argv = 4;
     m->has_pid = 1;
     m->pid = 1234;
-    e->kind_case = TUNETRAIL__EVENT__KIND_PROCESS_START;
-    e->process_start = m;
     return e;
 }
 
 static Tunetrail__Event *ev_pend(uint8_t *origin, uint64_t seq, uint8_t *proc, int how, int code)
 {
     Tunetrail__Event *e = ev_new(origin, seq);
-    Tunetrail__ProcessEnd *m = calloc(1, sizeof *m);
-    tunetrail__process_end__init(m);
-    m->process = bin(proc), m->has_process = 1;
-    m->has_how = 1;
-    m->how = how;
-    if (how == TUNETRAIL__PROCESS_END__HOW__END_EXIT) {
-        m->has_exit_code = 1;
-        m->exit_code = code;
-    } else if (how == TUNETRAIL__PROCESS_END__HOW__END_SIGNAL) {
-        m->has_signal = 1;
-        m->signal = code;
-    }
-    e->kind_case = TUNETRAIL__EVENT__KIND_PROCESS_END;
-    e->process_end = m;
+    evfx_process_end(&g_evs, e, proc, how, code);
     return e;
 }
 
 static Tunetrail__Event *ev_tstart(uint64_t seq)
 {
     Tunetrail__Event *e = ev_new(U_PROC, seq);
-    Tunetrail__TrialStart *m = calloc(1, sizeof *m);
-    tunetrail__trial_start__init(m);
-    m->trial = bin(U_TRIAL), m->has_trial = 1;
-    m->process = bin(U_PROC), m->has_process = 1;
-    m->framework = "libsvm";
-    e->kind_case = TUNETRAIL__EVENT__KIND_TRIAL_START;
-    e->trial_start = m;
+    evfx_trial_start(&g_evs, e, U_TRIAL, U_PROC, "libsvm", NULL);
     return e;
 }
 
 static Tunetrail__Event *ev_tend(uint64_t seq, int status)
 {
     Tunetrail__Event *e = ev_new(U_PROC, seq);
-    Tunetrail__TrialEnd *m = calloc(1, sizeof *m);
-    tunetrail__trial_end__init(m);
-    m->trial = bin(U_TRIAL), m->has_trial = 1;
-    m->has_status = 1;
-    m->status = status;
-    e->kind_case = TUNETRAIL__EVENT__KIND_TRIAL_END;
-    e->trial_end = m;
+    /* has_status even for UNSPECIFIED (0): test_unspecified_trial_end */
+    evfx_trial_end(&g_evs, e, U_TRIAL, status);
     return e;
 }
 
 static Tunetrail__Event *ev_metric(uint64_t seq, const char *name, double v)
 {
     Tunetrail__Event *e = ev_new(U_PROC, seq);
-    Tunetrail__Metric *m = calloc(1, sizeof *m);
-    tunetrail__metric__init(m);
-    m->trial = bin(U_TRIAL), m->has_trial = 1;
-    m->name = (char *)name;
-    m->has_value = 1;
-    m->value = v;
-    e->kind_case = TUNETRAIL__EVENT__KIND_METRIC;
-    e->metric = m;
+    evfx_metric(&g_evs, e, U_TRIAL, name, v);
     return e;
 }
 
 static Tunetrail__Event *ev_file(uint64_t seq, const char *path)
 {
     Tunetrail__Event *e = ev_new(U_PROC, seq);
-    Tunetrail__FileAccess *m = calloc(1, sizeof *m);
-    tunetrail__file_access__init(m);
-    m->process = bin(U_PROC), m->has_process = 1;
-    m->path = (char *)path;
-    e->kind_case = TUNETRAIL__EVENT__KIND_FILE_ACCESS;
-    e->file_access = m;
+    evfx_file(&g_evs, e, U_PROC, path, -1);
     return e;
 }
 
 static Tunetrail__Event *ev_param(uint64_t seq, const char *k, const char *v)
 {
     Tunetrail__Event *e = ev_new(U_PROC, seq);
-    Tunetrail__Param *m = calloc(1, sizeof *m);
-    tunetrail__param__init(m);
-    m->trial = bin(U_TRIAL), m->has_trial = 1;
-    m->key = (char *)k;
-    m->value = (char *)v;
-    m->source = "argv";
-    e->kind_case = TUNETRAIL__EVENT__KIND_PARAM;
-    e->param = m;
+    evfx_param(&g_evs, e, U_TRIAL, k, v, "argv");
     return e;
 }
 
-/* Packs events into a Batch, ingests it, frees the events. */
+/* Packs events into a Batch, ingests it, frees every event built so far. */
 static struct ingest_result ingest(tt_store *st, int version, size_t n, ...)
 {
     Tunetrail__Event *evs[32];
@@ -163,27 +102,21 @@ static struct ingest_result ingest(tt_store *st, int version, size_t n, ...)
     for (size_t i = 0; i < n; i++)
         evs[i] = va_arg(ap, Tunetrail__Event *);
     va_end(ap);
-    Tunetrail__Batch b = TUNETRAIL__BATCH__INIT;
-    b.has_schema_version = version >= 0;
-    b.schema_version = (uint32_t)version;
-    b.sender = bin(U_SESSION), b.has_sender = 1;
-    b.has_batch_seq = 1;
-    b.batch_seq = 77;
-    b.n_events = n;
-    b.events = evs;
-    size_t len = tunetrail__batch__get_packed_size(&b);
-    uint8_t *buf = malloc(len);
-    tunetrail__batch__pack(&b, buf);
+    uint8_t *buf;
+    size_t len = evfx_pack_events(evs, n, version, 77, U_SESSION, &buf);
     struct ingest_result r;
     if (ingest_batch(st, buf, len, &r) < 0 && getenv("TT_TEST_VERBOSE"))
         fprintf(stderr, "ingest: %s\n", r.error);
     free(buf);
-    for (size_t i = 0; i < n; i++) {
-        /* every sub-message is one calloc; strings/uuids are static */
-        free(evs[i]->session_start); /* union: frees whichever kind it is */
-        free(evs[i]);
-    }
+    evfx_clear(&g_evs);
     return r;
+}
+
+/* The store fixture's teardown, freeing the events a test left in g_evs. */
+static int teardown_events(void **state)
+{
+    evfx_clear(&g_evs);
+    return teardown(state);
 }
 
 static long long count(tt_store *st, const char *sql)
@@ -342,20 +275,13 @@ static void test_reject_garbage_bytes(void **state)
     assert_int_equal(r.status, INGEST_REJECTED);
     /* truncated: a valid batch cut in the middle of an event */
     Tunetrail__Event *e = ev_param(1, "lr", "0.1");
-    Tunetrail__Event *evs[] = {e};
-    Tunetrail__Batch b = TUNETRAIL__BATCH__INIT;
-    b.has_schema_version = 1;
-    b.schema_version = 1;
-    b.n_events = 1;
-    b.events = evs;
-    uint8_t buf[256];
-    size_t n = tunetrail__batch__pack(&b, buf);
+    uint8_t *buf;
+    size_t n = evfx_pack_events(&e, 1, 1, 0, NULL, &buf);
     assert_int_equal(ingest_batch(st, buf, n - 3, &r), -1);
     assert_int_equal(r.status, INGEST_REJECTED);
     assert_int_equal(ingest_batch(st, buf, n, &r), 0);
     assert_int_equal(r.stored, 1);
-    free(e->param);
-    free(e);
+    free(buf);
 }
 
 static void test_reopen_and_readonly(void **state)
@@ -479,24 +405,11 @@ static void test_background_checkpoints(void **state)
     assert_int_equal(count(st, "SELECT count(*) FROM metrics"), 200);
 }
 
-/* Packs events into a Batch (malloc'd buffer in *buf), frees the events. */
+/* Packs events into a Batch (malloc'd buffer in *buf); the events stay in
+ * g_evs. */
 static size_t pack(uint8_t **buf, int version, size_t n, Tunetrail__Event **evs)
 {
-    Tunetrail__Batch b = TUNETRAIL__BATCH__INIT;
-    b.has_schema_version = 1;
-    b.schema_version = (uint32_t)version;
-    b.has_batch_seq = 1;
-    b.batch_seq = n * 100 + (size_t)version;
-    b.n_events = n;
-    b.events = evs;
-    size_t len = tunetrail__batch__get_packed_size(&b);
-    *buf = malloc(len);
-    tunetrail__batch__pack(&b, *buf);
-    for (size_t i = 0; i < n; i++) {
-        free(evs[i]->session_start);
-        free(evs[i]);
-    }
-    return len;
+    return evfx_pack_events(evs, n, version, n * 100 + (size_t)version, NULL, buf);
 }
 
 /* Group commit: each batch answered on its own; a malformed one is rejected
@@ -581,23 +494,23 @@ static void test_group_retry(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_dedupe, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_end_before_start, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_killed_then_exit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_exit_then_killed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_trial_status, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unspecified_trial_end, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reject_bad_version, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reject_bad_uuid_nothing_stored, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reject_garbage_bytes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reopen_and_readonly, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_out_of_order_gaps, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dedupe_after_reopen, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reject_huge_seq, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_background_checkpoints, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_group, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_group_retry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dedupe, setup, teardown_events),
+        cmocka_unit_test_setup_teardown(test_end_before_start, setup, teardown_events),
+        cmocka_unit_test_setup_teardown(test_killed_then_exit, setup, teardown_events),
+        cmocka_unit_test_setup_teardown(test_exit_then_killed, setup, teardown_events),
+        cmocka_unit_test_setup_teardown(test_trial_status, setup, teardown_events),
+        cmocka_unit_test_setup_teardown(test_unspecified_trial_end, setup, teardown_events),
+        cmocka_unit_test_setup_teardown(test_reject_bad_version, setup, teardown_events),
+        cmocka_unit_test_setup_teardown(test_reject_bad_uuid_nothing_stored, setup, teardown_events),
+        cmocka_unit_test_setup_teardown(test_reject_garbage_bytes, setup, teardown_events),
+        cmocka_unit_test_setup_teardown(test_reopen_and_readonly, setup, teardown_events),
+        cmocka_unit_test_setup_teardown(test_out_of_order_gaps, setup, teardown_events),
+        cmocka_unit_test_setup_teardown(test_dedupe_after_reopen, setup, teardown_events),
+        cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown_events),
+        cmocka_unit_test_setup_teardown(test_reject_huge_seq, setup, teardown_events),
+        cmocka_unit_test_setup_teardown(test_background_checkpoints, setup, teardown_events),
+        cmocka_unit_test_setup_teardown(test_group, setup, teardown_events),
+        cmocka_unit_test_setup_teardown(test_group_retry, setup, teardown_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,195 +23,101 @@
 #include "tunetrail.pb-c.h"
 #include "wire.h"
 
+#include "event_fixture.h"
 #include "store_fixture.h"
 
 static uint8_t U_SESSION[16] = {1}, U_PROC[16] = {2}, U_T1[16] = {3}, U_T2[16] = {4};
 
-/* ---- a batch under construction: events in static-lifetime heap memory,
- * freed with the batch */
-struct b {
-    Tunetrail__Event *ev[256];
-    void *mem[1024];
-    size_t n, nmem;
-};
-
-static void *zalloc(struct b *b, size_t n)
+/* ---- the events of one run (tests/fixture/event_fixture.h); every event
+ * stamped EVFX_T0 + seq ms */
+static Tunetrail__Event *ev(struct evfx_batch *b, uint8_t *origin, uint64_t seq)
 {
-    void *p = calloc(1, n);
-    b->mem[b->nmem++] = p;
-    return p;
+    return evfx_event(b, origin, seq, EVFX_T0 + (int64_t)seq * 1000000);
 }
 
-static ProtobufCBinaryData bin(uint8_t *u) { return (ProtobufCBinaryData){16, u}; }
-
-static Tunetrail__Event *ev(struct b *b, uint8_t *origin, uint64_t seq)
+static void add_session(struct evfx_batch *b, uint64_t seq, const char *study)
 {
-    Tunetrail__Event *e = zalloc(b, sizeof *e);
-    tunetrail__event__init(e);
-    e->origin = bin(origin), e->has_origin = 1;
-    e->has_seq = 1;
-    e->seq = seq;
-    e->has_time_ns = 1;
-    e->time_ns = 1700000000000000000ll + (int64_t)seq * 1000000;
-    b->ev[b->n++] = e;
-    return e;
-}
-
-static void add_session(struct b *b, uint64_t seq, const char *study)
-{
-    Tunetrail__Event *e = ev(b, U_SESSION, seq);
-    Tunetrail__SessionStart *m = zalloc(b, sizeof *m);
-    tunetrail__session_start__init(m);
-    m->session = bin(U_SESSION), m->has_session = 1;
-    m->study = (char *)study;
-    e->kind_case = TUNETRAIL__EVENT__KIND_SESSION_START;
-    e->session_start = m;
+    evfx_session_start(b, ev(b, U_SESSION, seq), U_SESSION, study);
 }
 
 static char *g_argv[] = {"svm-train", "-c", "4", "data"};
 static size_t g_argc = 4;
 
-static void add_pstart(struct b *b, uint64_t seq)
+static void add_pstart(struct evfx_batch *b, uint64_t seq)
 {
-    Tunetrail__Event *e = ev(b, U_PROC, seq);
-    Tunetrail__ProcessStart *m = zalloc(b, sizeof *m);
-    tunetrail__process_start__init(m);
-    m->process = bin(U_PROC), m->has_process = 1;
-    m->session = bin(U_SESSION), m->has_session = 1;
-    m->exe = "/usr/bin/svm-train";
+    Tunetrail__ProcessStart *m =
+        evfx_process_start(b, ev(b, U_PROC, seq), U_PROC, U_SESSION, NULL, "/usr/bin/svm-train");
     m->argv = g_argv;
     m->n_argv = g_argc;
-    e->kind_case = TUNETRAIL__EVENT__KIND_PROCESS_START;
-    e->process_start = m;
 }
 
-static void add_pend(struct b *b, uint64_t seq)
+static void add_pend(struct evfx_batch *b, uint64_t seq)
 {
-    Tunetrail__Event *e = ev(b, U_PROC, seq);
-    Tunetrail__ProcessEnd *m = zalloc(b, sizeof *m);
-    tunetrail__process_end__init(m);
-    m->process = bin(U_PROC), m->has_process = 1;
-    m->has_how = 1;
-    m->how = TUNETRAIL__PROCESS_END__HOW__END_EXIT;
-    m->has_exit_code = 1;
+    Tunetrail__ProcessEnd *m = evfx_process_end(b, ev(b, U_PROC, seq), U_PROC,
+                                                TUNETRAIL__PROCESS_END__HOW__END_EXIT, 0);
     m->has_utime_us = m->has_maxrss_kb = 1;
     m->utime_us = 1500;
     m->maxrss_kb = 3400;
-    e->kind_case = TUNETRAIL__EVENT__KIND_PROCESS_END;
-    e->process_end = m;
 }
 
-static void add_tstart(struct b *b, uint64_t seq, uint8_t *trial)
+static void add_tstart(struct evfx_batch *b, uint64_t seq, uint8_t *trial)
 {
-    Tunetrail__Event *e = ev(b, U_PROC, seq);
-    Tunetrail__TrialStart *m = zalloc(b, sizeof *m);
-    tunetrail__trial_start__init(m);
-    m->trial = bin(trial), m->has_trial = 1;
-    m->process = bin(U_PROC), m->has_process = 1;
-    m->framework = "libsvm";
-    m->opened_by = "adapter";
-    e->kind_case = TUNETRAIL__EVENT__KIND_TRIAL_START;
-    e->trial_start = m;
+    evfx_trial_start(b, ev(b, U_PROC, seq), trial, U_PROC, "libsvm", "adapter");
 }
 
-static void add_tend(struct b *b, uint64_t seq, uint8_t *trial)
+static void add_tend(struct evfx_batch *b, uint64_t seq, uint8_t *trial)
 {
-    Tunetrail__Event *e = ev(b, U_PROC, seq);
-    Tunetrail__TrialEnd *m = zalloc(b, sizeof *m);
-    tunetrail__trial_end__init(m);
-    m->trial = bin(trial), m->has_trial = 1;
-    m->has_status = 1;
-    m->status = TUNETRAIL__TRIAL_END__STATUS__TRIAL_OK;
-    e->kind_case = TUNETRAIL__EVENT__KIND_TRIAL_END;
-    e->trial_end = m;
+    evfx_trial_end(b, ev(b, U_PROC, seq), trial, TUNETRAIL__TRIAL_END__STATUS__TRIAL_OK);
 }
 
-static void add_param(struct b *b, uint64_t seq, uint8_t *trial, const char *k, const char *v)
+static void add_param(struct evfx_batch *b, uint64_t seq, uint8_t *trial, const char *k,
+                      const char *v)
 {
-    Tunetrail__Event *e = ev(b, U_PROC, seq);
-    Tunetrail__Param *m = zalloc(b, sizeof *m);
-    tunetrail__param__init(m);
-    m->trial = bin(trial), m->has_trial = 1;
-    m->key = (char *)k;
-    m->value = (char *)v;
-    m->source = "adapter";
-    e->kind_case = TUNETRAIL__EVENT__KIND_PARAM;
-    e->param = m;
+    evfx_param(b, ev(b, U_PROC, seq), trial, k, v, "adapter");
 }
 
-static void add_metric(struct b *b, uint64_t seq, uint8_t *trial, const char *name, double v)
+static void add_metric(struct evfx_batch *b, uint64_t seq, uint8_t *trial, const char *name,
+                       double v)
 {
-    Tunetrail__Event *e = ev(b, U_PROC, seq);
-    Tunetrail__Metric *m = zalloc(b, sizeof *m);
-    tunetrail__metric__init(m);
-    m->trial = bin(trial), m->has_trial = 1;
-    m->name = (char *)name;
-    m->has_value = 1;
-    m->value = v;
+    Tunetrail__Metric *m = evfx_metric(b, ev(b, U_PROC, seq), trial, name, v);
     m->has_step = 1;
     m->step = -1;
     m->split = "valid";
     m->direction = "max";
-    e->kind_case = TUNETRAIL__EVENT__KIND_METRIC;
-    e->metric = m;
 }
 
 /* A FileAccess of U_PROC; time_ns -1: none; sha 0: none, else 32 bytes of it. */
-static void add_file(struct b *b, uint64_t seq, const char *path, int mode, uint8_t sha,
+static void add_file(struct evfx_batch *b, uint64_t seq, const char *path, int mode, uint8_t sha,
                      int64_t size, int64_t time_ns)
 {
-    Tunetrail__Event *e = ev(b, U_PROC, seq);
-    Tunetrail__FileAccess *m = zalloc(b, sizeof *m);
-    tunetrail__file_access__init(m);
-    m->process = bin(U_PROC), m->has_process = 1;
-    m->path = (char *)path;
-    m->has_mode = 1;
-    m->mode = mode;
+    Tunetrail__Event *e = evfx_event(b, U_PROC, seq, time_ns);
+    Tunetrail__FileAccess *m = evfx_file(b, e, U_PROC, path, mode);
     if (sha) {
-        uint8_t *h = zalloc(b, 32);
+        uint8_t *h = evfx_alloc(b, 32);
         memset(h, sha, 32);
-        m->sha256 = (ProtobufCBinaryData){32, h}, m->has_sha256 = 1;
+        m->sha256 = evfx_bin(h, 32), m->has_sha256 = 1;
     }
     if (size >= 0) {
-        Tunetrail__FileStat *fs = zalloc(b, sizeof *fs);
+        Tunetrail__FileStat *fs = evfx_alloc(b, sizeof *fs);
         tunetrail__file_stat__init(fs);
         fs->has_size = 1, fs->size = (uint64_t)size;
         m->stat = fs;
     }
-    e->has_time_ns = time_ns >= 0;
-    e->time_ns = time_ns >= 0 ? time_ns : 0;
-    e->kind_case = TUNETRAIL__EVENT__KIND_FILE_ACCESS;
-    e->file_access = m;
 }
 
-/* Packs and ingests b, then frees its events. */
-static void ingest(tt_store *st, struct b *b, struct ingest_result *r)
+/* Packs and ingests b (its events stay in b). */
+static void ingest(tt_store *st, struct evfx_batch *b, struct ingest_result *r)
 {
-    Tunetrail__Batch batch = TUNETRAIL__BATCH__INIT;
-    batch.has_schema_version = 1;
-    batch.schema_version = TUNETRAIL__SCHEMA_VERSION__SCHEMA_VERSION;
-    batch.has_batch_seq = 1;
-    batch.batch_seq = 1;
-    batch.events = b->ev;
-    batch.n_events = b->n;
-    size_t len = tunetrail__batch__get_packed_size(&batch);
-    uint8_t *buf = malloc(len);
-    tunetrail__batch__pack(&batch, buf);
+    uint8_t *buf;
+    size_t len = evfx_pack(b, TUNETRAIL__SCHEMA_VERSION__SCHEMA_VERSION, 1, NULL, &buf);
     if (ingest_batch(st, buf, len, r) != 0)
         fail_msg("ingest: %s", r->error);
     assert_int_equal(r->status, INGEST_OK);
     free(buf);
 }
 
-static void b_free(struct b *b)
-{
-    for (size_t i = 0; i < b->nmem; i++)
-        free(b->mem[i]);
-    memset(b, 0, sizeof *b);
-}
-
 /* The whole two-trial run, seqs from 0. */
-static void build_run(struct b *b, int with_end)
+static void build_run(struct evfx_batch *b, int with_end)
 {
     add_session(b, 0, "demo");
     add_pstart(b, 0);
@@ -292,11 +198,11 @@ static void test_two_trials_resend_revision(void **state)
     struct tt_key k;
     make_key(&k);
     assert_int_equal(store_set_signer(f->st, &k), 0);
-    struct b b = {0};
+    struct evfx_batch b = {0};
     struct ingest_result r;
     build_run(&b, 1);
     ingest(f->st, &b, &r);
-    b_free(&b);
+    evfx_clear(&b);
 
     merkle_hash root, hroot;
     size_t n;
@@ -327,7 +233,7 @@ static void test_two_trials_resend_revision(void **state)
     /* resend: nothing new */
     build_run(&b, 1);
     ingest(f->st, &b, &r);
-    b_free(&b);
+    evfx_clear(&b);
     assert_int_equal(r.stored, 0);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM log"), 2);
     store_checkpoints(f->st, &nck);
@@ -336,7 +242,7 @@ static void test_two_trials_resend_revision(void **state)
     /* a late metric on sealed T1: a revision */
     add_metric(&b, 10, U_T1, "test_accuracy", 0.1);
     ingest(f->st, &b, &r);
-    b_free(&b);
+    evfx_clear(&b);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM log"), 3);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM log WHERE idx = 2 AND trial_id ="
                                   " (SELECT id FROM trials WHERE uuid = x'03000000000000000000000000000000')"
@@ -354,15 +260,15 @@ static void test_two_trials_resend_revision(void **state)
 static void test_running_trial_waits(void **state)
 {
     struct fx *f = *state;
-    struct b b = {0};
+    struct evfx_batch b = {0};
     struct ingest_result r;
     build_run(&b, 0); /* trials ended, their process still runs */
     ingest(f->st, &b, &r);
-    b_free(&b);
+    evfx_clear(&b);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM log"), 0);
     add_pend(&b, 9);
     ingest(f->st, &b, &r);
-    b_free(&b);
+    evfx_clear(&b);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM log"), 2);
     /* no signer: the log grows, no checkpoint */
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM checkpoints"), 0);
@@ -375,17 +281,17 @@ static void test_running_trial_waits(void **state)
 static void test_no_study_waits(void **state)
 {
     struct fx *f = *state;
-    struct b b = {0};
+    struct evfx_batch b = {0};
     struct ingest_result r;
     build_run(&b, 1);
     memmove(&b.ev[0], &b.ev[1], (b.n - 1) * sizeof b.ev[0]); /* without its SessionStart */
     b.n--;
     ingest(f->st, &b, &r);
-    b_free(&b);
+    evfx_clear(&b);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM log"), 0);
     add_session(&b, 0, "late");
     ingest(f->st, &b, &r);
-    b_free(&b);
+    evfx_clear(&b);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM log WHERE study = 'late'"), 2);
 }
 
@@ -395,11 +301,11 @@ static void test_append_only(void **state)
     struct tt_key k;
     make_key(&k);
     store_set_signer(f->st, &k);
-    struct b b = {0};
+    struct evfx_batch b = {0};
     struct ingest_result r;
     build_run(&b, 1);
     ingest(f->st, &b, &r);
-    b_free(&b);
+    evfx_clear(&b);
     sqlite3 *db = store_sqlite(f->st);
     char *msg = NULL;
     const char *bad[] = {"DELETE FROM log", "UPDATE log SET leaf = 'x'", "DELETE FROM checkpoints",
@@ -417,11 +323,11 @@ static void test_append_only(void **state)
 static void test_upgrade_from_v3(void **state)
 {
     struct fx *f = *state;
-    struct b b = {0};
+    struct evfx_batch b = {0};
     struct ingest_result r;
     build_run(&b, 1);
     ingest(f->st, &b, &r);
-    b_free(&b);
+    evfx_clear(&b);
     char *msg = NULL;
     assert_int_equal(sqlite3_exec(store_sqlite(f->st),
                                   "DROP TABLE log; DROP TABLE log_head; DROP TABLE checkpoints;"
@@ -448,7 +354,7 @@ static void test_leaf_round_trip(void **state)
     g_argv[0] = argv[0];
     char **saved = NULL;
     (void)saved;
-    struct b b = {0};
+    struct evfx_batch b = {0};
     struct ingest_result r;
     add_session(&b, 0, "demo");
     Tunetrail__Event *e;
@@ -465,7 +371,7 @@ static void test_leaf_round_trip(void **state)
     add_tend(&b, 11, U_T1);
     add_pend(&b, 12);
     ingest(f->st, &b, &r);
-    b_free(&b);
+    evfx_clear(&b);
 
     char err[256];
     int64_t id = q_int(f->st, "SELECT id FROM trials WHERE uuid = x'03000000000000000000000000000000'");
@@ -542,7 +448,7 @@ static void test_files_in_memory(void **state)
 {
     struct fx *f = *state;
     static char paths[40][32];
-    struct b b = {0};
+    struct evfx_batch b = {0};
     struct ingest_result r;
     add_session(&b, 0, "demo");
     add_pstart(&b, 0);
@@ -565,7 +471,7 @@ static void test_files_in_memory(void **state)
     add_file(&b, seq++, "/d/bad\xff", 0, 3, 7, T);
     add_file(&b, seq++, "/d/Z", 0, 0, 1, T); /* byte order: "Z" < "b" */
     ingest(f->st, &b, &r);
-    b_free(&b);
+    evfx_clear(&b);
     for (int i = 0; i < 40; i++) { /* past the linear scan: the index */
         snprintf(paths[i], sizeof paths[i], "/many/%02d", (i * 17) % 40);
         add_file(&b, seq++, paths[i], i % 3, (uint8_t)(i % 2 ? i : 0), i, T - i);
@@ -574,7 +480,7 @@ static void test_files_in_memory(void **state)
     add_tend(&b, seq++, U_T1);
     add_pend(&b, seq++);
     ingest(f->st, &b, &r);
-    b_free(&b);
+    evfx_clear(&b);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM log"), 1);
     assert_leaf_matches_store(f->st, "x'03000000000000000000000000000000'");
 
@@ -585,13 +491,13 @@ static void test_files_in_memory(void **state)
     assert_non_null(other);
     add_file(&b, seq++, "/d/late", 1, 4, 1, T + 100);
     ingest(other, &b, &r);
-    b_free(&b);
+    evfx_clear(&b);
     store_close(other);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM log"), 2);
     add_file(&b, seq++, "/d/late", 1, 0, 2, T + 200);
     add_file(&b, seq++, "/d/late2", 0, 0, 2, T + 200);
     ingest(f->st, &b, &r);
-    b_free(&b);
+    evfx_clear(&b);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM log"), 3);
     assert_leaf_matches_store(f->st, "x'03000000000000000000000000000000'");
 }

@@ -183,19 +183,22 @@ PY
 
 # procs_json STUDY [STORE] - every process image of STUDY, one JSON object per
 # line into $T/procs.json: {uuid, parent, relation, exe, status, exit_code,
-# signal}. The CLI shows processes only as a trial's chain, so this reads the
-# SQLite file's `process_view` (the reader interface documented in
-# collector/store.h) read-only.
+# signal}, from `tunetrail processes --json`. relation stays the wire's code
+# (1 root, 2 fork, 3 exec; 0 unknown), as the tests compare it, though the
+# CLI prints its name.
 procs_json() {
-    timeout 60 python3 - "${2:-$DB}" "$1" >"$T/procs.json" <<'PY' || fail "cannot read processes of study $1"
-import json, sqlite3, sys
-db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
-hexs = lambda b: b.hex() if b else None
-for u, p, rel, exe, st, ec, sig in db.execute(
-        "SELECT uuid, parent, relation, exe, status, exit_code, signal FROM process_view"
-        " WHERE study_name = ?", (sys.argv[2],)):
-    print(json.dumps({"uuid": hexs(u), "parent": hexs(p), "relation": rel, "exe": exe,
-                      "status": st, "exit_code": ec, "signal": sig}))
+    tt processes --store "${2:-$DB}" --study "$1" --json >"$T/procs.cli.json" ||
+        fail "tunetrail processes --study $1 --json failed"
+    timeout 60 python3 - "$T/procs.cli.json" >"$T/procs.json" <<'PY' || fail "cannot read processes of study $1"
+import json, sys
+code = {"unknown": 0, "root": 1, "fork": 2, "exec": 3}
+for line in open(sys.argv[1]):
+    if not line.strip():
+        continue
+    p = json.loads(line)
+    print(json.dumps({"uuid": p["uuid"], "parent": p["parent"], "relation": code[p["relation"]],
+                      "exe": p["exe"], "status": p["status"], "exit_code": p["exit_code"],
+                      "signal": p["signal"]}))
 PY
 }
 
