@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "checkpoint.h"
 #include "keys.h"
 #include "paths.h"
 #include "wire.h"

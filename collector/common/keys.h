@@ -1,5 +1,6 @@
 /* keys.h - ed25519 key pairs (libsodium) for signing provenance records
- * (a user's or lab's key) and log checkpoints (a collector's key).
+ * (a user's or lab's key) and log checkpoints (a collector's key; the
+ * checkpoints themselves: checkpoint.h).
  *
  * Files (text, one line each, so they paste into mail and model cards):
  *   NAME.key  "tunetrail-ed25519-secret v1 <base64 of the 64-byte secret key>\n", mode 0600
@@ -43,24 +44,5 @@ int key_collector(const char *path, struct tt_key *k, char *err, size_t errlen);
 
 /* Fills k->keyid from k->pk. */
 void key_set_id(struct tt_key *k);
-
-/* Signed log checkpoints. The signed message is the text
- *   "tunetrail-checkpoint v1\n<study>\n<tree_size>\n<root, lowercase hex>\n"
- * checkpoint_sign: k must have its secret. verify: 0 if sig is valid for pk. */
-int checkpoint_sign(const struct tt_key *k, const char *study, uint64_t tree_size,
-                    const uint8_t root[32], uint8_t sig[64]);
-int checkpoint_verify(const uint8_t pk[32], const char *study, uint64_t tree_size,
-                      const uint8_t root[32], const uint8_t sig[64]);
-
-/* A signed checkpoint as JSON, the form records and receipts carry:
- * {"tree_size", "root": hex, "key": base64 public key, "keyid", "sig": base64}.
- * New reference; NULL if out of memory. */
-json_t *checkpoint_json(uint64_t tree_size, const uint8_t root[32], const uint8_t pk[32],
-                        const uint8_t sig[64]);
-
-/* Reads that form back and checks its signature for study: 0 with
- * *tree_size and root[32] filled, or -1 if a field is missing or malformed
- * or the signature does not verify. */
-int checkpoint_json_check(json_t *o, const char *study, uint64_t *tree_size, uint8_t root[32]);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 
+#include "checkpoint.h"
 #include "keys.h"
 #include "leaf.h"
 #include "merkle.h"

@@ -62,7 +62,7 @@ struct store_checkpoint {
     uint64_t tree_size;
     uint8_t root[32];
     uint8_t key[32];   /* the signer's ed25519 public key */
-    uint8_t sig[64];   /* checkpoint_sign (collector/keys.h) */
+    uint8_t sig[64];   /* checkpoint_sign (common/checkpoint.h) */
     char keyid[65];
     uint64_t batches;  /* bit i: batch i of the last ingest call grew this log (i >= 63: bit 63) */
 };

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "checkpoint.h"
 #include "keys.h"
 #include "merkle.h"
 #include "store.h"

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "checkpoint.h"
 #include "keys.h"
 
 static char dir[64];

@@ -16,6 +16,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "checkpoint.h"
 #include "keys.h"
 #include "leaf.h"
 #include "merkle.h"

@@ -1,4 +1,4 @@
-/* verify.c - record_verify (record.h): checks a provenance record and says
+/* record_verify.c - record_verify (record.h): checks a provenance record and says
  * in one line what holds and what fails (docs/RECORD.md, "What verify checks").
  * Every check runs even after one fails, so the line names all failures. */
 #include <dirent.h>
@@ -13,6 +13,7 @@
 
 #include "dsse.h"
 #include "hashcache.h"
+#include "checkpoint.h"
 #include "keys.h"
 #include "merkle.h"
 #include "record.h"
