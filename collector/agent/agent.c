@@ -1,6 +1,6 @@
 /* agent.c - `tunetrail run`: starts the command under the shim, serves the
  * shim's SOCK_SEQPACKET connections, and ships enriched batches to the sink
- * (agent_rec.c enriches, agent_ship.c batches/spools/resends).
+ * (trials.c enriches, ship.c batches/spools/resends).
  *
  * One loop thread, one zmq_poll over: a signalfd (SIGCHLD + forwarded
  * signals), the listening socket, every connection, the DEALER socket, and
@@ -27,13 +27,13 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "agent_rec.h"
-#include "agent_ship.h"
 #include "agent.h"
 #include "hashpool.h"
 #include "paths.h"
+#include "ship.h"
 #include "sink.h"
 #include "spool.h"
+#include "trials.h"
 #include "tt_env.h"
 #include "wire.h"
 
@@ -241,7 +241,7 @@ struct conns {
     size_t n, cap;
 };
 
-static void status_line(tt_rec *rec, int tty, int clear)
+static void status_line(tt_trials *trials, int tty, int clear)
 {
     if (!tty)
         return;
@@ -249,13 +249,13 @@ static void status_line(tt_rec *rec, int tty, int clear)
         fputs("\r\033[K", stderr);
         return;
     }
-    struct rec_counts c;
-    rec_counts(rec, &c);
+    struct trials_counts c;
+    trials_counts(trials, &c);
     fprintf(stderr, "\rtunetrail: %u trials started, %u finished, %u failed, %u processes\033[K",
             c.trials_started, c.trials_finished, c.trials_failed, c.processes);
 }
 
-static void drain_conn(tt_rec *rec, int fd, uint8_t *buf, int *eof)
+static void drain_conn(tt_trials *trials, int fd, uint8_t *buf, int *eof)
 {
     char err[256];
     for (;;) {
@@ -277,17 +277,17 @@ static void drain_conn(tt_rec *rec, int fd, uint8_t *buf, int *eof)
             fprintf(stderr, "tunetrail: oversized datagram (%zd bytes) dropped\n", r);
             continue;
         }
-        if (rec_feed(rec, fd, buf, (size_t)r, err, sizeof err) < 0)
+        if (trials_feed(trials, fd, buf, (size_t)r, err, sizeof err) < 0)
             fprintf(stderr, "tunetrail: %s\n", err);
     }
 }
 
 /* Ships this session's shim spool files (processes that could not reach us)
- * through rec; they are deleted once the agent spool holding their events is
+ * through trials; they are deleted once the agent spool holding their events is
  * synced. A spool whose flock is held belongs to a live process (one the
  * command left behind): it is skipped, for `tunetrail flush` to ship once the
  * process is gone. Returns the number of files taken. */
-static size_t take_shim_spools(tt_rec *rec, tt_ship *ship, const char *spool_dir, const char *hex)
+static size_t take_shim_spools(tt_trials *trials, tt_ship *ship, const char *spool_dir, const char *hex)
 {
     DIR *d = opendir(spool_dir);
     if (!d)
@@ -312,7 +312,7 @@ static size_t take_shim_spools(tt_rec *rec, tt_ship *ship, const char *spool_dir
             continue;
         }
         for (size_t i = 0; i < c.nbatch; i++)
-            if (rec_feed(rec, -1, c.batch[i].buf, c.batch[i].len, err, sizeof err) < 0)
+            if (trials_feed(trials, -1, c.batch[i].buf, c.batch[i].len, err, sizeof err) < 0)
                 fprintf(stderr, "tunetrail: %s: %s\n", p, err);
         spool_contents_free(&c);
         char **np = realloc(paths, (n + 1) * sizeof *np);
@@ -325,7 +325,7 @@ static size_t take_shim_spools(tt_rec *rec, tt_ship *ship, const char *spool_dir
     }
     closedir(d);
     /* their events must be in our spool before the files go: none held back */
-    if (rec_wait(rec, err, sizeof err) < 0)
+    if (trials_wait(trials, err, sizeof err) < 0)
         fprintf(stderr, "tunetrail: %s\n", err);
     if (ship_seal(ship, err, sizeof err) == 0)
         for (size_t i = 0; i < n; i++)
@@ -388,7 +388,7 @@ int cmd_run(int argc, char **argv)
     int lfd = -1, sfd = -1, spool_fd = -1, tty = isatty(2);
     tt_sink *sink = NULL;
     tt_ship *ship = NULL;
-    tt_rec *rec = NULL;
+    tt_trials *trials = NULL;
     uint8_t *buf = NULL;
     struct conns cs = {0};
     sigset_t mask, oldmask;
@@ -447,12 +447,12 @@ int cmd_run(int argc, char **argv)
         goto out;
     }
     ship = ship_new(sink, spool_fd, session);
-    struct rec_config rcfg = {
+    struct trials_config rcfg = {
         .session = session, .patterns = patterns, .npatterns = npat, .hash_threads = HASHPOOL_THREADS};
     memcpy(rcfg.origin, session, 16);
-    rec = rec_new(&rcfg, ship);
+    trials = trials_new(&rcfg, ship);
     buf = malloc(AGENT_DGRAM_MAX);
-    if (!ship || !rec || !buf) {
+    if (!ship || !trials || !buf) {
         fprintf(stderr, "tunetrail run: out of memory\n");
         goto out;
     }
@@ -477,7 +477,7 @@ int cmd_run(int argc, char **argv)
         ss.trial_patterns = patterns;
         ss.n_trial_patterns = npat;
         ss.tool_version = TT_VERSION;
-        if (rec_emit(rec, &ev, err, sizeof err) < 0)
+        if (trials_emit(trials, &ev, err, sizeof err) < 0)
             fprintf(stderr, "tunetrail run: %s\n", err);
     }
 
@@ -521,14 +521,14 @@ int cmd_run(int argc, char **argv)
         rc = exec_errno == ENOENT ? 127 : 126;
         goto finish;
     }
-    rec_set_root_pid(rec, child);
-    if (statik && rec_agent_process_start(rec, child, exe, cmd, err, sizeof err) < 0)
+    trials_set_root_pid(trials, child);
+    if (statik && trials_agent_process_start(trials, child, exe, cmd, err, sizeof err) < 0)
         fprintf(stderr, "tunetrail run: %s\n", err);
 
     int child_done = 0, wstatus = 0;
     int64_t drain_deadline = 0, last_status = 0;
     void *zsock = sink_zmq_socket(sink);
-    int hfd = rec_hash_fd(rec);
+    int hfd = trials_hash_fd(trials);
     zmq_pollitem_t *items = NULL;
     for (;;) {
         size_t ni = 2 + (zsock ? 1 : 0) + (hfd >= 0 ? 1 : 0) + cs.n;
@@ -592,9 +592,9 @@ int cmd_run(int argc, char **argv)
             }
             cs.fd[cs.n++] = fd;
             int eof = 0;
-            drain_conn(rec, fd, buf, &eof); /* data may already be waiting */
+            drain_conn(trials, fd, buf, &eof); /* data may already be waiting */
             if (eof) {
-                rec_conn_eof(rec, fd, err, sizeof err);
+                trials_conn_eof(trials, fd, err, sizeof err);
                 close(fd);
                 cs.n--;
             }
@@ -605,21 +605,21 @@ int cmd_run(int argc, char **argv)
             if (i >= cs.n || !(items[cbase + i].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
                 continue;
             int eof = 0;
-            drain_conn(rec, cs.fd[i], buf, &eof);
+            drain_conn(trials, cs.fd[i], buf, &eof);
             if (eof) {
-                if (rec_conn_eof(rec, cs.fd[i], err, sizeof err) < 0)
+                if (trials_conn_eof(trials, cs.fd[i], err, sizeof err) < 0)
                     fprintf(stderr, "tunetrail run: %s\n", err);
                 close(cs.fd[i]);
                 cs.fd[i] = cs.fd[--cs.n];
             }
         }
         /* finished hashes release held events; cheap when there are none */
-        if (rec_hash_ready(rec, err, sizeof err) < 0)
+        if (trials_hash_ready(trials, err, sizeof err) < 0)
             fprintf(stderr, "tunetrail run: %s\n", err);
         if (ship_pump(ship, err, sizeof err) < 0)
             fprintf(stderr, "tunetrail run: %s\n", err);
         if (tty && ship_now_ms() - last_status >= AGENT_STATUS_MS) {
-            status_line(rec, tty, 0);
+            status_line(trials, tty, 0);
             last_status = ship_now_ms();
         }
         if (child_done && (cs.n == 0 || ship_now_ms() >= drain_deadline))
@@ -632,11 +632,11 @@ int cmd_run(int argc, char **argv)
      * EPIPE, so their later records and real end go to their spool file. */
     for (size_t i = 0; i < cs.n; i++) {
         int eof = 0;
-        drain_conn(rec, cs.fd[i], buf, &eof);
+        drain_conn(trials, cs.fd[i], buf, &eof);
         if (eof)
-            rec_conn_eof(rec, cs.fd[i], err, sizeof err);
+            trials_conn_eof(trials, cs.fd[i], err, sizeof err);
         else
-            rec_conn_detach(rec, cs.fd[i]);
+            trials_conn_detach(trials, cs.fd[i]);
         close(cs.fd[i]);
     }
     cs.n = 0;
@@ -645,14 +645,14 @@ int cmd_run(int argc, char **argv)
     else if (WIFSIGNALED(wstatus))
         rc = 128 + WTERMSIG(wstatus);
     if (statik)
-        rec_agent_process_end(rec, WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1,
-                              WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0, err, sizeof err);
+        trials_agent_process_end(trials, WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1,
+                                 WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0, err, sizeof err);
 
 finish:
-    take_shim_spools(rec, ship, spool_dir, hex);
-    if (rec_finish(rec, 1, err, sizeof err) < 0)
+    take_shim_spools(trials, ship, spool_dir, hex);
+    if (trials_finish(trials, 1, err, sizeof err) < 0)
         fprintf(stderr, "tunetrail run: %s\n", err);
-    if (npat == 0 && rec_root_fallback(rec, err, sizeof err) < 0)
+    if (npat == 0 && trials_root_fallback(trials, err, sizeof err) < 0)
         fprintf(stderr, "tunetrail run: %s\n", err);
     {
         Tunetrail__Event ev = TUNETRAIL__EVENT__INIT;
@@ -663,12 +663,12 @@ finish:
         se.session = (ProtobufCBinaryData){16, session};
         se.exit_code = rc >= 128 ? -1 : rc;
         se.signal = rc >= 128 && rc < 128 + 65 ? rc - 128 : 0;
-        rec_emit(rec, &ev, err, sizeof err);
+        trials_emit(trials, &ev, err, sizeof err);
     }
     if (ship_seal(ship, err, sizeof err) < 0)
         fprintf(stderr, "tunetrail run: %s\n", err);
     ship_drain(ship, AGENT_ACK_WAIT_MS);
-    status_line(rec, tty, 1);
+    status_line(trials, tty, 1);
     size_t left_events;
     if (ship_pending(ship, &left_events) == 0) {
         unlink(spool_path);
@@ -691,7 +691,7 @@ out:
         unlink(sockpath);
     if (sockdir)
         rmdir(sockdir);
-    rec_free(rec);
+    trials_free(trials);
     ship_free(ship);
     sink_close(sink);
     if (spool_fd >= 0)

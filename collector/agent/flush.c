@@ -7,7 +7,7 @@
  * it while its process runs, e.g. one a `tunetrail run` left behind): they
  * are skipped, for a later flush. The others' process is gone, so an image
  * in them without an end record was killed.
- * shim-*.spool: their events go through agent_rec (hashes, killed ends; for
+ * shim-*.spool: their events go through trials.c (hashes, killed ends; for
  * bare runs the root-fallback trials) into new batches from a fresh sender
  * uuid, spooled first in a flush spool of our own (an agent-*.spool, so a
  * failed flush is picked up by the next). A file is deleted only once every
@@ -21,12 +21,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent_rec.h"
-#include "agent_ship.h"
 #include "agent.h"
 #include "paths.h"
+#include "ship.h"
 #include "sink.h"
 #include "spool.h"
+#include "trials.h"
 #include "tt_env.h"
 #include "wire.h"
 
@@ -187,11 +187,11 @@ int cmd_flush(int argc, char **argv)
             continue;
         }
         tt_ship *ship = ship_new(sink, fd, sender);
-        struct rec_config rcfg = {.session = NULL};
+        struct trials_config rcfg = {.session = NULL};
         memcpy(rcfg.origin, sender, 16);
-        tt_rec *rec = ship ? rec_new(&rcfg, ship) : NULL;
+        tt_trials *trials = ship ? trials_new(&rcfg, ship) : NULL;
         int *taken = calloc(ns->n, sizeof *taken);
-        for (size_t i = 0; rec && taken && i < ns->n; i++) {
+        for (size_t i = 0; trials && taken && i < ns->n; i++) {
             struct spool_contents sc;
             int is_live, t = spool_take_shim(ns->v[i], &sc, &is_live, err, sizeof err);
             live += is_live;
@@ -200,16 +200,16 @@ int cmd_flush(int argc, char **argv)
             if (t <= 0)
                 continue;
             for (size_t k = 0; k < sc.nbatch; k++)
-                if (rec_feed(rec, -1, sc.batch[k].buf, sc.batch[k].len, err, sizeof err) < 0)
+                if (trials_feed(trials, -1, sc.batch[k].buf, sc.batch[k].len, err, sizeof err) < 0)
                     fprintf(stderr, "tunetrail flush: %s: %s\n", ns->v[i], err);
             spool_contents_free(&sc);
             taken[i] = 1;
             files++;
         }
-        if (rec) {
-            rec_finish(rec, 1, err, sizeof err);
+        if (trials) {
+            trials_finish(trials, 1, err, sizeof err);
             if (g == 1)
-                rec_root_fallback(rec, err, sizeof err);
+                trials_root_fallback(trials, err, sizeof err);
         }
         /* our own spool now holds every event durably: the shim files can go */
         if (ship && ship_seal(ship, err, sizeof err) == 0)
@@ -230,7 +230,7 @@ int cmd_flush(int argc, char **argv)
             kept++;
             kept_events += left_ev;
         }
-        rec_free(rec);
+        trials_free(trials);
         ship_free(ship);
         free(taken);
         close(fd);
