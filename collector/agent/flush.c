@@ -1,4 +1,4 @@
-/* flush.c - `tunetrail flush`: ships every spool under $TUNETRAIL_HOME/spool.
+/* flush.c - agent_flush (`tunetrail flush`): ships every spool under $TUNETRAIL_HOME/spool.
  *
  * agent-*.spool of dead agents (their flock is free): unacked batches are
  * resent as they are (same sender + batch_seq: the collector dedupes), and
@@ -15,7 +15,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,18 +30,6 @@
 #include "wire.h"
 
 #define FLUSH_ACK_WAIT_MS 10000
-
-static void flush_usage(FILE *f)
-{
-    fprintf(f, "usage: tunetrail flush [--collector ENDPOINT] [--store PATH]\n\n"
-               "Ships records kept in $TUNETRAIL_HOME/spool: those of `tunetrail run` sessions that\n"
-               "could not reach their collector, and those of bare LD_PRELOAD runs.\n"
-               "Destination: --collector, else $TUNETRAIL_COLLECTOR, else the local store\n"
-               "(--store, else $TUNETRAIL_STORE, else $TUNETRAIL_HOME/trail.db).\n"
-               "Spools of processes still running (their spool file is locked) are left for a\n"
-               "later flush.\n"
-               "Exits 0 when everything else was delivered, 1 if some records remain spooled.\n");
-}
 
 struct names {
     char **v;
@@ -67,30 +54,9 @@ static void names_free(struct names *ns)
     free(ns->v);
 }
 
-int cmd_flush(int argc, char **argv)
+int agent_flush(const struct agent_flush_opts *o)
 {
-    static const struct option opts[] = {{"collector", required_argument, NULL, 'c'},
-                                         {"store", required_argument, NULL, 'S'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *collector = NULL, *store_flag = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': collector = optarg; break;
-        case 'S': store_flag = optarg; break;
-        case 'h': flush_usage(stdout); return 0;
-        default: flush_usage(stderr); return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "tunetrail flush: unexpected argument '%s'\n", argv[optind]);
-        flush_usage(stderr);
-        return 2;
-    }
-    if (!collector && getenv(TT_ENV_COLLECTOR) && *getenv(TT_ENV_COLLECTOR))
-        collector = getenv(TT_ENV_COLLECTOR);
+    const char *collector = o->collector, *store_flag = o->store;
     char err[512];
     char *store = NULL, *dir = NULL;
     int rc = 1;
