@@ -205,7 +205,7 @@ static size_t take_shim_spools(tt_trials *trials, tt_ship *ship, const char *spo
     if (!d)
         return 0;
     char pat[128], err[256];
-    snprintf(pat, sizeof pat, "shim-%s-*.spool", hex);
+    snprintf(pat, sizeof pat, TT_SPOOL_SHIM_SESSION_GLOB_FMT, hex);
     char **paths = NULL;
     size_t n = 0;
     struct dirent *de;
@@ -332,7 +332,7 @@ static int run_listen(struct run *r)
  * Returns 0/-1. */
 static int run_outputs(struct run *r)
 {
-    asprintf(&r->spool_path, "%s/agent-%s.spool", r->spool_dir, r->hex);
+    asprintf(&r->spool_path, "%s/" TT_SPOOL_AGENT_FMT, r->spool_dir, r->hex);
     if ((r->spool_fd = spool_open_locked(r->spool_path, 1, r->err, sizeof r->err)) < 0) {
         run_error(r);
         return -1;

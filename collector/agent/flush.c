@@ -74,11 +74,11 @@ static int list_spools(const char *dir, struct names *agents, struct names *shim
         char *p;
         if (asprintf(&p, "%s/%s", dir, de->d_name) < 0)
             continue;
-        if (!fnmatch("agent-*.spool", de->d_name, 0))
+        if (!fnmatch(TT_SPOOL_AGENT_GLOB, de->d_name, 0))
             names_add(agents, p);
-        else if (!fnmatch("shim-bare-*.spool", de->d_name, 0))
+        else if (!fnmatch(TT_SPOOL_SHIM_BARE_GLOB, de->d_name, 0))
             names_add(bare, p);
-        else if (!fnmatch("shim-*.spool", de->d_name, 0))
+        else if (!fnmatch(TT_SPOOL_SHIM_GLOB, de->d_name, 0))
             names_add(shims, p);
         else
             free(p);
@@ -165,7 +165,7 @@ static void flush_shim_group(tt_sink *sink, const char *dir, struct names *ns, i
     uint8_t sender[16];
     wire_uuid_new(sender);
     wire_hex(hex, sender, 16);
-    if (asprintf(&fpath, "%s/agent-%s.spool", dir, hex) < 0)
+    if (asprintf(&fpath, "%s/" TT_SPOOL_AGENT_FMT, dir, hex) < 0)
         return;
     int fd = spool_open_locked(fpath, 1, err, sizeof err);
     if (fd < 0) {
