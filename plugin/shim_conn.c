@@ -109,15 +109,15 @@ static int spool_path_n(char *out, size_t cap, unsigned attempt)
     char hex[TT_UUID_HEX_LEN + 1], shex[TT_UUID_HEX_LEN + 1], num[4] = {'.', 0, 0, 0};
     char *p = out, *end = out + cap - 1;
     p = cat(p, end, shim_cfg.spool_dir);
-    p = cat(p, end, "/shim-");
-    p = cat(p, end, shim_cfg.have_session ? wire_hex(shex, shim_cfg.session, TT_UUID_LEN) : "bare");
-    p = cat(p, end, "-");
+    p = cat(p, end, "/" TT_SPOOL_SHIM);
+    p = cat(p, end, shim_cfg.have_session ? wire_hex(shex, shim_cfg.session, TT_UUID_LEN) : TT_SPOOL_BARE);
+    p = cat(p, end, TT_SPOOL_SEP);
     p = cat(p, end, wire_hex(hex, shim_proc.uuid, TT_UUID_LEN));
     if (attempt) {
         num[1] = (char)('0' + attempt % 10);
         p = cat(p, end, num);
     }
-    p = cat(p, end, ".spool");
+    p = cat(p, end, TT_SPOOL_EXT);
     if (p >= end)
         return -1;
     *p = 0;

@@ -1,4 +1,5 @@
-/* wire.h - helpers shared by every hop: spool frames, CRC-32C, UUIDs.
+/* wire.h - helpers shared by every hop: spool frames and file names,
+ * CRC-32C, UUIDs.
  *
  * Linked into the shim, so: libc only, no allocation, no global state,
  * async-signal-safe where noted.
@@ -23,6 +24,23 @@
 #define TT_FRAME_MAGIC 0x31535454u /* "TTS1" */
 #define TT_FRAME_HDR 16
 #define TT_FRAME_MAX_PAYLOAD (16u << 20) /* 16 MiB */
+
+/* Spool file names, under $TUNETRAIL_HOME/spool. Writers and readers meet
+ * only by these names, so each piece is defined here once:
+ *   shim-<session hex, or "bare">-<process uuid hex>[.N].spool  (a shim's;
+ *       .N when a reader took the previous name first: plugin/shim_conn.c)
+ *   agent-<sender uuid hex>.spool  (a `tunetrail run`'s, or a flush's own)
+ * Readers find them with the globs below. */
+#define TT_SPOOL_SHIM "shim-"
+#define TT_SPOOL_AGENT "agent-"
+#define TT_SPOOL_BARE "bare" /* in place of the session: a run without an agent */
+#define TT_SPOOL_SEP "-"     /* between session and process */
+#define TT_SPOOL_EXT ".spool"
+#define TT_SPOOL_AGENT_FMT TT_SPOOL_AGENT "%s" TT_SPOOL_EXT /* sender hex */
+#define TT_SPOOL_AGENT_GLOB TT_SPOOL_AGENT "*" TT_SPOOL_EXT
+#define TT_SPOOL_SHIM_GLOB TT_SPOOL_SHIM "*" TT_SPOOL_EXT
+#define TT_SPOOL_SHIM_BARE_GLOB TT_SPOOL_SHIM TT_SPOOL_BARE TT_SPOOL_SEP "*" TT_SPOOL_EXT
+#define TT_SPOOL_SHIM_SESSION_GLOB_FMT TT_SPOOL_SHIM "%s" TT_SPOOL_SEP "*" TT_SPOOL_EXT /* session hex */
 
 enum tt_frame_kind {
     TT_FRAME_BATCH = 1, /* payload: a packed tunetrail.Batch */

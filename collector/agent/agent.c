@@ -1,19 +1,18 @@
-/* agent.c - `tunetrail run`: starts the command under the shim, serves the
- * shim's SOCK_SEQPACKET connections, and ships enriched batches to the sink
- * (agent_rec.c enriches, agent_ship.c batches/spools/resends).
+/* agent.c - agent_run (`tunetrail run`): starts the command under the shim,
+ * serves the shim's SOCK_SEQPACKET connections, and ships enriched batches to
+ * the sink (trials.c enriches, ship.c batches/spools/resends).
  *
  * One loop thread, one zmq_poll over: a signalfd (SIGCHLD + forwarded
  * signals), the listening socket, every connection, the DEALER socket, and
  * the eventfd of the hashing threads (hashpool.h), which do the only work
- * that could take seconds. */
+ * that could take seconds. run_loop only polls and dispatches to the on_*
+ * handlers, each of which must return without blocking. */
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <getopt.h>
 #include <limits.h>
-#include <regex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,13 +26,13 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "agent_rec.h"
-#include "agent_ship.h"
 #include "agent.h"
 #include "hashpool.h"
 #include "paths.h"
+#include "ship.h"
 #include "sink.h"
 #include "spool.h"
+#include "trials.h"
 #include "tt_env.h"
 #include "wire.h"
 
@@ -43,40 +42,6 @@
 #define AGENT_STATUS_MS 200
 
 extern char **environ;
-
-static void run_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: tunetrail run [--study NAME] [--collector ENDPOINT] [--store PATH]\n"
-            "                     [--trial PATTERN]... [--metric NAME=REGEX]... -- CMD [ARG]...\n\n"
-            "Runs CMD under the tunetrail shim and records every process it starts, the files\n"
-            "they read and write, and every trial, then exits with CMD's exit status\n"
-            "(128+signal if it died by a signal).\n\n"
-            "  --study NAME          study to record into (default: $TUNETRAIL_STUDY, else the\n"
-            "                        git repository or directory name)\n"
-            "  --collector ENDPOINT  ship to a tunetraild, e.g. tcp://host:5555 (default:\n"
-            "                        $TUNETRAIL_COLLECTOR, else the local store)\n"
-            "  --store PATH          SQLite store for the embedded collector\n"
-            "                        (default: $TUNETRAIL_STORE, else $TUNETRAIL_HOME/trail.db)\n"
-            "  --trial PATTERN       a process whose program name matches the glob is a trial;\n"
-            "                        its argv (-c 8, --lr=0.1, lr=0.1) become params. Repeatable.\n"
-            "                        Without it, the command itself is the trial unless an\n"
-            "                        adapter recognises trials.\n"
-            "  --metric NAME=REGEX   every line any process prints on stdout/stderr that matches\n"
-            "                        the (POSIX extended) REGEX records metric NAME: the first\n"
-            "                        group, or the whole match, read as a number; each match is\n"
-            "                        a step. Repeatable (up to 16). svm-train, svm-predict,\n"
-            "                        liblinear-train and darknet lines are recognised without it.\n\n"
-            "Example: tunetrail run --study heart --trial svm-train -- svm-grid heart_scale\n\n"
-            "Signals: SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to tunetrail run are forwarded to\n"
-            "CMD's process (not its children: Ctrl-C in a terminal already signals the whole\n"
-            "foreground group); tunetrail run keeps recording until CMD exits.\n\n"
-            "Processes CMD leaves running when it exits stay `running` in the record; their\n"
-            "later records (and their real end) go to spool files under\n"
-            "$TUNETRAIL_HOME/spool, which `tunetrail flush` (or the next `tunetrail run`) ships\n"
-            "once they have exited. Records that cannot reach the collector are kept there\n"
-            "too. A process that vanishes without an end record is recorded as killed.\n");
-}
 
 /* PATH search like execvp, so a missing command is reported before forking. */
 static char *resolve_cmd(const char *cmd)
@@ -142,61 +107,8 @@ out:
 
 /* The command's environment: ours with the TUNETRAIL_* variables set and the
  * shim first in LD_PRELOAD. Built before fork, because the child of a
- * process with ZeroMQ threads must not call malloc. */
-/* Checks the --metric NAME=REGEX values (NAME of [A-Za-z0-9_.:-], REGEX a
- * POSIX extended regex without a newline) and joins them, one per line, into
- * "TUNETRAIL_METRICS=..." for the shim. Returns a malloc'd string (NULL and
- * nothing set when n is 0), or NULL with err naming the flag and the error. */
-static char *metric_env(char *const *specs, size_t n, int *bad, char *err, size_t errlen)
-{
-    *bad = 0;
-    if (!n)
-        return NULL;
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *eq = strchr(specs[i], '=');
-        size_t nl = eq ? (size_t)(eq - specs[i]) : 0;
-        if (!eq || !nl || strspn(specs[i], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                             "0123456789_.:-") != nl) {
-            snprintf(err, errlen, "--metric '%s': expected NAME=REGEX (NAME of letters, digits, _.:-)",
-                     specs[i]);
-            goto bad;
-        }
-        if (strchr(eq, '\n')) {
-            snprintf(err, errlen, "--metric '%s': the regex may not contain a newline", specs[i]);
-            goto bad;
-        }
-        regex_t re;
-        int rc = regcomp(&re, eq + 1, REG_EXTENDED);
-        if (rc) {
-            char msg[200];
-            regerror(rc, &re, msg, sizeof msg);
-            snprintf(err, errlen, "--metric '%s': bad regex: %s", specs[i], msg);
-            goto bad;
-        }
-        regfree(&re);
-        total += strlen(specs[i]) + 1;
-    }
-    if (n > TT_ENV_METRICS_COUNT_MAX || total > TT_ENV_METRICS_MAX) {
-        snprintf(err, errlen, "--metric: at most %d patterns of %d bytes in all", TT_ENV_METRICS_COUNT_MAX,
-                 TT_ENV_METRICS_MAX);
-        goto bad;
-    }
-    char *s = malloc(sizeof TT_ENV_METRICS + 1 + total);
-    if (!s) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    char *p = s + sprintf(s, "%s=", TT_ENV_METRICS);
-    for (size_t i = 0; i < n; i++)
-        p += sprintf(p, "%s%s", i ? "\n" : "", specs[i]);
-    return s;
-bad:
-    *bad = 1;
-    return NULL;
-}
-
-/* `extra` ("NAME=value" or NULL, owned by the caller) is added as it is. */
+ * process with ZeroMQ threads must not call malloc. `extra` ("NAME=value"
+ * or NULL, owned by the caller) is added as it is. */
 static char **child_env(const char *shim, const char *sock, const char *session, const char *study,
                         const char *home, char *extra)
 {
@@ -241,7 +153,7 @@ struct conns {
     size_t n, cap;
 };
 
-static void status_line(tt_rec *rec, int tty, int clear)
+static void status_line(tt_trials *trials, int tty, int clear)
 {
     if (!tty)
         return;
@@ -249,13 +161,13 @@ static void status_line(tt_rec *rec, int tty, int clear)
         fputs("\r\033[K", stderr);
         return;
     }
-    struct rec_counts c;
-    rec_counts(rec, &c);
+    struct trials_counts c;
+    trials_counts(trials, &c);
     fprintf(stderr, "\rtunetrail: %u trials started, %u finished, %u failed, %u processes\033[K",
             c.trials_started, c.trials_finished, c.trials_failed, c.processes);
 }
 
-static void drain_conn(tt_rec *rec, int fd, uint8_t *buf, int *eof)
+static void drain_conn(tt_trials *trials, int fd, uint8_t *buf, int *eof)
 {
     char err[256];
     for (;;) {
@@ -277,23 +189,23 @@ static void drain_conn(tt_rec *rec, int fd, uint8_t *buf, int *eof)
             fprintf(stderr, "tunetrail: oversized datagram (%zd bytes) dropped\n", r);
             continue;
         }
-        if (rec_feed(rec, fd, buf, (size_t)r, err, sizeof err) < 0)
+        if (trials_feed(trials, fd, buf, (size_t)r, err, sizeof err) < 0)
             fprintf(stderr, "tunetrail: %s\n", err);
     }
 }
 
 /* Ships this session's shim spool files (processes that could not reach us)
- * through rec; they are deleted once the agent spool holding their events is
+ * through trials; they are deleted once the agent spool holding their events is
  * synced. A spool whose flock is held belongs to a live process (one the
  * command left behind): it is skipped, for `tunetrail flush` to ship once the
  * process is gone. Returns the number of files taken. */
-static size_t take_shim_spools(tt_rec *rec, tt_ship *ship, const char *spool_dir, const char *hex)
+static size_t take_shim_spools(tt_trials *trials, tt_ship *ship, const char *spool_dir, const char *hex)
 {
     DIR *d = opendir(spool_dir);
     if (!d)
         return 0;
     char pat[128], err[256];
-    snprintf(pat, sizeof pat, "shim-%s-*.spool", hex);
+    snprintf(pat, sizeof pat, TT_SPOOL_SHIM_SESSION_GLOB_FMT, hex);
     char **paths = NULL;
     size_t n = 0;
     struct dirent *de;
@@ -312,7 +224,7 @@ static size_t take_shim_spools(tt_rec *rec, tt_ship *ship, const char *spool_dir
             continue;
         }
         for (size_t i = 0; i < c.nbatch; i++)
-            if (rec_feed(rec, -1, c.batch[i].buf, c.batch[i].len, err, sizeof err) < 0)
+            if (trials_feed(trials, -1, c.batch[i].buf, c.batch[i].len, err, sizeof err) < 0)
                 fprintf(stderr, "tunetrail: %s: %s\n", p, err);
         spool_contents_free(&c);
         char **np = realloc(paths, (n + 1) * sizeof *np);
@@ -325,7 +237,7 @@ static size_t take_shim_spools(tt_rec *rec, tt_ship *ship, const char *spool_dir
     }
     closedir(d);
     /* their events must be in our spool before the files go: none held back */
-    if (rec_wait(rec, err, sizeof err) < 0)
+    if (trials_wait(trials, err, sizeof err) < 0)
         fprintf(stderr, "tunetrail: %s\n", err);
     if (ship_seal(ship, err, sizeof err) == 0)
         for (size_t i = 0; i < n; i++)
@@ -336,175 +248,183 @@ static size_t take_shim_spools(tt_rec *rec, tt_ship *ship, const char *spool_dir
     return n;
 }
 
-int cmd_run(int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"study", required_argument, NULL, 's'}, {"collector", required_argument, NULL, 'c'},
-        {"store", required_argument, NULL, 'S'}, {"trial", required_argument, NULL, 't'},
-        {"metric", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    const char *study_flag = NULL, *collector = NULL, *store_flag = NULL;
-    char **patterns = calloc((size_t)argc + 1, sizeof *patterns);
-    char **metrics = calloc((size_t)argc + 1, sizeof *metrics);
-    size_t npat = 0, nmet = 0;
-    int c, rc = 1;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-        switch (c) {
-        case 's': study_flag = optarg; break;
-        case 'c': collector = optarg; break;
-        case 'S': store_flag = optarg; break;
-        case 't': patterns[npat++] = optarg; break;
-        case 'm': metrics[nmet++] = optarg; break;
-        case 'h': run_usage(stdout); free(patterns); free(metrics); return 0;
-        default: run_usage(stderr); free(patterns); free(metrics); return 2;
-        }
-    }
-    char *metrics_env = NULL;
-    {
-        char merr[512];
-        int bad;
-        metrics_env = metric_env(metrics, nmet, &bad, merr, sizeof merr);
-        free(metrics);
-        if (nmet && !metrics_env) {
-            fprintf(stderr, "tunetrail run: %s\n", merr);
-            free(patterns);
-            return bad ? 2 : 1;
-        }
-    }
-    if (optind >= argc) {
-        fprintf(stderr, "tunetrail run: no command given (usage: tunetrail run [OPTIONS] -- CMD [ARG]...)\n");
-        free(patterns);
-        free(metrics_env);
-        return 2;
-    }
-    char **cmd = argv + optind;
-    if (!collector && getenv(TT_ENV_COLLECTOR) && *getenv(TT_ENV_COLLECTOR))
-        collector = getenv(TT_ENV_COLLECTOR);
-
+/* One `tunetrail run`: what the handlers below share. */
+struct run {
+    const struct agent_run_opts *o;
     char err[512];
-    char *exe = NULL, *study = NULL, *store = NULL, *shim = NULL, *home = NULL, *spool_dir = NULL;
-    char *sockdir = NULL, *sockpath = NULL, *spool_path = NULL, **env = NULL;
-    int lfd = -1, sfd = -1, spool_fd = -1, tty = isatty(2);
-    tt_sink *sink = NULL;
-    tt_ship *ship = NULL;
-    tt_rec *rec = NULL;
-    uint8_t *buf = NULL;
-    struct conns cs = {0};
-    sigset_t mask, oldmask;
-    int mask_set = 0;
-
-    if (!(exe = resolve_cmd(cmd[0]))) {
-        fprintf(stderr, "tunetrail run: cannot execute %s: No such file or directory\n", cmd[0]);
-        rc = 127;
-        goto out;
-    }
-    if (paths_study(study_flag, &study, err, sizeof err) < 0 ||
-        paths_store(store_flag, &store, err, sizeof err) < 0 || paths_shim(&shim, err, sizeof err) < 0 ||
-        paths_home(&home, err, sizeof err) < 0 || paths_spool_dir(&spool_dir, err, sizeof err) < 0) {
-        fprintf(stderr, "tunetrail run: %s\n", err);
-        goto out;
-    }
-    char *rhome = realpath(home, NULL); /* children in other cwds must agree */
-    if (rhome) {
-        free(home);
-        home = rhome;
-    }
+    char *exe, *study, *store, *shim, *home, *spool_dir, *sockdir, *sockpath, *spool_path, **env;
     uint8_t session[16];
-    char hex[TT_UUID_HEX_LEN + 1];
-    if (wire_uuid_new(session) < 0) {
+    char hex[TT_UUID_HEX_LEN + 1];  /* the session uuid */
+    int lfd, sfd, spool_fd, tty;     /* listening socket, signalfd, our spool, stderr is a tty */
+    tt_sink *sink;
+    tt_ship *ship;
+    tt_trials *trials;
+    uint8_t *buf;                    /* one datagram */
+    struct conns cs;                 /* the shims' connections */
+    sigset_t oldmask;
+    int mask_set;
+    pid_t child;
+    int statik;                      /* the command is a static ELF: recorded from outside */
+    void *zsock;                     /* the sink's DEALER socket, or NULL (embedded store) */
+    int hfd;                         /* hashing threads' eventfd, or -1 */
+    int child_done, wstatus;
+    int64_t drain_deadline, last_status;
+    int rc;
+};
+
+static void run_error(struct run *r)
+{
+    fprintf(stderr, "tunetrail run: %s\n", r->err);
+}
+
+/* The command's path, the data paths and the session uuid. Returns 0/-1. */
+static int run_paths(struct run *r)
+{
+    const char *cmd0 = r->o->cmd[0];
+    if (!(r->exe = resolve_cmd(cmd0))) {
+        fprintf(stderr, "tunetrail run: cannot execute %s: No such file or directory\n", cmd0);
+        r->rc = 127;
+        return -1;
+    }
+    if (paths_study(r->o->study, &r->study, r->err, sizeof r->err) < 0 ||
+        paths_store(r->o->store, &r->store, r->err, sizeof r->err) < 0 ||
+        paths_shim(&r->shim, r->err, sizeof r->err) < 0 || paths_home(&r->home, r->err, sizeof r->err) < 0 ||
+        paths_spool_dir(&r->spool_dir, r->err, sizeof r->err) < 0) {
+        run_error(r);
+        return -1;
+    }
+    char *rhome = realpath(r->home, NULL); /* children in other cwds must agree */
+    if (rhome) {
+        free(r->home);
+        r->home = rhome;
+    }
+    if (wire_uuid_new(r->session) < 0) {
         fprintf(stderr, "tunetrail run: getrandom: %s\n", strerror(errno));
-        goto out;
+        return -1;
     }
-    wire_hex(hex, session, 16);
+    wire_hex(r->hex, r->session, 16);
+    return 0;
+}
 
+/* The shims' socket, in a private directory. Returns 0/-1. */
+static int run_listen(struct run *r)
+{
     const char *tmp = getenv("TMPDIR");
-    if (asprintf(&sockdir, "%s/tunetrail-XXXXXX", tmp && *tmp && strlen(tmp) < 60 ? tmp : "/tmp") < 0 ||
-        !mkdtemp(sockdir)) {
+    if (asprintf(&r->sockdir, "%s/tunetrail-XXXXXX", tmp && *tmp && strlen(tmp) < 60 ? tmp : "/tmp") < 0 ||
+        !mkdtemp(r->sockdir)) {
         fprintf(stderr, "tunetrail run: cannot create a socket directory: %s\n", strerror(errno));
-        free(sockdir);
-        sockdir = NULL;
-        goto out;
+        free(r->sockdir);
+        r->sockdir = NULL;
+        return -1;
     }
-    asprintf(&sockpath, "%s/agent.sock", sockdir);
+    asprintf(&r->sockpath, "%s/agent.sock", r->sockdir);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sockpath);
-    lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, SOMAXCONN) < 0) {
-        fprintf(stderr, "tunetrail run: cannot listen on %s: %s\n", sockpath, strerror(errno));
-        goto out;
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", r->sockpath);
+    r->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (r->lfd < 0 || bind(r->lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(r->lfd, SOMAXCONN) < 0) {
+        fprintf(stderr, "tunetrail run: cannot listen on %s: %s\n", r->sockpath, strerror(errno));
+        return -1;
     }
+    return 0;
+}
 
-    asprintf(&spool_path, "%s/agent-%s.spool", spool_dir, hex);
-    if ((spool_fd = spool_open_locked(spool_path, 1, err, sizeof err)) < 0) {
-        fprintf(stderr, "tunetrail run: %s\n", err);
-        goto out;
+/* Our spool, the command's environment, the sink and what feeds it.
+ * Returns 0/-1. */
+static int run_outputs(struct run *r)
+{
+    asprintf(&r->spool_path, "%s/" TT_SPOOL_AGENT_FMT, r->spool_dir, r->hex);
+    if ((r->spool_fd = spool_open_locked(r->spool_path, 1, r->err, sizeof r->err)) < 0) {
+        run_error(r);
+        return -1;
     }
-    if (!(env = child_env(shim, sockpath, hex, study, home, metrics_env)))
-        goto out;
-    if (!(sink = sink_open(collector, store, err, sizeof err))) {
-        fprintf(stderr, "tunetrail run: %s\n", err);
-        goto out;
+    if (!(r->env = child_env(r->shim, r->sockpath, r->hex, r->study, r->home, r->o->metrics_env)))
+        return -1;
+    if (!(r->sink = sink_open(r->o->collector, r->store, r->err, sizeof r->err))) {
+        run_error(r);
+        return -1;
     }
-    ship = ship_new(sink, spool_fd, session);
-    struct rec_config rcfg = {
-        .session = session, .patterns = patterns, .npatterns = npat, .hash_threads = HASHPOOL_THREADS};
-    memcpy(rcfg.origin, session, 16);
-    rec = rec_new(&rcfg, ship);
-    buf = malloc(AGENT_DGRAM_MAX);
-    if (!ship || !rec || !buf) {
+    r->ship = ship_new(r->sink, r->spool_fd, r->session);
+    struct trials_config tcfg = {.session = r->session,
+                                 .patterns = r->o->patterns,
+                                 .npatterns = r->o->npatterns,
+                                 .hash_threads = HASHPOOL_THREADS};
+    memcpy(tcfg.origin, r->session, 16);
+    r->trials = trials_new(&tcfg, r->ship);
+    r->buf = malloc(AGENT_DGRAM_MAX);
+    if (!r->ship || !r->trials || !r->buf) {
         fprintf(stderr, "tunetrail run: out of memory\n");
-        goto out;
+        return -1;
     }
+    return 0;
+}
 
-    /* SessionStart */
-    {
-        Tunetrail__Event ev = TUNETRAIL__EVENT__INIT;
-        Tunetrail__SessionStart ss = TUNETRAIL__SESSION_START__INIT;
-        ev.kind_case = TUNETRAIL__EVENT__KIND_SESSION_START;
-        ev.session_start = &ss;
-        char host[256] = "", cwd[PATH_MAX];
-        gethostname(host, sizeof host - 1);
-        const char *user = getenv("USER");
-        ss.has_session = 1;
-        ss.session = (ProtobufCBinaryData){16, session};
-        ss.study = study;
-        ss.host = host;
-        ss.user = (char *)(user ? user : "");
-        ss.cwd = getcwd(cwd, sizeof cwd) ? cwd : NULL;
-        ss.argv = cmd;
-        ss.n_argv = (size_t)(argc - optind);
-        ss.trial_patterns = patterns;
-        ss.n_trial_patterns = npat;
-        ss.tool_version = TT_VERSION;
-        if (rec_emit(rec, &ev, err, sizeof err) < 0)
-            fprintf(stderr, "tunetrail run: %s\n", err);
-    }
+static void emit_session_start(struct run *r)
+{
+    Tunetrail__Event ev = TUNETRAIL__EVENT__INIT;
+    Tunetrail__SessionStart ss = TUNETRAIL__SESSION_START__INIT;
+    ev.kind_case = TUNETRAIL__EVENT__KIND_SESSION_START;
+    ev.session_start = &ss;
+    char host[256] = "", cwd[PATH_MAX];
+    gethostname(host, sizeof host - 1);
+    const char *user = getenv("USER");
+    ss.has_session = 1;
+    ss.session = (ProtobufCBinaryData){16, r->session};
+    ss.study = r->study;
+    ss.host = host;
+    ss.user = (char *)(user ? user : "");
+    ss.cwd = getcwd(cwd, sizeof cwd) ? cwd : NULL;
+    ss.argv = (char **)r->o->cmd;
+    ss.n_argv = r->o->ncmd;
+    ss.trial_patterns = (char **)r->o->patterns;
+    ss.n_trial_patterns = r->o->npatterns;
+    ss.tool_version = TT_VERSION;
+    if (trials_emit(r->trials, &ev, r->err, sizeof r->err) < 0)
+        run_error(r);
+}
 
+static void emit_session_end(struct run *r)
+{
+    Tunetrail__Event ev = TUNETRAIL__EVENT__INIT;
+    Tunetrail__SessionEnd se = TUNETRAIL__SESSION_END__INIT;
+    ev.kind_case = TUNETRAIL__EVENT__KIND_SESSION_END;
+    ev.session_end = &se;
+    se.has_session = se.has_exit_code = se.has_signal = 1;
+    se.session = (ProtobufCBinaryData){16, r->session};
+    se.exit_code = r->rc >= 128 ? -1 : r->rc;
+    se.signal = r->rc >= 128 && r->rc < 128 + 65 ? r->rc - 128 : 0;
+    trials_emit(r->trials, &ev, r->err, sizeof r->err);
+}
+
+/* Forks and execs the command, with SIGCHLD and the forwarded signals
+ * going to a signalfd. Returns 0 if it runs, 1 if exec failed (r->rc set:
+ * the session is still closed), -1 on an agent error. */
+static int run_spawn(struct run *r)
+{
+    sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGCHLD);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGHUP);
     sigaddset(&mask, SIGQUIT);
-    sigprocmask(SIG_BLOCK, &mask, &oldmask);
-    mask_set = 1;
-    sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    sigprocmask(SIG_BLOCK, &mask, &r->oldmask);
+    r->mask_set = 1;
+    r->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
-    int statik = is_static_elf(exe);
-    if (statik)
+    char *const *cmd = r->o->cmd;
+    if ((r->statik = is_static_elf(r->exe)))
         fprintf(stderr, "tunetrail: %s is statically linked: recorded only from outside (start, exit)\n", cmd[0]);
-    int ep[2];
+    int ep[2]; /* the child's execve errno, if it fails */
     if (pipe2(ep, O_CLOEXEC) < 0)
-        goto out;
-    pid_t child = fork();
-    if (child < 0) {
+        return -1;
+    r->child = fork();
+    if (r->child < 0) {
         fprintf(stderr, "tunetrail run: fork: %s\n", strerror(errno));
-        goto out;
+        return -1;
     }
-    if (child == 0) {
-        sigprocmask(SIG_SETMASK, &oldmask, NULL);
-        execve(exe, cmd, env);
+    if (r->child == 0) {
+        sigprocmask(SIG_SETMASK, &r->oldmask, NULL);
+        execve(r->exe, cmd, r->env);
         int e = errno;
         (void)!write(ep[1], &e, sizeof e);
         _exit(e == ENOENT ? 127 : 126);
@@ -517,204 +437,295 @@ int cmd_run(int argc, char **argv)
     close(ep[0]);
     if (er == (ssize_t)sizeof exec_errno) {
         fprintf(stderr, "tunetrail run: cannot execute %s: %s\n", cmd[0], strerror(exec_errno));
-        waitpid(child, NULL, 0);
-        rc = exec_errno == ENOENT ? 127 : 126;
-        goto finish;
+        waitpid(r->child, NULL, 0);
+        r->rc = exec_errno == ENOENT ? 127 : 126;
+        return 1;
     }
-    rec_set_root_pid(rec, child);
-    if (statik && rec_agent_process_start(rec, child, exe, cmd, err, sizeof err) < 0)
-        fprintf(stderr, "tunetrail run: %s\n", err);
+    trials_set_root_pid(r->trials, r->child);
+    if (r->statik && trials_agent_process_start(r->trials, r->child, r->exe, cmd, r->err, sizeof r->err) < 0)
+        run_error(r);
+    return 0;
+}
 
-    int child_done = 0, wstatus = 0;
-    int64_t drain_deadline = 0, last_status = 0;
-    void *zsock = sink_zmq_socket(sink);
-    int hfd = rec_hash_fd(rec);
-    zmq_pollitem_t *items = NULL;
+/* ---- the loop's handlers ------------------------------------------------ */
+
+static void on_child_exit(struct run *r, int wstatus)
+{
+    r->child_done = 1;
+    r->wstatus = wstatus;
+    r->drain_deadline = ship_now_ms() + AGENT_DRAIN_MS;
+}
+
+/* SIGCHLD reaps (the command's exit ends the session); the others are
+ * forwarded to the command while it runs. */
+static void on_signals(struct run *r)
+{
+    struct signalfd_siginfo si;
+    while (read(r->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGCHLD) {
+            int st;
+            pid_t w;
+            while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+                if (w == r->child)
+                    on_child_exit(r, st);
+        } else if (!r->child_done) {
+            kill(r->child, (int)si.ssi_signo);
+        }
+    }
+}
+
+static int conns_add(struct conns *cs, int fd)
+{
+    if (cs->n == cs->cap) {
+        size_t nc = cs->cap ? cs->cap * 2 : 64;
+        int *p = realloc(cs->fd, nc * sizeof *p);
+        if (!p)
+            return -1;
+        cs->fd = p;
+        cs->cap = nc;
+    }
+    cs->fd[cs->n++] = fd;
+    return 0;
+}
+
+static void on_accept(struct run *r)
+{
     for (;;) {
-        size_t ni = 2 + (zsock ? 1 : 0) + (hfd >= 0 ? 1 : 0) + cs.n;
+        int fd = accept4(r->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0)
+            break;
+        if (conns_add(&r->cs, fd) < 0) {
+            close(fd);
+            break;
+        }
+        int eof = 0;
+        drain_conn(r->trials, fd, r->buf, &eof); /* data may already be waiting */
+        if (eof) {
+            trials_conn_eof(r->trials, fd, r->err, sizeof r->err);
+            close(fd);
+            r->cs.n--;
+        }
+    }
+}
+
+/* Connection i is readable: its datagrams, or its end. The last connection
+ * moves into slot i, so callers walk the slots backwards. */
+static void on_conn(struct run *r, size_t i)
+{
+    int eof = 0;
+    drain_conn(r->trials, r->cs.fd[i], r->buf, &eof);
+    if (!eof)
+        return;
+    if (trials_conn_eof(r->trials, r->cs.fd[i], r->err, sizeof r->err) < 0)
+        run_error(r);
+    close(r->cs.fd[i]);
+    r->cs.fd[i] = r->cs.fd[--r->cs.n];
+}
+
+/* Finished hashes release held events; cheap when there are none. */
+static void on_hashes(struct run *r)
+{
+    if (trials_hash_ready(r->trials, r->err, sizeof r->err) < 0)
+        run_error(r);
+}
+
+/* The collector's acks, and the shipper's timers (aged open batch, resends,
+ * retries): ship_pump does both, on every wakeup. */
+static void on_collector(struct run *r)
+{
+    if (ship_pump(r->ship, r->err, sizeof r->err) < 0)
+        run_error(r);
+}
+
+static void on_status_timer(struct run *r)
+{
+    if (r->tty && ship_now_ms() - r->last_status >= AGENT_STATUS_MS) {
+        status_line(r->trials, r->tty, 0);
+        r->last_status = ship_now_ms();
+    }
+}
+
+/* The poll set: signalfd, listening socket, DEALER, hash eventfd, then the
+ * connections from the returned index on. items holds at least
+ * poll_count(r) entries. */
+static size_t poll_count(const struct run *r)
+{
+    return 2 + (r->zsock ? 1 : 0) + (r->hfd >= 0 ? 1 : 0) + r->cs.n;
+}
+
+static size_t poll_fill(const struct run *r, zmq_pollitem_t *items)
+{
+    size_t k = 0;
+    items[k++] = (zmq_pollitem_t){NULL, r->sfd, ZMQ_POLLIN, 0};
+    items[k++] = (zmq_pollitem_t){NULL, r->lfd, ZMQ_POLLIN, 0};
+    if (r->zsock)
+        items[k++] = (zmq_pollitem_t){r->zsock, 0, ZMQ_POLLIN, 0};
+    if (r->hfd >= 0)
+        items[k++] = (zmq_pollitem_t){NULL, r->hfd, ZMQ_POLLIN, 0};
+    size_t cbase = k;
+    for (size_t i = 0; i < r->cs.n; i++)
+        items[k++] = (zmq_pollitem_t){NULL, r->cs.fd[i], ZMQ_POLLIN, 0};
+    return cbase;
+}
+
+/* The nearest of: the shipper's next timed work, the status line's next
+ * tick, the end of the drain window. */
+static long poll_timeout(const struct run *r)
+{
+    long to = ship_next_timeout_ms(r->ship);
+    if (r->tty && (to < 0 || to > AGENT_STATUS_MS))
+        to = AGENT_STATUS_MS;
+    if (r->child_done) {
+        long d = (long)(r->drain_deadline - ship_now_ms());
+        if (d < 0)
+            d = 0;
+        if (to < 0 || d < to)
+            to = d;
+    }
+    return to;
+}
+
+/* Until the command has exited and either every connection closed or the
+ * drain window passed. */
+static void run_loop(struct run *r)
+{
+    zmq_pollitem_t *items = NULL;
+    r->zsock = sink_zmq_socket(r->sink);
+    r->hfd = trials_hash_fd(r->trials);
+    for (;;) {
+        size_t ni = poll_count(r);
         zmq_pollitem_t *ni_items = realloc(items, ni * sizeof *items);
         if (!ni_items)
             break;
         items = ni_items;
-        size_t k = 0;
-        items[k++] = (zmq_pollitem_t){NULL, sfd, ZMQ_POLLIN, 0};
-        items[k++] = (zmq_pollitem_t){NULL, lfd, ZMQ_POLLIN, 0};
-        if (zsock)
-            items[k++] = (zmq_pollitem_t){zsock, 0, ZMQ_POLLIN, 0};
-        if (hfd >= 0)
-            items[k++] = (zmq_pollitem_t){NULL, hfd, ZMQ_POLLIN, 0};
-        size_t cbase = k;
-        for (size_t i = 0; i < cs.n; i++)
-            items[k++] = (zmq_pollitem_t){NULL, cs.fd[i], ZMQ_POLLIN, 0};
-        long to = ship_next_timeout_ms(ship);
-        if (tty && (to < 0 || to > AGENT_STATUS_MS))
-            to = AGENT_STATUS_MS;
-        if (child_done) {
-            long d = (long)(drain_deadline - ship_now_ms());
-            if (d < 0)
-                d = 0;
-            if (to < 0 || d < to)
-                to = d;
-        }
-        int n = zmq_poll(items, (int)ni, to);
-        if (n < 0 && errno != EINTR)
+        size_t cbase = poll_fill(r, items);
+        if (zmq_poll(items, (int)ni, poll_timeout(r)) < 0 && errno != EINTR)
             break;
-        /* signals */
-        struct signalfd_siginfo si;
-        while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-            if (si.ssi_signo == SIGCHLD) {
-                int st;
-                pid_t w;
-                while ((w = waitpid(-1, &st, WNOHANG)) > 0)
-                    if (w == child) {
-                        child_done = 1;
-                        wstatus = st;
-                        drain_deadline = ship_now_ms() + AGENT_DRAIN_MS;
-                    }
-            } else if (!child_done) {
-                kill(child, (int)si.ssi_signo);
-            }
-        }
-        /* new connections */
-        for (;;) {
-            int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-            if (fd < 0)
-                break;
-            if (cs.n == cs.cap) {
-                size_t nc = cs.cap ? cs.cap * 2 : 64;
-                int *p = realloc(cs.fd, nc * sizeof *p);
-                if (!p) {
-                    close(fd);
-                    break;
-                }
-                cs.fd = p;
-                cs.cap = nc;
-            }
-            cs.fd[cs.n++] = fd;
-            int eof = 0;
-            drain_conn(rec, fd, buf, &eof); /* data may already be waiting */
-            if (eof) {
-                rec_conn_eof(rec, fd, err, sizeof err);
-                close(fd);
-                cs.n--;
-            }
-        }
-        /* connections, walking back so removal is cheap */
-        size_t polled = ni - cbase;
-        for (size_t i = polled; i-- > 0;) {
-            if (i >= cs.n || !(items[cbase + i].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
-                continue;
-            int eof = 0;
-            drain_conn(rec, cs.fd[i], buf, &eof);
-            if (eof) {
-                if (rec_conn_eof(rec, cs.fd[i], err, sizeof err) < 0)
-                    fprintf(stderr, "tunetrail run: %s\n", err);
-                close(cs.fd[i]);
-                cs.fd[i] = cs.fd[--cs.n];
-            }
-        }
-        /* finished hashes release held events; cheap when there are none */
-        if (rec_hash_ready(rec, err, sizeof err) < 0)
-            fprintf(stderr, "tunetrail run: %s\n", err);
-        if (ship_pump(ship, err, sizeof err) < 0)
-            fprintf(stderr, "tunetrail run: %s\n", err);
-        if (tty && ship_now_ms() - last_status >= AGENT_STATUS_MS) {
-            status_line(rec, tty, 0);
-            last_status = ship_now_ms();
-        }
-        if (child_done && (cs.n == 0 || ship_now_ms() >= drain_deadline))
+        on_signals(r);
+        on_accept(r);
+        for (size_t i = ni - cbase; i-- > 0;)
+            if (i < r->cs.n && (items[cbase + i].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
+                on_conn(r, i);
+        on_hashes(r);
+        on_collector(r);
+        on_status_timer(r);
+        if (r->child_done && (r->cs.n == 0 || ship_now_ms() >= r->drain_deadline))
             break;
     }
     free(items);
-    /* Stragglers still connected after the drain window are processes the
-     * command left behind, alive: recording them as killed would be a lie.
-     * They stay running; closing our end makes their next send fail with
-     * EPIPE, so their later records and real end go to their spool file. */
-    for (size_t i = 0; i < cs.n; i++) {
-        int eof = 0;
-        drain_conn(rec, cs.fd[i], buf, &eof);
-        if (eof)
-            rec_conn_eof(rec, cs.fd[i], err, sizeof err);
-        else
-            rec_conn_detach(rec, cs.fd[i]);
-        close(cs.fd[i]);
-    }
-    cs.n = 0;
-    if (WIFEXITED(wstatus))
-        rc = WEXITSTATUS(wstatus);
-    else if (WIFSIGNALED(wstatus))
-        rc = 128 + WTERMSIG(wstatus);
-    if (statik)
-        rec_agent_process_end(rec, WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1,
-                              WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0, err, sizeof err);
+}
 
-finish:
-    take_shim_spools(rec, ship, spool_dir, hex);
-    if (rec_finish(rec, 1, err, sizeof err) < 0)
-        fprintf(stderr, "tunetrail run: %s\n", err);
-    if (npat == 0 && rec_root_fallback(rec, err, sizeof err) < 0)
-        fprintf(stderr, "tunetrail run: %s\n", err);
-    {
-        Tunetrail__Event ev = TUNETRAIL__EVENT__INIT;
-        Tunetrail__SessionEnd se = TUNETRAIL__SESSION_END__INIT;
-        ev.kind_case = TUNETRAIL__EVENT__KIND_SESSION_END;
-        ev.session_end = &se;
-        se.has_session = se.has_exit_code = se.has_signal = 1;
-        se.session = (ProtobufCBinaryData){16, session};
-        se.exit_code = rc >= 128 ? -1 : rc;
-        se.signal = rc >= 128 && rc < 128 + 65 ? rc - 128 : 0;
-        rec_emit(rec, &ev, err, sizeof err);
+/* ---- after the loop ------------------------------------------------------ */
+
+/* Stragglers still connected after the drain window are processes the
+ * command left behind, alive: recording them as killed would be a lie.
+ * They stay running; closing our end makes their next send fail with
+ * EPIPE, so their later records and real end go to their spool file. */
+static void detach_stragglers(struct run *r)
+{
+    for (size_t i = 0; i < r->cs.n; i++) {
+        int eof = 0;
+        drain_conn(r->trials, r->cs.fd[i], r->buf, &eof);
+        if (eof)
+            trials_conn_eof(r->trials, r->cs.fd[i], r->err, sizeof r->err);
+        else
+            trials_conn_detach(r->trials, r->cs.fd[i]);
+        close(r->cs.fd[i]);
     }
-    if (ship_seal(ship, err, sizeof err) < 0)
-        fprintf(stderr, "tunetrail run: %s\n", err);
-    ship_drain(ship, AGENT_ACK_WAIT_MS);
-    status_line(rec, tty, 1);
+    r->cs.n = 0;
+}
+
+/* The command's exit status becomes ours. */
+static void take_exit_status(struct run *r)
+{
+    int ws = r->wstatus;
+    if (WIFEXITED(ws))
+        r->rc = WEXITSTATUS(ws);
+    else if (WIFSIGNALED(ws))
+        r->rc = 128 + WTERMSIG(ws);
+    if (r->statik)
+        trials_agent_process_end(r->trials, WIFEXITED(ws) ? WEXITSTATUS(ws) : -1,
+                                 WIFSIGNALED(ws) ? WTERMSIG(ws) : 0, r->err, sizeof r->err);
+}
+
+/* Closes the session: the shim spools, killed ends, the root fallback,
+ * SessionEnd, then the last batch and the collector's acks. Our spool goes
+ * once everything is acked. */
+static void run_finish(struct run *r)
+{
+    take_shim_spools(r->trials, r->ship, r->spool_dir, r->hex);
+    if (trials_finish(r->trials, 1, r->err, sizeof r->err) < 0)
+        run_error(r);
+    if (r->o->npatterns == 0 && trials_root_fallback(r->trials, r->err, sizeof r->err) < 0)
+        run_error(r);
+    emit_session_end(r);
+    if (ship_seal(r->ship, r->err, sizeof r->err) < 0)
+        run_error(r);
+    ship_drain(r->ship, AGENT_ACK_WAIT_MS);
+    status_line(r->trials, r->tty, 1);
     size_t left_events;
-    if (ship_pending(ship, &left_events) == 0) {
-        unlink(spool_path);
+    if (ship_pending(r->ship, &left_events) == 0) {
+        unlink(r->spool_path);
     } else {
         fprintf(stderr, "tunetrail: collector %s unreachable; %zu records kept in %s; run `tunetrail flush`\n",
-                sink_dest(sink), left_events, spool_path);
+                sink_dest(r->sink), left_events, r->spool_path);
     }
+}
 
-out:
-    if (mask_set)
-        sigprocmask(SIG_SETMASK, &oldmask, NULL);
-    for (size_t i = 0; i < cs.n; i++)
-        close(cs.fd[i]);
-    free(cs.fd);
-    if (sfd >= 0)
-        close(sfd);
-    if (lfd >= 0)
-        close(lfd);
-    if (sockpath)
-        unlink(sockpath);
-    if (sockdir)
-        rmdir(sockdir);
-    rec_free(rec);
-    ship_free(ship);
-    sink_close(sink);
-    if (spool_fd >= 0)
-        close(spool_fd);
-    if (env) {
+static void run_close(struct run *r)
+{
+    if (r->mask_set)
+        sigprocmask(SIG_SETMASK, &r->oldmask, NULL);
+    for (size_t i = 0; i < r->cs.n; i++)
+        close(r->cs.fd[i]);
+    free(r->cs.fd);
+    if (r->sfd >= 0)
+        close(r->sfd);
+    if (r->lfd >= 0)
+        close(r->lfd);
+    if (r->sockpath)
+        unlink(r->sockpath);
+    if (r->sockdir)
+        rmdir(r->sockdir);
+    trials_free(r->trials);
+    ship_free(r->ship);
+    sink_close(r->sink);
+    if (r->spool_fd >= 0)
+        close(r->spool_fd);
+    if (r->env) {
         size_t n = 0; /* ours are the last five entries */
-        while (env[n])
+        while (r->env[n])
             n++;
         for (size_t i = n >= 5 ? n - 5 : 0; i < n; i++)
-            free(env[i]);
-        free(env);
+            free(r->env[i]);
+        free(r->env);
     }
-    free(buf);
-    free(exe);
-    free(study);
-    free(store);
-    free(shim);
-    free(home);
-    free(spool_dir);
-    free(sockdir);
-    free(sockpath);
-    free(spool_path);
-    free(patterns);
-    free(metrics_env);
-    return rc;
+    free(r->buf);
+    free(r->exe);
+    free(r->study);
+    free(r->store);
+    free(r->shim);
+    free(r->home);
+    free(r->spool_dir);
+    free(r->sockdir);
+    free(r->sockpath);
+    free(r->spool_path);
+}
+
+int agent_run(const struct agent_run_opts *o)
+{
+    struct run r = {.o = o, .rc = 1, .lfd = -1, .sfd = -1, .spool_fd = -1, .tty = isatty(2)};
+    if (run_paths(&r) == 0 && run_listen(&r) == 0 && run_outputs(&r) == 0) {
+        emit_session_start(&r);
+        int spawned = run_spawn(&r);
+        if (spawned == 0) {
+            run_loop(&r);
+            detach_stragglers(&r);
+            take_exit_status(&r);
+        }
+        if (spawned >= 0)
+            run_finish(&r);
+    }
+    run_close(&r);
+    return r.rc;
 }

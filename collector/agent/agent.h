@@ -1,10 +1,43 @@
-/* agent.h - the agent: `tunetrail run` (a command under the shim, its
- * records shipped to a collector or the embedded store) and `tunetrail
- * flush` (spooled records shipped later). Exit-status convention: cli.h. */
+/* agent.h - the agent's two entry points: agent_run (`tunetrail run`: a
+ * command under the shim, its records shipped to a collector or the embedded
+ * store) and agent_flush (`tunetrail flush`: spooled records shipped later).
+ * The CLI (cli/run.c, cli/flush.c) parses options into these structs.
+ *
+ * Error convention: both print user-facing errors themselves to stderr
+ * ("tunetrail run: ...", "tunetrail flush: ...") and return a process exit
+ * status (cli.h). Every pointer in the opts is borrowed for the call. */
 #ifndef TT_AGENT_H
 #define TT_AGENT_H
 
-int cmd_run(int argc, char **argv);   /* agent/agent.c */
-int cmd_flush(int argc, char **argv); /* agent/flush.c */
+#include <stddef.h>
+
+struct agent_run_opts {
+    const char *study;       /* --study, or NULL: $TUNETRAIL_STUDY, else the repo/folder name */
+    const char *collector;   /* endpoint, or NULL: the embedded store */
+    const char *store;       /* --store, or NULL: $TUNETRAIL_STORE, else the home's trail.db */
+    char *const *patterns;   /* --trial globs */
+    size_t npatterns;
+    char *metrics_env;       /* "TUNETRAIL_METRICS=..." for the command, checked; or NULL */
+    char *const *cmd;        /* the command and its arguments, NULL-terminated */
+    size_t ncmd;             /* >= 1 */
+};
+
+/* Runs o->cmd under the shim, serving its processes' connections until it
+ * has exited and the stragglers had their drain time, then ships the last
+ * records and waits a while for the collector's acks. Returns the command's
+ * exit status (128+signal if it died by a signal; 127/126 if it could not be
+ * executed), or 1 if the agent itself could not start. */
+int agent_run(const struct agent_run_opts *o);
+
+struct agent_flush_opts {
+    const char *collector;   /* endpoint, or NULL: the embedded store */
+    const char *store;       /* --store, or NULL: $TUNETRAIL_STORE, else the home's trail.db */
+};
+
+/* Ships every spool of a process or agent that is gone under
+ * $TUNETRAIL_HOME/spool, deleting each once all its records are acked.
+ * Prints a summary on stdout. Returns 0 when nothing undelivered is left
+ * (live processes' spools aside), 1 otherwise. */
+int agent_flush(const struct agent_flush_opts *o);
 
 #endif

@@ -1,5 +1,5 @@
 /* config_parse.h - config files a trial reads, flattened into params
- * (key path -> canonical text). The agent (agent_rec.c) parses the files a
+ * (key path -> canonical text). The agent (trials.c) parses the files a
  * process read, once their hash is known, and records the result as Params
  * with source "file:<basename>"; the trainer itself never parses anything.
  *

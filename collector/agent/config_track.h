@@ -1,5 +1,5 @@
 /* config_track.h - which trial the config files a process read belong to.
- * The agent (agent_rec.c) tells this module, in the order events arrive,
+ * The agent (trials.c) tells this module, in the order events arrive,
  * about every read of a config file (cfgtrack_read), every trial opened or
  * ended in a process, and when a read file's hash is known (cfgtrack_hashed:
  * the file is parsed then, by config_parse.h). cfgtrack_flush then emits the

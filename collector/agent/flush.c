@@ -1,4 +1,4 @@
-/* flush.c - `tunetrail flush`: ships every spool under $TUNETRAIL_HOME/spool.
+/* flush.c - agent_flush (`tunetrail flush`): ships every spool under $TUNETRAIL_HOME/spool.
  *
  * agent-*.spool of dead agents (their flock is free): unacked batches are
  * resent as they are (same sender + batch_seq: the collector dedupes), and
@@ -7,7 +7,7 @@
  * it while its process runs, e.g. one a `tunetrail run` left behind): they
  * are skipped, for a later flush. The others' process is gone, so an image
  * in them without an end record was killed.
- * shim-*.spool: their events go through agent_rec (hashes, killed ends; for
+ * shim-*.spool: their events go through trials.c (hashes, killed ends; for
  * bare runs the root-fallback trials) into new batches from a fresh sender
  * uuid, spooled first in a flush spool of our own (an agent-*.spool, so a
  * failed flush is picked up by the next). A file is deleted only once every
@@ -15,34 +15,21 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "agent_rec.h"
-#include "agent_ship.h"
 #include "agent.h"
 #include "paths.h"
+#include "ship.h"
 #include "sink.h"
 #include "spool.h"
+#include "trials.h"
 #include "tt_env.h"
 #include "wire.h"
 
 #define FLUSH_ACK_WAIT_MS 10000
-
-static void flush_usage(FILE *f)
-{
-    fprintf(f, "usage: tunetrail flush [--collector ENDPOINT] [--store PATH]\n\n"
-               "Ships records kept in $TUNETRAIL_HOME/spool: those of `tunetrail run` sessions that\n"
-               "could not reach their collector, and those of bare LD_PRELOAD runs.\n"
-               "Destination: --collector, else $TUNETRAIL_COLLECTOR, else the local store\n"
-               "(--store, else $TUNETRAIL_STORE, else $TUNETRAIL_HOME/trail.db).\n"
-               "Spools of processes still running (their spool file is locked) are left for a\n"
-               "later flush.\n"
-               "Exits 0 when everything else was delivered, 1 if some records remain spooled.\n");
-}
 
 struct names {
     char **v;
@@ -67,187 +54,185 @@ static void names_free(struct names *ns)
     free(ns->v);
 }
 
-int cmd_flush(int argc, char **argv)
+/* What a flush did, for its summary. */
+struct flush_tally {
+    uint64_t events, dups;
+    size_t files, kept, kept_events, live;
+};
+
+/* Sorts the spool directory's files into dead-or-live agents' spools, shim
+ * spools of sessions, and shim spools of bare runs (paths malloc'd). */
+static int list_spools(const char *dir, struct names *agents, struct names *shims, struct names *bare)
 {
-    static const struct option opts[] = {{"collector", required_argument, NULL, 'c'},
-                                         {"store", required_argument, NULL, 'S'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *collector = NULL, *store_flag = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': collector = optarg; break;
-        case 'S': store_flag = optarg; break;
-        case 'h': flush_usage(stdout); return 0;
-        default: flush_usage(stderr); return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "tunetrail flush: unexpected argument '%s'\n", argv[optind]);
-        flush_usage(stderr);
-        return 2;
-    }
-    if (!collector && getenv(TT_ENV_COLLECTOR) && *getenv(TT_ENV_COLLECTOR))
-        collector = getenv(TT_ENV_COLLECTOR);
-    char err[512];
-    char *store = NULL, *dir = NULL;
-    int rc = 1;
-    tt_sink *sink = NULL;
-    struct names agents = {0}, shims = {0}, bare = {0};
-    if (paths_store(store_flag, &store, err, sizeof err) < 0 || paths_spool_dir(&dir, err, sizeof err) < 0) {
-        fprintf(stderr, "tunetrail flush: %s\n", err);
-        goto out;
-    }
     DIR *d = opendir(dir);
     if (!d) {
         fprintf(stderr, "tunetrail flush: cannot read %s: %s\n", dir, strerror(errno));
-        goto out;
+        return -1;
     }
     struct dirent *de;
     while ((de = readdir(d))) {
         char *p;
         if (asprintf(&p, "%s/%s", dir, de->d_name) < 0)
             continue;
-        if (!fnmatch("agent-*.spool", de->d_name, 0))
-            names_add(&agents, p);
-        else if (!fnmatch("shim-bare-*.spool", de->d_name, 0))
-            names_add(&bare, p);
-        else if (!fnmatch("shim-*.spool", de->d_name, 0))
-            names_add(&shims, p);
+        if (!fnmatch(TT_SPOOL_AGENT_GLOB, de->d_name, 0))
+            names_add(agents, p);
+        else if (!fnmatch(TT_SPOOL_SHIM_BARE_GLOB, de->d_name, 0))
+            names_add(bare, p);
+        else if (!fnmatch(TT_SPOOL_SHIM_GLOB, de->d_name, 0))
+            names_add(shims, p);
         else
             free(p);
     }
     closedir(d);
-    if (!(sink = sink_open(collector, store, err, sizeof err))) {
+    return 0;
+}
+
+/* Waits for ship's acks and counts them; 1 if everything was acked, else 0
+ * with what is left counted as kept. */
+static int drain_and_count(tt_ship *ship, struct flush_tally *t)
+{
+    size_t left = 0, left_ev = 0;
+    if (ship) {
+        ship_drain(ship, FLUSH_ACK_WAIT_MS);
+        left = ship_pending(ship, &left_ev);
+        t->events += ship_stats(ship)->events_acked;
+        t->dups += ship_stats(ship)->duplicates;
+    }
+    if (ship && left == 0)
+        return 1;
+    t->kept++;
+    t->kept_events += left_ev;
+    return 0;
+}
+
+/* A dead agent's spool: its unacked batches are resent as they are. */
+static void flush_agent_spool(tt_sink *sink, const char *path, struct flush_tally *t)
+{
+    char err[512];
+    int fd = spool_open_locked(path, 0, err, sizeof err);
+    if (fd < 0)
+        return; /* a live agent (or gone already): not ours to ship */
+    struct spool_contents sc;
+    if (spool_load_fd(fd, &sc, err, sizeof err) < 0) {
+        fprintf(stderr, "tunetrail flush: %s\n", err);
+        close(fd);
+        t->kept++;
+        return;
+    }
+    uint8_t sender[16] = {0};
+    tt_ship *ship = ship_new(sink, fd, sender);
+    for (size_t k = 0; ship && k < sc.nbatch; k++)
+        if (!sc.batch[k].acked &&
+            ship_raw(ship, sc.batch[k].seq, sc.batch[k].buf, sc.batch[k].len, sc.batch[k].nevents, err,
+                     sizeof err) < 0)
+            fprintf(stderr, "tunetrail flush: %s\n", err);
+    t->files++;
+    if (drain_and_count(ship, t))
+        unlink(path);
+    ship_free(ship);
+    spool_contents_free(&sc);
+    close(fd);
+}
+
+/* Feeds the shim spools in ns that are not live through trials; marks the
+ * ones taken in taken[]. */
+static void feed_shim_spools(tt_trials *trials, struct names *ns, int *taken, struct flush_tally *t)
+{
+    char err[512];
+    for (size_t i = 0; i < ns->n; i++) {
+        struct spool_contents sc;
+        int is_live, r = spool_take_shim(ns->v[i], &sc, &is_live, err, sizeof err);
+        t->live += is_live;
+        if (r < 0)
+            fprintf(stderr, "tunetrail flush: %s\n", err);
+        if (r <= 0)
+            continue;
+        for (size_t k = 0; k < sc.nbatch; k++)
+            if (trials_feed(trials, -1, sc.batch[k].buf, sc.batch[k].len, err, sizeof err) < 0)
+                fprintf(stderr, "tunetrail flush: %s: %s\n", ns->v[i], err);
+        spool_contents_free(&sc);
+        taken[i] = 1;
+        t->files++;
+    }
+}
+
+/* One group of shim spools, shipped from a fresh sender through a flush
+ * spool of our own; bare runs also get root-fallback trials. */
+static void flush_shim_group(tt_sink *sink, const char *dir, struct names *ns, int bare,
+                             struct flush_tally *t)
+{
+    char err[512], hex[TT_UUID_HEX_LEN + 1], *fpath = NULL;
+    uint8_t sender[16];
+    wire_uuid_new(sender);
+    wire_hex(hex, sender, 16);
+    if (asprintf(&fpath, "%s/" TT_SPOOL_AGENT_FMT, dir, hex) < 0)
+        return;
+    int fd = spool_open_locked(fpath, 1, err, sizeof err);
+    if (fd < 0) {
+        fprintf(stderr, "tunetrail flush: %s\n", err);
+        free(fpath);
+        return;
+    }
+    tt_ship *ship = ship_new(sink, fd, sender);
+    struct trials_config tcfg = {.session = NULL};
+    memcpy(tcfg.origin, sender, 16);
+    tt_trials *trials = ship ? trials_new(&tcfg, ship) : NULL;
+    int *taken = calloc(ns->n, sizeof *taken);
+    if (trials && taken)
+        feed_shim_spools(trials, ns, taken, t);
+    if (trials) {
+        trials_finish(trials, 1, err, sizeof err);
+        if (bare)
+            trials_root_fallback(trials, err, sizeof err);
+    }
+    /* our own spool now holds every event durably: the shim files can go */
+    if (ship && ship_seal(ship, err, sizeof err) == 0)
+        for (size_t i = 0; i < ns->n; i++)
+            if (taken && taken[i])
+                unlink(ns->v[i]);
+    if (drain_and_count(ship, t))
+        unlink(fpath);
+    trials_free(trials);
+    ship_free(ship);
+    free(taken);
+    close(fd);
+    free(fpath);
+}
+
+int agent_flush(const struct agent_flush_opts *o)
+{
+    char err[512];
+    char *store = NULL, *dir = NULL;
+    int rc = 1;
+    tt_sink *sink = NULL;
+    struct names agents = {0}, shims = {0}, bare = {0};
+    struct flush_tally t = {0};
+    if (paths_store(o->store, &store, err, sizeof err) < 0 || paths_spool_dir(&dir, err, sizeof err) < 0) {
         fprintf(stderr, "tunetrail flush: %s\n", err);
         goto out;
     }
-    uint64_t events = 0, dups = 0;
-    size_t files = 0, kept = 0, kept_events = 0, live = 0;
-
-    /* 1. dead agents' spools: resend unacked batches as they are */
-    for (size_t i = 0; i < agents.n; i++) {
-        int fd = spool_open_locked(agents.v[i], 0, err, sizeof err);
-        if (fd < 0)
-            continue; /* a live agent (or gone already): not ours to ship */
-        struct spool_contents sc;
-        if (spool_load_fd(fd, &sc, err, sizeof err) < 0) {
-            fprintf(stderr, "tunetrail flush: %s\n", err);
-            close(fd);
-            kept++;
-            continue;
-        }
-        uint8_t sender[16] = {0};
-        tt_ship *ship = ship_new(sink, fd, sender);
-        for (size_t k = 0; ship && k < sc.nbatch; k++)
-            if (!sc.batch[k].acked &&
-                ship_raw(ship, sc.batch[k].seq, sc.batch[k].buf, sc.batch[k].len, sc.batch[k].nevents, err,
-                         sizeof err) < 0)
-                fprintf(stderr, "tunetrail flush: %s\n", err);
-        if (ship)
-            ship_drain(ship, FLUSH_ACK_WAIT_MS);
-        size_t left = 0, left_ev = 0;
-        if (ship) {
-            left = ship_pending(ship, &left_ev);
-            events += ship_stats(ship)->events_acked;
-            dups += ship_stats(ship)->duplicates;
-        }
-        files++;
-        if (ship && left == 0) {
-            unlink(agents.v[i]);
-        } else {
-            kept++;
-            kept_events += left_ev;
-        }
-        ship_free(ship);
-        spool_contents_free(&sc);
-        close(fd);
+    if (list_spools(dir, &agents, &shims, &bare) < 0)
+        goto out;
+    if (!(sink = sink_open(o->collector, store, err, sizeof err))) {
+        fprintf(stderr, "tunetrail flush: %s\n", err);
+        goto out;
     }
-
-    /* 2. shim spools, in two groups: session fallbacks, then bare runs (which
-     * also get root-fallback trials) */
-    struct names *groups[2] = {&shims, &bare};
-    for (int g = 0; g < 2; g++) {
-        struct names *ns = groups[g];
-        if (!ns->n)
-            continue;
-        uint8_t sender[16];
-        char hex[TT_UUID_HEX_LEN + 1];
-        wire_uuid_new(sender);
-        wire_hex(hex, sender, 16);
-        char *fpath = NULL;
-        if (asprintf(&fpath, "%s/agent-%s.spool", dir, hex) < 0)
-            continue;
-        int fd = spool_open_locked(fpath, 1, err, sizeof err);
-        if (fd < 0) {
-            fprintf(stderr, "tunetrail flush: %s\n", err);
-            free(fpath);
-            continue;
-        }
-        tt_ship *ship = ship_new(sink, fd, sender);
-        struct rec_config rcfg = {.session = NULL};
-        memcpy(rcfg.origin, sender, 16);
-        tt_rec *rec = ship ? rec_new(&rcfg, ship) : NULL;
-        int *taken = calloc(ns->n, sizeof *taken);
-        for (size_t i = 0; rec && taken && i < ns->n; i++) {
-            struct spool_contents sc;
-            int is_live, t = spool_take_shim(ns->v[i], &sc, &is_live, err, sizeof err);
-            live += is_live;
-            if (t < 0)
-                fprintf(stderr, "tunetrail flush: %s\n", err);
-            if (t <= 0)
-                continue;
-            for (size_t k = 0; k < sc.nbatch; k++)
-                if (rec_feed(rec, -1, sc.batch[k].buf, sc.batch[k].len, err, sizeof err) < 0)
-                    fprintf(stderr, "tunetrail flush: %s: %s\n", ns->v[i], err);
-            spool_contents_free(&sc);
-            taken[i] = 1;
-            files++;
-        }
-        if (rec) {
-            rec_finish(rec, 1, err, sizeof err);
-            if (g == 1)
-                rec_root_fallback(rec, err, sizeof err);
-        }
-        /* our own spool now holds every event durably: the shim files can go */
-        if (ship && ship_seal(ship, err, sizeof err) == 0)
-            for (size_t i = 0; i < ns->n; i++)
-                if (taken && taken[i])
-                    unlink(ns->v[i]);
-        if (ship)
-            ship_drain(ship, FLUSH_ACK_WAIT_MS);
-        size_t left = 0, left_ev = 0;
-        if (ship) {
-            left = ship_pending(ship, &left_ev);
-            events += ship_stats(ship)->events_acked;
-            dups += ship_stats(ship)->duplicates;
-        }
-        if (ship && left == 0) {
-            unlink(fpath);
-        } else {
-            kept++;
-            kept_events += left_ev;
-        }
-        rec_free(rec);
-        ship_free(ship);
-        free(taken);
-        close(fd);
-        free(fpath);
-    }
+    for (size_t i = 0; i < agents.n; i++)
+        flush_agent_spool(sink, agents.v[i], &t);
+    /* session fallbacks first, then bare runs */
+    if (shims.n)
+        flush_shim_group(sink, dir, &shims, 0, &t);
+    if (bare.n)
+        flush_shim_group(sink, dir, &bare, 1, &t);
     printf("tunetrail flush: shipped %llu events from %zu spool files to %s (%llu already stored)\n",
-           (unsigned long long)events, files, sink_dest(sink), (unsigned long long)dups);
-    if (live)
+           (unsigned long long)t.events, t.files, sink_dest(sink), (unsigned long long)t.dups);
+    if (t.live)
         fprintf(stderr, "tunetrail flush: %zu spool files of processes still running left for a later flush\n",
-                live);
-    if (kept) {
+                t.live);
+    if (t.kept)
         fprintf(stderr, "tunetrail flush: %zu records in %zu spool files not delivered; kept in %s\n",
-                kept_events, kept, dir);
-        rc = 1;
-    } else {
-        rc = 0;
-    }
+                t.kept_events, t.kept, dir);
+    rc = t.kept ? 1 : 0;
 out:
     sink_close(sink);
     names_free(&agents);

@@ -8,8 +8,8 @@
 #ifndef TT_CLI_H
 #define TT_CLI_H
 
-#include "agent.h"  /* cmd_run, cmd_flush */
-
+int cmd_run(int argc, char **argv);     /* cli/run.c */
+int cmd_flush(int argc, char **argv);   /* cli/flush.c */
 int cmd_studies(int argc, char **argv); /* cli/query.c */
 int cmd_trials(int argc, char **argv);  /* cli/query.c */
 int cmd_show(int argc, char **argv);    /* cli/query.c */

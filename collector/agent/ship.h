@@ -1,11 +1,11 @@
-/* agent_ship.h - the agent's outbound path: packs events into Batches
+/* ship.h - the agent's outbound path: packs events into Batches
  * (sender + batch_seq), writes each Batch to the spool (group commit) BEFORE
  * sending it to the sink, records acks in the spool, and resends what is not
  * acked after a timeout. Used by `tunetrail run` and `tunetrail flush`.
  *
  * Error convention: 0 on success, -1 on failure with a message in err. */
-#ifndef TT_AGENT_SHIP_H
-#define TT_AGENT_SHIP_H
+#ifndef TT_SHIP_H
+#define TT_SHIP_H
 
 #include <stddef.h>
 #include <stdint.h>

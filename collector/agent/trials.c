@@ -1,5 +1,5 @@
-/* agent_rec.c - see agent_rec.h. */
-#include "agent_rec.h"
+/* trials.c - see trials.h. */
+#include "trials.h"
 #include "util.h"
 
 #include <errno.h>
@@ -57,7 +57,7 @@ struct hold {
 };
 
 /* An event waiting in its origin's queue: packed, because the unpacked
- * message it came from is freed when rec_feed returns. */
+ * message it came from is freed when trials_feed returns. */
 struct held {
     struct held *next;
     uint8_t *buf;
@@ -73,8 +73,8 @@ struct oq {
     struct held *head, *tail;
 };
 
-struct tt_rec {
-    struct rec_config cfg;
+struct tt_trials {
+    struct trials_config cfg;
     uint8_t session[16];
     int has_session;
     tt_ship *ship;
@@ -106,9 +106,9 @@ static int64_t now_ns(void)
 static int cfg_emit(void *arg, const uint8_t trial[16], const char *key, const char *value,
                     const char *source);
 
-tt_rec *rec_new(const struct rec_config *cfg, tt_ship *ship)
+tt_trials *trials_new(const struct trials_config *cfg, tt_ship *ship)
 {
-    tt_rec *r = calloc(1, sizeof *r);
+    tt_trials *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
     r->cfg = *cfg;
@@ -122,13 +122,13 @@ tt_rec *rec_new(const struct rec_config *cfg, tt_ship *ship)
     r->git = gitinfo_new();
     r->ctrack = cfgtrack_new(cfg_emit, r);
     if (!r->hp || !r->git || !r->ctrack) {
-        rec_free(r);
+        trials_free(r);
         return NULL;
     }
     return r;
 }
 
-void rec_free(tt_rec *r)
+void trials_free(tt_trials *r)
 {
     if (!r)
         return;
@@ -161,11 +161,11 @@ void rec_free(tt_rec *r)
     free(r);
 }
 
-void rec_set_root_pid(tt_rec *r, pid_t pid) { r->root_pid = pid; }
+void trials_set_root_pid(tt_trials *r, pid_t pid) { r->root_pid = pid; }
 
-size_t rec_images(const tt_rec *r) { return r->nimg; }
+size_t trials_images(const tt_trials *r) { return r->nimg; }
 
-void rec_counts(const tt_rec *r, struct rec_counts *out)
+void trials_counts(const tt_trials *r, struct trials_counts *out)
 {
     out->trials_started = (unsigned)r->ntr;
     out->trials_finished = r->finished;
@@ -184,8 +184,8 @@ static void set_stat(Tunetrail__FileStat *fs, const struct stat *st)
 
 /* Ships ev with what job j (done, or NULL = out of memory) says filled in
  * as h asks; ev is left as it was. */
-static int ship_filled(tt_rec *r, Tunetrail__Event *ev, const struct hold *h, const struct hashpool_job *j,
-                       char *err, size_t errlen)
+static int out_filled(tt_trials *r, Tunetrail__Event *ev, const struct hold *h, const struct hashpool_job *j,
+                      char *err, size_t errlen)
 {
     int e = j ? j->err : ENOMEM, rc;
     Tunetrail__FileStat fs = TUNETRAIL__FILE_STAT__INIT;
@@ -229,7 +229,7 @@ static int ship_filled(tt_rec *r, Tunetrail__Event *ev, const struct hold *h, co
     return ship_event(r->ship, ev, err, errlen);
 }
 
-static struct oq *find_q(tt_rec *r, const uint8_t origin[16])
+static struct oq *find_q(tt_trials *r, const uint8_t origin[16])
 {
     for (size_t i = 0; i < r->nq; i++)
         if (!memcmp(r->q[i].origin, origin, 16))
@@ -240,7 +240,7 @@ static struct oq *find_q(tt_rec *r, const uint8_t origin[16])
 /* Every event leaves through here. It goes to the batcher now if its
  * origin holds nothing back and its hash (if any) is known; else it waits in
  * its origin's queue. Takes over the caller's reference to j. */
-static int out_event(tt_rec *r, Tunetrail__Event *ev, const struct hold *h, struct hashpool_job *j, char *err,
+static int out_event(tt_trials *r, Tunetrail__Event *ev, const struct hold *h, struct hashpool_job *j, char *err,
                      size_t errlen)
 {
     static const uint8_t none[16];
@@ -250,7 +250,7 @@ static int out_event(tt_rec *r, Tunetrail__Event *ev, const struct hold *h, stru
     const uint8_t *origin = ev->has_origin && ev->origin.len == 16 ? ev->origin.data : none;
     struct oq *q = find_q(r, origin);
     if (!q && (h->kind == HOLD_NONE || !j || j->done)) {
-        int rc = ship_filled(r, ev, h, j, err, errlen);
+        int rc = out_filled(r, ev, h, j, err, errlen);
         hashpool_put(r->hp, j);
         return rc;
     }
@@ -293,9 +293,9 @@ static int out_event(tt_rec *r, Tunetrail__Event *ev, const struct hold *h, stru
 
 /* Ships every held event whose turn has come (its hash and those of the
  * events before it in its origin are known). */
-static int cfg_flush(tt_rec *r, char *err, size_t errlen);
+static int cfg_flush(tt_trials *r, char *err, size_t errlen);
 
-static int release_ready(tt_rec *r, char *err, size_t errlen)
+static int release_ready(tt_trials *r, char *err, size_t errlen)
 {
     int rc = 0;
     for (size_t i = 0; i < r->nq;) {
@@ -307,7 +307,7 @@ static int release_ready(tt_rec *r, char *err, size_t errlen)
                 q->tail = NULL;
             Tunetrail__Event *ev = tunetrail__event__unpack(NULL, hd->len, hd->buf);
             char e2[256];
-            int x = ev ? ship_filled(r, ev, &hd->h, hd->job, e2, sizeof e2)
+            int x = ev ? out_filled(r, ev, &hd->h, hd->job, e2, sizeof e2)
                        : tt_fail(e2, sizeof e2, "held event does not unpack: dropped");
             if (x < 0 && rc == 0) {
                 rc = -1;
@@ -331,32 +331,32 @@ static int release_ready(tt_rec *r, char *err, size_t errlen)
 }
 
 /* Asks for path's hash and sends ev out with it (now or once known). */
-static int out_hashed(tt_rec *r, Tunetrail__Event *ev, const char *path, const struct hold *h, char *err,
+static int out_hashed(tt_trials *r, Tunetrail__Event *ev, const char *path, const struct hold *h, char *err,
                       size_t errlen)
 {
     return out_event(r, ev, h, hashpool_get(r->hp, path), err, errlen);
 }
 
-int rec_hash_fd(const tt_rec *r) { return hashpool_fd(r->hp); }
+int trials_hash_fd(const tt_trials *r) { return hashpool_fd(r->hp); }
 
-int rec_hash_ready(tt_rec *r, char *err, size_t errlen)
+int trials_hash_ready(tt_trials *r, char *err, size_t errlen)
 {
     if (hashpool_collect(r->hp) == 0 && r->nheld == 0)
         return 0;
     return release_ready(r, err, errlen);
 }
 
-int rec_wait(tt_rec *r, char *err, size_t errlen)
+int trials_wait(tt_trials *r, char *err, size_t errlen)
 {
     hashpool_wait(r->hp);
     return release_ready(r, err, errlen);
 }
 
-size_t rec_held(const tt_rec *r) { return r->nheld; }
+size_t trials_held(const tt_trials *r) { return r->nheld; }
 
-unsigned long rec_hash_reads(const tt_rec *r) { return hashpool_reads(r->hp); }
+unsigned long trials_hash_reads(const tt_trials *r) { return hashpool_reads(r->hp); }
 
-static void stamp(tt_rec *r, Tunetrail__Event *ev)
+static void stamp(tt_trials *r, Tunetrail__Event *ev)
 {
     ev->has_origin = 1;
     ev->origin.data = r->cfg.origin;
@@ -367,7 +367,7 @@ static void stamp(tt_rec *r, Tunetrail__Event *ev)
     ev->time_ns = now_ns();
 }
 
-int rec_emit(tt_rec *r, Tunetrail__Event *ev, char *err, size_t errlen)
+int trials_emit(tt_trials *r, Tunetrail__Event *ev, char *err, size_t errlen)
 {
     stamp(r, ev);
     return out_event(r, ev, NULL, NULL, err, errlen);
@@ -377,7 +377,7 @@ int rec_emit(tt_rec *r, Tunetrail__Event *ev, char *err, size_t errlen)
 static int cfg_emit(void *arg, const uint8_t trial[16], const char *key, const char *value,
                     const char *source)
 {
-    tt_rec *r = arg;
+    tt_trials *r = arg;
     Tunetrail__Event pe = TUNETRAIL__EVENT__INIT;
     Tunetrail__Param p = TUNETRAIL__PARAM__INIT;
     pe.kind_case = TUNETRAIL__EVENT__KIND_PARAM;
@@ -387,17 +387,17 @@ static int cfg_emit(void *arg, const uint8_t trial[16], const char *key, const c
     p.key = (char *)key;
     p.value = (char *)value;
     p.source = (char *)source;
-    return rec_emit(r, &pe, r->ctrack_err, sizeof r->ctrack_err);
+    return trials_emit(r, &pe, r->ctrack_err, sizeof r->ctrack_err);
 }
 
 /* Emits the params of parsed config files to their trials. Not while
  * release_ready walks the queues (emitting may grow them). */
-static int cfg_flush(tt_rec *r, char *err, size_t errlen)
+static int cfg_flush(tt_trials *r, char *err, size_t errlen)
 {
     return cfgtrack_flush(r->ctrack) ? tt_fail(err, errlen, "%s", r->ctrack_err) : 0;
 }
 
-static struct img *find_img(tt_rec *r, const ProtobufCBinaryData *u)
+static struct img *find_img(tt_trials *r, const ProtobufCBinaryData *u)
 {
     if (u->len != 16)
         return NULL;
@@ -407,7 +407,7 @@ static struct img *find_img(tt_rec *r, const ProtobufCBinaryData *u)
     return NULL;
 }
 
-static struct img *add_img(tt_rec *r, const uint8_t uuid[16])
+static struct img *add_img(tt_trials *r, const uint8_t uuid[16])
 {
     if (r->nimg == r->cimg) {
         size_t nc = r->cimg ? r->cimg * 2 : 64;
@@ -440,7 +440,7 @@ static const char *base(const char *p)
     return s ? s + 1 : p ? p : "";
 }
 
-static const char *user_of(tt_rec *r, uid_t uid)
+static const char *user_of(tt_trials *r, uid_t uid)
 {
     if (r->user && r->user_uid == uid)
         return r->user;
@@ -453,7 +453,7 @@ static const char *user_of(tt_rec *r, uid_t uid)
     return r->user;
 }
 
-static int add_trial(tt_rec *r, const uint8_t uuid[16], size_t img)
+static int add_trial(tt_trials *r, const uint8_t uuid[16], size_t img)
 {
     if (r->ntr == r->ctr) {
         size_t nc = r->ctr ? r->ctr * 2 : 64;
@@ -472,7 +472,7 @@ static int add_trial(tt_rec *r, const uint8_t uuid[16], size_t img)
 }
 
 /* Param{trial, argv key, value, source "argv"} for each parsed argv item of im. */
-static int emit_argv_params(tt_rec *r, struct img *im, const uint8_t tu[16], char *err, size_t errlen)
+static int emit_argv_params(tt_trials *r, struct img *im, const uint8_t tu[16], char *err, size_t errlen)
 {
     struct argv_param *ps;
     size_t np;
@@ -489,14 +489,14 @@ static int emit_argv_params(tt_rec *r, struct img *im, const uint8_t tu[16], cha
         p.key = ps[i].key;
         p.value = ps[i].value;
         p.source = "argv";
-        rc = rec_emit(r, &pe, err, errlen);
+        rc = trials_emit(r, &pe, err, errlen);
     }
     argv_params_free(ps, np);
     return rc;
 }
 
 /* Opens an agent-made trial in image im with its argv params. */
-static int open_trial(tt_rec *r, struct img *im, const char *opened_by, char *err, size_t errlen)
+static int open_trial(tt_trials *r, struct img *im, const char *opened_by, char *err, size_t errlen)
 {
     uint8_t tu[16];
     if (wire_uuid_new(tu) < 0)
@@ -532,7 +532,7 @@ static int open_trial(tt_rec *r, struct img *im, const char *opened_by, char *er
     return rc;
 }
 
-static int match_trial(tt_rec *r, struct img *im, char *err, size_t errlen)
+static int match_trial(tt_trials *r, struct img *im, char *err, size_t errlen)
 {
     for (size_t i = 0; i < r->cfg.npatterns; i++) {
         const char *pat = r->cfg.patterns[i];
@@ -554,7 +554,7 @@ static int match_trial(tt_rec *r, struct img *im, char *err, size_t errlen)
 
 /* Opens im's deferred pattern trial, if it still has one. Call before the
  * image is ended (so the trial is counted with the image's outcome). */
-static int settle_pattern(tt_rec *r, struct img *im, char *err, size_t errlen)
+static int settle_pattern(tt_trials *r, struct img *im, char *err, size_t errlen)
 {
     if (!im->pattern)
         return 0;
@@ -565,7 +565,7 @@ static int settle_pattern(tt_rec *r, struct img *im, char *err, size_t errlen)
     return rc;
 }
 
-static void end_img(tt_rec *r, struct img *im, int failed)
+static void end_img(tt_trials *r, struct img *im, int failed)
 {
     im->ended = 1;
     im->failed = failed;
@@ -581,7 +581,7 @@ static void end_img(tt_rec *r, struct img *im, int failed)
 }
 
 /* Hashes written files of im whose close we never saw. */
-static int flush_writes(tt_rec *r, struct img *im, char *err, size_t errlen)
+static int flush_writes(tt_trials *r, struct img *im, char *err, size_t errlen)
 {
     int rc = 0;
     while (im->writes && rc == 0) {
@@ -605,7 +605,7 @@ static int flush_writes(tt_rec *r, struct img *im, char *err, size_t errlen)
     return rc;
 }
 
-static int synth_end(tt_rec *r, struct img *im, char *err, size_t errlen)
+static int synth_end(tt_trials *r, struct img *im, char *err, size_t errlen)
 {
     Tunetrail__Event ev = TUNETRAIL__EVENT__INIT;
     Tunetrail__ProcessEnd pe = TUNETRAIL__PROCESS_END__INIT;
@@ -619,10 +619,10 @@ static int synth_end(tt_rec *r, struct img *im, char *err, size_t errlen)
     end_img(r, im, 1);
     if (flush_writes(r, im, err, errlen) < 0)
         return -1;
-    return rec_emit(r, &ev, err, errlen);
+    return trials_emit(r, &ev, err, errlen);
 }
 
-static int on_process_start(tt_rec *r, int conn, Tunetrail__Event *ev, char *err, size_t errlen)
+static int on_process_start(tt_trials *r, int conn, Tunetrail__Event *ev, char *err, size_t errlen)
 {
     Tunetrail__ProcessStart *ps = ev->process_start;
     const ProtobufCBinaryData *u = ps->has_process && ps->process.len == 16 ? &ps->process : &ev->origin;
@@ -694,7 +694,7 @@ static int on_process_start(tt_rec *r, int conn, Tunetrail__Event *ev, char *err
     return match_trial(r, im, err, errlen);
 }
 
-static int on_file_access(tt_rec *r, Tunetrail__Event *ev, char *err, size_t errlen)
+static int on_file_access(tt_trials *r, Tunetrail__Event *ev, char *err, size_t errlen)
 {
     Tunetrail__FileAccess *fa = ev->file_access;
     if (!fa->path || fa->has_sha256)
@@ -731,7 +731,7 @@ static int on_file_access(tt_rec *r, Tunetrail__Event *ev, char *err, size_t err
     return out_hashed(r, ev, fa->path, &h, err, errlen);
 }
 
-int rec_feed(tt_rec *r, int conn, const uint8_t *buf, size_t len, char *err, size_t errlen)
+int trials_feed(tt_trials *r, int conn, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
     Tunetrail__Batch *b = tunetrail__batch__unpack(NULL, len, buf);
     if (!b)
@@ -812,7 +812,7 @@ int rec_feed(tt_rec *r, int conn, const uint8_t *buf, size_t len, char *err, siz
     return rc;
 }
 
-int rec_conn_eof(tt_rec *r, int conn, char *err, size_t errlen)
+int trials_conn_eof(tt_trials *r, int conn, char *err, size_t errlen)
 {
     for (size_t i = 0; i < r->nimg; i++) {
         struct img *im = &r->imgs[i];
@@ -825,7 +825,7 @@ int rec_conn_eof(tt_rec *r, int conn, char *err, size_t errlen)
     return 0;
 }
 
-void rec_conn_detach(tt_rec *r, int conn)
+void trials_conn_detach(tt_trials *r, int conn)
 {
     for (size_t i = 0; i < r->nimg; i++)
         if (r->imgs[i].conn == conn) {
@@ -835,8 +835,8 @@ void rec_conn_detach(tt_rec *r, int conn)
         }
 }
 
-int rec_agent_process_start(tt_rec *r, pid_t pid, const char *exe, char *const *argv, char *err,
-                            size_t errlen)
+int trials_agent_process_start(tt_trials *r, pid_t pid, const char *exe, char *const *argv, char *err,
+                               size_t errlen)
 {
     uint8_t u[16];
     if (wire_uuid_new(u) < 0)
@@ -889,7 +889,7 @@ int rec_agent_process_start(tt_rec *r, pid_t pid, const char *exe, char *const *
     return match_trial(r, im, err, errlen);
 }
 
-int rec_agent_process_end(tt_rec *r, int exit_code, int sig, char *err, size_t errlen)
+int trials_agent_process_end(tt_trials *r, int exit_code, int sig, char *err, size_t errlen)
 {
     for (size_t i = r->nimg; i-- > 0;) {
         struct img *im = &r->imgs[i];
@@ -913,13 +913,13 @@ int rec_agent_process_end(tt_rec *r, int exit_code, int sig, char *err, size_t e
         if (settle_pattern(r, im, err, errlen) < 0)
             return -1;
         end_img(r, im, sig || exit_code);
-        return rec_emit(r, &ev, err, errlen);
+        return trials_emit(r, &ev, err, errlen);
     }
     return 0;
 }
 
 /* Follows exec successors (same pid, parent == im, REL_EXEC) to the last. */
-static struct img *exec_tail(tt_rec *r, struct img *im)
+static struct img *exec_tail(tt_trials *r, struct img *im)
 {
     for (int guard = 0; guard < 1000; guard++) {
         struct img *next = NULL;
@@ -936,7 +936,7 @@ static struct img *exec_tail(tt_rec *r, struct img *im)
     return im;
 }
 
-int rec_root_fallback(tt_rec *r, char *err, size_t errlen)
+int trials_root_fallback(tt_trials *r, char *err, size_t errlen)
 {
     if (r->ntr)
         return 0;
@@ -958,7 +958,7 @@ int rec_root_fallback(tt_rec *r, char *err, size_t errlen)
     return 0;
 }
 
-int rec_finish(tt_rec *r, int force_end, char *err, size_t errlen)
+int trials_finish(tt_trials *r, int force_end, char *err, size_t errlen)
 {
     for (size_t i = 0; i < r->nimg; i++) {
         struct img *im = &r->imgs[i];
@@ -972,5 +972,5 @@ int rec_finish(tt_rec *r, int force_end, char *err, size_t errlen)
         if (settle_pattern(r, im, err, errlen) < 0) /* still running: open it now */
             return -1;
     }
-    return rec_wait(r, err, errlen);
+    return trials_wait(r, err, errlen);
 }

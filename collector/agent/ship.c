@@ -1,11 +1,11 @@
-/* agent_ship.c - see agent_ship.h.
+/* ship.c - see ship.h.
  *
  * A packed Batch is its header fields followed by `0x22 varint(len) Event`
  * per event, in any order (protobuf), so events are packed once into a
  * growing buffer as they arrive and the header is packed in front at seal
  * time: no event objects are kept alive, and their memory stays the
  * caller's. */
-#include "agent_ship.h"
+#include "ship.h"
 #include "util.h"
 
 #include <errno.h>

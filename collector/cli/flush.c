@@ -1,0 +1,47 @@
+/* flush.c - `tunetrail flush`: options, then agent_flush (agent/agent.h). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "agent.h"
+#include "cli.h"
+#include "tt_env.h"
+
+static void flush_usage(FILE *f)
+{
+    fprintf(f, "usage: tunetrail flush [--collector ENDPOINT] [--store PATH]\n\n"
+               "Ships records kept in $TUNETRAIL_HOME/spool: those of `tunetrail run` sessions that\n"
+               "could not reach their collector, and those of bare LD_PRELOAD runs.\n"
+               "Destination: --collector, else $TUNETRAIL_COLLECTOR, else the local store\n"
+               "(--store, else $TUNETRAIL_STORE, else $TUNETRAIL_HOME/trail.db).\n"
+               "Spools of processes still running (their spool file is locked) are left for a\n"
+               "later flush.\n"
+               "Exits 0 when everything else was delivered, 1 if some records remain spooled.\n");
+}
+
+int cmd_flush(int argc, char **argv)
+{
+    static const struct option opts[] = {{"collector", required_argument, NULL, 'c'},
+                                         {"store", required_argument, NULL, 'S'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    struct agent_flush_opts o = {0};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': o.collector = optarg; break;
+        case 'S': o.store = optarg; break;
+        case 'h': flush_usage(stdout); return 0;
+        default: flush_usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tunetrail flush: unexpected argument '%s'\n", argv[optind]);
+        flush_usage(stderr);
+        return 2;
+    }
+    if (!o.collector && getenv(TT_ENV_COLLECTOR) && *getenv(TT_ENV_COLLECTOR))
+        o.collector = getenv(TT_ENV_COLLECTOR);
+    return agent_flush(&o);
+}
