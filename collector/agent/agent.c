@@ -35,6 +35,7 @@
 #include "trials.h"
 #include "tt_env.h"
 #include "wire.h"
+#include "util.h"
 
 #define AGENT_DGRAM_MAX (128 * 1024) /* > TT_SHIM_DGRAM_MAX, so truncation is visible */
 #define AGENT_DRAIN_MS 1000          /* after the command exits: wait for stragglers */
@@ -169,7 +170,7 @@ static void status_line(tt_trials *trials, int tty, int clear)
 
 static void drain_conn(tt_trials *trials, int fd, uint8_t *buf, int *eof)
 {
-    char err[256];
+    char err[TT_ERR_MAX];
     for (;;) {
         struct iovec iov = {buf, AGENT_DGRAM_MAX};
         struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
@@ -251,7 +252,7 @@ static size_t take_shim_spools(tt_trials *trials, tt_ship *ship, const char *spo
 /* One `tunetrail run`: what the handlers below share. */
 struct run {
     const struct agent_run_opts *o;
-    char err[512];
+    char err[TT_ERR_MAX];
     char *exe, *study, *store, *shim, *home, *spool_dir, *sockdir, *sockpath, *spool_path, **env;
     uint8_t session[16];
     char hex[TT_UUID_HEX_LEN + 1];  /* the session uuid */

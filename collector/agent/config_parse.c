@@ -25,11 +25,11 @@ static const char *base(const char *p)
     return s ? s + 1 : p;
 }
 
-enum cfgp_format cfgp_format_for_path(const char *path)
+enum config_parse_format config_parse_format_for_path(const char *path)
 {
     static const struct {
         const char *ext;
-        enum cfgp_format f;
+        enum config_parse_format f;
     } exts[] = {
         {"ini", CFGP_INI},  {"cfg", CFGP_INI},   {"conf", CFGP_KV}, {"properties", CFGP_KV},
         {"json", CFGP_JSON}, {"yaml", CFGP_YAML}, {"yml", CFGP_YAML},
@@ -45,7 +45,7 @@ enum cfgp_format cfgp_format_for_path(const char *path)
     return CFGP_NONE;
 }
 
-int cfgp_path_wanted(const char *path)
+int config_parse_path_wanted(const char *path)
 {
     /* Files of the system and of installed packages are not a trial's
      * configuration; skipping them also keeps a Python process's hundreds of
@@ -54,7 +54,7 @@ int cfgp_path_wanted(const char *path)
                                       "/bin/", "/sbin/", "/proc/", "/sys/",      "/dev/",       "/run/",
                                       "/boot/", "/var/lib/", "/var/cache/", "/snap/"};
     static const char *const pkg[] = {"/site-packages/", "/dist-packages/", "/node_modules/", "/.cache/"};
-    if (!path || path[0] != '/' || cfgp_format_for_path(path) == CFGP_NONE)
+    if (!path || path[0] != '/' || config_parse_format_for_path(path) == CFGP_NONE)
         return 0;
     for (size_t i = 0; i < sizeof sys / sizeof *sys; i++)
         if (!strncmp(path, sys[i], strlen(sys[i])))
@@ -76,7 +76,7 @@ static size_t content_start(const char *buf, size_t len)
     return i;
 }
 
-enum cfgp_format cfgp_sniff(enum cfgp_format by_ext, const char *buf, size_t len)
+enum config_parse_format config_parse_sniff(enum config_parse_format by_ext, const char *buf, size_t len)
 {
     if (by_ext != CFGP_INI && by_ext != CFGP_KV)
         return by_ext;
@@ -88,7 +88,7 @@ enum cfgp_format cfgp_sniff(enum cfgp_format by_ext, const char *buf, size_t len
     return by_ext;
 }
 
-void cfgp_list_free(struct cfgp_list *out)
+void config_parse_list_free(struct config_parse_list *out)
 {
     for (size_t i = 0; i < out->n; i++) {
         free(out->kv[i].key);
@@ -100,7 +100,7 @@ void cfgp_list_free(struct cfgp_list *out)
 
 /* Appends (key, value[vlen]); takes key (malloc'd). 0, or -1 on ENOMEM.
  * At the cap it drops the pair and sets truncated (not an error). */
-static int add_kv(struct cfgp_list *out, char *key, const char *value, size_t vlen)
+static int add_kv(struct config_parse_list *out, char *key, const char *value, size_t vlen)
 {
     if (out->n >= CFGP_MAX_PARAMS) {
         out->truncated = 1;
@@ -109,7 +109,7 @@ static int add_kv(struct cfgp_list *out, char *key, const char *value, size_t vl
     }
     if (out->n == out->cap) {
         size_t nc = out->cap ? out->cap * 2 : 32;
-        struct cfgp_kv *p = realloc(out->kv, nc * sizeof *p);
+        struct config_parse_kv *p = realloc(out->kv, nc * sizeof *p);
         if (!p)
             goto err;
         out->kv = p;
@@ -169,7 +169,7 @@ static char *next_line(char *p, char *end, char **next)
     return trim(p, e);
 }
 
-static int is_comment(const char *line, enum cfgp_format f)
+static int is_comment(const char *line, enum config_parse_format f)
 {
     return line[0] == '#' || line[0] == ';' || (f == CFGP_KV && line[0] == '!');
 }
@@ -185,8 +185,8 @@ static struct sec *find_sec(struct sec *s, size_t n, const char *name)
 /* Two passes over a private copy: the first checks the syntax and counts
  * each section's occurrences (a repeated section gets indexed keys, a unique
  * one plain keys, which is only known at the end), the second emits. */
-static int parse_lines(enum cfgp_format f, const char *name, const char *buf, size_t len,
-                       struct cfgp_list *out, char *err, size_t errlen)
+static int parse_lines(enum config_parse_format f, const char *name, const char *buf, size_t len,
+                       struct config_parse_list *out, char *err, size_t errlen)
 {
     int rc = -1;
     struct sec *secs = NULL;
@@ -284,7 +284,7 @@ static void real_text(double d, char *out, size_t n)
     }
 }
 
-static int json_walk(json_t *v, const char *path, int depth, struct cfgp_list *out)
+static int json_walk(json_t *v, const char *path, int depth, struct config_parse_list *out)
 {
     char num[64];
     const char *text = NULL;
@@ -350,7 +350,7 @@ static int json_walk(json_t *v, const char *path, int depth, struct cfgp_list *o
     return add_kv(out, strdup(path), text, strlen(text));
 }
 
-static int parse_json(const char *name, const char *buf, size_t len, struct cfgp_list *out, char *err,
+static int parse_json(const char *name, const char *buf, size_t len, struct config_parse_list *out, char *err,
                       size_t errlen)
 {
     json_error_t je;
@@ -366,7 +366,7 @@ static int parse_json(const char *name, const char *buf, size_t len, struct cfgp
 
 /* ---- YAML ---------------------------------------------------------------- */
 
-static int yaml_walk(yaml_document_t *d, yaml_node_t *n, const char *path, int depth, struct cfgp_list *out)
+static int yaml_walk(yaml_document_t *d, yaml_node_t *n, const char *path, int depth, struct config_parse_list *out)
 {
     if (out->truncated || !n)
         return 0;
@@ -414,7 +414,7 @@ static int yaml_walk(yaml_document_t *d, yaml_node_t *n, const char *path, int d
     }
 }
 
-static int parse_yaml(const char *name, const char *buf, size_t len, struct cfgp_list *out, char *err,
+static int parse_yaml(const char *name, const char *buf, size_t len, struct config_parse_list *out, char *err,
                       size_t errlen)
 {
     yaml_parser_t ps;
@@ -446,7 +446,7 @@ static int parse_yaml(const char *name, const char *buf, size_t len, struct cfgp
 
 /* ---- entry points ---------------------------------------------------------- */
 
-int cfgp_parse(enum cfgp_format f, const char *name, const char *buf, size_t len, struct cfgp_list *out,
+int config_parse_parse(enum config_parse_format f, const char *name, const char *buf, size_t len, struct config_parse_list *out,
                char *err, size_t errlen)
 {
     size_t before = out->n;
@@ -489,10 +489,10 @@ int cfgp_parse(enum cfgp_format f, const char *name, const char *buf, size_t len
     return 0;
 }
 
-int cfgp_parse_file(const char *path, struct cfgp_list *out, char *err, size_t errlen)
+int config_parse_parse_file(const char *path, struct config_parse_list *out, char *err, size_t errlen)
 {
     const char *name = base(path);
-    enum cfgp_format f = cfgp_format_for_path(path);
+    enum config_parse_format f = config_parse_format_for_path(path);
     if (f == CFGP_NONE)
         return tt_fail(err, errlen, "%s: not a config format tunetrail parses", name);
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -523,7 +523,7 @@ int cfgp_parse_file(const char *path, struct cfgp_list *out, char *err, size_t e
         tt_fail(err, errlen, "%s: larger than %d bytes: not parsed", name, CFGP_MAX_BYTES);
         goto err;
     }
-    rc = cfgp_parse(cfgp_sniff(f, buf, len), name, buf, len, out, err, errlen);
+    rc = config_parse_parse(config_parse_sniff(f, buf, len), name, buf, len, out, err, errlen);
 err:
     free(buf);
     close(fd);

@@ -3,8 +3,8 @@
  * process read, once their hash is known, and records the result as Params
  * with source "file:<basename>"; the trainer itself never parses anything.
  *
- * Formats, chosen by extension (cfgp_format_for_path) and then by content
- * (cfgp_sniff), key paths as documented in docs/ADAPTERS.md:
+ * Formats, chosen by extension (config_parse_format_for_path) and then by content
+ * (config_parse_sniff), key paths as documented in docs/ADAPTERS.md:
  *   INI / darknet .cfg  [section] key=value; a section that occurs once gives
  *                       `section.key`, a repeated one `section[n].key` (n
  *                       counts that section's occurrences from 0); keys before
@@ -30,7 +30,7 @@
 #define CFGP_MAX_BYTES (1024 * 1024)
 #define CFGP_MAX_PARAMS 2000
 
-enum cfgp_format {
+enum config_parse_format {
     CFGP_NONE = 0, /* not a config file we parse */
     CFGP_INI,      /* .ini .cfg */
     CFGP_KV,       /* .conf .properties */
@@ -38,41 +38,41 @@ enum cfgp_format {
     CFGP_YAML,     /* .yaml .yml */
 };
 
-struct cfgp_kv {
+struct config_parse_kv {
     char *key;   /* owned */
     char *value; /* owned */
 };
 
 /* Params of one file, in file order. Zero-initialise before first use. */
-struct cfgp_list {
-    struct cfgp_kv *kv;
+struct config_parse_list {
+    struct config_parse_kv *kv;
     size_t n, cap;
     int truncated; /* more than CFGP_MAX_PARAMS: the first ones are kept */
 };
 
 /* The format the extension of path names (case-insensitive), or CFGP_NONE. */
-enum cfgp_format cfgp_format_for_path(const char *path);
+enum config_parse_format config_parse_format_for_path(const char *path);
 
 /* 1 if the agent should parse path: a known extension and not under a
  * system or package directory (/usr, /etc, /lib, /proc, site-packages...). */
-int cfgp_path_wanted(const char *path);
+int config_parse_path_wanted(const char *path);
 
 /* The format to parse buf with: by_ext unless the content says otherwise
  * (an INI/key=value file that starts with `{` is JSON, with `---` YAML). */
-enum cfgp_format cfgp_sniff(enum cfgp_format by_ext, const char *buf, size_t len);
+enum config_parse_format config_parse_sniff(enum config_parse_format by_ext, const char *buf, size_t len);
 
 /* Parses buf[len] as format f into out (appends; out must be zeroed or a
  * list returned by an earlier call). name is used in error messages. On
  * failure out holds no params. A truncated result returns 0 with
  * out->truncated set and the reason in err. */
-int cfgp_parse(enum cfgp_format f, const char *name, const char *buf, size_t len, struct cfgp_list *out,
+int config_parse_parse(enum config_parse_format f, const char *name, const char *buf, size_t len, struct config_parse_list *out,
                char *err, size_t errlen);
 
 /* Reads path (at most CFGP_MAX_BYTES, else an error) and parses it with the
  * format of its extension and content. Errors name the file by basename. */
-int cfgp_parse_file(const char *path, struct cfgp_list *out, char *err, size_t errlen);
+int config_parse_parse_file(const char *path, struct config_parse_list *out, char *err, size_t errlen);
 
 /* Frees what out holds and zeroes it. */
-void cfgp_list_free(struct cfgp_list *out);
+void config_parse_list_free(struct config_parse_list *out);
 
 #endif

@@ -1,6 +1,7 @@
 /* config_track.c - see config_track.h. */
 #include "config_track.h"
 #include "config_parse.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,7 @@ struct ctfile {
     char *source;           /* "file:<basename>" */
     size_t first, done_upto; /* trials [first, done_upto) of the process have its params */
     int parsed;             /* 1: params valid (possibly none); 0: hash not known yet */
-    struct cfgp_list params;
+    struct config_parse_list params;
 };
 
 struct cttrial {
@@ -29,14 +30,14 @@ struct ctproc {
 };
 
 struct cfgtrack {
-    cfgtrack_emit_fn emit;
+    config_track_emit_fn emit;
     void *arg;
     struct ctproc *procs; /* newest first: events mostly concern live processes */
     int dirty;            /* something to flush */
-    char err[512];
+    char err[TT_ERR_MAX];
 };
 
-cfgtrack *cfgtrack_new(cfgtrack_emit_fn emit, void *arg)
+cfgtrack *config_track_new(config_track_emit_fn emit, void *arg)
 {
     cfgtrack *ct = calloc(1, sizeof *ct);
     if (ct) {
@@ -46,7 +47,7 @@ cfgtrack *cfgtrack_new(cfgtrack_emit_fn emit, void *arg)
     return ct;
 }
 
-void cfgtrack_free(cfgtrack *ct)
+void config_track_free(cfgtrack *ct)
 {
     if (!ct)
         return;
@@ -54,7 +55,7 @@ void cfgtrack_free(cfgtrack *ct)
         pn = p->next;
         for (struct ctfile *f = p->files, *fn; f; f = fn) {
             fn = f->next;
-            cfgp_list_free(&f->params);
+            config_parse_list_free(&f->params);
             free(f->path);
             free(f->source);
             free(f);
@@ -82,9 +83,9 @@ static struct ctproc *get_proc(cfgtrack *ct, const uint8_t uuid[16], int create)
     return p;
 }
 
-void cfgtrack_read(cfgtrack *ct, const uint8_t proc[16], const char *path)
+void config_track_read(cfgtrack *ct, const uint8_t proc[16], const char *path)
 {
-    if (!ct || !cfgp_path_wanted(path))
+    if (!ct || !config_parse_path_wanted(path))
         return;
     struct ctproc *p = get_proc(ct, proc, 1);
     if (!p)
@@ -106,7 +107,7 @@ void cfgtrack_read(cfgtrack *ct, const uint8_t proc[16], const char *path)
     p->tail = &f->next;
 }
 
-void cfgtrack_trial_open(cfgtrack *ct, const uint8_t proc[16], const uint8_t trial[16])
+void config_track_trial_open(cfgtrack *ct, const uint8_t proc[16], const uint8_t trial[16])
 {
     if (!ct)
         return;
@@ -127,7 +128,7 @@ void cfgtrack_trial_open(cfgtrack *ct, const uint8_t proc[16], const uint8_t tri
         ct->dirty = 1;
 }
 
-void cfgtrack_trial_end(cfgtrack *ct, const uint8_t trial[16])
+void config_track_trial_end(cfgtrack *ct, const uint8_t trial[16])
 {
     if (!ct)
         return;
@@ -139,7 +140,7 @@ void cfgtrack_trial_end(cfgtrack *ct, const uint8_t trial[16])
             }
 }
 
-const char *cfgtrack_hashed(cfgtrack *ct, const uint8_t proc[16], const char *path)
+const char *config_track_hashed(cfgtrack *ct, const uint8_t proc[16], const char *path)
 {
     if (!ct || !path)
         return NULL;
@@ -152,13 +153,13 @@ const char *cfgtrack_hashed(cfgtrack *ct, const uint8_t proc[16], const char *pa
         f->parsed = 1;
         ct->dirty = 1;
         ct->err[0] = '\0';
-        int rc = cfgp_parse_file(path, &f->params, ct->err, sizeof ct->err);
+        int rc = config_parse_parse_file(path, &f->params, ct->err, sizeof ct->err);
         return rc < 0 || f->params.truncated ? ct->err : NULL;
     }
     return NULL;
 }
 
-int cfgtrack_flush(cfgtrack *ct)
+int config_track_flush(cfgtrack *ct)
 {
     if (!ct || !ct->dirty)
         return 0;

@@ -28,6 +28,7 @@
 #include "trials.h"
 #include "tt_env.h"
 #include "wire.h"
+#include "util.h"
 
 #define FLUSH_ACK_WAIT_MS 10000
 
@@ -108,7 +109,7 @@ static int drain_and_count(tt_ship *ship, struct flush_tally *t)
 /* A dead agent's spool: its unacked batches are resent as they are. */
 static void flush_agent_spool(tt_sink *sink, const char *path, struct flush_tally *t)
 {
-    char err[512];
+    char err[TT_ERR_MAX];
     int fd = spool_open_locked(path, 0, err, sizeof err);
     if (fd < 0)
         return; /* a live agent (or gone already): not ours to ship */
@@ -138,7 +139,7 @@ static void flush_agent_spool(tt_sink *sink, const char *path, struct flush_tall
  * ones taken in taken[]. */
 static void feed_shim_spools(tt_trials *trials, struct names *ns, int *taken, struct flush_tally *t)
 {
-    char err[512];
+    char err[TT_ERR_MAX];
     for (size_t i = 0; i < ns->n; i++) {
         struct spool_contents sc;
         int is_live, r = spool_take_shim(ns->v[i], &sc, &is_live, err, sizeof err);
@@ -161,7 +162,7 @@ static void feed_shim_spools(tt_trials *trials, struct names *ns, int *taken, st
 static void flush_shim_group(tt_sink *sink, const char *dir, struct names *ns, int bare,
                              struct flush_tally *t)
 {
-    char err[512], hex[TT_UUID_HEX_LEN + 1], *fpath = NULL;
+    char err[TT_ERR_MAX], hex[TT_UUID_HEX_LEN + 1], *fpath = NULL;
     uint8_t sender[16];
     wire_uuid_new(sender);
     wire_hex(hex, sender, 16);
@@ -201,7 +202,7 @@ static void flush_shim_group(tt_sink *sink, const char *dir, struct names *ns, i
 
 int agent_flush(const struct agent_flush_opts *o)
 {
-    char err[512];
+    char err[TT_ERR_MAX];
     char *store = NULL, *dir = NULL;
     int rc = 1;
     tt_sink *sink = NULL;

@@ -215,7 +215,7 @@ static int receipts_open(tt_ship *sh)
             sh->receipts_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         }
         if (sh->receipts_fd <= 0)
-            snprintf(err, sizeof err, "%s: %s", path, strerror(errno));
+            tt_fail(err, sizeof err, "%s: %s", path, strerror(errno));
         free(home);
     }
     if (sh->receipts_fd <= 0) {
@@ -338,7 +338,7 @@ const struct ship_stats *ship_stats(const tt_ship *sh) { return &sh->st; }
 
 void ship_drain(tt_ship *sh, long ms)
 {
-    char err[256];
+    char err[TT_ERR_MAX];
     int64_t deadline = ship_now_ms() + ms;
     void *zs = sink_zmq_socket(sh->sink);
     while (ship_pump(sh, err, sizeof err) == 0 && ship_pending(sh, NULL) > 0) {

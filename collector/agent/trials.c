@@ -120,7 +120,7 @@ tt_trials *trials_new(const struct trials_config *cfg, tt_ship *ship)
     r->user_uid = (uid_t)-1;
     r->hp = hashpool_new(cfg->hash_threads);
     r->git = gitinfo_new();
-    r->ctrack = cfgtrack_new(cfg_emit, r);
+    r->ctrack = config_track_new(cfg_emit, r);
     if (!r->hp || !r->git || !r->ctrack) {
         trials_free(r);
         return NULL;
@@ -156,7 +156,7 @@ void trials_free(tt_trials *r)
     free(r->q);
     hashpool_free(r->hp);
     gitinfo_free(r->git);
-    cfgtrack_free(r->ctrack);
+    config_track_free(r->ctrack);
     free(r->user);
     free(r);
 }
@@ -213,7 +213,7 @@ static int out_filled(tt_trials *r, Tunetrail__Event *ev, const struct hold *h, 
              * error is recorded on the file (docs/ADAPTERS.md) */
             const ProtobufCBinaryData *u = fa->has_process && fa->process.len == 16 ? &fa->process : &ev->origin;
             if ((!fa->has_mode || fa->mode == TUNETRAIL__FILE_ACCESS__MODE__MODE_READ) && u->len == 16 && !fa->error)
-                fa->error = (char *)cfgtrack_hashed(r->ctrack, u->data, fa->path);
+                fa->error = (char *)config_track_hashed(r->ctrack, u->data, fa->path);
             if (h->with_stat && j->has_st) {
                 set_stat(&fs, &j->st);
                 fa->stat = &fs;
@@ -311,7 +311,7 @@ static int release_ready(tt_trials *r, char *err, size_t errlen)
                        : tt_fail(e2, sizeof e2, "held event does not unpack: dropped");
             if (x < 0 && rc == 0) {
                 rc = -1;
-                snprintf(err, errlen, "%s", e2);
+                tt_fail(err, errlen, "%s", e2);
             }
             if (ev)
                 tunetrail__event__free_unpacked(ev, NULL);
@@ -394,7 +394,7 @@ static int cfg_emit(void *arg, const uint8_t trial[16], const char *key, const c
  * release_ready walks the queues (emitting may grow them). */
 static int cfg_flush(tt_trials *r, char *err, size_t errlen)
 {
-    return cfgtrack_flush(r->ctrack) ? tt_fail(err, errlen, "%s", r->ctrack_err) : 0;
+    return config_track_flush(r->ctrack) ? tt_fail(err, errlen, "%s", r->ctrack_err) : 0;
 }
 
 static struct img *find_img(tt_trials *r, const ProtobufCBinaryData *u)
@@ -467,7 +467,7 @@ static int add_trial(tt_trials *r, const uint8_t uuid[16], size_t img)
     r->trials[r->ntr].done = 0;
     memcpy(r->trials[r->ntr++].uuid, uuid, 16);
     if (img < r->nimg)
-        cfgtrack_trial_open(r->ctrack, r->imgs[img].uuid, uuid);
+        config_track_trial_open(r->ctrack, r->imgs[img].uuid, uuid);
     return 0;
 }
 
@@ -703,7 +703,7 @@ static int on_file_access(tt_trials *r, Tunetrail__Event *ev, char *err, size_t 
     const ProtobufCBinaryData *u = fa->has_process && fa->process.len == 16 ? &fa->process : &ev->origin;
     struct img *im = find_img(r, u);
     if (!writing && u->len == 16)
-        cfgtrack_read(r->ctrack, u->data, fa->path);
+        config_track_read(r->ctrack, u->data, fa->path);
     if (writing && !fa->closed) {
         /* hash at its close event, or at process end if none comes */
         if (im) {
@@ -789,7 +789,7 @@ int trials_feed(tt_trials *r, int conn, const uint8_t *buf, size_t len, char *er
         case TUNETRAIL__EVENT__KIND_TRIAL_END: {
             Tunetrail__TrialEnd *te = ev->trial_end;
             if (te->trial.len == 16)
-                cfgtrack_trial_end(r->ctrack, te->trial.data);
+                config_track_trial_end(r->ctrack, te->trial.data);
             for (size_t k = 0; k < r->ntr; k++)
                 if (te->trial.len == 16 && !memcmp(r->trials[k].uuid, te->trial.data, 16) &&
                     !r->trials[k].done && te->status != TUNETRAIL__TRIAL_END__STATUS__TRIAL_UNSPECIFIED) {

@@ -549,7 +549,7 @@ int cmd_processes(int argc, char **argv)
     }
     const char *study = study_arg(&o);
     struct q q;
-    char err[512];
+    char err[TT_ERR_MAX];
     rc = 1;
     if (q_open(&q, "processes", o.store) < 0 || !study_known(&q, "processes", study))
         goto out;
@@ -604,7 +604,7 @@ int cmd_log(int argc, char **argv)
     }
     const char *study = study_arg(&o);
     struct q q;
-    char err[512];
+    char err[TT_ERR_MAX];
     rc = 1;
     if (q_open(&q, "log", o.store) < 0 || !study_known(&q, "log", study))
         goto out;

@@ -8,6 +8,7 @@
 #include "agent.h"
 #include "cli.h"
 #include "tt_env.h"
+#include "util.h"
 
 static void run_usage(FILE *f)
 {
@@ -58,12 +59,12 @@ static char *metric_env(char *const *specs, size_t n, int *bad, char *err, size_
         size_t nl = eq ? (size_t)(eq - specs[i]) : 0;
         if (!eq || !nl || strspn(specs[i], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                              "0123456789_.:-") != nl) {
-            snprintf(err, errlen, "--metric '%s': expected NAME=REGEX (NAME of letters, digits, _.:-)",
+            tt_fail(err, errlen, "--metric '%s': expected NAME=REGEX (NAME of letters, digits, _.:-)",
                      specs[i]);
             goto bad;
         }
         if (strchr(eq, '\n')) {
-            snprintf(err, errlen, "--metric '%s': the regex may not contain a newline", specs[i]);
+            tt_fail(err, errlen, "--metric '%s': the regex may not contain a newline", specs[i]);
             goto bad;
         }
         regex_t re;
@@ -71,20 +72,20 @@ static char *metric_env(char *const *specs, size_t n, int *bad, char *err, size_
         if (rc) {
             char msg[200];
             regerror(rc, &re, msg, sizeof msg);
-            snprintf(err, errlen, "--metric '%s': bad regex: %s", specs[i], msg);
+            tt_fail(err, errlen, "--metric '%s': bad regex: %s", specs[i], msg);
             goto bad;
         }
         regfree(&re);
         total += strlen(specs[i]) + 1;
     }
     if (n > TT_ENV_METRICS_COUNT_MAX || total > TT_ENV_METRICS_MAX) {
-        snprintf(err, errlen, "--metric: at most %d patterns of %d bytes in all", TT_ENV_METRICS_COUNT_MAX,
+        tt_fail(err, errlen, "--metric: at most %d patterns of %d bytes in all", TT_ENV_METRICS_COUNT_MAX,
                  TT_ENV_METRICS_MAX);
         goto bad;
     }
     char *s = malloc(sizeof TT_ENV_METRICS + 1 + total);
     if (!s) {
-        snprintf(err, errlen, "out of memory");
+        tt_fail(err, errlen, "out of memory");
         return NULL;
     }
     char *p = s + sprintf(s, "%s=", TT_ENV_METRICS);

@@ -14,14 +14,14 @@
 
 #include "config_parse.h"
 
-static struct cfgp_list L;
+static struct config_parse_list L;
 static char E[512];
 
-static int parse(enum cfgp_format f, const char *text)
+static int parse(enum config_parse_format f, const char *text)
 {
-    cfgp_list_free(&L);
+    config_parse_list_free(&L);
     E[0] = '\0';
-    return cfgp_parse(f, "t.x", text, strlen(text), &L, E, sizeof E);
+    return config_parse_parse(f, "t.x", text, strlen(text), &L, E, sizeof E);
 }
 
 static const char *get(const char *key)
@@ -102,8 +102,8 @@ static void ini_malformed(void **st)
     assert_int_equal(parse(CFGP_KV, "x=1\n = 2\n"), -1);
     assert_string_equal(E, "t.x:2: empty key");
     static const char bin[] = "a=1\nb=2\nc\0d";
-    cfgp_list_free(&L);
-    assert_int_equal(cfgp_parse(CFGP_INI, "t.x", bin, sizeof bin - 1, &L, E, sizeof E), -1);
+    config_parse_list_free(&L);
+    assert_int_equal(config_parse_parse(CFGP_INI, "t.x", bin, sizeof bin - 1, &L, E, sizeof E), -1);
     assert_string_equal(E, "t.x:3: NUL byte: not a text file");
 }
 
@@ -235,8 +235,8 @@ static void oversized(void **st)
     size_t n = CFGP_MAX_BYTES + 1;
     char *buf = malloc(n);
     memset(buf, '#', n);
-    cfgp_list_free(&L);
-    assert_int_equal(cfgp_parse(CFGP_INI, "big.cfg", buf, n, &L, E, sizeof E), -1);
+    config_parse_list_free(&L);
+    assert_int_equal(config_parse_parse(CFGP_INI, "big.cfg", buf, n, &L, E, sizeof E), -1);
     assert_string_equal(E, "big.cfg: larger than 1048576 bytes: not parsed");
 
     char path[] = "/tmp/tt-cfgp-XXXXXX.ini";
@@ -244,7 +244,7 @@ static void oversized(void **st)
     assert_true(fd >= 0);
     assert_int_equal(write(fd, buf, n), (ssize_t)n);
     close(fd);
-    assert_int_equal(cfgp_parse_file(path, &L, E, sizeof E), -1);
+    assert_int_equal(config_parse_parse_file(path, &L, E, sizeof E), -1);
     assert_non_null(strstr(E, ": larger than 1048576 bytes: not parsed"));
     unlink(path);
     free(buf);
@@ -258,39 +258,39 @@ static void files_and_sniffing(void **st)
     const char *json = "  {\"a\": {\"b\": 2}}";
     assert_int_equal(write(fd, json, strlen(json)), (ssize_t)strlen(json));
     close(fd);
-    cfgp_list_free(&L);
-    assert_int_equal(cfgp_parse_file(path, &L, E, sizeof E), 0);
+    config_parse_list_free(&L);
+    assert_int_equal(config_parse_parse_file(path, &L, E, sizeof E), 0);
     HAS("a.b", "2");
     unlink(path);
-    assert_int_equal(cfgp_parse_file(path, &L, E, sizeof E), -1);
+    assert_int_equal(config_parse_parse_file(path, &L, E, sizeof E), -1);
     assert_non_null(strstr(E, ": cannot open: "));
 
-    assert_int_equal(cfgp_sniff(CFGP_INI, "---\na: 1\n", 9), CFGP_YAML);
-    assert_int_equal(cfgp_sniff(CFGP_INI, "[net]\n", 6), CFGP_INI);
-    assert_int_equal(cfgp_sniff(CFGP_YAML, "{a: 1}", 6), CFGP_YAML);
+    assert_int_equal(config_parse_sniff(CFGP_INI, "---\na: 1\n", 9), CFGP_YAML);
+    assert_int_equal(config_parse_sniff(CFGP_INI, "[net]\n", 6), CFGP_INI);
+    assert_int_equal(config_parse_sniff(CFGP_YAML, "{a: 1}", 6), CFGP_YAML);
 }
 
 static void which_paths(void **st)
 {
-    assert_int_equal(cfgp_format_for_path("/h/x/yolo.CFG"), CFGP_INI);
-    assert_int_equal(cfgp_format_for_path("/h/a.yml"), CFGP_YAML);
-    assert_int_equal(cfgp_format_for_path("/h/a.properties"), CFGP_KV);
-    assert_int_equal(cfgp_format_for_path("/h/.conf"), CFGP_NONE);
-    assert_int_equal(cfgp_format_for_path("/h/a.toml"), CFGP_NONE);
-    assert_int_equal(cfgp_format_for_path("/h/data.csv"), CFGP_NONE);
-    assert_true(cfgp_path_wanted("/home/u/exp/cfg.yaml"));
-    assert_true(cfgp_path_wanted("/tmp/run/net.cfg"));
-    assert_false(cfgp_path_wanted("/etc/ld.so.conf"));
-    assert_false(cfgp_path_wanted("/usr/share/x/a.json"));
-    assert_false(cfgp_path_wanted("/proc/self/x.cfg"));
-    assert_false(cfgp_path_wanted("/home/u/.venv/lib/python3.11/site-packages/p/meta.json"));
-    assert_false(cfgp_path_wanted("rel/a.json"));
-    assert_false(cfgp_path_wanted("/home/u/model.bin"));
+    assert_int_equal(config_parse_format_for_path("/h/x/yolo.CFG"), CFGP_INI);
+    assert_int_equal(config_parse_format_for_path("/h/a.yml"), CFGP_YAML);
+    assert_int_equal(config_parse_format_for_path("/h/a.properties"), CFGP_KV);
+    assert_int_equal(config_parse_format_for_path("/h/.conf"), CFGP_NONE);
+    assert_int_equal(config_parse_format_for_path("/h/a.toml"), CFGP_NONE);
+    assert_int_equal(config_parse_format_for_path("/h/data.csv"), CFGP_NONE);
+    assert_true(config_parse_path_wanted("/home/u/exp/cfg.yaml"));
+    assert_true(config_parse_path_wanted("/tmp/run/net.cfg"));
+    assert_false(config_parse_path_wanted("/etc/ld.so.conf"));
+    assert_false(config_parse_path_wanted("/usr/share/x/a.json"));
+    assert_false(config_parse_path_wanted("/proc/self/x.cfg"));
+    assert_false(config_parse_path_wanted("/home/u/.venv/lib/python3.11/site-packages/p/meta.json"));
+    assert_false(config_parse_path_wanted("rel/a.json"));
+    assert_false(config_parse_path_wanted("/home/u/model.bin"));
 }
 
 static int teardown(void **st)
 {
-    cfgp_list_free(&L);
+    config_parse_list_free(&L);
     return 0;
 }
 

@@ -79,68 +79,68 @@ static int teardown(void **st)
 
 static void read_before_trials(void **st)
 {
-    cfgtrack *ct = cfgtrack_new(emit, NULL);
+    cfgtrack *ct = config_track_new(emit, NULL);
     char *y = file("cfg.yaml", "lr: 0.1\nlayers: [64, 32]\n");
-    cfgtrack_read(ct, id(1), y);
-    assert_null(cfgtrack_hashed(ct, id(1), y));
-    assert_int_equal(cfgtrack_flush(ct), 0);
+    config_track_read(ct, id(1), y);
+    assert_null(config_track_hashed(ct, id(1), y));
+    assert_int_equal(config_track_flush(ct), 0);
     assert_int_equal(NG, 0); /* no trial yet */
-    cfgtrack_trial_open(ct, id(1), id(10));
-    cfgtrack_trial_open(ct, id(2), id(20)); /* another process */
-    assert_int_equal(cfgtrack_flush(ct), 0);
+    config_track_trial_open(ct, id(1), id(10));
+    config_track_trial_open(ct, id(2), id(20)); /* another process */
+    assert_int_equal(config_track_flush(ct), 0);
     assert_int_equal(count_for(10), 3);
     assert_int_equal(count_for(20), 0);
     assert_string_equal(G[0].key, "lr");
     assert_string_equal(G[0].value, "0.1");
     assert_string_equal(G[0].source, "file:cfg.yaml");
     assert_string_equal(G[2].key, "layers[1]");
-    cfgtrack_trial_end(ct, id(10));
-    cfgtrack_trial_open(ct, id(1), id(11)); /* later trials of the process get it too */
-    assert_int_equal(cfgtrack_flush(ct), 0);
-    assert_int_equal(cfgtrack_flush(ct), 0);
+    config_track_trial_end(ct, id(10));
+    config_track_trial_open(ct, id(1), id(11)); /* later trials of the process get it too */
+    assert_int_equal(config_track_flush(ct), 0);
+    assert_int_equal(config_track_flush(ct), 0);
     assert_int_equal(count_for(10), 3);
     assert_int_equal(count_for(11), 3);
-    cfgtrack_free(ct);
+    config_track_free(ct);
 }
 
 static void open_trial_and_late_hash(void **st)
 {
-    cfgtrack *ct = cfgtrack_new(emit, NULL);
+    cfgtrack *ct = config_track_new(emit, NULL);
     char *c = file("net.cfg", "[net]\nbatch=8\n");
-    cfgtrack_trial_open(ct, id(1), id(9));
-    cfgtrack_trial_end(ct, id(9)); /* ended before the read: not its file */
-    cfgtrack_trial_open(ct, id(1), id(10));
-    cfgtrack_read(ct, id(1), c);
-    cfgtrack_read(ct, id(1), c); /* read twice: parsed and given once */
-    cfgtrack_trial_open(ct, id(1), id(11)); /* opened before the hash is known */
-    assert_int_equal(cfgtrack_flush(ct), 0);
+    config_track_trial_open(ct, id(1), id(9));
+    config_track_trial_end(ct, id(9)); /* ended before the read: not its file */
+    config_track_trial_open(ct, id(1), id(10));
+    config_track_read(ct, id(1), c);
+    config_track_read(ct, id(1), c); /* read twice: parsed and given once */
+    config_track_trial_open(ct, id(1), id(11)); /* opened before the hash is known */
+    assert_int_equal(config_track_flush(ct), 0);
     assert_int_equal(NG, 0);
-    assert_null(cfgtrack_hashed(ct, id(1), c));
-    assert_null(cfgtrack_hashed(ct, id(1), c));
-    assert_int_equal(cfgtrack_flush(ct), 0);
+    assert_null(config_track_hashed(ct, id(1), c));
+    assert_null(config_track_hashed(ct, id(1), c));
+    assert_int_equal(config_track_flush(ct), 0);
     assert_int_equal(count_for(9), 0);
     assert_int_equal(count_for(10), 1);
     assert_int_equal(count_for(11), 1);
     assert_string_equal(G[0].key, "net.batch");
     assert_string_equal(G[0].source, "file:net.cfg");
-    cfgtrack_free(ct);
+    config_track_free(ct);
 }
 
 static void errors_and_ignored(void **st)
 {
-    cfgtrack *ct = cfgtrack_new(emit, NULL);
+    cfgtrack *ct = config_track_new(emit, NULL);
     char *b = file("bad.json", "{\n  \"a\": 1,\n  \"b\": ,\n}\n");
-    cfgtrack_trial_open(ct, id(1), id(10));
-    cfgtrack_read(ct, id(1), b);
-    const char *e = cfgtrack_hashed(ct, id(1), b);
+    config_track_trial_open(ct, id(1), id(10));
+    config_track_read(ct, id(1), b);
+    const char *e = config_track_hashed(ct, id(1), b);
     assert_non_null(e);
     assert_string_equal(e, "bad.json:3: unexpected token near ','");
-    cfgtrack_read(ct, id(1), "/etc/ld.so.conf"); /* system file: not tracked */
-    assert_null(cfgtrack_hashed(ct, id(1), "/etc/ld.so.conf"));
-    assert_null(cfgtrack_hashed(ct, id(3), b)); /* a process that did not read it */
-    assert_int_equal(cfgtrack_flush(ct), 0);
+    config_track_read(ct, id(1), "/etc/ld.so.conf"); /* system file: not tracked */
+    assert_null(config_track_hashed(ct, id(1), "/etc/ld.so.conf"));
+    assert_null(config_track_hashed(ct, id(3), b)); /* a process that did not read it */
+    assert_int_equal(config_track_flush(ct), 0);
     assert_int_equal(NG, 0);
-    cfgtrack_free(ct);
+    config_track_free(ct);
 }
 
 int main(void)
