@@ -68,10 +68,11 @@ static void exec_failed(int mine)
     errno = e;
 }
 
-static int do_execve(const char *path, char *const argv[], char *const envp[])
+/* execve and execvpe share a prototype: one body runs either with the
+ * child's environment built on this frame's stack (vfork-safe: no heap). */
+typedef int exec_fn(const char *, char *const[], char *const[]);
+static int exec_with_env(exec_fn *real, const char *path, char *const argv[], char *const envp[])
 {
-    static void *next;
-    __auto_type real = HOOK_NEXT(&next, execve);
     if (!real) {
         errno = ENOSYS;
         return -1;
@@ -87,23 +88,16 @@ static int do_execve(const char *path, char *const argv[], char *const envp[])
     return r;
 }
 
+static int do_execve(const char *path, char *const argv[], char *const envp[])
+{
+    static void *next;
+    return exec_with_env(HOOK_NEXT(&next, execve), path, argv, envp);
+}
+
 static int do_execvpe(const char *file, char *const argv[], char *const envp[])
 {
     static void *next;
-    __auto_type real = HOOK_NEXT(&next, execvpe);
-    if (!real) {
-        errno = ENOSYS;
-        return -1;
-    }
-    struct child_env ce;
-    child_env_size(envp, &ce);
-    char *slotbuf[ce.fits ? ce.slots : 1];
-    char strbuf[ce.fits ? ce.bytes : 1];
-    char *const *newenv = child_env_build(envp, &ce, slotbuf, strbuf);
-    int mine = exec_begin();
-    int r = real(file, argv, newenv);
-    exec_failed(mine);
-    return r;
+    return exec_with_env(HOOK_NEXT(&next, execvpe), file, argv, envp);
 }
 
 int execve(const char *path, char *const argv[], char *const envp[])

@@ -1,6 +1,7 @@
 /* gitinfo.c - see gitinfo.h. Runs git through posix_spawn with stdout on a
  * pipe; a walk up for .git first avoids spawning git for every non-repo dir. */
 #include "gitinfo.h"
+#include "paths.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,21 +49,10 @@ void gitinfo_free(tt_gitinfo *g)
 
 static int has_dotgit(const char *dir)
 {
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (;;) {
-        char probe[PATH_MAX + 8];
-        struct stat st;
-        snprintf(probe, sizeof probe, "%s/.git", buf);
-        if (stat(probe, &st) == 0)
-            return 1;
-        char *slash = strrchr(buf, '/');
-        if (!slash)
-            return 0;
-        if (slash == buf)
-            return stat("/.git", &st) == 0;
-        *slash = 0;
-    }
+    char *top = paths_git_toplevel(dir);
+    int found = top != NULL;
+    free(top);
+    return found;
 }
 
 static long now_ms(void)

@@ -373,11 +373,10 @@ int trials_emit(tt_trials *r, Tunetrail__Event *ev, char *err, size_t errlen)
     return out_event(r, ev, NULL, NULL, err, errlen);
 }
 
-/* config_track.h emit function: Param{trial, key, value, source "file:<name>"}. */
-static int cfg_emit(void *arg, const uint8_t trial[16], const char *key, const char *value,
-                    const char *source)
+/* Emits Param{trial, key, value, source} the agent derived itself. */
+static int emit_param(tt_trials *r, const uint8_t trial[16], const char *key, const char *value,
+                      const char *source, char *err, size_t errlen)
 {
-    tt_trials *r = arg;
     Tunetrail__Event pe = TUNETRAIL__EVENT__INIT;
     Tunetrail__Param p = TUNETRAIL__PARAM__INIT;
     pe.kind_case = TUNETRAIL__EVENT__KIND_PARAM;
@@ -387,7 +386,15 @@ static int cfg_emit(void *arg, const uint8_t trial[16], const char *key, const c
     p.key = (char *)key;
     p.value = (char *)value;
     p.source = (char *)source;
-    return trials_emit(r, &pe, r->ctrack_err, sizeof r->ctrack_err);
+    return trials_emit(r, &pe, err, errlen);
+}
+
+/* config_track.h emit function: Param{trial, key, value, source "file:<name>"}. */
+static int cfg_emit(void *arg, const uint8_t trial[16], const char *key, const char *value,
+                    const char *source)
+{
+    tt_trials *r = arg;
+    return emit_param(r, trial, key, value, source, r->ctrack_err, sizeof r->ctrack_err);
 }
 
 /* Emits the params of parsed config files to their trials. Not while
@@ -480,16 +487,7 @@ static int emit_argv_params(tt_trials *r, struct img *im, const uint8_t tu[16], 
         return tt_fail(err, errlen, "out of memory");
     int rc = 0;
     for (size_t i = 0; i < np && rc == 0; i++) {
-        Tunetrail__Event pe = TUNETRAIL__EVENT__INIT;
-        Tunetrail__Param p = TUNETRAIL__PARAM__INIT;
-        pe.kind_case = TUNETRAIL__EVENT__KIND_PARAM;
-        pe.param = &p;
-        p.has_trial = 1;
-        p.trial = (ProtobufCBinaryData){16, (uint8_t *)tu};
-        p.key = ps[i].key;
-        p.value = ps[i].value;
-        p.source = "argv";
-        rc = trials_emit(r, &pe, err, errlen);
+        rc = emit_param(r, tu, ps[i].key, ps[i].value, "argv", err, errlen);
     }
     argv_params_free(ps, np);
     return rc;

@@ -39,6 +39,19 @@ static char *joined(const char *a, const char *b)
     return s;
 }
 
+/* *out = dir once it exists (dir is taken over; NULL: out of memory). */
+static int made(char *dir, char **out, char *err, size_t errlen)
+{
+    if (!dir)
+        return tt_fail(err, errlen, "out of memory");
+    if (paths_mkdirs(dir, err, errlen) < 0) {
+        free(dir);
+        return -1;
+    }
+    *out = dir;
+    return 0;
+}
+
 int paths_home(char **out, char *err, size_t errlen)
 {
     const char *h = getenv("TUNETRAIL_HOME");
@@ -52,14 +65,7 @@ int paths_home(char **out, char *err, size_t errlen)
     } else {
         return tt_fail(err, errlen, "neither TUNETRAIL_HOME nor HOME is set");
     }
-    if (!dir)
-        return tt_fail(err, errlen, "out of memory");
-    if (paths_mkdirs(dir, err, errlen) < 0) {
-        free(dir);
-        return -1;
-    }
-    *out = dir;
-    return 0;
+    return made(dir, out, err, errlen);
 }
 
 int paths_store(const char *flag, char **out, char *err, size_t errlen)
@@ -84,21 +90,13 @@ int paths_spool_dir(char **out, char *err, size_t errlen)
         return -1;
     char *dir = joined(home, "spool");
     free(home);
-    if (!dir)
-        return tt_fail(err, errlen, "out of memory");
-    if (paths_mkdirs(dir, err, errlen) < 0) {
-        free(dir);
-        return -1;
-    }
-    *out = dir;
-    return 0;
+    return made(dir, out, err, errlen);
 }
 
-/* Walks up from cwd looking for .git (a directory, or a file for worktrees). */
-static char *git_toplevel(const char *cwd)
+char *paths_git_toplevel(const char *dir)
 {
     char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", cwd);
+    snprintf(buf, sizeof buf, "%s", dir);
     for (;;) {
         char probe[PATH_MAX + 8];
         struct stat st;
@@ -106,8 +104,10 @@ static char *git_toplevel(const char *cwd)
         if (stat(probe, &st) == 0)
             return strdup(buf);
         char *slash = strrchr(buf, '/');
-        if (!slash || slash == buf)
+        if (!slash)
             return NULL;
+        if (slash == buf)
+            return stat("/.git", &st) == 0 ? strdup("/") : NULL;
         *slash = 0;
     }
 }
@@ -122,8 +122,8 @@ int paths_study(const char *flag, char **out, char *err, size_t errlen)
     char cwd[PATH_MAX];
     if (!getcwd(cwd, sizeof cwd))
         return tt_fail(err, errlen, "cannot read the working directory: %s", strerror(errno));
-    char *top = git_toplevel(cwd);
-    const char *base = top ? top : cwd;
+    char *top = paths_git_toplevel(cwd);
+    const char *base = top && strcmp(top, "/") ? top : cwd; /* a repository at / names nothing */
     const char *name = strrchr(base, '/');
     name = name && name[1] ? name + 1 : "default";
     *out = strdup(name);

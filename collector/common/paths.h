@@ -27,4 +27,8 @@ int paths_study(const char *flag, char **out, char *err, size_t errlen);
  * executable's <bindir>/TT_REL_LIBDIR/, else <exe dir>/libtunetrail.so. */
 int paths_shim(char **out, char *err, size_t errlen);
 
+/* The nearest directory at or above dir holding .git (a directory, or a
+ * file for worktrees), malloc'd; NULL if none (or out of memory). */
+char *paths_git_toplevel(const char *dir);
+
 #endif
