@@ -68,12 +68,20 @@ static void exec_failed(int mine)
     errno = e;
 }
 
-/* execve and execvpe share a prototype: one body runs either with the
- * child's environment built on this frame's stack (vfork-safe: no heap). */
-typedef int exec_fn(const char *, char *const[], char *const[]);
-static int exec_with_env(exec_fn *real, const char *path, char *const argv[], char *const envp[])
+/* One exec call, whichever of the four system-level entry points it is. */
+struct exec_call {
+    enum { EXEC_PATH, EXEC_FD, EXEC_AT } kind;
+    void *real; /* execve/execvpe, fexecve or execveat; NULL: missing */
+    int fd, flags;
+    const char *path;
+    char *const *argv;
+};
+
+/* One body for every exec: the child's environment is built on this
+ * frame's stack (vfork-safe: no heap), the real call made with it. */
+static int exec_with_env(const struct exec_call *c, char *const envp[])
 {
-    if (!real) {
+    if (!c->real) {
         errno = ENOSYS;
         return -1;
     }
@@ -83,7 +91,18 @@ static int exec_with_env(exec_fn *real, const char *path, char *const argv[], ch
     char strbuf[ce.fits ? ce.bytes : 1];
     char *const *newenv = child_env_build(envp, &ce, slotbuf, strbuf);
     int mine = exec_begin();
-    int r = real(path, argv, newenv);
+    int r;
+    switch (c->kind) {
+    case EXEC_FD:
+        r = ((__typeof__(&fexecve))c->real)(c->fd, c->argv, newenv);
+        break;
+    case EXEC_AT:
+        r = ((__typeof__(&execveat))c->real)(c->fd, c->path, c->argv, newenv, c->flags);
+        break;
+    default:
+        r = ((__typeof__(&execve))c->real)(c->path, c->argv, newenv);
+        break;
+    }
     exec_failed(mine);
     return r;
 }
@@ -91,13 +110,15 @@ static int exec_with_env(exec_fn *real, const char *path, char *const argv[], ch
 static int do_execve(const char *path, char *const argv[], char *const envp[])
 {
     static void *next;
-    return exec_with_env(HOOK_NEXT(&next, execve), path, argv, envp);
+    struct exec_call c = {EXEC_PATH, (void *)HOOK_NEXT(&next, execve), -1, 0, path, argv};
+    return exec_with_env(&c, envp);
 }
 
 static int do_execvpe(const char *file, char *const argv[], char *const envp[])
 {
     static void *next;
-    return exec_with_env(HOOK_NEXT(&next, execvpe), file, argv, envp);
+    struct exec_call c = {EXEC_PATH, (void *)HOOK_NEXT(&next, execvpe), -1, 0, file, argv};
+    return exec_with_env(&c, envp);
 }
 
 int execve(const char *path, char *const argv[], char *const envp[])
@@ -158,39 +179,15 @@ int execle(const char *path, const char *arg, ...)
 int fexecve(int fd, char *const argv[], char *const envp[])
 {
     static void *next;
-    __auto_type real = HOOK_NEXT(&next, fexecve);
-    if (!real) {
-        errno = ENOSYS;
-        return -1;
-    }
-    struct child_env ce;
-    child_env_size(envp, &ce);
-    char *slotbuf[ce.fits ? ce.slots : 1];
-    char strbuf[ce.fits ? ce.bytes : 1];
-    char *const *newenv = child_env_build(envp, &ce, slotbuf, strbuf);
-    int mine = exec_begin();
-    int r = real(fd, argv, newenv);
-    exec_failed(mine);
-    return r;
+    struct exec_call c = {EXEC_FD, (void *)HOOK_NEXT(&next, fexecve), fd, 0, NULL, argv};
+    return exec_with_env(&c, envp);
 }
 
 int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
 {
     static void *next;
-    __auto_type real = HOOK_NEXT(&next, execveat);
-    if (!real) {
-        errno = ENOSYS;
-        return -1;
-    }
-    struct child_env ce;
-    child_env_size(envp, &ce);
-    char *slotbuf[ce.fits ? ce.slots : 1];
-    char strbuf[ce.fits ? ce.bytes : 1];
-    char *const *newenv = child_env_build(envp, &ce, slotbuf, strbuf);
-    int mine = exec_begin();
-    int r = real(dirfd, path, argv, newenv, flags);
-    exec_failed(mine);
-    return r;
+    struct exec_call c = {EXEC_AT, (void *)HOOK_NEXT(&next, execveat), dirfd, flags, path, argv};
+    return exec_with_env(&c, envp);
 }
 
 /* posix_spawn does not replace us: no end record. The child is told our pid,
