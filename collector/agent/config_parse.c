@@ -284,6 +284,19 @@ static void real_text(double d, char *out, size_t n)
     }
 }
 
+static int json_walk(json_t *v, const char *path, int depth, struct config_parse_list *out);
+
+/* Walks member or element c under its path p (malloc'd, taken; NULL: out
+ * of memory). */
+static int json_walk_child(json_t *c, char *p, int depth, struct config_parse_list *out)
+{
+    if (!p)
+        return -1;
+    int rc = json_walk(c, p, depth + 1, out);
+    free(p);
+    return rc;
+}
+
 static int json_walk(json_t *v, const char *path, int depth, struct config_parse_list *out)
 {
     char num[64];
@@ -300,11 +313,7 @@ static int json_walk(json_t *v, const char *path, int depth, struct config_parse
         json_t *c;
         json_object_foreach(v, k, c)
         {
-            char *p = *path ? joinf("%s.%s", path, k) : strdup(k);
-            if (!p)
-                return -1;
-            int rc = json_walk(c, p, depth + 1, out);
-            free(p);
+            int rc = json_walk_child(c, *path ? joinf("%s.%s", path, k) : strdup(k), depth, out);
             if (rc)
                 return rc;
         }
@@ -317,11 +326,7 @@ static int json_walk(json_t *v, const char *path, int depth, struct config_parse
         json_t *c;
         json_array_foreach(v, i, c)
         {
-            char *p = joinf("%s[%zu]", path, i);
-            if (!p)
-                return -1;
-            int rc = json_walk(c, p, depth + 1, out);
-            free(p);
+            int rc = json_walk_child(c, joinf("%s[%zu]", path, i), depth, out);
             if (rc)
                 return rc;
         }

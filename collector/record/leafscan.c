@@ -744,6 +744,17 @@ static int val_string_shared(struct scan *s, const char **out, struct last_str *
     return 0;
 }
 
+/* Enters an object value: 1 with members to read, 0 if it was empty or not
+ * an object (then skipped whole: a missing field reads as empty), -1 on a
+ * scan error. */
+static int obj_enter(struct scan *s)
+{
+    if (s->p >= s->end || *s->p != '{')
+        return skip_value(s, 0) < 0 ? -1 : 0;
+    s->p++;
+    return eat(s, '}') ? 0 : 1;
+}
+
 /* "params" / "sources": objects of strings. A value that is not a string
  * gives "" for params (the key was still tried; leaf.c never writes one)
  * and NULL for sources. */
@@ -754,11 +765,8 @@ static int obj_strings(struct scan *s, struct scratch *v, int is_params)
     int r;
 
     v->n = 0; /* a duplicate "params" key replaces the earlier one */
-    if (s->p >= s->end || *s->p != '{')
-        return skip_value(s, 0);
-    s->p++;
-    if (eat(s, '}'))
-        return 0;
+    if ((r = obj_enter(s)) <= 0)
+        return r;
     do {
         struct sent *e = scratch_push(s, v);
         if (!e)
@@ -822,11 +830,8 @@ static int obj_metrics(struct scan *s, struct scratch *v)
     int r;
 
     v->n = 0;
-    if (s->p >= s->end || *s->p != '{')
-        return skip_value(s, 0);
-    s->p++;
-    if (eat(s, '}'))
-        return 0;
+    if ((r = obj_enter(s)) <= 0)
+        return r;
     do {
         const char *name = key_take(s, NULL);
         if (!name)
