@@ -603,15 +603,24 @@ static int flush_writes(tt_trials *r, struct img *im, char *err, size_t errlen)
     return rc;
 }
 
+/* ev = ProcessEnd{process: im, how} the agent writes for an image. */
+static void end_event(Tunetrail__Event *ev, Tunetrail__ProcessEnd *pe, const struct img *im,
+                      Tunetrail__ProcessEnd__How how)
+{
+    *ev = (Tunetrail__Event)TUNETRAIL__EVENT__INIT;
+    *pe = (Tunetrail__ProcessEnd)TUNETRAIL__PROCESS_END__INIT;
+    ev->kind_case = TUNETRAIL__EVENT__KIND_PROCESS_END;
+    ev->process_end = pe;
+    pe->has_process = pe->has_how = 1;
+    pe->process = (ProtobufCBinaryData){16, (uint8_t *)im->uuid};
+    pe->how = how;
+}
+
 static int synth_end(tt_trials *r, struct img *im, char *err, size_t errlen)
 {
-    Tunetrail__Event ev = TUNETRAIL__EVENT__INIT;
-    Tunetrail__ProcessEnd pe = TUNETRAIL__PROCESS_END__INIT;
-    ev.kind_case = TUNETRAIL__EVENT__KIND_PROCESS_END;
-    ev.process_end = &pe;
-    pe.has_process = pe.has_how = 1;
-    pe.process = (ProtobufCBinaryData){16, im->uuid};
-    pe.how = TUNETRAIL__PROCESS_END__HOW__END_KILLED;
+    Tunetrail__Event ev;
+    Tunetrail__ProcessEnd pe;
+    end_event(&ev, &pe, im, TUNETRAIL__PROCESS_END__HOW__END_KILLED);
     if (settle_pattern(r, im, err, errlen) < 0)
         return -1;
     end_img(r, im, 1);
@@ -893,18 +902,14 @@ int trials_agent_process_end(tt_trials *r, int exit_code, int sig, char *err, si
         struct img *im = &r->imgs[i];
         if (!im->agent_made || im->ended)
             continue;
-        Tunetrail__Event ev = TUNETRAIL__EVENT__INIT;
-        Tunetrail__ProcessEnd pe = TUNETRAIL__PROCESS_END__INIT;
-        ev.kind_case = TUNETRAIL__EVENT__KIND_PROCESS_END;
-        ev.process_end = &pe;
-        pe.has_process = pe.has_how = 1;
-        pe.process = (ProtobufCBinaryData){16, im->uuid};
+        Tunetrail__Event ev;
+        Tunetrail__ProcessEnd pe;
+        end_event(&ev, &pe, im,
+                  sig ? TUNETRAIL__PROCESS_END__HOW__END_SIGNAL : TUNETRAIL__PROCESS_END__HOW__END_EXIT);
         if (sig) {
-            pe.how = TUNETRAIL__PROCESS_END__HOW__END_SIGNAL;
             pe.has_signal = 1;
             pe.signal = sig;
         } else {
-            pe.how = TUNETRAIL__PROCESS_END__HOW__END_EXIT;
             pe.has_exit_code = 1;
             pe.exit_code = exit_code;
         }
