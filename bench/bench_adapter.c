@@ -9,6 +9,7 @@
  *      <= 200 ns added. (A bare run's spool adds a CRC-32C per 64 KiB
  *      frame: several times more per metric.)
  * Prints medians of 7 rounds. */
+#include "bench.h"
 #include "shim.h"
 #include "shim_trial.h"
 
@@ -22,13 +23,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int cmpd(const void *a, const void *b)
 {
@@ -47,10 +41,10 @@ static volatile double sink;
 
 static double time_predict(predict_fn f, const struct model *m, const struct feature_node *x, long n)
 {
-    double t0 = now();
+    double t0 = bench_now();
     for (long i = 0; i < n; i++)
         sink += f(m, x);
-    return (now() - t0) / n * 1e9;
+    return (bench_now() - t0) / n * 1e9;
 }
 
 static void print_null(const char *s) { (void)s; }
@@ -128,14 +122,14 @@ int main(void)
     shim_trial_open("bench", t);
     int (*volatile nop)(const uint8_t *, const char *, double, int64_t, const char *, const char *) = noop_metric;
     for (int r = 0; r < ROUNDS; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (long i = 0; i < M; i++)
             nop(t, "loss", (double)i, i, "train", "min");
-        a[r] = (now() - t0) / M * 1e9;
-        t0 = now();
+        a[r] = (bench_now() - t0) / M * 1e9;
+        t0 = bench_now();
         for (long i = 0; i < M; i++)
             shim_trial_metric(t, "loss", (double)i, i, "train", "min");
-        b[r] = (now() - t0) / M * 1e9;
+        b[r] = (bench_now() - t0) / M * 1e9;
     }
     shim_trial_end(t, PB_TRIAL_OK, NULL);
     base = median(a, ROUNDS);

@@ -31,6 +31,7 @@
 #include <sqlite3.h>
 #include <zmq.h>
 
+#include "bench.h"
 #include "collector.h"
 #include "event_fixture.h"
 #include "store.h"
@@ -42,13 +43,6 @@ struct packed {
     size_t len;
     size_t events;
 };
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* ---- workload */
 struct gen {
@@ -204,7 +198,7 @@ static double run_ingest(void *zctx, const char *ep, const char *path, struct ge
     const size_t window = 32; /* batches in flight: keeps the collector busy */
     size_t sent = 0, acked = 0;
     *stored = 0;
-    double t0 = now();
+    double t0 = bench_now();
     while (acked < g->nout) {
         if (sent < g->nout && sent - acked < window) {
             zmq_send(d, g->out[sent].buf, g->out[sent].len, 0);
@@ -224,7 +218,7 @@ static double run_ingest(void *zctx, const char *ep, const char *path, struct ge
         }
         acked++;
     }
-    double dt = now() - t0;
+    double dt = bench_now() - t0;
     a.stop = 1;
     pthread_join(th, NULL);
     int zero = 0;
@@ -247,7 +241,7 @@ static double run_direct(const char *path, struct gen *g, uint64_t *stored)
     if (store_background_checkpoints(st, err, sizeof err) < 0)
         fprintf(stderr, "bench_ingest: %s\n", err);
     *stored = 0;
-    double t0 = now();
+    double t0 = bench_now();
     /* Groups of 32, as collector_serve commits the batches queued in its
      * window of 32 in flight. */
     enum { GROUP = 32 };
@@ -262,7 +256,7 @@ static double run_direct(const char *path, struct gen *g, uint64_t *stored)
         for (size_t j = 0; j < n; j++)
             *stored += r[j].stored;
     }
-    double dt = now() - t0;
+    double dt = bench_now() - t0;
     store_close(st);
     return dt;
 }
@@ -353,7 +347,7 @@ static void *base_thread(void *p)
         a->inserted += base_insert(&d, q, q + zmq_msg_size(&m));
         zmq_msg_close(&m);
     }
-    a->t_end = now();
+    a->t_end = bench_now();
     zmq_close(pull);
     base_close(&d);
     return NULL;
@@ -364,10 +358,10 @@ static double run_base_direct(const char *path, struct gen *g, uint64_t *inserte
     struct base_db d;
     base_open(&d, path);
     *inserted = 0;
-    double t0 = now();
+    double t0 = bench_now();
     for (size_t i = 0; i < g->nout; i++)
         *inserted += base_insert(&d, g->out[i].buf, g->out[i].buf + g->out[i].len);
-    double dt = now() - t0;
+    double dt = bench_now() - t0;
     base_close(&d);
     return dt;
 }
@@ -381,7 +375,7 @@ static double run_baseline(void *zctx, const char *ep, const char *path, struct 
     void *push = zmq_socket(zctx, ZMQ_PUSH);
     zmq_connect(push, ep);
     usleep(100000); /* let the PULL side bind: PUSH would otherwise queue, not fail */
-    double t0 = now();
+    double t0 = bench_now();
     for (size_t i = 0; i < g->nout; i++)
         zmq_send(push, g->out[i].buf, g->out[i].len, 0);
     pthread_join(th, NULL);

@@ -21,6 +21,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "bench.h"
 #include "event_fixture.h"
 #include "keys.h"
 #include "store.h"
@@ -28,13 +29,6 @@
 #include "wire.h"
 
 #define GROUP 32
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 struct cfg {
     double lr;
@@ -110,7 +104,7 @@ static int generate(const char *path, const char *model, size_t n, const char *s
     size_t g = 0;
     uint64_t bseq = 0;
     int64_t t0 = (int64_t)time(NULL) * 1000000000LL - (int64_t)n * 2000000000LL;
-    double start = now();
+    double start = bench_now();
     for (size_t i = (size_t)-1; i != n; i++) {
         struct evfx_batch b = {0};
         uint8_t proc[16], trial[16];
@@ -179,7 +173,7 @@ static int generate(const char *path, const char *model, size_t n, const char *s
             g = 0;
         }
     }
-    double took = now() - start;
+    double took = bench_now() - start;
     fprintf(stderr, "bench_study: %zu trials into %s in %.2f s (best trial %zu writes %s)\n", n,
             path, took, best, model);
     store_close(st);
@@ -206,7 +200,7 @@ static int baseline(const char *path, const char *study)
     size_t n = 0, bytes = 0, cap = 0;
     char **text = NULL;
     size_t *len = NULL;
-    double t = now();
+    double t = bench_now();
     while (sqlite3_step(s) == SQLITE_ROW) {
         if (n == cap) {
             cap = cap ? 2 * cap : 1024;
@@ -218,12 +212,12 @@ static int baseline(const char *path, const char *study)
         memcpy(text[n], sqlite3_column_text(s, 0), len[n]);
         bytes += len[n++];
     }
-    double read_s = now() - t;
-    t = now();
+    double read_s = bench_now() - t;
+    t = bench_now();
     json_t *all = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(all, json_loadb(text[i], len[i], 0, NULL));
-    double parse_s = now() - t;
+    double parse_s = bench_now() - t;
     json_decref(all);
     printf("%.4f %.4f %zu %zu\n", read_s, parse_s, n, bytes);
     for (size_t i = 0; i < n; i++)
