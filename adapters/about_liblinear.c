@@ -1,5 +1,6 @@
 /* about_liblinear.c - the liblinear row of the adapter table (registry.h):
- * its library, the lines liblinear-train -C prints, its refit keys. The
+ * its library, the lines liblinear-train -C and liblinear-predict print,
+ * its refit keys. The
  * hooks are in hook_liblinear.c. */
 #include "registry.h"
 
@@ -31,7 +32,10 @@ static void train_line(struct tt_lines *l, const char *s, const char *end)
 static const char *const libraries[] = {"liblinear.so", NULL};
 /* RATIONALE: the hooks score every (C, p) of find_parameters exactly; the
  * printed line is a rounded copy. */
-static const struct tt_adapter_exe exes[] = {{"liblinear-train", train_line, 1}, {NULL, NULL, 0}};
+/* liblinear-predict trains nothing: its lines (as svm-predict's) are
+ * always read. */
+static const struct tt_adapter_exe exes[] = {
+    {"liblinear-train", train_line, 1}, {"liblinear-predict", tt_lines_predict, 0}, {NULL, NULL, 0}};
 static const char *const refit_ignore[] = {"nr_fold", "model_file", NULL};
 
 /* Global (hidden in the shim): the hooks pass it to adapter_open. */

@@ -17,21 +17,12 @@ static void svm_train_line(struct tt_lines *l, const char *s, const char *end)
     }
 }
 
-/* svm-predict: "Accuracy = 86.6667% (234/270) (classification)", "Mean
- * squared error = X (regression)", "Squared correlation coefficient = X". */
-static void svm_predict_line(struct tt_lines *l, const char *s, const char *end)
-{
-    if (!tt_lines_prefixed(l, s, end, "Accuracy = ", "accuracy", "test", "max") &&
-        !tt_lines_prefixed(l, s, end, "Mean squared error = ", "mse", "test", "min"))
-        tt_lines_prefixed(l, s, end, "Squared correlation coefficient = ", "scc", "test", "max");
-}
-
 static const char *const libraries[] = {"libsvm.so", NULL};
 /* RATIONALE: svm_cross_validation computes cv_* exactly from the folds'
  * predictions; svm-train's printed line is a rounded copy. svm-predict
  * trains nothing, so its lines are always read. */
 static const struct tt_adapter_exe exes[] = {
-    {"svm-train", svm_train_line, 1}, {"svm-predict", svm_predict_line, 0}, {NULL, NULL, 0}};
+    {"svm-train", svm_train_line, 1}, {"svm-predict", tt_lines_predict, 0}, {NULL, NULL, 0}};
 /* A refit (svm-train without -v after a grid search) differs from the
  * search's trials in these and is otherwise the same configuration. */
 static const char *const refit_ignore[] = {"nr_fold", "model_file", NULL};

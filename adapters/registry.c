@@ -117,3 +117,10 @@ int tt_lines_prefixed(struct tt_lines *l, const char *line, const char *end, con
         l->metric(l, name, v, -1, split, direction);
     return 1;
 }
+
+void tt_lines_predict(struct tt_lines *l, const char *s, const char *end)
+{
+    if (!tt_lines_prefixed(l, s, end, "Accuracy = ", "accuracy", "test", "max") &&
+        !tt_lines_prefixed(l, s, end, "Mean squared error = ", "mse", "test", "min"))
+        tt_lines_prefixed(l, s, end, "Squared correlation coefficient = ", "scc", "test", "max");
+}

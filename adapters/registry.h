@@ -78,6 +78,12 @@ int tt_lines_integer(const char **p, const char *end, int64_t *v); /* non-negati
 int tt_lines_prefixed(struct tt_lines *l, const char *line, const char *end, const char *pre,
                       const char *name, const char *split, const char *direction);
 
+/* The lines svm-predict and liblinear-predict both print:
+ * "Accuracy = 86.6667% (234/270) (classification)", "Mean squared error =
+ * X (regression)", "Squared correlation coefficient = X": accuracy, mse,
+ * scc, split test. */
+void tt_lines_predict(struct tt_lines *l, const char *line, const char *end);
+
 /* ---- the row -------------------------------------------------------------- */
 
 struct tt_adapter {

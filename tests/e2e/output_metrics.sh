@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # output_metrics.sh - metrics printed by a program are recorded, and its
 # output stays byte-identical: svm-train -v 5's "Cross Validation Accuracy",
-# svm-predict's "Accuracy = ..." (on the svm-predict process's trial), user
+# svm-predict's and liblinear-predict's "Accuracy = ..." (on that process's trial), user
 # patterns (`tunetrail run --metric NAME=REGEX`) on lines written by a shell
 # (write) and by Python, stdout and stderr; a bad regex exits 2; lines that
 # look like svm-train's in another program are not taken.
 source "$(dirname "$0")/lib/common.sh"
 
-need_exe svm-train svm-predict python3 "$TT_BIN/tunetrail"
+need_exe svm-train svm-predict liblinear-train liblinear-predict python3 "$TT_BIN/tunetrail"
 cp /usr/share/doc/liblinear-tools/examples/heart_scale "$T/heart_scale"
 cd "$T"
 
@@ -72,6 +72,20 @@ import os
 check(len(trials) == 1, "one trial in study predict (got %d)" % len(trials))
 t = trials[0]
 check(os.path.basename(t["exe"]) == "svm-predict", "the trial is svm-predict: %r" % t["exe"])
+check(t["metrics"].get("accuracy") == float(args[0]), "accuracy %r equals the printed %r" % (t["metrics"].get("accuracy"), args[0]))
+' "$printed"
+
+say "liblinear-predict: accuracy on its process's trial, with no --metric"
+liblinear-train heart_scale lin.model >/dev/null
+wrap lpredict lpredict -- liblinear-predict heart_scale lin.model lpredictions
+printed=$(sed -n 's/^Accuracy = \([0-9.]*\)% .*/\1/p' lpredict.bare.out)
+[ -n "$printed" ] || fail "liblinear-predict printed no Accuracy"
+trials_json --study lpredict
+pycheck '
+import os
+check(len(trials) == 1, "one trial in study lpredict (got %d)" % len(trials))
+t = trials[0]
+check(os.path.basename(t["exe"]) == "liblinear-predict", "the trial is liblinear-predict: %r" % t["exe"])
 check(t["metrics"].get("accuracy") == float(args[0]), "accuracy %r equals the printed %r" % (t["metrics"].get("accuracy"), args[0]))
 ' "$printed"
 
