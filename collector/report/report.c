@@ -874,6 +874,12 @@ static void html_header(struct rep *r, const struct report_opts *o)
     fputs("</p>\n", f);
 }
 
+/* "a" or "an" before a search kind ("grid", "random", "other"). */
+static const char *article(const char *w)
+{
+    return *w && strchr("aeiouAEIOU", *w) ? "an" : "a";
+}
+
 static void html_numbers(struct rep *r)
 {
     FILE *f = r->f;
@@ -949,7 +955,7 @@ static void html_numbers(struct rep *r)
     if (kind || js(r->sel, "treatment")) {
         fputs("<p class=\"sub\">", f);
         if (kind) {
-            fputs("The trials look like a <b>", f);
+            fprintf(f, "The trials look like %s <b>", article(kind));
             esc(f, kind);
             fputs("</b> search: ", f);
             esc(f, js(s, "kind.reason"));
@@ -1183,7 +1189,7 @@ static void md_row(FILE *f, const char *what, const char *val)
     fputs(" |\n", f);
 }
 
-static int write_md(struct rep *r)
+static int write_md(struct rep *r, const struct report_opts *o)
 {
     FILE *f = r->f;
     const json_t *s = json_object_get(r->pred, "search");
@@ -1202,8 +1208,12 @@ static int write_md(struct rep *r)
     }
     fputs("; objective `", f);
     md_esc(f, r->obj ? r->obj : "?");
-    fprintf(f, "` (%s is better). Every number below is checkable with `tunetrail verify`.\n\n",
-            r->minimize ? "lower" : "higher");
+    /* Only a signed record can be checked by a reader; a report straight
+     * from the store says where its numbers come from instead. */
+    fprintf(f, "` (%s is better). %s\n\n", r->minimize ? "lower" : "higher",
+            o->keyids ? "Every number below is checkable with `tunetrail verify`."
+                      : "Every number below was computed from the store's study log; it is not a "
+                        "signed record (`tunetrail attest` writes one, `tunetrail verify` checks it).");
     fputs("| | |\n|---|---|\n", f);
     b[0] = '\0';
     const char *k;
@@ -1322,7 +1332,7 @@ static int write_md(struct rep *r)
     fputs("\n", f);
     const char *kind = js(s, "kind.kind");
     if (kind) {
-        fputs("- The trials look like a ", f);
+        fprintf(f, "- The trials look like %s ", article(kind));
         md_esc(f, kind);
         fputs(" search (", f);
         md_esc(f, js(s, "kind.reason"));
@@ -1384,7 +1394,7 @@ int report_write(FILE *out, const struct record *rec, const struct report_opts *
     r.has_rel = jd(jp(r.sel, "released.value"), &r.rel);
     if (prepare(&r, err, errlen) < 0)
         goto out;
-    rc = o->format == REPORT_MD ? write_md(&r) : write_html(&r, o);
+    rc = o->format == REPORT_MD ? write_md(&r, o) : write_html(&r, o);
     if (fflush(out) != 0 || ferror(out)) {
         tt_fail(err, errlen, "write failed: %s", strerror(errno));
         rc = -1;

@@ -146,6 +146,7 @@ grep -q 'rank 1 of 10' "$T/card.md" || fail "md: released rank"
 grep -q 'Never-varied choices (untested defaults) | 1: kernel' "$T/card.md" || fail "md: never-varied"
 grep -q 'n=5: ' "$T/card.md" || fail "md: expected best at n=5"
 grep -q '<script' "$T/card.md" && fail "md: unescaped <script>"
+grep -q 'checkable with `tunetrail verify`' "$T/card.md" || fail "md of a signed record: not said checkable"
 tt report --record "$T/rec.json" --format md -o - | cmp -s - "$T/card.md" || fail "-o - differs from -o FILE"
 echo "[$TT_NAME]   ok: md section"
 
@@ -181,8 +182,22 @@ grep -q ' 4 leaves carried in the record; 4 counted trials' "$S" || fail "study 
 grep -q '<title>libsvm.C</title>' "$S" || fail "study report: no plot of the objective against libsvm.C"
 [ "$(grep -o '<circle class="pt"' "$S" | wc -l)" -ge 8 ] ||
     fail "study report: expected >= 8 trial marks (4 in time order, 4 against libsvm.C)"
-tt report --study small --store "$DB" --format md -o - | grep -q '| Trials tried (failed and killed included) | 4 (' ||
-    fail "study md: trial count"
+tt report --study small --store "$DB" --format md -o "$T/study.md"
+grep -q '| Trials tried (failed and killed included) | 4 (' "$T/study.md" || fail "study md: trial count"
+grep -q 'checkable with' "$T/study.md" && fail "study md (no record, nothing signed) claims to be checkable with verify"
+grep -q 'it is not a signed record' "$T/study.md" || fail "study md does not say it is not a signed record"
+say "a search that is neither grid nor random reads 'an other search'"
+for cg in "0.5 1" "2 1" "8 1" "2 0.5"; do
+    set -- $cg
+    tt_rc rc run --study mixed --store "$DB" -- svm-train -v 3 -c "$1" -g "$2" heart_scale >/dev/null
+    expect_eq "$rc" 0 "svm-train -v 3 -c $1 -g $2 exit code"
+done
+tt report --study mixed --store "$DB" --format md -o "$T/mixed.md" || fail "report --study mixed exited $?"
+tt report --study mixed --store "$DB" -o "$T/mixed.html" || fail "report --study mixed (html) exited $?"
+grep -q 'look like an other search' "$T/mixed.md" || fail "mixed md: no 'look like an other search'"
+grep -q 'look like an <b>other</b> search' "$T/mixed.html" || fail "mixed html: no 'look like an other search'"
+grep -qE 'look like a [aeiou]|look like a <b>[aeiou]' "$T/study.md" "$T/card.md" "$S" "$T/mixed.md" "$T/mixed.html" &&
+    fail "'look like a' before a vowel"
 tt report --study small --store "$DB" --objective cv_accuracy:min -o "$T/min.html" ||
     fail "report --study --objective cv_accuracy:min exited $?"
 grep -q 'lower is better' "$T/min.html" || fail "study report with :min does not say lower is better"
