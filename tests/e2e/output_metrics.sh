@@ -61,33 +61,31 @@ assert all(abs(p["value"] - want) <= 1e-5 * want and p["split"] == "valid" and p
            for p in pts), pts
 PY
 
+# predicted STUDY PROG MODEL - PROG (svm-predict, liblinear-predict) run on
+# heart_scale with MODEL, bare and wrapped: its printed Accuracy is the
+# accuracy metric of its own (only) trial, with no --metric.
+predicted() {
+    local study=$1 prog=$2 model=$3 printed
+    wrap "$study" "$study" -- "$prog" heart_scale "$model" "$study.predictions"
+    printed=$(sed -n 's/^Accuracy = \([0-9.]*\)% .*/\1/p' "$study.bare.out")
+    [ -n "$printed" ] || fail "$prog printed no Accuracy"
+    trials_json --study "$study"
+    pycheck '
+import os
+check(len(trials) == 1, "one trial in study %s (got %d)" % (args[1], len(trials)))
+t = trials[0]
+check(os.path.basename(t["exe"]) == args[2], "the trial is %s: %r" % (args[2], t["exe"]))
+check(t["metrics"].get("accuracy") == float(args[0]), "accuracy %r equals the printed %r" % (t["metrics"].get("accuracy"), args[0]))
+' "$printed" "$study" "$prog"
+}
+
 say "svm-predict: accuracy on the svm-predict process's trial"
 svm-train -c 2 heart_scale heart.model >/dev/null
-wrap predict predict -- svm-predict heart_scale heart.model predictions
-printed=$(sed -n 's/^Accuracy = \([0-9.]*\)% .*/\1/p' predict.bare.out)
-[ -n "$printed" ] || fail "svm-predict printed no Accuracy"
-trials_json --study predict
-pycheck '
-import os
-check(len(trials) == 1, "one trial in study predict (got %d)" % len(trials))
-t = trials[0]
-check(os.path.basename(t["exe"]) == "svm-predict", "the trial is svm-predict: %r" % t["exe"])
-check(t["metrics"].get("accuracy") == float(args[0]), "accuracy %r equals the printed %r" % (t["metrics"].get("accuracy"), args[0]))
-' "$printed"
+predicted predict svm-predict heart.model
 
 say "liblinear-predict: accuracy on its process's trial, with no --metric"
 liblinear-train heart_scale lin.model >/dev/null
-wrap lpredict lpredict -- liblinear-predict heart_scale lin.model lpredictions
-printed=$(sed -n 's/^Accuracy = \([0-9.]*\)% .*/\1/p' lpredict.bare.out)
-[ -n "$printed" ] || fail "liblinear-predict printed no Accuracy"
-trials_json --study lpredict
-pycheck '
-import os
-check(len(trials) == 1, "one trial in study lpredict (got %d)" % len(trials))
-t = trials[0]
-check(os.path.basename(t["exe"]) == "liblinear-predict", "the trial is liblinear-predict: %r" % t["exe"])
-check(t["metrics"].get("accuracy") == float(args[0]), "accuracy %r equals the printed %r" % (t["metrics"].get("accuracy"), args[0]))
-' "$printed"
+predicted lpredict liblinear-predict lin.model
 
 say "--metric: a shell printing loss lines (write), stdout and stderr"
 wrap user shloss --metric 'loss=loss=([0-9.]+)' --metric 'acc=^acc ([0-9.]+)$' -- \
