@@ -12,6 +12,7 @@ pkgs=(
   libfann-dev                            # tests/progs/tt_fann_*.c (FANN adapter)
   darknet                                # libdarknet.so for tests/progs/tt_darknet_train.c (darknet adapter)
   python3 python-is-python3              # svm-grid's shebang is `#!/usr/bin/env python`
+  python3-sklearn                        # tests/e2e: a scikit-learn search with n_jobs=2 (loky workers)
   sqlite3 procps coreutils findutils diffutils
   chromium                               # tests/e2e/report_html.sh opens the HTML report headless
 )
