@@ -41,11 +41,20 @@
 #define TT_SPOOL_SHIM_GLOB TT_SPOOL_SHIM "*" TT_SPOOL_EXT
 #define TT_SPOOL_SHIM_BARE_GLOB TT_SPOOL_SHIM TT_SPOOL_BARE TT_SPOOL_SEP "*" TT_SPOOL_EXT
 #define TT_SPOOL_SHIM_SESSION_GLOB_FMT TT_SPOOL_SHIM "%s" TT_SPOOL_SEP "*" TT_SPOOL_EXT /* session hex */
+/* Subdirectory where `tunetrail flush` keeps files it found damaged, under
+ * their own names; no glob above matches there, so they are never reshipped. */
+#define TT_SPOOL_DAMAGED "damaged"
 
+/* A batch may span consecutive BATCH frames with one batch_seq ("parts",
+ * each a Batch with the same header and a run of the events: agent spools,
+ * collector/agent/spool.c), so damage costs one part. Readers join them;
+ * a reader that does not treats each part as a batch and loses nothing.
+ * META frames are redundant copies; readers that do not know them skip them. */
 enum tt_frame_kind {
-    TT_FRAME_BATCH = 1, /* payload: a packed tunetrail.Batch */
+    TT_FRAME_BATCH = 1, /* payload: a packed tunetrail.Batch, or one part of it */
     TT_FRAME_ACKED = 2, /* payload: u64 LE batch_seq the collector committed */
-    TT_FRAME_META = 3,  /* payload: a packed Batch holding session metadata */
+    TT_FRAME_META = 3,  /* payload: a packed Batch (the header of the batch it was
+                         * copied from) holding a copy of the session's SessionStart */
 };
 
 enum wire_frame_status {

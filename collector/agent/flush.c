@@ -11,10 +11,16 @@
  * bare runs the root-fallback trials) into new batches from a fresh sender
  * uuid, spooled first in a flush spool of our own (an agent-*.spool, so a
  * failed flush is picked up by the next). A file is deleted only once every
- * batch holding its events is acked. */
+ * batch holding its events is acked.
+ * Damage: the reader skips a damaged frame and resyncs on the next valid one
+ * (spool.c); every skip is reported with its file and byte offset, and a
+ * damaged file is moved to spool/damaged/ (hard link first, so its shipped
+ * records are out of the spool dir only once they are delivered) instead of
+ * being deleted. */
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +65,33 @@ static void names_free(struct names *ns)
 struct flush_tally {
     uint64_t events, dups;
     size_t files, kept, kept_events, live;
+    size_t damaged_files, damaged_regions, damaged_bytes;
 };
+
+/* Says what the reader skipped in path and keeps the file under damaged/;
+ * counts it. Returns -1 if the file could not be kept (then it must not be
+ * deleted). */
+static int report_damage(const char *path, const struct spool_contents *sc, struct flush_tally *t)
+{
+    if (!sc->ndamage)
+        return 0;
+    char kept[PATH_MAX], err[TT_ERR_MAX];
+    for (size_t i = 0; i < sc->ndamage; i++)
+        fprintf(stderr, "tunetrail flush: %s: skipped %zu damaged bytes at offset %zu (%s)\n", path,
+                sc->damage[i].len, sc->damage[i].off, sc->damage[i].why);
+    for (size_t i = 0; i < sc->nbatch; i++)
+        if (sc->batch[i].recovered)
+            fprintf(stderr, "tunetrail flush: %s: session start recovered from its copy\n", path);
+    t->damaged_files++;
+    t->damaged_regions += sc->ndamage;
+    t->damaged_bytes += sc->damaged_bytes;
+    if (spool_keep_damaged(path, kept, sizeof kept, err, sizeof err) < 0) {
+        fprintf(stderr, "tunetrail flush: %s\n", err);
+        return -1;
+    }
+    fprintf(stderr, "tunetrail flush: %s: the rest was read; the file is kept as %s\n", path, kept);
+    return 0;
+}
 
 /* Sorts the spool directory's files into dead-or-live agents' spools, shim
  * spools of sessions, and shim spools of bare runs (paths malloc'd). */
@@ -120,6 +152,12 @@ static void flush_agent_spool(tt_sink *sink, const char *path, struct flush_tall
         t->kept++;
         return;
     }
+    if (report_damage(path, &sc, t) < 0) {
+        spool_contents_free(&sc);
+        close(fd);
+        t->kept++;
+        return;
+    }
     uint8_t sender[16] = {0};
     tt_ship *ship = ship_new(sink, fd, sender);
     for (size_t k = 0; ship && k < sc.nbatch; k++)
@@ -148,6 +186,7 @@ static void feed_shim_spools(tt_trials *trials, struct names *ns, int *taken, st
             fprintf(stderr, "tunetrail flush: %s\n", err);
         if (r <= 0)
             continue;
+        report_damage(ns->v[i], &sc, t); /* spool_take_shim kept it already */
         for (size_t k = 0; k < sc.nbatch; k++)
             if (trials_feed(trials, -1, sc.batch[k].buf, sc.batch[k].len, err, sizeof err) < 0)
                 fprintf(stderr, "tunetrail flush: %s: %s\n", ns->v[i], err);
@@ -225,15 +264,19 @@ int agent_flush(const struct agent_flush_opts *o)
         flush_shim_group(sink, dir, &shims, 0, &t);
     if (bare.n)
         flush_shim_group(sink, dir, &bare, 1, &t);
-    printf("tunetrail flush: shipped %llu events from %zu spool files to %s (%llu already stored)\n",
+    printf("tunetrail flush: shipped %llu events from %zu spool files to %s (%llu already stored)",
            (unsigned long long)t.events, t.files, sink_dest(sink), (unsigned long long)t.dups);
+    if (t.damaged_files)
+        printf("; skipped %zu damaged regions (%zu bytes) in %zu files, kept in %s/" TT_SPOOL_DAMAGED,
+               t.damaged_regions, t.damaged_bytes, t.damaged_files, dir);
+    printf("\n");
     if (t.live)
         fprintf(stderr, "tunetrail flush: %zu spool files of processes still running left for a later flush\n",
                 t.live);
     if (t.kept)
         fprintf(stderr, "tunetrail flush: %zu records in %zu spool files not delivered; kept in %s\n",
                 t.kept_events, t.kept, dir);
-    rc = t.kept ? 1 : 0;
+    rc = t.kept ? 1 : t.damaged_files ? 3 : 0;
 out:
     sink_close(sink);
     names_free(&agents);

@@ -16,7 +16,11 @@ static void flush_usage(FILE *f)
                "(--store, else $TUNETRAIL_STORE, else $TUNETRAIL_HOME/trail.db).\n"
                "Spools of processes still running (their spool file is locked) are left for a\n"
                "later flush.\n"
-               "Exits 0 when everything else was delivered, 1 if some records remain spooled.\n");
+               "A damaged spool file is read around its damage (each damaged frame is skipped,\n"
+               "named on stderr by file and byte offset); the file is then moved to\n"
+               "$TUNETRAIL_HOME/spool/damaged/ instead of being deleted.\n"
+               "Exit status: 0 everything delivered; 1 some records remain spooled (run flush\n"
+               "again); 3 everything readable was delivered but damaged frames were skipped.\n");
 }
 
 int cmd_flush(int argc, char **argv)
