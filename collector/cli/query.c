@@ -144,7 +144,8 @@ static void studies_usage(FILE *f)
                "Lists every study in the store with its trial counts by status, sessions,\n"
                "and first/last activity. A trial of any status counts.\n\n"
                "  --json        one JSON object per line: study, trials, ok, failed, crashed,\n"
-               "                killed, running, sessions, first, last\n"
+               "                killed, running, sessions, first, last, conventions (each\n"
+               "                tunetrail.ini its sessions ran with: file, sha256, sessions)\n"
                "  --store PATH  SQLite store (default $TUNETRAIL_STORE, else\n"
                "                $TUNETRAIL_HOME/trail.db)\n");
 }
@@ -175,9 +176,29 @@ int cmd_studies(int argc, char **argv)
     if (!o.json)
         printf("%-24s %7s %6s %6s %7s %6s %7s %8s  %-24s\n", "STUDY", "TRIALS", "OK", "FAILED",
                "CRASHED", "KILLED", "RUNNING", "SESSIONS", "LAST");
-    size_t i;
-    json_t *j;
+    size_t i, k;
+    json_t *j, *c;
+    json_t *convs = json_array(); /* per study: its distinct tunetrail.ini files */
     json_array_foreach(all, i, j) {
+        json_t *list = store_read_conventions(q.r, jstr(j, "study"), NULL, err, sizeof err);
+        json_t *files = json_array();
+        json_array_foreach(list, k, c)
+        {
+            size_t m;
+            json_t *f;
+            json_array_foreach(files, m, f) if (!strcmp(jstr(f, "file"), jstr(c, "file")) &&
+                                                !strcmp(jstr(f, "sha256"), jstr(c, "sha256"))) break;
+            if (m == json_array_size(files))
+                json_array_append_new(files, json_pack("{s:O,s:O,s:I}", "file",
+                                                       json_object_get(c, "file"), "sha256",
+                                                       json_object_get(c, "sha256"), "sessions",
+                                                       (json_int_t)0));
+            f = json_array_get(files, m);
+            json_object_set_new(f, "sessions", json_integer(jint(f, "sessions") + 1));
+        }
+        json_decref(list);
+        json_object_set(j, "conventions", files);
+        json_array_append_new(convs, files);
         if (o.json)
             print_json_line(j);
         else
@@ -185,6 +206,11 @@ int cmd_studies(int argc, char **argv)
                    jint(j, "trials"), jint(j, "ok"), jint(j, "failed"), jint(j, "crashed"),
                    jint(j, "killed"), jint(j, "running"), jint(j, "sessions"), jstr(j, "last"));
     }
+    json_array_foreach(all, i, j) json_array_foreach(json_array_get(convs, i), k, c) if (!o.json)
+        printf("%s: conventions from %s (sha256 %.16s..., %lld session%s)\n", jstr(j, "study"),
+               jstr(c, "file"), jstr(c, "sha256"), jint(c, "sessions"),
+               jint(c, "sessions") == 1 ? "" : "s");
+    json_decref(convs);
     json_decref(all);
     q_close(&q);
     return 0;
@@ -766,7 +792,9 @@ static void show_usage(FILE *f)
                "  --json        one JSON object: the `trials --json` fields plus param_sources,\n"
                "                metric_points, param_points (every value each param took, in\n"
                "                order), processes (nearest first), opened_by, error,\n"
-               "                evaluation_of (the trial an evaluation evaluates, else null)\n"
+               "                evaluation_of (the trial an evaluation evaluates, else null),\n"
+               "                conventions (the tunetrail.ini its session ran with: file,\n"
+               "                sha256, metric, trial; else null)\n"
                "  --store PATH  SQLite store (default $TUNETRAIL_STORE, else\n"
                "                $TUNETRAIL_HOME/trail.db)\n");
 }
@@ -841,6 +869,9 @@ static void show_human(json_t *t)
     printf("  started:    %s\n  ended:      %s\n",
            *jstr(t, "started") ? jstr(t, "started") : "-", *jstr(t, "ended") ? jstr(t, "ended") : "-");
     printf("  session:    %s\n", *jstr(t, "session") ? jstr(t, "session") : "(bare run)");
+    json_t *conv = json_object_get(t, "conventions");
+    if (json_is_object(conv))
+        printf("  conventions: %s (sha256 %.16s...)\n", jstr(conv, "file"), jstr(conv, "sha256"));
     printf("  exe:        %s\n  argv:       ", jstr(t, "exe"));
     print_argv(json_object_get(t, "argv"));
     printf("\nparams (%zu):\n", json_object_size(json_object_get(t, "params")));
@@ -943,6 +974,14 @@ int cmd_show(int argc, char **argv)
         fprintf(stderr, "tunetrail show: %s\n", err);
         goto out;
     }
+    /* The tunetrail.ini its session ran with (the last, if a session had several). */
+    json_t *conv = *jstr(t, "session")
+                       ? store_read_conventions(q.r, NULL, jstr(t, "session"), err, sizeof err)
+                       : NULL;
+    json_t *c = json_array_get(conv, json_array_size(conv) - 1);
+    json_object_set(t, "conventions", c ? c : json_null());
+    json_object_del(json_object_get(t, "conventions"), "session");
+    json_decref(conv);
     if (o.json)
         print_json_line(t);
     else
