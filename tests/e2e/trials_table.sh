@@ -74,20 +74,33 @@ check([t["params"]["libsvm.C"] for t in trials] == ["8", "0.5", "2", "32", "4"],
 
 say "start order, not id order: two pattern trials whose ids are the reverse of their starts"
 # `cat p` starts first and blocks until sh opens p for writing (which
-# waits for that reader), `cat heart_scale` runs and ends, then sh closes p.
-# A pattern trial gets its id when its process ends, so the first started
-# has the larger id.
+# waits for that reader); `cat /dev/null` runs and ends; once its trial is
+# in the store (the only trial there: a sync point, polled with sqlite3
+# because an ASan-built tunetrail cannot run under the shim), sh closes p
+# and `cat p` ends. A pattern trial gets its id when the agent sees its
+# process end, so the first started has the larger id. (Waiting for the store, not for time: the agent may hold a process's
+# end while it hashes its files.)
 mkfifo "$T/p"
-tt_rc rc run --study order --trial cat --store "$DB" -- sh -c \
-    'cat p >/dev/null & exec 3>p; cat heart_scale >/dev/null; exec 3>&-; wait'
+ODB=$T/order.db # its own store: the sync point counts its trials
+tt_rc rc run --study order --trial cat --store "$ODB" -- sh -c \
+    'cat p >/dev/null & exec 3>p; cat /dev/null
+     /usr/bin/python3 -c "$0" "$1"; exec 3>&-; wait' '
+import sqlite3, sys, time
+while True:  # until the first trial is stored (bounded by the test timeout)
+    try:
+        if sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM trials").fetchone()[0]:
+            break
+    except sqlite3.Error:
+        pass
+    time.sleep(0.1)' "$ODB"
 expect_eq "$rc" 0 "tunetrail run of the two cats"
-tt trials --store "$DB" --study order >"$T/order.txt" || fail "tunetrail trials --study order failed"
+tt trials --store "$ODB" --study order >"$T/order.txt" || fail "tunetrail trials --study order failed"
 table "$T/order.txt"
-trials_json --study order
+tt trials --store "$ODB" --study order --json >"$T/trials.json" || fail "tunetrail trials --json --study order failed"
 pycheck '
 rows = json.load(open(args[0]))["rows"]
 check(len(trials) == 2, "2 trials (got %d)" % len(trials))
-check([t["argv"][1] for t in trials] == ["p", "heart_scale"], "--json: cat p (started first) first")
+check([t["argv"][1] for t in trials] == ["p", "/dev/null"], "--json: cat p (started first) first")
 check(trials[0]["started"] <= trials[1]["started"], "--json: in start order")
 check(trials[0]["id"] > trials[1]["id"], "the first started has the larger id (else this check proves nothing)")
 check([int(r["ID"]) for r in rows] == [t["id"] for t in trials], "the table lists them in start order too")
