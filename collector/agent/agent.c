@@ -381,6 +381,17 @@ static void emit_session_start(struct run *r)
     ss.tool_version = TT_VERSION;
     if (trials_emit(r->trials, &ev, r->err, sizeof r->err) < 0)
         run_error(r);
+    if (!r->o->conventions)
+        return;
+    /* The lab conventions this run used, next to the session they apply to. */
+    Tunetrail__Event nev = TUNETRAIL__EVENT__INIT;
+    Tunetrail__Note note = TUNETRAIL__NOTE__INIT;
+    nev.kind_case = TUNETRAIL__EVENT__KIND_NOTE;
+    nev.note = &note;
+    note.level = "conventions";
+    note.text = (char *)r->o->conventions;
+    if (trials_emit(r->trials, &nev, r->err, sizeof r->err) < 0)
+        run_error(r);
 }
 
 static void emit_session_end(struct run *r)
@@ -657,7 +668,10 @@ static void run_finish(struct run *r)
     take_shim_spools(r->trials, r->ship, r->spool_dir, r->hex);
     if (trials_finish(r->trials, 1, r->err, sizeof r->err) < 0)
         run_error(r);
-    if (r->o->npatterns == 0 && trials_root_fallback(r->trials, r->err, sizeof r->err) < 0)
+    /* tunetrail.ini's patterns are the lab's, not a word about this command:
+     * when they matched nothing, the command is its own trial as usual. */
+    if (r->o->npatterns == r->o->npatterns_ini &&
+        trials_root_fallback(r->trials, r->err, sizeof r->err) < 0)
         run_error(r);
     emit_session_end(r);
     if (ship_seal(r->ship, r->err, sizeof r->err) < 0)

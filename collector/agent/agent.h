@@ -17,7 +17,10 @@ struct agent_run_opts {
     const char *store;       /* --store, or NULL: $TUNETRAIL_STORE, else the home's trail.db */
     char *const *patterns;   /* --trial globs */
     size_t npatterns;
+    size_t npatterns_ini;    /* the last of them came from tunetrail.ini, not --trial */
     char *metrics_env;       /* "TUNETRAIL_METRICS=..." for the command, checked; or NULL */
+    const char *conventions; /* JSON text of the tunetrail.ini used (cli/labini.h), recorded
+                                as the session's Note of level "conventions"; or NULL */
     char *const *cmd;        /* the command and its arguments, NULL-terminated */
     size_t ncmd;             /* >= 1 */
 };

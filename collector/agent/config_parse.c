@@ -121,6 +121,7 @@ static int add_kv(struct config_parse_list *out, char *key, const char *value, s
         goto err;
     }
     out->kv[out->n].key = key;
+    out->kv[out->n].line = 0;
     out->kv[out->n++].value = v;
     return 0;
 err:
@@ -257,10 +258,13 @@ static int parse_lines(enum config_parse_format f, const char *name, const char 
             char *full = !cur ? strdup(key)
                          : cur->count > 1 ? joinf("%s[%u].%s", cur->name, cur->seen - 1, key)
                                           : joinf("%s.%s", cur->name, key);
+            size_t before = out->n;
             if (add_kv(out, full, val, strlen(val)) < 0) {
                 tt_fail(err, errlen, "%s: out of memory", name);
                 goto err;
             }
+            if (out->n > before)
+                out->kv[before].line = lineno;
         }
     }
     rc = 0;

@@ -39,8 +39,9 @@ enum config_parse_format {
 };
 
 struct config_parse_kv {
-    char *key;   /* owned */
-    char *value; /* owned */
+    char *key;     /* owned */
+    char *value;   /* owned */
+    unsigned line; /* INI / key=value: the line it came from (1-based); else 0 */
 };
 
 /* Params of one file, in file order. Zero-initialise before first use. */

@@ -17,12 +17,15 @@
 #include "util.h"
 
 struct qopts {
-    int json, help, head;
-    const char *store, *study;
+    int json, help, head, csv;
+    long top; /* --top N, or -1 */
+    const char *store, *study, *sort;
 };
 
 /* Flags a command takes beyond --json, --store and --help. */
-enum { Q_STUDY = 1, Q_HEAD = 2 };
+enum { Q_STUDY = 1, Q_HEAD = 2, Q_TABLE = 4 /* --sort, --top, --csv */ };
+
+#define TRIALS_METRIC_COLS 3 /* metric columns of the trials table */
 
 /* Parses the shared flags; `allow` (Q_*) says which of the others this
  * command takes. Returns 0, or 2 after printing usage for a bad flag. */
@@ -31,9 +34,12 @@ static int parse(int argc, char **argv, int allow, struct qopts *o, void (*usage
     static const struct option longopts[] = {
         {"json", no_argument, NULL, 'j'},          {"store", required_argument, NULL, 's'},
         {"study", required_argument, NULL, 'S'},   {"help", no_argument, NULL, 'h'},
-        {"head", no_argument, NULL, 'H'},          {NULL, 0, NULL, 0},
+        {"head", no_argument, NULL, 'H'},          {"sort", required_argument, NULL, 'o'},
+        {"top", required_argument, NULL, 'n'},     {"csv", no_argument, NULL, 'c'},
+        {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
+    o->top = -1;
     optind = 0; /* glibc: full re-initialisation, argv[0] is the subcommand */
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -49,6 +55,24 @@ static int parse(int argc, char **argv, int allow, struct qopts *o, void (*usage
             if (!(allow & Q_HEAD))
                 goto bad;
             o->head = 1;
+            break;
+        case 'o':
+        case 'n':
+        case 'c':
+            if (!(allow & Q_TABLE))
+                goto bad;
+            if (c == 'o')
+                o->sort = optarg;
+            else if (c == 'c')
+                o->csv = 1;
+            else {
+                char *end;
+                o->top = strtol(optarg, &end, 10);
+                if (!*optarg || *end || o->top < 0) {
+                    fprintf(stderr, "tunetrail: --top %s: expected a count (0, 1, 2, ...)\n", optarg);
+                    return 2;
+                }
+            }
             break;
         case 'h': o->help = 1; usage(stdout); return 0;
         default: goto bad;
@@ -120,7 +144,8 @@ static void studies_usage(FILE *f)
                "Lists every study in the store with its trial counts by status, sessions,\n"
                "and first/last activity. A trial of any status counts.\n\n"
                "  --json        one JSON object per line: study, trials, ok, failed, crashed,\n"
-               "                killed, running, sessions, first, last\n"
+               "                killed, running, sessions, first, last, conventions (each\n"
+               "                tunetrail.ini its sessions ran with: file, sha256, sessions)\n"
                "  --store PATH  SQLite store (default $TUNETRAIL_STORE, else\n"
                "                $TUNETRAIL_HOME/trail.db)\n");
 }
@@ -151,9 +176,29 @@ int cmd_studies(int argc, char **argv)
     if (!o.json)
         printf("%-24s %7s %6s %6s %7s %6s %7s %8s  %-24s\n", "STUDY", "TRIALS", "OK", "FAILED",
                "CRASHED", "KILLED", "RUNNING", "SESSIONS", "LAST");
-    size_t i;
-    json_t *j;
+    size_t i, k;
+    json_t *j, *c;
+    json_t *convs = json_array(); /* per study: its distinct tunetrail.ini files */
     json_array_foreach(all, i, j) {
+        json_t *list = store_read_conventions(q.r, jstr(j, "study"), NULL, err, sizeof err);
+        json_t *files = json_array();
+        json_array_foreach(list, k, c)
+        {
+            size_t m;
+            json_t *f;
+            json_array_foreach(files, m, f) if (!strcmp(jstr(f, "file"), jstr(c, "file")) &&
+                                                !strcmp(jstr(f, "sha256"), jstr(c, "sha256"))) break;
+            if (m == json_array_size(files))
+                json_array_append_new(files, json_pack("{s:O,s:O,s:I}", "file",
+                                                       json_object_get(c, "file"), "sha256",
+                                                       json_object_get(c, "sha256"), "sessions",
+                                                       (json_int_t)0));
+            f = json_array_get(files, m);
+            json_object_set_new(f, "sessions", json_integer(jint(f, "sessions") + 1));
+        }
+        json_decref(list);
+        json_object_set(j, "conventions", files);
+        json_array_append_new(convs, files);
         if (o.json)
             print_json_line(j);
         else
@@ -161,6 +206,11 @@ int cmd_studies(int argc, char **argv)
                    jint(j, "trials"), jint(j, "ok"), jint(j, "failed"), jint(j, "crashed"),
                    jint(j, "killed"), jint(j, "running"), jint(j, "sessions"), jstr(j, "last"));
     }
+    json_array_foreach(all, i, j) json_array_foreach(json_array_get(convs, i), k, c) if (!o.json)
+        printf("%s: conventions from %s (sha256 %.16s..., %lld session%s)\n", jstr(j, "study"),
+               jstr(c, "file"), jstr(c, "sha256"), jint(c, "sessions"),
+               jint(c, "sessions") == 1 ? "" : "s");
+    json_decref(convs);
     json_decref(all);
     q_close(&q);
     return 0;
@@ -169,58 +219,440 @@ int cmd_studies(int argc, char **argv)
 /* ---- tunetrail trials */
 static void trials_usage(FILE *f)
 {
-    fprintf(f, "usage: tunetrail trials [--study NAME] [--json] [--store PATH]\n\n"
+    fprintf(f, "usage: tunetrail trials [--study NAME] [--sort [+|-]NAME] [--top N]\n"
+               "                        [--json | --csv] [--store PATH]\n\n"
                "Lists the trials of a study (every status: ok, failed, crashed, killed,\n"
-               "running), oldest first. `tunetrail show ID` gives everything about one.\n\n"
-               "  --study NAME  only this study (default $TUNETRAIL_STUDY, else all studies)\n"
-               "  --json        one JSON object per line: id, uuid, study, status, exe, argv,\n"
-               "                params, metrics, inputs, outputs, started, ended, exit_code,\n"
-               "                signal, process, session, framework, evaluations\n"
-               "                (test metrics of later runs that read this trial's model;\n"
-               "                `trial` is the evaluation's own trial id)\n"
-               "  --store PATH  SQLite store (default $TUNETRAIL_STORE, else\n"
-               "                $TUNETRAIL_HOME/trail.db)\n");
+               "running) in the order they started. `tunetrail show ID` gives everything\n"
+               "about one.\n\n"
+               "The table shows, left to right: id, status, the metrics the trials reported\n"
+               "(valid-split ones first, then test, unsplit, train; at most %d, the others\n"
+               "are named below the table and are in --csv and --json), every param key\n"
+               "that varies among the study's trials (more than one value, or missing in\n"
+               "some), the start time and the program. Params with one value in every\n"
+               "trial are listed once, below the table.\n\n"
+               "  --study NAME     only this study (default $TUNETRAIL_STUDY, else all studies)\n"
+               "  --sort NAME      order by metric NAME (or by param NAME), best first: highest\n"
+               "                   first for a metric recorded with direction max, lowest first\n"
+               "                   for min; a metric without a recorded direction (--metric\n"
+               "                   patterns) and a param sort highest first. -NAME: highest\n"
+               "                   first, +NAME: lowest first. Trials without a value come\n"
+               "                   last; ties keep start order. Numbers compare as numbers.\n"
+               "  --top N          only the first N after sorting; without --sort, the N best\n"
+               "                   by the table's first metric\n"
+               "  --json           one JSON object per line: id, uuid, study, status, exe, argv,\n"
+               "                   params, metrics, inputs, outputs, started, ended, exit_code,\n"
+               "                   signal, process, session, framework, evaluations\n"
+               "                   (test metrics of later runs that read this trial's model;\n"
+               "                   `trial` is the evaluation's own trial id)\n"
+               "  --csv            RFC 4180 CSV (CRLF line ends, quotes doubled), one row per\n"
+               "                   trial: trial, status, started, ended, study, exe, exit_code,\n"
+               "                   signal, uuid, then every metric (last value; a test metric\n"
+               "                   from an evaluation when the trial has no metric of that\n"
+               "                   name), then every param key. A param or metric named like an\n"
+               "                   earlier column is prefixed `param:` / `metric:`. Empty cell:\n"
+               "                   no value. Reads back with pandas.read_csv, R's read.csv,\n"
+               "                   Python's csv module.\n"
+               "  --store PATH     SQLite store (default $TUNETRAIL_STORE, else\n"
+               "                   $TUNETRAIL_HOME/trail.db)\n",
+            TRIALS_METRIC_COLS);
 }
 
-/* "k=v k=v" of a trial's params, cut to fit a table column. */
-static void params_line(json_t *params, char *out, size_t outlen)
+/* A metric column of the table / CSV. */
+struct mcol {
+    const char *name, *split, *direction; /* borrowed from the kinds object */
+    long long trials;
+};
+
+/* A param key: how many distinct values it takes and how many trials have it. */
+struct pkey {
+    const char *key; /* borrowed from the keys object */
+    json_t *values;  /* value -> true */
+    size_t present;
+    int varied;
+};
+
+/* Whether a param key gets its own column in the table (and comes first
+ * among the params of the CSV). Today: it took more than one value among
+ * the listed trials (missing counts as a value). Param roles (choice, path,
+ * seed, info) will narrow this to the choices. */
+static int shown_as_varied(const struct pkey *k, size_t ntrials)
 {
-    const char *k;
-    json_t *v;
-    size_t len = 0;
-    out[0] = 0;
-    json_object_foreach(params, k, v)
-    {
-        int n = snprintf(out + len, outlen - len, "%s%s=%s", len ? " " : "", k,
-                         json_string_value(v) ? json_string_value(v) : "");
-        if (n < 0 || (size_t)n >= outlen - len) {
-            if (outlen > 4)
-                strcpy(out + outlen - 4, "...");
+    size_t distinct = json_object_size(k->values) + (k->present < ntrials);
+    return distinct > 1;
+}
+
+/* valid < test < unsplit < train < anything else: the objective first. */
+static int split_rank(const char *split)
+{
+    static const char *order[] = {"valid", "test", "", "train"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(split ? split : "", order[i]))
+            return i;
+    return 4;
+}
+
+static int mcol_cmp(const void *a, const void *b)
+{
+    const struct mcol *x = a, *y = b;
+    int rx = split_rank(x->split), ry = split_rank(y->split);
+    if (rx != ry)
+        return rx - ry;
+    if (x->trials != y->trials)
+        return x->trials > y->trials ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+/* The value of metric name for trial t: its own last value, else the last
+ * test value an evaluation reported on it. NULL if none. */
+static json_t *trial_metric(json_t *t, const char *name)
+{
+    json_t *v = json_object_get(json_object_get(t, "metrics"), name);
+    if (json_is_number(v))
+        return v;
+    json_t *e, *last = NULL;
+    size_t i;
+    json_array_foreach(json_object_get(t, "evaluations"), i, e)
+        if (!strcmp(jstr(e, "metric"), name) && json_is_number(json_object_get(e, "value")))
+            last = json_object_get(e, "value");
+    return last;
+}
+
+/* Shortest text that reads back as the same double (CSV keeps every bit). */
+static void real_text(double d, char *out, size_t n)
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, n, "%.*g", prec, d);
+        if (strtod(out, NULL) == d)
             return;
-        }
-        len += (size_t)n;
     }
 }
 
-struct trials_out {
-    int json;
-    json_t *rows; /* the table's rows, when not --json */
+/* What a trial is sorted by: a metric, else a param. */
+struct sortkey {
+    const char *name;
+    int metric, desc;
 };
 
-/* store_read_trials' callback: --json prints each trial as it comes. */
+struct sortrow {
+    json_t *t;
+    size_t pos;     /* start order */
+    int have, num;  /* a value; it is a number */
+    double d;
+    const char *s;
+};
+
+static int sortrow_cmp(const void *a, const void *b, void *arg)
+{
+    const struct sortrow *x = a, *y = b;
+    int desc = *(const int *)arg, c = 0;
+    if (x->have != y->have)
+        return x->have ? -1 : 1; /* no value: last, whatever the direction */
+    if (x->have && x->num && y->num)
+        c = x->d < y->d ? -1 : x->d > y->d;
+    else if (x->have && x->num != y->num)
+        c = x->num ? -1 : 1; /* numbers before text */
+    else if (x->have)
+        c = strcmp(x->s, y->s);
+    if (c)
+        return desc ? -c : c;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Fills r from trial t for key k. */
+static void sortrow_fill(struct sortrow *r, json_t *t, size_t pos, const struct sortkey *k)
+{
+    memset(r, 0, sizeof *r);
+    r->t = t;
+    r->pos = pos;
+    if (k->metric) {
+        json_t *v = trial_metric(t, k->name);
+        if ((r->have = r->num = v != NULL))
+            r->d = json_number_value(v);
+        return;
+    }
+    const char *s = json_string_value(json_object_get(json_object_get(t, "params"), k->name));
+    if (!(r->have = s != NULL))
+        return;
+    r->s = s;
+    char *end;
+    r->d = strtod(s, &end);
+    r->num = *s && !*end;
+}
+
+/* One CSV field (RFC 4180): quoted when it holds a comma, quote, CR or LF. */
+static void csv_field(const char *s, int first)
+{
+    if (!first)
+        putchar(',');
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"')
+            putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+/* A CSV header name: name, or prefix:name when an earlier column took it. */
+static void csv_name(json_t *taken, const char *prefix, const char *name, int first)
+{
+    if (!json_object_get(taken, name)) {
+        json_object_set_new(taken, name, json_true());
+        csv_field(name, first);
+        return;
+    }
+    char *p = NULL;
+    if (asprintf(&p, "%s:%s", prefix, name) < 0)
+        p = NULL;
+    csv_field(p ? p : name, first);
+    free(p);
+}
+
+static void csv_out(json_t **rows, size_t n, const struct mcol *mc, size_t nm,
+                    const struct pkey *pk, size_t np)
+{
+    static const char *fixed[] = {"trial", "status", "started", "ended", "study",
+                                  "exe",   "exit_code", "signal", "uuid"};
+    json_t *taken = json_object();
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+        csv_name(taken, "", fixed[i], i == 0);
+    for (size_t i = 0; i < nm; i++)
+        csv_name(taken, "metric", mc[i].name, 0);
+    for (size_t i = 0; i < np; i++)
+        csv_name(taken, "param", pk[i].key, 0);
+    fputs("\r\n", stdout);
+    json_decref(taken);
+    for (size_t r = 0; r < n; r++) {
+        json_t *t = rows[r], *v;
+        char num[32];
+        for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
+            v = json_object_get(t, i == 0 ? "id" : fixed[i]);
+            if (json_is_integer(v))
+                snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+            csv_field(json_is_integer(v) ? num : json_is_string(v) ? json_string_value(v) : "",
+                      i == 0);
+        }
+        for (size_t i = 0; i < nm; i++) {
+            num[0] = 0;
+            if ((v = trial_metric(t, mc[i].name)))
+                real_text(json_number_value(v), num, sizeof num);
+            csv_field(num, 0);
+        }
+        json_t *params = json_object_get(t, "params");
+        for (size_t i = 0; i < np; i++) {
+            const char *s = json_string_value(json_object_get(params, pk[i].key));
+            csv_field(s ? s : "", 0);
+        }
+        fputs("\r\n", stdout);
+    }
+}
+
+/* A table cell: s, or its last w-3 characters after "..." when longer (the
+ * end of a path or list tells values apart). */
+static void cell(const char *s, int w, int right)
+{
+    int len = (int)strlen(s);
+    if (len <= w)
+        printf(right ? "%*s" : "%-*s", w, s);
+    else
+        printf("...%s", s + len - (w - 3));
+}
+
+#define TRIALS_COL_MAX 40 /* a varied key's column, at most */
+
+static void table_out(json_t **rows, size_t n, size_t ntotal, const struct mcol *mc, size_t nm,
+                      const struct pkey *pk, size_t np)
+{
+    size_t nshow = nm < TRIALS_METRIC_COLS ? nm : TRIALS_METRIC_COLS;
+    int wid = 2, wst = 6, wexe = 3;
+    int *wm = calloc(nshow + 1, sizeof *wm), *wp = calloc(np + 1, sizeof *wp);
+    char num[32];
+    for (size_t i = 0; i < nshow; i++)
+        wm[i] = (int)strlen(mc[i].name);
+    for (size_t i = 0; i < np; i++)
+        wp[i] = pk[i].varied ? (int)strlen(pk[i].key) : 0;
+    for (size_t r = 0; r < n; r++) {
+        json_t *t = rows[r];
+        const char *exe = strrchr(jstr(t, "exe"), '/');
+        exe = exe ? exe + 1 : jstr(t, "exe");
+        int w = snprintf(num, sizeof num, "%lld", jint(t, "id"));
+        wid = w > wid ? w : wid;
+        wst = (int)strlen(jstr(t, "status")) > wst ? (int)strlen(jstr(t, "status")) : wst;
+        wexe = (int)strlen(exe) > wexe ? (int)strlen(exe) : wexe;
+        for (size_t i = 0; i < nshow; i++) {
+            json_t *v = trial_metric(t, mc[i].name);
+            w = v ? snprintf(num, sizeof num, "%.6g", json_number_value(v)) : 1;
+            wm[i] = w > wm[i] ? w : wm[i];
+        }
+        for (size_t i = 0; i < np; i++) {
+            const char *s = json_string_value(json_object_get(json_object_get(t, "params"), pk[i].key));
+            w = s ? (int)strlen(s) : 1;
+            if (pk[i].varied && w > wp[i])
+                wp[i] = w;
+        }
+    }
+    for (size_t i = 0; i < np; i++)
+        wp[i] = wp[i] > TRIALS_COL_MAX ? TRIALS_COL_MAX : wp[i];
+    printf("%*s  %-*s", wid, "ID", wst, "STATUS");
+    for (size_t i = 0; i < nshow; i++)
+        printf("  %*s", wm[i], mc[i].name);
+    for (size_t i = 0; i < np; i++)
+        if (pk[i].varied) {
+            printf("  ");
+            cell(pk[i].key, wp[i], 0);
+        }
+    printf("  %-24s  %s\n", "STARTED", "EXE");
+    for (size_t r = 0; r < n; r++) {
+        json_t *t = rows[r];
+        const char *exe = strrchr(jstr(t, "exe"), '/');
+        exe = exe ? exe + 1 : jstr(t, "exe");
+        printf("%*lld  %-*s", wid, jint(t, "id"), wst, jstr(t, "status"));
+        for (size_t i = 0; i < nshow; i++) {
+            json_t *v = trial_metric(t, mc[i].name);
+            if (v)
+                snprintf(num, sizeof num, "%.6g", json_number_value(v));
+            printf("  %*s", wm[i], v ? num : "-");
+        }
+        for (size_t i = 0; i < np; i++) {
+            if (!pk[i].varied)
+                continue;
+            const char *s = json_string_value(json_object_get(json_object_get(t, "params"), pk[i].key));
+            printf("  ");
+            cell(s ? s : "-", wp[i], 0);
+        }
+        printf("  %-24s  %s\n", *jstr(t, "started") ? jstr(t, "started") : "-", *exe ? exe : "?");
+    }
+    /* Below the table: what it left out, so nothing is hidden. */
+    if (nm > nshow) {
+        printf("more metrics (in --csv and --json):");
+        for (size_t i = nshow; i < nm; i++)
+            printf(" %s", mc[i].name);
+        putchar('\n');
+    }
+    int col = 0;
+    for (size_t i = 0; i < np; i++) {
+        if (pk[i].varied)
+            continue;
+        const char *k;
+        json_t *v;
+        json_object_foreach(pk[i].values, k, v) /* exactly one */
+        {
+            int w = (int)(strlen(pk[i].key) + strlen(k) + 2);
+            if (!col)
+                col = printf("same in all %zu trials:", ntotal);
+            else if (col + w > 100)
+                col = printf("\n ");
+            col += printf(" %s=%s", pk[i].key, k);
+        }
+    }
+    if (col)
+        putchar('\n');
+    free(wm);
+    free(wp);
+}
+
+struct trials_out {
+    int stream; /* --json without --sort / --top: print each trial as it comes */
+    json_t *rows;
+};
+
+/* store_read_trials' callback. */
 static void trial_out(json_t *t, void *arg)
 {
     struct trials_out *out = arg;
-    if (out->json)
+    if (out->stream)
         print_json_line(t);
     else
         json_array_append(out->rows, t);
 }
 
+/* The metric columns: the study's metric kinds plus the test metrics
+ * evaluations reported, objective first. *n receives the count; the names
+ * are borrowed from kinds (which gets the evaluation ones added). */
+static struct mcol *metric_cols(json_t *kinds, json_t *rows, size_t *n)
+{
+    size_t i, j;
+    json_t *t, *e;
+    json_array_foreach(rows, i, t) json_array_foreach(json_object_get(t, "evaluations"), j, e)
+    {
+        json_t *k = json_object_get(kinds, jstr(e, "metric"));
+        if (!k) {
+            json_object_set_new(kinds, jstr(e, "metric"),
+                                json_pack("{s:s,s:O,s:I}", "split", "test", "direction",
+                                          json_object_get(e, "direction"), "trials", (json_int_t)0));
+            k = json_object_get(kinds, jstr(e, "metric"));
+        }
+        if (!strcmp(jstr(k, "split"), "test")) /* counted once per trial, roughly */
+            json_object_set_new(k, "trials", json_integer(jint(k, "trials") + 1));
+    }
+    struct mcol *mc = calloc(json_object_size(kinds) + 1, sizeof *mc);
+    const char *name;
+    json_t *k;
+    *n = 0;
+    if (!mc)
+        return NULL;
+    json_object_foreach(kinds, name, k)
+    {
+        mc[*n].name = name;
+        mc[*n].split = json_string_value(json_object_get(k, "split"));
+        mc[*n].direction = json_string_value(json_object_get(k, "direction"));
+        mc[(*n)++].trials = jint(k, "trials");
+    }
+    qsort(mc, *n, sizeof *mc, mcol_cmp);
+    return mc;
+}
+
+/* Every param key of the rows, in first-seen order, varied ones first. */
+static struct pkey *param_keys(json_t *rows, json_t *keys, size_t *n)
+{
+    size_t i, nrows = json_array_size(rows);
+    json_t *t, *v;
+    const char *k;
+    json_array_foreach(rows, i, t) json_object_foreach(json_object_get(t, "params"), k, v)
+    {
+        json_t *set = json_object_get(keys, k);
+        if (!set) {
+            json_object_set_new(keys, k, json_object());
+            set = json_object_get(keys, k);
+        }
+        json_object_set_new(set, json_string_value(v) ? json_string_value(v) : "", json_true());
+    }
+    struct pkey *pk = calloc(json_object_size(keys) + 1, sizeof *pk);
+    if (!pk)
+        return NULL;
+    size_t m = 0;
+    json_object_foreach(keys, k, v)
+    {
+        pk[m] = (struct pkey){.key = k, .values = v};
+        json_array_foreach(rows, i, t) pk[m].present +=
+            json_object_get(json_object_get(t, "params"), k) != NULL;
+        pk[m].varied = shown_as_varied(&pk[m], nrows);
+        m++;
+    }
+    /* varied first, each group in first-seen order */
+    struct pkey *sorted = calloc(m + 1, sizeof *sorted);
+    if (!sorted) {
+        free(pk);
+        return NULL;
+    }
+    size_t o = 0;
+    for (int pass = 1; pass >= 0; pass--)
+        for (i = 0; i < m; i++)
+            if (pk[i].varied == pass)
+                sorted[o++] = pk[i];
+    free(pk);
+    *n = m;
+    return sorted;
+}
+
 int cmd_trials(int argc, char **argv)
 {
     struct qopts o;
-    int rc = parse(argc, argv, Q_STUDY, &o, trials_usage);
+    int rc = parse(argc, argv, Q_STUDY | Q_TABLE, &o, trials_usage);
     if (rc || o.help)
         return rc;
     if (optind < argc) {
@@ -228,12 +660,25 @@ int cmd_trials(int argc, char **argv)
         trials_usage(stderr);
         return 2;
     }
+    if (o.json && o.csv) {
+        fprintf(stderr, "tunetrail trials: --json or --csv, not both\n");
+        return 2;
+    }
+    if (o.sort && (!*o.sort || ((*o.sort == '+' || *o.sort == '-') && !o.sort[1]))) {
+        fprintf(stderr, "tunetrail trials: --sort needs a metric or param name, e.g. --sort cv_accuracy\n");
+        return 2;
+    }
     const char *study = o.study ? o.study : getenv("TUNETRAIL_STUDY");
     if (study && !*study)
         study = NULL;
     struct q q;
-    struct trials_out out = {.json = o.json, .rows = json_array()};
-    json_t *rows = out.rows;
+    struct trials_out out = {.stream = o.json && !o.sort && o.top < 0, .rows = json_array()};
+    json_t *rows = out.rows, *kinds = NULL, *keys = json_object();
+    struct mcol *mc = NULL;
+    struct pkey *pk = NULL;
+    struct sortrow *sr = NULL;
+    json_t **order = NULL;
+    size_t nm = 0, np = 0, n;
     char err[TT_ERR_MAX];
     rc = 1;
     if (q_open(&q, "trials", o.store) < 0)
@@ -249,42 +694,88 @@ int cmd_trials(int argc, char **argv)
         fprintf(stderr, "tunetrail trials: %s\n", err);
         goto out;
     }
-    if (!o.json) {
-        /* Aligned columns: widths from the data, exe shown by its basename. */
-        int wid = 2, wst = 6, wexe = 3;
-        size_t i;
-        json_t *t;
-        json_array_foreach(rows, i, t)
-        {
-            char idb[24];
-            const char *exe = strrchr(jstr(t, "exe"), '/');
-            exe = exe ? exe + 1 : jstr(t, "exe");
-            int n = snprintf(idb, sizeof idb, "%lld",
-                             (long long)json_integer_value(json_object_get(t, "id")));
-            wid = n > wid ? n : wid;
-            wst = (int)strlen(jstr(t, "status")) > wst ? (int)strlen(jstr(t, "status")) : wst;
-            wexe = (int)strlen(exe) > wexe ? (int)strlen(exe) : wexe;
-        }
-        wexe = wexe > 24 ? 24 : wexe;
-        printf("%*s  %-*s  %-*s  %-24s  %s\n", wid, "ID", wst, "STATUS", wexe, "EXE", "STARTED",
-               "PARAMS");
-        json_array_foreach(rows, i, t)
-        {
-            char pl[96];
-            const char *exe = strrchr(jstr(t, "exe"), '/');
-            exe = exe ? exe + 1 : jstr(t, "exe");
-            params_line(json_object_get(t, "params"), pl, sizeof pl);
-            printf("%*lld  %-*s  %-*.*s  %-24s  %s\n", wid,
-                   (long long)json_integer_value(json_object_get(t, "id")), wst,
-                   jstr(t, "status"), wexe, wexe, *exe ? exe : "?",
-                   *jstr(t, "started") ? jstr(t, "started") : "-", pl);
-        }
-        if (!json_array_size(rows))
-            fprintf(stderr, "tunetrail trials: no trials%s%s in %s\n", study ? " in study " : "",
-                    study ? study : "", q.path);
+    if (out.stream) {
+        rc = 0;
+        goto out;
     }
+    if (!(kinds = store_read_metric_kinds(q.r, study, err, sizeof err))) {
+        fprintf(stderr, "tunetrail trials: %s\n", err);
+        goto out;
+    }
+    n = json_array_size(rows);
+    mc = metric_cols(kinds, rows, &nm);
+    pk = param_keys(rows, keys, &np);
+    order = calloc(n + 1, sizeof *order);
+    sr = calloc(n + 1, sizeof *sr);
+    if (!mc || !pk || !order || !sr) {
+        fprintf(stderr, "tunetrail trials: out of memory\n");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        order[i] = json_array_get(rows, i);
+    if (o.sort || o.top >= 0) {
+        struct sortkey k = {0};
+        const char *name = o.sort ? o.sort + (*o.sort == '+' || *o.sort == '-') : NULL;
+        const struct mcol *m = NULL;
+        if (!name) { /* --top alone: the objective */
+            if (!nm) {
+                fprintf(stderr, "tunetrail trials: --top: these trials reported no metric to rank"
+                                " them by; give --sort NAME\n");
+                rc = 2;
+                goto out;
+            }
+            m = &mc[0];
+        }
+        for (size_t i = 0; name && i < nm; i++)
+            if (!strcmp(mc[i].name, name))
+                m = &mc[i];
+        if (m) {
+            k = (struct sortkey){.name = m->name, .metric = 1,
+                                 .desc = !m->direction || strcmp(m->direction, "min")};
+        } else if (json_object_get(keys, name)) {
+            k = (struct sortkey){.name = name, .desc = 1};
+        } else {
+            fprintf(stderr, "tunetrail trials: --sort %s: no metric or param of that name; metrics:",
+                    o.sort);
+            for (size_t i = 0; i < nm; i++)
+                fprintf(stderr, " %s", mc[i].name);
+            fprintf(stderr, "%s\n", nm ? "" : " (none)");
+            rc = 2;
+            goto out;
+        }
+        if (o.sort && (*o.sort == '+' || *o.sort == '-'))
+            k.desc = *o.sort == '-';
+        for (size_t i = 0; i < n; i++)
+            sortrow_fill(&sr[i], order[i], i, &k);
+        qsort_r(sr, n, sizeof *sr, sortrow_cmp, &k.desc);
+        for (size_t i = 0; i < n; i++)
+            order[i] = sr[i].t;
+        if (!o.json && !o.csv)
+            fprintf(stderr, "tunetrail trials: sorted by %s %s, %s first%s\n",
+                    k.metric ? "metric" : "param", k.name, k.desc ? "highest" : "lowest",
+                    k.metric && !(m && m->direction) && !(o.sort && (*o.sort == '+' || *o.sort == '-'))
+                        ? " (no recorded direction; +NAME for lowest first)"
+                        : "");
+    }
+    size_t nlist = o.top >= 0 && (size_t)o.top < n ? (size_t)o.top : n;
+    if (o.json)
+        for (size_t i = 0; i < nlist; i++)
+            print_json_line(order[i]);
+    else if (o.csv)
+        csv_out(order, nlist, mc, nm, pk, np);
+    else if (n)
+        table_out(order, nlist, n, mc, nm, pk, np);
+    else
+        fprintf(stderr, "tunetrail trials: no trials%s%s in %s\n", study ? " in study " : "",
+                study ? study : "", q.path);
     rc = 0;
 out:
+    free(mc);
+    free(pk);
+    free(sr);
+    free(order);
+    json_decref(kinds);
+    json_decref(keys);
     json_decref(rows);
     q_close(&q);
     return rc;
@@ -301,7 +792,9 @@ static void show_usage(FILE *f)
                "  --json        one JSON object: the `trials --json` fields plus param_sources,\n"
                "                metric_points, param_points (every value each param took, in\n"
                "                order), processes (nearest first), opened_by, error,\n"
-               "                evaluation_of (the trial an evaluation evaluates, else null)\n"
+               "                evaluation_of (the trial an evaluation evaluates, else null),\n"
+               "                conventions (the tunetrail.ini its session ran with: file,\n"
+               "                sha256, metric, trial; else null)\n"
                "  --store PATH  SQLite store (default $TUNETRAIL_STORE, else\n"
                "                $TUNETRAIL_HOME/trail.db)\n");
 }
@@ -376,6 +869,9 @@ static void show_human(json_t *t)
     printf("  started:    %s\n  ended:      %s\n",
            *jstr(t, "started") ? jstr(t, "started") : "-", *jstr(t, "ended") ? jstr(t, "ended") : "-");
     printf("  session:    %s\n", *jstr(t, "session") ? jstr(t, "session") : "(bare run)");
+    json_t *conv = json_object_get(t, "conventions");
+    if (json_is_object(conv))
+        printf("  conventions: %s (sha256 %.16s...)\n", jstr(conv, "file"), jstr(conv, "sha256"));
     printf("  exe:        %s\n  argv:       ", jstr(t, "exe"));
     print_argv(json_object_get(t, "argv"));
     printf("\nparams (%zu):\n", json_object_size(json_object_get(t, "params")));
@@ -478,6 +974,14 @@ int cmd_show(int argc, char **argv)
         fprintf(stderr, "tunetrail show: %s\n", err);
         goto out;
     }
+    /* The tunetrail.ini its session ran with (the last, if a session had several). */
+    json_t *conv = *jstr(t, "session")
+                       ? store_read_conventions(q.r, NULL, jstr(t, "session"), err, sizeof err)
+                       : NULL;
+    json_t *c = json_array_get(conv, json_array_size(conv) - 1);
+    json_object_set(t, "conventions", c ? c : json_null());
+    json_object_del(json_object_get(t, "conventions"), "session");
+    json_decref(conv);
     if (o.json)
         print_json_line(t);
     else

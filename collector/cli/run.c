@@ -7,6 +7,7 @@
 
 #include "agent.h"
 #include "cli.h"
+#include "labini.h"
 #include "tt_env.h"
 #include "util.h"
 
@@ -33,6 +34,21 @@ static void run_usage(FILE *f)
             "                        group, or the whole match, read as a number; each match is\n"
             "                        a step. Repeatable (up to 16). svm-train, svm-predict,\n"
             "                        liblinear-train and darknet lines are recognised without it.\n\n"
+            "tunetrail.ini: a lab's conventions, used by every run in a directory tree in\n"
+            "addition to --metric and --trial. The file in the working directory is used,\n"
+            "else the one at the root of the git repository around it (one file, never\n"
+            "both). Lines: `[metric]`, then `NAME = REGEX` as --metric takes them; `[trial]`,\n"
+            "then `pattern = GLOB` as --trial takes them (repeatable); whole-line comments\n"
+            "start with # or ;. A --metric NAME replaces the file's NAME. When no process\n"
+            "matched the file's trial patterns (and no --trial was given), the command is\n"
+            "its own trial as without them. The session records the file (path, SHA-256,\n"
+            "patterns); `tunetrail show` and `tunetrail studies` name it. A line the file\n"
+            "cannot hold stops the run before it starts (exit 2, FILE:LINE: what was\n"
+            "expected). Example:\n"
+            "    [metric]\n"
+            "    holdout_acc = ^holdout accuracy ([0-9.]+)\n"
+            "    [trial]\n"
+            "    pattern = train.py\n\n"
             "Example: tunetrail run --study heart --trial svm-train -- svm-grid heart_scale\n\n"
             "Signals: SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to tunetrail run are forwarded to\n"
             "CMD's process (not its children: Ctrl-C in a terminal already signals the whole\n"
@@ -44,53 +60,72 @@ static void run_usage(FILE *f)
             "too. A process that vanishes without an end record is recorded as killed.\n");
 }
 
-/* Checks the --metric NAME=REGEX values (NAME of [A-Za-z0-9_.:-], REGEX a
- * POSIX extended regex without a newline) and joins them, one per line, into
- * "TUNETRAIL_METRICS=..." for the shim. Returns a malloc'd string (NULL and
- * nothing set when n is 0), or NULL with err naming the flag and the error. */
-static char *metric_env(char *const *specs, size_t n, int *bad, char *err, size_t errlen)
+/* Checks the --metric NAME=REGEX values and joins them, after those of
+ * tunetrail.ini (a --metric NAME replaces the file's NAME), one per line,
+ * into "TUNETRAIL_METRICS=..." for the shim. Returns a malloc'd string (NULL
+ * and nothing set when there are none), or NULL with err naming the flag
+ * and the error (*bad set for a usage error). */
+static char *metric_env(char *const *specs, size_t n, const struct labini *ini, int *bad,
+                        char *err, size_t errlen)
 {
     *bad = 0;
-    if (!n)
-        return NULL;
-    size_t total = 0;
+    size_t total = 0, count = n;
     for (size_t i = 0; i < n; i++) {
         const char *eq = strchr(specs[i], '=');
-        size_t nl = eq ? (size_t)(eq - specs[i]) : 0;
-        if (!eq || !nl || strspn(specs[i], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                             "0123456789_.:-") != nl) {
+        char why[256];
+        if (!eq) {
             tt_fail(err, errlen, "--metric '%s': expected NAME=REGEX (NAME of letters, digits, _.:-)",
-                     specs[i]);
+                    specs[i]);
             goto bad;
         }
-        if (strchr(eq, '\n')) {
-            tt_fail(err, errlen, "--metric '%s': the regex may not contain a newline", specs[i]);
+        if (labini_metric_check(specs[i], (size_t)(eq - specs[i]), eq + 1, why, sizeof why) < 0) {
+            tt_fail(err, errlen, "--metric '%s': %s", specs[i], why);
             goto bad;
         }
-        regex_t re;
-        int rc = regcomp(&re, eq + 1, REG_EXTENDED);
-        if (rc) {
-            char msg[200];
-            regerror(rc, &re, msg, sizeof msg);
-            tt_fail(err, errlen, "--metric '%s': bad regex: %s", specs[i], msg);
-            goto bad;
-        }
-        regfree(&re);
         total += strlen(specs[i]) + 1;
     }
-    if (n > TT_ENV_METRICS_COUNT_MAX || total > TT_ENV_METRICS_MAX) {
-        tt_fail(err, errlen, "--metric: at most %d patterns of %d bytes in all", TT_ENV_METRICS_COUNT_MAX,
-                 TT_ENV_METRICS_MAX);
+    /* The file's patterns whose NAME no --metric gives. */
+    char *use = calloc(ini->nmetrics + 1, 1);
+    if (!use) {
+        tt_fail(err, errlen, "out of memory");
+        return NULL;
+    }
+    for (size_t j = 0; j < ini->nmetrics; j++) {
+        size_t nl = strcspn(ini->metrics[j], "=");
+        use[j] = 1;
+        for (size_t i = 0; i < n; i++)
+            if (!strncmp(specs[i], ini->metrics[j], nl + 1))
+                use[j] = 0;
+        if (use[j]) {
+            count++;
+            total += strlen(ini->metrics[j]) + 1;
+        }
+    }
+    if (!count) {
+        free(use);
+        return NULL;
+    }
+    if (count > TT_ENV_METRICS_COUNT_MAX || total > TT_ENV_METRICS_MAX) {
+        tt_fail(err, errlen, "--metric%s%s: at most %d patterns of %d bytes in all",
+                ini->nmetrics ? " and " : "", ini->nmetrics ? ini->path : "",
+                TT_ENV_METRICS_COUNT_MAX, TT_ENV_METRICS_MAX);
+        free(use);
         goto bad;
     }
     char *s = malloc(sizeof TT_ENV_METRICS + 1 + total);
     if (!s) {
+        free(use);
         tt_fail(err, errlen, "out of memory");
         return NULL;
     }
     char *p = s + sprintf(s, "%s=", TT_ENV_METRICS);
+    size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        p += sprintf(p, "%s%s", i ? "\n" : "", specs[i]);
+        p += sprintf(p, "%s%s", k++ ? "\n" : "", specs[i]);
+    for (size_t j = 0; j < ini->nmetrics; j++)
+        if (use[j])
+            p += sprintf(p, "%s%s", k++ ? "\n" : "", ini->metrics[j]);
+    free(use);
     return s;
 bad:
     *bad = 1;
@@ -105,8 +140,12 @@ int cmd_run(int argc, char **argv)
         {"metric", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     struct agent_run_opts o = {0};
-    char **patterns = calloc((size_t)argc + 1, sizeof *patterns);
+    struct labini ini = {0};
+    char *note = NULL;
+    char **patterns = NULL; /* --trial's, then the file's: allocated once the file is read */
     char **metrics = calloc((size_t)argc + 1, sizeof *metrics);
+    char **trial_args = calloc((size_t)argc + 1, sizeof *trial_args);
+    size_t ntrial_args = 0;
     size_t nmet = 0;
     int c, rc = 2;
     optind = 1;
@@ -115,18 +154,44 @@ int cmd_run(int argc, char **argv)
         case 's': o.study = optarg; break;
         case 'c': o.collector = optarg; break;
         case 'S': o.store = optarg; break;
-        case 't': patterns[o.npatterns++] = optarg; break;
+        case 't': trial_args[ntrial_args++] = optarg; break;
         case 'm': metrics[nmet++] = optarg; break;
         case 'h': run_usage(stdout); rc = 0; goto out;
         default: run_usage(stderr); goto out;
         }
     }
-    char merr[512];
+    char merr[1024] = "";
     int bad;
-    o.metrics_env = metric_env(metrics, nmet, &bad, merr, sizeof merr);
-    if (nmet && !o.metrics_env) {
+    /* tunetrail.ini: a bad line stops the run before anything starts. */
+    if (labini_load(&ini, merr, sizeof merr) < 0) {
+        fprintf(stderr, "tunetrail run: %s\n", merr);
+        goto out;
+    }
+    o.metrics_env = metric_env(metrics, nmet, &ini, &bad, merr, sizeof merr);
+    if (!o.metrics_env && *merr) {
         fprintf(stderr, "tunetrail run: %s\n", merr);
         rc = bad ? 2 : 1;
+        goto out;
+    }
+    if (!(patterns = calloc(ntrial_args + ini.ntrials + 1, sizeof *patterns))) {
+        fprintf(stderr, "tunetrail run: out of memory\n");
+        rc = 1;
+        goto out;
+    }
+    for (size_t i = 0; i < ntrial_args; i++)
+        patterns[o.npatterns++] = trial_args[i];
+    for (size_t j = 0; j < ini.ntrials; j++) {
+        size_t i = 0;
+        while (i < o.npatterns && strcmp(patterns[i], ini.trials[j]))
+            i++;
+        if (i == o.npatterns) {
+            patterns[o.npatterns++] = ini.trials[j];
+            o.npatterns_ini++;
+        }
+    }
+    if (ini.path && !(o.conventions = note = labini_note(&ini))) {
+        fprintf(stderr, "tunetrail run: out of memory\n");
+        rc = 1;
         goto out;
     }
     if (optind >= argc) {
@@ -141,7 +206,10 @@ int cmd_run(int argc, char **argv)
     rc = agent_run(&o);
 out:
     free(patterns);
+    free(trial_args);
     free(metrics);
     free(o.metrics_env);
+    free(note);
+    labini_free(&ini);
     return rc;
 }

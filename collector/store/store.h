@@ -128,6 +128,17 @@ int store_read_log(store_reader *r, const char *study, void (*fn)(json_t *leaf, 
  * name: an array of {study, size, checkpoint}, checkpoint being the latest
  * signed one, {tree_size, root, key, sig (hex), time}, or null if none. */
 json_t *store_read_log_heads(store_reader *r, const char *study, char *err, size_t errlen);
+/* The metrics the trials of study (NULL: every study) reported, evaluations
+ * left out: {name: {split, direction, trials}}, split and direction the
+ * most common ones recorded for the name (null if none), trials how many
+ * trials reported it. */
+json_t *store_read_metric_kinds(store_reader *r, const char *study, char *err, size_t errlen);
+/* The lab conventions (a tunetrail.ini, docs/RECORD.md "Conventions") the
+ * sessions of study (NULL: any) or of one session (hex uuid; NULL: any)
+ * ran with, by session start: an array of {file, sha256, metric, trial,
+ * session}; empty if none did. */
+json_t *store_read_conventions(store_reader *r, const char *study, const char *session,
+                               char *err, size_t errlen);
 
 /* ---- A study's record: what the provenance record (collector/record/)
  * reads besides the trials (store_study.c). */

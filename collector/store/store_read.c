@@ -446,8 +446,11 @@ int store_read_trials(store_reader *q, const char *study, int full,
                       void (*fn)(json_t *trial, void *arg), void *arg, char *err, size_t errlen)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(q->db, study ? TRIAL_COLS " WHERE study = ?1 AND" NOT_EVAL " ORDER BY id"
-                                        : TRIAL_COLS " WHERE" NOT_EVAL " ORDER BY id",
+    /* Start order, as the help says; id breaks ties (and a trial not started
+     * yet, if any, comes last). */
+#define TRIAL_ORDER " ORDER BY started_ns IS NULL, started_ns, id"
+    if (sqlite3_prepare_v2(q->db, study ? TRIAL_COLS " WHERE study = ?1 AND" NOT_EVAL TRIAL_ORDER
+                                        : TRIAL_COLS " WHERE" NOT_EVAL TRIAL_ORDER,
                            -1, &s, NULL) != SQLITE_OK)
         return tt_fail(err, errlen, "cannot read store %s: %s", q->path, sqlite3_errmsg(q->db));
     if (study)
@@ -547,6 +550,65 @@ json_t *store_read_log_heads(store_reader *q, const char *study, char *err, size
                            iso_time(s, 6));
         json_array_append_new(a, json_pack("{s:o,s:o,s:o}", "study", col_str(s, 0), "size",
                                            col_int(s, 1), "checkpoint", ck ? ck : json_null()));
+    }
+    sqlite3_finalize(s);
+    return a;
+}
+
+json_t *store_read_metric_kinds(store_reader *q, const char *study, char *err, size_t errlen)
+{
+    /* Most common (split, direction) of each name first, so the first row
+     * of a name is the one kept. */
+    sqlite3_stmt *s;
+    const char *sql =
+        "SELECT m.name, m.split, m.direction, count(DISTINCT m.trial_id) n FROM metrics m"
+        " JOIN trial_view t ON t.id = m.trial_id WHERE (?1 IS NULL OR t.study = ?1) AND" NOT_EVAL
+        " GROUP BY m.name, m.split, m.direction ORDER BY m.name, n DESC";
+    if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        tt_fail(err, errlen, "cannot read store %s: %s", q->path, sqlite3_errmsg(q->db));
+        return NULL;
+    }
+    if (study)
+        sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
+    json_t *o = json_object();
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(s, 0);
+        if (!name || json_object_get(o, name))
+            continue;
+        json_object_set_new(o, name, json_pack("{s:o,s:o,s:o}", "split", col_str(s, 1),
+                                               "direction", col_str(s, 2), "trials", col_int(s, 3)));
+    }
+    sqlite3_finalize(s);
+    return o;
+}
+
+json_t *store_read_conventions(store_reader *q, const char *study, const char *session,
+                               char *err, size_t errlen)
+{
+    sqlite3_stmt *s;
+    const char *sql =
+        "SELECT n.text, s.uuid FROM notes n JOIN origins o ON o.id = n.origin_id"
+        " JOIN sessions s ON s.uuid = o.uuid WHERE n.level = 'conventions'"
+        " AND (?1 IS NULL OR s.study = ?1) AND (?2 IS NULL OR lower(hex(s.uuid)) = lower(?2))"
+        " ORDER BY s.started_ns, n.seq";
+    if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        tt_fail(err, errlen, "cannot read store %s: %s", q->path, sqlite3_errmsg(q->db));
+        return NULL;
+    }
+    if (study)
+        sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
+    if (session)
+        sqlite3_bind_text(s, 2, session, -1, SQLITE_STATIC);
+    json_t *a = json_array();
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *text = (const char *)sqlite3_column_text(s, 0);
+        json_t *c = text ? json_loads(text, 0, NULL) : NULL;
+        if (!json_is_object(c)) { /* kept as written rather than dropped */
+            json_decref(c);
+            c = json_pack("{s:o}", "text", col_str(s, 0));
+        }
+        json_object_set_new(c, "session", col_hex(s, 1));
+        json_array_append_new(a, c);
     }
     sqlite3_finalize(s);
     return a;
