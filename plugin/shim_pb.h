@@ -49,7 +49,7 @@
     X(PROCESS_END, MAXRSS_KB, 7)                                                           \
     X(FILE_ACCESS, PROCESS, 1) X(FILE_ACCESS, PATH, 2) X(FILE_ACCESS, MODE, 3)             \
     X(FILE_ACCESS, STAT, 4) X(FILE_ACCESS, CLOSED, 5) X(FILE_ACCESS, SHA256, 6)            \
-    X(FILE_ACCESS, ERROR, 7)                                                               \
+    X(FILE_ACCESS, ERROR, 7) X(FILE_ACCESS, ENVIRONMENT, 60) X(FILE_ACCESS, PACKAGES, 61)  \
     X(TRIAL_START, TRIAL, 1) X(TRIAL_START, PROCESS, 2) X(TRIAL_START, FRAMEWORK, 3)       \
     X(TRIAL_START, OPENED_BY, 4) X(TRIAL_START, INDEX, 5)                                  \
     X(PARAM, TRIAL, 1) X(PARAM, KEY, 2) X(PARAM, VALUE, 3) X(PARAM, SOURCE, 4)             \

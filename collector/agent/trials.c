@@ -15,6 +15,7 @@
 
 #include "argv_params.h"
 #include "config_track.h"
+#include "envpkg.h"
 #include "gitinfo.h"
 #include "hashpool.h"
 #include "wire.h"
@@ -93,6 +94,7 @@ struct tt_trials {
     uid_t user_uid;
     char *user;
     cfgtrack *ctrack;    /* config files read -> Params (config_track.h) */
+    tt_envpkg *envpkg;   /* environment files and their packages (envpkg.h) */
     char ctrack_err[256];  /* why cfg_emit failed */
 };
 
@@ -121,7 +123,8 @@ tt_trials *trials_new(const struct trials_config *cfg, tt_ship *ship)
     r->hp = hashpool_new(cfg->hash_threads);
     r->git = gitinfo_new();
     r->ctrack = config_track_new(cfg_emit, r);
-    if (!r->hp || !r->git || !r->ctrack) {
+    r->envpkg = envpkg_new(NULL);
+    if (!r->hp || !r->git || !r->ctrack || !r->envpkg) {
         trials_free(r);
         return NULL;
     }
@@ -157,6 +160,7 @@ void trials_free(tt_trials *r)
     hashpool_free(r->hp);
     gitinfo_free(r->git);
     config_track_free(r->ctrack);
+    envpkg_free(r->envpkg);
     free(r->user);
     free(r);
 }
@@ -184,6 +188,8 @@ static void set_stat(Tunetrail__FileStat *fs, const struct stat *st)
 
 /* Ships ev with what job j (done, or NULL = out of memory) says filled in
  * as h asks; ev is left as it was. */
+static struct img *find_img(tt_trials *r, const ProtobufCBinaryData *u);
+
 static int out_filled(tt_trials *r, Tunetrail__Event *ev, const struct hold *h, const struct hashpool_job *j,
                       char *err, size_t errlen)
 {
@@ -214,6 +220,13 @@ static int out_filled(tt_trials *r, Tunetrail__Event *ev, const struct hold *h, 
             const ProtobufCBinaryData *u = fa->has_process && fa->process.len == 16 ? &fa->process : &ev->origin;
             if ((!fa->has_mode || fa->mode == TUNETRAIL__FILE_ACCESS__MODE__MODE_READ) && u->len == 16 && !fa->error)
                 fa->error = (char *)config_track_hashed(r->ctrack, u->data, fa->path);
+            /* a read hashed file of the system or the interpreter: summarised in the leaf */
+            const struct img *im = find_img(r, u);
+            if ((!fa->has_mode || fa->mode == TUNETRAIL__FILE_ACCESS__MODE__MODE_READ) &&
+                envpkg_is_environment(im ? im->exe : NULL, fa->path)) {
+                fa->has_environment = fa->environment = 1;
+                fa->packages = (char *)envpkg_packages(r->envpkg, fa->path);
+            }
             if (h->with_stat && j->has_st) {
                 set_stat(&fs, &j->st);
                 fa->stat = &fs;

@@ -784,17 +784,21 @@ out:
 /* ---- tunetrail show */
 static void show_usage(FILE *f)
 {
-    fprintf(f, "usage: tunetrail show TRIAL [--json] [--store PATH]\n\n"
+    fprintf(f, "usage: tunetrail show TRIAL [--json] [--files all] [--store PATH]\n\n"
                "Everything about one trial: params with their sources, metrics, input and\n"
                "output files with SHA-256, its process and the chain of parents, timings, CPU,\n"
                "max RSS, git commit. TRIAL is the id from `tunetrail trials`, or the trial\n"
-               "uuid in hex (a unique prefix is enough).\n\n"
+               "uuid in hex (a unique prefix is enough). The files of the environment (the\n"
+               "system's and the interpreter's code it read) are summarised: their digest,\n"
+               "count and packages.\n\n"
                "  --json        one JSON object: the `trials --json` fields plus param_sources,\n"
                "                metric_points, param_points (every value each param took, in\n"
                "                order), processes (nearest first), opened_by, error,\n"
                "                evaluation_of (the trial an evaluation evaluates, else null),\n"
                "                conventions (the tunetrail.ini its session ran with: file,\n"
                "                sha256, metric, trial; else null)\n"
+               "  --files all   also list every file of the environment\n"
+               "                (--json: environment_files)\n"
                "  --store PATH  SQLite store (default $TUNETRAIL_STORE, else\n"
                "                $TUNETRAIL_HOME/trail.db)\n");
 }
@@ -905,6 +909,24 @@ static void show_human(json_t *t)
     }
     json_decref(last);
     print_files("inputs", json_object_get(t, "inputs"));
+    json_t *env = json_object_get(t, "environment");
+    if (env) {
+        printf("environment: %lld files, digest %s\n",
+               (long long)json_integer_value(json_object_get(env, "files")), jstr(env, "digest"));
+        json_t *kind, *ver;
+        const char *kn, *pn;
+        json_object_foreach(json_object_get(env, "packages"), kn, kind)
+        {
+            printf("  %s:", kn);
+            json_object_foreach(kind, pn, ver)
+                printf(" %s=%s", pn, json_string_value(ver) ? json_string_value(ver) : "");
+            putchar('\n');
+        }
+        if (json_object_get(t, "environment_files"))
+            print_files("environment files", json_object_get(t, "environment_files"));
+        else
+            printf("  (`--files all` lists them)\n");
+    }
     print_files("outputs", json_object_get(t, "outputs"));
     json_t *evs = json_object_get(t, "evaluations");
     printf("evaluations (%zu):\n", json_array_size(evs));
@@ -943,6 +965,26 @@ static void show_human(json_t *t)
 int cmd_show(int argc, char **argv)
 {
     struct qopts o;
+    /* --files WHICH is show's own: taken out before the shared flags */
+    int all = 0, n = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *v = NULL;
+        if (i > 0 && !strcmp(argv[i], "--files")) {
+            v = i + 1 < argc ? argv[++i] : "";
+        } else if (i > 0 && !strncmp(argv[i], "--files=", 8)) {
+            v = argv[i] + 8;
+        } else {
+            argv[n++] = argv[i];
+            continue;
+        }
+        if (strcmp(v, "all") && strcmp(v, "inputs")) {
+            fprintf(stderr, "tunetrail show: --files takes 'all' or 'inputs', not '%s'\n\n", v);
+            show_usage(stderr);
+            return 2;
+        }
+        all = !strcmp(v, "all");
+    }
+    argc = n;
     int rc = parse(argc, argv, 0, &o, show_usage);
     if (rc || o.help)
         return rc;
@@ -969,7 +1011,7 @@ int cmd_show(int argc, char **argv)
                 arg, q.path);
         goto out;
     }
-    json_t *t = store_read_trial(q.r, id, 1, err, sizeof err);
+    json_t *t = store_read_trial(q.r, id, all ? 1 | STORE_READ_ENV_FILES : 1, err, sizeof err);
     if (!t) {
         fprintf(stderr, "tunetrail show: %s\n", err);
         goto out;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
 #include <sqlite3.h>
 
 #include "util.h"
@@ -24,7 +25,7 @@ int leaf_canonical(json_t *leaf, char **text)
     return *text ? 0 : -1;
 }
 
-enum { Q_TRIAL, Q_PARAMS, Q_METRICS, Q_INPUTS, Q_OUTPUTS, Q__COUNT };
+enum { Q_TRIAL, Q_PARAMS, Q_METRICS, Q_INPUTS, Q_OUTPUTS, Q_ENVPKG, Q__COUNT };
 
 
 static const char *leaf_sql[Q__COUNT] = {
@@ -52,6 +53,7 @@ static const char *leaf_sql[Q__COUNT] = {
                   " ORDER BY step, time_ns, origin_id, seq",
     [Q_INPUTS] = STORE_FILES_SQL(STORE_FILES_IN_MODES),
     [Q_OUTPUTS] = STORE_FILES_SQL(STORE_FILES_OUT_MODES),
+    [Q_ENVPKG] = STORE_FILES_ENV_PACKAGES_SQL,
 };
 
 struct leaf_ctx {
@@ -144,28 +146,72 @@ static json_t *argv_json(sqlite3_stmt *s, int i)
     return a;
 }
 
-static json_t *files_json(sqlite3_stmt *s, const void *proc, int plen)
+/* The rows of a STORE_FILES_SQL statement as leaf_files (copies, in v's
+ * one allocation list: free with files_read_free). -1 if out of memory. */
+struct files_read {
+    struct leaf_file *v;
+    size_t n, cap;
+};
+
+static void files_read_free(struct files_read *fr)
 {
-    json_t *a = json_array();
+    for (size_t i = 0; i < fr->n; i++) {
+        free((char *)fr->v[i].path);
+        free((uint8_t *)fr->v[i].sha256);
+    }
+    free(fr->v);
+    memset(fr, 0, sizeof *fr);
+}
+
+static int files_read(sqlite3_stmt *s, const void *proc, int plen, struct files_read *fr)
+{
+    int rc = 0;
+    memset(fr, 0, sizeof *fr);
     sqlite3_bind_blob(s, 1, proc, plen, SQLITE_STATIC);
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        json_t *f = json_object();
-        put(f, "path", col_text(s, 0));
-        put(f, "sha256", col_hex(s, 1));
-        put(f, "size", col_int(s, 2));
-        json_array_append_new(a, f);
+    while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+        const char *path = (const char *)sqlite3_column_text(s, 0);
+        if (!path)
+            continue;
+        if (fr->n == fr->cap) {
+            size_t nc = fr->cap ? fr->cap * 2 : 16;
+            struct leaf_file *nv = realloc(fr->v, nc * sizeof *nv);
+            if (!nv) {
+                rc = -1;
+                break;
+            }
+            fr->v = nv;
+            fr->cap = nc;
+        }
+        struct leaf_file *f = &fr->v[fr->n];
+        memset(f, 0, sizeof *f);
+        uint8_t *sha = NULL;
+        if (sqlite3_column_bytes(s, 1) == 32 && (sha = malloc(32)))
+            memcpy(sha, sqlite3_column_blob(s, 1), 32);
+        f->sha256 = sha;
+        if (!(f->path = strdup(path)) || (!sha && sqlite3_column_bytes(s, 1) == 32)) {
+            free((char *)f->path);
+            free(sha);
+            rc = -1;
+            break;
+        }
+        f->has_size = sqlite3_column_type(s, 2) != SQLITE_NULL;
+        f->size = sqlite3_column_int64(s, 2);
+        f->env = sqlite3_column_int(s, 4);
+        fr->n++;
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
-    return a;
+    return rc;
 }
 
-/* Given files as files_json shows the store's rows. */
-static json_t *files_given(const struct leaf_file *v, size_t n)
+/* Files as the leaf shows them; skip_env: leave out the environment. */
+static json_t *files_given(const struct leaf_file *v, size_t n, int skip_env)
 {
     json_t *a = json_array();
     char hex[65];
     for (size_t i = 0; i < n; i++) {
+        if (skip_env && store_files_is_env(v[i].env, v[i].sha256))
+            continue;
         json_t *f = json_object();
         put(f, "path", jsonfmt_string(v[i].path));
         if (v[i].sha256) {
@@ -177,6 +223,115 @@ static json_t *files_given(const struct leaf_file *v, size_t n)
         json_array_append_new(a, f);
     }
     return a;
+}
+
+void leaf_environment_digest(const struct leaf_file *v, size_t n, uint8_t out[32])
+{
+    crypto_hash_sha256_state st;
+    static const unsigned char zero = 0;
+    crypto_hash_sha256_init(&st);
+    for (size_t i = 0; i < n; i++) {
+        if (!store_files_is_env(v[i].env, v[i].sha256))
+            continue;
+        crypto_hash_sha256_update(&st, (const unsigned char *)v[i].path, strlen(v[i].path));
+        crypto_hash_sha256_update(&st, &zero, 1);
+        crypto_hash_sha256_update(&st, v[i].sha256, 32);
+    }
+    crypto_hash_sha256_final(&st, out);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* {"deb": {name: version}, "python": {...}} from the package lists pk reads;
+ * NULL if none. Tokens are sorted first, so a name with two versions (two
+ * site-packages) shows both, space-separated, in the same order whatever
+ * order the rows come in. */
+static json_t *env_packages(sqlite3_stmt *pk, const void *proc, int plen)
+{
+    char **tok = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_bind_blob(pk, 1, proc, plen, SQLITE_STATIC);
+    while (sqlite3_step(pk) == SQLITE_ROW) {
+        char *list = strdup((const char *)sqlite3_column_text(pk, 0));
+        char *save = NULL;
+        for (char *t = list ? strtok_r(list, " ", &save) : NULL; t; t = strtok_r(NULL, " ", &save)) {
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 32;
+                char **p = realloc(tok, nc * sizeof *p);
+                if (!p)
+                    break;
+                tok = p;
+                cap = nc;
+            }
+            if ((tok[n] = strdup(t)))
+                n++;
+        }
+        free(list);
+    }
+    sqlite3_reset(pk);
+    sqlite3_clear_bindings(pk);
+    size_t u = 0; /* sorted, then each token once */
+    if (n)
+        qsort(tok, n, sizeof *tok, cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        if (u && !strcmp(tok[i], tok[u - 1]))
+            free(tok[i]);
+        else
+            tok[u++] = tok[i];
+    }
+    n = u;
+    json_t *o = n ? json_object() : NULL;
+    for (size_t i = 0; i < n; i++) {
+        char *colon = strchr(tok[i], ':'), *eq = colon ? strchr(colon, '=') : NULL;
+        if (colon) {
+            *colon = 0;
+            if (eq)
+                *eq = 0;
+            json_t *kind = json_object_get(o, tok[i]);
+            if (!kind)
+                json_object_set_new(o, tok[i], kind = json_object());
+            char *name = jsonfmt_utf8_fix(colon + 1);
+            const char *ver = eq ? eq + 1 : "";
+            const char *prev = json_string_value(json_object_get(kind, name ? name : ""));
+            if (name && prev) {
+                size_t l = strlen(prev) + strlen(ver) + 2;
+                char *both = malloc(l);
+                if (both) {
+                    snprintf(both, l, "%s %s", prev, ver);
+                    json_object_set_new(kind, name, jsonfmt_string(both));
+                }
+                free(both);
+            } else if (name) {
+                json_object_set_new(kind, name, jsonfmt_string(ver));
+            }
+            free(name);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(tok[i]);
+    free(tok);
+    return o;
+}
+
+json_t *leaf_environment(sqlite3_stmt *pk, const void *proc, int plen, const struct leaf_file *v,
+                         size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += store_files_is_env(v[i].env, v[i].sha256) != 0;
+    if (!k)
+        return NULL;
+    uint8_t d[32];
+    char hex[65];
+    leaf_environment_digest(v, n, d);
+    json_t *o = json_object();
+    json_object_set_new(o, "digest", json_string(wire_hex(hex, d, 32)));
+    json_object_set_new(o, "files", json_integer((json_int_t)k));
+    put(o, "packages", env_packages(pk, proc, plen));
+    return o;
 }
 
 json_t *leaf_metric_point(double value, int value_null, int64_t step, const char *split,
@@ -305,12 +460,28 @@ static json_t *object_given(struct leaf_ctx *c, int64_t trial_id, struct leaf_gi
 
     const void *proc = sqlite3_column_blob(r, 5);
     int plen = sqlite3_column_bytes(r, 5);
-    if (proc && plen > 0 && g && g->has_files) {
-        json_object_set_new(o, "inputs", files_given(g->inputs, g->ninputs));
-        json_object_set_new(o, "outputs", files_given(g->outputs, g->noutputs));
-    } else if (proc && plen > 0) {
-        json_object_set_new(o, "inputs", files_json(c->q[Q_INPUTS], proc, plen));
-        json_object_set_new(o, "outputs", files_json(c->q[Q_OUTPUTS], proc, plen));
+    if (proc && plen > 0) {
+        struct files_read in = {0}, out = {0};
+        const struct leaf_file *vi, *vo;
+        size_t ni, no;
+        if (g && g->has_files) {
+            vi = g->inputs, ni = g->ninputs, vo = g->outputs, no = g->noutputs;
+        } else if (files_read(c->q[Q_INPUTS], proc, plen, &in) < 0 ||
+                   files_read(c->q[Q_OUTPUTS], proc, plen, &out) < 0) {
+            files_read_free(&in);
+            files_read_free(&out);
+            tt_fail(err, errlen, "leaf: out of memory");
+            json_decref(o);
+            o = NULL;
+            goto out;
+        } else {
+            vi = in.v, ni = in.n, vo = out.v, no = out.n;
+        }
+        json_object_set_new(o, "inputs", files_given(vi, ni, 1));
+        json_object_set_new(o, "outputs", files_given(vo, no, 0));
+        put(o, "environment", leaf_environment(c->q[Q_ENVPKG], proc, plen, vi, ni));
+        files_read_free(&in);
+        files_read_free(&out);
     }
 out:
     sqlite3_reset(r);

@@ -54,7 +54,21 @@ struct leaf_file {
     const uint8_t *sha256; /* 32 bytes, or NULL (the row has none) */
     int has_size;
     int64_t size;
+    int env;               /* files.env of the row (inputs only) */
 };
+
+/* The leaf's "environment" object (docs/RECORD.md) from a process's input
+ * files (sorted by path in byte order; those store_files_is_env() picks are
+ * summarised) and its package lists, read with pk (a statement of
+ * STORE_FILES_ENV_PACKAGES_SQL, reset here): {"digest", "files",
+ * "packages"}, or NULL if no input is environment. */
+struct sqlite3_stmt;
+json_t *leaf_environment(struct sqlite3_stmt *pk, const void *proc, int plen,
+                         const struct leaf_file *inputs, size_t n);
+
+/* The environment digest: SHA-256 over, for each environment file in path
+ * byte order, its path bytes, one 0x00 byte and its 32-byte SHA-256. */
+void leaf_environment_digest(const struct leaf_file *inputs, size_t n, uint8_t out[32]);
 
 /* What a caller (slog.c) tracked while it stored the trial's events,
  * so that sealing does not re-read them from the store (a training process

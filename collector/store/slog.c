@@ -246,7 +246,7 @@ static int str_set(char **slot, const char *s)
 struct fbest {
     int64_t key, size;
     uint8_t sha[32];
-    unsigned char has, has_hash, has_size;
+    unsigned char has, has_hash, has_size, env;
 };
 struct fent {
     char *path;
@@ -322,7 +322,8 @@ static struct fent *fstate_find(struct fstate *f, const char *path, uint64_t h)
 }
 
 /* Keeps the row (key, sha, size) in b if it sorts after b's. */
-static void fbest_put(struct fbest *b, int64_t key, const uint8_t *sha, int has_size, int64_t size)
+static void fbest_put(struct fbest *b, int64_t key, const uint8_t *sha, int has_size, int64_t size,
+                      int env)
 {
     if (b->has && key <= b->key)
         return;
@@ -333,6 +334,7 @@ static void fbest_put(struct fbest *b, int64_t key, const uint8_t *sha, int has_
         memcpy(b->sha, sha, 32);
     b->has_size = (unsigned char)has_size;
     b->size = size;
+    b->env = env != 0;
 }
 
 /* ---- the log state */
@@ -451,7 +453,8 @@ static void fstate_drop(struct store_log *lg, struct fstate *f)
 }
 
 int slog_file(struct store_log *lg, const uint8_t proc[16], const char *path, int mode,
-              const uint8_t *sha256, int has_size, int64_t size, int has_time, int64_t time_ns)
+              const uint8_t *sha256, int has_size, int64_t size, int has_time, int64_t time_ns,
+              int env)
 {
     struct fstate *f = fstate_get(lg, proc);
     if (!f) {
@@ -519,9 +522,9 @@ int slog_file(struct store_log *lg, const uint8_t proc[16], const char *path, in
         }
     }
     if (in)
-        fbest_put(&e->in, key, sha256, has_size, size);
+        fbest_put(&e->in, key, sha256, has_size, size, env);
     if (out)
-        fbest_put(&e->out, key, sha256, has_size, size);
+        fbest_put(&e->out, key, sha256, has_size, size, 0);
     return SQLITE_OK;
 drop:
     fstate_drop(lg, f);
@@ -560,10 +563,10 @@ static int files_given(struct store_log *lg, const uint8_t proc[16], struct leaf
         const struct fent *e = order[j];
         if (e->in.has)
             (*in)[ni++] = (struct leaf_file){e->path, e->in.has_hash ? e->in.sha : NULL,
-                                             e->in.has_size, e->in.size};
+                                             e->in.has_size, e->in.size, e->in.env};
         if (e->out.has)
             (*out)[no++] = (struct leaf_file){e->path, e->out.has_hash ? e->out.sha : NULL,
-                                              e->out.has_size, e->out.size};
+                                              e->out.has_size, e->out.size, 0};
     }
     free(order);
     g->has_files = 1;

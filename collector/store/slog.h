@@ -74,9 +74,11 @@ int slog_metric(struct store_log *lg, int64_t trial_id, int64_t origin_id, int64
  * kept in memory as the leaf shows them, so sealing does not re-read its
  * file rows (thousands, scattered across the file). Exact only for
  * processes whose every row this connection stored; others are read from
- * the store. Call it before the row is inserted. */
+ * the store. env: the row's environment flag (files.env). Call it before
+ * the row is inserted. */
 int slog_file(struct store_log *lg, const uint8_t proc[16], const char *path, int mode,
-              const uint8_t *sha256, int has_size, int64_t size, int has_time, int64_t time_ns);
+              const uint8_t *sha256, int has_size, int64_t size, int has_time, int64_t time_ns,
+              int env);
 
 /* trial_id's points changed behind slog_metric (adopted trial-less metrics). */
 void slog_metrics_forget(struct store_log *lg, int64_t trial_id);

@@ -107,7 +107,10 @@ int store_read_trials(store_reader *r, const char *study, int full,
 /* The trial with an id, or a uuid hex prefix: its id, 0 if none, -1 if the
  * prefix matches several. */
 int64_t store_read_resolve_trial(store_reader *r, const char *arg);
-/* One trial by id (full as above), or NULL with err. */
+/* One trial by id (full as above), or NULL with err. full may add
+ * STORE_READ_ENV_FILES: "environment_files", every file the environment
+ * digest covers (`show --files all`). */
+#define STORE_READ_ENV_FILES 2
 json_t *store_read_trial(store_reader *r, int64_t id, int full, char *err, size_t errlen);
 
 /* Calls fn(process, arg) for each process image of study (NULL: every

@@ -25,10 +25,22 @@
 static inline int store_files_is_input(int mode) { return mode == 0 || mode == 2; }
 static inline int store_files_is_output(int mode) { return mode == 1 || mode == 2; }
 
-/* path, sha256, size, error of the rows the rule picks for process ?1, by path. */
+/* path, sha256, size, error, env of the rows the rule picks for process ?1,
+ * by path. */
 #define STORE_FILES_SQL(modes)                                                                   \
-    "SELECT path, sha256, size, error, max((sha256 IS NOT NULL) * " STORE_FILES_STR(                    \
+    "SELECT path, sha256, size, error, env, max((sha256 IS NOT NULL) * " STORE_FILES_STR(               \
         STORE_FILES_HASHED_N) " + COALESCE(time_ns, 0)) FROM files WHERE process = ?1 AND mode IN " \
         modes " GROUP BY path ORDER BY path"
+
+/* The environment (docs/RECORD.md): of the input rows the rule picks, those
+ * with env set (the agent's FileAccess.environment) and a sha256 leave the
+ * inputs; the leaf keeps their digest, count and packages. */
+static inline int store_files_is_env(int env, const void *sha256) { return env && sha256; }
+
+/* The package lists ("deb:<name>=<version> ...") of process ?1's environment
+ * rows: their union is the leaf's environment.packages (partial index
+ * files_env). */
+#define STORE_FILES_ENV_PACKAGES_SQL                                                             \
+    "SELECT DISTINCT packages FROM files WHERE process = ?1 AND env = 1 AND packages IS NOT NULL"
 
 #endif

@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "jsonfmt.h"
+#include "leaf.h"
 #include "store.h"
 #include "store_files.h"
 #include "util.h"
@@ -21,7 +22,7 @@ struct store_reader {
     const char *path;
     sqlite3 *db;
     sqlite3_stmt *params, *metrics, *inputs, *outputs, *proc;
-    sqlite3_stmt *ev_procs, *ev_metrics, *ev_data, *ev_of;
+    sqlite3_stmt *ev_procs, *ev_metrics, *ev_data, *ev_of, *envpk;
 };
 
 /* The columns process_row reads, in its order. */
@@ -73,10 +74,11 @@ store_reader *store_reader_open(tt_store *st, char *err, size_t errlen)
         " WHERE process = ?1 AND trial_id = ?2 ORDER BY step, time_ns, origin_id, seq",
         "SELECT path, sha256 FROM eval_data_view WHERE process = ?1 ORDER BY path",
         "SELECT min(trial_id) FROM q_eval WHERE process = ?1",
+        STORE_FILES_ENV_PACKAGES_SQL,
     };
     sqlite3_stmt **out[] = {&q->params,   &q->metrics,    &q->inputs,  &q->outputs,
                             &q->proc,     &q->ev_procs,   &q->ev_metrics, &q->ev_data,
-                            &q->ev_of};
+                            &q->ev_of,    &q->envpk};
     for (size_t i = 0; i < sizeof sql / sizeof *sql; i++) {
         if (sqlite3_prepare_v2(q->db, sql[i], -1, out[i], NULL) != SQLITE_OK) {
             tt_fail(err, errlen, "cannot read store %s: %s", q->path, sqlite3_errmsg(q->db));
@@ -101,6 +103,7 @@ void store_reader_close(store_reader *q)
     sqlite3_finalize(q->ev_metrics);
     sqlite3_finalize(q->ev_data);
     sqlite3_finalize(q->ev_of);
+    sqlite3_finalize(q->envpk);
     free(q);
 }
 
@@ -142,6 +145,12 @@ static json_t *col_json(sqlite3_stmt *s, int col)
 }
 
 /* ---- building objects */
+static json_t *file_row(sqlite3_stmt *s)
+{
+    return json_pack("{s:o,s:o,s:o,s:o}", "path", col_str(s, 0), "sha256", col_hex(s, 1), "size",
+                     col_int(s, 2), "error", col_str(s, 3));
+}
+
 static json_t *files_json(sqlite3_stmt *s, const void *proc, int plen)
 {
     json_t *a = json_array();
@@ -149,11 +158,60 @@ static json_t *files_json(sqlite3_stmt *s, const void *proc, int plen)
         return a;
     sqlite3_bind_blob(s, 1, proc, plen, SQLITE_TRANSIENT);
     while (sqlite3_step(s) == SQLITE_ROW)
-        json_array_append_new(a, json_pack("{s:o,s:o,s:o,s:o}", "path", col_str(s, 0), "sha256",
-                                           col_hex(s, 1), "size", col_int(s, 2), "error",
-                                           col_str(s, 3)));
+        json_array_append_new(a, file_row(s));
     sqlite3_reset(s);
     return a;
+}
+
+/* A process's inputs into o as the leaf splits them (leaf.c): "inputs"
+ * without the environment, "environment" its summary (absent if none) and,
+ * with all, "environment_files" (its files, each as an input). */
+static void inputs_json(store_reader *q, json_t *o, const void *proc, int plen, int all)
+{
+    json_t *in = json_array(), *envf = all ? json_array() : NULL;
+    struct leaf_file *env = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_stmt *s = q->inputs;
+    if (proc)
+        sqlite3_bind_blob(s, 1, proc, plen, SQLITE_TRANSIENT);
+    while (proc && sqlite3_step(s) == SQLITE_ROW) {
+        const void *sha = sqlite3_column_bytes(s, 1) == 32 ? sqlite3_column_blob(s, 1) : NULL;
+        if (!store_files_is_env(sqlite3_column_int(s, 4), sha)) {
+            json_array_append_new(in, file_row(s));
+            continue;
+        }
+        if (envf)
+            json_array_append_new(envf, file_row(s));
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            struct leaf_file *p = realloc(env, nc * sizeof *p);
+            if (!p)
+                break;
+            env = p;
+            cap = nc;
+        }
+        uint8_t *copy = malloc(32);
+        char *path = strdup((const char *)sqlite3_column_text(s, 0));
+        if (!copy || !path) {
+            free(copy);
+            free(path);
+            break;
+        }
+        memcpy(copy, sha, 32);
+        env[n++] = (struct leaf_file){.path = path, .sha256 = copy, .env = 1};
+    }
+    sqlite3_reset(s);
+    json_object_set_new(o, "inputs", in);
+    json_t *sum = proc ? leaf_environment(q->envpk, proc, plen, env, n) : NULL;
+    if (sum)
+        json_object_set_new(o, "environment", sum);
+    if (envf)
+        json_object_set_new(o, "environment_files", envf);
+    for (size_t i = 0; i < n; i++) {
+        free((char *)env[i].path);
+        free((uint8_t *)env[i].sha256);
+    }
+    free(env);
 }
 
 /* One process object from a PROC_COLS row. Caller owns it. */
@@ -294,7 +352,7 @@ static json_t *trial_json(store_reader *q, sqlite3_stmt *r, int full)
     json_object_set_new(o, "metrics", metrics);
     const void *proc = sqlite3_column_blob(r, 2);
     int plen = sqlite3_column_bytes(r, 2);
-    json_object_set_new(o, "inputs", files_json(q->inputs, proc, plen));
+    inputs_json(q, o, proc, plen, full & STORE_READ_ENV_FILES);
     json_object_set_new(o, "outputs", files_json(q->outputs, proc, plen));
     json_object_set_new(o, "evaluations", evaluations_json(q, id));
     if (!full) {

@@ -57,8 +57,9 @@
 #include "jsonfmt.h"
 #include "util.h"
 
-#define STORE_SCHEMA_VERSION 4 /* 2: hwm dedupe, append-order tables; 3: evaluation views;
-                                  4: the study log (log, log_head, checkpoints) */
+#define STORE_SCHEMA_VERSION 5 /* 2: hwm dedupe, append-order tables; 3: evaluation views;
+                                  4: the study log (log, log_head, checkpoints);
+                                  5: files.env, files.packages (the environment) */
 #define STORE_BUSY_MS 10000
 #define STORE_STR_MAX (64u << 10) /* any one string field */
 #define STORE_LIST_MAX 65536      /* argv / env entries */
@@ -84,7 +85,7 @@ static const char *schema_sql =
     "CREATE INDEX processes_session ON processes(session);\n"
     "CREATE TABLE files(process BLOB NOT NULL, origin_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
     " path TEXT NOT NULL, mode INTEGER, dev INTEGER, ino INTEGER, size INTEGER, mtime_ns INTEGER,"
-    " closed INTEGER, sha256 BLOB, error TEXT, time_ns INTEGER);\n"
+    " closed INTEGER, sha256 BLOB, error TEXT, time_ns INTEGER, env INTEGER, packages TEXT);\n"
     "CREATE INDEX files_process ON files(process);\n"
     "CREATE TABLE trials(id INTEGER PRIMARY KEY, uuid BLOB NOT NULL UNIQUE, process BLOB,"
     " framework TEXT, opened_by TEXT, idx INTEGER, started_ns INTEGER, ended_ns INTEGER,"
@@ -114,6 +115,15 @@ static const char *schema_sql =
     " CASE WHEN p.end_how = 1 THEN p.exit_code END AS exit_code,"
     " CASE WHEN p.end_how = 2 THEN p.signal END AS signal"
     " FROM trials t LEFT JOIN process_view p ON p.uuid = t.process;\n";
+
+/* The environment (schema 5, FileAccess.environment / .packages): a process's
+ * environment files are read apart from its inputs (leaf.c). A store of
+ * schema 2-4 gets the columns from its next writer; its rows keep env NULL,
+ * so its sealed leaves stay what they were. */
+static const char *env_columns_sql = "ALTER TABLE files ADD COLUMN env INTEGER;\n"
+                                     "ALTER TABLE files ADD COLUMN packages TEXT;\n";
+static const char *env_index_sql =
+    "CREATE INDEX IF NOT EXISTS files_env ON files(process) WHERE env = 1;\n";
 
 /* Evaluations (schema 3), derived at read time like status and study, so
  * the model's producing trial and the evaluating process may arrive in any
@@ -353,8 +363,8 @@ static const char *stmt_sql[S__COUNT] = {
      * so SQLite needs no statement journal for it (validation already
      * guarantees the NOT NULL columns). */
     [S_FILE] = "INSERT OR IGNORE INTO files(process, origin_id, seq, path, mode, dev, ino, size,"
-               " mtime_ns, closed, sha256, error, time_ns)"
-               " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+               " mtime_ns, closed, sha256, error, time_ns, env, packages)"
+               " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
     [S_TRIAL_START] =
         "INSERT INTO trials(uuid, process, framework, opened_by, idx, started_ns)"
         " VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT(uuid) DO UPDATE SET process=excluded.process,"
@@ -461,6 +471,19 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Adds files.env and files.packages to an older store unless there. */
+static int env_columns(sqlite3 *db, char *err, size_t errlen)
+{
+    sqlite3_stmt *s;
+    int has = 0;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('files') WHERE name = 'env'", -1, &s,
+                           NULL) != SQLITE_OK)
+        return tt_fail(err, errlen, "%s", sqlite3_errmsg(db));
+    has = sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_finalize(s);
+    return has ? 0 : exec_sql(db, env_columns_sql, err, errlen);
+}
+
 /* Creates the schema once; BEGIN IMMEDIATE serialises concurrent first opens. */
 static int ensure_schema(tt_store *st, char *err, size_t errlen)
 {
@@ -471,15 +494,19 @@ static int ensure_schema(tt_store *st, char *err, size_t errlen)
         tt_fail(err, errlen, "%s", sqlite3_errmsg(st->db));
         goto err;
     }
-    if (v == 0 || v == 2 || v == 3) {
+    if (v == 0 || v == 2 || v == 3 || v == 4) {
         /* 2 -> 3 adds an index and views: nothing stored changes. 3 -> 4 adds
-         * the log, and seals the trials already final. */
+         * the log, and seals the trials already final. 4 -> 5 adds two
+         * columns to files: nothing sealed changes. */
         char sql[64];
         snprintf(sql, sizeof sql, "PRAGMA user_version=%d", STORE_SCHEMA_VERSION);
         if ((v == 0 && exec_sql(st->db, schema_sql, err, errlen) < 0) ||
-            (v != 3 && exec_sql(st->db, eval_index_sql, err, errlen) < 0) ||
-            (v != 3 && exec_sql(st->db, eval_views_sql, err, errlen) < 0) ||
-            exec_sql(st->db, slog_schema_sql, err, errlen) < 0 || exec_sql(st->db, sql, err, errlen) < 0)
+            (v != 0 && env_columns(st->db, err, errlen) < 0) ||
+            exec_sql(st->db, env_index_sql, err, errlen) < 0 ||
+            ((v == 0 || v == 2) && exec_sql(st->db, eval_index_sql, err, errlen) < 0) ||
+            ((v == 0 || v == 2) && exec_sql(st->db, eval_views_sql, err, errlen) < 0) ||
+            (v != 4 && exec_sql(st->db, slog_schema_sql, err, errlen) < 0) ||
+            exec_sql(st->db, sql, err, errlen) < 0)
             goto err;
     } else if (v != STORE_SCHEMA_VERSION) {
         tt_fail(err, errlen, "store schema version %d, this tunetrail knows %d", v,
@@ -595,6 +622,14 @@ tt_store *store_open(const char *path, int flags, char *err, size_t errlen)
         }
         if (v == 2 && eval_views_temp(st, err, errlen) < 0)
             goto err;
+        /* Not upgraded yet: files without the environment columns, which
+         * a TEMP view (resolved first) adds as NULL: every file an input. */
+        if ((v == 2 || v == 3 || v == 4) &&
+            exec_sql(st->db,
+                     "CREATE TEMP VIEW files AS SELECT *, NULL AS env, NULL AS packages"
+                     " FROM main.files;",
+                     err, errlen) < 0)
+            goto err;
         /* Not upgraded yet: an empty log (its trials get sealed by the next writer). */
         if ((v == 2 || v == 3) &&
             exec_sql(st->db,
@@ -604,7 +639,7 @@ tt_store *store_open(const char *path, int flags, char *err, size_t errlen)
                      " INTEGER, root BLOB, key BLOB, sig BLOB, time_ns INTEGER);",
                      err, errlen) < 0)
             goto err;
-        if (v != STORE_SCHEMA_VERSION && v != 2 && v != 3) {
+        if (v != STORE_SCHEMA_VERSION && v != 2 && v != 3 && v != 4) {
             tt_fail(err, errlen, v ? "store schema version %d, this tunetrail knows %d"
                                    : "not a tunetrail store (schema version %d, expected %d)",
                     v, STORE_SCHEMA_VERSION);
@@ -639,7 +674,7 @@ tt_store *store_open(const char *path, int flags, char *err, size_t errlen)
     }
     if (pending_prepare(st, &st->pend[0], TUNETRAIL__EVENT__KIND_METRIC, S_METRIC, 9) !=
             SQLITE_OK ||
-        pending_prepare(st, &st->pend[1], TUNETRAIL__EVENT__KIND_FILE_ACCESS, S_FILE, 13) !=
+        pending_prepare(st, &st->pend[1], TUNETRAIL__EVENT__KIND_FILE_ACCESS, S_FILE, 15) !=
             SQLITE_OK) {
         tt_fail(err, errlen, "prepare: %s", sqlite3_errmsg(st->db));
         goto err;
@@ -832,7 +867,8 @@ static const char *validate_event(const Tunetrail__Event *ev)
         const Tunetrail__FileAccess *m = ev->file_access;
         if (!uuid_ok(m->process))
             return "FileAccess.process is not a uuid";
-        if (!m->path || !*m->path || !str_ok(m->path) || !str_ok(m->error))
+        if (!m->path || !*m->path || !str_ok(m->path) || !str_ok(m->error) ||
+            !str_ok(m->packages))
             return "FileAccess.path missing or too long";
         if (m->sha256.len != 0 && m->sha256.len != 32)
             return "FileAccess.sha256 is not 32 bytes";
@@ -1306,6 +1342,8 @@ static void bind_file(sqlite3_stmt *s, int base, int64_t oid, const Tunetrail__E
     bind_blob(s, base + 11, m->sha256);
     bind_text(s, base + 12, m->error);
     bind_i64(s, base + 13, ev->has_time_ns, ev->time_ns);
+    bind_i64(s, base + 14, m->has_environment && m->environment, 1); /* else NULL */
+    bind_text(s, base + 15, m->packages && *m->packages ? m->packages : NULL);
 }
 
 /* Runs the pending rows of one multi-row INSERT: the full statement when all
@@ -1373,7 +1411,8 @@ static int ingest_event(tt_store *st, const Tunetrail__Event *ev, int *dup)
                 SQLITE_OK ||
             (rc = slog_file(st->log, m->process.data, m->path, m->mode,
                             m->sha256.len ? m->sha256.data : NULL, fs && fs->has_size,
-                            fs ? (int64_t)fs->size : 0, ev->has_time_ns, ev->time_ns)) != SQLITE_OK)
+                            fs ? (int64_t)fs->size : 0, ev->has_time_ns, ev->time_ns,
+                            m->has_environment && m->environment)) != SQLITE_OK)
             return rc;
         return pending_add(st, &st->pend[1], 0, oid, ev);
     }

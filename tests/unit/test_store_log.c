@@ -106,6 +106,14 @@ static void add_file(struct evfx_batch *b, uint64_t seq, const char *path, int m
     }
 }
 
+/* Marks the last event of b (a FileAccess) as environment, with packages. */
+static void mark_env(struct evfx_batch *b, const char *packages)
+{
+    Tunetrail__FileAccess *m = b->ev[b->n - 1]->file_access;
+    m->has_environment = m->environment = 1;
+    m->packages = (char *)packages;
+}
+
 /* Packs and ingests b (its events stay in b). */
 static void ingest(tt_store *st, struct evfx_batch *b, struct ingest_result *r)
 {
@@ -342,10 +350,55 @@ static void test_upgrade_from_v3(void **state)
     assert_int_equal(q_int(ro, "SELECT count(*) FROM log"), 0);
     store_close(ro);
     f->st = store_open(f->path, STORE_CREATE, err, sizeof err);
-    assert_non_null(f->st);
+    if (!f->st)
+        fail_msg("reopen: %s", err);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM log WHERE study = 'demo'"), 2);
     assert_int_equal(q_int(f->st, "SELECT size FROM log_head WHERE study = 'demo'"), 2);
-    assert_int_equal(q_int(f->st, "PRAGMA user_version"), 4);
+    assert_int_equal(q_int(f->st, "PRAGMA user_version"), 5);
+}
+
+static void assert_leaf_matches_store(tt_store *st, const char *uuid_hex_sql);
+
+/* A schema-4 store (files without env / packages): a reader sees every file
+ * as an input; the next writer adds the columns, and leaves stay as sealed. */
+static void test_upgrade_from_v4(void **state)
+{
+    struct fx *f = *state;
+    struct evfx_batch b = {0};
+    struct ingest_result r;
+    add_session(&b, 0, "demo");
+    add_pstart(&b, 0);
+    add_tstart(&b, 1, U_T1);
+    add_file(&b, 2, "/usr/lib/python3.11/os.py", 0, 5, 10, 1);
+    add_tend(&b, 3, U_T1);
+    add_pend(&b, 4);
+    ingest(f->st, &b, &r);
+    evfx_clear(&b);
+    char *msg = NULL;
+    assert_int_equal(sqlite3_exec(store_sqlite(f->st),
+                                  "DROP INDEX files_env; ALTER TABLE files DROP COLUMN env;"
+                                  " ALTER TABLE files DROP COLUMN packages; PRAGMA user_version = 4;",
+                                  NULL, NULL, &msg),
+                     SQLITE_OK);
+    store_close(f->st);
+    char err[256];
+    tt_store *ro = store_open(f->path, STORE_READONLY, err, sizeof err);
+    assert_non_null(ro);
+    store_reader *q = store_reader_open(ro, err, sizeof err);
+    assert_non_null(q);
+    json_t *t = store_read_trial(q, 1, 1, err, sizeof err);
+    assert_non_null(t);
+    assert_int_equal(json_array_size(json_object_get(t, "inputs")), 1);
+    assert_null(json_object_get(t, "environment"));
+    json_decref(t);
+    store_reader_close(q);
+    store_close(ro);
+    f->st = store_open(f->path, STORE_CREATE, err, sizeof err);
+    assert_non_null(f->st);
+    assert_int_equal(q_int(f->st, "PRAGMA user_version"), 5);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM files WHERE env IS NULL"), 1);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM log"), 1);
+    assert_leaf_matches_store(f->st, "x'03000000000000000000000000000000'");
 }
 
 static void test_leaf_round_trip(void **state)
@@ -471,6 +524,15 @@ static void test_files_in_memory(void **state)
     add_file(&b, seq++, "/d/odd", 5, 9, 100, T);       /* neither role */
     add_file(&b, seq++, "/d/bad\xff", 0, 3, 7, T);
     add_file(&b, seq++, "/d/Z", 0, 0, 1, T); /* byte order: "Z" < "b" */
+    /* environment rows: summarised; one without a hash stays an input */
+    add_file(&b, seq++, "/usr/lib/p/b.py", 0, 4, 1, T);
+    mark_env(&b, "deb:p=1 python:p=1.0");
+    add_file(&b, seq++, "/usr/lib/p/a.py", 0, 6, 1, T);
+    mark_env(&b, "deb:p=1");
+    add_file(&b, seq++, "/usr/lib/p/a.py", 0, 0, 2, T + 1);
+    mark_env(&b, "deb:p=1");
+    add_file(&b, seq++, "/usr/lib/q.py", 0, 0, 2, T);
+    mark_env(&b, NULL);
     ingest(f->st, &b, &r);
     evfx_clear(&b);
     for (int i = 0; i < 40; i++) { /* past the linear scan: the index */
@@ -484,6 +546,30 @@ static void test_files_in_memory(void **state)
     evfx_clear(&b);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM log"), 1);
     assert_leaf_matches_store(f->st, "x'03000000000000000000000000000000'");
+    {
+        sqlite3_stmt *s;
+        sqlite3_prepare_v2(store_sqlite(f->st), "SELECT leaf FROM log", -1, &s, NULL);
+        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+        char *leaf = strdup((const char *)sqlite3_column_text(s, 0));
+        sqlite3_finalize(s);
+        /* digest: "/usr/lib/p/a.py" 0x00 06*32, then "/usr/lib/p/b.py" 0x00 04*32 */
+        uint8_t buf[2 * (15 + 1 + 32)], d[32];
+        char want[200], hex[65];
+        memcpy(buf, "/usr/lib/p/a.py", 16);
+        memset(buf + 16, 6, 32);
+        memcpy(buf + 48, "/usr/lib/p/b.py", 16);
+        memset(buf + 64, 4, 32);
+        crypto_hash_sha256(d, buf, sizeof buf);
+        snprintf(want, sizeof want,
+                 "\"environment\":{\"digest\":\"%s\",\"files\":2,\"packages\":{\"deb\":{\"p\":\"1\"},"
+                 "\"python\":{\"p\":\"1.0\"}}}",
+                 wire_hex(hex, d, 32));
+        if (!strstr(leaf, want))
+            fail_msg("leaf %s lacks %s", leaf, want);
+        assert_null(strstr(leaf, "/usr/lib/p/"));
+        assert_non_null(strstr(leaf, "/usr/lib/q.py"));
+        free(leaf);
+    }
 
     /* a late file (a revision) of the sealed process, through another
      * connection's store, then more through this one: read from the store */
@@ -511,6 +597,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_study_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_from_v3, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_from_v4, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leaf_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files_in_memory, setup, teardown),
     };
