@@ -60,7 +60,7 @@ static int compute(struct study *s, const char *produced, const char *objective,
     char err[256] = "";
     json_t *excluded = json_array();
     int rc = record_compute(s->leaf, s->n, excluded, produced, objective, dir_max, &s->search,
-                            &s->sel, &s->choices, &s->refit, err, sizeof err);
+                            &s->sel, &s->choices, &s->refit, NULL, err, sizeof err);
     json_decref(excluded);
     if (rc)
         printf("record_compute: %s\n", err);
@@ -115,11 +115,13 @@ static void test_grid_with_repeats(void **state)
     add(&s, "failed", "lr=1,seed=3,kernel=rbf", "acc", NAN, "max");
     assert_int_equal(compute(&s, "t03", NULL, -1), 0);
 
-    /* search: 5 trials, 1 failed, configurations distinct by seed: 5 */
+    /* search: 5 trials, 1 failed; configurations are choices only (seeds
+     * aside): lr 0.1 and lr 1 */
     assert_int_equal(json_integer_value(json_object_get(s.search, "trials")), 5);
     NEAR(num_at(s.search, "failure_rate"), 0.2);
     assert_int_equal(num_at(s.search, "by_status.failed"), 1);
-    assert_int_equal(num_at(s.search, "distinct_configurations"), 5);
+    assert_int_equal(num_at(s.search, "distinct_configurations"), 2);
+    assert_string_equal(json_string_value(json_object_get(choice(s.choices, "seed"), "role")), "seed");
     assert_string_equal(json_string_value(json_object_get(json_object_get(s.search, "kind"), "kind")),
                         "grid");
     /* compute: 5 processes x 1 s CPU, 0.5 s wall each; failed: 1 of them */
@@ -247,12 +249,12 @@ static void test_all_failed(void **state)
     add(&s, "killed", "c=2", "acc", NAN, "max");
     json_t *ex = json_array();
     assert_int_equal(record_compute(s.leaf, s.n, ex, NULL, "acc", 1, &s.search, &s.sel, &s.choices,
-                                    &s.refit, err, sizeof err),
+                                    &s.refit, NULL, err, sizeof err),
                      -1);
     assert_non_null(strstr(err, "objective 'acc': no trial of the study reported it"));
     /* and with no objective named, none with a direction exists */
     assert_int_equal(record_compute(s.leaf, s.n, ex, NULL, NULL, -1, &s.search, &s.sel, &s.choices,
-                                    &s.refit, err, sizeof err),
+                                    &s.refit, NULL, err, sizeof err),
                      -1);
     assert_non_null(strstr(err, "give --objective"));
     json_decref(ex);
