@@ -31,6 +31,11 @@ static const char *const libraries[] = {"libdarknet.so", NULL};
 static const struct tt_adapter_exe exes[] = {{"darknet", train_line, 0}, {NULL, NULL, 0}};
 static const char *const refit_ignore[] = {"model_file", NULL};
 
+/* Roles in the record (docs/RECORD.md): the keys that name a file or
+ * describe the data. */
+static const char *const path_fields[] = {"model_file", "cfg_file", "weights_file", NULL};
+
 /* Global (hidden in the shim): the hooks pass it to adapter_open. */
-const struct tt_adapter tt_adapter_darknet = {"darknet", libraries, exes, refit_ignore};
+const struct tt_adapter tt_adapter_darknet = {"darknet", libraries, exes, refit_ignore,
+                                        path_fields, NULL, NULL};
 TT_ADAPTER_REGISTER(tt_adapter_darknet);

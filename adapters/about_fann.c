@@ -10,6 +10,12 @@
 static const char *const libraries[] = {"libfann.so", "libfloatfann.so", "libdoublefann.so", NULL};
 static const char *const refit_ignore[] = {"model_file", NULL};
 
+/* Roles in the record (docs/RECORD.md): the keys that name a file or
+ * describe the data. */
+static const char *const path_fields[] = {"model_file", NULL};
+static const char *const info_fields[] = {"train.num_data", NULL};
+
 /* Global (hidden in the shim): the hooks pass it to adapter_open. */
-const struct tt_adapter tt_adapter_fann = {"fann", libraries, NULL, refit_ignore};
+const struct tt_adapter tt_adapter_fann = {"fann", libraries, NULL, refit_ignore,
+                                        path_fields, info_fields, NULL};
 TT_ADAPTER_REGISTER(tt_adapter_fann);

@@ -38,6 +38,17 @@ static const struct tt_adapter_exe exes[] = {
     {"liblinear-train", train_line, 1}, {"liblinear-predict", tt_lines_predict, 0}, {NULL, NULL, 0}};
 static const char *const refit_ignore[] = {"nr_fold", "model_file", NULL};
 
+/* Roles in the record (docs/RECORD.md): the keys that name a file or
+ * describe the data, and the options of its programs that restate a field. */
+static const char *const path_fields[] = {"model_file", NULL};
+static const char *const info_fields[] = {"l", "n", NULL};
+static const struct tt_adapter_flag flags[] = {
+    {"liblinear-train", "s", "solver_type"}, {"liblinear-train", "c", "C"},
+    {"liblinear-train", "p", "p"}, {"liblinear-train", "e", "eps"},
+    {"liblinear-train", "B", "bias"}, {"liblinear-train", "v", "nr_fold"},
+    {"liblinear-train", "w*", "weight"}, {NULL, NULL, NULL}};
+
 /* Global (hidden in the shim): the hooks pass it to adapter_open. */
-const struct tt_adapter tt_adapter_liblinear = {"liblinear", libraries, exes, refit_ignore};
+const struct tt_adapter tt_adapter_liblinear = {"liblinear", libraries, exes, refit_ignore,
+                                        path_fields, info_fields, flags};
 TT_ADAPTER_REGISTER(tt_adapter_liblinear);

@@ -27,6 +27,18 @@ static const struct tt_adapter_exe exes[] = {
  * search's trials in these and is otherwise the same configuration. */
 static const char *const refit_ignore[] = {"nr_fold", "model_file", NULL};
 
+/* Roles in the record (docs/RECORD.md): the keys that name a file or
+ * describe the data, and the options of its programs that restate a field. */
+static const char *const path_fields[] = {"model_file", NULL};
+static const char *const info_fields[] = {"l", "n_features", NULL};
+static const struct tt_adapter_flag flags[] = {
+    {"svm-train", "s", "svm_type"}, {"svm-train", "t", "kernel_type"}, {"svm-train", "d", "degree"},
+    {"svm-train", "g", "gamma"}, {"svm-train", "r", "coef0"}, {"svm-train", "c", "C"},
+    {"svm-train", "n", "nu"}, {"svm-train", "p", "p"}, {"svm-train", "m", "cache_size"},
+    {"svm-train", "e", "eps"}, {"svm-train", "h", "shrinking"}, {"svm-train", "b", "probability"},
+    {"svm-train", "v", "nr_fold"}, {"svm-train", "w*", "weight"}, {NULL, NULL, NULL}};
+
 /* Global (hidden in the shim): the hooks pass it to adapter_open. */
-const struct tt_adapter tt_adapter_libsvm = {"libsvm", libraries, exes, refit_ignore};
+const struct tt_adapter tt_adapter_libsvm = {"libsvm", libraries, exes, refit_ignore,
+                                        path_fields, info_fields, flags};
 TT_ADAPTER_REGISTER(tt_adapter_libsvm);

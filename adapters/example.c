@@ -72,9 +72,17 @@ static const char *const libraries[] = {"libexample.so", NULL};
 static const struct tt_adapter_exe exes[] = {{"example-train", example_line, 1}, {NULL, NULL, 0}};
 /* A refit (the chosen configuration trained again) may differ in these. */
 static const char *const refit_ignore[] = {"model_file", NULL};
+/* Roles in the record: keys naming a file, keys describing the data (not
+ * choices), and the trainer's options that restate a field (`-lr 0.1` =
+ * example.learning_rate: one choice, not two). */
+static const char *const path_fields[] = {"model_file", NULL};
+static const char *const info_fields[] = {"num_rows", NULL};
+static const struct tt_adapter_flag flags[] = {{"example-train", "lr", "learning_rate"},
+                                               {NULL, NULL, NULL}};
 
 /* In about_fw.c: global (the hooks refer to it), and registered. */
-static const struct tt_adapter tt_adapter_example = {"example", libraries, exes, refit_ignore};
+static const struct tt_adapter tt_adapter_example = {"example", libraries,   exes, refit_ignore,
+                                                     path_fields, info_fields, flags};
 /* TT_ADAPTER_REGISTER(tt_adapter_example); */
 
 /* ---- hook_fw.c ----------------------------------------------------------- */

@@ -54,6 +54,32 @@ int tt_adapter_refit_ignored(const struct tt_adapter *a, const char *key)
     return 0;
 }
 
+int tt_adapter_field_in(const struct tt_adapter *a, const char *const *list, const char *key)
+{
+    size_t n = a ? strlen(a->name) : 0;
+    if (!a || strncmp(key, a->name, n) || key[n] != '.')
+        return 0;
+    for (const char *const *f = list; f && *f; f++)
+        if (!strcmp(*f, key + n + 1))
+            return 1;
+    return 0;
+}
+
+const char *tt_adapter_restated(const struct tt_adapter *a, const char *exe, const char *flag)
+{
+    const char *base = exe ? strrchr(exe, '/') : NULL;
+    base = base ? base + 1 : exe;
+    for (const struct tt_adapter_flag *f = a && base ? a->flags : NULL; f && f->exe; f++) {
+        size_t n = strlen(f->flag);
+        if (strcmp(f->exe, base))
+            continue;
+        if (n && f->flag[n - 1] == '*' ? !strncmp(f->flag, flag, n - 1) && flag[n - 1]
+                                       : !strcmp(f->flag, flag))
+            return f->field;
+    }
+    return NULL;
+}
+
 int tt_adapters_fork_child(void)
 {
     int n = 0;

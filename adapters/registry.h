@@ -86,6 +86,15 @@ void tt_lines_predict(struct tt_lines *l, const char *line, const char *end);
 
 /* ---- the row -------------------------------------------------------------- */
 
+/* An argv flag of one of the adapter's programs that sets one of its own
+ * fields: svm-train's `-c 8` is libsvm.C. The trial then carries both (the
+ * argv param `c` and `libsvm.C`); the record keeps `c` as provenance only
+ * (collector/record/roles.h). flag is the argv param's key (dashes gone);
+ * a trailing '*' matches any key it prefixes (`w*`: -w1, -w-1). */
+struct tt_adapter_flag {
+    const char *exe, *flag, *field;
+};
+
 struct tt_adapter {
     const char *name;                  /* "libsvm": trials' framework, params' "libsvm." prefix */
     const char *const *libraries;      /* file-name prefixes the hooks record for, NULL-ended;
@@ -93,6 +102,11 @@ struct tt_adapter {
     const struct tt_adapter_exe *exes; /* {NULL}-ended; NULL: none */
     const char *const *refit_ignore;   /* fields (after the key's last '.') a refit may differ
                                         * in from its search trials, NULL-ended */
+    /* Roles of the adapter's own keys (docs/RECORD.md, "Roles"); fields are
+     * the key after "<name>.", NULL-ended; NULL: none. */
+    const char *const *path_fields;    /* name a file: model_file, cfg_file */
+    const char *const *info_fields;    /* describe the data, not a choice: l, n_features */
+    const struct tt_adapter_flag *flags; /* {NULL}-ended; NULL: none */
 };
 
 /* A fork reset: forgets what the parent's trials left in the adapter's
@@ -130,6 +144,13 @@ const struct tt_adapter_exe *tt_adapter_exe_find(const char *exe);
  * search trials in param key (e.g. "libsvm.nr_fold"): its last field is in
  * a->refit_ignore (tt_refit_ignore_default for NULL). */
 int tt_adapter_refit_ignored(const struct tt_adapter *a, const char *key);
+
+/* 1 if key is "<a->name>.<field>" with field in list (NULL-ended). */
+int tt_adapter_field_in(const struct tt_adapter *a, const char *const *list, const char *key);
+
+/* The field ("C") that argv param flag ("c") of program exe (a path or a
+ * basename) restates in a's trials, or NULL. */
+const char *tt_adapter_restated(const struct tt_adapter *a, const char *exe, const char *flag);
 
 /* Runs every registered fork reset (the shim's pthread_atfork child
  * handler). Returns how many ran. */

@@ -614,6 +614,7 @@ static int val_int(struct scan *s, int64_t *out, int *has)
  * fault in, and the scratch would more than double a leaf's share. */
 #define SCRATCH_STRINGS 32
 #define SCRATCH_METRICS 8
+#define SCRATCH_FILES 8
 
 struct scratch {
     void *v;
@@ -852,9 +853,55 @@ static int obj_metrics(struct scan *s, struct scratch *v)
     return r;
 }
 
+/* "inputs" / "outputs": arrays of {path, sha256, size}; an element that is
+ * not an object is left out, members other than path and sha256 skipped. */
+static int arr_files(struct scan *s, struct scratch *v)
+{
+    int r;
+
+    v->n = 0; /* a duplicate key replaces the earlier array */
+    if (s->p >= s->end || *s->p != '[')
+        return skip_value(s, 0);
+    s->p++;
+    if (eat(s, ']'))
+        return 0;
+    do {
+        skip_ws(s);
+        if (s->p >= s->end || *s->p != '{') {
+            if (skip_value(s, 0))
+                return -1;
+            continue;
+        }
+        struct leafscan_file *e = scratch_push(s, v);
+        if (!e)
+            return -1;
+        s->p++;
+        if (eat(s, '}'))
+            continue;
+        do {
+            const char *k;
+            size_t n;
+            if (key_read(s, &k, &n))
+                return -1;
+            if (n == 4 && !memcmp(k, "path", 4)) {
+                if (val_string(s, &e->path))
+                    return -1;
+            } else if (n == 6 && !memcmp(k, "sha256", 6)) {
+                if (val_string(s, &e->sha256))
+                    return -1;
+            } else if (skip_value(s, 0)) {
+                return -1;
+            }
+        } while ((r = next_member(s, '}')) == 1);
+        if (r < 0)
+            return -1;
+    } while ((r = next_member(s, ']')) == 1);
+    return r;
+}
+
 /* ---- top level ------------------------------------------------------------------ */
 
-enum field_kind { F_STR, F_INT, F_PARAMS, F_SOURCES, F_METRICS };
+enum field_kind { F_STR, F_INT, F_PARAMS, F_SOURCES, F_METRICS, F_FILES };
 enum { I_STARTED, I_ENDED, I_CPU, I_RSS, I_EXIT, I_SIGNAL };
 
 static const struct field {
@@ -870,6 +917,7 @@ static const struct field {
     I("ended_ns", I_ENDED),    I("cpu_us", I_CPU),        I("maxrss_kb", I_RSS),
     I("exit_code", I_EXIT),    I("signal", I_SIGNAL),     {"params", 6, F_PARAMS, 0},
     {"sources", 7, F_SOURCES, 0}, {"metrics", 7, F_METRICS, 0},
+    {"inputs", 6, F_FILES, 0},    {"outputs", 7, F_FILES, 1},
 #undef S
 #undef I
 };
@@ -900,7 +948,7 @@ static void set_int(struct leafscan_leaf *r, int id, int64_t v, int has)
 }
 
 static int member(struct scan *s, struct leafscan_leaf *out, struct scratch *params,
-                  struct scratch *sources, struct scratch *metrics)
+                  struct scratch *sources, struct scratch *metrics, struct scratch *files)
 {
     const char *k;
     size_t n, i;
@@ -923,6 +971,8 @@ static int member(struct scan *s, struct leafscan_leaf *out, struct scratch *par
         return obj_strings(s, params, 1);
     case F_SOURCES:
         return obj_strings(s, sources, 0);
+    case F_FILES:
+        return arr_files(s, &files[fields[i].arg]);
     default:
         return obj_metrics(s, metrics);
     }
@@ -955,6 +1005,9 @@ int leafscan(const char *text, size_t len, struct leafscan_leaf *out, struct lea
     struct scratch params = {pbuf, 0, SCRATCH_STRINGS, sizeof pbuf[0], NULL};
     struct scratch sources = {sbuf, 0, SCRATCH_STRINGS, sizeof sbuf[0], NULL};
     struct scratch metrics = {mbuf, 0, SCRATCH_METRICS, sizeof mbuf[0], NULL};
+    struct leafscan_file ibuf[SCRATCH_FILES], obuf[SCRATCH_FILES];
+    struct scratch files[2] = {{ibuf, 0, SCRATCH_FILES, sizeof ibuf[0], NULL},
+                               {obuf, 0, SCRATCH_FILES, sizeof obuf[0], NULL}};
     int r, rc = -1;
 
     memset(out, 0, sizeof *out);
@@ -966,7 +1019,7 @@ int leafscan(const char *text, size_t len, struct leafscan_leaf *out, struct lea
     s.p++;
     if (!eat(&s, '}')) {
         do {
-            if (member(&s, out, &params, &sources, &metrics))
+            if (member(&s, out, &params, &sources, &metrics, files))
                 goto err;
         } while ((r = next_member(&s, '}')) == 1);
         if (r < 0)
@@ -1009,11 +1062,24 @@ int leafscan(const char *text, size_t len, struct leafscan_leaf *out, struct lea
             out->metrics[i] = e[i].m;
         out->nmetrics = metrics.n;
     }
+    for (int k = 0; k < 2; k++) {
+        struct leafscan_file **dst = k ? &out->outputs : &out->inputs;
+        if (!files[k].n)
+            continue;
+        if (!(*dst = leafscan_arena_alloc(a, files[k].n * sizeof **dst))) {
+            fail(&s, "out of memory");
+            goto err;
+        }
+        memcpy(*dst, files[k].v, files[k].n * sizeof **dst);
+        *(k ? &out->noutputs : &out->ninputs) = files[k].n;
+    }
     rc = 0;
 err:
     free(params.heap);
     free(sources.heap);
     free(metrics.heap);
+    free(files[0].heap);
+    free(files[1].heap);
     /* On error, arena memory already used stays until leafscan_arena_free:
      * callers free the arena as a whole. */
     if (rc)

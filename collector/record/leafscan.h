@@ -38,6 +38,11 @@ struct leafscan_metric {
     int has_step;
 };
 
+/* An entry of "inputs" / "outputs" (size and other members are not kept). */
+struct leafscan_file {
+    const char *path, *sha256; /* NULL if absent or not a string */
+};
+
 struct leafscan_leaf {
     /* NULL / 0 when absent */
     const char *trial, *status, *process, *session, *framework, *opened_by, *study, *exe;
@@ -48,6 +53,8 @@ struct leafscan_leaf {
     size_t nparams;
     struct leafscan_metric *metrics; /* sorted by name (strcmp) */
     size_t nmetrics;
+    struct leafscan_file *inputs, *outputs; /* in the leaf's order */
+    size_t ninputs, noutputs;
 };
 
 /* Scans one leaf object's text (len bytes, need not be NUL-terminated). */

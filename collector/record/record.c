@@ -242,7 +242,8 @@ static json_t *excluded_json(tt_store *st, const struct record *r, const struct 
         json_object_set_new(done, u, json_true());
         char why[128];
         snprintf(why, sizeof why, "evaluation of trial %s", json_string_value(ev));
-        json_array_append_new(out, json_pack("{s:s,s:s}", "trial", u, "reason", why));
+        json_array_append_new(out, json_pack("{s:s,s:s,s:s}", "trial", u, "reason", why,
+                                             "evaluates", json_string_value(ev)));
     }
     json_decref(done);
     json_decref(ids);
@@ -250,8 +251,17 @@ static json_t *excluded_json(tt_store *st, const struct record *r, const struct 
 }
 
 /* Holdout reuse: each evaluation data file with the trials evaluated on it. */
+/* The entry of hsel (record_compute's held-out selection) for sha, or NULL. */
+static json_t *hsel_get(json_t *hsel, const char *sha)
+{
+    size_t i;
+    json_t *h;
+    json_array_foreach(hsel, i, h) if (!strcmp(js(h, "sha256"), sha)) return h;
+    return NULL;
+}
+
 static json_t *holdout_json(tt_store *st, const char *study, const struct record *r,
-                            json_t *excluded)
+                            json_t *excluded, json_t *hsel)
 {
     json_t *files = store_holdout_files(st, study);
     /* latest start of a counted trial, for "adaptive" */
@@ -287,6 +297,13 @@ static json_t *holdout_json(tt_store *st, const char *study, const struct record
                            "evaluations", (json_int_t)json_object_size(json_object_get(f, "processes")),
                            "first_evaluated", first ? jsonfmt_iso_ns(first) : json_null(),
                            "adaptive", after != NULL, "reason", why));
+        /* which model the file picked: computed from the leaves (verify redoes it) */
+        json_t *h = hsel_get(hsel, sha), *e = json_array_get(out, json_array_size(out) - 1);
+        static const char *const sel_keys[] = {"metric", "direction", "models_compared",
+                                               "released_rank", "selected_release",
+                                               "selection_reason", NULL};
+        for (int k = 0; h && sel_keys[k]; k++)
+            json_object_set(e, sel_keys[k], json_object_get(h, sel_keys[k]));
     }
     json_decref(files);
     json_decref(skip);
@@ -346,7 +363,7 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
                  size_t errlen)
 {
     struct loginfo l = {0};
-    json_t *search = NULL, *sel = NULL, *choices = NULL, *refit = NULL;
+    json_t *search = NULL, *sel = NULL, *choices = NULL, *refit = NULL, *hsel = NULL;
     json_t *produced_by = NULL, *excluded = NULL, *subject = json_array();
     char *study = NULL;
     uint8_t sha[32];
@@ -413,8 +430,8 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
     excluded = excluded_json(st, out, &l);
     record_phase("evaluation trials");
     if (record_compute(out->leaf, out->n, excluded, o->model ? produced : NULL,
-                       o->objective ? name : NULL, dir_max, &search, &sel, &choices, &refit, err,
-                       errlen) != 0) {
+                       o->objective ? name : NULL, dir_max, &search, &sel, &choices, &refit,
+                       &hsel, err, errlen) != 0) {
         char tmp[512];
         snprintf(tmp, sizeof tmp, "study '%s': %s", study, err);
         tt_fail(err, errlen, "%s", tmp);
@@ -463,7 +480,17 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
             if (json_object_get(pl, copy[i]))
                 json_object_set(produced_by, copy[i], json_object_get(pl, copy[i]));
         json_decref(pl);
-        json_object_set_new(produced_by, "evaluations", store_model_evaluations(st, pid));
+        json_t *evs = store_model_evaluations(st, pid), *e;
+        size_t ei;
+        /* the values on a file the released model was picked on */
+        json_array_foreach(evs, ei, e)
+        {
+            json_t *h = js(e, "data_sha256") ? hsel_get(hsel, js(e, "data_sha256")) : NULL;
+            if (h && json_is_true(json_object_get(h, "selected_release")) &&
+                !strcmp(js(h, "metric"), js(e, "metric")))
+                json_object_set_new(e, "optimistic", json_true());
+        }
+        json_object_set_new(produced_by, "evaluations", evs);
         json_array_append_new(proofs, proof_json(out, &l, (size_t)pidx));
         if (refit) {
             json_object_set(produced_by, "refit_of", refit);
@@ -492,7 +519,7 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
     json_object_set_new(pred, "selection", sel);
     json_object_set_new(pred, "choices", choices);
     record_phase("root, proofs, producedBy");
-    json_object_set_new(pred, "holdout", holdout_json(st, study, out, excluded));
+    json_object_set_new(pred, "holdout", holdout_json(st, study, out, excluded, hsel));
     record_phase("holdout");
     json_object_set_new(pred, "log", log);
     search = sel = choices = NULL;
@@ -506,6 +533,7 @@ out:
     json_decref(sel);
     json_decref(choices);
     json_decref(refit);
+    json_decref(hsel);
     json_decref(produced_by);
     json_decref(excluded);
     json_decref(subject);

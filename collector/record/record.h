@@ -76,11 +76,17 @@ int record_payload(struct record *r, size_t room, uint8_t **start, size_t *len);
  * (default: the metric with a direction most trials reported); dir_max: 1
  * max, 0 min, -1 the metric's recorded direction. Outputs new references to
  * predicate.search (without running / excluded / compute.all_processes),
- * predicate.selection, predicate.choices and producedBy.refit_of (NULL when
- * not a refit). -1 with err when no trial reported the objective. */
+ * predicate.selection, predicate.choices, producedBy.refit_of (NULL when
+ * not a refit) and the held-out selection: [{"sha256", "metric",
+ * "direction", "models_compared", "released_rank", "selected_release",
+ * "selection_reason"}] per evaluation data file, sorted by sha256, merged
+ * into predicate.holdout.files (any out pointer may be NULL). Evaluations
+ * are the excluded trials whose entry names the trial they evaluate
+ * ("evaluates"). -1 with err (naming the metrics that exist) when no trial
+ * reported the objective. */
 int record_compute(const struct leafscan_leaf *leaf, size_t n, json_t *excluded, const char *produced,
                    const char *objective, int dir_max, json_t **search, json_t **selection,
-                   json_t **choices, json_t **refit, char *err, size_t errlen);
+                   json_t **choices, json_t **refit, json_t **holdout, char *err, size_t errlen);
 
 /* "NAME:max" / "NAME:min" / "NAME" (dir_max = -1). -1 with err if malformed. */
 int record_objective_parse(const char *spec, char *name, size_t namelen, int *dir_max, char *err,

@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "roles.h"
 #include "stats.h"
 #include "jsonfmt.h"
 #include "registry.h"
@@ -269,6 +270,7 @@ struct tr {
     const char *status;
     int has_obj;
     double obj; /* oriented: larger is better */
+    long from_ev; /* the evaluation (struct evals) the value came from, or -1 */
 };
 
 /* Every param key of the counted trials, its values and each trial's row. */
@@ -282,7 +284,13 @@ struct table {
     size_t *nval, *capval;
     uint32_t *row;         /* row[t * nk + k] = value id of key k in trial t, or NONE */
     uint32_t *order;       /* key ids sorted by key (the ledger's order) */
-    uint8_t *seed;         /* per key id: record_seed_like */
+    /* per key id: its role (roles.h), the count of trials giving each role
+     * and the first reason each role was given for; explicit: some trial
+     * set it itself (a source other than the adapter, or an argv flag that
+     * restates it) */
+    uint8_t *role, *explicit_;
+    size_t (*nrole)[4];
+    char *(*why)[4];
 };
 
 static void table_free(struct table *tb)
@@ -291,9 +299,15 @@ static void table_free(struct table *tb)
         smap_free(&tb->vals[k]);
         free(tb->val[k]);
     }
+    for (size_t k = 0; k < tb->nk; k++)
+        for (int r = 0; r < 4; r++)
+            free(tb->why[k][r]);
     smap_free(&tb->keys);
     free(tb->order);
-    free(tb->seed);
+    free(tb->role);
+    free(tb->explicit_);
+    free(tb->nrole);
+    free(tb->why);
     free(tb->key);
     free(tb->source);
     free(tb->vals);
@@ -328,6 +342,78 @@ static uint32_t key_id(struct table *tb, struct keycache *c, size_t j, const cha
         c->id[j] = k;
     }
     return k;
+}
+
+/* One trial's file paths, for tt_param_role (built when a param needs them). */
+struct trial_files {
+    struct tt_role_files f;
+    const char **buf;
+};
+
+static const struct tt_role_files *trial_files(struct trial_files *tf, const struct leafscan_leaf *r)
+{
+    if (tf->buf || !(r->ninputs + r->noutputs))
+        return &tf->f;
+    tf->buf = malloc((r->ninputs + r->noutputs) * sizeof *tf->buf);
+    for (size_t i = 0; i < r->ninputs; i++)
+        tf->buf[i] = r->inputs[i].path;
+    for (size_t i = 0; i < r->noutputs; i++)
+        tf->buf[r->ninputs + i] = r->outputs[i].path;
+    tf->f = (struct tt_role_files){tf->buf, r->ninputs, tf->buf + r->ninputs, r->noutputs};
+    return &tf->f;
+}
+
+/* Each key's role: the role most of the trials setting it give (a tie keeps
+ * it a choice). A param the adapter set has a role that depends on its key
+ * alone, so it is worked out once per key. */
+static void table_roles(struct table *tb, const struct tr *t, size_t n)
+{
+    size_t nk = tb->nk ? tb->nk : 1;
+    tb->role = calloc(nk, 1);
+    tb->explicit_ = calloc(nk, 1);
+    tb->nrole = calloc(nk, sizeof *tb->nrole);
+    tb->why = calloc(nk, sizeof *tb->why);
+    uint8_t *cached = calloc(nk, 1); /* 1 + role of an adapter-set key */
+    struct keycache kc = {0};
+    char why[200];
+    for (size_t i = 0; i < n; i++) {
+        const struct leafscan_leaf *r = t[i].r;
+        struct trial_files tf = {{NULL, 0, NULL, 0}, NULL};
+        for (size_t j = 0; j < r->nparams; j++) {
+            const struct leafscan_param *p = &r->params[j];
+            uint32_t k = key_id(tb, &kc, j, p->key, 0);
+            int adapter = p->source && !strcmp(p->source, "adapter");
+            enum tt_role role;
+            if (adapter && cached[k]) {
+                role = (enum tt_role)(cached[k] - 1);
+            } else {
+                role = tt_param_role(r->framework, r->exe, p->key, p->value, p->source,
+                                     adapter ? NULL : trial_files(&tf, r), why, sizeof why);
+                if (adapter)
+                    cached[k] = (uint8_t)(role + 1);
+                if (!tb->why[k][role])
+                    tb->why[k][role] = strdup(why);
+                /* "restates libsvm.C": libsvm.C was set, not defaulted */
+                if (!strncmp(why, "restates ", 9)) {
+                    uint32_t f = smap_get(&tb->keys, why + 9);
+                    if (f != NONE)
+                        tb->explicit_[f] = 1;
+                }
+            }
+            if (!adapter)
+                tb->explicit_[k] = 1;
+            tb->nrole[k][role]++;
+        }
+        free(tf.buf);
+    }
+    free(cached);
+    for (size_t k = 0; k < tb->nk; k++) {
+        int best = TT_ROLE_CHOICE;
+        for (int ro = 0; ro < 4; ro++)
+            if (tb->nrole[k][ro] > tb->nrole[k][best])
+                best = ro;
+        tb->role[k] = (uint8_t)best;
+    }
 }
 
 static void table_build(struct table *tb, struct tr *t, size_t n)
@@ -376,12 +462,10 @@ static void table_build(struct table *tb, struct tr *t, size_t n)
             tb->row[i * tb->nk + k] = v;
         }
     tb->order = malloc(nk * sizeof *tb->order);
-    tb->seed = malloc(nk);
-    for (size_t k = 0; k < tb->nk; k++) {
+    for (size_t k = 0; k < tb->nk; k++)
         tb->order[k] = (uint32_t)k;
-        tb->seed[k] = (uint8_t)record_seed_like(tb->key[k]);
-    }
     qsort_r(tb->order, tb->nk, sizeof *tb->order, cmp_keyid, tb);
+    table_roles(tb, t, n);
 }
 
 /* Groups trials by their values of the keys with use[k] set (a
@@ -480,10 +564,10 @@ static json_t *noise_json(const struct table *tb, const struct tr *t, const doub
     uint8_t *use = malloc(nk ? nk : 1);
     json_t *seeds = json_array();
     for (size_t o = 0; o < nk; o++)
-        if (tb->seed[tb->order[o]])
+        if (tb->role[tb->order[o]] == TT_ROLE_SEED)
             json_array_append_new(seeds, json_string(tb->key[tb->order[o]]));
     for (size_t k = 0; k < nk; k++)
-        use[k] = !tb->seed[k];
+        use[k] = tb->role[k] == TT_ROLE_CHOICE;
     size_t ngroups = config_groups(tb, t, use, 1, gid);
     for (size_t i = 0, w = 0; i < tb->n; i++)
         if (t[i].has_obj)
@@ -494,8 +578,8 @@ static json_t *noise_json(const struct table *tb, const struct tr *t, const doub
     json_t *out;
     if (stats_pooled_sd(v, gid, N, ngroups, &sd, &repeated, &dof, &why) != 0 || !(sd > 0)) {
         json_decref(seeds);
-        out = omitted(why ? "no configuration was repeated (identical params apart from seed-like "
-                            "keys), so the run-to-run noise is unknown"
+        out = omitted(why ? "no configuration was repeated (identical choices; seeds, paths and "
+                            "data sizes aside), so the run-to-run noise is unknown"
                           : "repeated configurations gave identical values: no measurable noise");
     } else {
         double mean = 0;
@@ -608,6 +692,28 @@ done:
     return out;
 }
 
+/* The reason of a key's role; "(k of n trials; ...)" when the trials disagree. */
+static const char *role_reason(const struct table *tb, size_t k)
+{
+    static __thread char buf[400];
+    int ro = tb->role[k];
+    size_t all = 0;
+    for (int i = 0; i < 4; i++)
+        all += tb->nrole[k][i];
+    const char *why = tb->why[k][ro] ? tb->why[k][ro] : "";
+    if (tb->nrole[k][ro] == all)
+        return why;
+    size_t l = (size_t)snprintf(buf, sizeof buf, "%s (in %zu of %zu trials; the others:", why,
+                                tb->nrole[k][ro], all);
+    for (int i = 0; i < 4 && l < sizeof buf; i++)
+        if (i != ro && tb->nrole[k][i])
+            l += (size_t)snprintf(buf + l, sizeof buf - l, " %s %zu", tt_role_name((enum tt_role)i),
+                                  tb->nrole[k][i]);
+    if (l < sizeof buf)
+        snprintf(buf + l, sizeof buf - l, ")");
+    return buf;
+}
+
 static json_t *choices_json(const struct table *tb, const struct tr *t, const struct tr *released,
                             int sign)
 {
@@ -669,7 +775,16 @@ static json_t *choices_json(const struct table *tb, const struct tr *t, const st
             json_object_set_new(c, "min", num(lo));
             json_object_set_new(c, "max", num(hi));
         }
-        if (!varied)
+        json_object_set_new(c, "role", json_string(tt_role_name(tb->role[k])));
+        json_object_set_new(c, "role_reason", json_string(role_reason(tb, k)));
+        if (tb->role[k] != TT_ROLE_CHOICE)
+            ; /* not a configuration: no claim either way */
+        else if (!varied && tb->explicit_[k])
+            json_object_set_new(c, "note",
+                                json_string("never varied: set explicitly to the same value in "
+                                            "every trial, its effect untested, no importance "
+                                            "claimed"));
+        else if (!varied)
             json_object_set_new(c, "note",
                                 json_string("never varied: an untested default, no importance "
                                             "claimed"));
@@ -695,7 +810,7 @@ static json_t *kind_json(const struct table *tb, const struct tr *t, json_t *cho
     {
         const char *key = json_string_value(json_object_get(c, "key"));
         uint32_t k = smap_get(&tb->keys, key);
-        if (!json_is_true(json_object_get(c, "varied")) || tb->seed[k])
+        if (!json_is_true(json_object_get(c, "varied")) || tb->role[k] != TT_ROLE_CHOICE)
             continue;
         use[k] = 1;
         nvar++;
@@ -889,12 +1004,267 @@ static int default_objective(const struct tr *t, size_t n, char *name, size_t na
     return best >= 0 ? 0 : -1;
 }
 
+/* ---- evaluations: excluded trials that evaluated a counted trial's model
+ * (search.excluded[].evaluates), their metrics and held-out data files */
+struct evals {
+    size_t n;
+    struct ev {
+        const struct leafscan_leaf *r; /* the evaluation's last leaf */
+        uint32_t of;                   /* index of the evaluated trial in t[] */
+        const char **data;             /* sha256 of its held-out data files */
+        size_t ndata;
+    } *e;
+};
+
+static void evals_free(struct evals *ev)
+{
+    for (size_t i = 0; i < ev->n; i++)
+        free(ev->e[i].data);
+    free(ev->e);
+}
+
+/* Files an evaluation reads that are not data: the system's (as the store's
+ * eval_data_view). */
+static int system_path(const char *p)
+{
+    static const char *const pre[] = {"/usr/", "/etc/", "/lib", "/proc/", "/sys/", "/dev/", NULL};
+    for (int i = 0; pre[i]; i++)
+        if (!strncmp(p, pre[i], strlen(pre[i])))
+            return 1;
+    return 0;
+}
+
+/* The uuid an excluded entry evaluates: its "evaluates", else the uuid
+ * ending its reason "evaluation of trial <uuid>" (records before it). */
+static const char *evaluates(json_t *x)
+{
+    const char *u = json_string_value(json_object_get(x, "evaluates"));
+    const char *why = json_string_value(json_object_get(x, "reason"));
+    static const char pre[] = "evaluation of trial ";
+    if (!u && why && !strncmp(why, pre, sizeof pre - 1))
+        u = why + sizeof pre - 1;
+    return u;
+}
+
+/* Collects, in log order, the last leaf of every excluded trial that
+ * evaluated a counted trial, with its data files: the hashed inputs that
+ * are neither the evaluated trial's outputs (its model) nor system files. */
+static void evals_collect(const struct leafscan_leaf *leaf, size_t nleaves, json_t *excluded,
+                          const struct tr *t, size_t n, struct evals *ev)
+{
+    struct smap tix = {0}, of = {0};
+    const char **target = NULL;
+    size_t i;
+    json_t *x;
+    memset(ev, 0, sizeof *ev);
+    if (!json_array_size(excluded))
+        return;
+    target = calloc(json_array_size(excluded), sizeof *target);
+    json_array_foreach(excluded, i, x)
+    {
+        const char *u = json_string_value(json_object_get(x, "trial")), *o = evaluates(x);
+        int added;
+        if (!u || !o)
+            continue;
+        uint32_t id = smap_put(&of, u, &added);
+        if (added)
+            target[id] = o;
+    }
+    for (size_t j = 0; j < n; j++)
+        smap_put(&tix, t[j].r->trial, NULL);
+    /* the last leaf of each evaluation trial */
+    uint32_t *last = calloc(of.n ? of.n : 1, sizeof *last);
+    for (size_t l = 0; l < nleaves; l++) {
+        uint32_t id = leaf[l].trial ? smap_get(&of, leaf[l].trial) : NONE;
+        if (id != NONE)
+            last[id] = (uint32_t)l + 1;
+    }
+    ev->e = calloc(of.n ? of.n : 1, sizeof *ev->e);
+    for (size_t l = 0; l < nleaves; l++) {
+        uint32_t id = leaf[l].trial ? smap_get(&of, leaf[l].trial) : NONE;
+        if (id == NONE || last[id] != l + 1)
+            continue;
+        uint32_t k = smap_get(&tix, target[id]);
+        if (k == NONE)
+            continue;
+        struct ev *e = &ev->e[ev->n++];
+        const struct leafscan_leaf *r = &leaf[l], *m = t[k].r;
+        e->r = r;
+        e->of = k;
+        e->data = calloc(r->ninputs ? r->ninputs : 1, sizeof *e->data);
+        for (size_t a = 0; a < r->ninputs; a++) {
+            const struct leafscan_file *f = &r->inputs[a];
+            int model = 0;
+            if (!f->sha256 || !f->path || system_path(f->path))
+                continue;
+            for (size_t b = 0; !model && b < m->noutputs; b++)
+                model = m->outputs[b].sha256 && !strcmp(m->outputs[b].sha256, f->sha256);
+            int dup = 0;
+            for (size_t b = 0; !dup && b < e->ndata; b++)
+                dup = !strcmp(e->data[b], f->sha256);
+            if (!model && !dup)
+                e->data[e->ndata++] = f->sha256;
+        }
+    }
+    free(last);
+    free(target);
+    smap_free(&tix);
+    smap_free(&of);
+}
+
+static int ev_reads(const struct ev *e, const char *sha)
+{
+    for (size_t i = 0; i < e->ndata; i++)
+        if (!strcmp(e->data[i], sha))
+            return 1;
+    return 0;
+}
+
+/* "cv_accuracy (110 trials), ..." : the metrics trials (or evaluations)
+ * reported, for an error naming the objective that is missing. */
+static void metric_names(const struct leafscan_leaf *const *r, size_t n, char *buf, size_t len)
+{
+    struct smap ids = {0};
+    size_t *cnt = calloc(n ? n * 8 + 8 : 8, sizeof *cnt), cap = n ? n * 8 + 8 : 8, l = 0;
+    const char **nm = calloc(cap, sizeof *nm);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < r[i]->nmetrics; j++) {
+            int added;
+            uint32_t id = smap_put(&ids, r[i]->metrics[j].name, &added);
+            if (id >= cap)
+                continue;
+            nm[id] = r[i]->metrics[j].name;
+            cnt[id]++;
+        }
+    buf[0] = 0;
+    for (size_t id = 0; id < ids.n && id < cap && l + 1 < len; id++)
+        l += (size_t)snprintf(buf + l, len - l, "%s%s (%zu)", id ? ", " : "", nm[id], cnt[id]);
+    if (!ids.n)
+        snprintf(buf, len, "none");
+    smap_free(&ids);
+    free(cnt);
+    free(nm);
+}
+
+/* Selection on held-out data: for each data file, the models (trials)
+ * evaluated on it with one metric (the objective if reported there, else
+ * the metric with a direction reported most there), and whether the
+ * released trial p is the best of two or more. Sorted by sha256. *optimistic
+ * (may be NULL) is set to the number of models compared when p was picked
+ * that way on a file of obj_ev, the evaluation its objective value came from. */
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static json_t *holdout_selection(const struct evals *ev, const struct tr *t, size_t n,
+                                 const struct tr *p, const char *objname, int dir_max,
+                                 const struct ev *obj_ev, int *optimistic)
+{
+    json_t *out = json_array();
+    const char **shas = NULL;
+    size_t ns = 0, cap = 0;
+    for (size_t i = 0; i < ev->n; i++)
+        for (size_t d = 0; d < ev->e[i].ndata; d++) {
+            if (ns == cap)
+                shas = realloc(shas, (cap = cap ? cap * 2 : 16) * sizeof *shas);
+            shas[ns++] = ev->e[i].data[d];
+        }
+    if (ns)
+        qsort(shas, ns, sizeof *shas, cmp_str);
+    double *val = malloc((n ? n : 1) * sizeof *val);
+    uint8_t *has = malloc(n ? n : 1);
+    for (size_t s = 0; s < ns; s++) {
+        if (s && !strcmp(shas[s], shas[s - 1]))
+            continue;
+        const char *sha = shas[s];
+        /* the file's metric */
+        const char *metric = NULL, *dir = NULL;
+        struct smap ids = {0};
+        size_t cnt[64] = {0};
+        const char *nm[64], *dr[64];
+        for (size_t i = 0; i < ev->n; i++) {
+            if (!ev_reads(&ev->e[i], sha))
+                continue;
+            for (size_t j = 0; j < ev->e[i].r->nmetrics; j++) {
+                const struct leafscan_metric *m = &ev->e[i].r->metrics[j];
+                if (!m->finite || (!m->direction && strcmp(m->name, objname)))
+                    continue;
+                uint32_t id = smap_put(&ids, m->name, NULL);
+                if (id >= 64)
+                    continue;
+                nm[id] = m->name;
+                dr[id] = m->direction;
+                cnt[id]++;
+            }
+        }
+        for (size_t id = 0; id < ids.n && id < 64; id++)
+            if (!strcmp(nm[id], objname)) {
+                metric = nm[id];
+                dir = dir_max ? "max" : "min";
+                break;
+            } else if (!metric || cnt[id] > cnt[smap_get(&ids, metric)] ||
+                       (cnt[id] == cnt[smap_get(&ids, metric)] && strcmp(nm[id], metric) < 0)) {
+                metric = nm[id];
+                dir = dr[id];
+            }
+        smap_free(&ids);
+        if (!metric)
+            continue;
+        int sign = dir && !strcmp(dir, "min") ? -1 : 1;
+        memset(has, 0, n ? n : 1);
+        for (size_t i = 0; i < ev->n; i++) { /* log order: the latest value wins */
+            const struct leafscan_metric *m = leafscan_metric_get(ev->e[i].r, metric);
+            if (m && m->finite && ev_reads(&ev->e[i], sha)) {
+                val[ev->e[i].of] = sign * m->value;
+                has[ev->e[i].of] = 1;
+            }
+        }
+        size_t models = 0, rank = 1;
+        long pi = p ? (long)(p - t) : -1;
+        for (size_t j = 0; j < n; j++)
+            if (has[j]) {
+                models++;
+                if (pi >= 0 && has[pi] && val[j] > val[pi])
+                    rank++;
+            }
+        int in = pi >= 0 && has[pi];
+        int selected = in && models >= 2 && rank == 1;
+        char why[200];
+        if (!in)
+            snprintf(why, sizeof why, "the released model was not evaluated on this file");
+        else if (models < 2)
+            snprintf(why, sizeof why, "only the released model was evaluated on this file");
+        else if (selected)
+            snprintf(why, sizeof why,
+                     "the released model is the best of the %zu models evaluated on this file "
+                     "(%s): its value here is optimistic",
+                     models, metric);
+        else
+            snprintf(why, sizeof why, "the released model ranks %zu of %zu on this file (%s)",
+                     rank, models, metric);
+        json_array_append_new(
+            out, json_pack("{s:s,s:s,s:s,s:I,s:o,s:b,s:s}", "sha256", sha, "metric", metric,
+                           "direction", sign > 0 ? "max" : "min", "models_compared",
+                           (json_int_t)models, "released_rank",
+                           in ? json_integer((json_int_t)rank) : json_null(), "selected_release",
+                           selected, "selection_reason", why));
+        if (selected && optimistic && obj_ev && ev_reads(obj_ev, sha) &&
+            !strcmp(metric, objname))
+            *optimistic = (int)models;
+    }
+    free(val);
+    free(has);
+    free(shas);
+    return out;
+}
+
 /* ---- the whole computation */
 
 int record_compute(const struct leafscan_leaf *leaf, size_t nleaves, json_t *excluded,
                    const char *produced, const char *objective, int dir_max, json_t **search_out,
-                   json_t **selection_out, json_t **choices_out, json_t **refit_out, char *err,
-                   size_t errlen)
+                   json_t **selection_out, json_t **choices_out, json_t **refit_out,
+                   json_t **holdout_out, char *err, size_t errlen)
 {
     int rc = -1;
     struct smap latest = {0}, skip = {0};
@@ -936,27 +1306,52 @@ int record_compute(const struct leafscan_leaf *leaf, size_t nleaves, json_t *exc
     smap_free(&latest);
     smap_free(&skip);
 
+    struct evals ev;
+    evals_collect(leaf, nleaves, excluded, t, n, &ev);
+    struct tr *et = calloc(ev.n ? ev.n : 1, sizeof *et); /* the evaluations, as trials */
+    for (size_t j = 0; j < ev.n; j++)
+        et[j].r = ev.e[j].r;
+
     char objname[256], chosenbuf[300];
     const char *chosen = "flag";
     if (objective)
         snprintf(objname, sizeof objname, "%s", objective);
     else {
-        int valid = 0;
+        int valid = 0, on_evals = 0;
         if (default_objective(t, n, objname, sizeof objname, &valid) != 0) {
-            tt_fail(err, errlen,
-                     "no trial reported a metric with a direction; give --objective NAME:max|min");
-            free(t);
-            return -1;
+            if (default_objective(et, ev.n, objname, sizeof objname, &valid) != 0) {
+                tt_fail(err, errlen, "no trial reported a metric with a direction; give "
+                                     "--objective NAME:max|min");
+                free(et);
+                evals_free(&ev);
+                free(t);
+                return -1;
+            }
+            on_evals = 1;
         }
         snprintf(chosenbuf, sizeof chosenbuf,
-                 "default: the metric with a direction reported by most trials%s",
+                 "default: the metric with a direction reported by most %s%s",
+                 on_evals ? "evaluations (no trial reported one itself)" : "trials",
                  valid ? " (validation split preferred)" : "");
         chosen = chosenbuf;
     }
-    size_t N = 0, nonfinite = 0;
+    size_t N = 0, nonfinite = 0, from_evals = 0;
     struct status_count miss = {0};
+    for (size_t j = 0; j < n; j++)
+        t[j].from_ev = -1;
+    /* a trial's own value first; else its latest evaluation's (log order) */
+    for (size_t j = 0; j < ev.n; j++) {
+        struct tr *te = &t[ev.e[j].of];
+        const struct leafscan_metric *m = leafscan_metric_get(ev.e[j].r, objname);
+        if (m && m->finite && !leafscan_metric_get(te->r, objname))
+            te->from_ev = (long)j;
+    }
     for (size_t j = 0; j < n; j++) {
         const struct leafscan_metric *m = leafscan_metric_get(t[j].r, objname);
+        if (!m && t[j].from_ev >= 0) {
+            m = leafscan_metric_get(ev.e[t[j].from_ev].r, objname);
+            from_evals++;
+        }
         if (m && dir_max < 0 && m->direction)
             dir_max = !strcmp(m->direction, "max");
         if (m && m->finite) {
@@ -970,16 +1365,31 @@ int record_compute(const struct leafscan_leaf *leaf, size_t nleaves, json_t *exc
     }
     json_t *missing = status_json(&miss);
     if (!N || dir_max < 0) {
-        if (!N)
-            tt_fail(err, errlen, "objective '%s': no trial of the study reported it", objname);
-        else
+        if (!N) {
+            char own[300], evs[300];
+            const struct leafscan_leaf **rs = malloc((n + ev.n + 1) * sizeof *rs);
+            for (size_t j = 0; j < n; j++)
+                rs[j] = t[j].r;
+            metric_names(rs, n, own, sizeof own);
+            for (size_t j = 0; j < ev.n; j++)
+                rs[j] = ev.e[j].r;
+            metric_names(rs, ev.n, evs, sizeof evs);
+            free(rs);
+            tt_fail(err, errlen,
+                    "objective '%s': no trial of the study reported it; metrics of the trials "
+                    "(trials reporting each): %s; of their evaluations on held-out data: %s",
+                    objname, own, evs);
+        } else
             tt_fail(err, errlen,
                      "objective '%s' has no recorded direction; give --objective %s:max or %s:min",
                      objname, objname, objname);
         json_decref(missing);
+        free(et);
+        evals_free(&ev);
         free(t);
         return -1;
     }
+    free(et);
     int sign = dir_max ? 1 : -1;
     double *sorted = malloc(N * sizeof *sorted);
     for (size_t j = 0, w = 0; j < n; j++)
@@ -1027,6 +1437,18 @@ int record_compute(const struct leafscan_leaf *leaf, size_t nleaves, json_t *exc
                             num(100.0 * (double)count_le(sorted, N, rel) / (double)N));
     }
 
+    int optimistic = 0;
+    json_t *holdout = holdout_selection(&ev, t, n, p, objname, dir_max, p && p->from_ev >= 0 && have_rel && !refit ? &ev.e[p->from_ev] : NULL, &optimistic);
+    evals_free(&ev);
+    if (optimistic && released) {
+        char why[200];
+        snprintf(why, sizeof why,
+                 "the released model was picked as the best of %d models on the held-out file "
+                 "this value comes from: it is an optimistic estimate of its performance on new "
+                 "data",
+                 optimistic);
+        json_object_set_new(released, "optimistic", json_string(why));
+    }
     json_t *sel = json_pack(
         "{s:{s:s,s:s,s:s},s:I,s:o,s:s,s:o,s:o,s:o}", "objective", "name", objname, "direction",
         dir_max ? "max" : "min", "chosen", chosen, "n", (json_int_t)N, "missing", missing,
@@ -1036,6 +1458,12 @@ int record_compute(const struct leafscan_leaf *leaf, size_t nleaves, json_t *exc
         "failure rate",
         "best", num(sign * sorted[N - 1]), "median", num(sign * stats_median(sorted, N)), "worst",
         num(sign * sorted[0]));
+    if (from_evals)
+        json_object_set_new(json_object_get(sel, "objective"), "from",
+                            json_pack("{s:I,s:s}", "evaluations", (json_int_t)from_evals, "note",
+                                      "trials without the metric take it from their latest "
+                                      "evaluation: a later process that read the trial's model "
+                                      "and reported it on held-out data"));
     if (nonfinite)
         json_object_set_new(sel, "non_finite", json_integer((json_int_t)nonfinite));
     if (released)
@@ -1052,8 +1480,9 @@ int record_compute(const struct leafscan_leaf *leaf, size_t nleaves, json_t *exc
     record_phase("  compute: choice ledger");
 
     /* search */
-    uint8_t *all = malloc(tb.nk ? tb.nk : 1);
-    memset(all, 1, tb.nk ? tb.nk : 1);
+    uint8_t *all = calloc(tb.nk ? tb.nk : 1, 1);
+    for (size_t k = 0; k < tb.nk; k++)
+        all[k] = tb.role[k] == TT_ROLE_CHOICE;
     size_t distinct_configs = config_groups(&tb, t, all, 0, NULL);
     free(all);
     struct status_count byst = {0};
@@ -1090,6 +1519,10 @@ int record_compute(const struct leafscan_leaf *leaf, size_t nleaves, json_t *exc
         *refit_out = refit;
     else
         json_decref(refit);
+    if (holdout_out)
+        *holdout_out = holdout;
+    else
+        json_decref(holdout);
     rc = 0;
     free(sorted);
     free(t);

@@ -169,6 +169,43 @@ static const char *first_diff(json_t *a, json_t *b)
     return "(value)";
 }
 
+/* The held-out selection recorded in holdout.files against the one
+ * recomputed from the trials (h2): each file's selection fields must be
+ * the recomputed ones, and a file that picked the release must be listed.
+ * NULL if they agree, else what differs. */
+static const char *holdout_diff(json_t *files, json_t *h2)
+{
+    static const char *const keys[] = {"metric", "direction", "models_compared", "released_rank",
+                                       "selected_release", "selection_reason", NULL};
+    static char why[200];
+    size_t i, j;
+    json_t *f, *h;
+    json_array_foreach(files, i, f)
+    {
+        json_t *mine = NULL;
+        json_array_foreach(h2, j, h) if (js(h, "sha256") && js(f, "sha256") &&
+                                         !strcmp(js(h, "sha256"), js(f, "sha256"))) mine = h;
+        for (int k = 0; keys[k]; k++) {
+            json_t *a = json_object_get(f, keys[k]), *b = mine ? json_object_get(mine, keys[k]) : NULL;
+            if ((a || b) && !(a && b && json_equal(a, b))) {
+                snprintf(why, sizeof why, "files[%zu].%s is not what the trials give", i, keys[k]);
+                return why;
+            }
+        }
+    }
+    json_array_foreach(h2, j, h)
+    {
+        int listed = 0;
+        json_array_foreach(files, i, f) listed |= js(f, "sha256") && !strcmp(js(f, "sha256"), js(h, "sha256"));
+        if (!listed && json_is_true(json_object_get(h, "selected_release"))) {
+            snprintf(why, sizeof why, "the release was picked on data file %.16s..., which is not listed",
+                     js(h, "sha256"));
+            return why;
+        }
+    }
+    return NULL;
+}
+
 static void check_predicate(struct result *r, const struct record *rec)
 {
     json_t *p = json_object_get(rec->stmt, "predicate");
@@ -204,16 +241,17 @@ static void check_predicate(struct result *r, const struct record *rec)
     json_t *obj = json_object_get(sel, "objective");
     const char *dir = js(obj, "direction");
     json_t *pb = json_object_get(p, "producedBy");
-    json_t *s2 = NULL, *sel2 = NULL, *ch2 = NULL, *refit2 = NULL;
+    json_t *s2 = NULL, *sel2 = NULL, *ch2 = NULL, *refit2 = NULL, *h2 = NULL;
     char err[TT_ERR_MAX];
     if (record_compute(rec->leaf, rec->n, json_object_get(search, "excluded"), js(pb, "trial"),
                        js(obj, "name"),
-                       dir && !strcmp(dir, "min") ? 0 : 1, &s2, &sel2, &ch2, &refit2, err,
+                       dir && !strcmp(dir, "min") ? 0 : 1, &s2, &sel2, &ch2, &refit2, &h2, err,
                        sizeof err) != 0) {
         fail(r, "predicate: cannot recompute: %s", err);
         return;
     }
     static const char *const search_local[] = {"running", "excluded", "compute", NULL};
+    const char *why;
     static const char *const sel_local[] = {"objective", NULL};
     json_t *a = without(search, search_local), *b = without(s2, search_local);
     json_t *c1 = json_object_get(json_object_get(search, "compute"), "trials"),
@@ -232,6 +270,8 @@ static void check_predicate(struct result *r, const struct record *rec)
     else if (!json_equal(json_object_get(pb, "refit_of"), refit2) &&
              (json_object_get(pb, "refit_of") || refit2))
         fail(r, "predicate: producedBy.refit_of is not what the trials give");
+    else if ((why = holdout_diff(json_object_get(json_object_get(p, "holdout"), "files"), h2)))
+        fail(r, "predicate: holdout: %s", why);
     else
         pass(r, "predicate (%lld trials, statistics recomputed)", (long long)total);
     json_decref(a);
@@ -242,6 +282,7 @@ static void check_predicate(struct result *r, const struct record *rec)
     json_decref(sel2);
     json_decref(ch2);
     json_decref(refit2);
+    json_decref(h2);
 }
 
 /* ---- log */

@@ -297,6 +297,27 @@ static int prepare(struct rep *r, char *err, size_t errlen)
         r->ny += p->has_y;
     }
     r->n = k;
+    /* an objective taken from evaluations (selection.objective.from): each
+     * trial without its own value takes its latest evaluation's, as the
+     * record computed it */
+    for (size_t i = 0; r->obj && jp(r->sel, "objective.from") && i < m; i++) {
+        const struct leafscan_leaf *l = &r->rec->leaf[last[i]];
+        const struct leafscan_metric *mv = leafscan_metric_get(l, r->obj);
+        const char *of = NULL;
+        size_t j;
+        json_t *x;
+        if (!mv || !mv->finite || !in_set(excl, nex, l->trial))
+            continue;
+        json_array_foreach(jp(r->pred, "search.excluded"), j, x) if (js(x, "trial") &&
+                                                                    !strcmp(js(x, "trial"), l->trial))
+            of = js(x, "evaluates");
+        for (j = 0; of && j < r->n; j++)
+            if (!strcmp(r->t[j].uuid, of) && !leafscan_metric_get(r->t[j].leaf, r->obj)) {
+                r->ny += !r->t[j].has_y;
+                r->t[j].has_y = 1;
+                r->t[j].y = mv->value;
+            }
+    }
     qsort(r->t, r->n, sizeof *r->t, by_time);
     free(last);
     free(excl);
@@ -796,6 +817,7 @@ static const char CSS[] =
     "text-align:left;vertical-align:top}th{background:#f6f8fa}td.n{text-align:right}"
     ".small{display:flex;flex-wrap:wrap;gap:10px}figure{margin:8px 0}figcaption{font-size:.85em;color:#57606a}"
     ".omit{color:#9a6700}.never{color:#57606a;font-style:italic}"
+    ".warn{border:2px solid #cf222e;background:#fff5f5;padding:0 1em;margin:1em 0}"
     "svg text{font-family:system-ui,sans-serif}.tick{font-size:10px;fill:#57606a}.lab{font-size:11px;fill:#1b1f24}"
     ".note{font-size:10px;fill:#1b1f24}.bg{fill:#fbfcfd}.frame{fill:none;stroke:#8c959f}.grid{stroke:#eaeef2}"
     ".pt{fill:#0969da;fill-opacity:.55}.dens{fill:#0969da}.best{fill:none;stroke:#1a7f37;stroke-width:1.5}"
@@ -907,8 +929,9 @@ static void html_numbers(struct rep *r)
         card(f, jfmt(json_object_get(s, "distinct_configurations"), 6), "distinct configurations");
     if (r->has_rel) {
         const json_t *rel = json_object_get(r->sel, "released");
-        snprintf(b, sizeof b, "released %s (from %s)", r->obj ? r->obj : "value",
-                 js(rel, "from") ? js(rel, "from") : "?");
+        snprintf(b, sizeof b, "released %s (from %s)%s", r->obj ? r->obj : "value",
+                 js(rel, "from") ? js(rel, "from") : "?",
+                 js(rel, "optimistic") ? "; optimistic: picked as the best on the file it was measured on" : "");
         card(f, fmtd(r->rel, 6), b);
         snprintf(a, sizeof a, "%s of %s", jfmt(json_object_get(rel, "rank"), 6) ? jfmt(json_object_get(rel, "rank"), 6) : "?",
                  jfmt(json_object_get(rel, "of"), 6) ? jfmt(json_object_get(rel, "of"), 6) : "?");
@@ -992,6 +1015,52 @@ static void html_numbers(struct rep *r)
     }
 }
 
+/* A ledger entry that is a choice (records before roles: every key). */
+static int is_choice(const json_t *c)
+{
+    const char *role = js(c, "role");
+    return !role || !strcmp(role, "choice");
+}
+
+/* The warnings a reader must see first, most serious first: a release
+ * picked on held-out data, then adaptive reuse of held-out data. */
+static void html_warnings(struct rep *r)
+{
+    FILE *f = r->f;
+    const json_t *files = jp(r->pred, "holdout.files");
+    size_t i, n = 0;
+    json_t *e;
+    for (int pass = 0; pass < 2; pass++)
+        json_array_foreach(files, i, e) {
+            int sel = json_is_true(json_object_get(e, "selected_release"));
+            int adapt = json_is_true(json_object_get(e, "adaptive"));
+            if (pass == 0 ? !sel : !adapt)
+                continue;
+            if (!n++)
+                fputs("<div class=\"warn\"><h2>Warnings</h2><ul>\n", f);
+            const char *path = json_string_value(json_array_get(json_object_get(e, "paths"), 0));
+            if (pass == 0) {
+                fputs("<li class=\"w-selected\"><b>Selected on the test set.</b> The released model is "
+                      "the best of ", f);
+                esc_j(f, json_object_get(e, "models_compared"));
+                fputs(" models evaluated on <code>", f);
+                esc(f, path ? path : js(e, "sha256"));
+                fputs("</code> (", f);
+                esc(f, js(e, "metric") ? js(e, "metric") : "?");
+                fputs("): its value on that file is optimistic, not an estimate of its performance on "
+                      "new data.</li>\n", f);
+            } else {
+                fputs("<li class=\"w-adaptive\"><b>Held-out data reused adaptively.</b> <code>", f);
+                esc(f, path ? path : js(e, "sha256"));
+                fputs("</code>: ", f);
+                esc(f, js(e, "reason"));
+                fputs(".</li>\n", f);
+            }
+        }
+    if (n)
+        fputs("</ul></div>\n", f);
+}
+
 static void html_ledger(struct rep *r)
 {
     FILE *f = r->f;
@@ -1004,8 +1073,13 @@ static void html_ledger(struct rep *r)
           "<table><tr><th>key</th><th>released</th><th>varied</th><th>values tried / range</th>"
           "<th>\xcf\x89\xc2\xb2</th><th>range of means</th><th>Spearman \xcf\x81</th><th>notes</th></tr>\n",
           f);
+    size_t others = 0;
     json_array_foreach(ch, i, c) {
         int varied = json_is_true(json_object_get(c, "varied"));
+        if (!is_choice(c)) {
+            others++;
+            continue;
+        }
         fputs("<tr><td><code>", f);
         esc(f, js(c, "key"));
         fputs("</code></td><td>", f);
@@ -1060,6 +1134,38 @@ static void html_ledger(struct rep *r)
         fputs("</td></tr>\n", f);
     }
     fputs("</table>\n", f);
+    if (!others)
+        return;
+    /* files, seeds, data sizes, restated flags: recorded, not choices */
+    fputs("<h3>Files, seeds and data sizes</h3>\n<p class=\"sub\">Keys that are not choices of the "
+          "search (why: the role's reason); they are left out of the statistics above.</p>\n"
+          "<table><tr><th>key</th><th>role</th><th>why</th><th>released</th><th>values</th></tr>\n", f);
+    json_array_foreach(ch, i, c) {
+        if (is_choice(c))
+            continue;
+        fputs("<tr><td><code>", f);
+        esc(f, js(c, "key"));
+        fputs("</code></td><td>", f);
+        esc(f, js(c, "role"));
+        fputs("</td><td>", f);
+        esc(f, js(c, "role_reason") ? js(c, "role_reason") : "");
+        fputs("</td><td>", f);
+        esc_j(f, json_object_get(c, "released"));
+        fputs("</td><td>", f);
+        size_t j;
+        json_t *v;
+        json_array_foreach(json_object_get(c, "values"), j, v) {
+            if (j == 4) {
+                fprintf(f, ", \xe2\x80\xa6 (%s distinct)", jfmt(json_object_get(c, "distinct"), 6) ? jfmt(json_object_get(c, "distinct"), 6) : "?");
+                break;
+            }
+            if (j)
+                fputs(", ", f);
+            esc_j(f, json_object_get(v, "value"));
+        }
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</table>\n", f);
 }
 
 static void html_holdout(struct rep *r)
@@ -1075,7 +1181,7 @@ static void html_holdout(struct rep *r)
         return;
     }
     fputs("<table><tr><th>data file</th><th>sha256</th><th>trials evaluated</th><th>evaluations</th>"
-          "<th>first evaluated</th><th>adaptive reuse</th></tr>\n", f);
+          "<th>first evaluated</th><th>adaptive reuse</th><th>released model picked here</th></tr>\n", f);
     json_array_foreach(files, i, e) {
         size_t j;
         json_t *pth;
@@ -1099,6 +1205,11 @@ static void html_holdout(struct rep *r)
         if (js(e, "reason")) {
             fputs(": ", f);
             esc(f, js(e, "reason"));
+        }
+        fprintf(f, "</td><td>%s", json_is_true(json_object_get(e, "selected_release")) ? "<b>yes</b>" : "no");
+        if (js(e, "selection_reason")) {
+            fputs(": ", f);
+            esc(f, js(e, "selection_reason"));
         }
         fputs("</td></tr>\n", f);
     }
@@ -1137,6 +1248,7 @@ static int write_html(struct rep *r, const struct report_opts *o)
 {
     FILE *f = r->f;
     html_header(r, o);
+    html_warnings(r);
     html_numbers(r);
     fputs("<h2>Every trial in time order</h2>\n<figure>", f);
     plot_time(r);
@@ -1152,13 +1264,13 @@ static int write_html(struct rep *r, const struct report_opts *o)
     const json_t *ch = json_object_get(r->pred, "choices");
     size_t i, drawn = 0, varied = 0;
     json_t *c;
-    json_array_foreach(ch, i, c) varied += json_is_true(json_object_get(c, "varied"));
+    json_array_foreach(ch, i, c) varied += is_choice(c) && json_is_true(json_object_get(c, "varied"));
     fputs("<h2>The objective against each varied choice</h2>\n", f);
     if (!varied)
         fputs("<p class=\"omit\">No choice was varied.</p>\n", f);
     fputs("<div class=\"small\">\n", f);
     json_array_foreach(ch, i, c) {
-        if (!json_is_true(json_object_get(c, "varied")) || !js(c, "key"))
+        if (!is_choice(c) || !json_is_true(json_object_get(c, "varied")) || !js(c, "key"))
             continue;
         if (drawn++ == MAX_CHOICE_PLOTS) {
             fprintf(f, "<p>%zu more varied keys are in the ledger below.</p>", varied - MAX_CHOICE_PLOTS);
@@ -1214,6 +1326,21 @@ static int write_md(struct rep *r, const struct report_opts *o)
             o->keyids ? "Every number below is checkable with `tunetrail verify`."
                       : "Every number below was computed from the store's study log; it is not a "
                         "signed record (`tunetrail attest` writes one, `tunetrail verify` checks it).");
+    /* a release picked on held-out data: said first, in one sentence */
+    size_t hi;
+    json_t *he;
+    json_array_foreach(jp(r->pred, "holdout.files"), hi, he) {
+        if (!json_is_true(json_object_get(he, "selected_release")))
+            continue;
+        const char *path = json_string_value(json_array_get(json_object_get(he, "paths"), 0));
+        fputs("**The released model was selected on the test set:** it is the best of ", f);
+        md_esc(f, jfmt(json_object_get(he, "models_compared"), 6) ? jfmt(json_object_get(he, "models_compared"), 6) : "?");
+        fputs(" models evaluated on `", f);
+        md_esc(f, path ? path : js(he, "sha256"));
+        fputs("` (", f);
+        md_esc(f, js(he, "metric") ? js(he, "metric") : "?");
+        fputs("), so its score on that file is optimistic.\n\n", f);
+    }
     fputs("| | |\n|---|---|\n", f);
     b[0] = '\0';
     const char *k;
@@ -1235,30 +1362,41 @@ static int write_md(struct rep *r, const struct report_opts *o)
     if (jfmt(json_object_get(s, "distinct_configurations"), 6))
         md_row(f, "Distinct configurations", jfmt(json_object_get(s, "distinct_configurations"), 6));
     /* varied / never-varied keys */
-    char vv[400] = "", nv[400] = "";
-    size_t i, nvar = 0, nnever = 0;
+    /* choices only: varied, set once, left at defaults */
+    char lists[3][400] = {"", "", ""};
+    size_t i, cnt[3] = {0, 0, 0};
     json_t *c;
     json_array_foreach(json_object_get(r->pred, "choices"), i, c) {
-        int var = json_is_true(json_object_get(c, "varied"));
-        char *dst = var ? vv : nv;
+        if (!is_choice(c))
+            continue;
+        const char *note = js(c, "note");
+        int which = json_is_true(json_object_get(c, "varied")) ? 0
+                    : note && strstr(note, "set explicitly") ? 1 : 2;
+        char *dst = lists[which];
         size_t l = strlen(dst);
         if (l < 300)
             snprintf(dst + l, 400 - l, "%s%s", l ? ", " : "", js(c, "key") ? js(c, "key") : "?");
         else if (l < 396 && !strstr(dst, "\xe2\x80\xa6"))
             strcat(dst, " \xe2\x80\xa6");
-        var ? nvar++ : nnever++;
+        cnt[which]++;
     }
-    snprintf(t, sizeof t, "%zu: %s", nvar, nvar ? vv : "none");
+    size_t nnever = cnt[1] + cnt[2];
+    snprintf(t, sizeof t, "%zu: %s", cnt[0], cnt[0] ? lists[0] : "none");
     md_row(f, "Varied choices", t);
-    snprintf(t, sizeof t, "%zu: %s", nnever, nnever ? nv : "none");
+    if (cnt[1]) {
+        snprintf(t, sizeof t, "%zu: %s", cnt[1], lists[1]);
+        md_row(f, "Set explicitly, never varied", t);
+    }
+    snprintf(t, sizeof t, "%zu: %s", cnt[2], cnt[2] ? lists[2] : "none");
     md_row(f, "Never-varied choices (untested defaults)", t);
     if (r->has_rel) {
         const json_t *rel = json_object_get(r->sel, "released");
         double pc = NAN;
         jd(json_object_get(rel, "percentile"), &pc);
-        snprintf(t, sizeof t, "%s: rank %s of %s, percentile %s", fmtd(r->rel, 6),
+        snprintf(t, sizeof t, "%s: rank %s of %s, percentile %s%s", fmtd(r->rel, 6),
                  jfmt(json_object_get(rel, "rank"), 6) ? jfmt(json_object_get(rel, "rank"), 6) : "?",
-                 jfmt(json_object_get(rel, "of"), 6) ? jfmt(json_object_get(rel, "of"), 6) : "?", fmtd(pc, 4));
+                 jfmt(json_object_get(rel, "of"), 6) ? jfmt(json_object_get(rel, "of"), 6) : "?", fmtd(pc, 4),
+                 js(rel, "optimistic") ? " (optimistic: picked on the file it was measured on)" : "");
         md_row(f, "Released value", t);
     }
     double md, bst;
@@ -1358,7 +1496,7 @@ static int write_md(struct rep *r, const struct report_opts *o)
         fputs("- Never-varied choices were not tested; no importance is claimed for them.\n", f);
     json_array_foreach(json_object_get(r->pred, "choices"), i, c) {
         const json_t *e = json_object_get(c, "effect");
-        if (json_is_true(json_object_get(c, "varied")) && omitted(e)) {
+        if (is_choice(c) && json_is_true(json_object_get(c, "varied")) && omitted(e)) {
             fputs("- The effect of `", f);
             md_esc(f, js(c, "key"));
             fputs("` is omitted: ", f);

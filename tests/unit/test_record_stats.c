@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "record.h"
+#include "roles.h"
 
 struct study {
     struct leafscan_arena arena;
@@ -60,7 +61,7 @@ static int compute(struct study *s, const char *produced, const char *objective,
     char err[256] = "";
     json_t *excluded = json_array();
     int rc = record_compute(s->leaf, s->n, excluded, produced, objective, dir_max, &s->search,
-                            &s->sel, &s->choices, &s->refit, err, sizeof err);
+                            &s->sel, &s->choices, &s->refit, NULL, err, sizeof err);
     json_decref(excluded);
     if (rc)
         printf("record_compute: %s\n", err);
@@ -115,11 +116,13 @@ static void test_grid_with_repeats(void **state)
     add(&s, "failed", "lr=1,seed=3,kernel=rbf", "acc", NAN, "max");
     assert_int_equal(compute(&s, "t03", NULL, -1), 0);
 
-    /* search: 5 trials, 1 failed, configurations distinct by seed: 5 */
+    /* search: 5 trials, 1 failed; configurations are choices only (seeds
+     * aside): lr 0.1 and lr 1 */
     assert_int_equal(json_integer_value(json_object_get(s.search, "trials")), 5);
     NEAR(num_at(s.search, "failure_rate"), 0.2);
     assert_int_equal(num_at(s.search, "by_status.failed"), 1);
-    assert_int_equal(num_at(s.search, "distinct_configurations"), 5);
+    assert_int_equal(num_at(s.search, "distinct_configurations"), 2);
+    assert_string_equal(json_string_value(json_object_get(choice(s.choices, "seed"), "role")), "seed");
     assert_string_equal(json_string_value(json_object_get(json_object_get(s.search, "kind"), "kind")),
                         "grid");
     /* compute: 5 processes x 1 s CPU, 0.5 s wall each; failed: 1 of them */
@@ -247,12 +250,12 @@ static void test_all_failed(void **state)
     add(&s, "killed", "c=2", "acc", NAN, "max");
     json_t *ex = json_array();
     assert_int_equal(record_compute(s.leaf, s.n, ex, NULL, "acc", 1, &s.search, &s.sel, &s.choices,
-                                    &s.refit, err, sizeof err),
+                                    &s.refit, NULL, err, sizeof err),
                      -1);
     assert_non_null(strstr(err, "objective 'acc': no trial of the study reported it"));
     /* and with no objective named, none with a direction exists */
     assert_int_equal(record_compute(s.leaf, s.n, ex, NULL, NULL, -1, &s.search, &s.sel, &s.choices,
-                                    &s.refit, err, sizeof err),
+                                    &s.refit, NULL, err, sizeof err),
                      -1);
     assert_non_null(strstr(err, "give --objective"));
     json_decref(ex);
@@ -329,10 +332,44 @@ static void test_deterministic_and_revisions(void **state)
     done(&b);
 }
 
+/* The role rule (roles.h) on the cases docs/RECORD.md names. */
+static void test_roles(void **state)
+{
+    (void)state;
+    const char *in[] = {"/w/data/train.csv"}, *out[] = {"/w/runs/3/m.json", "/w/run3.pt"};
+    struct tt_role_files f = {in, 1, out, 2};
+    char why[200];
+#define ROLE(fw, exe, k, v, src) tt_param_role(fw, exe, k, v, src, &f, why, sizeof why)
+    assert_int_equal(ROLE(NULL, "train", "model", "rbf", "argv"), TT_ROLE_CHOICE);
+    assert_int_equal(ROLE(NULL, "train", "model", "m.json", "argv"), TT_ROLE_PATH);
+    assert_string_equal(why, "names a file the trial wrote");
+    assert_int_equal(ROLE(NULL, "train", "model", "other.json", "argv"), TT_ROLE_PATH);
+    assert_string_equal(why, "a file name given to a key for files");
+    assert_int_equal(ROLE(NULL, "train", "out", "./run3.pt", "argv"), TT_ROLE_PATH);
+    assert_int_equal(ROLE(NULL, "train", "output_dir", "runs/3", "argv"), TT_ROLE_PATH);
+    assert_string_equal(why, "names a folder the trial wrote files in");
+    assert_int_equal(ROLE(NULL, "train", "train", "data/train.csv", "argv"), TT_ROLE_PATH);
+    assert_string_equal(why, "names a file the trial read");
+    assert_int_equal(ROLE(NULL, "train", "lr", "0.1", "argv"), TT_ROLE_CHOICE);
+    assert_int_equal(ROLE(NULL, "train", "out", "3", "argv"), TT_ROLE_CHOICE);
+    assert_int_equal(ROLE(NULL, "train", "random_state", "7", "argv"), TT_ROLE_SEED);
+    assert_int_equal(ROLE("libsvm", "/usr/bin/svm-train", "c", "8", "argv"), TT_ROLE_INFO);
+    assert_string_equal(why, "restates libsvm.C");
+    assert_int_equal(ROLE("libsvm", "/usr/bin/svm-train", "w1", "2", "argv"), TT_ROLE_INFO);
+    assert_int_equal(ROLE(NULL, "/usr/bin/svm-train", "c", "8", "argv"), TT_ROLE_CHOICE);
+    assert_int_equal(ROLE("libsvm", "/usr/bin/svm-predict", "c", "8", "argv"), TT_ROLE_CHOICE);
+    assert_int_equal(ROLE("libsvm", "svm-train", "libsvm.model_file", "/w/m", "adapter"), TT_ROLE_PATH);
+    assert_int_equal(ROLE("libsvm", "svm-train", "libsvm.l", "270", "adapter"), TT_ROLE_INFO);
+    assert_int_equal(ROLE("libsvm", "svm-train", "libsvm.C", "8", "adapter"), TT_ROLE_CHOICE);
+    assert_int_equal(ROLE("liblinear", "liblinear-train", "B", "1", "argv"), TT_ROLE_INFO);
+#undef ROLE
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grid_with_repeats),  cmocka_unit_test(test_min_objective_and_ties),
+        cmocka_unit_test(test_roles),
         cmocka_unit_test(test_single_trial),       cmocka_unit_test(test_all_failed),
         cmocka_unit_test(test_refit),              cmocka_unit_test(test_deterministic_and_revisions),
     };
