@@ -20,6 +20,8 @@ struct agent_run_opts {
     char *metrics_env;       /* "TUNETRAIL_METRICS=..." for the command, checked; or NULL */
     char *const *cmd;        /* the command and its arguments, NULL-terminated */
     size_t ncmd;             /* >= 1 */
+    char **summary;          /* out, or NULL: the run's one-line summary (malloc'd, no newline),
+                              * set once the command ran (trials_summary in trials.h) */
 };
 
 /* Runs o->cmd under the shim, serving its processes' connections until it

@@ -138,7 +138,12 @@ int cmd_run(int argc, char **argv)
     o.patterns = patterns;
     o.cmd = argv + optind;
     o.ncmd = (size_t)(argc - optind);
+    char *summary = NULL;
+    o.summary = &summary;
     rc = agent_run(&o);
+    if (summary) /* after the command's own output: the run's last word */
+        fprintf(stderr, "%s\n", summary);
+    free(summary);
 out:
     free(patterns);
     free(metrics);
