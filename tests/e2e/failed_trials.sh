@@ -57,6 +57,17 @@ check_sweep
 expect_eq "$(tail -n 1 run.err)" "tunetrail: 6 trials (3 ok, 3 failed); adapters: libsvm 2, liblinear 1" \
     "the summary line"
 
+say "a framework loaded, no trial of the same program: still a trial; a failed svm-predict is none"
+tt_rc rc run --study only --store "$DB" -- sh -c \
+    'svm-train -c 4 -t 9 heart_scale; svm-predict heart_scale missing.model p.out' >/dev/null 2>only.err
+expect_eq "$rc" 1 "exit code (svm-predict's)"
+expect_eq "$(tail -n 1 only.err)" "tunetrail: 1 trial (1 failed); no adapter opened a trial" "summary line"
+trials_json --study only
+pycheck "
+got = [(t['exe'], t['status'], t['params']) for t in trials]
+check(got == [('/usr/bin/svm-train', 'failed', {'c': '4', 't': '9'})], 'one failed svm-train trial (got %s)' % got)
+"
+
 say "refit c=8 and evaluate it (svm-predict is no trial); its record: failure_rate 3 of 7"
 tt_rc rc run --study sweep --store "$DB" -- sh -c \
     'svm-train -c 8 heart_scale best.model && svm-predict heart_scale best.model pred.out' >/dev/null 2>refit.err
