@@ -17,6 +17,8 @@ static int on_exit_ok;
  * return from main, exit(), or libc itself (error(), abort paths). */
 static void at_exit(int status, void *arg)
 {
+    if (status != 0 && shim_cfg.enabled && !shim_proc.end_sent && !shim_proc_foreign())
+        shim_proc_scan_frameworks(); /* a framework dlopen'd since the start */
     shim_proc_end(PB_END_EXIT, status, 0);
 }
 

@@ -228,9 +228,15 @@ struct shim_proc {
     uint64_t batch_seq;          /* next datagram seq */
     int argc;
     char **argv;
+    uint32_t fw_loaded;          /* bit i: row i of the adapter table has its library mapped */
 };
 
 SHIM_HIDDEN extern struct shim_proc shim_proc;
+
+/* Adds to shim_proc.fw_loaded the adapters whose library is mapped now
+ * (dl_iterate_phdr: takes the loader's lock, so never from a signal
+ * handler). At load, and again at a non-zero exit for a late dlopen. */
+SHIM_HIDDEN void shim_proc_scan_frameworks(void);
 
 /* Load-time setup: identity, parent from the hint, handlers. Sends
  * ProcessStart. envp is the one glibc passed to the constructor. */

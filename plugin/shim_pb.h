@@ -43,10 +43,11 @@
     X(PROCESS_START, ARGV, 10) X(PROCESS_START, CWD, 11) X(PROCESS_START, HOST, 12)        \
     X(PROCESS_START, UID, 13) X(PROCESS_START, USER, 14) X(PROCESS_START, ENV, 15)         \
     X(PROCESS_START, STUDY, 16) X(PROCESS_START, GIT_COMMIT, 17)                           \
-    X(PROCESS_START, GIT_DIRTY, 18)                                                        \
+    X(PROCESS_START, GIT_DIRTY, 18) X(PROCESS_START, FRAMEWORKS, 40)                       \
+    X(PROCESS_START, UNATTACHED, 41) X(PROCESS_START, EVALUATOR, 42)                       \
     X(PROCESS_END, PROCESS, 1) X(PROCESS_END, HOW, 2) X(PROCESS_END, EXIT_CODE, 3)         \
     X(PROCESS_END, SIGNAL, 4) X(PROCESS_END, UTIME_US, 5) X(PROCESS_END, STIME_US, 6)      \
-    X(PROCESS_END, MAXRSS_KB, 7)                                                           \
+    X(PROCESS_END, MAXRSS_KB, 7) X(PROCESS_END, FRAMEWORKS, 40)                            \
     X(FILE_ACCESS, PROCESS, 1) X(FILE_ACCESS, PATH, 2) X(FILE_ACCESS, MODE, 3)             \
     X(FILE_ACCESS, STAT, 4) X(FILE_ACCESS, CLOSED, 5) X(FILE_ACCESS, SHA256, 6)            \
     X(FILE_ACCESS, ERROR, 7) X(FILE_ACCESS, ENVIRONMENT, 60) X(FILE_ACCESS, PACKAGES, 61)  \

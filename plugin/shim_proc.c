@@ -3,11 +3,14 @@
 #include "shim.h"
 
 #include <errno.h>
+#include <link.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+
+#include "registry.h"
 
 SHIM_HIDDEN SHIM_HOT struct shim_proc shim_proc;
 extern char **environ;
@@ -41,7 +44,62 @@ void shim_proc_init(int argc, char **argv, char **envp)
         p->relation = hp == p->pid ? PB_REL_EXEC : PB_REL_FORK;
     }
     (void)envp;
+    shim_proc_scan_frameworks();
     p->start_pending = 1;
+}
+
+/* ---- which adapters can attach here ---------------------------------------
+ * The agent uses these (docs/INTERNALS.md "Failed trials"): a process in
+ * which a framework is loaded and that fails before its adapter opens a
+ * trial is a failed trial; a framework's own program without the framework's
+ * library has it built in, where no hook can reach it. At most 32 rows. */
+
+static int scan_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    uint32_t *mask = arg;
+    const char *name = info->dlpi_name, *sl;
+    if (!name || !*name)
+        return 0;
+    sl = strrchr(name, '/');
+    const char *b = sl ? sl + 1 : name;
+    size_t n = tt_adapter_count();
+    for (size_t i = 0; i < n && i < 32; i++)
+        for (const char *const *l = tt_adapter_at(i)->libraries; l && *l; l++)
+            if (!strncmp(b, *l, strlen(*l)))
+                *mask |= 1u << i;
+    return 0;
+}
+
+void shim_proc_scan_frameworks(void)
+{
+    uint32_t m = 0;
+    dl_iterate_phdr(scan_object, &m);
+    shim_proc.fw_loaded |= m;
+}
+
+/* For the program exe_base: the rows that list it but are not loaded
+ * (*unattached), and whether a row reads its lines as test metrics. */
+static void exe_rows(const char *exe_base, uint32_t *unattached, int *evaluator)
+{
+    size_t n = tt_adapter_count();
+    for (size_t i = 0; i < n && i < 32; i++)
+        for (const struct tt_adapter_exe *e = tt_adapter_at(i)->exes; e && e->exe; e++)
+            if (!strcmp(e->exe, exe_base)) {
+                if (!(shim_proc.fw_loaded & (1u << i)))
+                    *unattached |= 1u << i;
+                if (e->parse == tt_lines_predict)
+                    *evaluator = 1;
+            }
+}
+
+/* Writes the name of every row set in mask as a repeated field. */
+static void put_rows(struct pb_w *w, unsigned field, uint32_t mask)
+{
+    size_t n = tt_adapter_count();
+    for (size_t i = 0; i < n && i < 32; i++)
+        if (mask & (1u << i))
+            pb_str(w, field, tt_adapter_at(i)->name);
 }
 
 /* ---- ProcessStart ------------------------------------------------------ */
@@ -137,8 +195,9 @@ static void put_env(struct pb_w *w)
     }
 }
 
-/* exe (readlink of /proc/self/exe, in place) and exe_stat. */
-static void put_exe(struct pb_w *w)
+/* exe (readlink of /proc/self/exe, in place) and exe_stat; what the
+ * adapter table says of the program into *unattached, *evaluator. */
+static void put_exe(struct pb_w *w, uint32_t *unattached, int *evaluator)
 {
     size_t save = w->len, avail;
     size_t m = pb_begin(w, PB_F_PROCESS_START_EXE);
@@ -157,6 +216,8 @@ static void put_exe(struct pb_w *w)
         return;
     }
     p[n] = 0; /* in the free space, for stat; not part of the field */
+    const char *sl = strrchr(p, '/');
+    exe_rows(sl ? sl + 1 : p, unattached, evaluator);
     struct stat st;
     int have_stat = stat(p, &st) == 0;
     pb_advance(w, (size_t)n);
@@ -196,7 +257,13 @@ static void start_body(struct pb_w *w, const void *arg)
     pb_i32(w, PB_F_PROCESS_START_PID, p->pid);
     pb_i32(w, PB_F_PROCESS_START_PPID, getppid());
     pb_u32(w, PB_F_PROCESS_START_UID, getuid());
-    put_exe(w);
+    uint32_t unattached = 0;
+    int evaluator = 0;
+    put_exe(w, &unattached, &evaluator);
+    put_rows(w, PB_F_PROCESS_START_FRAMEWORKS, shim_proc.fw_loaded);
+    put_rows(w, PB_F_PROCESS_START_UNATTACHED, unattached);
+    if (evaluator)
+        pb_bool(w, PB_F_PROCESS_START_EVALUATOR, 1);
     put_argv(w);
     put_cwd(w);
     struct utsname uts;
@@ -247,6 +314,8 @@ static void end_body(struct pb_w *w, const void *arg)
         pb_i64(w, PB_F_PROCESS_END_STIME_US, (int64_t)ru->ru_stime.tv_sec * 1000000 + ru->ru_stime.tv_usec);
         pb_i64(w, PB_F_PROCESS_END_MAXRSS_KB, ru->ru_maxrss);
     }
+    if ((e->how == PB_END_EXIT && e->code != 0) || e->how == PB_END_SIGNAL)
+        put_rows(w, PB_F_PROCESS_END_FRAMEWORKS, shim_proc.fw_loaded);
 }
 
 void shim_proc_end(int how, int code, int sig)

@@ -269,6 +269,7 @@ struct run {
     void *zsock;                     /* the sink's DEALER socket, or NULL (embedded store) */
     int hfd;                         /* hashing threads' eventfd, or -1 */
     int child_done, wstatus;
+    int exec_failed;                 /* the command never ran: no summary */
     int64_t drain_deadline, last_status;
     int rc;
 };
@@ -678,6 +679,8 @@ static void run_finish(struct run *r)
         run_error(r);
     ship_drain(r->ship, AGENT_ACK_WAIT_MS);
     status_line(r->trials, r->tty, 1);
+    if (r->o->summary && !r->exec_failed)
+        *r->o->summary = trials_summary(r->trials);
     size_t left_events;
     if (ship_pending(r->ship, &left_events) == 0) {
         unlink(r->spool_path);
@@ -733,6 +736,7 @@ int agent_run(const struct agent_run_opts *o)
     if (run_paths(&r) == 0 && run_listen(&r) == 0 && run_outputs(&r) == 0) {
         emit_session_start(&r);
         int spawned = run_spawn(&r);
+        r.exec_failed = spawned != 0;
         if (spawned == 0) {
             run_loop(&r);
             detach_stragglers(&r);

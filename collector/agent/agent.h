@@ -23,6 +23,8 @@ struct agent_run_opts {
                                 as the session's Note of level "conventions"; or NULL */
     char *const *cmd;        /* the command and its arguments, NULL-terminated */
     size_t ncmd;             /* >= 1 */
+    char **summary;          /* out, or NULL: the run's one-line summary (malloc'd, no newline),
+                              * set once the command ran (trials_summary in trials.h) */
 };
 
 /* Runs o->cmd under the shim, serving its processes' connections until it

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,4 +105,177 @@ void argv_params_free(struct argv_param *p, size_t n)
         free(p[i].value);
     }
     free(p);
+}
+
+/* ---- interpreters ------------------------------------------------------- */
+
+enum interp { NOT_INTERP, PYTHON, SHELL, PERL, RSCRIPT };
+
+static const char *basename_of(const char *p)
+{
+    const char *s = p ? strrchr(p, '/') : NULL;
+    return s ? s + 1 : p ? p : "";
+}
+
+static enum interp interp_of(const char *path)
+{
+    const char *b = basename_of(path);
+    if (!fnmatch("python*", b, 0) || !fnmatch("pypy*", b, 0))
+        return PYTHON;
+    if (!strcmp(b, "bash") || !strcmp(b, "sh") || !strcmp(b, "dash") || !strcmp(b, "zsh") || !strcmp(b, "ksh"))
+        return SHELL;
+    if (!fnmatch("perl*", b, 0))
+        return PERL;
+    if (!strcmp(b, "Rscript"))
+        return RSCRIPT;
+    return NOT_INTERP;
+}
+
+static void set_script(struct argv_program *o, int argc, char *const *argv, int i, const char *name)
+{
+    if (i < argc && argv[i]) {
+        o->script = i;
+        o->name = name ? name : argv[i];
+    }
+}
+
+/* python [-bBdEhiIOPqsSuvVx] [-W arg] [-X opt] [-c cmd | -m mod | file | -] */
+static void python_args(int argc, char *const *argv, struct argv_program *o)
+{
+    for (int i = 1; i < argc && argv[i]; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-') {
+            set_script(o, argc, argv, i, NULL);
+            return;
+        }
+        if (!strcmp(a, "-"))
+            return; /* the program comes on stdin */
+        if (!strcmp(a, "--")) {
+            set_script(o, argc, argv, i + 1, NULL);
+            return;
+        }
+        if (a[1] == '-') {
+            if (!strcmp(a, "--check-hash-based-pycs"))
+                i++;
+            continue;
+        }
+        for (const char *c = a + 1; *c; c++) {
+            if (*c == 'c') {
+                o->helper = 1; /* code on the command line */
+                return;
+            }
+            if (*c == 'm') {
+                o->module = 1;
+                if (c[1])
+                    set_script(o, argc, argv, i, c + 1);
+                else
+                    set_script(o, argc, argv, i + 1, NULL);
+                static const char *const helpers[] = {"joblib.", "loky.", "multiprocessing.", "concurrent."};
+                for (size_t k = 0; o->name && k < sizeof helpers / sizeof *helpers; k++)
+                    if (!strncmp(o->name, helpers[k], strlen(helpers[k])))
+                        o->helper = 1;
+                return;
+            }
+            if (*c == 'W' || *c == 'X') {
+                if (!c[1])
+                    i++;
+                break;
+            }
+        }
+    }
+}
+
+/* sh/bash/dash [-+abefhikmnprstuvxBCHP] [-o opt] [--long] [-c cmd | -s | file] */
+static void shell_args(int argc, char *const *argv, struct argv_program *o)
+{
+    for (int i = 1; i < argc && argv[i]; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--") || !strcmp(a, "-")) {
+            set_script(o, argc, argv, i + 1, NULL);
+            return;
+        }
+        if (a[0] != '-' && a[0] != '+') {
+            set_script(o, argc, argv, i, NULL);
+            return;
+        }
+        if (a[1] == '-') {
+            if (!strcmp(a, "--rcfile") || !strcmp(a, "--init-file"))
+                i++;
+            continue;
+        }
+        for (const char *c = a + 1; *c; c++) {
+            /* `sh -c` is how make and system() run any command: the
+             * shell's own program, not a helper */
+            if (*c == 'c' || *c == 's')
+                return; /* commands from stdin */
+            if (*c == 'o' || *c == 'O')
+                i++;
+        }
+    }
+}
+
+/* perl [-switches] [--] [programfile | -e code] */
+static void perl_args(int argc, char *const *argv, struct argv_program *o)
+{
+    for (int i = 1; i < argc && argv[i]; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) {
+            set_script(o, argc, argv, i + 1, NULL);
+            return;
+        }
+        if (a[0] != '-' || !a[1]) {
+            if (a[0] != '-')
+                set_script(o, argc, argv, i, NULL);
+            return;
+        }
+        for (const char *c = a + 1; *c; c++) {
+            if (*c == 'e' || *c == 'E') {
+                o->helper = 1;
+                return;
+            }
+            if (strchr("IMmdDlx0iCF", *c))
+                break; /* the rest of the switch is its value */
+        }
+    }
+}
+
+/* Rscript [--options] [-e expr | file] [args] */
+static void rscript_args(int argc, char *const *argv, struct argv_program *o)
+{
+    for (int i = 1; i < argc && argv[i]; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-e")) {
+            o->helper = 1;
+            return;
+        }
+        if (a[0] != '-') {
+            set_script(o, argc, argv, i, NULL);
+            return;
+        }
+    }
+}
+
+void argv_program(int argc, char *const *argv, const char *exe, struct argv_program *out)
+{
+    memset(out, 0, sizeof *out);
+    enum interp k = exe ? interp_of(exe) : NOT_INTERP;
+    if (k == NOT_INTERP && argc > 0 && argv[0])
+        k = interp_of(argv[0]);
+    for (int i = 1; i < argc && argv[i]; i++)
+        if (!strcmp(argv[i], "--multiprocessing-fork"))
+            out->helper = 1;
+    if (k == NOT_INTERP)
+        return;
+    out->interpreter = 1;
+    switch (k) {
+    case PYTHON: python_args(argc, argv, out); break;
+    case SHELL: shell_args(argc, argv, out); break;
+    case PERL: perl_args(argc, argv, out); break;
+    case RSCRIPT: rscript_args(argc, argv, out); break;
+    default: break;
+    }
+    if (out->helper) {
+        out->script = 0;
+        out->name = NULL;
+    }
 }

@@ -25,4 +25,28 @@ int argv_params_parse(int argc, char *const *argv, struct argv_param **out, size
 /* Frees an array returned by argv_params_parse. NULL is fine. */
 void argv_params_free(struct argv_param *p, size_t n);
 
+/* What argv says about the program a process runs, for `--trial` patterns
+ * and for "the same program" (docs/INTERNALS.md "Failed trials").
+ *
+ * An interpreter is a program whose basename (of exe or argv[0]) is python*,
+ * pypy*, Rscript, perl*, bash, sh, dash, zsh or ksh; its program is then its
+ * script (the first operand after the interpreter's own options) or, for
+ * `python -m`, its module. Its params are the arguments after the script.
+ * A helper is a Python, Perl or R process that runs code given on its
+ * command line (`-c`, `-e`: multiprocessing's resource tracker and
+ * forkserver, joblib's, R's PSOCK workers) or a known helper module (`-m joblib.*`, `loky.*`,
+ * `multiprocessing.*`, `concurrent.*`: loky workers), or any process with
+ * multiprocessing's `--multiprocessing-fork`: never a trial. `sh -c CMD` is
+ * the shell's own program (no script): how make and system() run commands.
+ * (trials.c adds: a forked copy of an interpreter image is a helper.) */
+struct argv_program {
+    int interpreter;
+    int helper;
+    int module;         /* python -m */
+    int script;         /* argv index of the script or module; 0: none */
+    const char *name;   /* the script or module as written (inside argv[script]); NULL: none */
+};
+
+void argv_program(int argc, char *const *argv, const char *exe, struct argv_program *out);
+
 #endif

@@ -41,12 +41,33 @@ struct img {
     char *pattern;    /* "pattern:<p>" matched; its trial opens at the end unless an adapter opened one */
     int adapted;      /* an adapter opened a trial here while a pattern matched */
     int64_t start_ns; /* ProcessStart time: a deferred pattern trial starts then */
+    int status;       /* TS_*, once ended */
+    unsigned ntrials; /* trials opened in this image */
+    int fw;           /* an adapter's framework library is loaded (ProcessStart/End.frameworks) */
+    int evaluator;    /* ProcessStart.evaluator: an evaluation program, never a failed trial */
+    int helper;       /* an interpreter's helper (interp.c rules): never a trial */
+    int copy;         /* a forked copy of its parent image (same exe and argv) */
+    int script;       /* argv index of an interpreter's script or module; 0: none */
+    char *program;    /* "the same program": exe, or an interpreter's script; NULL for helpers */
+    char *group;      /* the session (hex), or "study:<name>" for bare runs: programs compare within it */
 };
+
+/* How a trial or image ended, for the run's summary. */
+enum { TS_RUNNING, TS_OK, TS_FAILED, TS_CRASHED, TS_KILLED, TS_N };
+static const char *const ts_name[TS_N] = {"running", "ok", "failed", "crashed", "killed"};
 
 struct trial {
     uint8_t uuid[16];
     size_t img;      /* index into imgs, or SIZE_MAX if unknown */
     int done;
+    int status;      /* TS_* */
+};
+
+/* A counted name: an adapter with its trials, or an adapter that could not
+ * attach in a program (name = adapter, what = exe). */
+struct tally {
+    char *name, *what;
+    unsigned n;
 };
 
 /* What a finished hash fills into a held event. */
@@ -96,6 +117,9 @@ struct tt_trials {
     cfgtrack *ctrack;    /* config files read -> Params (config_track.h) */
     tt_envpkg *envpkg;   /* environment files and their packages (envpkg.h) */
     char ctrack_err[256];  /* why cfg_emit failed */
+    unsigned *pattern_hits; /* per --trial pattern: processes it matched (helpers aside) */
+    struct tally *adapters, *unattached;
+    size_t nadapters, nunattached;
 };
 
 static int64_t now_ns(void)
@@ -124,7 +148,8 @@ tt_trials *trials_new(const struct trials_config *cfg, tt_ship *ship)
     r->git = gitinfo_new();
     r->ctrack = config_track_new(cfg_emit, r);
     r->envpkg = envpkg_new(NULL);
-    if (!r->hp || !r->git || !r->ctrack || !r->envpkg) {
+    r->pattern_hits = calloc(cfg->npatterns + 1, sizeof *r->pattern_hits);
+    if (!r->hp || !r->git || !r->ctrack || !r->envpkg || !r->pattern_hits) {
         trials_free(r);
         return NULL;
     }
@@ -141,6 +166,8 @@ void trials_free(tt_trials *r)
         free(r->imgs[i].argv);
         free(r->imgs[i].exe);
         free(r->imgs[i].pattern);
+        free(r->imgs[i].program);
+        free(r->imgs[i].group);
         for (struct pwrite *w = r->imgs[i].writes, *n; w; w = n) {
             n = w->next;
             free(w->path);
@@ -162,6 +189,15 @@ void trials_free(tt_trials *r)
     config_track_free(r->ctrack);
     envpkg_free(r->envpkg);
     free(r->user);
+    free(r->pattern_hits);
+    for (size_t i = 0; i < r->nadapters; i++)
+        free(r->adapters[i].name);
+    for (size_t i = 0; i < r->nunattached; i++) {
+        free(r->unattached[i].name);
+        free(r->unattached[i].what);
+    }
+    free(r->adapters);
+    free(r->unattached);
     free(r);
 }
 
@@ -460,6 +496,19 @@ static const char *base(const char *p)
     return s ? s + 1 : p ? p : "";
 }
 
+/* a b c joined, malloc'd; NULL on ENOMEM. */
+static char *cat3(const char *a, const char *b, const char *c)
+{
+    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+    char *s = malloc(la + lb + lc + 1);
+    if (s) {
+        memcpy(s, a, la);
+        memcpy(s + la, b, lb);
+        memcpy(s + la + lb, c, lc + 1);
+    }
+    return s;
+}
+
 static const char *user_of(tt_trials *r, uid_t uid)
 {
     if (r->user && r->user_uid == uid)
@@ -485,10 +534,35 @@ static int add_trial(tt_trials *r, const uint8_t uuid[16], size_t img)
     }
     r->trials[r->ntr].img = img;
     r->trials[r->ntr].done = 0;
+    r->trials[r->ntr].status = TS_RUNNING;
     memcpy(r->trials[r->ntr++].uuid, uuid, 16);
-    if (img < r->nimg)
+    if (img < r->nimg) {
+        r->imgs[img].ntrials++;
         config_track_trial_open(r->ctrack, r->imgs[img].uuid, uuid);
+    }
     return 0;
+}
+
+/* Counts one for name in *t (a set of names with counts); what (may be
+ * NULL) must match too. Out of memory: not counted. */
+static void tally_add(struct tally **t, size_t *n, const char *name, const char *what)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp((*t)[i].name, name) && !strcmp((*t)[i].what ? (*t)[i].what : "", what ? what : "")) {
+            (*t)[i].n++;
+            return;
+        }
+    struct tally *p = realloc(*t, (*n + 1) * sizeof *p);
+    if (!p)
+        return;
+    *t = p;
+    p[*n].name = strdup(name);
+    p[*n].what = what ? strdup(what) : NULL;
+    p[*n].n = 1;
+    if (p[*n].name)
+        (*n)++;
+    else
+        free(p[*n].what);
 }
 
 /* Param{trial, argv key, value, source "argv"} for each parsed argv item of im. */
@@ -496,7 +570,9 @@ static int emit_argv_params(tt_trials *r, struct img *im, const uint8_t tu[16], 
 {
     struct argv_param *ps;
     size_t np;
-    if (argv_params_parse(im->argc, im->argv, &ps, &np) < 0)
+    /* an interpreter's own options are not the script's params */
+    int from = im->script > 0 && im->script < im->argc ? im->script : 0;
+    if (argv_params_parse(im->argc - from, im->argv + from, &ps, &np) < 0)
         return tt_fail(err, errlen, "out of memory");
     int rc = 0;
     for (size_t i = 0; i < np && rc == 0; i++) {
@@ -533,6 +609,7 @@ static int open_trial(tt_trials *r, struct img *im, const char *opened_by, char 
     /* a trial opened after its process ended is already decided */
     if (rc == 0 && im->ended) {
         r->trials[r->ntr - 1].done = 1;
+        r->trials[r->ntr - 1].status = im->status;
         if (im->failed)
             r->failed++;
         else
@@ -543,13 +620,25 @@ static int open_trial(tt_trials *r, struct img *im, const char *opened_by, char 
     return rc;
 }
 
+/* A pattern matches the program's name (exe or argv[0]) or, for an
+ * interpreter, its script's basename or its module; never a helper. */
 static int match_trial(tt_trials *r, struct img *im, char *err, size_t errlen)
 {
+    if (im->helper)
+        return 0;
+    const char *script = im->script > 0 && im->script < im->argc ? im->argv[im->script] : NULL;
+    if (script && !strncmp(script, "-m", 2) && script[2])
+        script += 2; /* python -mmodule */
+    int first = 1;
     for (size_t i = 0; i < r->cfg.npatterns; i++) {
         const char *pat = r->cfg.patterns[i];
         int hit = (im->exe && fnmatch(pat, base(im->exe), 0) == 0) ||
-                  (im->argc > 0 && fnmatch(pat, base(im->argv[0]), 0) == 0);
-        if (hit) {
+                  (im->argc > 0 && fnmatch(pat, base(im->argv[0]), 0) == 0) ||
+                  (script && fnmatch(pat, base(script), 0) == 0);
+        if (hit)
+            r->pattern_hits[i]++;
+        if (hit && first) {
+            first = 0;
             /* Deferred to the image's end (settle_pattern): an adapter
              * trial in the same image replaces it (one trial per
              * configuration), taking over its argv params. */
@@ -557,7 +646,6 @@ static int match_trial(tt_trials *r, struct img *im, char *err, size_t errlen)
             snprintf(by, sizeof by, "pattern:%s", pat);
             if (!im->pattern && !im->adapted && !(im->pattern = strdup(by)))
                 return tt_fail(err, errlen, "out of memory");
-            return 0;
         }
     }
     return 0;
@@ -576,14 +664,17 @@ static int settle_pattern(tt_trials *r, struct img *im, char *err, size_t errlen
     return rc;
 }
 
-static void end_img(tt_trials *r, struct img *im, int failed)
+static void end_img(tt_trials *r, struct img *im, int status)
 {
+    int failed = status != TS_OK;
     im->ended = 1;
     im->failed = failed;
+    im->status = status;
     size_t idx = (size_t)(im - r->imgs);
-    for (size_t i = 0; i < r->ntr; i++)
+    for (size_t i = 0; i < r->ntr && im->ntrials; i++)
         if (r->trials[i].img == idx && !r->trials[i].done) {
             r->trials[i].done = 1;
+            r->trials[i].status = status;
             if (failed)
                 r->failed++;
             else
@@ -636,10 +727,54 @@ static int synth_end(tt_trials *r, struct img *im, char *err, size_t errlen)
     end_event(&ev, &pe, im, TUNETRAIL__PROCESS_END__HOW__END_KILLED);
     if (settle_pattern(r, im, err, errlen) < 0)
         return -1;
-    end_img(r, im, 1);
+    end_img(r, im, TS_KILLED);
     if (flush_writes(r, im, err, errlen) < 0)
         return -1;
     return trials_emit(r, &ev, err, errlen);
+}
+
+/* What an image runs (argv_params.h): helper, script, its program and
+ * group for "the same program", and what the shim said of its frameworks. */
+static void classify(tt_trials *r, struct img *im, const Tunetrail__ProcessStart *ps)
+{
+    struct argv_program ap;
+    argv_program(im->argc, im->argv, im->exe, &ap);
+    im->helper = ap.helper;
+    im->script = ap.script;
+    im->fw = ps->n_frameworks > 0;
+    im->evaluator = ps->has_evaluator && ps->evaluator;
+    /* a fork that did not exec: the same exe and argv as its parent image */
+    struct img *par = NULL;
+    for (size_t i = r->nimg; im->has_parent && i-- > 0;)
+        if (!memcmp(r->imgs[i].uuid, im->parent, 16))
+            par = &r->imgs[i];
+    if (par && par != im && par->exe && im->exe && !strcmp(par->exe, im->exe) && par->argc == im->argc) {
+        int same = 1;
+        for (int k = 0; k < im->argc && same; k++)
+            same = !strcmp(par->argv[k], im->argv[k]);
+        im->copy = same;
+        if (same && ap.interpreter)
+            im->helper = 1; /* multiprocessing's fork workers, a shell's subshells */
+    }
+    if (!im->helper) {
+        if (ap.name && ap.module)
+            im->program = cat3("module:", ap.name, "");
+        else if (ap.name && ap.name[0] != '/' && ps->cwd)
+            im->program = cat3(ps->cwd, "/", ap.name);
+        else if (ap.name)
+            im->program = strdup(ap.name);
+        else if (im->exe)
+            im->program = strdup(im->exe);
+    }
+    char hex[33];
+    if (ps->has_session && ps->session.len == 16) {
+        wire_hex(hex, ps->session.data, 16);
+        im->group = strdup(hex);
+    } else {
+        im->group = cat3("study:", ps->study ? ps->study : "", "");
+    }
+    for (size_t i = 0; i < ps->n_unattached; i++)
+        tally_add(&r->unattached, &r->nunattached, ps->unattached[i], im->exe ? im->exe : "?");
 }
 
 static int on_process_start(tt_trials *r, int conn, Tunetrail__Event *ev, char *err, size_t errlen)
@@ -706,6 +841,8 @@ static int on_process_start(tt_trials *r, int conn, Tunetrail__Event *ev, char *
         }
     }
     im->relation = ps->has_relation ? (int)ps->relation : 0;
+    if (!im->group)
+        classify(r, im, ps);
     static const struct hold h = {HOLD_EXE, 0, NULL};
     int rc = exe_job ? out_event(r, ev, &h, exe_job, err, errlen) : out_event(r, ev, NULL, NULL, err, errlen);
     *ps = saved;
@@ -771,13 +908,21 @@ int trials_feed(tt_trials *r, int conn, const uint8_t *buf, size_t len, char *er
             const ProtobufCBinaryData *u = pe->has_process && pe->process.len == 16 ? &pe->process : &ev->origin;
             struct img *im = find_img(r, u);
             if (im && !im->ended) {
-                int ok = pe->how == TUNETRAIL__PROCESS_END__HOW__END_EXEC ||
-                         (pe->how == TUNETRAIL__PROCESS_END__HOW__END_EXIT && pe->exit_code == 0);
+                int st = TS_FAILED;
+                if (pe->how == TUNETRAIL__PROCESS_END__HOW__END_EXEC ||
+                    (pe->how == TUNETRAIL__PROCESS_END__HOW__END_EXIT && pe->exit_code == 0))
+                    st = TS_OK;
+                else if (pe->how == TUNETRAIL__PROCESS_END__HOW__END_SIGNAL)
+                    st = TS_CRASHED;
+                else if (pe->how == TUNETRAIL__PROCESS_END__HOW__END_KILLED)
+                    st = TS_KILLED;
+                if (pe->n_frameworks)
+                    im->fw = 1;
                 if (settle_pattern(r, im, err, errlen) < 0) {
                     rc = -1;
                     break;
                 }
-                end_img(r, im, !ok);
+                end_img(r, im, st);
                 rc = flush_writes(r, im, err, errlen);
             }
             if (rc == 0)
@@ -793,6 +938,8 @@ int trials_feed(tt_trials *r, int conn, const uint8_t *buf, size_t len, char *er
                 idx = (size_t)(im - r->imgs);
             if (ts->trial.len == 16 && add_trial(r, ts->trial.data, idx) < 0)
                 rc = tt_fail(err, errlen, "out of memory");
+            if (rc == 0 && ts->framework && strcmp(ts->framework, "argv"))
+                tally_add(&r->adapters, &r->nadapters, ts->framework, NULL);
             if (rc == 0)
                 rc = out_event(r, ev, NULL, NULL, err, errlen);
             /* an adapter trial replaces the image's --trial pattern trial */
@@ -814,6 +961,12 @@ int trials_feed(tt_trials *r, int conn, const uint8_t *buf, size_t len, char *er
                 if (te->trial.len == 16 && !memcmp(r->trials[k].uuid, te->trial.data, 16) &&
                     !r->trials[k].done && te->status != TUNETRAIL__TRIAL_END__STATUS__TRIAL_UNSPECIFIED) {
                     r->trials[k].done = 1;
+                    switch (te->status) {
+                    case TUNETRAIL__TRIAL_END__STATUS__TRIAL_OK: r->trials[k].status = TS_OK; break;
+                    case TUNETRAIL__TRIAL_END__STATUS__TRIAL_CRASHED: r->trials[k].status = TS_CRASHED; break;
+                    case TUNETRAIL__TRIAL_END__STATUS__TRIAL_KILLED: r->trials[k].status = TS_KILLED; break;
+                    default: r->trials[k].status = TS_FAILED;
+                    }
                     if (te->status == TUNETRAIL__TRIAL_END__STATUS__TRIAL_OK)
                         r->finished++;
                     else
@@ -902,6 +1055,7 @@ int trials_agent_process_start(tt_trials *r, pid_t pid, const char *exe, char *c
         ps.has_git_dirty = 1;
         ps.git_dirty = dirty;
     }
+    classify(r, im, &ps);
     static const struct hold h = {HOLD_EXE, 1, NULL};
     stamp(r, &ev);
     if (out_hashed(r, &ev, exe, &h, err, errlen) < 0)
@@ -928,7 +1082,7 @@ int trials_agent_process_end(tt_trials *r, int exit_code, int sig, char *err, si
         }
         if (settle_pattern(r, im, err, errlen) < 0)
             return -1;
-        end_img(r, im, sig || exit_code);
+        end_img(r, im, sig ? TS_CRASHED : exit_code ? TS_FAILED : TS_OK);
         return trials_emit(r, &ev, err, errlen);
     }
     return 0;
@@ -974,6 +1128,52 @@ int trials_root_fallback(tt_trials *r, char *err, size_t errlen)
     return 0;
 }
 
+/* docs/INTERNALS.md "Failed trials": an image that ended failed, crashed
+ * or killed without opening a trial is a trial when a framework was loaded
+ * in it (an evaluation program aside) or when it runs the same program as
+ * an image of its group (session, or bare study) that had a trial. Helpers
+ * and forked copies never are; a --trial match was settled already. */
+static int open_failed_trials(tt_trials *r, char *err, size_t errlen)
+{
+    struct prog {
+        const char *program, *group;
+    } *progs = NULL;
+    size_t np = 0, n = r->nimg; /* open_trial adds no image */
+    for (size_t i = 0; i < n; i++) {
+        const struct img *im = &r->imgs[i];
+        if (!im->ntrials || !im->program || !im->group || im->copy)
+            continue;
+        size_t k = 0;
+        while (k < np && (strcmp(progs[k].program, im->program) || strcmp(progs[k].group, im->group)))
+            k++;
+        if (k < np)
+            continue;
+        struct prog *p = realloc(progs, (np + 1) * sizeof *p);
+        if (!p) {
+            free(progs);
+            return tt_fail(err, errlen, "out of memory");
+        }
+        progs = p;
+        progs[np++] = (struct prog){im->program, im->group};
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct img *im = &r->imgs[i];
+        if (!im->ended || im->status == TS_OK || im->ntrials || im->helper || im->copy)
+            continue;
+        const char *why = NULL;
+        if (im->fw && !im->evaluator)
+            why = "failed:framework";
+        for (size_t k = 0; !why && im->program && im->group && k < np; k++)
+            if (!strcmp(progs[k].program, im->program) && !strcmp(progs[k].group, im->group))
+                why = "failed:program";
+        if (why)
+            rc = open_trial(r, im, why, err, errlen);
+    }
+    free(progs);
+    return rc;
+}
+
 int trials_finish(tt_trials *r, int force_end, char *err, size_t errlen)
 {
     for (size_t i = 0; i < r->nimg; i++) {
@@ -988,5 +1188,44 @@ int trials_finish(tt_trials *r, int force_end, char *err, size_t errlen)
         if (settle_pattern(r, im, err, errlen) < 0) /* still running: open it now */
             return -1;
     }
+    if (open_failed_trials(r, err, errlen) < 0)
+        return -1;
     return trials_wait(r, err, errlen);
+}
+
+char *trials_summary(const tt_trials *r)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f)
+        return NULL;
+    unsigned by[TS_N] = {0};
+    for (size_t i = 0; i < r->ntr; i++)
+        by[r->trials[i].done ? r->trials[i].status : TS_RUNNING]++;
+    fprintf(f, "tunetrail: %zu trial%s", r->ntr, r->ntr == 1 ? "" : "s");
+    const char *sep = " (";
+    static const int order[] = {TS_OK, TS_FAILED, TS_CRASHED, TS_KILLED, TS_RUNNING};
+    for (size_t k = 0; k < sizeof order / sizeof *order; k++)
+        if (by[order[k]]) {
+            fprintf(f, "%s%u %s", sep, by[order[k]], ts_name[order[k]]);
+            sep = ", ";
+        }
+    if (r->ntr)
+        fputc(')', f);
+    if (!r->nadapters)
+        fputs("; no adapter opened a trial", f);
+    for (size_t i = 0; i < r->nadapters; i++)
+        fprintf(f, "%s%s %u", i ? ", " : "; adapters: ", r->adapters[i].name, r->adapters[i].n);
+    for (size_t i = 0; i < r->cfg.npatterns; i++)
+        if (!r->pattern_hits[i])
+            fprintf(f, "; --trial '%s' matched nothing", r->cfg.patterns[i]);
+    for (size_t i = 0; i < r->nunattached; i++)
+        fprintf(f, "; the %s adapter could not attach to %s: %s is built into it, not loaded from its library",
+                r->unattached[i].name, r->unattached[i].what, r->unattached[i].name);
+    if (fclose(f) != 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
 }

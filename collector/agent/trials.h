@@ -91,11 +91,18 @@ int trials_root_fallback(tt_trials *r, char *err, size_t errlen);
 
 /* Hashes files still open for writing by images that ended or vanished,
  * synthesises END_KILLED for images never ended when force_end is set
- * (except detached ones: still alive, see trials_conn_detach), then waits for
+ * (except detached ones: still alive, see trials_conn_detach), opens the
+ * trials of images that failed before opening one (docs/INTERNALS.md "Failed
+ * trials": the one rule, for `run` and `flush` alike), then waits for
  * every hash (trials_wait): afterwards nothing is held back. */
 int trials_finish(tt_trials *r, int force_end, char *err, size_t errlen);
 
 void trials_counts(const tt_trials *r, struct trials_counts *out);
+
+/* One line (no newline, malloc'd; NULL on ENOMEM) for the end of a run:
+ * trials by status, trials per adapter, --trial patterns that matched no
+ * process, adapters that could not attach and why. */
+char *trials_summary(const tt_trials *r);
 
 /* Number of images seen (processes), for flush's summary. */
 size_t trials_images(const tt_trials *r);

@@ -26,9 +26,12 @@ static void run_usage(FILE *f)
             "  --store PATH          SQLite store for the embedded collector\n"
             "                        (default: $TUNETRAIL_STORE, else $TUNETRAIL_HOME/trail.db)\n"
             "  --trial PATTERN       a process whose program name matches the glob is a trial;\n"
-            "                        its argv (-c 8, --lr=0.1, lr=0.1) become params. Repeatable.\n"
-            "                        Without it, the command itself is the trial unless an\n"
-            "                        adapter recognises trials.\n"
+            "                        for an interpreter (python*, Rscript, perl, bash, sh, dash)\n"
+            "                        its script's basename matches too (--trial train.py).\n"
+            "                        Its argv (-c 8, --lr=0.1, lr=0.1) become params. Interpreter\n"
+            "                        helpers (python -c, joblib/loky workers) never match.\n"
+            "                        Repeatable. Without it, the command itself is the trial\n"
+            "                        unless an adapter recognises trials.\n"
             "  --metric NAME=REGEX   every line any process prints on stdout/stderr that matches\n"
             "                        the (POSIX extended) REGEX records metric NAME: the first\n"
             "                        group, or the whole match, read as a number; each match is\n"
@@ -57,7 +60,9 @@ static void run_usage(FILE *f)
             "later records (and their real end) go to spool files under\n"
             "$TUNETRAIL_HOME/spool, which `tunetrail flush` (or the next `tunetrail run`) ships\n"
             "once they have exited. Records that cannot reach the collector are kept there\n"
-            "too. A process that vanishes without an end record is recorded as killed.\n");
+            "too. A process that vanishes without an end record is recorded as killed.\n\n"
+            "The last line on stderr sums the run up: trials by status, trials per adapter,\n"
+            "--trial patterns that matched nothing, adapters that could not attach and why.\n");
 }
 
 /* Checks the --metric NAME=REGEX values and joins them, after those of
@@ -203,7 +208,12 @@ int cmd_run(int argc, char **argv)
     o.patterns = patterns;
     o.cmd = argv + optind;
     o.ncmd = (size_t)(argc - optind);
+    char *summary = NULL;
+    o.summary = &summary;
     rc = agent_run(&o);
+    if (summary) /* after the command's own output: the run's last word */
+        fprintf(stderr, "%s\n", summary);
+    free(summary);
 out:
     free(patterns);
     free(trial_args);

@@ -23,6 +23,7 @@ cd "$T/tt"
 tt_rc rc run --study dk --store "$DB" -- "$TT_PROGS/tt_darknet_train" >out 2>err
 expect_eq "$rc" 0 "wrapped tt_darknet_train exit code"
 cmp -s "$T/bare/out" out || fail "stdout differs with tunetrail"
+tt_strip_summary err
 cmp -s "$T/bare/err" err || fail "stderr differs with tunetrail"
 cmp -s "$T/bare/tiny.weights" tiny.weights || fail "weights differ with tunetrail"
 echo "[$TT_NAME]   ok: stdout, stderr and weights identical"

@@ -26,6 +26,7 @@ wrap() {
     timeout 120 "$@" >"$name.bare.out" 2>"$name.bare.err" || fail "$name: bare run failed"
     tt run --study "$study" --store "$DB" "${opts[@]}" -- "$@" >"$name.run.out" 2>"$name.run.err" ||
         fail "$name: tunetrail run failed (see $name.run.err)"
+    tt_strip_summary "$name.run.err"
     local f
     for f in out err; do
         if ! cmp -s "$name.bare.$f" "$name.run.$f"; then

@@ -23,7 +23,8 @@ run_case() {
     case $mode in
     bare) (cd "$d" && timeout 120 svm-train "$@" >out.txt 2>err.txt) || rc=$? ;;
     run) (cd "$d" && timeout 120 "$TT_BIN/tunetrail" run --study pass --store "$DB" -- svm-train "$@" \
-              >out.txt 2>err.txt) || rc=$? ;;
+              >out.txt 2>err.txt) || rc=$?
+         tt_strip_summary "$d/err.txt" ;;
     preload) (cd "$d" && LD_PRELOAD=$SHIM timeout 120 svm-train "$@" >out.txt 2>err.txt) || rc=$? ;;
     esac
     echo "$rc" >"$d/rc"

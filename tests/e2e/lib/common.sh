@@ -99,6 +99,18 @@ tt_rc() {
     printf -v "$__var" '%s' "$__rc"
 }
 
+# tt_strip_summary FILE - removes the one-line summary `tunetrail run` ends
+# with on stderr ("tunetrail: N trials ..."), so what remains is the
+# command's own stderr, to compare with a bare run's.
+tt_strip_summary() {
+    local last
+    last=$(tail -n 1 "$1")
+    case $last in
+    "tunetrail: "[0-9]*" trial"*) sed -i '$d' "$1" ;;
+    *) fail "$1 does not end with tunetrail run's summary line (last line: '$last')" ;;
+    esac
+}
+
 # sha256 FILE - lower-case hex SHA-256 as sha256sum prints it.
 sha256() { sha256sum "$1" | cut -d' ' -f1; }
 
