@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "paths.h"
+#include "roles.h"
 #include "store.h"
 #include "util.h"
 
@@ -226,10 +227,12 @@ static void trials_usage(FILE *f)
                "about one.\n\n"
                "The table shows, left to right: id, status, the metrics the trials reported\n"
                "(valid-split ones first, then test, unsplit, train; at most %d, the others\n"
-               "are named below the table and are in --csv and --json), every param key\n"
-               "that varies among the study's trials (more than one value, or missing in\n"
-               "some), the start time and the program. Params with one value in every\n"
-               "trial are listed once, below the table.\n\n"
+               "are named below the table and are in --csv and --json), every choice or\n"
+               "seed that took more than one value among the trials that set it, the\n"
+               "start time and the program. Keys are given roles as in the provenance\n"
+               "record (choice, seed, path, info): a varied path (a model file per run)\n"
+               "or info key (svm-train -c restating libsvm.C) is named below the table;\n"
+               "so are keys with one value, once.\n\n"
                "  --study NAME     only this study (default $TUNETRAIL_STUDY, else all studies)\n"
                "  --sort NAME      order by metric NAME (or by param NAME), best first: highest\n"
                "                   first for a metric recorded with direction max, lowest first\n"
@@ -268,17 +271,49 @@ struct pkey {
     const char *key; /* borrowed from the keys object */
     json_t *values;  /* value -> true */
     size_t present;
-    int varied;
+    enum tt_role role; /* the role most of the rows give it (a tie: choice) */
+    int multi;         /* more than one value among the rows (missing counts) */
+    int varied;        /* a column of the table */
 };
 
 /* Whether a param key gets its own column in the table (and comes first
- * among the params of the CSV). Today: it took more than one value among
- * the listed trials (missing counts as a value). Param roles (choice, path,
- * seed, info) will narrow this to the choices. */
-static int shown_as_varied(const struct pkey *k, size_t ntrials)
+ * among the params of the CSV): a choice or a seed (docs/RECORD.md, "Roles
+ * of values") that took more than one value among the listed trials. Paths
+ * and info keys that vary (a model file per trial, `-c` restating
+ * libsvm.C) are named below the table instead. */
+static int shown_as_varied(const struct pkey *k)
 {
-    size_t distinct = json_object_size(k->values) + (k->present < ntrials);
-    return distinct > 1;
+    return k->multi && (k->role == TT_ROLE_CHOICE || k->role == TT_ROLE_SEED);
+}
+
+/* The role of key in each row that has it, by majority (the record's rule:
+ * collector/record/roles.h). */
+static enum tt_role key_role(json_t *rows, const char *key)
+{
+    size_t votes[4] = {0}, i, j;
+    json_t *t;
+    json_array_foreach(rows, i, t)
+    {
+        json_t *v = json_object_get(json_object_get(t, "params"), key);
+        if (!v)
+            continue;
+        const char *in[256], *out[256];
+        size_t nin = 0, nout = 0;
+        json_t *f;
+        json_array_foreach(json_object_get(t, "inputs"), j, f) if (nin < 256) in[nin++] = jstr(f, "path");
+        json_array_foreach(json_object_get(t, "outputs"), j, f) if (nout < 256) out[nout++] = jstr(f, "path");
+        struct tt_role_files files = {in, nin, out, nout};
+        const char *fw = json_string_value(json_object_get(t, "framework"));
+        const char *src = json_string_value(json_object_get(json_object_get(t, "param_sources"), key));
+        char why[128];
+        votes[tt_param_role(fw, jstr(t, "exe"), key, json_string_value(v), src, &files, why,
+                            sizeof why)]++;
+    }
+    enum tt_role best = TT_ROLE_CHOICE;
+    for (int r = 0; r < 4; r++)
+        if (votes[r] > votes[best])
+            best = (enum tt_role)r;
+    return best;
 }
 
 /* valid < test < unsplit < train < anything else: the objective first. */
@@ -535,18 +570,38 @@ static void table_out(json_t **rows, size_t n, size_t ntotal, const struct mcol 
     }
     int col = 0;
     for (size_t i = 0; i < np; i++) {
-        if (pk[i].varied)
+        if (pk[i].varied || !pk[i].multi)
             continue;
-        const char *k;
-        json_t *v;
-        json_object_foreach(pk[i].values, k, v) /* exactly one */
-        {
-            int w = (int)(strlen(pk[i].key) + strlen(k) + 2);
-            if (!col)
-                col = printf("same in all %zu trials:", ntotal);
-            else if (col + w > 100)
-                col = printf("\n ");
-            col += printf(" %s=%s", pk[i].key, k);
+        if (!col)
+            col = printf("also varied, not choices (see --csv):");
+        else if (col + (int)strlen(pk[i].key) + 10 > 100)
+            col = printf("\n ");
+        col += printf(" %s (%s)", pk[i].key, tt_role_name(pk[i].role));
+    }
+    if (col)
+        putchar('\n');
+    col = 0;
+    for (int all = 1; all >= 0; all--) {
+        if (col)
+            putchar('\n');
+        col = 0;
+        for (size_t i = 0; i < np; i++) {
+            if (pk[i].multi || (pk[i].present == n) != all)
+                continue;
+            const char *k;
+            json_t *v;
+            json_object_foreach(pk[i].values, k, v) /* exactly one */
+            {
+                char of[48] = "";
+                if (!all)
+                    snprintf(of, sizeof of, " (%zu of %zu)", pk[i].present, n);
+                int w = (int)(strlen(pk[i].key) + strlen(k) + strlen(of) + 2);
+                if (!col)
+                    col = all ? printf("same in all %zu trials:", ntotal) : printf("set by some trials only:");
+                else if (col + w > 100)
+                    col = printf("\n ");
+                col += printf(" %s=%s%s", pk[i].key, k, of);
+            }
         }
     }
     if (col)
@@ -609,7 +664,7 @@ static struct mcol *metric_cols(json_t *kinds, json_t *rows, size_t *n)
 /* Every param key of the rows, in first-seen order, varied ones first. */
 static struct pkey *param_keys(json_t *rows, json_t *keys, size_t *n)
 {
-    size_t i, nrows = json_array_size(rows);
+    size_t i;
     json_t *t, *v;
     const char *k;
     json_array_foreach(rows, i, t) json_object_foreach(json_object_get(t, "params"), k, v)
@@ -630,7 +685,9 @@ static struct pkey *param_keys(json_t *rows, json_t *keys, size_t *n)
         pk[m] = (struct pkey){.key = k, .values = v};
         json_array_foreach(rows, i, t) pk[m].present +=
             json_object_get(json_object_get(t, "params"), k) != NULL;
-        pk[m].varied = shown_as_varied(&pk[m], nrows);
+        pk[m].multi = json_object_size(v) > 1; /* as the record's ledger: among the trials that set it */
+        pk[m].role = pk[m].multi ? key_role(rows, k) : TT_ROLE_CHOICE;
+        pk[m].varied = shown_as_varied(&pk[m]);
         m++;
     }
     /* varied first, each group in first-seen order */

@@ -355,8 +355,8 @@ static json_t *trial_json(store_reader *q, sqlite3_stmt *r, int full)
     inputs_json(q, o, proc, plen, full & STORE_READ_ENV_FILES);
     json_object_set_new(o, "outputs", files_json(q->outputs, proc, plen));
     json_object_set_new(o, "evaluations", evaluations_json(q, id));
+    json_object_set_new(o, "param_sources", sources);
     if (!full) {
-        json_decref(sources);
         json_decref(points);
         json_decref(ppoints);
         return o;
@@ -366,7 +366,6 @@ static json_t *trial_json(store_reader *q, sqlite3_stmt *r, int full)
     json_object_set_new(o, "error", col_str(r, 15));
     int64_t of = evaluation_of(q, r);
     json_object_set_new(o, "evaluation_of", of ? json_integer(of) : json_null());
-    json_object_set_new(o, "param_sources", sources);
     json_object_set_new(o, "metric_points", points);
     json_object_set_new(o, "param_points", ppoints);
     /* The process and its ancestors, nearest first; bounded against cycles. */

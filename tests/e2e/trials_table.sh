@@ -48,6 +48,24 @@ PY
 table() { /usr/bin/python3 "$T/table.py" "$1" cv_accuracy >"$1.json" || fail "cannot parse $1"; }
 table "$T/table.txt"
 
+say "a sweep whose runs each write a model file, under --trial svm-train: only choices are columns"
+tt_rc rc run --study paths --store "$DB" --trial svm-train -- sh -c \
+    'for c in 1 4 16; do svm-train -c $c heart_scale m_$c.model; done' >/dev/null
+expect_eq "$rc" 0 "tunetrail run of the model-writing sweep"
+tt trials --store "$DB" --study paths >"$T/paths.txt" || fail "tunetrail trials --study paths failed"
+cat "$T/paths.txt"
+/usr/bin/python3 "$T/table.py" "$T/paths.txt" >"$T/paths.json" || fail "cannot parse the paths table"
+pycheck '
+tab = json.load(open(args[0]))
+h = tab["header"]
+check("libsvm.C" in h, "the choice libsvm.C is a column: %s" % h)
+check("libsvm.model_file" not in h, "the model file (a path) is not a column: %s" % h)
+check("c" not in h, "argv -c, restating libsvm.C, is not a column: %s" % h)
+foot = " ".join(tab["footer"])
+check("libsvm.model_file (path)" in foot and "c (info)" in foot,
+      "the varied non-choices are named below the table with their roles: %r" % foot[:160])
+' "$T/paths.json"
+
 say "the table: cv_accuracy and libsvm.C columns, constant keys below, values as --json"
 pycheck '
 tab = json.load(open(args[0]))
