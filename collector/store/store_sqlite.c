@@ -917,6 +917,9 @@ int store_check(const char *path, long budget_ms, char *err, size_t errlen)
             used += (size_t)snprintf(msg + used, sizeof msg - used, "%s%s", n++ ? "; " : "",
                                      line ? line : "?");
     }
+    for (char *c = msg; *c; c++) /* one log line */
+        if (*c == '\n')
+            *c = ' ';
     if (b.expired) {
         tt_fail(err, errlen, "quick_check stopped after %ld ms (its budget); the store is only"
                              " partly checked", budget_ms);
