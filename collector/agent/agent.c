@@ -685,8 +685,10 @@ static void run_finish(struct run *r)
     if (ship_pending(r->ship, &left_events) == 0) {
         unlink(r->spool_path);
     } else {
-        fprintf(stderr, "tunetrail: collector %s unreachable; %zu records kept in %s; run `tunetrail flush`\n",
-                sink_dest(r->sink), left_events, r->spool_path);
+        const char *fault = ship_store_error(r->ship); /* it answered: not unreachable */
+        fprintf(stderr, "tunetrail: collector %s %s; %zu records kept in %s; run `tunetrail flush`%s\n",
+                sink_dest(r->sink), fault ? fault : "unreachable", left_events, r->spool_path,
+                fault ? " once it is fixed" : "");
     }
 }
 

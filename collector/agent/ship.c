@@ -29,6 +29,7 @@
 
 #include "spool.h"
 #include "jsonfmt.h"
+#include "store.h"
 
 #define SHIP_RETRY_MS 500 /* back-off after an ACK_RETRY */
 
@@ -52,6 +53,7 @@ struct tt_ship {
     struct ship_stats st;
     int receipts_fd; /* $TUNETRAIL_HOME/receipts/<sender>.jsonl, opened at the first receipt */
     int receipts_failed;
+    int store_error; /* the collector's store fault in its last ack (enum store_error) */
 };
 
 int64_t ship_now_ms(void)
@@ -264,6 +266,14 @@ int ship_pump(tt_ship *sh, char *err, size_t errlen)
     while (sink_recv_ack(sh->sink, &a) == 1) {
         if (a.status == TUNETRAIL__ACK__STATUS__ACK_OK)
             keep_receipts(sh, &a);
+        /* A store fault is not a network one: say which, once per change. */
+        int fault = a.status == TUNETRAIL__ACK__STATUS__ACK_RETRY && a.store_error != STORE_ERR_BUSY
+                        ? a.store_error
+                        : STORE_ERR_NONE;
+        if (fault && fault != sh->store_error)
+            fprintf(stderr, "tunetrail: collector %s: %s; records stay in the spool and are resent\n",
+                    sink_dest(sh->sink), store_error_name((enum store_error)fault));
+        sh->store_error = fault;
         sink_ack_free(&a);
         for (size_t i = 0; i < sh->np; i++) {
             if (sh->p[i].seq != a.batch_seq)
@@ -335,6 +345,11 @@ size_t ship_pending(const tt_ship *sh, size_t *events)
 }
 
 const struct ship_stats *ship_stats(const tt_ship *sh) { return &sh->st; }
+
+const char *ship_store_error(const tt_ship *sh)
+{
+    return sh->store_error ? store_error_name((enum store_error)sh->store_error) : NULL;
+}
 
 void ship_drain(tt_ship *sh, long ms)
 {

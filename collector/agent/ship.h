@@ -64,6 +64,10 @@ void ship_drain(tt_ship *sh, long ms);
 
 const struct ship_stats *ship_stats(const tt_ship *sh);
 
+/* What the collector said of its store in the last ack if that was a retry
+ * for a store fault ("store full", "store damaged", ...), NULL otherwise. */
+const char *ship_store_error(const tt_ship *sh);
+
 /* Milliseconds on CLOCK_MONOTONIC, shared by the agent loop. */
 int64_t ship_now_ms(void);
 

@@ -111,7 +111,7 @@ int sink_send(tt_sink *s, uint64_t seq, const uint8_t *buf, size_t len, char *er
         memset(&r, 0, sizeof r);
         ingest_batch(s->store, buf, len, &r);
         struct sink_ack a = {seq, TUNETRAIL__ACK__STATUS__ACK_RETRY, r.stored, r.duplicates, 0,
-                             NULL};
+                             NULL, 0};
         if (r.status == INGEST_OK) {
             a.status = TUNETRAIL__ACK__STATUS__ACK_OK;
             size_t n;
@@ -131,6 +131,8 @@ int sink_send(tt_sink *s, uint64_t seq, const uint8_t *buf, size_t len, char *er
         }
         else if (r.status == INGEST_REJECTED)
             a.status = TUNETRAIL__ACK__STATUS__ACK_REJECTED;
+        else
+            a.store_error = (int)r.store_error;
         if (r.status != INGEST_OK)
             tt_fail(err, errlen, "%s", r.error[0] ? r.error : "store error");
         push_ack(s, &a);
@@ -168,6 +170,7 @@ int sink_recv_ack(tt_sink *s, struct sink_ack *ack)
         ack->status = a->has_status ? (int)a->status : TUNETRAIL__ACK__STATUS__ACK_OK;
         ack->stored = a->stored;
         ack->duplicates = a->duplicates;
+        ack->store_error = a->has_store_error ? (int)a->store_error : 0;
         ack->n_checkpoints = 0;
         ack->checkpoints = a->n_checkpoints ? calloc(a->n_checkpoints, sizeof *ack->checkpoints)
                                             : NULL;

@@ -27,6 +27,7 @@ struct sink_ack {
     uint32_t duplicates; /* events already present */
     size_t n_checkpoints;                /* receipts for the study logs this batch grew */
     struct sink_checkpoint *checkpoints; /* malloc'd; owned by the receiver: sink_ack_free */
+    int store_error; /* with ACK_RETRY: Ack.store_error (enum store_error), 0 if none */
 };
 
 /* Frees an ack's checkpoints (the struct itself is the caller's). */

@@ -1,7 +1,17 @@
 /* collector.c - see collector.h. One thread, one ROUTER: SQLite takes one
  * writer at a time anyway, and batching (not threads) is what buys throughput.
  * A bad message never stops the loop: it is logged, counted and answered with
- * ACK_REJECTED when it has a sender we can answer. */
+ * ACK_REJECTED when it has a sender we can answer.
+ *
+ * Limits (collector.h). Connections are known from the socket monitor
+ * (ACCEPTED / DISCONNECTED carry the fd) and each message names the fd it
+ * came from (ZMQ_SRCFD). What a tcp:// peer has in flight is the kernel's
+ * count of bytes received on its connection (TCP_INFO) minus the wire bytes
+ * of the messages we got from it: it covers a multipart message libzmq is
+ * still assembling, which we cannot see. A connection over a limit is shut
+ * down under libzmq, which then drops it and its partial message like any
+ * broken connection. An agent so dropped reconnects and resends what was not
+ * acknowledged: nothing is lost, and the drop is counted. */
 #include "collector.h"
 
 #include <errno.h>
@@ -9,7 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received */
+#include <netinet/in.h>
 
 #include <zmq.h>
 
@@ -17,14 +34,29 @@
 #include "util.h"
 
 #define POLL_MS 100
+#define FAST_POLL_MS 10 /* while a connection has a large message in flight */
+#define FAST_BYTES (1 << 20)
 #define DRAIN_MAX 256 /* messages per wake-up before we look at stop and the monitor */
 #define GROUP_MAX 32  /* batches per transaction at most (group commit) */
-#define MAX_FRAMES 3  /* identity [delimiter] batch */
+#define MAX_FRAMES COLLECTOR_MAX_FRAMES
+#define FD_RESERVE 64 /* fds kept for the store, its WAL, libzmq's own */
 
 /* One received message: its frames, valid or not. */
 struct msg {
     zmq_msg_t frames[MAX_FRAMES];
     int n;
+    int fd;         /* the connection it came from (ZMQ_SRCFD), -1 if unknown */
+    uint64_t bytes; /* its wire bytes, all frames but the identity */
+};
+
+/* One connection, as the socket monitor reported it. */
+struct peer {
+    int fd;
+    int tcp;            /* TCP_INFO answers: its bytes in flight are known */
+    int dropped;        /* shut down by us; libzmq's DISCONNECTED not seen yet */
+    int64_t last_ms;    /* accepted, or its last message */
+    uint64_t delivered; /* wire bytes of the messages we received from it */
+    uint64_t inflight;  /* at the last check */
 };
 
 struct serve {
@@ -33,8 +65,21 @@ struct serve {
     struct collector_stats stats;
     struct collector_stats *out;
     int quiet;
+    struct collector_limits lim;
+    struct peer *peers;
+    size_t npeers, cappeers;
+    int64_t checked_ms; /* last peers_check */
+    int fast;           /* poll at FAST_POLL_MS */
+    enum store_error last_store_error;
     struct msg msgs[GROUP_MAX]; /* one group's messages */
 };
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void publish(struct serve *s)
 {
@@ -98,6 +143,10 @@ static void send_ack(struct serve *s, zmq_msg_t *frames, int nframes, const stru
     ack.has_stored = ack.has_duplicates = 1;
     ack.stored = r->stored;
     ack.duplicates = r->duplicates;
+    if (r->status == INGEST_RETRY && r->store_error != STORE_ERR_NONE) {
+        ack.has_store_error = 1;
+        ack.store_error = (Tunetrail__Ack__StoreError)r->store_error;
+    }
     if (r->error[0])
         ack.error = (char *)r->error;
     uint8_t small[1024], *buf = small; /* error is < 256 bytes; studies may be long */
@@ -117,12 +166,14 @@ static void send_ack(struct serve *s, zmq_msg_t *frames, int nframes, const stru
 }
 
 /* Receives one whole message without waiting. Returns 0 (m->n frames kept,
- * more than MAX_FRAMES noted as n = MAX_FRAMES + 1), or -1 if nothing was
- * there (EAGAIN) or ZeroMQ failed (errno set). */
+ * more than MAX_FRAMES noted as n = -MAX_FRAMES; m->fd, m->bytes set), or
+ * -1 if nothing was there (EAGAIN) or ZeroMQ failed (errno set). */
 static int recv_msg(struct serve *s, struct msg *m)
 {
-    int more = 1, extra = 0;
+    int more = 1, extra = 0, nf = 0;
     m->n = 0;
+    m->fd = -1;
+    m->bytes = 0;
     while (more) {
         zmq_msg_t f;
         zmq_msg_init(&f);
@@ -136,6 +187,12 @@ static int recv_msg(struct serve *s, struct msg *m)
             return -1;
         }
         more = zmq_msg_more(&f);
+        if (nf++ > 0) { /* the identity is ROUTER's, not the peer's */
+            size_t sz = zmq_msg_size(&f);
+            m->bytes += sz + (sz < 256 ? 2 : 9); /* ZMTP frame header */
+            if (m->fd < 0)
+                m->fd = zmq_msg_get(&f, ZMQ_SRCFD);
+        }
         if (m->n < MAX_FRAMES)
             m->frames[m->n++] = f;
         else {
@@ -153,6 +210,149 @@ static void close_msg(struct msg *m)
     int n = m->n < 0 ? -m->n : m->n;
     for (int i = 0; i < n; i++)
         zmq_msg_close(&m->frames[i]);
+}
+
+static struct peer *peer_find(struct serve *s, int fd)
+{
+    for (size_t i = 0; i < s->npeers; i++)
+        if (s->peers[i].fd == fd)
+            return &s->peers[i];
+    return NULL;
+}
+
+static void peers_publish(struct serve *s)
+{
+    uint64_t live = 0;
+    for (size_t i = 0; i < s->npeers; i++)
+        live += !s->peers[i].dropped;
+    s->stats.connections = live;
+    if (live > s->stats.peak_connections)
+        s->stats.peak_connections = live;
+    publish(s);
+}
+
+static void peer_accepted(struct serve *s, int fd)
+{
+    struct peer *p = peer_find(s, fd); /* a DISCONNECTED we missed: the fd is new */
+    if (!p) {
+        if (s->npeers == s->cappeers) {
+            size_t nc = s->cappeers ? 2 * s->cappeers : 64;
+            struct peer *np = realloc(s->peers, nc * sizeof *np);
+            if (!np)
+                return; /* untracked: only its limits are lost */
+            s->peers = np;
+            s->cappeers = nc;
+        }
+        p = &s->peers[s->npeers++];
+    }
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    *p = (struct peer){.fd = fd, .last_ms = mono_ms()};
+    p->tcp = getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0;
+    peers_publish(s);
+}
+
+static void peer_gone(struct serve *s, int fd)
+{
+    struct peer *p = peer_find(s, fd);
+    if (p) {
+        *p = s->peers[--s->npeers];
+        peers_publish(s);
+    }
+}
+
+/* Shuts the connection down under libzmq (which then closes it and frees
+ * what it was assembling). The fd is libzmq's: should it have closed it
+ * and reused the number for a new connection in the microseconds since
+ * its monitor events were read, that one is dropped and reconnects. */
+static void peer_drop(struct serve *s, struct peer *p, const char *why, uint64_t *counter)
+{
+    char addr[INET6_ADDRSTRLEN + 8] = "peer";
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getpeername(p->fd, (struct sockaddr *)&ss, &len) == 0) {
+        char ip[INET6_ADDRSTRLEN] = "?";
+        int port = 0;
+        if (ss.ss_family == AF_INET) {
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof ip);
+            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof ip);
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        }
+        snprintf(addr, sizeof addr, "%s:%d", ip, port);
+    }
+    shutdown(p->fd, SHUT_RDWR);
+    p->dropped = 1;
+    (*counter)++;
+    if (!s->quiet)
+        fprintf(stderr, "tunetraild: dropped connection from %s: %s\n", addr, why);
+    peers_publish(s);
+}
+
+/* Applies the connection and in-flight limits (at most every FAST_POLL_MS). */
+static void peers_check(struct serve *s)
+{
+    int64_t now = mono_ms();
+    if (now - s->checked_ms < FAST_POLL_MS)
+        return;
+    s->checked_ms = now;
+    uint64_t total = 0, live = 0;
+    int fast = 0;
+    for (size_t i = 0; i < s->npeers; i++) {
+        struct peer *p = &s->peers[i];
+        if (p->dropped)
+            continue;
+        live++;
+        p->inflight = 0;
+        struct tcp_info ti;
+        socklen_t len = sizeof ti;
+        if (!p->tcp || getsockopt(p->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+            len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received)
+            continue;
+        if (ti.tcpi_bytes_received > p->delivered)
+            p->inflight = ti.tcpi_bytes_received - p->delivered;
+        if (s->lim.max_peer_bytes > 0 && p->inflight > (uint64_t)s->lim.max_peer_bytes) {
+            char why[128];
+            snprintf(why, sizeof why, "%llu bytes in flight, over --max-peer-bytes %lld",
+                     (unsigned long long)p->inflight, (long long)s->lim.max_peer_bytes);
+            peer_drop(s, p, why, &s->stats.dropped_peer_bytes);
+            live--;
+            continue;
+        }
+        total += p->inflight;
+        fast |= p->inflight >= FAST_BYTES;
+    }
+    while (s->lim.max_buffered > 0 && total > (uint64_t)s->lim.max_buffered) {
+        struct peer *big = NULL;
+        for (size_t i = 0; i < s->npeers; i++)
+            if (!s->peers[i].dropped && (!big || s->peers[i].inflight > big->inflight))
+                big = &s->peers[i];
+        if (!big || !big->inflight)
+            break;
+        char why[224];
+        snprintf(why, sizeof why, "%llu bytes in flight, the most while all peers had %llu, over"
+                 " --max-buffered %lld", (unsigned long long)big->inflight,
+                 (unsigned long long)total, (long long)s->lim.max_buffered);
+        total -= big->inflight;
+        peer_drop(s, big, why, &s->stats.dropped_buffered);
+        live--;
+    }
+    while (s->lim.max_connections > 0 && live > (uint64_t)s->lim.max_connections) {
+        struct peer *old = NULL;
+        for (size_t i = 0; i < s->npeers; i++)
+            if (!s->peers[i].dropped && (!old || s->peers[i].last_ms < old->last_ms))
+                old = &s->peers[i];
+        if (!old)
+            break;
+        char why[128];
+        snprintf(why, sizeof why, "the least recently active of %llu connections, over"
+                 " --max-connections %d (idle %lld ms)", (unsigned long long)live,
+                 s->lim.max_connections, (long long)(now - old->last_ms));
+        peer_drop(s, old, why, &s->stats.dropped_idle);
+        live--;
+    }
+    s->fast = fast;
 }
 
 /* Receives the messages already queued (up to GROUP_MAX), stores their
@@ -173,6 +373,22 @@ static int handle_group(struct serve *s)
             break;
         }
         struct msg *m = &msgs[n++];
+        struct peer *p = m->fd >= 0 ? peer_find(s, m->fd) : NULL;
+        if (p) {
+            p->delivered += m->bytes;
+            p->last_ms = mono_ms();
+        }
+        if (m->n < 0)
+            s->stats.too_many_frames++;
+        if (m->n >= 2 && m->bytes > (uint64_t)s->lim.max_message) {
+            char sender[128], why[96];
+            describe_sender(&m->frames[0], &m->frames[m->n - 1], sender, sizeof sender);
+            snprintf(why, sizeof why, "message of %llu bytes (over --max-message %lld)",
+                     (unsigned long long)m->bytes, (long long)s->lim.max_message);
+            s->stats.oversized++;
+            log_reject(s, why, sender);
+            continue;
+        }
         if (m->n < 2 || (m->n == 3 && zmq_msg_size(&m->frames[1]) != 0)) {
             char sender[128], why[64];
             int nf = m->n < 0 ? -m->n : m->n;
@@ -199,7 +415,18 @@ static int handle_group(struct serve *s)
             s->stats.batches++;
             s->stats.events += r->stored;
             s->stats.duplicates += r->duplicates;
+            s->stats.flagged += r->flagged;
             publish(s);
+            if (s->last_store_error != STORE_ERR_NONE && !s->quiet)
+                fprintf(stderr, "tunetraild: the store commits again\n");
+            s->last_store_error = STORE_ERR_NONE;
+            if (r->flagged && !s->quiet) {
+                describe_sender(&m->frames[0], &m->frames[m->n - 1], sender, sizeof sender);
+                fprintf(stderr,
+                        "tunetraild: batch %llu from %s: %u events stored with a flag (clock"
+                        " ahead or far behind ours, or a name not UTF-8; table `received`)\n",
+                        (unsigned long long)r->batch_seq, sender, r->flagged);
+            }
             break;
         case INGEST_REJECTED:
             describe_sender(&m->frames[0], &m->frames[m->n - 1], sender, sizeof sender);
@@ -207,6 +434,13 @@ static int handle_group(struct serve *s)
             break;
         case INGEST_RETRY:
             s->stats.retries++;
+            if (r->store_error != STORE_ERR_BUSY && r->store_error != STORE_ERR_NONE) {
+                s->stats.store_errors++;
+                if (r->store_error != s->last_store_error)
+                    fprintf(stderr, "tunetraild: %s; agents are told so and keep their records"
+                                    " until it commits again\n", r->error);
+                s->last_store_error = r->store_error;
+            }
             publish(s);
             if (!s->quiet) {
                 describe_sender(&m->frames[0], &m->frames[m->n - 1], sender, sizeof sender);
@@ -223,21 +457,33 @@ static int handle_group(struct serve *s)
     return n;
 }
 
-/* A failed ZMTP handshake (garbage on the port, wrong protocol) is a rejected
- * message too; libzmq reports it only through the socket monitor. */
-static void handle_monitor(struct serve *s)
+/* The socket monitor: connections come and go (ACCEPTED / DISCONNECTED,
+ * with their fd), and a failed ZMTP handshake (garbage on the port, wrong
+ * protocol) is a rejected message too, which libzmq reports only here.
+ * Returns 1 if an event was read, 0 if none was queued. */
+static int handle_monitor(struct serve *s)
 {
     zmq_msg_t ev, addr;
+    int got = 0;
     zmq_msg_init(&ev);
     zmq_msg_init(&addr);
     if (zmq_msg_recv(&ev, s->mon, ZMQ_DONTWAIT) < 0)
         goto out;
+    got = 1;
     if (!zmq_msg_more(&ev) || zmq_msg_recv(&addr, s->mon, 0) < 0 || zmq_msg_size(&ev) < 6)
         goto out;
     uint16_t event;
     uint32_t value;
     memcpy(&event, zmq_msg_data(&ev), 2);
     memcpy(&value, (char *)zmq_msg_data(&ev) + 2, 4);
+    if (event == ZMQ_EVENT_ACCEPTED) {
+        peer_accepted(s, (int)value);
+        goto out;
+    }
+    if (event == ZMQ_EVENT_DISCONNECTED || event == ZMQ_EVENT_CLOSED) {
+        peer_gone(s, (int)value);
+        goto out;
+    }
     char where[160];
     snprintf(where, sizeof where, "%.*s", (int)zmq_msg_size(&addr), (char *)zmq_msg_data(&addr));
     char why[96];
@@ -250,6 +496,27 @@ static void handle_monitor(struct serve *s)
 out:
     zmq_msg_close(&ev);
     zmq_msg_close(&addr);
+    return got;
+}
+
+/* An ipc:// endpoint's socket file: created under umask 077 (bind runs in
+ * this thread) and chmod 0600 after, so no other user can connect or see
+ * it whatever the caller's umask. Abstract (@name) and wildcard endpoints
+ * have no file. */
+static int bind_endpoint(void *router, const char *endpoint)
+{
+    int ipc = !strncmp(endpoint, "ipc://", 6);
+    const char *path = endpoint + 6;
+    mode_t old = 0;
+    if (ipc)
+        old = umask(077);
+    int rc = zmq_bind(router, endpoint);
+    if (ipc) {
+        umask(old);
+        if (rc == 0 && path[0] != '@' && strcmp(path, "*") && chmod(path, 0600) < 0)
+            return -1;
+    }
+    return rc;
 }
 
 int collector_serve(void *zctx, const char *endpoint, tt_store *st, volatile sig_atomic_t *stop,
@@ -259,25 +526,42 @@ int collector_serve(void *zctx, const char *endpoint, tt_store *st, volatile sig
     struct serve s = {.st = st, .out = out, .quiet = opts && opts->quiet};
     char mon_ep[64];
     int rc = -1;
+    if (opts)
+        s.lim = opts->limits;
+    if (!s.lim.max_message)
+        s.lim.max_message = COLLECTOR_MAXMSGSIZE;
+    if (!s.lim.max_peer_bytes)
+        s.lim.max_peer_bytes = COLLECTOR_MAX_PEER_BYTES;
+    if (!s.lim.max_buffered)
+        s.lim.max_buffered = COLLECTOR_MAX_BUFFERED;
+    if (!s.lim.max_connections)
+        s.lim.max_connections = COLLECTOR_MAX_CONNECTIONS;
     publish(&s);
     if (!(s.router = zmq_socket(zctx, ZMQ_ROUTER))) {
         tt_fail(err, errlen, "zmq_socket: %s", zmq_strerror(errno));
         return -1;
     }
-    int64_t maxmsg = COLLECTOR_MAXMSGSIZE;
+    int64_t maxmsg = s.lim.max_message;
     int linger = 1000; /* let the last acks leave on shutdown, but never hang */
+    int hwm = COLLECTOR_RCVHWM, unlimited = 0;
     zmq_setsockopt(s.router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     zmq_setsockopt(s.router, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s.router, ZMQ_RCVHWM, &hwm, sizeof hwm);
     snprintf(mon_ep, sizeof mon_ep, "inproc://tt-collector-mon-%p", (void *)&s);
+    /* The monitor's queue unbounded (events are small, one per connection
+     * change): a full one would block libzmq's I/O thread. */
     if (zmq_socket_monitor(s.router, mon_ep,
                            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) < 0 ||
-        !(s.mon = zmq_socket(zctx, ZMQ_PAIR)) || zmq_connect(s.mon, mon_ep) < 0) {
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_ACCEPTED |
+                               ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED) < 0 ||
+        !(s.mon = zmq_socket(zctx, ZMQ_PAIR)) ||
+        zmq_setsockopt(s.mon, ZMQ_RCVHWM, &unlimited, sizeof unlimited) < 0 ||
+        zmq_connect(s.mon, mon_ep) < 0) {
         tt_fail(err, errlen, "zmq monitor: %s", zmq_strerror(errno));
         goto done;
     }
-    if (zmq_bind(s.router, endpoint) < 0) {
+    if (bind_endpoint(s.router, endpoint) < 0) {
         tt_fail(err, errlen, "cannot bind %s: %s", endpoint, zmq_strerror(errno));
         goto done;
     }
@@ -291,14 +575,15 @@ int collector_serve(void *zctx, const char *endpoint, tt_store *st, volatile sig
     }
     while (!*stop) {
         zmq_pollitem_t items[2] = {{s.router, 0, ZMQ_POLLIN, 0}, {s.mon, 0, ZMQ_POLLIN, 0}};
-        if (zmq_poll(items, 2, POLL_MS) < 0) {
+        if (zmq_poll(items, 2, s.fast ? FAST_POLL_MS : POLL_MS) < 0) {
             if (errno == EINTR)
                 continue;
             tt_fail(err, errlen, "zmq_poll: %s", zmq_strerror(errno));
             goto done;
         }
         if (items[1].revents & ZMQ_POLLIN)
-            handle_monitor(&s);
+            while (handle_monitor(&s))
+                ;
         if (items[0].revents & ZMQ_POLLIN) {
             for (int i = 0; i < DRAIN_MAX && !*stop;) {
                 int got = handle_group(&s);
@@ -311,6 +596,8 @@ int collector_serve(void *zctx, const char *endpoint, tt_store *st, volatile sig
                 }
             }
         }
+        if (s.npeers)
+            peers_check(&s);
     }
     rc = 0;
 done:
@@ -321,6 +608,7 @@ done:
         zmq_close(s.mon);
     }
     zmq_close(s.router);
+    free(s.peers);
     publish(&s);
     return rc;
 }

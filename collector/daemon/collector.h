@@ -22,20 +22,51 @@
  * messages make libzmq drop the connection before allocating them. */
 #define COLLECTOR_MAXMSGSIZE ((int64_t)TT_FRAME_MAX_PAYLOAD + (64 << 10))
 
+/* What one client may make the daemon hold (docs/INTERNALS.md, "Daemon
+ * limits"). libzmq delivers a multipart message only whole and caps each
+ * frame, not the message: a peer streaming frames is bounded by the bytes it
+ * has in flight - received by the kernel for its connection (TCP_INFO) and
+ * not yet handed to us - not by a frame count we could only see at the end. */
+#define COLLECTOR_MAX_FRAMES 3 /* [identity] [delimiter] batch: the protocol's */
+#define COLLECTOR_MAX_PEER_BYTES ((int64_t)64 << 20)
+#define COLLECTOR_MAX_BUFFERED ((int64_t)256 << 20)
+#define COLLECTOR_MAX_CONNECTIONS 512
+#define COLLECTOR_RCVHWM 32 /* whole messages queued per connection before libzmq
+                               stops reading it (TCP then pushes back) */
+
+struct collector_limits {
+    int64_t max_message;    /* bytes of a message (and of any frame); 0: COLLECTOR_MAXMSGSIZE */
+    int64_t max_peer_bytes; /* in flight from one tcp:// connection; 0: default; < 0: none */
+    int64_t max_buffered;   /* in flight from all of them; 0: default; < 0: none */
+    int max_connections;    /* at once; 0: default; < 0: none */
+};
+
 struct collector_stats {
     uint64_t batches;    /* batches committed (ACK_OK) */
     uint64_t events;     /* events newly stored */
     uint64_t duplicates; /* events already present */
     uint64_t rejected;   /* malformed/oversized messages and failed handshakes */
     uint64_t retries;    /* batches answered ACK_RETRY (store busy / I/O) */
+    uint64_t flagged;    /* events stored with a flag (clock skew, name not UTF-8) */
+    uint64_t store_errors;  /* batches answered RETRY for full / damaged / I/O / read-only */
+    uint64_t too_many_frames; /* messages of more than COLLECTOR_MAX_FRAMES frames (rejected) */
+    uint64_t oversized;  /* messages over max_message bytes (rejected) */
+    uint64_t dropped_peer_bytes; /* connections dropped: over max_peer_bytes in flight */
+    uint64_t dropped_buffered;   /* connections dropped: the total was over max_buffered */
+    uint64_t dropped_idle;       /* connections dropped: max_connections reached */
+    uint64_t connections;        /* open now */
+    uint64_t peak_connections;
 };
 
 struct collector_opts {
     int quiet;              /* don't log rejects to stderr (benchmarks) */
     const char *ready_file; /* if set, touched once bound (tests wait on it) */
+    struct collector_limits limits;
 };
 
 /* Binds a ROUTER on endpoint (tcp://, ipc://, inproc:// of zctx) and serves
+ * (an ipc:// socket file is made 0600 whatever the umask: only our user
+ * connects)
  * until *stop becomes non-zero (checked at least every 100 ms; SIGINT/SIGTERM
  * handlers set it). Stores into st, which stays owned by the caller. Logs each
  * rejected message to stderr as "tunetraild: rejected <reason> from <sender>

@@ -1,9 +1,12 @@
 /* main_tunetraild.c - `tunetraild`: the standalone collector daemon. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <zmq.h>
 
@@ -20,7 +23,8 @@ static void on_signal(int sig) { stop_flag = sig; }
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: tunetraild --bind ENDPOINT [--store PATH | --postgres CONNINFO] [--key FILE]\n"
+            "usage: tunetraild --bind ENDPOINT [--store PATH [--create] | --postgres CONNINFO]\n"
+            "                  [--key FILE] [--check-seconds N] [LIMITS]\n"
             "\n"
             "Collects tunetrail records from agents (`tunetrail run --collector ENDPOINT`)\n"
             "and stores them. Each batch is acknowledged only after it is committed, so\n"
@@ -29,13 +33,30 @@ static void usage(FILE *f)
             "  -b, --bind ENDPOINT     ZeroMQ endpoint to listen on, e.g. tcp://*:7600,\n"
             "                          tcp://127.0.0.1:7600 or ipc:///run/tunetrail.sock\n"
             "  -s, --store PATH        SQLite file (default: $TUNETRAIL_STORE, else\n"
-            "                          $TUNETRAIL_HOME/trail.db); created if missing. It may be\n"
-            "                          shared with local `tunetrail run` instances.\n"
+            "                          $TUNETRAIL_HOME/trail.db). It may be shared with local\n"
+            "                          `tunetrail run` instances.\n"
+            "      --create            make a new store if PATH is missing or empty (0 bytes);\n"
+            "                          without it tunetraild refuses to start on either\n"
+            "      --check-seconds N   integrity check (SQLite quick_check) of an existing store\n"
+            "                          before serving, stopped after N seconds (default 60; 0:\n"
+            "                          none). A damaged store is refused.\n"
             "      --postgres CONNINFO PostgreSQL store (not supported yet)\n"
             "  -k, --key FILE          ed25519 key (tunetrail keygen) that signs the study-log\n"
             "                          checkpoints returned with acks (default:\n"
             "                          $TUNETRAIL_HOME/collector.key, created on first use)\n"
             "  -h, --help              this text\n"
+            "\n"
+            "Limits (each drop or reject is logged and counted):\n"
+            "      --max-message BYTES     a message, and any frame of it (default 16 MiB + 64 KiB)\n"
+            "      --max-peer-bytes BYTES  received from one tcp:// connection and not yet\n"
+            "                              stored, partial multipart messages included; over it\n"
+            "                              the connection is dropped (default 64 MiB)\n"
+            "      --max-buffered BYTES    the same over all connections; the one with the most\n"
+            "                              is dropped (default 256 MiB)\n"
+            "      --max-connections N     open at once; over it the least recently active is\n"
+            "                              dropped (default 512, at most the fd limit - 64)\n"
+            "A message has at most 3 frames ([identity] [empty] batch). A dropped agent\n"
+            "reconnects and resends what was not acknowledged.\n"
             "\n"
             "Stops cleanly on SIGINT/SIGTERM and prints its counters. Malformed messages and\n"
             "failed handshakes are logged to stderr and counted as rejected.\n"
@@ -51,16 +72,55 @@ int main(int argc, char **argv)
         {"bind", required_argument, NULL, 'b'},     {"store", required_argument, NULL, 's'},
         {"postgres", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
         {"key", required_argument, NULL, 'k'},
+        {"create", no_argument, NULL, 'C'},
+        {"check-seconds", required_argument, NULL, 'Q'},
+        {"max-message", required_argument, NULL, 'M'},
+        {"max-peer-bytes", required_argument, NULL, 'P'},
+        {"max-buffered", required_argument, NULL, 'B'},
+        {"max-connections", required_argument, NULL, 'N'},
         {NULL, 0, NULL, 0},
     };
     const char *bind = NULL, *store_flag = NULL, *pg = NULL, *key_flag = NULL;
-    int c;
+    int c, create = 0;
+    long check_s = 60;
+    struct collector_opts copts = {0};
+    struct collector_limits *lim = &copts.limits;
     while ((c = getopt_long(argc, argv, "b:s:k:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'b': bind = optarg; break;
         case 's': store_flag = optarg; break;
         case 'p': pg = optarg; break;
         case 'k': key_flag = optarg; break;
+        case 'C': create = 1; break;
+        case 'Q':
+        case 'M':
+        case 'P':
+        case 'B':
+        case 'N': {
+            char *end;
+            errno = 0;
+            long long v = strtoll(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 0 || (c == 'M' && v < 1024) ||
+                (c == 'N' && v > 1000000)) {
+                fprintf(stderr, "tunetraild: --%s wants a number%s, got '%s'\n",
+                        c == 'Q' ? "check-seconds" : c == 'M' ? "max-message"
+                        : c == 'P' ? "max-peer-bytes" : c == 'B' ? "max-buffered"
+                                                     : "max-connections",
+                        c == 'M' ? " >= 1024" : c == 'N' ? " <= 1000000" : " >= 0", optarg);
+                return 2;
+            }
+            if (c == 'Q')
+                check_s = (long)v;
+            else if (c == 'M')
+                lim->max_message = v;
+            else if (c == 'P')
+                lim->max_peer_bytes = v ? v : -1; /* 0: no limit */
+            else if (c == 'B')
+                lim->max_buffered = v ? v : -1;
+            else
+                lim->max_connections = v ? (int)v : -1;
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -86,11 +146,54 @@ int main(int argc, char **argv)
         fprintf(stderr, "tunetraild: %s\n", err);
         return 1;
     }
-    tt_store *st = store_open(path, STORE_CREATE, err, sizeof err);
+    /* A damaged store is refused before anything writes to it; a missing or
+     * empty one becomes a new store only with --create (store_open). */
+    struct stat sb;
+    if (stat(path, &sb) == 0 && sb.st_size > 0 && check_s > 0) {
+        int ck = store_check(path, check_s * 1000, err, sizeof err);
+        if (ck < 0) {
+            fprintf(stderr,
+                    "tunetraild: store %s is damaged (SQLite quick_check: %s); refusing to serve"
+                    " it. Restore it from a backup, or try `sqlite3 %s .recover`.\n",
+                    path, err, path);
+            free(path);
+            return 1;
+        }
+        if (ck > 0)
+            fprintf(stderr, "tunetraild: store %s: %s\n", path, err);
+    }
+    /* (A store killed before its first checkpoint: 0 bytes, pages in -wal.) */
+    char wal[4096];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    int existed = (stat(path, &sb) == 0 && sb.st_size > 0) || (stat(wal, &sb) == 0 && sb.st_size > 0);
+    tt_store *st = store_open(path, STORE_CREATE | (create ? 0 : STORE_EXISTING), err, sizeof err);
     if (!st) {
         fprintf(stderr, "tunetraild: cannot open store %s: %s\n", path, err);
         free(path);
         return 1;
+    }
+    if (!existed)
+        fprintf(stderr, "tunetraild: new store %s (--create)\n", path);
+    else if (stat(path, &sb) == 0 && (sb.st_mode & 077))
+        fprintf(stderr, "tunetraild: store %s is readable by other users (mode %03o); it holds"
+                        " every user's argv, paths and hosts: chmod 600 it\n",
+                path, (unsigned)(sb.st_mode & 0777));
+
+    /* Room for max-connections clients: the soft fd limit up to the hard one. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &rl);
+            getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        long room = rl.rlim_cur == RLIM_INFINITY ? 1000000 : (long)rl.rlim_cur - 64;
+        int want = lim->max_connections ? lim->max_connections : COLLECTOR_MAX_CONNECTIONS;
+        if (want > 0 && want > room) {
+            fprintf(stderr, "tunetraild: --max-connections %d lowered to %ld: the fd limit is %llu\n",
+                    want, room > 1 ? room : 1, (unsigned long long)rl.rlim_cur);
+            lim->max_connections = room > 1 ? (int)room : 1;
+        }
     }
 
     struct tt_key key;
@@ -116,12 +219,21 @@ int main(int argc, char **argv)
     void *zctx = zmq_ctx_new();
     struct collector_stats stats;
     fprintf(stderr, "tunetraild: listening on %s, store %s\n", bind, path);
-    int rc = collector_serve(zctx, bind, st, &stop_flag, &stats, NULL, err, sizeof err);
+    int rc = collector_serve(zctx, bind, st, &stop_flag, &stats, &copts, err, sizeof err);
     if (rc < 0)
         fprintf(stderr, "tunetraild: %s\n", err);
-    fprintf(stderr, "tunetraild: stopped: batches=%llu events=%llu duplicates=%llu rejected=%llu\n",
+    fprintf(stderr,
+            "tunetraild: stopped: batches=%llu events=%llu duplicates=%llu rejected=%llu"
+            " retries=%llu store_errors=%llu flagged=%llu too_many_frames=%llu oversized=%llu"
+            " dropped_peer_bytes=%llu dropped_buffered=%llu dropped_idle=%llu"
+            " peak_connections=%llu\n",
             (unsigned long long)stats.batches, (unsigned long long)stats.events,
-            (unsigned long long)stats.duplicates, (unsigned long long)stats.rejected);
+            (unsigned long long)stats.duplicates, (unsigned long long)stats.rejected,
+            (unsigned long long)stats.retries, (unsigned long long)stats.store_errors,
+            (unsigned long long)stats.flagged, (unsigned long long)stats.too_many_frames,
+            (unsigned long long)stats.oversized, (unsigned long long)stats.dropped_peer_bytes,
+            (unsigned long long)stats.dropped_buffered, (unsigned long long)stats.dropped_idle,
+            (unsigned long long)stats.peak_connections);
     zmq_ctx_term(zctx);
     store_close(st);
     free(path);

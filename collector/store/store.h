@@ -17,11 +17,26 @@ typedef struct tt_store tt_store;
 
 enum store_open_flags {
     STORE_READONLY = 1, /* CLI readers: fail if the file does not exist */
-    STORE_CREATE = 2,   /* writers: create the file and schema if missing */
+    STORE_CREATE = 2,   /* writers: create the file (mode 0600 whatever the umask) and the
+                           schema if the file is missing or empty */
+    STORE_EXISTING = 4, /* with STORE_CREATE: refuse a missing or empty (0-byte) file
+                           instead of making a new store there (tunetraild without --create) */
 };
 
+/* A store this call made from nothing (missing or empty file) is chmod 0600,
+ * its -wal and -shm too (SQLite gives them the database file's mode). An
+ * existing store keeps the mode its owner gave it. */
 tt_store *store_open(const char *path, int flags, char *err, size_t errlen);
 void store_close(tt_store *st);
+
+/* Integrity check of the file at path, on a read-only connection of its own:
+ * PRAGMA quick_check (every page and index entry is well-formed; no
+ * cross-check of index contents), at most budget_ms (<= 0: no limit). Returns
+ * 0 if it passed, 1 if it was stopped at the budget (err says so), -1 if the
+ * file is damaged or cannot be read (err: the first problems quick_check
+ * listed, or SQLite's error). Run it before store_open on a file that
+ * exists: a writer must not start on a damaged store. */
+int store_check(const char *path, long budget_ms, char *err, size_t errlen);
 
 enum ingest_status {
     INGEST_OK = 0,       /* committed; safe to ack */
@@ -29,8 +44,36 @@ enum ingest_status {
     INGEST_RETRY = 2,    /* store busy or I/O error: nothing committed, resend */
 };
 
+/* Why a batch got INGEST_RETRY, as the collector tells the agent (Ack.store_error). */
+enum store_error {
+    STORE_ERR_NONE = 0,
+    STORE_ERR_BUSY = 1,     /* another writer held the lock: transient */
+    STORE_ERR_FULL = 2,     /* disk or quota full (SQLITE_FULL) */
+    STORE_ERR_DAMAGED = 3,  /* SQLITE_CORRUPT / NOTADB: the file is damaged */
+    STORE_ERR_IO = 4,       /* SQLITE_IOERR and anything else */
+    STORE_ERR_READONLY = 5, /* the file or its directory is not writable */
+};
+/* "store busy", "store full", "store damaged", "store I/O error", "store
+ * read-only", or "" for STORE_ERR_NONE. */
+const char *store_error_name(enum store_error e);
+
+/* Timestamps and names an ingest validates (docs/INTERNALS.md, "What the
+ * store accepts"). An event whose time_ns is negative or more than
+ * STORE_TIME_AHEAD_NS after the collector's receive time is refused (its
+ * batch REJECTED: no clock gives that, a damaged batch does); more than
+ * STORE_SKEW_AHEAD_NS ahead or STORE_LATE_NS behind, it is stored and flagged
+ * in `received` (a clock off, or a spool flushed late: never lost). */
+#define STORE_TIME_AHEAD_NS (5LL * 366 * 86400 * 1000000000LL) /* 5 years */
+#define STORE_SKEW_AHEAD_NS (300LL * 1000000000LL)        /* 5 minutes */
+#define STORE_LATE_NS (86400LL * 1000000000LL)            /* 1 day */
+#define STORE_STUDY_MAX 256 /* bytes of a study name */
+#define STORE_NAME_MAX 1024 /* bytes of a param key, metric name, split, direction,
+                               framework, opened_by, host, user */
+
 struct ingest_result {
     enum ingest_status status;
+    enum store_error store_error; /* for INGEST_RETRY: why */
+    uint32_t flagged;    /* events stored with a flag (clock skew, name not UTF-8) */
     uint64_t batch_seq;  /* echoed from the Batch */
     uint32_t stored;     /* events newly stored */
     uint32_t duplicates; /* events already present (ignored) */

@@ -39,6 +39,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,6 +47,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sqlite3.h>
@@ -124,6 +126,15 @@ static const char *env_columns_sql = "ALTER TABLE files ADD COLUMN env INTEGER;\
                                      "ALTER TABLE files ADD COLUMN packages TEXT;\n";
 static const char *env_index_sql =
     "CREATE INDEX IF NOT EXISTS files_env ON files(process) WHERE env = 1;\n";
+
+/* What arrived when (no schema version of its own: IF NOT EXISTS, added by
+ * any writer): one row per committed batch that stored something, with the
+ * collector's receive time beside the client's event times, and the events
+ * stored with a flag (docs/INTERNALS.md, "What the store accepts"). */
+static const char *received_sql =
+    "CREATE TABLE IF NOT EXISTS received(id INTEGER PRIMARY KEY, recv_ns INTEGER NOT NULL,"
+    " sender BLOB, batch_seq INTEGER, events INTEGER, stored INTEGER, client_min_ns INTEGER,"
+    " client_max_ns INTEGER, flags TEXT);\n";
 
 /* Evaluations (schema 3), derived at read time like status and study, so
  * the model's producing trial and the evaluating process may arrive in any
@@ -315,7 +326,7 @@ enum stmt_id {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_DATA_VERSION, S_ORIGIN_GET, S_ORIGIN_NEW, S_ORIGIN_HWM,
     S_AHEAD_ADD, S_AHEAD_TAKE, S_TRIAL_ID, S_STUDY, S_SESSION_START,
     S_SESSION_END, S_PROC_START, S_PROC_END, S_FILE, S_TRIAL_START, S_PARAM, S_METRIC,
-    S_TRIAL_END, S_NOTE, S_TRIAL_OF_PROC, S_ADOPT_METRICS, S__COUNT
+    S_TRIAL_END, S_NOTE, S_TRIAL_OF_PROC, S_ADOPT_METRICS, S_RECEIVED, S__COUNT
 };
 
 static const char *stmt_sql[S__COUNT] = {
@@ -386,6 +397,8 @@ static const char *stmt_sql[S__COUNT] = {
     [S_TRIAL_OF_PROC] = "SELECT id FROM trials WHERE process = ?1 ORDER BY id LIMIT 1",
     [S_ADOPT_METRICS] = "UPDATE metrics SET trial_id = ?1 WHERE trial_id = 0"
                         " AND origin_id = (SELECT id FROM origins WHERE uuid = ?2)",
+    [S_RECEIVED] = "INSERT INTO received(recv_ns, sender, batch_seq, events, stored, client_min_ns,"
+                   " client_max_ns, flags) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
 };
 
 /* A multi-row INSERT being filled: the high-volume kinds (metrics, files)
@@ -437,6 +450,7 @@ struct tt_store {
     struct idmap trials;
     struct store_log *log;   /* writers only */
     unsigned cur_batch;      /* index of the batch being stored in this transaction */
+    int64_t recv_ns;         /* the collector's clock when this ingest call began */
     int ck_valid;            /* the last ingest call committed: its checkpoints stand */
     struct arena arena;
     ProtobufCAllocator alloc;
@@ -513,6 +527,8 @@ static int ensure_schema(tt_store *st, char *err, size_t errlen)
                 STORE_SCHEMA_VERSION);
         goto err;
     }
+    if (exec_sql(st->db, received_sql, err, errlen) < 0)
+        goto err;
     if (!(st->log = slog_new(st->db, err, errlen)))
         goto err;
     if (v == 2 || v == 3) {
@@ -593,6 +609,48 @@ static int pending_prepare(tt_store *st, struct pending *p, int kind, int single
     return rc;
 }
 
+/* 1 if the store at path holds nothing: no file, or a 0-byte file with no
+ * WAL content (a store killed before its first checkpoint has a 0-byte main
+ * file and its pages in -wal). */
+static int store_is_empty(const char *path, int *missing)
+{
+    struct stat sb;
+    *missing = stat(path, &sb) < 0 && errno == ENOENT;
+    if (*missing)
+        return 1;
+    if (sb.st_size != 0)
+        return 0;
+    char wal[4096];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    return stat(wal, &sb) < 0 || sb.st_size == 0;
+}
+
+/* A writer about to make a new store: refuses under STORE_EXISTING; else
+ * creates a missing file 0600 (O_EXCL: a concurrent first open may win) and
+ * makes an empty one 0600 before SQLite writes into it - its -wal and -shm
+ * then get 0600 too. An existing store is left as its owner made it. */
+static int make_private(const char *path, int flags, char *err, size_t errlen)
+{
+    int missing;
+    if (!store_is_empty(path, &missing))
+        return 0;
+    if (flags & STORE_EXISTING)
+        return tt_fail(err, errlen,
+                       missing ? "no such file; pass --create to start a new store there"
+                               : "the file is empty (0 bytes), not a tunetrail store; if a new"
+                                 " store is what you want, pass --create");
+    if (missing) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST)
+            return tt_fail(err, errlen, "cannot create: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    if (chmod(path, 0600) < 0 && errno != EPERM)
+        return tt_fail(err, errlen, "chmod 0600: %s", strerror(errno));
+    return 0;
+}
+
 tt_store *store_open(const char *path, int flags, char *err, size_t errlen)
 {
     tt_store *st = calloc(1, sizeof *st);
@@ -608,6 +666,8 @@ tt_store *store_open(const char *path, int flags, char *err, size_t errlen)
         tt_fail(err, errlen, "%s", strerror(errno));
         goto err;
     }
+    if (!st->readonly && make_private(path, flags, err, errlen) < 0)
+        goto err;
     int oflags = st->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     if (sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         tt_fail(err, errlen, "%s", st->db ? sqlite3_errmsg(st->db) : "out of memory");
@@ -811,6 +871,106 @@ static void ckpt_stop(tt_store *st)
 struct sqlite3 *store_sqlite(tt_store *st) { return st->db; }
 const char *store_path(tt_store *st) { return st->path; }
 
+const char *store_error_name(enum store_error e)
+{
+    switch (e) {
+    case STORE_ERR_NONE: return "";
+    case STORE_ERR_BUSY: return "store busy";
+    case STORE_ERR_FULL: return "store full";
+    case STORE_ERR_DAMAGED: return "store damaged";
+    case STORE_ERR_READONLY: return "store read-only";
+    case STORE_ERR_IO: break;
+    }
+    return "store I/O error";
+}
+
+static enum store_error classify(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return STORE_ERR_BUSY;
+    case SQLITE_FULL: return STORE_ERR_FULL;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return STORE_ERR_DAMAGED;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_CANTOPEN: return STORE_ERR_READONLY;
+    default: return STORE_ERR_IO;
+    }
+}
+
+struct check_budget {
+    struct timespec end;
+    int expired;
+};
+
+static int check_progress(void *arg)
+{
+    struct check_budget *b = arg;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec > b->end.tv_sec || (now.tv_sec == b->end.tv_sec && now.tv_nsec >= b->end.tv_nsec))
+        b->expired = 1;
+    return b->expired;
+}
+
+int store_check(const char *path, long budget_ms, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    int rc = -1;
+    struct check_budget b = {{0, 0}, 0};
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        tt_fail(err, errlen, "%s", db ? sqlite3_errmsg(db) : "out of memory");
+        goto out;
+    }
+    sqlite3_busy_timeout(db, STORE_BUSY_MS);
+    if (budget_ms > 0) {
+        clock_gettime(CLOCK_MONOTONIC, &b.end);
+        b.end.tv_sec += budget_ms / 1000;
+        b.end.tv_nsec += (budget_ms % 1000) * 1000000;
+        if (b.end.tv_nsec >= 1000000000)
+            b.end.tv_sec++, b.end.tv_nsec -= 1000000000;
+        sqlite3_progress_handler(db, 10000, check_progress, &b);
+    }
+    /* At most 10 problems: enough to say what is wrong, bounded output. */
+    if (sqlite3_prepare_v2(db, "PRAGMA quick_check(10)", -1, &s, NULL) != SQLITE_OK) {
+        tt_fail(err, errlen, "%s", sqlite3_errmsg(db));
+        goto out;
+    }
+    size_t used = 0;
+    int n = 0, step;
+    char msg[1024] = "";
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *line = (const char *)sqlite3_column_text(s, 0);
+        if (line && !strcmp(line, "ok") && n == 0) {
+            rc = 0;
+            continue;
+        }
+        rc = -1;
+        if (used < sizeof msg)
+            used += (size_t)snprintf(msg + used, sizeof msg - used, "%s%s", n++ ? "; " : "",
+                                     line ? line : "?");
+    }
+    for (char *c = msg; *c; c++) /* one log line */
+        if (*c == '\n')
+            *c = ' ';
+    if (b.expired) {
+        tt_fail(err, errlen, "quick_check stopped after %ld ms (its budget); the store is only"
+                             " partly checked", budget_ms);
+        rc = 1;
+    } else if (step != SQLITE_DONE) {
+        tt_fail(err, errlen, "%s", sqlite3_errmsg(db));
+        rc = -1;
+    } else if (rc < 0) {
+        tt_fail(err, errlen, "%s", n ? msg : "quick_check returned nothing");
+    }
+out:
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return rc;
+}
+
 /* ---- validation: reject before touching the database */
 static int uuid_ok(ProtobufCBinaryData b) { return b.len == TT_UUID_LEN; }
 static int uuid_opt_ok(ProtobufCBinaryData b) { return b.len == 0 || b.len == TT_UUID_LEN; }
@@ -825,8 +985,57 @@ static int strs_ok(char **v, size_t n)
     return 1;
 }
 
-/* Returns NULL if ev is well-formed, else what is wrong with it. */
-static const char *validate_event(const Tunetrail__Event *ev)
+static int name_ok(const char *s, size_t max) { return !s || strnlen(s, max + 1) <= max; }
+
+/* 1 if s (NULL is fine) is valid UTF-8 without C0 controls or DEL: a name a
+ * person typed. Names that are not are stored as sent, and flagged. */
+static int name_clean(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (p && *p) {
+        unsigned c = *p;
+        size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+                                : (c & 0xf8) == 0xf0 ? 4 : 0;
+        if (n == 0 || (n == 1 && (c < 0x20 || c == 0x7f)) || (n == 2 && c < 0xc2) ||
+            (n == 4 && c > 0xf4))
+            return 0;
+        for (size_t i = 1; i < n; i++)
+            if ((p[i] & 0xc0) != 0x80)
+                return 0;
+        if ((n == 3 && c == 0xe0 && p[1] < 0xa0) || (n == 3 && c == 0xed && p[1] >= 0xa0) ||
+            (n == 4 && c == 0xf0 && p[1] < 0x90) || (n == 4 && c == 0xf4 && p[1] >= 0x90))
+            return 0; /* overlong, surrogate, beyond U+10FFFF */
+        p += n;
+    }
+    return 1;
+}
+
+/* 1 if every name-like field of ev is clean (name_clean). */
+static int names_clean(const Tunetrail__Event *ev)
+{
+    switch (ev->kind_case) {
+    case TUNETRAIL__EVENT__KIND_SESSION_START:
+        return name_clean(ev->session_start->study) && name_clean(ev->session_start->host) &&
+               name_clean(ev->session_start->user);
+    case TUNETRAIL__EVENT__KIND_PROCESS_START:
+        return name_clean(ev->process_start->study) && name_clean(ev->process_start->host) &&
+               name_clean(ev->process_start->user);
+    case TUNETRAIL__EVENT__KIND_TRIAL_START:
+        return name_clean(ev->trial_start->framework) && name_clean(ev->trial_start->opened_by);
+    case TUNETRAIL__EVENT__KIND_PARAM:
+        return name_clean(ev->param->key) && name_clean(ev->param->source);
+    case TUNETRAIL__EVENT__KIND_METRIC:
+        return name_clean(ev->metric->name) && name_clean(ev->metric->split) &&
+               name_clean(ev->metric->direction);
+    default:
+        return 1;
+    }
+}
+
+/* Returns NULL if ev is well-formed, else what is wrong with it (why points
+ * into buf when it carries a value). recv_ns: the collector's clock. */
+static const char *validate_event(const Tunetrail__Event *ev, int64_t recv_ns, char *buf,
+                                  size_t buflen)
 {
     if (!uuid_ok(ev->origin))
         return "origin is not a 16-byte uuid";
@@ -834,6 +1043,14 @@ static const char *validate_event(const Tunetrail__Event *ev)
         return "event without seq";
     if (ev->seq > INT64_MAX) /* SQLite integers are signed */
         return "seq out of range";
+    if (ev->has_time_ns &&
+        (ev->time_ns < 0 || ev->time_ns - recv_ns > STORE_TIME_AHEAD_NS)) {
+        snprintf(buf, buflen,
+                 "time_ns %lld is outside [1970-01-01, receive time + 5 years]; the sender's"
+                 " clock or the batch is broken",
+                 (long long)ev->time_ns);
+        return buf;
+    }
     switch (ev->kind_case) {
     case TUNETRAIL__EVENT__KIND_SESSION_START: {
         const Tunetrail__SessionStart *m = ev->session_start;
@@ -843,6 +1060,9 @@ static const char *validate_event(const Tunetrail__Event *ev)
             !str_ok(m->tool_version) || !strs_ok(m->argv, m->n_argv) ||
             !strs_ok(m->trial_patterns, m->n_trial_patterns))
             return "SessionStart string too long";
+        if (!name_ok(m->study, STORE_STUDY_MAX) || !name_ok(m->host, STORE_NAME_MAX) ||
+            !name_ok(m->user, STORE_NAME_MAX))
+            return "SessionStart study (256 bytes at most), host or user too long";
         return NULL;
     }
     case TUNETRAIL__EVENT__KIND_SESSION_END:
@@ -857,6 +1077,9 @@ static const char *validate_event(const Tunetrail__Event *ev)
             !str_ok(m->study) || !str_ok(m->git_commit) || !strs_ok(m->argv, m->n_argv) ||
             !strs_ok(m->env, m->n_env))
             return "ProcessStart string too long";
+        if (!name_ok(m->study, STORE_STUDY_MAX) || !name_ok(m->host, STORE_NAME_MAX) ||
+            !name_ok(m->user, STORE_NAME_MAX))
+            return "ProcessStart study (256 bytes at most), host or user too long";
         return NULL;
     }
     case TUNETRAIL__EVENT__KIND_PROCESS_END:
@@ -878,7 +1101,9 @@ static const char *validate_event(const Tunetrail__Event *ev)
         const Tunetrail__TrialStart *m = ev->trial_start;
         if (!uuid_ok(m->trial) || !uuid_ok(m->process))
             return "TrialStart trial/process is not a uuid";
-        return str_ok(m->framework) && str_ok(m->opened_by) ? NULL : "TrialStart string too long";
+        return name_ok(m->framework, STORE_NAME_MAX) && name_ok(m->opened_by, STORE_NAME_MAX)
+                   ? NULL
+                   : "TrialStart framework or opened_by too long (1024 bytes at most)";
     }
     case TUNETRAIL__EVENT__KIND_PARAM: {
         const Tunetrail__Param *m = ev->param;
@@ -886,8 +1111,9 @@ static const char *validate_event(const Tunetrail__Event *ev)
             return "Param.trial is not a uuid";
         if (!m->key || !*m->key || !m->value)
             return "Param without key or value";
-        return str_ok(m->key) && str_ok(m->value) && str_ok(m->source) ? NULL
-                                                                        : "Param string too long";
+        if (!name_ok(m->key, STORE_NAME_MAX))
+            return "Param.key too long (1024 bytes at most)";
+        return str_ok(m->value) && str_ok(m->source) ? NULL : "Param string too long";
     }
     case TUNETRAIL__EVENT__KIND_METRIC: {
         const Tunetrail__Metric *m = ev->metric;
@@ -895,9 +1121,10 @@ static const char *validate_event(const Tunetrail__Event *ev)
             return "Metric.trial is not a uuid";
         if (!m->name || !*m->name || !m->has_value)
             return "Metric without name or value";
-        return str_ok(m->name) && str_ok(m->split) && str_ok(m->direction)
+        return name_ok(m->name, STORE_NAME_MAX) && name_ok(m->split, STORE_NAME_MAX) &&
+                       name_ok(m->direction, STORE_NAME_MAX)
                    ? NULL
-                   : "Metric string too long";
+                   : "Metric name, split or direction too long (1024 bytes at most)";
     }
     case TUNETRAIL__EVENT__KIND_TRIAL_END:
         if (!uuid_ok(ev->trial_end->trial))
@@ -1476,7 +1703,8 @@ static Tunetrail__Batch *batch_decode(tt_store *st, const uint8_t *buf, size_t l
         goto bad;
     }
     for (size_t i = 0; i < b->n_events; i++) {
-        const char *why = validate_event(b->events[i]);
+        char why_buf[160];
+        const char *why = validate_event(b->events[i], st->recv_ns, why_buf, sizeof why_buf);
         if (why) {
             snprintf(res->error, sizeof res->error, "event %zu: %s", i, why);
             goto bad;
@@ -1488,23 +1716,73 @@ bad:
     return NULL;
 }
 
+/* The row of `received` for a batch that stored events: the receive time
+ * beside the client's times, and what was flagged. */
+static int note_received(tt_store *st, const Tunetrail__Batch *b, const struct ingest_result *res,
+                         int64_t tmin, int64_t tmax, uint32_t ahead, uint32_t late,
+                         uint32_t unclean)
+{
+    char flags[128];
+    int n = 0;
+    flags[0] = 0;
+    if (ahead || late || unclean) {
+        n = snprintf(flags, sizeof flags, "{");
+        if (ahead)
+            n += snprintf(flags + n, sizeof flags - (size_t)n, "\"clock_ahead\":%u", ahead);
+        if (late)
+            n += snprintf(flags + n, sizeof flags - (size_t)n, "%s\"late\":%u", ahead ? "," : "",
+                          late);
+        if (unclean)
+            n += snprintf(flags + n, sizeof flags - (size_t)n, "%s\"name_not_utf8\":%u",
+                          ahead || late ? "," : "", unclean);
+        snprintf(flags + n, sizeof flags - (size_t)n, "}");
+    }
+    sqlite3_stmt *s = st->stmt[S_RECEIVED];
+    sqlite3_bind_int64(s, 1, st->recv_ns);
+    bind_blob(s, 2, b->sender);
+    bind_i64(s, 3, b->has_batch_seq, (int64_t)b->batch_seq);
+    sqlite3_bind_int64(s, 4, (int64_t)b->n_events);
+    sqlite3_bind_int64(s, 5, res->stored);
+    bind_i64(s, 6, tmin <= tmax, tmin);
+    bind_i64(s, 7, tmin <= tmax, tmax);
+    bind_text(s, 8, flags[0] ? flags : NULL);
+    return run(s);
+}
+
 /* Stores a validated batch's events in the open transaction. */
 static int batch_store(tt_store *st, const Tunetrail__Batch *b, struct ingest_result *res)
 {
     int rc;
+    int64_t tmin = INT64_MAX, tmax = INT64_MIN;
+    uint32_t ahead = 0, late = 0, unclean = 0;
     for (size_t i = 0; i < b->n_events; i++) {
+        const Tunetrail__Event *ev = b->events[i];
         int dup = 0;
-        if ((rc = ingest_event(st, b->events[i], &dup)) != SQLITE_OK)
+        if ((rc = ingest_event(st, ev, &dup)) != SQLITE_OK)
             return rc;
-        if (dup)
+        if (dup) {
             res->duplicates++;
-        else
-            res->stored++;
+            continue;
+        }
+        res->stored++;
+        int flagged = 0;
+        if (ev->has_time_ns) {
+            tmin = ev->time_ns < tmin ? ev->time_ns : tmin;
+            tmax = ev->time_ns > tmax ? ev->time_ns : tmax;
+            if (ev->time_ns - st->recv_ns > STORE_SKEW_AHEAD_NS)
+                ahead++, flagged = 1;
+            else if (st->recv_ns - ev->time_ns > STORE_LATE_NS)
+                late++, flagged = 1;
+        }
+        if (!names_clean(ev))
+            unclean++, flagged = 1;
+        res->flagged += (uint32_t)flagged;
     }
     /* The pending rows point into b: flush before it is freed. */
-    if ((rc = pending_flush(st, &st->pend[0])) != SQLITE_OK)
+    if ((rc = pending_flush(st, &st->pend[0])) != SQLITE_OK ||
+        (rc = pending_flush(st, &st->pend[1])) != SQLITE_OK)
         return rc;
-    return pending_flush(st, &st->pend[1]);
+    return res->stored ? note_received(st, b, res, tmin, tmax, ahead, late, unclean) : SQLITE_OK;
 }
 
 int ingest_batches(tt_store *st, const struct ingest_input *in, size_t n,
@@ -1514,9 +1792,11 @@ int ingest_batches(tt_store *st, const struct ingest_input *in, size_t n,
     size_t i = 0;
     memset(res, 0, n * sizeof *res);
     st->ck_valid = 0;
+    st->recv_ns = now_ns();
     if (st->readonly) {
         for (i = 0; i < n; i++) {
             res[i].status = INGEST_RETRY;
+            res[i].store_error = STORE_ERR_READONLY;
             snprintf(res[i].error, sizeof res[i].error, "store %s is open read-only", st->path);
         }
         return -1;
@@ -1573,9 +1853,11 @@ fail:
             continue;
         }
         res[j].status = INGEST_RETRY;
-        res[j].stored = res[j].duplicates = 0;
-        snprintf(res[j].error, sizeof res[j].error, "store %s: %s", st->path,
-                 rc == SQLITE_BUSY ? "busy (another writer holds the lock)" : sqlite3_errstr(rc));
+        res[j].store_error = classify(rc);
+        res[j].stored = res[j].duplicates = res[j].flagged = 0;
+        snprintf(res[j].error, sizeof res[j].error, "%s: %s: %s", store_error_name(classify(rc)),
+                 st->path,
+                 rc == SQLITE_BUSY ? "another writer holds the lock" : sqlite3_errstr(rc));
     }
     return -1;
 }

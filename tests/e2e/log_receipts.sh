@@ -85,7 +85,7 @@ expect_eq "$after" "$before" "log leaves after flush"
 say "tunetraild --key: the same search through a remote collector"
 mkdir -p "$T/lab"
 port=$(free_port)
-tt_bg cpid "$TT_BIN/tunetraild" --bind "tcp://127.0.0.1:$port" --store "$T/remote.db" \
+tt_bg cpid "$TT_BIN/tunetraild" --bind "tcp://127.0.0.1:$port" --store "$T/remote.db" --create \
     --key "$T/lab/collector.key" >>"$T/collector.log" 2>&1
 wait_port "$port"
 tt_rc rc run --study heart2 --trial svm-train --collector "tcp://127.0.0.1:$port" -- \

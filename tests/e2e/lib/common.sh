@@ -143,10 +143,11 @@ tt_bg() {
 }
 
 # tt_start_collector PIDVAR PORT STORE LOG - starts tunetraild on
-# tcp://127.0.0.1:PORT writing STORE, output to LOG; waits until it listens.
+# tcp://127.0.0.1:PORT writing STORE (--create: made if missing), output to
+# LOG; waits until it listens.
 tt_start_collector() {
     local __var=$1 port=$2 store=$3 log=$4
-    tt_bg "$__var" "$TT_BIN/tunetraild" --bind "tcp://127.0.0.1:$port" --store "$store" >>"$log" 2>&1
+    tt_bg "$__var" "$TT_BIN/tunetraild" --bind "tcp://127.0.0.1:$port" --store "$store" --create >>"$log" 2>&1
     wait_port "$port"
 }
 
