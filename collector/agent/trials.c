@@ -45,6 +45,7 @@ struct img {
     unsigned ntrials; /* trials opened in this image */
     int fw;           /* an adapter's framework library is loaded (ProcessStart/End.frameworks) */
     int evaluator;    /* ProcessStart.evaluator: an evaluation program, never a failed trial */
+    int loose_metric; /* reported a metric outside any trial (a printed line) */
     int helper;       /* an interpreter's helper (interp.c rules): never a trial */
     int copy;         /* a forked copy of its parent image (same exe and argv) */
     int script;       /* argv index of an interpreter's script or module; 0: none */
@@ -61,6 +62,7 @@ struct trial {
     size_t img;      /* index into imgs, or SIZE_MAX if unknown */
     int done;
     int status;      /* TS_* */
+    int evaluation;  /* opened for an evaluation program's printed metric */
 };
 
 /* A counted name: an adapter with its trials, or an adapter that could not
@@ -535,6 +537,7 @@ static int add_trial(tt_trials *r, const uint8_t uuid[16], size_t img)
     r->trials[r->ntr].img = img;
     r->trials[r->ntr].done = 0;
     r->trials[r->ntr].status = TS_RUNNING;
+    r->trials[r->ntr].evaluation = 0;
     memcpy(r->trials[r->ntr++].uuid, uuid, 16);
     if (img < r->nimg) {
         r->imgs[img].ntrials++;
@@ -975,6 +978,13 @@ int trials_feed(tt_trials *r, int conn, const uint8_t *buf, size_t len, char *er
             rc = out_event(r, ev, NULL, NULL, err, errlen);
             break;
         }
+        case TUNETRAIL__EVENT__KIND_METRIC: {
+            struct img *im = ev->metric->trial.len == 16 ? NULL : find_img(r, &ev->origin);
+            if (im)
+                im->loose_metric = 1;
+            rc = out_event(r, ev, NULL, NULL, err, errlen);
+            break;
+        }
         default:
             rc = out_event(r, ev, NULL, NULL, err, errlen);
         }
@@ -1174,6 +1184,28 @@ static int open_failed_trials(tt_trials *r, char *err, size_t errlen)
     return rc;
 }
 
+/* docs/INTERNALS.md "Failed trials": an evaluation program (svm-predict,
+ * liblinear-predict: ProcessStart.evaluator) that printed its metric outside
+ * any trial, e.g. inside a Makefile sweep, gets a trial of its own; the
+ * store makes it an evaluation of the model it read. So it is a leaf of the
+ * study's log, and a record can count every use of a held-out file. Other
+ * programs' loose metrics stay loose: `train | tee log` must not make tee a
+ * trial. Runs after open_failed_trials, so these never make failures trials. */
+static int open_evaluation_trials(tt_trials *r, char *err, size_t errlen)
+{
+    size_t n = r->nimg; /* open_trial adds no image */
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct img *im = &r->imgs[i];
+        if (!im->evaluator || !im->loose_metric || im->ntrials || im->helper || im->copy)
+            continue;
+        rc = open_trial(r, im, "evaluation", err, errlen);
+        if (rc == 0)
+            r->trials[r->ntr - 1].evaluation = 1;
+    }
+    return rc;
+}
+
 int trials_finish(tt_trials *r, int force_end, char *err, size_t errlen)
 {
     for (size_t i = 0; i < r->nimg; i++) {
@@ -1188,7 +1220,7 @@ int trials_finish(tt_trials *r, int force_end, char *err, size_t errlen)
         if (settle_pattern(r, im, err, errlen) < 0) /* still running: open it now */
             return -1;
     }
-    if (open_failed_trials(r, err, errlen) < 0)
+    if (open_failed_trials(r, err, errlen) < 0 || open_evaluation_trials(r, err, errlen) < 0)
         return -1;
     return trials_wait(r, err, errlen);
 }
@@ -1201,9 +1233,16 @@ char *trials_summary(const tt_trials *r)
     if (!f)
         return NULL;
     unsigned by[TS_N] = {0};
-    for (size_t i = 0; i < r->ntr; i++)
+    size_t ntr = 0, nev = 0;
+    for (size_t i = 0; i < r->ntr; i++) {
+        if (r->trials[i].evaluation) {
+            nev++;
+            continue;
+        }
+        ntr++;
         by[r->trials[i].done ? r->trials[i].status : TS_RUNNING]++;
-    fprintf(f, "tunetrail: %zu trial%s", r->ntr, r->ntr == 1 ? "" : "s");
+    }
+    fprintf(f, "tunetrail: %zu trial%s", ntr, ntr == 1 ? "" : "s");
     const char *sep = " (";
     static const int order[] = {TS_OK, TS_FAILED, TS_CRASHED, TS_KILLED, TS_RUNNING};
     for (size_t k = 0; k < sizeof order / sizeof *order; k++)
@@ -1211,8 +1250,10 @@ char *trials_summary(const tt_trials *r)
             fprintf(f, "%s%u %s", sep, by[order[k]], ts_name[order[k]]);
             sep = ", ";
         }
-    if (r->ntr)
+    if (ntr)
         fputc(')', f);
+    if (nev)
+        fprintf(f, "; %zu evaluation%s", nev, nev == 1 ? "" : "s");
     if (!r->nadapters)
         fputs("; no adapter opened a trial", f);
     for (size_t i = 0; i < r->nadapters; i++)

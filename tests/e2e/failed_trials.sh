@@ -72,7 +72,7 @@ say "refit c=8 and evaluate it (svm-predict is no trial); its record: failure_ra
 tt_rc rc run --study sweep --store "$DB" -- sh -c \
     'svm-train -c 8 heart_scale best.model && svm-predict heart_scale best.model pred.out' >/dev/null 2>refit.err
 expect_eq "$rc" 0 "refit and svm-predict exit code"
-expect_eq "$(tail -n 1 refit.err)" "tunetrail: 1 trial (1 ok); adapters: libsvm 1" "the refit's summary line"
+expect_eq "$(tail -n 1 refit.err)" "tunetrail: 1 trial (1 ok); 1 evaluation; adapters: libsvm 1" "the refit's summary line"
 tt keygen -o "$T/keys" >/dev/null || fail "keygen failed"
 tt attest best.model --study sweep --store "$DB" --key "$T/keys/tunetrail.key" -o rec.json >/dev/null ||
     fail "attest best.model failed"

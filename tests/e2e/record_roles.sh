@@ -114,6 +114,35 @@ PY
 tt report --record other.json -o other.html >/dev/null || fail "report failed"
 ! grep -q 'w-selected' other.html || fail "the report warns about a test-set pick that did not happen"
 
+say "the same sweep with the predictions inside the Makefile, no --trial: 5 trials, 5 evaluations, flagged"
+mkdir in && cp train test in/ && cd in
+cat >Makefile <<'EOF'
+CS = 0.03125 0.125 0.5 2 8
+all: $(foreach c,$(CS),pred_$(c).txt)
+.PRECIOUS: m_%.model
+m_%.model: train
+	svm-train -c $* train $@ >/dev/null
+pred_%.txt: m_%.model test
+	svm-predict test $< out_$* >$@
+EOF
+tt run --store "$DB" --study mkin -- make -j2 >/dev/null 2>make.err || fail "make -j2 (predictions inside) failed"
+grep -q "^tunetrail: 5 trials (5 ok); 5 evaluations;" make.err ||
+    fail "the run's summary does not count 5 trials and 5 evaluations: $(tail -n 1 make.err)"
+tt attest "m_$best.model" --store "$DB" --objective accuracy:max -o in.json >/dev/null ||
+    fail "attest m_$best.model (predictions inside make) failed"
+tt verify in.json "m_$best.model" >/dev/null || fail "verify of the in-make record failed"
+pred in.json >in.pred.json
+python3 - in.pred.json <<'PY' || fail "record of the in-make sweep (see above)"
+import json, sys
+p = json.load(open(sys.argv[1]))
+assert p["search"]["trials"] == 5 and p["search"]["kind"]["kind"] == "grid", p["search"]
+assert len(p["search"]["excluded"]) == 5, p["search"]["excluded"]
+f = p["holdout"]["files"][0]
+assert f["selected_release"] is True and f["models_compared"] == 5, f
+print("  ok: 5 trials, a grid, the 5 svm-predict runs are evaluations, the test argmax flagged")
+PY
+cd "$T"
+
 say "repeated seeds of one configuration, each with its own --out file, --epochs 4 on every run"
 for lr in 0.1 1; do
     for seed in 1 2 3; do
