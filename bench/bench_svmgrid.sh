@@ -35,7 +35,7 @@ one() {
         timeout 600 "${GRID[@]}" >/dev/null
     else
         timeout 600 "$TT_BIN/tunetrail" run --study bench --trial svm-train --store "$T/run$2.db" \
-            -- "${GRID[@]}" >/dev/null
+            -- "${GRID[@]}" >/dev/null 2>"$T/wrapped.err" || { cat "$T/wrapped.err" >&2; exit 1; }
     fi
     t1=$(date +%s%N)
     echo $((t1 - t0))
@@ -61,7 +61,7 @@ PY
 
 DB=$T/run$RUNS.db
 "$TT_BIN/tunetrail" run --study bench --store "$DB" -- \
-    svm-train -c 2048 -g 0.0001220703125 heart_scale heart.model >/dev/null
+    svm-train -c 2048 -g 0.0001220703125 heart_scale heart.model >/dev/null 2>&1
 "$TT_BIN/tunetrail" keygen >/dev/null
 # ms MODE - wall time in ms of one attest (MODE a) or one trials --json (MODE t).
 ms() {
