@@ -54,6 +54,8 @@ struct tt_ship {
     int receipts_fd; /* $TUNETRAIL_HOME/receipts/<sender>.jsonl, opened at the first receipt */
     int receipts_failed;
     int store_error; /* the collector's store fault in its last ack (enum store_error) */
+    ship_filter_fn filter;
+    void *filter_arg;
 };
 
 int64_t ship_now_ms(void)
@@ -102,8 +104,16 @@ static int reserve(tt_ship *sh, size_t more)
     return 0;
 }
 
+void ship_set_filter(tt_ship *sh, ship_filter_fn fn, void *arg)
+{
+    sh->filter = fn;
+    sh->filter_arg = arg;
+}
+
 int ship_event(tt_ship *sh, const Tunetrail__Event *ev, char *err, size_t errlen)
 {
+    if (sh->filter && sh->filter(sh->filter_arg, ev))
+        return 0;
     size_t n = protobuf_c_message_get_packed_size(&ev->base);
     if (reserve(sh, n + 11) < 0)
         return tt_fail(err, errlen, "out of memory");

@@ -33,6 +33,11 @@ struct ship_stats {
 tt_ship *ship_new(tt_sink *sink, int spool_fd, const uint8_t sender[16]);
 void ship_free(tt_ship *sh);
 
+/* A filter sees every event given to ship_event and returns 1 to drop it
+ * (flush: what a killed agent's spool already holds). */
+typedef int (*ship_filter_fn)(void *arg, const Tunetrail__Event *ev);
+void ship_set_filter(tt_ship *sh, ship_filter_fn fn, void *arg);
+
 /* Packs ev into the open batch (the event is not retained). Seals the batch
  * if it is full. */
 int ship_event(tt_ship *sh, const Tunetrail__Event *ev, char *err, size_t errlen);
