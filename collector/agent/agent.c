@@ -267,7 +267,7 @@ static size_t take_shim_spools(tt_trials *trials, tt_ship *ship, const char *spo
     /* their events must be in our spool before the files go: none held back */
     if (trials_wait(trials, err, sizeof err) < 0)
         fprintf(stderr, "tunetrail: %s\n", err);
-    if (ship_seal(ship, err, sizeof err) == 0)
+    if (ship_seal(ship, err, sizeof err) == 0 && ship_held(ship, NULL) == 0)
         for (size_t i = 0; i < n; i++)
             unlink(paths[i]);
     for (size_t i = 0; i < n; i++)
@@ -299,6 +299,7 @@ struct run {
     int hfd;                         /* hashing threads' eventfd, or -1 */
     int child_done, wstatus;
     int exec_failed;                 /* the command never ran: no summary */
+    int dropped;                     /* records were dropped (spool full, memory bound) */
     int64_t drain_deadline, last_status;
     int rc;
 };
@@ -722,6 +723,8 @@ static void run_finish(struct run *r)
     status_line(r->trials, r->tty, 1);
     if (r->o->summary && !r->exec_failed)
         *r->o->summary = trials_summary(r->trials);
+    const char *why;
+    uint64_t dropped = ship_give_up(r->ship, &why); /* what the spool could not take is lost now */
     size_t left_events;
     if (ship_pending(r->ship, &left_events) == 0) {
         unlink(r->spool_path);
@@ -730,6 +733,13 @@ static void run_finish(struct run *r)
         fprintf(stderr, "tunetrail: collector %s %s; %zu records kept in %s; run `tunetrail flush`%s\n",
                 sink_dest(r->sink), fault ? fault : "unreachable", left_events, r->spool_path,
                 fault ? " once it is fixed" : "");
+    }
+    if (dropped) {
+        fprintf(stderr, "tunetrail: %llu records of session %s (study %s) dropped: %s, and more than %s "
+                        "bytes held in memory; they are in no spool and were not delivered\n",
+                (unsigned long long)dropped, r->hex, r->study, why ? why : "the spool could not take them",
+                getenv(TT_ENV_HOLD_MAX) && *getenv(TT_ENV_HOLD_MAX) ? getenv(TT_ENV_HOLD_MAX) : "67108864");
+        r->dropped = 1;
     }
 }
 
@@ -793,5 +803,7 @@ int agent_run(const struct agent_run_opts *o)
             run_finish(&r);
     }
     run_close(&r);
+    if (r.dropped && o->strict && r.rc == 0)
+        r.rc = AGENT_EXIT_DROPPED;
     return r.rc;
 }

@@ -475,7 +475,7 @@ static void flush_shim_group(tt_sink *sink, const char *dir, struct names *ns, s
             trials_root_fallback(trials, err, sizeof err);
     }
     /* our own spool now holds every event durably: the shim files can go */
-    if (ship && ship_seal(ship, err, sizeof err) == 0)
+    if (ship && ship_seal(ship, err, sizeof err) == 0 && ship_held(ship, NULL) == 0)
         for (size_t i = from; i < to; i++)
             if (taken && taken[i])
                 unlink(ns->v[i]);
