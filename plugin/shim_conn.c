@@ -45,6 +45,7 @@ struct own_fd {
  * ack; a long-lived image reads acks when its copies fill KEEP_BYTES. */
 #define KEEP_BYTES (16 * 1024)
 #define SETTLE_MS 2000
+#define KEEP_ACK_EVERY 32
 
 static struct {
     pthread_mutex_t lock;
@@ -302,20 +303,29 @@ static int wait_acks(int ms)
 /* Keeps a copy of a datagram just sent until the agent acks it. */
 static void keep_copy(const uint8_t *d, size_t len)
 {
-    cs.sent++;
+    /* Every KEEP_ACK_EVERY datagrams, take the acks queued for us: left
+     * there, they would fill our receive buffer and the agent's next ack
+     * would not fit. */
+    if (cs.keep_n && cs.keep_n % KEEP_ACK_EVERY == 0)
+        read_acks();
     if (cs.keep_len + sizeof(uint32_t) + len > sizeof keep) {
         if (read_acks() || wait_acks(SETTLE_MS)) {
-            spool_kept(); /* the agent is gone: the caller's next send fails */
+            /* The agent is gone: what it did not take, then this one. */
+            spool_kept();
+            spool_write(d, len);
+            cs.acked = ++cs.sent;
             cs.spooling = 1;
+            return;
         }
         if (cs.keep_len + sizeof(uint32_t) + len > sizeof keep) {
             /* The agent is alive but not reading (or the datagram is bigger
-             * than the copies can hold): its queue keeps it. */
+             * than the copies can hold): its queue keeps them. */
             cs.keep_len = cs.keep_n = 0;
-            cs.acked = cs.sent;
+            cs.acked = ++cs.sent;
             return;
         }
     }
+    cs.sent++;
     uint32_t l = (uint32_t)len;
     memcpy(keep + cs.keep_len, &l, sizeof l);
     memcpy(keep + cs.keep_len + sizeof l, d, len);

@@ -172,8 +172,8 @@ static void status_line(tt_trials *trials, int tty, int clear)
 
 /* Reads what connection fd has queued. Each datagram goes to the journal
  * before anything else (a shim's copy is dropped on our ack, so an event
- * taken must survive our SIGKILL), then to trials; one ack, the count
- * taken on this connection so far, tells the shim. */
+ * taken must survive our SIGKILL), then is acked (the count taken on this
+ * connection so far), then goes to trials. */
 static void drain_conn(tt_trials *trials, struct conns *cs, int journal, int fd, uint8_t *buf, int *eof)
 {
     char err[TT_ERR_MAX];
@@ -187,7 +187,6 @@ static void drain_conn(tt_trials *trials, struct conns *cs, int journal, int fd,
         }
     }
     uint64_t *taken = (size_t)fd < cs->ntaken ? &cs->taken[fd] : NULL;
-    int got = 0;
     static int journal_failed;
     for (;;) {
         struct iovec iov = {buf, AGENT_DGRAM_MAX};
@@ -204,22 +203,25 @@ static void drain_conn(tt_trials *trials, struct conns *cs, int journal, int fd,
             *eof = 1;
             break;
         }
-        got = 1;
         if (taken)
             (*taken)++;
         if (mh.msg_flags & MSG_TRUNC) {
             fprintf(stderr, "tunetrail: oversized datagram (%zd bytes) dropped\n", r);
+            if (taken) /* said and dropped: nothing for the shim to keep */
+                (void)!send(fd, taken, sizeof *taken, MSG_DONTWAIT | MSG_NOSIGNAL);
             continue;
         }
         if (journal >= 0 && wire_frame_append(journal, TT_FRAME_BATCH, buf, (uint32_t)r) < 0 &&
             !journal_failed++)
             fprintf(stderr, "tunetrail: writing the intake journal: %s; records taken from now on "
                             "live only in memory until shipped\n", strerror(errno));
+        /* Acked before it is processed: an exiting shim waits for this, not
+         * for our work. A full receive buffer only delays it (cumulative). */
+        if (taken)
+            (void)!send(fd, taken, sizeof *taken, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (trials_feed(trials, fd, buf, (size_t)r, err, sizeof err) < 0)
             fprintf(stderr, "tunetrail: %s\n", err);
     }
-    if (got && taken) /* a full receive buffer only delays it: the count is cumulative */
-        (void)!send(fd, taken, sizeof *taken, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 /* Ships this session's shim spool files (processes that could not reach us)
