@@ -15,13 +15,13 @@ cd "$T"
 say "6,000 short processes under tunetrail run --trial true; the agent is SIGKILLed after ~2,000"
 # The loop marks its progress in files, so the kill lands mid-run without a clock.
 tt_bg runpid "$TT_BIN/tunetrail" run --study kill --store "$DB" --trial true -- \
-    /bin/sh -c 'i=0; while [ $i -lt '"$N"' ]; do /bin/true; /usr/bin/test 1; i=$((i + 1));
+    /bin/sh -c 'echo $$ >"'"$T"'/sh.pid"; i=0; while [ $i -lt '"$N"' ]; do /bin/true; /usr/bin/test 1; i=$((i + 1));
                 [ $i = 1000 ] && : >"'"$T"'/mark"; done; : >"'"$T"'/done"'
 timeout 120 bash -c 'until [ -e "$1" ]; do sleep 0.01; done' _ "$T/mark" || fail "the loop never reached 1000"
 tt_stop "$runpid" KILL
 timeout "$TT_TIMEOUT" bash -c 'until [ -e "$1" ]; do sleep 0.05; done' _ "$T/done" || fail "the loop did not finish"
 # the shell's own end record follows its last file
-timeout 60 bash -c 'while pgrep -f "while \[ \$i -lt" >/dev/null; do sleep 0.05; done' || fail "the loop's shell did not exit"
+timeout 60 tail --pid="$(cat "$T/sh.pid")" -f /dev/null || fail "the loop's shell did not exit"
 
 tt_rc rc flush --store "$DB"
 expect_eq "$rc" 0 "tunetrail flush exit code"
