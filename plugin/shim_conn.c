@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/file.h>
@@ -37,16 +38,30 @@ struct own_fd {
 /* Most events fit here and go out without touching the batch. */
 #define SMALL_DGRAM 1024
 
+/* Copies of the datagrams the agent has not yet said it took (journaled,
+ * see "Hop 1" in INTERNALS.md): a datagram queued in a socket whose reader
+ * dies is never read, so until the agent's ack covers it, it is ours to
+ * spool. At the image's end the shim waits (SETTLE_MS at most) for that
+ * ack; a long-lived image reads acks when its copies fill KEEP_BYTES. */
+#define KEEP_BYTES (16 * 1024)
+#define SETTLE_MS 2000
+#define KEEP_ACK_EVERY 32
+
 static struct {
     pthread_mutex_t lock;
     struct own_fd conn;
     struct own_fd spool;
     int spooling;      /* this image writes to its spool for good */
     int buffered;      /* batch.len != 0, kept here so an empty batch is never touched */
+    uint64_t sent;     /* datagrams sent on conn */
+    uint64_t acked;    /* of those, taken by the agent (its last ack) */
+    size_t keep_len;   /* bytes of keep in use: [u32 len][datagram] per unacked datagram */
+    uint64_t keep_n;   /* datagrams in keep: the last keep_n sent */
     uint8_t small[SMALL_DGRAM]; /* [SHIM_BATCH_HDR_MAX gap][events]; lock held */
 } cs = {.lock = PTHREAD_MUTEX_INITIALIZER, .conn = {-1, 0, 0}, .spool = {-1, 0, 0}};
 
 static struct shim_batch batch;
+static uint8_t keep[KEEP_BYTES]; /* touched only once a datagram is sent */
 
 static void sys_close(int fd)
 {
@@ -200,13 +215,141 @@ static int connect_agent(void)
         sys_close(fd);
         return -1;
     }
+    /* A new connection: the agent counts its datagrams from zero. Copies
+     * from a connection the program closed under us stay in its queue, which
+     * the agent still drains. */
+    cs.sent = cs.acked = 0;
+    cs.keep_len = cs.keep_n = 0;
     return adopt(&cs.conn, fd);
+}
+
+/* Drops the copies the agent's acks (u64 counts of datagrams taken on this
+ * connection, cumulative) now cover. Returns 1 if the agent is gone (its
+ * end closed: nothing more will be taken), else 0. */
+static int read_acks(void)
+{
+    int gone = 0;
+    for (;;) {
+        uint64_t n;
+        ssize_t r = (ssize_t)syscall(SYS_recvfrom, cs.conn.fd, &n, sizeof n, MSG_DONTWAIT, NULL, NULL);
+        if (r == (ssize_t)sizeof n) {
+            if (n > cs.acked && n <= cs.sent)
+                cs.acked = n;
+            continue;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+            gone = 1;
+        break;
+    }
+    uint64_t first = cs.sent - cs.keep_n; /* seq of keep's first copy */
+    size_t off = 0;
+    while (first < cs.acked && off < cs.keep_len) {
+        uint32_t l;
+        memcpy(&l, keep + off, sizeof l);
+        off += sizeof l + l;
+        first++;
+        cs.keep_n--;
+    }
+    if (off) {
+        memmove(keep, keep + off, cs.keep_len - off);
+        cs.keep_len -= off;
+    }
+    return gone;
+}
+
+static int spool_write(const uint8_t *d, size_t len);
+
+/* The agent is gone: what it did not take goes to the spool, in order. */
+static void spool_kept(void)
+{
+    read_acks();
+    size_t off = 0;
+    while (off < cs.keep_len) {
+        uint32_t l;
+        memcpy(&l, keep + off, sizeof l);
+        spool_write(keep + off + sizeof l, l);
+        off += sizeof l + l;
+    }
+    cs.keep_len = 0;
+    cs.keep_n = 0;
+    cs.acked = cs.sent;
+}
+
+/* Waits up to ms for the agent to take every datagram sent. Returns 1 if
+ * the agent is gone (the caller spools), else 0 (taken, or the agent is
+ * alive but slow: its queue still holds them). */
+static int wait_acks(int ms)
+{
+    while (cs.acked < cs.sent) {
+        if (read_acks())
+            return 1;
+        if (cs.acked >= cs.sent)
+            break;
+        struct pollfd pfd = {cs.conn.fd, POLLIN, 0};
+        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+        long r = syscall(SYS_ppoll, &pfd, 1, &ts, NULL, (size_t)8);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return 0;
+        if ((pfd.revents & (POLLHUP | POLLERR)) && !(pfd.revents & POLLIN))
+            return read_acks(), 1;
+    }
+    return 0;
+}
+
+/* Keeps a copy of a datagram just sent until the agent acks it. */
+static void keep_copy(const uint8_t *d, size_t len)
+{
+    /* Every KEEP_ACK_EVERY datagrams, take the acks queued for us: left
+     * there, they would fill our receive buffer and the agent's next ack
+     * would not fit. */
+    if (cs.keep_n && cs.keep_n % KEEP_ACK_EVERY == 0)
+        read_acks();
+    if (cs.keep_len + sizeof(uint32_t) + len > sizeof keep) {
+        if (read_acks() || wait_acks(SETTLE_MS)) {
+            /* The agent is gone: what it did not take, then this one. */
+            spool_kept();
+            spool_write(d, len);
+            cs.acked = ++cs.sent;
+            cs.spooling = 1;
+            return;
+        }
+        if (cs.keep_len + sizeof(uint32_t) + len > sizeof keep) {
+            /* The agent is alive but not reading (or the datagram is bigger
+             * than the copies can hold): its queue keeps them. */
+            cs.keep_len = cs.keep_n = 0;
+            cs.acked = ++cs.sent;
+            return;
+        }
+    }
+    cs.sent++;
+    uint32_t l = (uint32_t)len;
+    memcpy(keep + cs.keep_len, &l, sizeof l);
+    memcpy(keep + cs.keep_len + sizeof l, d, len);
+    cs.keep_len += sizeof l + len;
+    cs.keep_n++;
+}
+
+/* At the image's end: waits for the agent to take what it was sent, and
+ * spools it if the agent is gone. Lock held. */
+static void settle_locked(void)
+{
+    if (cs.spooling || cs.acked >= cs.sent || !still_ours(&cs.conn))
+        return;
+    if (wait_acks(SETTLE_MS)) {
+        spool_kept();
+        cs.spooling = 1;
+    }
 }
 
 /* Sends one datagram, or spools it. Returns 0 if it is out of our hands, 1 if
  * the socket is full and the caller may keep it (only when !final), -1 if it
- * is lost. */
-static int deliver(const uint8_t *d, size_t len, int final)
+ * is lost. Without the lock (the crash path's own datagram) no copy is kept
+ * and no copies are touched. */
+static int deliver_how(const uint8_t *d, size_t len, int final, int locked)
 {
     if (!cs.spooling) {
         if (connect_agent() == 0) {
@@ -214,14 +357,25 @@ static int deliver(const uint8_t *d, size_t len, int final)
             do
                 r = send(cs.conn.fd, d, len, MSG_NOSIGNAL | MSG_DONTWAIT);
             while (r < 0 && errno == EINTR);
-            if (r >= 0)
+            if (r >= 0) {
+                if (locked)
+                    keep_copy(d, len);
                 return 0;
-            if ((errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) && !final)
+            }
+            int e = errno;
+            if ((e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) && !final)
                 return 1;
+            if (locked && e != EAGAIN && e != EWOULDBLOCK && e != ENOBUFS)
+                spool_kept(); /* the agent is gone: first what it did not take */
         }
         cs.spooling = 1; /* unreachable, gone, or full at the end: spool for good */
     }
     return spool_write(d, len) == 0 ? 0 : -1;
+}
+
+static int deliver(const uint8_t *d, size_t len, int final)
+{
+    return deliver_how(d, len, final, 1);
 }
 
 /* Hands the buffered events over. Lock held. */
@@ -315,6 +469,8 @@ int shim_emit(const struct shim_event *ev)
     if (shim_proc.start_pending)
         shim_proc_send_start_locked();
     r = append_locked(ev, ev->kind == PB_F_EVENT_PROCESS_END, cs.small, sizeof cs.small);
+    if (ev->kind == PB_F_EVENT_PROCESS_END)
+        settle_locked();
     pthread_mutex_unlock(&cs.lock);
     shim_busy--;
     errno = saved;
@@ -377,6 +533,7 @@ void shim_emit_crash(const struct shim_event *ev)
         if (shim_proc.start_pending)
             shim_proc_send_start_locked();
         append_locked(ev, 1, cs.small, sizeof cs.small);
+        settle_locked();
         pthread_mutex_unlock(&cs.lock);
     } else {
         /* Another thread (or the code we interrupted) holds the buffers: send
@@ -390,7 +547,7 @@ void shim_emit_crash(const struct shim_event *ev)
             size_t len;
             uint64_t bseq = __atomic_fetch_add(&shim_proc.batch_seq, 1, __ATOMIC_RELAXED);
             const uint8_t *d = shim_batch_frame(w.buf, w.len, shim_proc.uuid, bseq, &len);
-            deliver(d, len, 1);
+            deliver_how(d, len, 1, 0);
         }
     }
     shim_busy--;
@@ -411,6 +568,8 @@ void shim_conn_reset_child(void)
         sys_close(cs.spool.fd);
     cs.conn.fd = cs.spool.fd = -1;
     cs.spooling = 0;
+    cs.sent = cs.acked = 0;
+    cs.keep_len = cs.keep_n = 0;
     if (cs.buffered) /* else the batch page stays unshared with the parent's */
         batch.len = 0;
     cs.buffered = 0;

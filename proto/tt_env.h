@@ -13,6 +13,7 @@
 #define TT_ENV_COLLECTOR "TUNETRAIL_COLLECTOR"
 #define TT_ENV_STORE "TUNETRAIL_STORE"
 #define TT_ENV_SHIM "TUNETRAIL_SHIM"         /* override the path of libtunetrail.so */
+#define TT_ENV_HOLD_MAX "TUNETRAIL_HOLD_MAX" /* bytes the agent keeps in memory when the spool is full */
 /* `tunetrail run --metric NAME=REGEX` patterns, "NAME=REGEX" entries separated
  * by '\n'; the shim matches them against every line a process prints. */
 #define TT_ENV_METRICS "TUNETRAIL_METRICS"

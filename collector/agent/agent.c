@@ -152,6 +152,8 @@ static char **child_env(const char *shim, const char *sock, const char *session,
 struct conns {
     int *fd;
     size_t n, cap;
+    uint64_t *taken; /* by fd number: datagrams journaled from that connection */
+    size_t ntaken;
 };
 
 static void status_line(tt_trials *trials, int tty, int clear)
@@ -168,9 +170,24 @@ static void status_line(tt_trials *trials, int tty, int clear)
             c.trials_started, c.trials_finished, c.trials_failed, c.processes);
 }
 
-static void drain_conn(tt_trials *trials, int fd, uint8_t *buf, int *eof)
+/* Reads what connection fd has queued. Each datagram goes to the journal
+ * before anything else (a shim's copy is dropped on our ack, so an event
+ * taken must survive our SIGKILL), then is acked (the count taken on this
+ * connection so far), then goes to trials. */
+static void drain_conn(tt_trials *trials, struct conns *cs, int journal, int fd, uint8_t *buf, int *eof)
 {
     char err[TT_ERR_MAX];
+    if ((size_t)fd >= cs->ntaken) {
+        size_t nn = (size_t)fd * 2 + 64;
+        uint64_t *p = realloc(cs->taken, nn * sizeof *p);
+        if (p) {
+            memset(p + cs->ntaken, 0, (nn - cs->ntaken) * sizeof *p);
+            cs->taken = p;
+            cs->ntaken = nn;
+        }
+    }
+    uint64_t *taken = (size_t)fd < cs->ntaken ? &cs->taken[fd] : NULL;
+    static int journal_failed;
     for (;;) {
         struct iovec iov = {buf, AGENT_DGRAM_MAX};
         struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
@@ -180,16 +197,28 @@ static void drain_conn(tt_trials *trials, int fd, uint8_t *buf, int *eof)
                 continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK)
                 *eof = 1;
-            return;
+            break;
         }
         if (r == 0) {
             *eof = 1;
-            return;
+            break;
         }
+        if (taken)
+            (*taken)++;
         if (mh.msg_flags & MSG_TRUNC) {
             fprintf(stderr, "tunetrail: oversized datagram (%zd bytes) dropped\n", r);
+            if (taken) /* said and dropped: nothing for the shim to keep */
+                (void)!send(fd, taken, sizeof *taken, MSG_DONTWAIT | MSG_NOSIGNAL);
             continue;
         }
+        if (journal >= 0 && wire_frame_append(journal, TT_FRAME_BATCH, buf, (uint32_t)r) < 0 &&
+            !journal_failed++)
+            fprintf(stderr, "tunetrail: writing the intake journal: %s; records taken from now on "
+                            "live only in memory until shipped\n", strerror(errno));
+        /* Acked before it is processed: an exiting shim waits for this, not
+         * for our work. A full receive buffer only delays it (cumulative). */
+        if (taken)
+            (void)!send(fd, taken, sizeof *taken, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (trials_feed(trials, fd, buf, (size_t)r, err, sizeof err) < 0)
             fprintf(stderr, "tunetrail: %s\n", err);
     }
@@ -240,7 +269,7 @@ static size_t take_shim_spools(tt_trials *trials, tt_ship *ship, const char *spo
     /* their events must be in our spool before the files go: none held back */
     if (trials_wait(trials, err, sizeof err) < 0)
         fprintf(stderr, "tunetrail: %s\n", err);
-    if (ship_seal(ship, err, sizeof err) == 0)
+    if (ship_seal(ship, err, sizeof err) == 0 && ship_held(ship, NULL) == 0)
         for (size_t i = 0; i < n; i++)
             unlink(paths[i]);
     for (size_t i = 0; i < n; i++)
@@ -254,6 +283,8 @@ struct run {
     const struct agent_run_opts *o;
     char err[TT_ERR_MAX];
     char *exe, *study, *store, *shim, *home, *spool_dir, *sockdir, *sockpath, *spool_path, **env;
+    char *journal_path;              /* the shims' datagrams as taken, until our spool holds them */
+    int journal_fd;
     uint8_t session[16];
     char hex[TT_UUID_HEX_LEN + 1];  /* the session uuid */
     int lfd, sfd, spool_fd, tty;     /* listening socket, signalfd, our spool, stderr is a tty */
@@ -270,6 +301,7 @@ struct run {
     int hfd;                         /* hashing threads' eventfd, or -1 */
     int child_done, wstatus;
     int exec_failed;                 /* the command never ran: no summary */
+    int dropped;                     /* records were dropped (spool full, memory bound) */
     int64_t drain_deadline, last_status;
     int rc;
 };
@@ -336,6 +368,14 @@ static int run_outputs(struct run *r)
 {
     asprintf(&r->spool_path, "%s/" TT_SPOOL_AGENT_FMT, r->spool_dir, r->hex);
     if ((r->spool_fd = spool_open_locked(r->spool_path, 1, r->err, sizeof r->err)) < 0) {
+        run_error(r);
+        return -1;
+    }
+    /* Named as a shim spool of this session: if we are killed, `tunetrail
+     * flush` replays it like one (flush.c skips what our spool holds). */
+    asprintf(&r->journal_path, "%s/" TT_SPOOL_SHIM "%s" TT_SPOOL_SEP "%s" TT_SPOOL_EXT, r->spool_dir,
+             r->hex, r->hex);
+    if (!r->journal_path || (r->journal_fd = spool_open_locked(r->journal_path, 1, r->err, sizeof r->err)) < 0) {
         run_error(r);
         return -1;
     }
@@ -511,8 +551,10 @@ static void on_accept(struct run *r)
             close(fd);
             break;
         }
+        if ((size_t)fd < r->cs.ntaken)
+            r->cs.taken[fd] = 0; /* a new connection counts from zero */
         int eof = 0;
-        drain_conn(r->trials, fd, r->buf, &eof); /* data may already be waiting */
+        drain_conn(r->trials, &r->cs, r->journal_fd, fd, r->buf, &eof); /* data may already be waiting */
         if (eof) {
             trials_conn_eof(r->trials, fd, r->err, sizeof r->err);
             close(fd);
@@ -526,7 +568,7 @@ static void on_accept(struct run *r)
 static void on_conn(struct run *r, size_t i)
 {
     int eof = 0;
-    drain_conn(r->trials, r->cs.fd[i], r->buf, &eof);
+    drain_conn(r->trials, &r->cs, r->journal_fd, r->cs.fd[i], r->buf, &eof);
     if (!eof)
         return;
     if (trials_conn_eof(r->trials, r->cs.fd[i], r->err, sizeof r->err) < 0)
@@ -638,7 +680,7 @@ static void detach_stragglers(struct run *r)
 {
     for (size_t i = 0; i < r->cs.n; i++) {
         int eof = 0;
-        drain_conn(r->trials, r->cs.fd[i], r->buf, &eof);
+        drain_conn(r->trials, &r->cs, r->journal_fd, r->cs.fd[i], r->buf, &eof);
         if (eof)
             trials_conn_eof(r->trials, r->cs.fd[i], r->err, sizeof r->err);
         else
@@ -677,10 +719,14 @@ static void run_finish(struct run *r)
     emit_session_end(r);
     if (ship_seal(r->ship, r->err, sizeof r->err) < 0)
         run_error(r);
+    else if (trials_wait(r->trials, r->err, sizeof r->err) == 0 && ship_seal(r->ship, r->err, sizeof r->err) == 0)
+        unlink(r->journal_path); /* every event taken is in our spool now */
     ship_drain(r->ship, AGENT_ACK_WAIT_MS);
     status_line(r->trials, r->tty, 1);
     if (r->o->summary && !r->exec_failed)
         *r->o->summary = trials_summary(r->trials);
+    const char *why;
+    uint64_t dropped = ship_give_up(r->ship, &why); /* what the spool could not take is lost now */
     size_t left_events;
     if (ship_pending(r->ship, &left_events) == 0) {
         unlink(r->spool_path);
@@ -689,6 +735,13 @@ static void run_finish(struct run *r)
         fprintf(stderr, "tunetrail: collector %s %s; %zu records kept in %s; run `tunetrail flush`%s\n",
                 sink_dest(r->sink), fault ? fault : "unreachable", left_events, r->spool_path,
                 fault ? " once it is fixed" : "");
+    }
+    if (dropped) {
+        fprintf(stderr, "tunetrail: %llu records of session %s (study %s) dropped: %s, and more than %s "
+                        "bytes held in memory; they are in no spool and were not delivered\n",
+                (unsigned long long)dropped, r->hex, r->study, why ? why : "the spool could not take them",
+                getenv(TT_ENV_HOLD_MAX) && *getenv(TT_ENV_HOLD_MAX) ? getenv(TT_ENV_HOLD_MAX) : "67108864");
+        r->dropped = 1;
     }
 }
 
@@ -712,6 +765,10 @@ static void run_close(struct run *r)
     sink_close(r->sink);
     if (r->spool_fd >= 0)
         close(r->spool_fd);
+    if (r->journal_fd >= 0)
+        close(r->journal_fd);
+    free(r->journal_path);
+    free(r->cs.taken);
     if (r->env) {
         size_t n = 0; /* ours are the last five entries */
         while (r->env[n])
@@ -734,7 +791,7 @@ static void run_close(struct run *r)
 
 int agent_run(const struct agent_run_opts *o)
 {
-    struct run r = {.o = o, .rc = 1, .lfd = -1, .sfd = -1, .spool_fd = -1, .tty = isatty(2)};
+    struct run r = {.o = o, .rc = 1, .lfd = -1, .sfd = -1, .spool_fd = -1, .journal_fd = -1, .tty = isatty(2)};
     if (run_paths(&r) == 0 && run_listen(&r) == 0 && run_outputs(&r) == 0) {
         emit_session_start(&r);
         int spawned = run_spawn(&r);
@@ -748,5 +805,7 @@ int agent_run(const struct agent_run_opts *o)
             run_finish(&r);
     }
     run_close(&r);
+    if (r.dropped && o->strict && r.rc == 0)
+        r.rc = AGENT_EXIT_DROPPED;
     return r.rc;
 }

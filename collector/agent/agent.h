@@ -25,13 +25,19 @@ struct agent_run_opts {
     size_t ncmd;             /* >= 1 */
     char **summary;          /* out, or NULL: the run's one-line summary (malloc'd, no newline),
                               * set once the command ran (trials_summary in trials.h) */
+    int strict;              /* --strict: records dropped make the exit status AGENT_EXIT_DROPPED
+                                (when the command's own is 0) */
 };
+
+/* `tunetrail run --strict`'s exit status when records were dropped. */
+#define AGENT_EXIT_DROPPED 75
 
 /* Runs o->cmd under the shim, serving its processes' connections until it
  * has exited and the stragglers had their drain time, then ships the last
  * records and waits a while for the collector's acks. Returns the command's
  * exit status (128+signal if it died by a signal; 127/126 if it could not be
- * executed), or 1 if the agent itself could not start. */
+ * executed), or 1 if the agent itself could not start; with o->strict,
+ * AGENT_EXIT_DROPPED instead of 0 when records were dropped. */
 int agent_run(const struct agent_run_opts *o);
 
 struct agent_flush_opts {

@@ -61,6 +61,92 @@ static void names_free(struct names *ns)
     free(ns->v);
 }
 
+/* What a dead agent's spool says of its session, read before the spool is
+ * shipped and deleted: its --trial patterns (from its SessionStart), and
+ * the trials the agent made (process, opened_by), which a replay of the
+ * session's shim spools and journal must not make again. */
+struct made {
+    uint8_t process[16];
+    char *opened_by;
+};
+struct session_info {
+    char hex[TT_UUID_HEX_LEN + 1];
+    char **patterns;
+    size_t npatterns;
+    struct made *made;
+    size_t nmade;
+};
+struct sessions {
+    struct session_info *v;
+    size_t n;
+};
+
+static void sessions_free(struct sessions *ss)
+{
+    for (size_t i = 0; i < ss->n; i++) {
+        for (size_t k = 0; k < ss->v[i].npatterns; k++)
+            free(ss->v[i].patterns[k]);
+        free(ss->v[i].patterns);
+        for (size_t k = 0; k < ss->v[i].nmade; k++)
+            free(ss->v[i].made[k].opened_by);
+        free(ss->v[i].made);
+    }
+    free(ss->v);
+}
+
+static struct session_info *session_find(struct sessions *ss, const char *hex)
+{
+    for (size_t i = 0; i < ss->n; i++)
+        if (!strcmp(ss->v[i].hex, hex))
+            return &ss->v[i];
+    return NULL;
+}
+
+/* Reads an agent spool's SessionStart and agent-made trials into ss. */
+static void session_learn(struct sessions *ss, const struct spool_contents *sc)
+{
+    struct session_info *si = NULL;
+    for (size_t k = 0; k < sc->nbatch; k++) {
+        Tunetrail__Batch *b = tunetrail__batch__unpack(NULL, sc->batch[k].len, sc->batch[k].buf);
+        if (!b)
+            continue;
+        for (size_t e = 0; e < b->n_events; e++) {
+            const Tunetrail__Event *ev = b->events[e];
+            if (ev->kind_case == TUNETRAIL__EVENT__KIND_SESSION_START && ev->session_start->has_session &&
+                ev->session_start->session.len == 16 && !si) {
+                char hex[TT_UUID_HEX_LEN + 1];
+                wire_hex(hex, ev->session_start->session.data, 16);
+                if (session_find(ss, hex))
+                    continue;
+                struct session_info *nv = realloc(ss->v, (ss->n + 1) * sizeof *nv);
+                if (!nv)
+                    continue;
+                ss->v = nv;
+                si = &ss->v[ss->n++];
+                memset(si, 0, sizeof *si);
+                memcpy(si->hex, hex, sizeof hex);
+                const Tunetrail__SessionStart *st = ev->session_start;
+                si->patterns = calloc(st->n_trial_patterns + 1, sizeof *si->patterns);
+                for (size_t i = 0; si->patterns && i < st->n_trial_patterns; i++)
+                    if ((si->patterns[si->npatterns] = strdup(st->trial_patterns[i])))
+                        si->npatterns++;
+            } else if (ev->kind_case == TUNETRAIL__EVENT__KIND_TRIAL_START && si && ev->has_origin &&
+                       ev->origin.len == 16 && b->has_sender && b->sender.len == 16 &&
+                       !memcmp(ev->origin.data, b->sender.data, 16) && ev->trial_start->has_process &&
+                       ev->trial_start->process.len == 16 && ev->trial_start->opened_by) {
+                struct made *nm = realloc(si->made, (si->nmade + 1) * sizeof *nm);
+                if (!nm)
+                    continue;
+                si->made = nm;
+                memcpy(nm[si->nmade].process, ev->trial_start->process.data, 16);
+                if ((nm[si->nmade].opened_by = strdup(ev->trial_start->opened_by)))
+                    si->nmade++;
+            }
+        }
+        tunetrail__batch__free_unpacked(b, NULL);
+    }
+}
+
 /* What a flush did, for its summary. */
 struct flush_tally {
     uint64_t events, dups;
@@ -139,7 +225,7 @@ static int drain_and_count(tt_ship *ship, struct flush_tally *t)
 }
 
 /* A dead agent's spool: its unacked batches are resent as they are. */
-static void flush_agent_spool(tt_sink *sink, const char *path, struct flush_tally *t)
+static void flush_agent_spool(tt_sink *sink, const char *path, struct sessions *ss, struct flush_tally *t)
 {
     char err[TT_ERR_MAX];
     int fd = spool_open_locked(path, 0, err, sizeof err);
@@ -158,6 +244,7 @@ static void flush_agent_spool(tt_sink *sink, const char *path, struct flush_tall
         t->kept++;
         return;
     }
+    session_learn(ss, &sc);
     uint8_t sender[16] = {0};
     tt_ship *ship = ship_new(sink, fd, sender);
     for (size_t k = 0; ship && k < sc.nbatch; k++)
@@ -173,12 +260,120 @@ static void flush_agent_spool(tt_sink *sink, const char *path, struct flush_tall
     close(fd);
 }
 
-/* Feeds the shim spools in ns that are not live through trials; marks the
- * ones taken in taken[]. */
-static void feed_shim_spools(tt_trials *trials, struct names *ns, int *taken, struct flush_tally *t)
+/* Datagrams already fed, by (sender, batch_seq): a shim spools the copies
+ * a killed agent did not ack, and the agent's journal may hold some of
+ * them already. Open addressing, grown at half load. */
+struct seen {
+    struct seen_key {
+        uint8_t sender[16];
+        uint64_t seq;
+        int used;
+    } *v;
+    size_t cap, n;
+};
+
+static size_t seen_hash(const uint8_t s[16], uint64_t seq)
+{
+    uint64_t h;
+    memcpy(&h, s, 8);
+    return (size_t)((h ^ (seq * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull >> 7);
+}
+
+/* 1 if (sender, seq) was seen, else records it and returns 0. */
+static int seen_check(struct seen *sn, const uint8_t s[16], uint64_t seq)
+{
+    if (2 * (sn->n + 1) > sn->cap) {
+        size_t nc = sn->cap ? sn->cap * 2 : 1024;
+        struct seen_key *nv = calloc(nc, sizeof *nv);
+        if (!nv)
+            return 0;
+        for (size_t i = 0; i < sn->cap; i++)
+            if (sn->v[i].used) {
+                size_t j = seen_hash(sn->v[i].sender, sn->v[i].seq) & (nc - 1);
+                while (nv[j].used)
+                    j = (j + 1) & (nc - 1);
+                nv[j] = sn->v[i];
+            }
+        free(sn->v);
+        sn->v = nv;
+        sn->cap = nc;
+    }
+    size_t j = seen_hash(s, seq) & (sn->cap - 1);
+    for (; sn->v[j].used; j = (j + 1) & (sn->cap - 1))
+        if (sn->v[j].seq == seq && !memcmp(sn->v[j].sender, s, 16))
+            return 1;
+    memcpy(sn->v[j].sender, s, 16);
+    sn->v[j].seq = seq;
+    sn->v[j].used = 1;
+    sn->n++;
+    return 0;
+}
+
+/* The sender and batch_seq of a packed Batch (its header comes first). */
+static int batch_id(const uint8_t *buf, size_t len, uint8_t sender[16], uint64_t *seq)
+{
+    Tunetrail__Batch *b = tunetrail__batch__unpack(NULL, len, buf);
+    if (!b)
+        return -1;
+    int ok = b->has_sender && b->sender.len == 16 && b->has_batch_seq;
+    if (ok) {
+        memcpy(sender, b->sender.data, 16);
+        *seq = b->batch_seq;
+    }
+    tunetrail__batch__free_unpacked(b, NULL);
+    return ok ? 0 : -1;
+}
+
+/* Drops the trials a killed agent already made (struct session_info) when
+ * the replay makes them again, with every event that names them. */
+struct replay {
+    const struct session_info *si;
+    uint8_t origin[16]; /* the flush's own events */
+    uint8_t (*dropped)[16];
+    size_t ndropped;
+};
+
+static int replay_filter(void *arg, const Tunetrail__Event *ev)
+{
+    struct replay *rp = arg;
+    if (!rp->si || !ev->has_origin || ev->origin.len != 16 || memcmp(ev->origin.data, rp->origin, 16))
+        return 0;
+    const ProtobufCBinaryData *trial = NULL;
+    switch (ev->kind_case) {
+    case TUNETRAIL__EVENT__KIND_TRIAL_START: {
+        const Tunetrail__TrialStart *ts = ev->trial_start;
+        if (!ts->has_process || ts->process.len != 16 || !ts->opened_by || !ts->has_trial || ts->trial.len != 16)
+            return 0;
+        for (size_t i = 0; i < rp->si->nmade; i++)
+            if (!memcmp(rp->si->made[i].process, ts->process.data, 16) &&
+                !strcmp(rp->si->made[i].opened_by, ts->opened_by)) {
+                uint8_t(*nd)[16] = realloc(rp->dropped, (rp->ndropped + 1) * sizeof *nd);
+                if (!nd)
+                    return 1;
+                rp->dropped = nd;
+                memcpy(nd[rp->ndropped++], ts->trial.data, 16);
+                return 1;
+            }
+        return 0;
+    }
+    case TUNETRAIL__EVENT__KIND_PARAM: trial = ev->param->has_trial ? &ev->param->trial : NULL; break;
+    case TUNETRAIL__EVENT__KIND_METRIC: trial = ev->metric->has_trial ? &ev->metric->trial : NULL; break;
+    case TUNETRAIL__EVENT__KIND_TRIAL_END: trial = ev->trial_end->has_trial ? &ev->trial_end->trial : NULL; break;
+    default: return 0;
+    }
+    for (size_t i = 0; trial && trial->len == 16 && i < rp->ndropped; i++)
+        if (!memcmp(rp->dropped[i], trial->data, 16))
+            return 1;
+    return 0;
+}
+
+/* Feeds the shim spools in ns[from, to) that are not live through trials,
+ * each datagram once; marks the ones taken in taken[]. */
+static void feed_shim_spools(tt_trials *trials, struct names *ns, size_t from, size_t to, int *taken,
+                             struct seen *sn, struct flush_tally *t)
 {
     char err[TT_ERR_MAX];
-    for (size_t i = 0; i < ns->n; i++) {
+    for (size_t i = from; i < to; i++) {
         struct spool_contents sc;
         int is_live, r = spool_take_shim(ns->v[i], &sc, &is_live, err, sizeof err);
         t->live += is_live;
@@ -187,22 +382,65 @@ static void feed_shim_spools(tt_trials *trials, struct names *ns, int *taken, st
         if (r <= 0)
             continue;
         report_damage(ns->v[i], &sc, t); /* spool_take_shim kept it already */
-        for (size_t k = 0; k < sc.nbatch; k++)
+        for (size_t k = 0; k < sc.nbatch; k++) {
+            uint8_t snd[16];
+            uint64_t bs;
+            if (batch_id(sc.batch[k].buf, sc.batch[k].len, snd, &bs) == 0 && seen_check(sn, snd, bs))
+                continue;
             if (trials_feed(trials, -1, sc.batch[k].buf, sc.batch[k].len, err, sizeof err) < 0)
                 fprintf(stderr, "tunetrail flush: %s: %s\n", ns->v[i], err);
+        }
         spool_contents_free(&sc);
         taken[i] = 1;
         t->files++;
     }
 }
 
-/* One group of shim spools, shipped from a fresh sender through a flush
- * spool of our own; bare runs also get root-fallback trials. */
-static void flush_shim_group(tt_sink *sink, const char *dir, struct names *ns, int bare,
-                             struct flush_tally *t)
+/* The session part of a shim spool's name ("shim-<session>-<process>.spool"),
+ * into hex; "" if it is not one. */
+static void spool_session(const char *path, char hex[TT_UUID_HEX_LEN + 1])
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    hex[0] = 0;
+    size_t pl = strlen(TT_SPOOL_SHIM);
+    if (strncmp(b, TT_SPOOL_SHIM, pl) || strlen(b + pl) < TT_UUID_HEX_LEN)
+        return;
+    memcpy(hex, b + pl, TT_UUID_HEX_LEN);
+    hex[TT_UUID_HEX_LEN] = 0;
+}
+
+/* Orders a session's shim spools: sessions together, and in each session
+ * the agent's journal (shim-<S>-<S>.spool, what the agent took) before the
+ * shims' own spools (what it did not). */
+static int shim_order(const void *a, const void *b)
+{
+    const char *pa = *(char *const *)a, *pb = *(char *const *)b;
+    char sa[TT_UUID_HEX_LEN + 1], sb[TT_UUID_HEX_LEN + 1];
+    spool_session(pa, sa);
+    spool_session(pb, sb);
+    int c = strcmp(sa, sb);
+    if (c)
+        return c;
+    char ja[PATH_MAX], jb[PATH_MAX];
+    const char *ba = strrchr(pa, '/'), *bb = strrchr(pb, '/');
+    snprintf(ja, sizeof ja, TT_SPOOL_SHIM "%s" TT_SPOOL_SEP "%s" TT_SPOOL_EXT, sa, sa);
+    snprintf(jb, sizeof jb, TT_SPOOL_SHIM "%s" TT_SPOOL_SEP "%s" TT_SPOOL_EXT, sb, sb);
+    int jna = !strcmp(ba ? ba + 1 : pa, ja), jnb = !strcmp(bb ? bb + 1 : pb, jb);
+    if (jna != jnb)
+        return jnb - jna;
+    return strcmp(pa, pb);
+}
+
+/* Shim spools ns[from, to), shipped from a fresh sender through a flush
+ * spool of our own; si (may be NULL) is their session as its killed
+ * agent's spool told: its --trial patterns apply as they would have live.
+ * Bare runs also get root-fallback trials. */
+static void flush_shim_group(tt_sink *sink, const char *dir, struct names *ns, size_t from, size_t to,
+                             const struct session_info *si, int bare, struct flush_tally *t)
 {
     char err[TT_ERR_MAX], hex[TT_UUID_HEX_LEN + 1], *fpath = NULL;
-    uint8_t sender[16];
+    uint8_t sender[16], session[16];
     wire_uuid_new(sender);
     wire_hex(hex, sender, 16);
     if (asprintf(&fpath, "%s/" TT_SPOOL_AGENT_FMT, dir, hex) < 0)
@@ -214,20 +452,31 @@ static void flush_shim_group(tt_sink *sink, const char *dir, struct names *ns, i
         return;
     }
     tt_ship *ship = ship_new(sink, fd, sender);
+    struct replay rp = {.si = si};
+    memcpy(rp.origin, sender, 16);
+    if (ship)
+        ship_set_filter(ship, replay_filter, &rp);
     struct trials_config tcfg = {.session = NULL};
     memcpy(tcfg.origin, sender, 16);
+    if (si) {
+        tcfg.patterns = si->patterns;
+        tcfg.npatterns = si->npatterns;
+        if (wire_unhex(session, si->hex, 16) == 0)
+            tcfg.session = session;
+    }
     tt_trials *trials = ship ? trials_new(&tcfg, ship) : NULL;
     int *taken = calloc(ns->n, sizeof *taken);
+    struct seen sn = {0};
     if (trials && taken)
-        feed_shim_spools(trials, ns, taken, t);
+        feed_shim_spools(trials, ns, from, to, taken, &sn, t);
     if (trials) {
         trials_finish(trials, 1, err, sizeof err);
         if (bare)
             trials_root_fallback(trials, err, sizeof err);
     }
     /* our own spool now holds every event durably: the shim files can go */
-    if (ship && ship_seal(ship, err, sizeof err) == 0)
-        for (size_t i = 0; i < ns->n; i++)
+    if (ship && ship_seal(ship, err, sizeof err) == 0 && ship_held(ship, NULL) == 0)
+        for (size_t i = from; i < to; i++)
             if (taken && taken[i])
                 unlink(ns->v[i]);
     if (drain_and_count(ship, t))
@@ -235,6 +484,8 @@ static void flush_shim_group(tt_sink *sink, const char *dir, struct names *ns, i
     trials_free(trials);
     ship_free(ship);
     free(taken);
+    free(sn.v);
+    free(rp.dropped);
     close(fd);
     free(fpath);
 }
@@ -246,6 +497,7 @@ int agent_flush(const struct agent_flush_opts *o)
     int rc = 1;
     tt_sink *sink = NULL;
     struct names agents = {0}, shims = {0}, bare = {0};
+    struct sessions ss = {0};
     struct flush_tally t = {0};
     if (paths_store(o->store, &store, err, sizeof err) < 0 || paths_spool_dir(&dir, err, sizeof err) < 0) {
         fprintf(stderr, "tunetrail flush: %s\n", err);
@@ -258,12 +510,22 @@ int agent_flush(const struct agent_flush_opts *o)
         goto out;
     }
     for (size_t i = 0; i < agents.n; i++)
-        flush_agent_spool(sink, agents.v[i], &t);
-    /* session fallbacks first, then bare runs */
+        flush_agent_spool(sink, agents.v[i], &ss, &t);
+    /* session fallbacks first, one group per session, then bare runs */
     if (shims.n)
-        flush_shim_group(sink, dir, &shims, 0, &t);
+        qsort(shims.v, shims.n, sizeof *shims.v, shim_order);
+    for (size_t i = 0, j; i < shims.n; i = j) {
+        char hex[TT_UUID_HEX_LEN + 1], hj[TT_UUID_HEX_LEN + 1];
+        spool_session(shims.v[i], hex);
+        for (j = i + 1; j < shims.n; j++) {
+            spool_session(shims.v[j], hj);
+            if (strcmp(hex, hj))
+                break;
+        }
+        flush_shim_group(sink, dir, &shims, i, j, session_find(&ss, hex), 0, &t);
+    }
     if (bare.n)
-        flush_shim_group(sink, dir, &bare, 1, &t);
+        flush_shim_group(sink, dir, &bare, 0, bare.n, NULL, 1, &t);
     printf("tunetrail flush: shipped %llu events from %zu spool files to %s (%llu already stored)",
            (unsigned long long)t.events, t.files, sink_dest(sink), (unsigned long long)t.dups);
     if (t.damaged_files)
@@ -282,6 +544,7 @@ out:
     names_free(&agents);
     names_free(&shims);
     names_free(&bare);
+    sessions_free(&ss);
     free(store);
     free(dir);
     return rc;

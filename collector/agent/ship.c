@@ -30,14 +30,23 @@
 #include "spool.h"
 #include "jsonfmt.h"
 #include "store.h"
+#include "tt_env.h"
 
-#define SHIP_RETRY_MS 500 /* back-off after an ACK_RETRY */
+#define SHIP_RETRY_MS 500 /* back-off after an ACK_RETRY; retry of a spool write */
 
 struct pending {
     uint64_t seq;
     uint8_t *buf;
     size_t len, nevents;
     int64_t sent_ms; /* 0 = not sent yet (sink had no room) */
+    int held;        /* not in the spool (write failed): only in memory */
+};
+
+/* A held batch dropped at the memory bound: if its ack still comes, it was
+ * not lost after all. */
+struct dropped {
+    uint64_t seq;
+    size_t nevents;
 };
 
 struct tt_ship {
@@ -54,6 +63,14 @@ struct tt_ship {
     int receipts_fd; /* $TUNETRAIL_HOME/receipts/<sender>.jsonl, opened at the first receipt */
     int receipts_failed;
     int store_error; /* the collector's store fault in its last ack (enum store_error) */
+    ship_filter_fn filter;
+    void *filter_arg;
+    size_t held_bytes, hold_max; /* batches the spool could not take, kept in memory */
+    int64_t hold_retry_ms;       /* next spool write attempt for them */
+    char spool_err[TT_ERR_MAX];   /* why the spool refused, said once */
+    struct dropped *dr;          /* held batches dropped at hold_max, unacked */
+    size_t ndr;
+    uint64_t dropped_events;
 };
 
 int64_t ship_now_ms(void)
@@ -71,6 +88,12 @@ tt_ship *ship_new(tt_sink *sink, int spool_fd, const uint8_t sender[16])
     sh->sink = sink;
     sh->spool_fd = spool_fd;
     memcpy(sh->sender, sender, 16);
+    sh->hold_max = SHIP_HOLD_MAX;
+    const char *hm = getenv(TT_ENV_HOLD_MAX);
+    char *end;
+    unsigned long long v = hm && *hm ? strtoull(hm, &end, 10) : 0;
+    if (hm && *hm && !*end)
+        sh->hold_max = (size_t)v;
     return sh;
 }
 
@@ -83,6 +106,7 @@ void ship_free(tt_ship *sh)
     for (size_t i = 0; i < sh->np; i++)
         free(sh->p[i].buf);
     free(sh->p);
+    free(sh->dr);
     free(sh->ev);
     free(sh);
 }
@@ -102,8 +126,16 @@ static int reserve(tt_ship *sh, size_t more)
     return 0;
 }
 
+void ship_set_filter(tt_ship *sh, ship_filter_fn fn, void *arg)
+{
+    sh->filter = fn;
+    sh->filter_arg = arg;
+}
+
 int ship_event(tt_ship *sh, const Tunetrail__Event *ev, char *err, size_t errlen)
 {
+    if (sh->filter && sh->filter(sh->filter_arg, ev))
+        return 0;
     size_t n = protobuf_c_message_get_packed_size(&ev->base);
     if (reserve(sh, n + 11) < 0)
         return tt_fail(err, errlen, "out of memory");
@@ -124,7 +156,7 @@ int ship_event(tt_ship *sh, const Tunetrail__Event *ev, char *err, size_t errlen
     return 0;
 }
 
-static int track(tt_ship *sh, uint64_t seq, uint8_t *buf, size_t len, size_t nevents)
+static int track(tt_ship *sh, uint64_t seq, uint8_t *buf, size_t len, size_t nevents, int held)
 {
     if (sh->np == sh->pcap) {
         size_t nc = sh->pcap ? sh->pcap * 2 : 64;
@@ -134,8 +166,68 @@ static int track(tt_ship *sh, uint64_t seq, uint8_t *buf, size_t len, size_t nev
         sh->p = p;
         sh->pcap = nc;
     }
-    sh->p[sh->np++] = (struct pending){seq, buf, len, nevents, 0};
+    sh->p[sh->np++] = (struct pending){seq, buf, len, nevents, 0, held};
+    if (held)
+        sh->held_bytes += len;
     return 0;
+}
+
+/* Appends a batch to the spool and syncs it; a failed write is cut back off
+ * (no torn frame left for readers to skip). The first failure is said once. */
+static int spool_put(tt_ship *sh, const uint8_t *buf, size_t len)
+{
+    char err[TT_ERR_MAX];
+    struct stat st;
+    int have = fstat(sh->spool_fd, &st) == 0;
+    if (spool_append_batch(sh->spool_fd, buf, len, err, sizeof err) == 0 &&
+        spool_sync(sh->spool_fd, err, sizeof err) == 0)
+        return 0;
+    if (have)
+        (void)!ftruncate(sh->spool_fd, st.st_size);
+    if (!sh->spool_err[0]) {
+        snprintf(sh->spool_err, sizeof sh->spool_err, "%s", err);
+        fprintf(stderr, "tunetrail: %s; records are kept in memory (up to %zu bytes) and written when "
+                        "the spool has room\n", err, sh->hold_max);
+    }
+    return -1;
+}
+
+/* Over the memory bound: the oldest held batches go (counted). */
+static void hold_bound(tt_ship *sh)
+{
+    while (sh->held_bytes > sh->hold_max) {
+        size_t k = SIZE_MAX;
+        for (size_t i = 0; i < sh->np; i++)
+            if (sh->p[i].held && (k == SIZE_MAX || sh->p[i].seq < sh->p[k].seq))
+                k = i;
+        if (k == SIZE_MAX)
+            break;
+        struct dropped *nd = realloc(sh->dr, (sh->ndr + 1) * sizeof *nd);
+        if (nd) {
+            sh->dr = nd;
+            sh->dr[sh->ndr++] = (struct dropped){sh->p[k].seq, sh->p[k].nevents};
+        }
+        sh->dropped_events += sh->p[k].nevents;
+        sh->held_bytes -= sh->p[k].len;
+        free(sh->p[k].buf);
+        sh->p[k] = sh->p[--sh->np];
+    }
+}
+
+/* Writes held batches to the spool, oldest first, until one fails. */
+static void hold_retry(tt_ship *sh)
+{
+    for (;;) {
+        size_t k = SIZE_MAX;
+        for (size_t i = 0; i < sh->np; i++)
+            if (sh->p[i].held && (k == SIZE_MAX || sh->p[i].seq < sh->p[k].seq))
+                k = i;
+        if (k == SIZE_MAX || spool_put(sh, sh->p[k].buf, sh->p[k].len) < 0)
+            break;
+        sh->p[k].held = 0;
+        sh->held_bytes -= sh->p[k].len;
+    }
+    sh->hold_retry_ms = ship_now_ms() + SHIP_RETRY_MS;
 }
 
 static int send_one(tt_ship *sh, struct pending *p, char *err, size_t errlen)
@@ -167,19 +259,21 @@ int ship_seal(tt_ship *sh, char *err, size_t errlen)
     tunetrail__batch__pack(&b, buf);
     memcpy(buf + hl, sh->ev, sh->evlen);
     size_t len = hl + sh->evlen, nev = sh->evn;
-    /* Spool before send: once the collector may have it, so must we. */
-    if (sh->spool_fd >= 0 && (spool_append_batch(sh->spool_fd, buf, len, err, errlen) < 0 ||
-                              spool_sync(sh->spool_fd, err, errlen) < 0)) {
-        free(buf);
-        return -1;
-    }
-    if (track(sh, sh->next_seq, buf, len, nev) < 0) {
+    /* Spool before send: once the collector may have it, so must we. If the
+     * spool cannot take it (disk full), memory holds it until it can. */
+    int held = 0;
+    if (sh->spool_fd >= 0)
+        held = (sh->held_bytes && (hold_retry(sh), sh->held_bytes)) || spool_put(sh, buf, len) < 0;
+    if (track(sh, sh->next_seq, buf, len, nev, held) < 0) {
         free(buf);
         return tt_fail(err, errlen, "out of memory");
     }
     sh->next_seq++;
     sh->evlen = sh->evn = 0;
-    return send_one(sh, &sh->p[sh->np - 1], err, errlen);
+    if (send_one(sh, &sh->p[sh->np - 1], err, errlen) < 0)
+        return -1;
+    hold_bound(sh);
+    return 0;
 }
 
 int ship_raw(tt_ship *sh, uint64_t seq, const uint8_t *buf, size_t len, size_t nevents, char *err,
@@ -189,7 +283,7 @@ int ship_raw(tt_ship *sh, uint64_t seq, const uint8_t *buf, size_t len, size_t n
     if (!copy)
         return tt_fail(err, errlen, "out of memory");
     memcpy(copy, buf, len);
-    if (track(sh, seq, copy, len, nevents) < 0) {
+    if (track(sh, seq, copy, len, nevents, 0) < 0) {
         free(copy);
         return tt_fail(err, errlen, "out of memory");
     }
@@ -198,6 +292,8 @@ int ship_raw(tt_ship *sh, uint64_t seq, const uint8_t *buf, size_t len, size_t n
 
 static void drop(tt_ship *sh, size_t i)
 {
+    if (sh->p[i].held)
+        sh->held_bytes -= sh->p[i].len;
     free(sh->p[i].buf);
     sh->p[i] = sh->p[--sh->np];
 }
@@ -275,6 +371,14 @@ int ship_pump(tt_ship *sh, char *err, size_t errlen)
                     sink_dest(sh->sink), store_error_name((enum store_error)fault));
         sh->store_error = fault;
         sink_ack_free(&a);
+        for (size_t i = 0; i < sh->ndr; i++)
+            if (sh->dr[i].seq == a.batch_seq && a.status != TUNETRAIL__ACK__STATUS__ACK_RETRY) {
+                /* delivered before we gave it up: not lost */
+                if (a.status == TUNETRAIL__ACK__STATUS__ACK_OK)
+                    sh->dropped_events -= sh->dr[i].nevents;
+                sh->dr[i] = sh->dr[--sh->ndr];
+                break;
+            }
         for (size_t i = 0; i < sh->np; i++) {
             if (sh->p[i].seq != a.batch_seq)
                 continue;
@@ -301,6 +405,8 @@ int ship_pump(tt_ship *sh, char *err, size_t errlen)
         }
     }
     now = ship_now_ms();
+    if (sh->held_bytes && now >= sh->hold_retry_ms)
+        hold_retry(sh);
     for (size_t i = 0; i < sh->np; i++) {
         struct pending *p = &sh->p[i];
         if (p->sent_ms == 0 || now - p->sent_ms >= SHIP_RESEND_MS) {
@@ -323,6 +429,12 @@ long ship_next_timeout_ms(const tt_ship *sh)
     }
     if (sink_acks_queued(sh->sink))
         return 0; /* the embedded sink acked inside send: drain it now */
+    if (sh->held_bytes) {
+        long d = (long)(sh->hold_retry_ms - now);
+        d = d < 0 ? 0 : d;
+        if (t < 0 || d < t)
+            t = d;
+    }
     for (size_t i = 0; i < sh->np; i++) {
         long d = sh->p[i].sent_ms ? (long)(sh->p[i].sent_ms + SHIP_RESEND_MS - now) : 100;
         if (d < 0)
@@ -345,6 +457,31 @@ size_t ship_pending(const tt_ship *sh, size_t *events)
 }
 
 const struct ship_stats *ship_stats(const tt_ship *sh) { return &sh->st; }
+
+size_t ship_held(const tt_ship *sh, size_t *events)
+{
+    size_t n = 0, e = 0;
+    for (size_t i = 0; i < sh->np; i++)
+        if (sh->p[i].held)
+            n++, e += sh->p[i].nevents;
+    if (events)
+        *events = e;
+    return n;
+}
+
+uint64_t ship_give_up(tt_ship *sh, const char **why)
+{
+    if (sh->held_bytes)
+        hold_retry(sh);
+    for (size_t i = sh->np; i-- > 0;)
+        if (sh->p[i].held) {
+            sh->dropped_events += sh->p[i].nevents;
+            drop(sh, i);
+        }
+    if (why)
+        *why = sh->spool_err[0] ? sh->spool_err : NULL;
+    return sh->dropped_events;
+}
 
 const char *ship_store_error(const tt_ship *sh)
 {

@@ -17,6 +17,8 @@
 #define SHIP_BATCH_BYTES (1u << 20)
 #define SHIP_BATCH_AGE_MS 50     /* ...or when its first event is this old */
 #define SHIP_RESEND_MS 2000      /* resend an unacked batch after this long */
+#define SHIP_HOLD_MAX (64u << 20) /* bytes of batches the spool could not take, kept in
+                                   * memory (TUNETRAIL_HOLD_MAX overrides) */
 
 typedef struct tt_ship tt_ship;
 
@@ -33,11 +35,20 @@ struct ship_stats {
 tt_ship *ship_new(tt_sink *sink, int spool_fd, const uint8_t sender[16]);
 void ship_free(tt_ship *sh);
 
+/* A filter sees every event given to ship_event and returns 1 to drop it
+ * (flush: what a killed agent's spool already holds). */
+typedef int (*ship_filter_fn)(void *arg, const Tunetrail__Event *ev);
+void ship_set_filter(tt_ship *sh, ship_filter_fn fn, void *arg);
+
 /* Packs ev into the open batch (the event is not retained). Seals the batch
  * if it is full. */
 int ship_event(tt_ship *sh, const Tunetrail__Event *ev, char *err, size_t errlen);
 
-/* Seals the open batch if it has events: spool append + fdatasync, then send. */
+/* Seals the open batch if it has events: spool append + fdatasync, then send.
+ * If the spool cannot take it (disk full), the batch is held in memory,
+ * sent all the same, and written when the spool has room (ship_pump
+ * retries); over SHIP_HOLD_MAX bytes held, the oldest held batches are
+ * dropped and counted (ship_give_up). */
 int ship_seal(tt_ship *sh, char *err, size_t errlen);
 
 /* Tracks and sends an already-spooled packed Batch with its own seq (flush of
@@ -63,6 +74,16 @@ size_t ship_pending(const tt_ship *sh, size_t *events);
 void ship_drain(tt_ship *sh, long ms);
 
 const struct ship_stats *ship_stats(const tt_ship *sh);
+
+/* Batches sealed but not in the spool (held in memory), and their events.
+ * Whoever deletes what fed the shipper waits for 0. */
+size_t ship_held(const tt_ship *sh, size_t *events);
+
+/* The last word on held batches: one more spool write each; those that
+ * still cannot be written are dropped. Returns every event dropped (at the
+ * bound or now) and not acked since; *why (may be NULL) is the spool's
+ * error, or NULL. After it, ship_pending counts only spooled batches. */
+uint64_t ship_give_up(tt_ship *sh, const char **why);
 
 /* What the collector said of its store in the last ack if that was a retry
  * for a store fault ("store full", "store damaged", ...), NULL otherwise. */

@@ -15,7 +15,8 @@ static void run_usage(FILE *f)
 {
     fprintf(f,
             "usage: tunetrail run [--study NAME] [--collector ENDPOINT] [--store PATH]\n"
-            "                     [--trial PATTERN]... [--metric NAME=REGEX]... -- CMD [ARG]...\n\n"
+            "                     [--trial PATTERN]... [--metric NAME=REGEX]... [--strict]\n"
+            "                     -- CMD [ARG]...\n\n"
             "Runs CMD under the tunetrail shim and records every process it starts, the files\n"
             "they read and write, and every trial, then exits with CMD's exit status\n"
             "(128+signal if it died by a signal).\n\n"
@@ -36,7 +37,11 @@ static void run_usage(FILE *f)
             "                        the (POSIX extended) REGEX records metric NAME: the first\n"
             "                        group, or the whole match, read as a number; each match is\n"
             "                        a step. Repeatable (up to 16). svm-train, svm-predict,\n"
-            "                        liblinear-train and darknet lines are recognised without it.\n\n"
+            "                        liblinear-train and darknet lines are recognised without it.\n"
+            "  --strict              exit 75 (instead of CMD's 0) when records had to be dropped:\n"
+            "                        the spool full and more than $TUNETRAIL_HOLD_MAX bytes\n"
+            "                        (default 64 MiB) waiting in memory. Without it the run\n"
+            "                        says how many records it dropped and exits with CMD's status.\n\n"
             "tunetrail.ini: a lab's conventions, used by every run in a directory tree in\n"
             "addition to --metric and --trial. The file in the working directory is used,\n"
             "else the one at the root of the git repository around it (one file, never\n"
@@ -142,8 +147,8 @@ int cmd_run(int argc, char **argv)
     static const struct option opts[] = {
         {"study", required_argument, NULL, 's'}, {"collector", required_argument, NULL, 'c'},
         {"store", required_argument, NULL, 'S'}, {"trial", required_argument, NULL, 't'},
-        {"metric", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"metric", required_argument, NULL, 'm'}, {"strict", no_argument, NULL, 'x'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     struct agent_run_opts o = {0};
     struct labini ini = {0};
     char *note = NULL;
@@ -161,6 +166,7 @@ int cmd_run(int argc, char **argv)
         case 'S': o.store = optarg; break;
         case 't': trial_args[ntrial_args++] = optarg; break;
         case 'm': metrics[nmet++] = optarg; break;
+        case 'x': o.strict = 1; break;
         case 'h': run_usage(stdout); rc = 0; goto out;
         default: run_usage(stderr); goto out;
         }
