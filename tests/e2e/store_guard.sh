@@ -97,7 +97,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 mkdir -p "$T/mnt"
 mount -t tmpfs -o size=3m tmpfs "$T/mnt" || fail "cannot mount a tmpfs on $T/mnt"
-trap 'umount "$T/mnt" 2>/dev/null; tt_cleanup' EXIT
+trap '__rc=$?; umount "$T/mnt" 2>/dev/null; (exit $__rc); tt_cleanup' EXIT # keep the test's status for tt_cleanup
 PORT=$(free_port)
 tt_start_collector cpid "$PORT" "$T/mnt/full.db" "$LOG"
 head -c $((2000 * 1024)) /dev/zero >"$T/mnt/filler" 2>/dev/null || true
