@@ -490,7 +490,7 @@ static void on_child_exit(struct run *r, int wstatus)
     r->child_done = 1;
     r->wstatus = wstatus;
     r->drain_deadline = ship_now_ms() + AGENT_DRAIN_MS;
-    if (!r->outside && trials_child_status(r->trials, r->child, 0, wstatus, r->err, sizeof r->err) < 0)
+    if (!r->outside && trials_child_status(r->trials, r->child, getpid(), wstatus, r->err, sizeof r->err) < 0)
         run_error(r);
 }
 

@@ -43,6 +43,7 @@ struct img {
     int64_t gone_check_ms; /* when to look at /proc again (monotonic ms) */
     int wst_known, wst;    /* a wait status reported before its connection ended */
     int synth;        /* ended by the agent as killed without knowing how */
+    int execd;        /* ended by a successful exec: an image of the same pid follows */
     char *exe;        /* copy */
     char **argv;      /* copy, NULL-terminated */
     int argc;
@@ -899,16 +900,19 @@ int trials_child_status(tt_trials *r, pid_t pid, pid_t ppid, int wstatus, char *
         struct img *im = &r->imgs[i];
         if (im->pid != pid || im->agent_made || !im->live || (ppid > 0 && im->ppid != ppid))
             continue;
-        if (!im->ended && !im->gone) {
-            /* its last records may still wait in its socket: used at its EOF */
-            im->wst_known = 1;
-            im->wst = wstatus;
-            return 0;
-        }
-        return end_wstatus(r, im, wstatus, err, errlen); /* ended by its own record: no-op */
+        if (im->execd)
+            break; /* the image it exec'd into is not seen yet */
+        if (im->ended || im->gone)
+            return end_wstatus(r, im, wstatus, err, errlen); /* ended by its own record: no-op */
+        /* its last records may still wait in its socket: used at its EOF,
+         * or by the image it is exec'ing into (below) */
+        im->wst_known = 1;
+        im->wst = wstatus;
+        break;
     }
-    /* Its ProcessStart may not be read yet (its connection is polled after
-     * its parent's): kept for on_process_start, the oldest dropped first. */
+    /* Its ProcessStart (or that of the image its last exec made) may not be
+     * read yet, its connection being polled after its parent's: kept for
+     * on_process_start, the oldest dropped first. */
     if (ppid > 0) {
         struct early *e = &r->early[r->nearly++ % EARLY_MAX];
         e->pid = pid;
@@ -1005,11 +1009,12 @@ static int on_process_start(tt_trials *r, int conn, Tunetrail__Event *ev, char *
     im->live = conn >= 0;
     im->pid = ps->pid;
     im->ppid = ps->ppid;
+    /* kept, not taken: every image of an exec chain shares pid and ppid,
+     * and the last one is the one that needs it */
     for (size_t i = 0; i < EARLY_MAX && i < r->nearly && im->live && !im->wst_known; i++)
         if (r->early[i].pid == im->pid && r->early[i].ppid == im->ppid) {
             im->wst_known = 1;
             im->wst = r->early[i].ws;
-            r->early[i].pid = 0;
         }
     if (ev->has_time_ns && !im->start_ns)
         im->start_ns = ev->time_ns;
@@ -1141,6 +1146,7 @@ int trials_feed(tt_trials *r, int conn, const uint8_t *buf, size_t len, char *er
                 if (pe->n_frameworks)
                     im->fw = 1;
                 im->gone = 0;
+                im->execd = pe->how == TUNETRAIL__PROCESS_END__HOW__END_EXEC;
                 if (settle_pattern(r, im, err, errlen) < 0) {
                     rc = -1;
                     break;

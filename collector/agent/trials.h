@@ -86,11 +86,11 @@ int trials_agent_process_start(tt_trials *r, pid_t pid, const char *exe, char *c
                                char *err, size_t errlen);
 int trials_agent_process_end(tt_trials *r, int wstatus, char *err, size_t errlen);
 
-/* Process pid was reaped with wstatus: by the agent (ppid 0: the command it
- * started) or by a shim in its parent (ppid = that parent's pid, from a
- * Note{level "wait"}). Ends its image if its connection is already gone,
- * else keeps the status for its EOF; corrects an image ended as killed for
- * want of better. A shim's own end record always wins. */
+/* Process pid was reaped with wstatus by its parent ppid: the agent (the
+ * command it started) or a shim (from its Note{level "wait"}). Ends its
+ * image if its connection is already gone, else keeps the status for its
+ * EOF (or, image not seen yet, for its ProcessStart); corrects an image
+ * ended as killed for want of better. A shim's own end record always wins. */
 int trials_child_status(tt_trials *r, pid_t pid, pid_t ppid, int wstatus, char *err, size_t errlen);
 
 /* Images whose connection ended without an end record wait briefly for a
