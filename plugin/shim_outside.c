@@ -79,10 +79,18 @@ static const char *why_file(const char *path)
     return NULL;
 }
 
+static const char *find_why(const char *path, int search);
+
 const char *shim_outside_unenterable(const char *path, int search)
 {
-    if (!path || !*path)
-        return NULL;
+    int e = errno; /* our stat calls must not show */
+    const char *why = path && *path ? find_why(path, search) : NULL;
+    errno = e;
+    return why;
+}
+
+static const char *find_why(const char *path, int search)
+{
     if (!search || strchr(path, '/'))
         return why_file(path);
     /* as execvp: the first executable regular file on $PATH */
