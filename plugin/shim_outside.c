@@ -67,27 +67,13 @@ void shim_outside_child_ended(pid_t pid, int ws)
 static const char *why_file(const char *path)
 {
     struct stat st;
-    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & (S_ISUID | S_ISGID)))
-        return NULL;
+    if (stat(path, &st) < 0 || !(st.st_mode & (S_ISUID | S_ISGID)))
+        return NULL; /* the common case: one stat */
     struct statvfs vfs;
-    if (statvfs(path, &vfs) == 0 && (vfs.f_flag & ST_NOSUID))
-        return NULL; /* the bits do nothing there */
-    if ((st.st_mode & S_ISUID) && st.st_uid != geteuid())
-        return "setuid";
-    if ((st.st_mode & S_ISGID) && (st.st_mode & S_IXGRP) && st.st_gid != getegid())
-        return "setgid";
-    return NULL;
+    return tt_env_preload_ignored(&st, statvfs(path, &vfs) == 0 && (vfs.f_flag & ST_NOSUID), geteuid(),
+                                  getegid());
 }
 
-static const char *find_why(const char *path, int search);
-
-const char *shim_outside_unenterable(const char *path, int search)
-{
-    int e = errno; /* our stat calls must not show */
-    const char *why = path && *path ? find_why(path, search) : NULL;
-    errno = e;
-    return why;
-}
 
 static const char *find_why(const char *path, int search)
 {
@@ -119,6 +105,14 @@ static const char *find_why(const char *path, int search)
         d = c ? c + 1 : NULL;
     }
     return NULL;
+}
+
+const char *shim_outside_unenterable(const char *path, int search)
+{
+    int e = errno; /* our stat calls must not show */
+    const char *why = path && *path ? find_why(path, search) : NULL;
+    errno = e;
+    return why;
 }
 
 static void note_body_anon(struct pb_w *w, const void *arg)

@@ -116,13 +116,11 @@ static const char *unenterable(const char *path)
 {
     struct stat st;
     struct statvfs vfs;
-    if (stat(path, &st) == 0 && !(statvfs(path, &vfs) == 0 && (vfs.f_flag & ST_NOSUID))) {
-        if ((st.st_mode & S_ISUID) && st.st_uid != geteuid())
-            return "setuid";
-        if ((st.st_mode & S_ISGID) && st.st_gid != getegid())
-            return "setgid";
-    }
-    return is_static_elf(path) ? "statically linked" : NULL;
+    const char *why = NULL;
+    if (stat(path, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID)))
+        why = tt_env_preload_ignored(&st, statvfs(path, &vfs) == 0 && (vfs.f_flag & ST_NOSUID), geteuid(),
+                                     getegid());
+    return why ? why : is_static_elf(path) ? "statically linked" : NULL;
 }
 
 /* The command's environment: ours with the TUNETRAIL_* variables set and the
