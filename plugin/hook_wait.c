@@ -9,14 +9,13 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
-/* After the real call: pid > 0 reaped (or, with WNOWAIT, looked at) a child. */
+/* After the real call returned pid > 0: it reaped (or, with WNOWAIT, looked
+ * at) that child. */
 static void reaped(pid_t pid, int ws)
 {
-    if (pid > 0) {
-        int e = errno;
-        shim_outside_child_ended(pid, ws);
-        errno = e;
-    }
+    int e = errno;
+    shim_outside_child_ended(pid, ws);
+    errno = e;
 }
 
 pid_t waitpid(pid_t pid, int *status, int options)
@@ -29,7 +28,8 @@ pid_t waitpid(pid_t pid, int *status, int options)
     }
     int ws = 0;
     pid_t r = real(pid, status ? status : &ws, options);
-    reaped(r, status ? *status : ws);
+    if (r > 0)
+        reaped(r, status ? *status : ws);
     return r;
 }
 
@@ -43,7 +43,8 @@ pid_t wait(int *status)
     }
     int ws = 0;
     pid_t r = real(status ? status : &ws);
-    reaped(r, status ? *status : ws);
+    if (r > 0)
+        reaped(r, status ? *status : ws);
     return r;
 }
 
@@ -57,7 +58,8 @@ pid_t wait3(int *status, int options, struct rusage *ru)
     }
     int ws = 0;
     pid_t r = real(status ? status : &ws, options, ru);
-    reaped(r, status ? *status : ws);
+    if (r > 0)
+        reaped(r, status ? *status : ws);
     return r;
 }
 
@@ -71,7 +73,8 @@ pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
     }
     int ws = 0;
     pid_t r = real(pid, status ? status : &ws, options, ru);
-    reaped(r, status ? *status : ws);
+    if (r > 0)
+        reaped(r, status ? *status : ws);
     return r;
 }
 
