@@ -142,6 +142,7 @@ struct tt_trials {
         int ws;
     } early[EARLY_MAX];      /* wait statuses reported before their image's start */
     size_t nearly;           /* reported so far (ring index) */
+    int any_gone;            /* an image may be gone and not ended (trials_tick walks) */
 };
 
 static int64_t now_ns(void)
@@ -924,10 +925,16 @@ int trials_child_status(tt_trials *r, pid_t pid, pid_t ppid, int wstatus, char *
 
 int trials_tick(tt_trials *r, char *err, size_t errlen)
 {
+    if (!r->any_gone)
+        return 0; /* the common case, on every wake-up of the loop: no walk */
     int64_t now = mono_ms();
+    r->any_gone = 0;
     for (size_t i = 0; i < r->nimg; i++) {
         struct img *im = &r->imgs[i];
-        if (!im->gone || im->ended || now < im->gone_check_ms)
+        if (!im->gone || im->ended)
+            continue;
+        r->any_gone = 1;
+        if (now < im->gone_check_ms)
             continue;
         int ws, rc = 0;
         im->gone_check_ms = now + GONE_CHECK_MS;
@@ -937,14 +944,18 @@ int trials_tick(tt_trials *r, char *err, size_t errlen)
             rc = end_wstatus(r, im, ws, err, errlen);
         else if (kill(im->pid, 0) < 0 && errno == ESRCH)
             rc = synth_end(r, im, err, errlen); /* reaped by a parent that told nobody */
-        if (rc < 0)
+        if (rc < 0) {
+            r->any_gone = 1; /* the rest are looked at next time */
             return -1;
+        }
     }
     return 0;
 }
 
 long trials_tick_timeout_ms(const tt_trials *r)
 {
+    if (!r->any_gone)
+        return -1;
     int64_t now = mono_ms(), next = -1;
     for (size_t i = 0; i < r->nimg; i++)
         if (r->imgs[i].gone && !r->imgs[i].ended && (next < 0 || r->imgs[i].gone_check_ms < next))
@@ -1257,6 +1268,7 @@ int trials_conn_eof(tt_trials *r, int conn, char *err, size_t errlen)
              * (ChildEnd), our own wait or a later look at /proc tells how */
             im->gone = 1;
             im->gone_check_ms = mono_ms() + GONE_CHECK_MS;
+            r->any_gone = 1;
         }
         if (rc < 0)
             return -1;
