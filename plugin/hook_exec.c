@@ -1,6 +1,6 @@
 /* hook_exec.c - interposers for exec and posix_spawn: every child keeps the
- * shim (LD_PRELOAD, TUNETRAIL_* even after `env -i`) and learns its parent
- * (TUNETRAIL_PARENT). Everything is built on the stack: these run in vfork
+ * shim (LD_PRELOAD, and this run's TUNETRAIL_* even after `env -i` or with
+ * other values in envp) and learns its parent (TUNETRAIL_PARENT). Everything is built on the stack: these run in vfork
  * children, where the memory is the parent's. */
 #include "hook.h"
 
@@ -50,10 +50,14 @@ static char *const *child_env_build(char *const *envp, struct child_env *ce, cha
 /* Around a real exec in this image: the end record goes out first (an exec
  * that succeeds never returns); if it fails we are still the same image. A
  * vfork child touches nothing. exec_begin returns whether exec_failed must
- * be called after a failed exec. */
-static int exec_begin(void)
+ * be called after a failed exec. A program the shim cannot enter (setuid)
+ * is named first, for the run's summary line. */
+static int exec_begin(const char *path, int search)
 {
     int mine = shim_cfg.enabled && !shim_proc_foreign();
+    const char *why = shim_cfg.enabled ? shim_outside_unenterable(path, search) : NULL;
+    if (why)
+        shim_outside_note_unentered(why, path); /* a vfork child's goes alone */
     if (mine)
         shim_proc_before_exec();
     return mine;
@@ -71,6 +75,7 @@ static void exec_failed(int mine)
 /* One exec call, whichever of the four system-level entry points it is. */
 struct exec_call {
     enum { EXEC_PATH, EXEC_FD, EXEC_AT } kind;
+    int search; /* execvp family: a name without '/' is looked up in $PATH */
     void *real; /* execve/execvpe, fexecve or execveat; NULL: missing */
     int fd, flags;
     const char *path;
@@ -90,7 +95,7 @@ static int exec_with_env(const struct exec_call *c, char *const envp[])
     char *slotbuf[ce.fits ? ce.slots : 1];
     char strbuf[ce.fits ? ce.bytes : 1];
     char *const *newenv = child_env_build(envp, &ce, slotbuf, strbuf);
-    int mine = exec_begin();
+    int mine = exec_begin(c->kind == EXEC_FD ? NULL : c->path, c->search);
     int r;
     switch (c->kind) {
     case EXEC_FD:
@@ -110,14 +115,14 @@ static int exec_with_env(const struct exec_call *c, char *const envp[])
 static int do_execve(const char *path, char *const argv[], char *const envp[])
 {
     static void *next;
-    struct exec_call c = {EXEC_PATH, (void *)HOOK_NEXT(&next, execve), -1, 0, path, argv};
+    struct exec_call c = {EXEC_PATH, 0, (void *)HOOK_NEXT(&next, execve), -1, 0, path, argv};
     return exec_with_env(&c, envp);
 }
 
 static int do_execvpe(const char *file, char *const argv[], char *const envp[])
 {
     static void *next;
-    struct exec_call c = {EXEC_PATH, (void *)HOOK_NEXT(&next, execvpe), -1, 0, file, argv};
+    struct exec_call c = {EXEC_PATH, 1, (void *)HOOK_NEXT(&next, execvpe), -1, 0, file, argv};
     return exec_with_env(&c, envp);
 }
 
@@ -179,20 +184,29 @@ int execle(const char *path, const char *arg, ...)
 int fexecve(int fd, char *const argv[], char *const envp[])
 {
     static void *next;
-    struct exec_call c = {EXEC_FD, (void *)HOOK_NEXT(&next, fexecve), fd, 0, NULL, argv};
+    struct exec_call c = {EXEC_FD, 0, (void *)HOOK_NEXT(&next, fexecve), fd, 0, NULL, argv};
     return exec_with_env(&c, envp);
 }
 
 int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
 {
     static void *next;
-    struct exec_call c = {EXEC_AT, (void *)HOOK_NEXT(&next, execveat), dirfd, flags, path, argv};
+    struct exec_call c = {EXEC_AT, 0, (void *)HOOK_NEXT(&next, execveat), dirfd, flags, path, argv};
     return exec_with_env(&c, envp);
 }
 
 /* posix_spawn does not replace us: no end record. The child is told our pid,
  * which it sees as its ppid (relation FORK). */
-#define SPAWN_HOOK(name)                                                                   \
+static void spawn_check(const char *path, int search)
+{
+    if (!shim_cfg.enabled)
+        return;
+    const char *why = shim_outside_unenterable(path, search);
+    if (why)
+        shim_outside_note_unentered(why, path);
+}
+
+#define SPAWN_HOOK(name, search)                                                           \
     int name(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,           \
                     const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) \
     {                                                                                      \
@@ -200,11 +214,12 @@ int execveat(int dirfd, const char *path, char *const argv[], char *const envp[]
         __auto_type real = HOOK_NEXT(&next, name);                                         \
         if (!real)                                                                         \
             return ENOSYS;                                                                 \
+        spawn_check(path, search);                                                         \
         struct child_env ce;                                                               \
         child_env_size(envp, &ce);                                                         \
         char *slotbuf[ce.fits ? ce.slots : 1];                                             \
         char strbuf[ce.fits ? ce.bytes : 1];                                               \
         return real(pid, path, fa, attr, argv, child_env_build(envp, &ce, slotbuf, strbuf)); \
     }
-SPAWN_HOOK(posix_spawn)
-SPAWN_HOOK(posix_spawnp)
+SPAWN_HOOK(posix_spawn, 0)
+SPAWN_HOOK(posix_spawnp, 1)

@@ -114,7 +114,7 @@ struct shim_env_ctx {
     const char *self_path;    /* our library, added to LD_PRELOAD if missing */
     const char *parent_hint;  /* "TUNETRAIL_PARENT=<hex>:<pid>" */
     int nkeep;
-    const char *const *keep;  /* "NAME=value" to add when NAME is absent */
+    const char *const *keep;  /* "NAME=value": the child gets these values, whatever envp says */
 };
 
 /* Upper bounds for the storage shim_env_build needs for envp. */
@@ -124,8 +124,8 @@ SHIM_HIDDEN size_t shim_env_bytes(char *const envp[], const char *self_path);
 /* Builds the child's environment into out[slots] (NULL-terminated), using
  * strbuf[bytes] for the new LD_PRELOAD string: envp's entries (envp may be
  * NULL), minus any TUNETRAIL_PARENT, with LD_PRELOAD containing self_path
- * (other entries kept), each keep entry whose name envp lacks, and the parent
- * hint. Points into envp, ctx and strbuf; copies nothing else; async-signal
+ * (other entries kept), each keep entry (in place of envp's own value for
+ * its name, or added), and the parent hint. Points into envp, ctx and strbuf; copies nothing else; async-signal
  * and vfork safe. Returns the number of entries, or -1 if storage is short. */
 SHIM_HIDDEN int shim_env_build(char *const envp[], const struct shim_env_ctx *ctx, char **out,
                                size_t slots, char *strbuf, size_t bytes);
@@ -317,6 +317,26 @@ SHIM_HIDDEN int shim_sig_ours(int sig);
 
 /* The program set its own disposition for sig: we step aside for good. */
 SHIM_HIDDEN void shim_sig_released(int sig);
+
+/* ---- processes the shim is not in (shim_outside.c) -------------------- */
+
+/* A wait call of this process reaped pid with wait status ws: when a signal
+ * ended it, Note{level "wait", {"pid":N,"wait_status":N}} tells the agent,
+ * which ends that child's image from it if the child's shim could not (a
+ * handler reset to SIG_DFL, a stack overflow). Async-signal-safe: programs
+ * reap in SIGCHLD handlers. */
+SHIM_HIDDEN void shim_outside_child_ended(pid_t pid, int ws);
+
+/* Why the program at path (as exec would find it: a name without '/' is
+ * looked up in $PATH) would run without the shim: "setuid" / "setgid" when
+ * it changes our ids (the loader then ignores LD_PRELOAD), else NULL.
+ * Stack only: runs in vfork children. */
+SHIM_HIDDEN const char *shim_outside_unenterable(const char *path, int search);
+
+/* This image is about to exec (or spawn) such a program: Note{level
+ * "unentered", "<why> <path>"}, for the run's summary line. In a vfork child
+ * the note goes as a datagram of its own (stack and system calls only). */
+SHIM_HIDDEN void shim_outside_note_unentered(const char *why, const char *path);
 
 /* ---- real functions (shim_real.c) ------------------------------------- */
 

@@ -86,7 +86,15 @@ int shim_env_build(char *const envp[], const struct shim_env_ctx *ctx, char **ou
             }
             continue;
         }
-        out[n++] = *e;
+        /* the run's own variables: ours, whatever the caller put there, so
+         * a child cannot leave the run by naming another socket or home */
+        const char *ours = NULL;
+        for (int i = 0; i < ctx->nkeep && !ours; i++) {
+            size_t kl = strcspn(ctx->keep[i], "=");
+            if (strncmp(*e, ctx->keep[i], kl) == 0 && (*e)[kl] == '=')
+                ours = ctx->keep[i];
+        }
+        out[n++] = ours ? (char *)ours : *e;
     }
     if (!have_ldp && ctx->self_path[0]) {
         memcpy(strbuf, LDP, LDP_LEN);

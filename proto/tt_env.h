@@ -4,6 +4,10 @@
 #ifndef TT_ENV_H
 #define TT_ENV_H
 
+#include <stddef.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
 #define TT_ENV_SOCK "TUNETRAIL_SOCK"         /* agent's SOCK_SEQPACKET path; unset = bare run */
 #define TT_ENV_SESSION "TUNETRAIL_SESSION"   /* session uuid, 32 hex chars */
 #define TT_ENV_STUDY "TUNETRAIL_STUDY"       /* study name */
@@ -37,5 +41,21 @@
     X("LANG") X("LC_ALL") X("LC_NUMERIC") X("TZ") X("SLURM_JOB_ID")             \
     X("SLURM_ARRAY_JOB_ID") X("SLURM_ARRAY_TASK_ID") X("SLURM_PROCID")          \
     X("TUNETRAIL_STUDY")
+
+/* Why the loader ignores LD_PRELOAD for an executable file with this stat:
+ * it runs in secure-execution mode when it changes our ids ("setuid",
+ * "setgid"); on a nosuid mount the bits change nothing. NULL: preloadable
+ * as far as ids go. One rule for the agent (the command) and the shim
+ * (programs it execs). */
+static inline const char *tt_env_preload_ignored(const struct stat *st, int nosuid, uid_t euid, gid_t egid)
+{
+    if (nosuid || !S_ISREG(st->st_mode))
+        return NULL;
+    if ((st->st_mode & S_ISUID) && st->st_uid != euid)
+        return "setuid";
+    if ((st->st_mode & S_ISGID) && (st->st_mode & S_IXGRP) && st->st_gid != egid)
+        return "setgid"; /* without group exec, the bit means mandatory locking */
+    return NULL;
+}
 
 #endif

@@ -20,6 +20,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -104,6 +105,22 @@ static int is_static_elf(const char *path)
 out:
     close(fd);
     return res;
+}
+
+/* Why the shim cannot enter the program at path, or NULL if it can: a
+ * static ELF has no loader to preload it; a setuid or setgid file that
+ * changes our ids runs in secure-execution mode, where the loader ignores
+ * LD_PRELOAD (but for setuid libraries in system directories). A nosuid
+ * mount does not change ids. */
+static const char *unenterable(const char *path)
+{
+    struct stat st;
+    struct statvfs vfs;
+    const char *why = NULL;
+    if (stat(path, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID)))
+        why = tt_env_preload_ignored(&st, statvfs(path, &vfs) == 0 && (vfs.f_flag & ST_NOSUID), geteuid(),
+                                     getegid());
+    return why ? why : is_static_elf(path) ? "statically linked" : NULL;
 }
 
 /* The command's environment: ours with the TUNETRAIL_* variables set and the
@@ -296,7 +313,8 @@ struct run {
     sigset_t oldmask;
     int mask_set;
     pid_t child;
-    int statik;                      /* the command is a static ELF: recorded from outside */
+    const char *outside;             /* why the shim cannot enter the command (recorded from
+                                        outside), or NULL */
     void *zsock;                     /* the sink's DEALER socket, or NULL (embedded store) */
     int hfd;                         /* hashing threads' eventfd, or -1 */
     int child_done, wstatus;
@@ -465,8 +483,8 @@ static int run_spawn(struct run *r)
     r->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
     char *const *cmd = r->o->cmd;
-    if ((r->statik = is_static_elf(r->exe)))
-        fprintf(stderr, "tunetrail: %s is statically linked: recorded only from outside (start, exit)\n", cmd[0]);
+    if ((r->outside = unenterable(r->exe)))
+        fprintf(stderr, "tunetrail: %s is %s: recorded only from outside (start, exit)\n", cmd[0], r->outside);
     int ep[2]; /* the child's execve errno, if it fails */
     if (pipe2(ep, O_CLOEXEC) < 0)
         return -1;
@@ -495,18 +513,23 @@ static int run_spawn(struct run *r)
         return 1;
     }
     trials_set_root_pid(r->trials, r->child);
-    if (r->statik && trials_agent_process_start(r->trials, r->child, r->exe, cmd, r->err, sizeof r->err) < 0)
+    if (r->outside &&
+        trials_agent_process_start(r->trials, r->child, r->exe, cmd, r->outside, r->err, sizeof r->err) < 0)
         run_error(r);
     return 0;
 }
 
 /* ---- the loop's handlers ------------------------------------------------ */
 
+/* We are the command's parent: its wait status is the truth about its end,
+ * whatever its shim could say (a crash after the program reset SIG_DFL). */
 static void on_child_exit(struct run *r, int wstatus)
 {
     r->child_done = 1;
     r->wstatus = wstatus;
     r->drain_deadline = ship_now_ms() + AGENT_DRAIN_MS;
+    if (!r->outside && trials_child_status(r->trials, r->child, getpid(), wstatus, r->err, sizeof r->err) < 0)
+        run_error(r);
 }
 
 /* SIGCHLD reaps (the command's exit ends the session); the others are
@@ -592,6 +615,13 @@ static void on_collector(struct run *r)
         run_error(r);
 }
 
+/* Images gone without an end record whose wait status is due. */
+static void on_tick(struct run *r)
+{
+    if (trials_tick(r->trials, r->err, sizeof r->err) < 0)
+        run_error(r);
+}
+
 static void on_status_timer(struct run *r)
 {
     if (r->tty && ship_now_ms() - r->last_status >= AGENT_STATUS_MS) {
@@ -624,12 +654,15 @@ static size_t poll_fill(const struct run *r, zmq_pollitem_t *items)
 }
 
 /* The nearest of: the shipper's next timed work, the status line's next
- * tick, the end of the drain window. */
+ * tick, a vanished image's wait status, the end of the drain window. */
 static long poll_timeout(const struct run *r)
 {
     long to = ship_next_timeout_ms(r->ship);
     if (r->tty && (to < 0 || to > AGENT_STATUS_MS))
         to = AGENT_STATUS_MS;
+    long t = trials_tick_timeout_ms(r->trials);
+    if (t >= 0 && (to < 0 || t < to))
+        to = t;
     if (r->child_done) {
         long d = (long)(r->drain_deadline - ship_now_ms());
         if (d < 0)
@@ -662,6 +695,7 @@ static void run_loop(struct run *r)
             if (i < r->cs.n && (items[cbase + i].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
                 on_conn(r, i);
         on_hashes(r);
+        on_tick(r);
         on_collector(r);
         on_status_timer(r);
         if (r->child_done && (r->cs.n == 0 || ship_now_ms() >= r->drain_deadline))
@@ -698,9 +732,8 @@ static void take_exit_status(struct run *r)
         r->rc = WEXITSTATUS(ws);
     else if (WIFSIGNALED(ws))
         r->rc = 128 + WTERMSIG(ws);
-    if (r->statik)
-        trials_agent_process_end(r->trials, WIFEXITED(ws) ? WEXITSTATUS(ws) : -1,
-                                 WIFSIGNALED(ws) ? WTERMSIG(ws) : 0, r->err, sizeof r->err);
+    if (r->outside && trials_agent_process_end(r->trials, ws, r->err, sizeof r->err) < 0)
+        run_error(r);
 }
 
 /* Closes the session: the shim spools, killed ends, the root fallback,

@@ -3,13 +3,17 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +38,12 @@ struct img {
     int ended, failed;
     int detached;     /* connection closed by us while the process lived on */
     int agent_made;   /* ProcessStart made by the agent (static root) */
+    int live;         /* came over a connection: its pid is a process of this machine, now */
+    int gone;         /* its connection ended without an end record: waiting for its wait status */
+    int64_t gone_check_ms; /* when to look at /proc again (monotonic ms) */
+    int wst_known, wst;    /* a wait status reported before its connection ended */
+    int synth;        /* ended by the agent as killed without knowing how */
+    int execd;        /* ended by a successful exec: an image of the same pid follows */
     char *exe;        /* copy */
     char **argv;      /* copy, NULL-terminated */
     int argc;
@@ -52,6 +62,8 @@ struct img {
     char *program;    /* "the same program": exe, or an interpreter's script; NULL for helpers */
     char *group;      /* the session (hex), or "study:<name>" for bare runs: programs compare within it */
 };
+
+#define EARLY_MAX 64 /* wait statuses kept for images not yet seen */
 
 /* How a trial or image ended, for the run's summary. */
 enum { TS_RUNNING, TS_OK, TS_FAILED, TS_CRASHED, TS_KILLED, TS_N };
@@ -122,6 +134,15 @@ struct tt_trials {
     unsigned *pattern_hits; /* per --trial pattern: processes it matched (helpers aside) */
     struct tally *adapters, *unattached;
     size_t nadapters, nunattached;
+    struct tally *outside;   /* name = why, what = exe: recorded from outside only */
+    struct tally *unentered; /* name = why, what = exe: exec'd by a shim, run without it */
+    size_t noutside, nunentered;
+    struct early {
+        pid_t pid, ppid;
+        int ws;
+    } early[EARLY_MAX];      /* wait statuses reported before their image's start */
+    size_t nearly;           /* reported so far (ring index) */
+    int any_gone;            /* an image may be gone and not ended (trials_tick walks) */
 };
 
 static int64_t now_ns(void)
@@ -198,8 +219,18 @@ void trials_free(tt_trials *r)
         free(r->unattached[i].name);
         free(r->unattached[i].what);
     }
+    for (size_t i = 0; i < r->noutside; i++) {
+        free(r->outside[i].name);
+        free(r->outside[i].what);
+    }
+    for (size_t i = 0; i < r->nunentered; i++) {
+        free(r->unentered[i].name);
+        free(r->unentered[i].what);
+    }
     free(r->adapters);
     free(r->unattached);
+    free(r->outside);
+    free(r->unentered);
     free(r);
 }
 
@@ -730,10 +761,206 @@ static int synth_end(tt_trials *r, struct img *im, char *err, size_t errlen)
     end_event(&ev, &pe, im, TUNETRAIL__PROCESS_END__HOW__END_KILLED);
     if (settle_pattern(r, im, err, errlen) < 0)
         return -1;
+    im->gone = 0;
+    im->synth = 1;
     end_img(r, im, TS_KILLED);
     if (flush_writes(r, im, err, errlen) < 0)
         return -1;
     return trials_emit(r, &ev, err, errlen);
+}
+
+/* ---- ends the shim could not send (docs/INTERNALS.md "Ends from outside") */
+
+#define GONE_CHECK_MS 250 /* a vanished image's /proc is looked at again after this */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Signals a program raises on itself by faulting or aborting: `crashed`.
+ * The shim's set (plugin/shim_sig.c) plus SIGSYS (seccomp) and SIGTRAP;
+ * any other signal came from outside (kill, the OOM killer): `killed`. */
+static int crash_signal(int sig)
+{
+    return sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL || sig == SIGABRT ||
+           sig == SIGSYS || sig == SIGTRAP;
+}
+
+/* 1 and *ws if pid is a zombie of our own user (it ended and its parent has
+ * not reaped it yet): field 52 of /proc/PID/stat is its wait status. The
+ * kernel shows 0 there to whoever may not ptrace it, hence the owner check. */
+static int proc_zombie_status(pid_t pid, int *ws)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    ssize_t n = fstat(fd, &st) == 0 && st.st_uid == geteuid() ? read(fd, buf, sizeof buf - 1) : -1;
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* the command name may hold anything */
+    if (!p || p[1] != ' ' || p[2] != 'Z')
+        return 0;
+    p += 2; /* field 3, the state */
+    for (int field = 3; field < 52; field++) {
+        p = strchr(p, ' ');
+        if (!p)
+            return 0;
+        p++;
+    }
+    char *end;
+    long v = strtol(p, &end, 10);
+    if (end == p)
+        return 0;
+    *ws = (int)v;
+    return 1;
+}
+
+/* Corrects the status of an ended image and of its trials. */
+static void restatus_img(tt_trials *r, struct img *im, int status)
+{
+    size_t idx = (size_t)(im - r->imgs);
+    int was_failed = im->failed, failed = status != TS_OK;
+    for (size_t i = 0; i < r->ntr && im->ntrials; i++)
+        if (r->trials[i].img == idx && r->trials[i].done && r->trials[i].status == im->status) {
+            r->trials[i].status = status;
+            if (was_failed != failed) {
+                r->failed += failed ? 1 : -1;
+                r->finished += failed ? -1 : 1;
+            }
+        }
+    im->status = status;
+    im->failed = failed;
+}
+
+/* im ended with wait status ws (read by the agent as the command's parent,
+ * reported by its parent's shim, or read from /proc). An image the agent
+ * had ended as killed for want of better is corrected: the store lets any
+ * other end replace a synthesised END_KILLED. */
+static int end_wstatus(tt_trials *r, struct img *im, int ws, char *err, size_t errlen)
+{
+    Tunetrail__Event ev;
+    Tunetrail__ProcessEnd pe;
+    int st;
+    Tunetrail__ProcessEnd__How how;
+    if (WIFSIGNALED(ws)) {
+        int crash = crash_signal(WTERMSIG(ws));
+        how = crash ? TUNETRAIL__PROCESS_END__HOW__END_SIGNAL : TUNETRAIL__PROCESS_END__HOW__END_KILLED;
+        st = crash ? TS_CRASHED : TS_KILLED;
+    } else {
+        how = TUNETRAIL__PROCESS_END__HOW__END_EXIT;
+        st = WEXITSTATUS(ws) ? TS_FAILED : TS_OK;
+    }
+    end_event(&ev, &pe, im, how);
+    if (WIFSIGNALED(ws)) {
+        pe.has_signal = 1;
+        pe.signal = WTERMSIG(ws);
+    } else {
+        pe.has_exit_code = 1;
+        pe.exit_code = WEXITSTATUS(ws);
+    }
+    if (im->ended) {
+        /* a KILLED over a synthesised KILLED changes nothing in the store */
+        if (!im->synth || how == TUNETRAIL__PROCESS_END__HOW__END_KILLED)
+            return 0;
+        im->synth = 0;
+        restatus_img(r, im, st);
+        return trials_emit(r, &ev, err, errlen);
+    }
+    im->gone = 0;
+    if (settle_pattern(r, im, err, errlen) < 0)
+        return -1;
+    end_img(r, im, st);
+    if (flush_writes(r, im, err, errlen) < 0)
+        return -1;
+    return trials_emit(r, &ev, err, errlen);
+}
+
+/* An image whose process is gone without its own end record: the wait
+ * status if anyone told us or /proc still shows it, else killed. */
+static int end_unreported(tt_trials *r, struct img *im, char *err, size_t errlen)
+{
+    int ws;
+    if (im->wst_known)
+        return end_wstatus(r, im, im->wst, err, errlen);
+    if (im->live && proc_zombie_status(im->pid, &ws))
+        return end_wstatus(r, im, ws, err, errlen);
+    return synth_end(r, im, err, errlen);
+}
+
+int trials_child_status(tt_trials *r, pid_t pid, pid_t ppid, int wstatus, char *err, size_t errlen)
+{
+    for (size_t i = r->nimg; i-- > 0;) {
+        struct img *im = &r->imgs[i];
+        if (im->pid != pid || im->agent_made || !im->live || (ppid > 0 && im->ppid != ppid))
+            continue;
+        if (im->execd)
+            break; /* the image it exec'd into is not seen yet */
+        if (im->ended || im->gone)
+            return end_wstatus(r, im, wstatus, err, errlen); /* ended by its own record: no-op */
+        /* its last records may still wait in its socket: used at its EOF,
+         * or by the image it is exec'ing into (below) */
+        im->wst_known = 1;
+        im->wst = wstatus;
+        break;
+    }
+    /* Its ProcessStart (or that of the image its last exec made) may not be
+     * read yet, its connection being polled after its parent's: kept for
+     * on_process_start, the oldest dropped first. */
+    if (ppid > 0) {
+        struct early *e = &r->early[r->nearly++ % EARLY_MAX];
+        e->pid = pid;
+        e->ppid = ppid;
+        e->ws = wstatus;
+    }
+    return 0;
+}
+
+int trials_tick(tt_trials *r, char *err, size_t errlen)
+{
+    if (!r->any_gone)
+        return 0; /* the common case, on every wake-up of the loop: no walk */
+    int64_t now = mono_ms();
+    r->any_gone = 0;
+    for (size_t i = 0; i < r->nimg; i++) {
+        struct img *im = &r->imgs[i];
+        if (!im->gone || im->ended)
+            continue;
+        r->any_gone = 1;
+        if (now < im->gone_check_ms)
+            continue;
+        int ws, rc = 0;
+        im->gone_check_ms = now + GONE_CHECK_MS;
+        if (r->root_pid > 0 && im->pid == r->root_pid)
+            continue; /* the agent reaps it: trials_child_status */
+        if (proc_zombie_status(im->pid, &ws))
+            rc = end_wstatus(r, im, ws, err, errlen);
+        else if (kill(im->pid, 0) < 0 && errno == ESRCH)
+            rc = synth_end(r, im, err, errlen); /* reaped by a parent that told nobody */
+        if (rc < 0) {
+            r->any_gone = 1; /* the rest are looked at next time */
+            return -1;
+        }
+    }
+    return 0;
+}
+
+long trials_tick_timeout_ms(const tt_trials *r)
+{
+    if (!r->any_gone)
+        return -1;
+    int64_t now = mono_ms(), next = -1;
+    for (size_t i = 0; i < r->nimg; i++)
+        if (r->imgs[i].gone && !r->imgs[i].ended && (next < 0 || r->imgs[i].gone_check_ms < next))
+            next = r->imgs[i].gone_check_ms;
+    return next < 0 ? -1 : next <= now ? 0 : (long)(next - now);
 }
 
 /* What an image runs (argv_params.h): helper, script, its program and
@@ -790,8 +1017,16 @@ static int on_process_start(tt_trials *r, int conn, Tunetrail__Event *ev, char *
     if (!im && !(im = add_img(r, u->data)))
         return tt_fail(err, errlen, "out of memory");
     im->conn = conn;
+    im->live = conn >= 0;
     im->pid = ps->pid;
     im->ppid = ps->ppid;
+    /* kept, not taken: every image of an exec chain shares pid and ppid,
+     * and the last one is the one that needs it */
+    for (size_t i = 0; i < EARLY_MAX && i < r->nearly && im->live && !im->wst_known; i++)
+        if (r->early[i].pid == im->pid && r->early[i].ppid == im->ppid) {
+            im->wst_known = 1;
+            im->wst = r->early[i].ws;
+        }
     if (ev->has_time_ns && !im->start_ns)
         im->start_ns = ev->time_ns;
     if (!im->argv)
@@ -921,6 +1156,8 @@ int trials_feed(tt_trials *r, int conn, const uint8_t *buf, size_t len, char *er
                     st = TS_KILLED;
                 if (pe->n_frameworks)
                     im->fw = 1;
+                im->gone = 0;
+                im->execd = pe->how == TUNETRAIL__PROCESS_END__HOW__END_EXEC;
                 if (settle_pattern(r, im, err, errlen) < 0) {
                     rc = -1;
                     break;
@@ -985,6 +1222,23 @@ int trials_feed(tt_trials *r, int conn, const uint8_t *buf, size_t len, char *er
             rc = out_event(r, ev, NULL, NULL, err, errlen);
             break;
         }
+        case TUNETRAIL__EVENT__KIND_NOTE: {
+            /* a shim reaped a child that a signal ended, or exec'd a program
+             * it cannot enter (docs/INTERNALS.md "Ends from outside") */
+            const Tunetrail__Note *n = ev->note;
+            int pid, ws;
+            char why[16];
+            struct img *par = find_img(r, &ev->origin);
+            if (n->level && !strcmp(n->level, "wait") && n->text && par && par->live &&
+                sscanf(n->text, "{\"pid\":%d,\"wait_status\":%d}", &pid, &ws) == 2 && pid > 0)
+                rc = trials_child_status(r, pid, par->pid, ws, err, errlen);
+            if (n->level && !strcmp(n->level, "unentered") && n->text &&
+                sscanf(n->text, "%15[a-z] ", why) == 1 && strchr(n->text, ' '))
+                tally_add(&r->unentered, &r->nunentered, why, strchr(n->text, ' ') + 1);
+            if (rc == 0)
+                rc = out_event(r, ev, NULL, NULL, err, errlen);
+            break;
+        }
         default:
             rc = out_event(r, ev, NULL, NULL, err, errlen);
         }
@@ -1002,7 +1256,21 @@ int trials_conn_eof(tt_trials *r, int conn, char *err, size_t errlen)
         if (im->conn != conn)
             continue;
         im->conn = -2; /* connection ids are reused by the caller */
-        if (!im->ended && synth_end(r, im, err, errlen) < 0)
+        if (im->ended)
+            continue;
+        int ws, rc = 0;
+        if (im->wst_known)
+            rc = end_wstatus(r, im, im->wst, err, errlen);
+        else if (proc_zombie_status(im->pid, &ws))
+            rc = end_wstatus(r, im, ws, err, errlen);
+        else {
+            /* it is still dying, or its parent reaped it: its parent's shim
+             * (ChildEnd), our own wait or a later look at /proc tells how */
+            im->gone = 1;
+            im->gone_check_ms = mono_ms() + GONE_CHECK_MS;
+            r->any_gone = 1;
+        }
+        if (rc < 0)
             return -1;
     }
     return 0;
@@ -1018,8 +1286,8 @@ void trials_conn_detach(tt_trials *r, int conn)
         }
 }
 
-int trials_agent_process_start(tt_trials *r, pid_t pid, const char *exe, char *const *argv, char *err,
-                               size_t errlen)
+int trials_agent_process_start(tt_trials *r, pid_t pid, const char *exe, char *const *argv, const char *why,
+                               char *err, size_t errlen)
 {
     uint8_t u[16];
     if (wire_uuid_new(u) < 0)
@@ -1070,30 +1338,30 @@ int trials_agent_process_start(tt_trials *r, pid_t pid, const char *exe, char *c
     stamp(r, &ev);
     if (out_hashed(r, &ev, exe, &h, err, errlen) < 0)
         return -1;
+    /* why there are no files, params or metrics: on the process, for readers */
+    tally_add(&r->outside, &r->noutside, why, exe);
+    char text[PATH_MAX + 128];
+    snprintf(text, sizeof text, "%s is %s: the shim cannot enter it; recorded from outside only (start, exit)",
+             exe, why);
+    Tunetrail__Event nev = TUNETRAIL__EVENT__INIT;
+    Tunetrail__Note note = TUNETRAIL__NOTE__INIT;
+    nev.kind_case = TUNETRAIL__EVENT__KIND_NOTE;
+    nev.note = &note;
+    note.has_process = 1;
+    note.process = (ProtobufCBinaryData){16, im->uuid};
+    note.level = "warn";
+    note.text = text;
+    if (trials_emit(r, &nev, err, errlen) < 0)
+        return -1;
     return match_trial(r, im, err, errlen);
 }
 
-int trials_agent_process_end(tt_trials *r, int exit_code, int sig, char *err, size_t errlen)
+int trials_agent_process_end(tt_trials *r, int wstatus, char *err, size_t errlen)
 {
     for (size_t i = r->nimg; i-- > 0;) {
         struct img *im = &r->imgs[i];
-        if (!im->agent_made || im->ended)
-            continue;
-        Tunetrail__Event ev;
-        Tunetrail__ProcessEnd pe;
-        end_event(&ev, &pe, im,
-                  sig ? TUNETRAIL__PROCESS_END__HOW__END_SIGNAL : TUNETRAIL__PROCESS_END__HOW__END_EXIT);
-        if (sig) {
-            pe.has_signal = 1;
-            pe.signal = sig;
-        } else {
-            pe.has_exit_code = 1;
-            pe.exit_code = exit_code;
-        }
-        if (settle_pattern(r, im, err, errlen) < 0)
-            return -1;
-        end_img(r, im, sig ? TS_CRASHED : exit_code ? TS_FAILED : TS_OK);
-        return trials_emit(r, &ev, err, errlen);
+        if (im->agent_made && !im->ended)
+            return end_wstatus(r, im, wstatus, err, errlen);
     }
     return 0;
 }
@@ -1214,7 +1482,7 @@ int trials_finish(tt_trials *r, int force_end, char *err, size_t errlen)
             if (flush_writes(r, im, err, errlen) < 0)
                 return -1;
         } else if (force_end && !im->agent_made && !im->detached) {
-            if (synth_end(r, im, err, errlen) < 0)
+            if (end_unreported(r, im, err, errlen) < 0)
                 return -1;
         }
         if (settle_pattern(r, im, err, errlen) < 0) /* still running: open it now */
@@ -1264,6 +1532,11 @@ char *trials_summary(const tt_trials *r)
     for (size_t i = 0; i < r->nunattached; i++)
         fprintf(f, "; the %s adapter could not attach to %s: %s is built into it, not loaded from its library",
                 r->unattached[i].name, r->unattached[i].what, r->unattached[i].name);
+    for (size_t i = 0; i < r->noutside; i++)
+        fprintf(f, "; %s is %s: recorded from outside only", base(r->outside[i].what), r->outside[i].name);
+    for (size_t i = 0; i < r->nunentered; i++)
+        fprintf(f, "; %s (%s) ran %u time%s without the shim: not recorded", r->unentered[i].what,
+                r->unentered[i].name, r->unentered[i].n, r->unentered[i].n == 1 ? "" : "s");
     if (fclose(f) != 0) {
         free(out);
         return NULL;

@@ -50,7 +50,8 @@ void trials_set_root_pid(tt_trials *r, pid_t pid);
 int trials_feed(tt_trials *r, int conn, const uint8_t *buf, size_t len, char *err, size_t errlen);
 
 /* Connection conn reached EOF: every image seen on it without an end record
- * gets a synthesised ProcessEnd{END_KILLED}. */
+ * is ended from its wait status when known (trials_child_status, /proc),
+ * else waits for it (trials_tick), and at worst gets ProcessEnd{END_KILLED}. */
 int trials_conn_eof(tt_trials *r, int conn, char *err, size_t errlen);
 
 /* The agent is closing connection conn while its process is still alive
@@ -77,11 +78,27 @@ unsigned long trials_hash_reads(const tt_trials *r);
 /* Fills origin, seq and time_ns of an agent-made event and ships it. */
 int trials_emit(tt_trials *r, Tunetrail__Event *ev, char *err, size_t errlen);
 
-/* Records a process the shim cannot see (a statically linked root command):
- * ProcessStart now, trials_agent_process_end at its exit. */
-int trials_agent_process_start(tt_trials *r, pid_t pid, const char *exe, char *const *argv, char *err,
-                               size_t errlen);
-int trials_agent_process_end(tt_trials *r, int exit_code, int sig, char *err, size_t errlen);
+/* Records a process the shim cannot enter (a statically linked or a setuid
+ * root command): ProcessStart now, trials_agent_process_end with its wait
+ * status. `why` (e.g. "setuid", "statically linked") goes into a Note on the
+ * process and into the run's summary line. */
+int trials_agent_process_start(tt_trials *r, pid_t pid, const char *exe, char *const *argv, const char *why,
+                               char *err, size_t errlen);
+int trials_agent_process_end(tt_trials *r, int wstatus, char *err, size_t errlen);
+
+/* Process pid was reaped with wstatus by its parent ppid: the agent (the
+ * command it started) or a shim (from its Note{level "wait"}). Ends its
+ * image if its connection is already gone, else keeps the status for its
+ * EOF (or, image not seen yet, for its ProcessStart); corrects an image
+ * ended as killed for want of better. A shim's own end record always wins. */
+int trials_child_status(tt_trials *r, pid_t pid, pid_t ppid, int wstatus, char *err, size_t errlen);
+
+/* Images whose connection ended without an end record wait briefly for a
+ * wait status (above) before they are ended from /proc or as killed:
+ * trials_tick does that for those due; trials_tick_timeout_ms is the time
+ * until the next is due (-1: none). Never block. */
+int trials_tick(tt_trials *r, char *err, size_t errlen);
+long trials_tick_timeout_ms(const tt_trials *r);
 
 /* If no trial was opened by anything in this recorder, opens one trial
  * (opened_by "root", argv params) for the root: with a root pid, the last

@@ -79,12 +79,15 @@ static void test_empty_preload(void **state)
     assert_string_equal(find(out, "LD_PRELOAD"), SELF);
 }
 
-static void test_caller_values_win_and_stale_parent_replaced(void **state)
+/* A child cannot leave the run by naming another socket (issue 15): the
+ * run's values replace the caller's, each once; other variables pass. */
+static void test_run_values_win_and_stale_parent_replaced(void **state)
 {
     char *out[32], buf[1024];
-    char *const env[] = {"TUNETRAIL_SOCK=/other", "TUNETRAIL_PARENT=dead:1", NULL};
+    char *const env[] = {"TUNETRAIL_SOCK=/other", "TUNETRAIL_PARENT=dead:1", "TUNETRAIL_SOCKX=keep", NULL};
     build(env, out, buf);
-    assert_string_equal(find(out, "TUNETRAIL_SOCK"), "/other");
+    assert_string_equal(find(out, "TUNETRAIL_SOCK"), "/run/tt/s"); /* find: never twice */
+    assert_string_equal(find(out, "TUNETRAIL_SOCKX"), "keep");
     assert_string_equal(find(out, "TUNETRAIL_PARENT"), "00112233445566778899aabbccddeeff:42");
 }
 
@@ -129,7 +132,7 @@ int main(void)
         cmocka_unit_test(test_keeps_other_preloads),
         cmocka_unit_test(test_already_preloaded),
         cmocka_unit_test(test_empty_preload),
-        cmocka_unit_test(test_caller_values_win_and_stale_parent_replaced),
+        cmocka_unit_test(test_run_values_win_and_stale_parent_replaced),
         cmocka_unit_test(test_short_storage),
         cmocka_unit_test(test_config_load),
     };
