@@ -96,11 +96,14 @@ if [ "$(id -u)" != 0 ]; then
     exit 0
 fi
 mkdir -p "$T/mnt"
-mount -t tmpfs -o size=3m tmpfs "$T/mnt" || fail "cannot mount a tmpfs on $T/mnt"
+# 8 MiB, filled but for ~1 MiB: once the filler goes, the store's WAL (up to
+# 1000 pages, 4 MiB, before SQLite's auto-checkpoint recycles it) must fit,
+# or the flush itself meets a full disk (seen on a loaded VM with 3 MiB).
+mount -t tmpfs -o size=8m tmpfs "$T/mnt" || fail "cannot mount a tmpfs on $T/mnt"
 trap '__rc=$?; umount "$T/mnt" 2>/dev/null; (exit $__rc); tt_cleanup' EXIT # keep the test's status for tt_cleanup
 PORT=$(free_port)
 tt_start_collector cpid "$PORT" "$T/mnt/full.db" "$LOG"
-head -c $((2000 * 1024)) /dev/zero >"$T/mnt/filler" 2>/dev/null || true
+head -c $((7168 * 1024)) /dev/zero >"$T/mnt/filler" 2>/dev/null || true
 N=1500
 tt_rc rc run --study full --collector "tcp://127.0.0.1:$PORT" -- \
     sh -c "for k in \$(seq $N); do cat '$T/in.txt' >/dev/null; done" 2>"$T/run.err"
@@ -112,7 +115,7 @@ grep -q "store full; [0-9]* records kept" <<<"$last" || fail "the agent's last l
 ! grep -q unreachable "$T/run.err" || fail "the agent said 'unreachable' although the collector answered"
 grep -q "store full" "$LOG" || fail "tunetraild did not log the full store"
 rm -f "$T/mnt/filler"
-tt flush --collector "tcp://127.0.0.1:$PORT" >"$T/flush.out" 2>&1 || { cat "$T/flush.out" >&2; fail "flush failed"; }
+tt flush --collector "tcp://127.0.0.1:$PORT" >"$T/flush.out" 2>&1 || { cat "$T/flush.out" "$LOG" >&2; df -k "$T/mnt" >&2; fail "flush failed"; }
 tt_stop "$cpid"
 stored=$(tt processes --store "$T/mnt/full.db" --study full --json | wc -l)
 # sh, seq and N cat processes
