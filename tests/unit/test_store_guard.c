@@ -30,14 +30,18 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Ingests one SessionStart (study, time t) with seq; returns the result. */
+/* Ingests one SessionStart (study, time t) with seq, of a session of its
+ * own per seq (a second start of one session is refused); returns the result. */
 static struct ingest_result session(tt_store *st, uint64_t seq, const char *study, int64_t t)
 {
     struct evfx_batch b = {0};
     Tunetrail__Event *e = evfx_event(&b, ORIGIN, seq, t < 0 ? 0 : t);
     e->has_time_ns = 1;
     e->time_ns = t; /* evfx_event leaves a negative time unset */
-    evfx_session_start(&b, e, SESSION, study);
+    uint8_t sess[16];
+    memcpy(sess, SESSION, 16);
+    sess[15] = (uint8_t)seq;
+    evfx_session_start(&b, e, sess, study);
     uint8_t *buf;
     size_t len = evfx_pack(&b, 1, seq, ORIGIN, &buf);
     struct ingest_result r;
@@ -76,7 +80,7 @@ static void test_time_window(void **state)
     assert_int_equal(r.flagged, 0);
     r = session(f->st, 2, "late", now - 30LL * 86400 * 1000000000);
     assert_int_equal(r.flagged, 1);
-    assert_int_equal(count(f->st, "SELECT count(*) FROM sessions"), 1); /* one session uuid */
+    assert_int_equal(count(f->st, "SELECT count(*) FROM sessions"), 3);
     assert_int_equal(count(f->st, "SELECT count(*) FROM received"), 3);
     assert_int_equal(count(f->st, "SELECT count(*) FROM received"
                                   " WHERE json_extract(flags, '$.clock_ahead') = 1"
