@@ -139,15 +139,20 @@ static const char *received_sql =
 
 /* Who may write what (no schema version of their own, like `received`;
  * docs/INTERNALS.md, "Origins, ownership and conflicts"):
- * digests - the 8-byte SipHash of each stored event's bytes, as runs: one row
- *   per origin and run of consecutive seqs stored in one transaction (d holds
- *   8 bytes per seq from seq_lo), so a resend with the same bytes is a
- *   duplicate and one with other bytes a conflict, at one insert per origin
- *   per transaction instead of one per event;
+ * digests - the 8-byte SipHash of each stored event's bytes, as runs of
+ *   consecutive seqs (d holds 8 bytes per seq from seq_lo), so a resend with
+ *   the same bytes is a duplicate and one with other bytes a conflict. An
+ *   origin's latest run (up to RUN_SPILL seqs) lives in its `origins` row
+ *   (run_lo, run), which each transaction rewrites anyway for the hwm; a
+ *   full run becomes a `digests` row. With 300 processes in every batch, a
+ *   row per origin per transaction would dirty a page per origin;
  * carriers - senders (a flush's fresh uuid) that delivered a process's own
  *   events, and so may extend that process like its session;
  * refusals - each event refused (another origin's process or trial, a
  *   session's origin from another sender) or in conflict, never applied. */
+#define RUN_SPILL 64 /* digests kept in an origins row before they move to `digests` */
+static const char *owner_columns_sql = "ALTER TABLE origins ADD COLUMN run_lo INTEGER;\n"
+                                       "ALTER TABLE origins ADD COLUMN run BLOB;\n";
 static const char *owner_sql =
     "CREATE TABLE IF NOT EXISTS digests(origin_id INTEGER NOT NULL, seq_lo INTEGER NOT NULL,"
     " d BLOB NOT NULL, PRIMARY KEY(origin_id, seq_lo)) WITHOUT ROWID;\n"
@@ -355,10 +360,10 @@ static const char *stmt_sql[S__COUNT] = {
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
     [S_DATA_VERSION] = "PRAGMA data_version",
-    [S_ORIGIN_GET] = "SELECT id, hwm, (SELECT count(*) FROM ahead WHERE origin_id = origins.id)"
-                     " FROM origins WHERE uuid = ?1",
+    [S_ORIGIN_GET] = "SELECT id, hwm, (SELECT count(*) FROM ahead WHERE origin_id = origins.id),"
+                     " run_lo, run FROM origins WHERE uuid = ?1",
     [S_ORIGIN_NEW] = "INSERT INTO origins(uuid) VALUES(?1) RETURNING id",
-    [S_ORIGIN_HWM] = "UPDATE origins SET hwm = ?2 WHERE id = ?1",
+    [S_ORIGIN_HWM] = "UPDATE origins SET hwm = ?2, run_lo = ?3, run = ?4 WHERE id = ?1",
     [S_AHEAD_ADD] = "INSERT OR IGNORE INTO ahead(origin_id, seq) VALUES(?1,?2)",
     [S_AHEAD_TAKE] = "DELETE FROM ahead WHERE origin_id = ?1 AND seq = ?2",
     [S_TRIAL_ID] = "INSERT INTO trials(uuid) VALUES(?1) ON CONFLICT(uuid) DO UPDATE SET uuid=uuid"
@@ -454,11 +459,12 @@ struct origin {
     int64_t id, hwm, saved;
     int64_t ahead;      /* rows in `ahead` for this origin */
     uint64_t batch;     /* last batch that touched it (write-back list) */
-    /* Digests of the seqs stored in this transaction from run_lo on, not
-     * yet in `digests` (written by origins_save). */
+    /* Digests of the seqs from run_lo on that are not in `digests`: the
+     * origins row's run, plus this transaction's (written by origins_save). */
     int64_t run_lo;
     size_t run_n, run_cap;
     uint8_t *run;
+    int run_dirty;
     /* The last sender this origin's events were accepted from. */
     uint8_t ok_sender[TT_UUID_LEN];
     int ok_set;
@@ -533,6 +539,18 @@ static int64_t now_ns(void)
 }
 
 /* Adds files.env and files.packages to an older store unless there. */
+/* The origins row's pending digest run: added by any writer, once. */
+static int owner_columns(sqlite3 *db, char *err, size_t errlen)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('origins') WHERE name = 'run'", -1,
+                           &s, NULL) != SQLITE_OK)
+        return tt_fail(err, errlen, "%s", sqlite3_errmsg(db));
+    int has = sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_finalize(s);
+    return has ? 0 : exec_sql(db, owner_columns_sql, err, errlen);
+}
+
 static int env_columns(sqlite3 *db, char *err, size_t errlen)
 {
     sqlite3_stmt *s;
@@ -575,7 +593,7 @@ static int ensure_schema(tt_store *st, char *err, size_t errlen)
         goto err;
     }
     if (exec_sql(st->db, received_sql, err, errlen) < 0 ||
-        exec_sql(st->db, owner_sql, err, errlen) < 0)
+        exec_sql(st->db, owner_sql, err, errlen) < 0 || owner_columns(st->db, err, errlen) < 0)
         goto err;
     if (!(st->log = slog_new(st->db, err, errlen)))
         goto err;
@@ -1455,6 +1473,18 @@ static int origin_get(tt_store *st, const uint8_t *uuid, struct origin **out)
         o.id = sqlite3_column_int64(s, 0);
         o.hwm = sqlite3_column_int64(s, 1);
         o.ahead = sqlite3_column_int64(s, 2);
+        int rn = sqlite3_column_bytes(s, 4) / 8;
+        if (rn > 0) {
+            size_t cap = rn < RUN_SPILL ? RUN_SPILL : (size_t)rn;
+            if (!(o.run = malloc(cap * 8))) {
+                sqlite3_reset(s);
+                return SQLITE_NOMEM;
+            }
+            memcpy(o.run, sqlite3_column_blob(s, 4), (size_t)rn * 8);
+            o.run_lo = sqlite3_column_int64(s, 3);
+            o.run_n = (size_t)rn;
+            o.run_cap = cap;
+        }
         rc = SQLITE_OK;
     } else if (rc == SQLITE_DONE) {
         rc = SQLITE_OK;
@@ -1469,13 +1499,17 @@ static int origin_get(tt_store *st, const uint8_t *uuid, struct origin **out)
         }
         sqlite3_reset(s);
     }
-    if (rc != SQLITE_OK)
+    if (rc != SQLITE_OK) {
+        free(o.run);
         return rc;
+    }
     o.saved = o.hwm;
     /* The map must never lose an origin within a batch: a second copy of its
      * state would let a duplicate through. */
-    if (idmap_put(&st->origin_ix, uuid, (int64_t)st->norig + 1) < 0)
+    if (idmap_put(&st->origin_ix, uuid, (int64_t)st->norig + 1) < 0) {
+        free(o.run);
         return SQLITE_NOMEM;
+    }
     st->origv[st->norig] = o;
     *out = &st->origv[st->norig++];
     return SQLITE_OK;
@@ -1553,6 +1587,7 @@ static int run_write(tt_store *st, struct origin *o)
     sqlite3_bind_int64(s, 2, o->run_lo);
     sqlite3_bind_blob(s, 3, o->run, (int)(o->run_n * 8), SQLITE_STATIC);
     o->run_n = 0;
+    o->run_dirty = 1;
     return run(s);
 }
 
@@ -1574,6 +1609,7 @@ static int run_add(tt_store *st, struct origin *o, int64_t seq, const uint8_t d[
         o->run_cap = nc;
     }
     memcpy(o->run + 8 * o->run_n++, d, 8);
+    o->run_dirty = 1;
     return SQLITE_OK;
 }
 
@@ -1609,13 +1645,19 @@ static int origins_save(tt_store *st)
     sqlite3_stmt *s = st->stmt[S_ORIGIN_HWM];
     for (size_t i = 0; i < st->ntouched; i++) {
         struct origin *o = &st->origv[st->touched[i]];
-        int rc0 = run_write(st, o);
+        int rc0 = o->run_n >= RUN_SPILL ? run_write(st, o) : SQLITE_OK;
         if (rc0 != SQLITE_OK)
             return rc0;
-        if (o->hwm == o->saved)
+        if (o->hwm == o->saved && !o->run_dirty)
             continue;
         sqlite3_bind_int64(s, 1, o->id);
         sqlite3_bind_int64(s, 2, o->hwm);
+        bind_i64(s, 3, o->run_n > 0, o->run_lo);
+        if (o->run_n)
+            sqlite3_bind_blob(s, 4, o->run, (int)(o->run_n * 8), SQLITE_STATIC);
+        else
+            sqlite3_bind_null(s, 4);
+        o->run_dirty = 0;
         int rc = run(s);
         if (rc != SQLITE_OK)
             return rc;
