@@ -2026,14 +2026,18 @@ static int ingest_event(tt_store *st, const Tunetrail__Event *ev, const uint8_t 
     int dup, rc = origin_get(st, ev->origin.data, &o);
     if (rc != SQLITE_OK || (rc = sender_check(st, o, ev, &why)) != SQLITE_OK)
         return rc;
-    if (why) { /* before dedupe: a refused sender does not take the origin's seq */
-        *fate = EV_REFUSED;
-        return refuse(st, ev, 0, why);
-    }
-    oid = o->id;
     uint8_t d[8];
     if (span)
         event_digest(span, spanlen, d);
+    if (why) { /* before dedupe: a refused sender does not take the origin's seq */
+        int same = 0; /* ... but the very bytes stored already are a duplicate */
+        if (span && (int64_t)ev->seq <= o->hwm &&
+            (rc = digest_same(st, o, (int64_t)ev->seq, d, &same)) != SQLITE_OK)
+            return rc;
+        *fate = same ? EV_DUPLICATE : EV_REFUSED;
+        return same ? SQLITE_OK : refuse(st, ev, 0, why);
+    }
+    oid = o->id;
     if ((rc = dedupe(st, o, (int64_t)ev->seq, &dup)) != SQLITE_OK)
         return rc;
     if (dup) {
