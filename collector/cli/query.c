@@ -1017,6 +1017,16 @@ static void show_human(json_t *t)
             printf("  %*s  git %s%s\n", (int)i * 2, "", jstr(v, "git_commit"),
                    json_is_true(json_object_get(v, "git_dirty")) ? " (dirty)" : "");
     }
+    /* Text that is not UTF-8 shows with U+FFFD above; its stored bytes here. */
+    json_t *raw = json_object_get(t, "raw");
+    if (json_object_size(raw)) {
+        printf("not UTF-8, shown with U+FFFD above; the stored bytes in hex (%zu):\n",
+               json_object_size(raw));
+        const char *ptr;
+        json_t *hex;
+        json_object_foreach(raw, ptr, hex)
+            printf("  %-24s %s\n", ptr, json_string_value(hex));
+    }
 }
 
 int cmd_show(int argc, char **argv)

@@ -416,7 +416,18 @@ static int handle_group(struct serve *s)
             s->stats.events += r->stored;
             s->stats.duplicates += r->duplicates;
             s->stats.flagged += r->flagged;
+            s->stats.refused += r->refused;
+            s->stats.conflicts += r->conflicts;
             publish(s);
+            if ((r->refused || r->conflicts) && !s->quiet) {
+                describe_sender(&m->frames[0], &m->frames[m->n - 1], sender, sizeof sender);
+                fprintf(stderr,
+                        "tunetraild: batch %llu from %s: %u events refused (another origin's"
+                        " process, trial or session), %u in conflict (origin and seq stored"
+                        " with other bytes); first: %s (table `refusals`)\n",
+                        (unsigned long long)r->batch_seq, sender, r->refused, r->conflicts,
+                        r->refusal);
+            }
             if (s->last_store_error != STORE_ERR_NONE && !s->quiet)
                 fprintf(stderr, "tunetraild: the store commits again\n");
             s->last_store_error = STORE_ERR_NONE;

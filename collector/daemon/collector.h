@@ -48,6 +48,8 @@ struct collector_stats {
     uint64_t rejected;   /* malformed/oversized messages and failed handshakes */
     uint64_t retries;    /* batches answered ACK_RETRY (store busy / I/O) */
     uint64_t flagged;    /* events stored with a flag (clock skew, name not UTF-8) */
+    uint64_t refused;    /* events naming another origin's process/trial/session (not applied) */
+    uint64_t conflicts;  /* events reusing a stored (origin, seq) with other bytes (not applied) */
     uint64_t store_errors;  /* batches answered RETRY for full / damaged / I/O / read-only */
     uint64_t too_many_frames; /* messages of more than COLLECTOR_MAX_FRAMES frames (rejected) */
     uint64_t oversized;  /* messages over max_message bytes (rejected) */

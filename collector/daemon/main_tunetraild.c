@@ -224,13 +224,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "tunetraild: %s\n", err);
     fprintf(stderr,
             "tunetraild: stopped: batches=%llu events=%llu duplicates=%llu rejected=%llu"
-            " retries=%llu store_errors=%llu flagged=%llu too_many_frames=%llu oversized=%llu"
+            " retries=%llu store_errors=%llu flagged=%llu refused=%llu conflicts=%llu"
+            " too_many_frames=%llu oversized=%llu"
             " dropped_peer_bytes=%llu dropped_buffered=%llu dropped_idle=%llu"
             " peak_connections=%llu\n",
             (unsigned long long)stats.batches, (unsigned long long)stats.events,
             (unsigned long long)stats.duplicates, (unsigned long long)stats.rejected,
             (unsigned long long)stats.retries, (unsigned long long)stats.store_errors,
-            (unsigned long long)stats.flagged, (unsigned long long)stats.too_many_frames,
+            (unsigned long long)stats.flagged, (unsigned long long)stats.refused,
+            (unsigned long long)stats.conflicts, (unsigned long long)stats.too_many_frames,
             (unsigned long long)stats.oversized, (unsigned long long)stats.dropped_peer_bytes,
             (unsigned long long)stats.dropped_buffered, (unsigned long long)stats.dropped_idle,
             (unsigned long long)stats.peak_connections);

@@ -76,7 +76,13 @@ struct ingest_result {
     uint32_t flagged;    /* events stored with a flag (clock skew, name not UTF-8) */
     uint64_t batch_seq;  /* echoed from the Batch */
     uint32_t stored;     /* events newly stored */
-    uint32_t duplicates; /* events already present (ignored) */
+    uint32_t duplicates; /* events already present with the same bytes (ignored) */
+    /* Events not applied (docs/INTERNALS.md, "Origins, ownership and
+     * conflicts"), each a row of `refusals`: refused names another origin's
+     * process or trial, or a session's origin from another sender; conflicts
+     * reuse a stored (origin, seq) with other bytes. refusal: the first. */
+    uint32_t refused, conflicts;
+    char refusal[200];
     char error[256];
 };
 

@@ -115,10 +115,26 @@ static json_t *iso_time(sqlite3_stmt *s, int col)
     return jsonfmt_iso_ns(sqlite3_column_int64(s, col));
 }
 
+/* Text as stored; bytes that are not UTF-8 repaired, their exact bytes
+ * put under the object's "raw" by with_raw (jsonfmt.h). */
 static json_t *col_str(sqlite3_stmt *s, int col)
 {
-    const unsigned char *v = sqlite3_column_text(s, col);
-    return v ? json_string((const char *)v) : json_null();
+    return jsonfmt_text((const char *)sqlite3_column_text(s, col));
+}
+
+/* o with its "raw" member, or NULL (and o released) if it could not be
+ * built whole: a reader never prints an object with text missing. */
+static json_t *with_raw(json_t *o)
+{
+    if (!o) {
+        jsonfmt_forget_raw();
+        return NULL;
+    }
+    if (jsonfmt_attach_raw(o) < 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 static json_t *col_int(sqlite3_stmt *s, int col)
@@ -325,23 +341,33 @@ static json_t *trial_json(store_reader *q, sqlite3_stmt *r, int full)
     json_t *points = json_array(), *ppoints = json_array();
     sqlite3_bind_int64(q->params, 1, id);
     while (sqlite3_step(q->params) == SQLITE_ROW) {
-        const char *k = (const char *)sqlite3_column_text(q->params, 0);
+        /* A key that is not UTF-8 (flagged name_not_utf8 at ingest) is a
+         * repaired member name; param_points keeps its bytes under "raw". */
+        const char *kraw = (const char *)sqlite3_column_text(q->params, 0);
+        char *k = jsonfmt_utf8_fix(kraw ? kraw : "");
+        if (!k)
+            continue;
         json_object_set_new(params, k, col_str(q->params, 1));
         json_object_set_new(sources, k, col_str(q->params, 2));
         /* Every value a key took, in order: `params` keeps only the last. */
         if (full)
-            json_array_append_new(ppoints, json_pack("{s:s,s:o,s:o}", "key", k, "value",
-                                                     col_str(q->params, 1), "source",
+            json_array_append_new(ppoints, json_pack("{s:o,s:o,s:o}", "key", jsonfmt_text(kraw),
+                                                     "value", col_str(q->params, 1), "source",
                                                      col_str(q->params, 2)));
+        free(k);
     }
     sqlite3_reset(q->params);
     sqlite3_bind_int64(q->metrics, 1, id);
     while (sqlite3_step(q->metrics) == SQLITE_ROW) {
         sqlite3_stmt *m = q->metrics;
-        const char *name = (const char *)sqlite3_column_text(m, 0);
-        json_object_set_new(metrics, name, json_real(sqlite3_column_double(m, 1)));
+        const char *nraw = (const char *)sqlite3_column_text(m, 0);
+        char *name = jsonfmt_utf8_fix(nraw ? nraw : "");
+        if (name)
+            json_object_set_new(metrics, name, json_real(sqlite3_column_double(m, 1)));
+        free(name);
         if (full)
-            json_array_append_new(points, json_pack("{s:s,s:f,s:o,s:o,s:o,s:o}", "name", name, "value",
+            json_array_append_new(points, json_pack("{s:o,s:f,s:o,s:o,s:o,s:o}", "name",
+                                                    jsonfmt_text(nraw), "value",
                                                     sqlite3_column_double(m, 1), "step",
                                                     col_int(m, 2), "split", col_str(m, 3),
                                                     "direction", col_str(m, 4), "time",
@@ -488,13 +514,21 @@ json_t *store_read_studies(store_reader *q, char *err, size_t errlen)
         return NULL;
     }
     json_t *a = json_array();
-    while (sqlite3_step(s) == SQLITE_ROW)
-        json_array_append_new(a, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "study",
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        json_t *row = with_raw(json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "study",
                                            col_str(s, 0), "trials", col_int(s, 1), "ok",
                                            col_int(s, 2), "failed", col_int(s, 3), "crashed",
                                            col_int(s, 4), "killed", col_int(s, 5), "running",
                                            col_int(s, 6), "sessions", col_int(s, 7), "first",
                                            iso_time(s, 8), "last", iso_time(s, 9)));
+        if (!row) {
+            sqlite3_finalize(s);
+            json_decref(a);
+            tt_fail(err, errlen, "cannot render a study of %s (out of memory?)", q->path);
+            return NULL;
+        }
+        json_array_append_new(a, row);
+    }
     sqlite3_finalize(s);
     return a;
 }
@@ -513,7 +547,13 @@ int store_read_trials(store_reader *q, const char *study, int full,
     if (study)
         sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
     while (sqlite3_step(s) == SQLITE_ROW) {
-        json_t *t = trial_json(q, s, full);
+        int64_t id = sqlite3_column_int64(s, 0);
+        json_t *t = with_raw(trial_json(q, s, full));
+        if (!t) { /* never skipped in silence */
+            sqlite3_finalize(s);
+            return tt_fail(err, errlen, "cannot render trial %lld of %s (out of memory?)",
+                           (long long)id, q->path);
+        }
         fn(t, arg);
         json_decref(t);
     }
@@ -530,9 +570,12 @@ json_t *store_read_trial(store_reader *q, int64_t id, int full, char *err, size_
         return NULL;
     }
     sqlite3_bind_int64(s, 1, id);
-    if (sqlite3_step(s) == SQLITE_ROW)
-        t = trial_json(q, s, full);
-    else
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        t = with_raw(trial_json(q, s, full));
+        if (!t)
+            tt_fail(err, errlen, "cannot render trial %lld of %s (out of memory?)", (long long)id,
+                    q->path);
+    } else
         tt_fail(err, errlen, "no trial %lld in %s", (long long)id, q->path);
     sqlite3_finalize(s);
     return t;
@@ -550,9 +593,12 @@ int store_read_processes(store_reader *q, const char *study,
     if (study)
         sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
     while (sqlite3_step(s) == SQLITE_ROW) {
-        json_t *p = process_row(s);
-        if (p)
-            fn(p, arg);
+        json_t *p = with_raw(process_row(s));
+        if (!p) {
+            sqlite3_finalize(s);
+            return tt_fail(err, errlen, "cannot render a process of %s (out of memory?)", q->path);
+        }
+        fn(p, arg);
         json_decref(p);
     }
     sqlite3_finalize(s);
@@ -576,8 +622,11 @@ int store_read_log(store_reader *q, const char *study, void (*fn)(json_t *leaf, 
         json_t *l = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "study", col_str(s, 0), "index",
                               col_int(s, 1), "leaf", col_str(s, 2), "hash", col_hex(s, 3),
                               "trial", col_int(s, 4), "time", iso_time(s, 5));
-        if (l)
-            fn(l, arg);
+        if (!(l = with_raw(l))) {
+            sqlite3_finalize(s);
+            return tt_fail(err, errlen, "cannot render a log entry of %s (out of memory?)", q->path);
+        }
+        fn(l, arg);
         json_decref(l);
     }
     sqlite3_finalize(s);
@@ -605,8 +654,8 @@ json_t *store_read_log_heads(store_reader *q, const char *study, char *err, size
             ck = json_pack("{s:o,s:o,s:o,s:o,s:o}", "tree_size", col_int(s, 2), "root",
                            col_hex(s, 3), "key", col_hex(s, 4), "sig", col_hex(s, 5), "time",
                            iso_time(s, 6));
-        json_array_append_new(a, json_pack("{s:o,s:o,s:o}", "study", col_str(s, 0), "size",
-                                           col_int(s, 1), "checkpoint", ck ? ck : json_null()));
+        json_array_append_new(a, with_raw(json_pack("{s:o,s:o,s:o}", "study", col_str(s, 0), "size",
+                                           col_int(s, 1), "checkpoint", ck ? ck : json_null())));
     }
     sqlite3_finalize(s);
     return a;
@@ -629,11 +678,14 @@ json_t *store_read_metric_kinds(store_reader *q, const char *study, char *err, s
         sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
     json_t *o = json_object();
     while (sqlite3_step(s) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(s, 0);
-        if (!name || json_object_get(o, name))
-            continue;
-        json_object_set_new(o, name, json_pack("{s:o,s:o,s:o}", "split", col_str(s, 1),
-                                               "direction", col_str(s, 2), "trials", col_int(s, 3)));
+        char *name = jsonfmt_utf8_fix((const char *)sqlite3_column_text(s, 0));
+        if (name && !json_object_get(o, name))
+            json_object_set_new(o, name, json_pack("{s:o,s:o,s:o}", "split",
+                                                   jsonfmt_string((const char *)sqlite3_column_text(s, 1)) ?: json_null(),
+                                                   "direction",
+                                                   jsonfmt_string((const char *)sqlite3_column_text(s, 2)) ?: json_null(),
+                                                   "trials", col_int(s, 3)));
+        free(name);
     }
     sqlite3_finalize(s);
     return o;
@@ -662,7 +714,7 @@ json_t *store_read_conventions(store_reader *q, const char *study, const char *s
         json_t *c = text ? json_loads(text, 0, NULL) : NULL;
         if (!json_is_object(c)) { /* kept as written rather than dropped */
             json_decref(c);
-            c = json_pack("{s:o}", "text", col_str(s, 0));
+            c = json_pack("{s:o}", "text", jsonfmt_string(text) ?: json_null());
         }
         json_object_set_new(c, "session", col_hex(s, 1));
         json_array_append_new(a, c);

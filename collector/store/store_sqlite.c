@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 #include <sqlite3.h>
 
 #include "leaf.h"
@@ -135,6 +136,30 @@ static const char *received_sql =
     "CREATE TABLE IF NOT EXISTS received(id INTEGER PRIMARY KEY, recv_ns INTEGER NOT NULL,"
     " sender BLOB, batch_seq INTEGER, events INTEGER, stored INTEGER, client_min_ns INTEGER,"
     " client_max_ns INTEGER, flags TEXT);\n";
+
+/* Who may write what (no schema version of their own, like `received`;
+ * docs/INTERNALS.md, "Origins, ownership and conflicts"):
+ * digests - the 8-byte SipHash of each stored event's bytes, as runs of
+ *   consecutive seqs (d holds 8 bytes per seq from seq_lo), so a resend with
+ *   the same bytes is a duplicate and one with other bytes a conflict. An
+ *   origin's latest run (up to RUN_SPILL seqs) lives in its `origins` row
+ *   (run_lo, run), which each transaction rewrites anyway for the hwm; a
+ *   full run becomes a `digests` row. With 300 processes in every batch, a
+ *   row per origin per transaction would dirty a page per origin;
+ * carriers - senders (a flush's fresh uuid) that delivered a process's own
+ *   events, and so may extend that process like its session;
+ * refusals - each event refused (another origin's process or trial, a
+ *   session's origin from another sender) or in conflict, never applied. */
+#define RUN_SPILL 64 /* digests kept in an origins row before they move to `digests` */
+static const char *owner_columns_sql = "ALTER TABLE origins ADD COLUMN run_lo INTEGER;\n"
+                                       "ALTER TABLE origins ADD COLUMN run BLOB;\n";
+static const char *owner_sql =
+    "CREATE TABLE IF NOT EXISTS digests(origin_id INTEGER NOT NULL, seq_lo INTEGER NOT NULL,"
+    " d BLOB NOT NULL, PRIMARY KEY(origin_id, seq_lo)) WITHOUT ROWID;\n"
+    "CREATE TABLE IF NOT EXISTS carriers(process BLOB NOT NULL, sender BLOB NOT NULL,"
+    " PRIMARY KEY(process, sender)) WITHOUT ROWID;\n"
+    "CREATE TABLE IF NOT EXISTS refusals(id INTEGER PRIMARY KEY, recv_ns INTEGER NOT NULL,"
+    " sender BLOB, batch_seq INTEGER, origin BLOB, seq INTEGER, kind INTEGER, why TEXT);\n";
 
 /* Evaluations (schema 3), derived at read time like status and study, so
  * the model's producing trial and the evaluating process may arrive in any
@@ -326,7 +351,8 @@ enum stmt_id {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_DATA_VERSION, S_ORIGIN_GET, S_ORIGIN_NEW, S_ORIGIN_HWM,
     S_AHEAD_ADD, S_AHEAD_TAKE, S_TRIAL_ID, S_STUDY, S_SESSION_START,
     S_SESSION_END, S_PROC_START, S_PROC_END, S_FILE, S_TRIAL_START, S_PARAM, S_METRIC,
-    S_TRIAL_END, S_NOTE, S_TRIAL_OF_PROC, S_ADOPT_METRICS, S_RECEIVED, S__COUNT
+    S_TRIAL_END, S_NOTE, S_TRIAL_OF_PROC, S_ADOPT_METRICS, S_RECEIVED, S_IS_SESSION,
+    S_PROC_OWNER, S_CARRIER_ADD, S_TRIAL_OWNER, S_DIGEST_GET, S_DIGEST_ADD, S_REFUSAL, S__COUNT
 };
 
 static const char *stmt_sql[S__COUNT] = {
@@ -334,10 +360,10 @@ static const char *stmt_sql[S__COUNT] = {
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
     [S_DATA_VERSION] = "PRAGMA data_version",
-    [S_ORIGIN_GET] = "SELECT id, hwm, (SELECT count(*) FROM ahead WHERE origin_id = origins.id)"
-                     " FROM origins WHERE uuid = ?1",
+    [S_ORIGIN_GET] = "SELECT id, hwm, (SELECT count(*) FROM ahead WHERE origin_id = origins.id),"
+                     " run_lo, run FROM origins WHERE uuid = ?1",
     [S_ORIGIN_NEW] = "INSERT INTO origins(uuid) VALUES(?1) RETURNING id",
-    [S_ORIGIN_HWM] = "UPDATE origins SET hwm = ?2 WHERE id = ?1",
+    [S_ORIGIN_HWM] = "UPDATE origins SET hwm = ?2, run_lo = ?3, run = ?4 WHERE id = ?1",
     [S_AHEAD_ADD] = "INSERT OR IGNORE INTO ahead(origin_id, seq) VALUES(?1,?2)",
     [S_AHEAD_TAKE] = "DELETE FROM ahead WHERE origin_id = ?1 AND seq = ?2",
     [S_TRIAL_ID] = "INSERT INTO trials(uuid) VALUES(?1) ON CONFLICT(uuid) DO UPDATE SET uuid=uuid"
@@ -399,6 +425,19 @@ static const char *stmt_sql[S__COUNT] = {
                         " AND origin_id = (SELECT id FROM origins WHERE uuid = ?2)",
     [S_RECEIVED] = "INSERT INTO received(recv_ns, sender, batch_seq, events, stored, client_min_ns,"
                    " client_max_ns, flags) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+    [S_IS_SESSION] = "SELECT started_ns IS NOT NULL FROM sessions WHERE uuid = ?1",
+    /* session, started?, ?2 a carrier of it?, any carrier? */
+    [S_PROC_OWNER] = "SELECT session, started_ns IS NOT NULL,"
+                     " EXISTS(SELECT 1 FROM carriers WHERE process = ?1 AND sender = ?2),"
+                     " EXISTS(SELECT 1 FROM carriers WHERE process = ?1)"
+                     " FROM processes WHERE uuid = ?1",
+    [S_CARRIER_ADD] = "INSERT OR IGNORE INTO carriers(process, sender) VALUES(?1,?2)",
+    [S_TRIAL_OWNER] = "SELECT process FROM trials WHERE uuid = ?1",
+    [S_DIGEST_GET] = "SELECT seq_lo, d FROM digests WHERE origin_id = ?1 AND seq_lo <= ?2"
+                     " ORDER BY seq_lo DESC LIMIT 1",
+    [S_DIGEST_ADD] = "INSERT OR REPLACE INTO digests(origin_id, seq_lo, d) VALUES(?1,?2,?3)",
+    [S_REFUSAL] = "INSERT INTO refusals(recv_ns, sender, batch_seq, origin, seq, kind, why)"
+                  " VALUES(?1,?2,?3,?4,?5,?6,?7)",
 };
 
 /* A multi-row INSERT being filled: the high-volume kinds (metrics, files)
@@ -420,6 +459,15 @@ struct origin {
     int64_t id, hwm, saved;
     int64_t ahead;      /* rows in `ahead` for this origin */
     uint64_t batch;     /* last batch that touched it (write-back list) */
+    /* Digests of the seqs from run_lo on that are not in `digests`: the
+     * origins row's run, plus this transaction's (written by origins_save). */
+    int64_t run_lo;
+    size_t run_n, run_cap;
+    uint8_t *run;
+    int run_dirty;
+    /* The last sender this origin's events were accepted from. */
+    uint8_t ok_sender[TT_UUID_LEN];
+    int ok_set;
 };
 
 /* The background checkpointer: its own connection and thread; the writer's
@@ -448,6 +496,11 @@ struct tt_store {
     struct pending pend[2];  /* metrics, files */
     int64_t data_version;    /* as of our last transaction; others' commits change it */
     struct idmap trials;
+    /* Ownership already checked in this connection: process / trial uuid ->
+     * id of the origin allowed to extend it (a cache: a miss costs a lookup). */
+    struct idmap proc_ok, trial_ok;
+    const Tunetrail__Batch *cur_b; /* the batch being stored (its sender) */
+    struct ingest_result *cur_res;
     struct store_log *log;   /* writers only */
     unsigned cur_batch;      /* index of the batch being stored in this transaction */
     int64_t recv_ns;         /* the collector's clock when this ingest call began */
@@ -486,6 +539,18 @@ static int64_t now_ns(void)
 }
 
 /* Adds files.env and files.packages to an older store unless there. */
+/* The origins row's pending digest run: added by any writer, once. */
+static int owner_columns(sqlite3 *db, char *err, size_t errlen)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('origins') WHERE name = 'run'", -1,
+                           &s, NULL) != SQLITE_OK)
+        return tt_fail(err, errlen, "%s", sqlite3_errmsg(db));
+    int has = sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_finalize(s);
+    return has ? 0 : exec_sql(db, owner_columns_sql, err, errlen);
+}
+
 static int env_columns(sqlite3 *db, char *err, size_t errlen)
 {
     sqlite3_stmt *s;
@@ -527,7 +592,8 @@ static int ensure_schema(tt_store *st, char *err, size_t errlen)
                 STORE_SCHEMA_VERSION);
         goto err;
     }
-    if (exec_sql(st->db, received_sql, err, errlen) < 0)
+    if (exec_sql(st->db, received_sql, err, errlen) < 0 ||
+        exec_sql(st->db, owner_sql, err, errlen) < 0 || owner_columns(st->db, err, errlen) < 0)
         goto err;
     if (!(st->log = slog_new(st->db, err, errlen)))
         goto err;
@@ -746,6 +812,7 @@ err:
 }
 
 static void ckpt_stop(tt_store *st);
+static void origins_forget(tt_store *st);
 
 void store_close(tt_store *st)
 {
@@ -760,6 +827,7 @@ void store_close(tt_store *st)
     sqlite3_close(st->db);
     idmap_clear(&st->origin_ix);
     idmap_clear(&st->trials);
+    origins_forget(st);
     free(st->origv);
     free(st->touched);
     arena_reset(&st->arena, 1);
@@ -1372,7 +1440,11 @@ static int apply_control(tt_store *st, const Tunetrail__Event *ev)
  * may have moved their hwm. Only between batches or on failure. */
 static void origins_forget(tt_store *st)
 {
+    for (size_t i = 0; i < st->norig; i++)
+        free(st->origv[i].run);
     idmap_clear(&st->origin_ix);
+    idmap_clear(&st->proc_ok);
+    idmap_clear(&st->trial_ok);
     st->norig = st->ntouched = 0;
 }
 
@@ -1401,6 +1473,18 @@ static int origin_get(tt_store *st, const uint8_t *uuid, struct origin **out)
         o.id = sqlite3_column_int64(s, 0);
         o.hwm = sqlite3_column_int64(s, 1);
         o.ahead = sqlite3_column_int64(s, 2);
+        int rn = sqlite3_column_bytes(s, 4) / 8;
+        if (rn > 0) {
+            size_t cap = rn < RUN_SPILL ? RUN_SPILL : (size_t)rn;
+            if (!(o.run = malloc(cap * 8))) {
+                sqlite3_reset(s);
+                return SQLITE_NOMEM;
+            }
+            memcpy(o.run, sqlite3_column_blob(s, 4), (size_t)rn * 8);
+            o.run_lo = sqlite3_column_int64(s, 3);
+            o.run_n = (size_t)rn;
+            o.run_cap = cap;
+        }
         rc = SQLITE_OK;
     } else if (rc == SQLITE_DONE) {
         rc = SQLITE_OK;
@@ -1415,28 +1499,27 @@ static int origin_get(tt_store *st, const uint8_t *uuid, struct origin **out)
         }
         sqlite3_reset(s);
     }
-    if (rc != SQLITE_OK)
+    if (rc != SQLITE_OK) {
+        free(o.run);
         return rc;
+    }
     o.saved = o.hwm;
     /* The map must never lose an origin within a batch: a second copy of its
      * state would let a duplicate through. */
-    if (idmap_put(&st->origin_ix, uuid, (int64_t)st->norig + 1) < 0)
+    if (idmap_put(&st->origin_ix, uuid, (int64_t)st->norig + 1) < 0) {
+        free(o.run);
         return SQLITE_NOMEM;
+    }
     st->origv[st->norig] = o;
     *out = &st->origv[st->norig++];
     return SQLITE_OK;
 }
 
-/* Decides whether (origin, seq) is new, recording it if so: *dup = 1 if it
- * was stored before. *oid receives the origin's id. */
-static int dedupe(tt_store *st, const Tunetrail__Event *ev, int64_t *oid, int *dup)
+/* Decides whether (o, seq) is new, recording it if so: *dup = 1 if it was
+ * stored before. */
+static int dedupe(tt_store *st, struct origin *o, int64_t seq, int *dup)
 {
-    struct origin *o;
-    int rc = origin_get(st, ev->origin.data, &o);
-    if (rc != SQLITE_OK)
-        return rc;
-    *oid = o->id;
-    int64_t seq = (int64_t)ev->seq;
+    int rc;
     *dup = 0;
     if (seq <= o->hwm) {
         *dup = 1;
@@ -1484,16 +1567,97 @@ static int dedupe(tt_store *st, const Tunetrail__Event *ev, int64_t *oid, int *d
     return SQLITE_OK;
 }
 
-/* Writes back the hwm of every origin this batch moved. */
+/* ---- digests: what bytes each stored (origin, seq) had */
+
+/* The SipHash-2-4 of an event's bytes. A checksum, not a secret: the key is
+ * fixed, so every collector computes the same digests. */
+static void event_digest(const uint8_t *p, size_t n, uint8_t out[8])
+{
+    static const uint8_t key[crypto_shorthash_KEYBYTES];
+    crypto_shorthash(out, p, n, key);
+}
+
+/* Writes o's pending run of digests as one row. */
+static int run_write(tt_store *st, struct origin *o)
+{
+    if (!o->run_n)
+        return SQLITE_OK;
+    sqlite3_stmt *s = st->stmt[S_DIGEST_ADD];
+    sqlite3_bind_int64(s, 1, o->id);
+    sqlite3_bind_int64(s, 2, o->run_lo);
+    sqlite3_bind_blob(s, 3, o->run, (int)(o->run_n * 8), SQLITE_STATIC);
+    o->run_n = 0;
+    o->run_dirty = 1;
+    return run(s);
+}
+
+/* Remembers the digest of newly stored (o, seq); a seq that does not extend
+ * the pending run writes it and starts another. */
+static int run_add(tt_store *st, struct origin *o, int64_t seq, const uint8_t d[8])
+{
+    int rc;
+    if (o->run_n && seq != o->run_lo + (int64_t)o->run_n && (rc = run_write(st, o)) != SQLITE_OK)
+        return rc;
+    if (!o->run_n)
+        o->run_lo = seq;
+    if (o->run_n == o->run_cap) {
+        size_t nc = o->run_cap ? o->run_cap * 2 : 64;
+        uint8_t *g = realloc(o->run, nc * 8);
+        if (!g)
+            return SQLITE_NOMEM;
+        o->run = g;
+        o->run_cap = nc;
+    }
+    memcpy(o->run + 8 * o->run_n++, d, 8);
+    o->run_dirty = 1;
+    return SQLITE_OK;
+}
+
+/* *same = 0 if (o, seq) was stored with a digest other than d, else 1 (the
+ * same, or stored before digests were kept). */
+static int digest_same(tt_store *st, struct origin *o, int64_t seq, const uint8_t d[8], int *same)
+{
+    *same = 1;
+    if (o->run_n && seq >= o->run_lo && seq < o->run_lo + (int64_t)o->run_n) {
+        *same = !memcmp(o->run + 8 * (seq - o->run_lo), d, 8);
+        return SQLITE_OK;
+    }
+    sqlite3_stmt *s = st->stmt[S_DIGEST_GET];
+    sqlite3_bind_int64(s, 1, o->id);
+    sqlite3_bind_int64(s, 2, seq);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        int64_t k = seq - sqlite3_column_int64(s, 0);
+        const uint8_t *b = sqlite3_column_blob(s, 1);
+        if (b && k < sqlite3_column_bytes(s, 1) / 8)
+            *same = !memcmp(b + 8 * k, d, 8);
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+/* Writes back the hwm and the digests of every origin this batch moved. */
 static int origins_save(tt_store *st)
 {
     sqlite3_stmt *s = st->stmt[S_ORIGIN_HWM];
     for (size_t i = 0; i < st->ntouched; i++) {
         struct origin *o = &st->origv[st->touched[i]];
-        if (o->hwm == o->saved)
+        int rc0 = o->run_n >= RUN_SPILL ? run_write(st, o) : SQLITE_OK;
+        if (rc0 != SQLITE_OK)
+            return rc0;
+        if (o->hwm == o->saved && !o->run_dirty)
             continue;
         sqlite3_bind_int64(s, 1, o->id);
         sqlite3_bind_int64(s, 2, o->hwm);
+        bind_i64(s, 3, o->run_n > 0, o->run_lo);
+        if (o->run_n)
+            sqlite3_bind_blob(s, 4, o->run, (int)(o->run_n * 8), SQLITE_STATIC);
+        else
+            sqlite3_bind_null(s, 4);
+        o->run_dirty = 0;
         int rc = run(s);
         if (rc != SQLITE_OK)
             return rc;
@@ -1608,13 +1772,291 @@ static int pending_add(tt_store *st, struct pending *p, int64_t tid, int64_t oid
     return p->n == STORE_MULTI_ROWS ? pending_flush(st, p) : SQLITE_OK;
 }
 
-/* Stores one event; *dup set if it was already present. */
-static int ingest_event(tt_store *st, const Tunetrail__Event *ev, int *dup)
+/* ---- ownership (docs/INTERNALS.md, "Origins, ownership and conflicts") */
+
+/* What the store knows of process p: whether its row exists and was started,
+ * whether its session is `org` or `org` is one of its carriers, and whether
+ * it has an owner at all (a session or a carrier). */
+struct proc_owner {
+    int exists, started, owned_by_org, owned;
+};
+static int proc_owner(tt_store *st, const uint8_t *p, const uint8_t *org, struct proc_owner *w)
+{
+    memset(w, 0, sizeof *w);
+    sqlite3_stmt *s = st->stmt[S_PROC_OWNER];
+    sqlite3_bind_blob(s, 1, p, TT_UUID_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, org, TT_UUID_LEN, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const void *sess = sqlite3_column_blob(s, 0);
+        int has_sess = sess && sqlite3_column_bytes(s, 0) == TT_UUID_LEN;
+        w->exists = 1;
+        w->started = sqlite3_column_int(s, 1);
+        w->owned_by_org = (has_sess && !memcmp(sess, org, TT_UUID_LEN)) || sqlite3_column_int(s, 2);
+        w->owned = has_sess || sqlite3_column_int(s, 3);
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+/* *ok = 1 if origin o (uuid org) may extend process p: p itself, its
+ * session, a sender that carried p's own events, or anyone while p has no
+ * owner yet (not arrived, or a bare process no one carried). */
+static int may_extend_process(tt_store *st, struct origin *o, const uint8_t *org,
+                              const uint8_t *p, int *ok)
+{
+    *ok = 1;
+    if (!memcmp(org, p, TT_UUID_LEN) || idmap_get(&st->proc_ok, p) == o->id)
+        return SQLITE_OK;
+    struct proc_owner w;
+    int rc = proc_owner(st, p, org, &w);
+    if (rc != SQLITE_OK)
+        return rc;
+    *ok = !w.exists || !w.owned || w.owned_by_org;
+    if (*ok && w.owned)
+        (void)idmap_put(&st->proc_ok, p, o->id);
+    return SQLITE_OK;
+}
+
+/* Trial t's process (*has = 0 if the trial or its process is not known). */
+static int trial_process(tt_store *st, const uint8_t *t, uint8_t proc[TT_UUID_LEN], int *has)
+{
+    sqlite3_stmt *s = st->stmt[S_TRIAL_OWNER];
+    sqlite3_bind_blob(s, 1, t, TT_UUID_LEN, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    *has = 0;
+    if (rc == SQLITE_ROW) {
+        if (sqlite3_column_bytes(s, 0) == TT_UUID_LEN) {
+            memcpy(proc, sqlite3_column_blob(s, 0), TT_UUID_LEN);
+            *has = 1;
+        }
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+/* *ok = 1 if origin o may extend trial t: whoever may extend its process. */
+static int may_extend_trial(tt_store *st, struct origin *o, const uint8_t *org, const uint8_t *t,
+                            int *ok)
+{
+    *ok = 1;
+    if (idmap_get(&st->trial_ok, t) == o->id)
+        return SQLITE_OK;
+    uint8_t proc[TT_UUID_LEN];
+    int has, rc = trial_process(st, t, proc, &has);
+    if (rc != SQLITE_OK || !has)
+        return rc;
+    if ((rc = may_extend_process(st, o, org, proc, ok)) == SQLITE_OK && *ok)
+        (void)idmap_put(&st->trial_ok, t, o->id);
+    return rc;
+}
+
+/* Whether this batch's sender may send events of origin o: *why stays NULL,
+ * or says why not. A session's events come only from that session (the
+ * agent sends as its session); a process's events from any sender, which
+ * then carries that process (a flush sends spooled events from a fresh
+ * sender, and its own trials for them). */
+static int sender_check(tt_store *st, struct origin *o, const Tunetrail__Event *ev,
+                        const char **why)
+{
+    const ProtobufCBinaryData *sb = &st->cur_b->sender;
+    const uint8_t *snd = sb->len == TT_UUID_LEN ? sb->data : NULL, *org = ev->origin.data;
+    *why = NULL;
+    if (snd && o->ok_set && !memcmp(o->ok_sender, snd, TT_UUID_LEN))
+        return SQLITE_OK;
+    if (!snd || memcmp(snd, org, TT_UUID_LEN)) {
+        sqlite3_stmt *s = st->stmt[S_IS_SESSION];
+        sqlite3_bind_blob(s, 1, org, TT_UUID_LEN, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc == SQLITE_ROW) {
+            *why = "a session's events from another sender";
+            return SQLITE_OK;
+        }
+        if (rc != SQLITE_DONE)
+            return rc;
+        if (!snd)
+            return SQLITE_OK; /* no sender: nothing to remember */
+        /* A process's own events: its session sends them (nothing to note),
+         * else the sender becomes a carrier. */
+        const Tunetrail__ProcessStart *ps = ev->kind_case == TUNETRAIL__EVENT__KIND_PROCESS_START
+                                                ? ev->process_start : NULL;
+        int by_session = ps && ps->session.len == TT_UUID_LEN &&
+                         !memcmp(ps->session.data, snd, TT_UUID_LEN);
+        if (!by_session) {
+            struct proc_owner w;
+            if ((rc = proc_owner(st, org, snd, &w)) != SQLITE_OK)
+                return rc;
+            if (!w.owned_by_org) {
+                s = st->stmt[S_CARRIER_ADD];
+                sqlite3_bind_blob(s, 1, org, TT_UUID_LEN, SQLITE_STATIC);
+                sqlite3_bind_blob(s, 2, snd, TT_UUID_LEN, SQLITE_STATIC);
+                if ((rc = run(s)) != SQLITE_OK)
+                    return rc;
+            }
+        }
+    }
+    memcpy(o->ok_sender, snd, TT_UUID_LEN);
+    o->ok_set = 1;
+    return SQLITE_OK;
+}
+
+/* Whether event ev (origin o, new) may be applied: *why stays NULL, or says
+ * why not. Events create or extend processes and trials of their own origin,
+ * or of processes the origin owns (its session's, or carried); a start is
+ * never applied twice (it would rewrite what was recorded). */
+static int owner_check(tt_store *st, struct origin *o, const Tunetrail__Event *ev,
+                       const char **why)
+{
+    const uint8_t *org = ev->origin.data;
+    const ProtobufCBinaryData *proc = NULL, *trial = NULL;
+    int ok = 1, rc = SQLITE_OK;
+    *why = NULL;
+    switch (ev->kind_case) {
+    case TUNETRAIL__EVENT__KIND_SESSION_START:
+    case TUNETRAIL__EVENT__KIND_SESSION_END: {
+        /* A session is its own origin (the agent sends as it): another
+         * origin may name only a session not recorded yet. */
+        int start = ev->kind_case == TUNETRAIL__EVENT__KIND_SESSION_START;
+        const ProtobufCBinaryData *u =
+            start ? &ev->session_start->session : &ev->session_end->session;
+        sqlite3_stmt *s = st->stmt[S_IS_SESSION];
+        sqlite3_bind_blob(s, 1, u->data, (int)u->len, SQLITE_STATIC);
+        rc = sqlite3_step(s);
+        int exists = rc == SQLITE_ROW, started = exists && sqlite3_column_int(s, 0);
+        sqlite3_reset(s);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return rc;
+        if (start && started)
+            *why = "a second start for a session";
+        else if (exists && (u->len != TT_UUID_LEN || memcmp(u->data, org, TT_UUID_LEN)))
+            *why = "another origin's session";
+        return SQLITE_OK;
+    }
+    case TUNETRAIL__EVENT__KIND_PROCESS_START: {
+        struct proc_owner w;
+        const uint8_t *p = ev->process_start->process.data;
+        if ((rc = proc_owner(st, p, org, &w)) != SQLITE_OK)
+            return rc;
+        if (w.started)
+            *why = "a second start for a process";
+        else if (memcmp(p, org, TT_UUID_LEN) && w.exists && w.owned && !w.owned_by_org)
+            *why = "another origin's process";
+        return SQLITE_OK;
+    }
+    case TUNETRAIL__EVENT__KIND_PROCESS_END:
+        proc = &ev->process_end->process;
+        break;
+    case TUNETRAIL__EVENT__KIND_FILE_ACCESS:
+        proc = &ev->file_access->process;
+        break;
+    case TUNETRAIL__EVENT__KIND_TRIAL_START: {
+        uint8_t p[TT_UUID_LEN];
+        int has;
+        if ((rc = trial_process(st, ev->trial_start->trial.data, p, &has)) != SQLITE_OK)
+            return rc;
+        if (has) {
+            *why = "a second start for a trial";
+            return SQLITE_OK;
+        }
+        proc = &ev->trial_start->process;
+        break;
+    }
+    case TUNETRAIL__EVENT__KIND_TRIAL_END:
+        trial = &ev->trial_end->trial;
+        break;
+    case TUNETRAIL__EVENT__KIND_PARAM:
+        trial = &ev->param->trial;
+        break;
+    case TUNETRAIL__EVENT__KIND_METRIC:
+        trial = &ev->metric->trial;
+        break;
+    default:
+        return SQLITE_OK;
+    }
+    if (proc && proc->len == TT_UUID_LEN) {
+        if ((rc = may_extend_process(st, o, org, proc->data, &ok)) == SQLITE_OK && !ok)
+            *why = "another origin's process";
+    } else if (trial && trial->len == TT_UUID_LEN) {
+        if ((rc = may_extend_trial(st, o, org, trial->data, &ok)) == SQLITE_OK && !ok)
+            *why = "another origin's trial";
+    }
+    return rc;
+}
+
+/* Records an event not applied: a row of `refusals`, counted in the result. */
+static int refuse(tt_store *st, const Tunetrail__Event *ev, int conflict, const char *why)
+{
+    struct ingest_result *res = st->cur_res;
+    if (conflict)
+        res->conflicts++;
+    else
+        res->refused++;
+    char hex[TT_UUID_HEX_LEN + 1];
+    if (!res->refusal[0])
+        snprintf(res->refusal, sizeof res->refusal, "origin %s seq %llu: %s",
+                 wire_hex(hex, ev->origin.data, TT_UUID_LEN), (unsigned long long)ev->seq, why);
+    sqlite3_stmt *s = st->stmt[S_REFUSAL];
+    sqlite3_bind_int64(s, 1, st->recv_ns);
+    bind_blob(s, 2, st->cur_b->sender);
+    bind_i64(s, 3, st->cur_b->has_batch_seq, (int64_t)st->cur_b->batch_seq);
+    bind_blob(s, 4, ev->origin);
+    sqlite3_bind_int64(s, 5, (int64_t)ev->seq);
+    sqlite3_bind_int(s, 6, (int)ev->kind_case);
+    bind_text(s, 7, why);
+    return run(s);
+}
+
+enum ev_fate { EV_STORED, EV_DUPLICATE, EV_REFUSED };
+
+/* Stores one event (its packed bytes span/spanlen, NULL if unknown); *fate
+ * says what became of it. */
+static int ingest_event(tt_store *st, const Tunetrail__Event *ev, const uint8_t *span,
+                        size_t spanlen, enum ev_fate *fate)
 {
     int64_t oid, tid;
-    int rc = dedupe(st, ev, &oid, dup);
-    if (rc != SQLITE_OK || *dup)
+    struct origin *o;
+    const char *why;
+    int dup, rc = origin_get(st, ev->origin.data, &o);
+    if (rc != SQLITE_OK || (rc = sender_check(st, o, ev, &why)) != SQLITE_OK)
         return rc;
+    uint8_t d[8];
+    if (span)
+        event_digest(span, spanlen, d);
+    if (why) { /* before dedupe: a refused sender does not take the origin's seq */
+        int same = 0; /* ... but the very bytes stored already are a duplicate */
+        if (span && (int64_t)ev->seq <= o->hwm &&
+            (rc = digest_same(st, o, (int64_t)ev->seq, d, &same)) != SQLITE_OK)
+            return rc;
+        *fate = same ? EV_DUPLICATE : EV_REFUSED;
+        return same ? SQLITE_OK : refuse(st, ev, 0, why);
+    }
+    oid = o->id;
+    if ((rc = dedupe(st, o, (int64_t)ev->seq, &dup)) != SQLITE_OK)
+        return rc;
+    if (dup) {
+        int same = 1;
+        if (span && (rc = digest_same(st, o, (int64_t)ev->seq, d, &same)) != SQLITE_OK)
+            return rc;
+        *fate = same ? EV_DUPLICATE : EV_REFUSED;
+        return same ? SQLITE_OK
+                    : refuse(st, ev, 1, "conflict: this (origin, seq) is stored with other bytes");
+    }
+    if (span && (rc = run_add(st, o, (int64_t)ev->seq, d)) != SQLITE_OK)
+        return rc;
+    if ((rc = owner_check(st, o, ev, &why)) != SQLITE_OK)
+        return rc;
+    if (why) { /* its seq is taken: a resend of it is a duplicate */
+        *fate = EV_REFUSED;
+        return refuse(st, ev, 0, why);
+    }
+    *fate = EV_STORED;
     sqlite3_stmt *s;
     switch (ev->kind_case) {
     case TUNETRAIL__EVENT__KIND_METRIC:
@@ -1749,21 +2191,96 @@ static int note_received(tt_store *st, const Tunetrail__Batch *b, const struct i
     return run(s);
 }
 
+/* Reads a varint at *p (< end); -1 if it runs past end or is too long. */
+static int pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t r = 0;
+    for (int sh = 0; sh < 64 && *p < end; sh += 7) {
+        uint8_t c = *(*p)++;
+        r |= (uint64_t)(c & 0x7f) << sh;
+        if (!(c & 0x80)) {
+            *v = r;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The bytes of each event of a packed Batch (field 4), in order, as sent:
+ * what an (origin, seq) digest covers. Returns 0 if there are exactly n. */
+static int event_spans(const uint8_t *buf, size_t len, size_t n, const uint8_t **at, size_t *sz)
+{
+    const uint8_t *p = buf, *end = buf + len;
+    size_t k = 0;
+    while (p < end) {
+        uint64_t key, v;
+        if (pb_varint(&p, end, &key) < 0)
+            return -1;
+        switch (key & 7) {
+        case 0:
+            if (pb_varint(&p, end, &v) < 0)
+                return -1;
+            break;
+        case 1:
+        case 5: {
+            size_t w = (key & 7) == 1 ? 8 : 4;
+            if ((size_t)(end - p) < w)
+                return -1;
+            p += w;
+            break;
+        }
+        case 2:
+            if (pb_varint(&p, end, &v) < 0 || v > (uint64_t)(end - p))
+                return -1;
+            if (key >> 3 == 4) {
+                if (k == n)
+                    return -1;
+                at[k] = p;
+                sz[k++] = (size_t)v;
+            }
+            p += v;
+            break;
+        default:
+            return -1;
+        }
+    }
+    return k == n ? 0 : -1;
+}
+
 /* Stores a validated batch's events in the open transaction. */
-static int batch_store(tt_store *st, const Tunetrail__Batch *b, struct ingest_result *res)
+static int batch_store(tt_store *st, const Tunetrail__Batch *b, const uint8_t *buf, size_t len,
+                       struct ingest_result *res)
 {
     int rc;
     int64_t tmin = INT64_MAX, tmax = INT64_MIN;
     uint32_t ahead = 0, late = 0, unclean = 0;
+    const uint8_t **at = NULL;
+    size_t *sz = NULL;
+    if (b->n_events) {
+        at = malloc(b->n_events * sizeof *at);
+        sz = malloc(b->n_events * sizeof *sz);
+        if (!at || !sz) {
+            free(at);
+            free(sz);
+            return SQLITE_NOMEM;
+        }
+    }
+    int spans = b->n_events && event_spans(buf, len, b->n_events, at, sz) == 0;
+    st->cur_b = b;
+    st->cur_res = res;
     for (size_t i = 0; i < b->n_events; i++) {
         const Tunetrail__Event *ev = b->events[i];
-        int dup = 0;
-        if ((rc = ingest_event(st, ev, &dup)) != SQLITE_OK)
+        enum ev_fate fate = EV_STORED;
+        if ((rc = ingest_event(st, ev, spans ? at[i] : NULL, spans ? sz[i] : 0, &fate)) !=
+            SQLITE_OK) {
+            free(at);
+            free(sz);
             return rc;
-        if (dup) {
-            res->duplicates++;
-            continue;
         }
+        if (fate == EV_DUPLICATE)
+            res->duplicates++;
+        if (fate != EV_STORED)
+            continue;
         res->stored++;
         int flagged = 0;
         if (ev->has_time_ns) {
@@ -1778,6 +2295,8 @@ static int batch_store(tt_store *st, const Tunetrail__Batch *b, struct ingest_re
             unclean++, flagged = 1;
         res->flagged += (uint32_t)flagged;
     }
+    free(at);
+    free(sz);
     /* The pending rows point into b: flush before it is freed. */
     if ((rc = pending_flush(st, &st->pend[0])) != SQLITE_OK ||
         (rc = pending_flush(st, &st->pend[1])) != SQLITE_OK)
@@ -1814,7 +2333,7 @@ int ingest_batches(tt_store *st, const struct ingest_input *in, size_t n,
         }
         st->cur_batch = (unsigned)i;
         if (rc == SQLITE_OK)
-            rc = batch_store(st, b, &res[i]);
+            rc = batch_store(st, b, in[i].buf, in[i].len, &res[i]);
         tunetrail__batch__free_unpacked(b, &st->alloc);
         arena_reset(&st->arena, 0);
         if (rc != SQLITE_OK)
@@ -1855,6 +2374,8 @@ fail:
         res[j].status = INGEST_RETRY;
         res[j].store_error = classify(rc);
         res[j].stored = res[j].duplicates = res[j].flagged = 0;
+        res[j].refused = res[j].conflicts = 0;
+        res[j].refusal[0] = 0;
         snprintf(res[j].error, sizeof res[j].error, "%s: %s: %s", store_error_name(classify(rc)),
                  st->path,
                  rc == SQLITE_BUSY ? "another writer holds the lock" : sqlite3_errstr(rc));

@@ -12,6 +12,7 @@
 #include "checkpoint.h"
 #include "keys.h"
 #include "merkle.h"
+#include "jsonfmt.h"
 #include "store.h"
 #include "util.h"
 
@@ -190,8 +191,12 @@ json_t *store_holdout_files(tt_store *st, const char *study)
         }
         char k[32];
         snprintf(k, sizeof k, "%lld", (long long)sqlite3_column_int64(s, 2));
-        json_object_set_new(json_object_get(f, "paths"), (const char *)sqlite3_column_text(s, 1),
-                            json_true());
+        /* Repaired as in the leaves (docs/RECORD.md): a path that is not
+         * UTF-8 would otherwise be no member at all. */
+        char *path = jsonfmt_utf8_fix((const char *)sqlite3_column_text(s, 1));
+        if (path)
+            json_object_set_new(json_object_get(f, "paths"), path, json_true());
+        free(path);
         json_object_set_new(json_object_get(f, "trials"), k, json_true());
         json_object_set_new(json_object_get(f, "processes"),
                             (const char *)sqlite3_column_text(s, 3), json_true());
@@ -216,11 +221,12 @@ json_t *store_model_evaluations(tt_store *st, int64_t id)
         return out;
     sqlite3_bind_int64(s, 1, id);
     while (sqlite3_step(s) == SQLITE_ROW) {
-        json_t *e = json_pack("{s:s,s:f,s:s}", "metric", (const char *)sqlite3_column_text(s, 0),
+        json_t *e = json_pack("{s:o,s:f,s:s}", "metric",
+                              jsonfmt_string((const char *)sqlite3_column_text(s, 0)),
                               "value", sqlite3_column_double(s, 1), "split", "test");
         if (sqlite3_column_type(s, 3) != SQLITE_NULL) {
             json_object_set_new(e, "data_sha256", json_string((const char *)sqlite3_column_text(s, 3)));
-            json_object_set_new(e, "data_path", json_string((const char *)sqlite3_column_text(s, 4)));
+            json_object_set_new(e, "data_path", jsonfmt_string((const char *)sqlite3_column_text(s, 4)));
         }
         json_array_append_new(out, e);
     }

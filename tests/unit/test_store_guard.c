@@ -3,7 +3,9 @@
  * ahead, a late spool, a name not UTF-8 (stored, flagged in `received`,
  * with the receive time beside the client's); a full store reported as
  * STORE_ERR_FULL; a damaged file failing store_check; new files 0600 under
- * umask 000; a missing or empty file refused under STORE_EXISTING. */
+ * umask 000; a missing or empty file refused under STORE_EXISTING; an
+ * (origin, seq) resent with other bytes is a conflict, with the same bytes a
+ * duplicate, across a reopen (digests in the origins row and in `digests`). */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,14 +32,18 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Ingests one SessionStart (study, time t) with seq; returns the result. */
+/* Ingests one SessionStart (study, time t) with seq, of a session of its
+ * own per seq (a second start of one session is refused); returns the result. */
 static struct ingest_result session(tt_store *st, uint64_t seq, const char *study, int64_t t)
 {
     struct evfx_batch b = {0};
     Tunetrail__Event *e = evfx_event(&b, ORIGIN, seq, t < 0 ? 0 : t);
     e->has_time_ns = 1;
     e->time_ns = t; /* evfx_event leaves a negative time unset */
-    evfx_session_start(&b, e, SESSION, study);
+    uint8_t sess[16];
+    memcpy(sess, SESSION, 16);
+    sess[15] = (uint8_t)seq;
+    evfx_session_start(&b, e, sess, study);
     uint8_t *buf;
     size_t len = evfx_pack(&b, 1, seq, ORIGIN, &buf);
     struct ingest_result r;
@@ -76,7 +82,7 @@ static void test_time_window(void **state)
     assert_int_equal(r.flagged, 0);
     r = session(f->st, 2, "late", now - 30LL * 86400 * 1000000000);
     assert_int_equal(r.flagged, 1);
-    assert_int_equal(count(f->st, "SELECT count(*) FROM sessions"), 1); /* one session uuid */
+    assert_int_equal(count(f->st, "SELECT count(*) FROM sessions"), 3);
     assert_int_equal(count(f->st, "SELECT count(*) FROM received"), 3);
     assert_int_equal(count(f->st, "SELECT count(*) FROM received"
                                   " WHERE json_extract(flags, '$.clock_ahead') = 1"
@@ -138,6 +144,55 @@ static void test_store_full(void **state)
     assert_string_equal(store_error_name(STORE_ERR_FULL), "store full");
     free(buf);
     evfx_clear(&b);
+}
+
+/* Ingests notes seqs [first, first + n) of ORIGIN, text "<tag> <seq>", all
+ * at one time (a resend must be the same bytes). */
+static struct ingest_result notes(tt_store *st, uint64_t first, int n, const char *tag)
+{
+    static int64_t t0;
+    if (!t0)
+        t0 = now_ns();
+    struct evfx_batch b = {0};
+    char text[64][16]; /* evfx_note keeps the pointer */
+    assert_true(n <= 64);
+    for (int i = 0; i < n; i++) {
+        snprintf(text[i], sizeof text[i], "%s %llu", tag, (unsigned long long)first + (uint64_t)i);
+        evfx_note(&b, evfx_event(&b, ORIGIN, first + (uint64_t)i, t0), text[i]);
+    }
+    uint8_t *buf;
+    size_t len = evfx_pack(&b, 1, first, ORIGIN, &buf);
+    struct ingest_result r;
+    ingest_batch(st, buf, len, &r);
+    free(buf);
+    evfx_clear(&b);
+    return r;
+}
+
+static void test_conflicts(void **state)
+{
+    struct fx *f = *state;
+    char err[256];
+    /* 150 seqs in three transactions: two full runs spill to `digests`, the
+     * last stays in the origins row. */
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(notes(f->st, (uint64_t)k * 50, 50, "a").stored, 50);
+    store_close(f->st);
+    assert_non_null(f->st = store_open(f->path, STORE_CREATE, err, sizeof err));
+    uint64_t probe[] = {3, 70, 149};
+    for (size_t i = 0; i < 3; i++) {
+        struct ingest_result r = notes(f->st, probe[i], 1, "a");
+        assert_int_equal(r.status, INGEST_OK);
+        assert_int_equal(r.duplicates, 1);
+        assert_int_equal(r.conflicts, 0);
+        r = notes(f->st, probe[i], 1, "b");
+        assert_int_equal(r.status, INGEST_OK);
+        assert_int_equal(r.duplicates, 0);
+        assert_int_equal(r.conflicts, 1);
+        assert_int_equal(r.stored, 0);
+    }
+    assert_int_equal(count(f->st, "SELECT count(*) FROM refusals"), 3);
+    assert_int_equal(count(f->st, "SELECT count(*) FROM notes WHERE text LIKE 'b %'"), 0);
 }
 
 static void test_new_file_modes(void **state)
@@ -213,6 +268,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_full, setup, teardown),
         cmocka_unit_test(test_new_file_modes),
+        cmocka_unit_test_setup_teardown(test_conflicts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_damaged, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
