@@ -764,10 +764,15 @@ static void run_finish(struct run *r)
     if (ship_pending(r->ship, &left_events) == 0) {
         unlink(r->spool_path);
     } else {
-        const char *fault = ship_store_error(r->ship); /* it answered: not unreachable */
+        /* It answered (a store fault, or acks for earlier batches): not
+         * unreachable, only slow within AGENT_ACK_WAIT_MS on a busy collector;
+         * flush delivers the rest, and what was stored meanwhile is a duplicate. */
+        const char *fault = ship_store_error(r->ship);
+        if (!fault && ship_stats(r->ship)->events_acked)
+            fault = "did not acknowledge everything in time (it is reachable: busy?)";
         fprintf(stderr, "tunetrail: collector %s %s; %zu records kept in %s; run `tunetrail flush`%s\n",
                 sink_dest(r->sink), fault ? fault : "unreachable", left_events, r->spool_path,
-                fault ? " once it is fixed" : "");
+                fault && ship_store_error(r->ship) ? " once it is fixed" : "");
     }
     if (dropped) {
         fprintf(stderr, "tunetrail: %llu records of session %s (study %s) dropped: %s, and more than %s "
