@@ -18,8 +18,6 @@ tt_start_collector cpid "$PORT" "$DB" "$T/collector.log"
 tt_bg runpid timeout -k 5 "$TT_TIMEOUT" "$TT_BIN/tunetrail" run --study kill --collector "$EP" \
     --trial 'tt_*' -- "$TT_PROGS/tt_writer" "$T/w" "$N" 10
 
-# wait_file F - until F exists (the writer's progress, not a clock).
-wait_file() { timeout 60 bash -c 'until [ -e "$1" ]; do sleep 0.02; done' _ "$1" || fail "$1 never appeared"; }
 
 wait_file "$T/w/w-50"
 say "SIGKILL tunetraild mid-run"

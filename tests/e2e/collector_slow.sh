@@ -12,7 +12,6 @@ cd "$T"
 mkdir -p "$T/w"
 PORT=$(free_port)
 EP=tcp://127.0.0.1:$PORT
-wait_file() { timeout 60 bash -c 'until [ -e "$1" ]; do sleep 0.02; done' _ "$1" || fail "$1 never appeared"; }
 
 say "tunetraild acknowledges the first batches, then is stopped mid-run"
 tt_start_collector cpid "$PORT" "$DB" "$T/collector.log"

@@ -151,6 +151,9 @@ tt_start_collector() {
     wait_port "$port"
 }
 
+# wait_file F - until F exists (a program's progress marker, not a clock; 60 s at most).
+wait_file() { timeout 60 bash -c 'until [ -e "$1" ]; do sleep 0.02; done' _ "$1" || fail "$1 never appeared"; }
+
 # tt_stop PID [SIGNAL] - signals PID (default TERM) and waits for it (20 s max).
 tt_stop() {
     kill -"${2:-TERM}" "$1" 2>/dev/null || true
