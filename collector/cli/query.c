@@ -297,17 +297,20 @@ static enum tt_role key_role(json_t *rows, const char *key)
         json_t *v = json_object_get(json_object_get(t, "params"), key);
         if (!v)
             continue;
-        const char *in[256], *out[256];
-        size_t nin = 0, nout = 0;
-        json_t *f;
-        json_array_foreach(json_object_get(t, "inputs"), j, f) if (nin < 256) in[nin++] = jstr(f, "path");
-        json_array_foreach(json_object_get(t, "outputs"), j, f) if (nout < 256) out[nout++] = jstr(f, "path");
-        struct tt_role_files files = {in, nin, out, nout};
+        json_t *ins = json_object_get(t, "inputs"), *outs = json_object_get(t, "outputs"), *f;
+        size_t nin = json_array_size(ins), nout = json_array_size(outs);
+        const char **paths = malloc((nin + nout + 1) * sizeof *paths);
+        if (!paths)
+            continue; /* out of memory: this trial does not vote */
+        json_array_foreach(ins, j, f) paths[j] = jstr(f, "path");
+        json_array_foreach(outs, j, f) paths[nin + j] = jstr(f, "path");
+        struct tt_role_files files = {paths, nin, paths + nin, nout};
         const char *fw = json_string_value(json_object_get(t, "framework"));
         const char *src = json_string_value(json_object_get(json_object_get(t, "param_sources"), key));
         char why[128];
         votes[tt_param_role(fw, jstr(t, "exe"), key, json_string_value(v), src, &files, why,
                             sizeof why)]++;
+        free(paths);
     }
     enum tt_role best = TT_ROLE_CHOICE;
     for (int r = 0; r < 4; r++)
