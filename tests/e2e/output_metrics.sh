@@ -119,6 +119,10 @@ check(abs(trials[0]["metrics"].get("loss", -1) - 1.0 / 5000) < 1e-4, "last loss 
 id=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["id"])' "$T/trials.json")
 tt show "$id" --store "$DB" --json >show.json || fail "tunetrail show $id failed"
 n=$(python3 -c 'import json; print(sum(p["name"] == "loss" for p in json.load(open("show.json"))["metric_points"]))')
+if [ "$n" != 5000 ]; then # a loss seen once in CI (docs/STATUS.md): say what the store refused
+    sqlite3 "$DB" "SELECT count(*), group_concat(DISTINCT why) FROM refusals" >&2 || true
+    cat pyloss.run.err >&2
+fi
 expect_eq "$n" 5000 "loss points from 5000 printed lines"
 
 say "lines like svm-train's in another program are not metrics (no --metric)"
