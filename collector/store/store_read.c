@@ -661,21 +661,33 @@ json_t *store_read_log_heads(store_reader *q, const char *study, char *err, size
     return a;
 }
 
-json_t *store_read_metric_kinds(store_reader *q, const char *study, char *err, size_t errlen)
+/* Prepares sql with ?1 bound to study when study is not NULL (a NULL ?1
+ * means every study). NULL with a message in err on failure. */
+static sqlite3_stmt *prepare_study(store_reader *q, const char *sql, const char *study, char *err,
+                                   size_t errlen)
 {
-    /* Most common (split, direction) of each name first, so the first row
-     * of a name is the one kept. */
     sqlite3_stmt *s;
-    const char *sql =
-        "SELECT m.name, m.split, m.direction, count(DISTINCT m.trial_id) n FROM metrics m"
-        " JOIN trial_view t ON t.id = m.trial_id WHERE (?1 IS NULL OR t.study = ?1) AND" NOT_EVAL
-        " GROUP BY m.name, m.split, m.direction ORDER BY m.name, n DESC";
     if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK) {
         tt_fail(err, errlen, "cannot read store %s: %s", q->path, sqlite3_errmsg(q->db));
         return NULL;
     }
     if (study)
         sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
+    return s;
+}
+
+json_t *store_read_metric_kinds(store_reader *q, const char *study, char *err, size_t errlen)
+{
+    /* Most common (split, direction) of each name first, so the first row
+     * of a name is the one kept. */
+    sqlite3_stmt *s = prepare_study(
+        q,
+        "SELECT m.name, m.split, m.direction, count(DISTINCT m.trial_id) n FROM metrics m"
+        " JOIN trial_view t ON t.id = m.trial_id WHERE (?1 IS NULL OR t.study = ?1) AND" NOT_EVAL
+        " GROUP BY m.name, m.split, m.direction ORDER BY m.name, n DESC",
+        study, err, errlen);
+    if (!s)
+        return NULL;
     json_t *o = json_object();
     while (sqlite3_step(s) == SQLITE_ROW) {
         char *name = jsonfmt_utf8_fix((const char *)sqlite3_column_text(s, 0));
@@ -694,18 +706,15 @@ json_t *store_read_metric_kinds(store_reader *q, const char *study, char *err, s
 json_t *store_read_conventions(store_reader *q, const char *study, const char *session,
                                char *err, size_t errlen)
 {
-    sqlite3_stmt *s;
-    const char *sql =
+    sqlite3_stmt *s = prepare_study(
+        q,
         "SELECT n.text, s.uuid FROM notes n JOIN origins o ON o.id = n.origin_id"
         " JOIN sessions s ON s.uuid = o.uuid WHERE n.level = 'conventions'"
         " AND (?1 IS NULL OR s.study = ?1) AND (?2 IS NULL OR lower(hex(s.uuid)) = lower(?2))"
-        " ORDER BY s.started_ns, n.seq";
-    if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK) {
-        tt_fail(err, errlen, "cannot read store %s: %s", q->path, sqlite3_errmsg(q->db));
+        " ORDER BY s.started_ns, n.seq",
+        study, err, errlen);
+    if (!s)
         return NULL;
-    }
-    if (study)
-        sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
     if (session)
         sqlite3_bind_text(s, 2, session, -1, SQLITE_STATIC);
     json_t *a = json_array();
