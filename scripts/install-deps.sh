@@ -13,6 +13,7 @@ pkgs=(
   darknet                                # libdarknet.so for tests/progs/tt_darknet_train.c (darknet adapter)
   python3 python-is-python3              # svm-grid's shebang is `#!/usr/bin/env python`
   python3-sklearn                        # tests/e2e: a scikit-learn search with n_jobs=2 (loky workers)
+  python3-xgboost python3-torch python3-optuna  # the Python hook's framework tests (python/tunetrail_hook)
   sqlite3 procps coreutils findutils diffutils
   chromium                               # tests/e2e/report_html.sh opens the HTML report headless
 )

@@ -123,22 +123,48 @@ static const char *unenterable(const char *path)
     return why ? why : is_static_elf(path) ? "statically linked" : NULL;
 }
 
-/* The command's environment: ours with the TUNETRAIL_* variables set and the
- * shim first in LD_PRELOAD. Built before fork, because the child of a
- * process with ZeroMQ threads must not call malloc. `extra` ("NAME=value"
- * or NULL, owned by the caller) is added as it is. */
+/* The Python hook's directory (python/ of the source tree): beside the shim,
+ * <libdir>/tunetrail/python, unless $TUNETRAIL_PYTHON is "0" (no hook) or
+ * names another directory. NULL when there is none: Python then runs
+ * unhooked, as it would without tunetrail. */
+static char *python_hook_dir(const char *shim)
+{
+    const char *env = getenv("TUNETRAIL_PYTHON");
+    if (env && !strcmp(env, "0"))
+        return NULL;
+    char *dir = NULL;
+    if (env && *env)
+        dir = strdup(env);
+    else {
+        const char *sl = strrchr(shim, '/');
+        if (sl)
+            asprintf(&dir, "%.*s/tunetrail/python", (int)(sl - shim), shim);
+    }
+    char probe[PATH_MAX];
+    if (dir && snprintf(probe, sizeof probe, "%s/sitecustomize.py", dir) < (int)sizeof probe &&
+        access(probe, R_OK) == 0)
+        return dir;
+    free(dir);
+    return NULL;
+}
+
+/* The command's environment: ours with the TUNETRAIL_* variables set, the
+ * shim first in LD_PRELOAD and the Python hook first on PYTHONPATH. Built
+ * before fork, because the child of a process with ZeroMQ threads must not
+ * call malloc. `extra` ("NAME=value" or NULL, owned by the caller) is added
+ * as it is. */
 static char **child_env(const char *shim, const char *sock, const char *session, const char *study,
                         const char *home, char *extra)
 {
     size_t n = 0;
     while (environ[n])
         n++;
-    char **env = calloc(n + 8, sizeof *env);
+    char **env = calloc(n + 9, sizeof *env);
     if (!env)
         return NULL;
     size_t k = 0;
-    const char *old_preload = NULL;
-    static const char *drop[] = {"LD_PRELOAD=", TT_ENV_SOCK "=", TT_ENV_SESSION "=", TT_ENV_STUDY "=",
+    const char *old_preload = NULL, *old_pypath = NULL;
+    static const char *drop[] = {"LD_PRELOAD=", "PYTHONPATH=", TT_ENV_SOCK "=", TT_ENV_SESSION "=", TT_ENV_STUDY "=",
                                  TT_ENV_HOME "=", TT_ENV_PARENT "=", TT_ENV_METRICS "="};
     for (size_t i = 0; i < n; i++) {
         int skip = 0;
@@ -147,6 +173,8 @@ static char **child_env(const char *shim, const char *sock, const char *session,
                 skip = 1;
         if (!strncmp(environ[i], "LD_PRELOAD=", 11))
             old_preload = environ[i] + 11;
+        if (!strncmp(environ[i], "PYTHONPATH=", 11))
+            old_pypath = environ[i] + 11;
         if (!skip)
             env[k++] = environ[i];
     }
@@ -158,6 +186,15 @@ static char **child_env(const char *shim, const char *sock, const char *session,
     else
         s = NULL, asprintf(&s, "LD_PRELOAD=%s", shim);
     env[k++] = s;
+    char *py = python_hook_dir(shim);
+    if (py) {
+        if (old_pypath && *old_pypath)
+            asprintf(&env[k++], "PYTHONPATH=%s:%s", py, old_pypath);
+        else
+            asprintf(&env[k++], "PYTHONPATH=%s", py);
+        free(py);
+    } else if (old_pypath)
+        env[k++] = (char *)old_pypath - 11;
     asprintf(&env[k++], "%s=%s", TT_ENV_SOCK, sock);
     asprintf(&env[k++], "%s=%s", TT_ENV_SESSION, session);
     asprintf(&env[k++], "%s=%s", TT_ENV_STUDY, study);

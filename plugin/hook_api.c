@@ -1,0 +1,101 @@
+/* hook_api.c - the shim's C API for in-process hooks written in other
+ * languages (the Python hook, python/tunetrail_hook/, calls it through
+ * ctypes). One transport: what a hook reports goes through the same
+ * datagrams, keep copies and spools as the C adapters' events.
+ *
+ * Trials are named by their uuid in lower-case hex (32 chars + NUL), so a
+ * caller holds plain strings; NULL names the current trial. Every function
+ * returns 0 on success and -1 when the record could not be sent or spooled
+ * or an argument is malformed; none prints, and errno is kept.
+ *
+ * RATIONALE: exported (plugin/libtunetrail.map) from libtunetrail.so itself (not a second library) so
+ * a hook finds it with dlsym(RTLD_DEFAULT) exactly when the shim is loaded
+ * in the process: no shim, no symbol, and the hook disables itself. */
+#include "shim.h"
+#include "shim_trial.h"
+#include "registry.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define TT_API_VERSION 1
+
+static int trial_arg(const char *hex, uint8_t out[TT_UUID_LEN], const uint8_t **trial)
+{
+    if (!hex) {
+        *trial = NULL;
+        return 0;
+    }
+    if (strlen(hex) != 2 * TT_UUID_LEN || wire_unhex(out, hex, TT_UUID_LEN) < 0)
+        return -1;
+    *trial = out;
+    return 0;
+}
+
+int tunetrail_api_version(void)
+{
+    return TT_API_VERSION;
+}
+
+/* Opens a trial of framework (e.g. "sklearn"); writes its id into id_hex
+ * (33 bytes) and makes it the process's current trial. */
+int tunetrail_trial_open(const char *framework, char *id_hex)
+{
+    uint8_t u[TT_UUID_LEN];
+    if (!framework || !id_hex)
+        return -1;
+    int r = shim_trial_open(framework, u);
+    int saved = errno;
+    wire_hex(id_hex, u, TT_UUID_LEN);
+    errno = saved;
+    return r;
+}
+
+int tunetrail_trial_param(const char *id_hex, const char *key,
+                                                                  const char *value, const char *source)
+{
+    uint8_t u[TT_UUID_LEN];
+    const uint8_t *t;
+    if (!key || !value || trial_arg(id_hex, u, &t) < 0)
+        return -1;
+    return shim_trial_param(t, key, value, source);
+}
+
+/* step < 0: not stepped; split "train"/"valid"/"test" or NULL; direction
+ * "max"/"min" or NULL. */
+int tunetrail_trial_metric(const char *id_hex, const char *name,
+                                                                   double value, long long step,
+                                                                   const char *split, const char *direction)
+{
+    uint8_t u[TT_UUID_LEN];
+    const uint8_t *t;
+    if (!name || trial_arg(id_hex, u, &t) < 0)
+        return -1;
+    return shim_trial_metric(t, name, value, step, split, direction);
+}
+
+/* status: 1 ok, 2 failed (the wire's TrialStatus); error may be NULL. */
+int tunetrail_trial_end(const char *id_hex, int status,
+                                                                const char *error)
+{
+    uint8_t u[TT_UUID_LEN];
+    const uint8_t *t;
+    if (!id_hex || trial_arg(id_hex, u, &t) < 0)
+        return -1;
+    return shim_trial_end(t, status, error);
+}
+
+/* Marks framework (a row of the adapter table, e.g. "sklearn") as loaded in
+ * this process: a process that then fails before any trial of it opens is a
+ * failed trial (`failed:framework`), as for a C framework's library. */
+int tunetrail_framework_loaded(const char *framework)
+{
+    if (!framework)
+        return -1;
+    for (size_t i = 0; i < tt_adapter_count() && i < 32; i++)
+        if (!strcmp(tt_adapter_at(i)->name, framework)) {
+            __atomic_fetch_or(&shim_proc.fw_loaded, 1u << i, __ATOMIC_RELAXED);
+            return 0;
+        }
+    return -1;
+}

@@ -1,0 +1,9 @@
+"""Which modules the hook patches, and by what. Importing this file imports
+no framework: each line names a module and the function (in a submodule of
+tunetrail_hook) that patches it once the program imports it.
+
+One line per patched module; a framework's hook file is imported only when
+its module is."""
+from . import register
+
+# register("sklearn.model_selection._search", "hook_sklearn", "patch_search")
