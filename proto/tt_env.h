@@ -15,6 +15,7 @@
 #define TT_ENV_PARENT "TUNETRAIL_PARENT"     /* "<uuid hex>:<pid>" hint set at exec */
 #define TT_ENV_DEBUG "TUNETRAIL_DEBUG"       /* "1": shim logs its own failures to stderr */
 #define TT_ENV_COLLECTOR "TUNETRAIL_COLLECTOR"
+#define TT_ENV_COLLECTOR_KEY "TUNETRAIL_COLLECTOR_KEY" /* the collector's public key file (--collector-key) */
 #define TT_ENV_STORE "TUNETRAIL_STORE"
 #define TT_ENV_SHIM "TUNETRAIL_SHIM"         /* override the path of libtunetrail.so */
 #define TT_ENV_HOLD_MAX "TUNETRAIL_HOLD_MAX" /* bytes the agent keeps in memory when the spool is full */

@@ -194,7 +194,7 @@ static char **child_env(const char *shim, const char *sock, const char *session,
             asprintf(&env[k++], "PYTHONPATH=%s", py);
         free(py);
     } else if (old_pypath)
-        env[k++] = (char *)old_pypath - 11;
+        env[k++] = strdup(old_pypath - 11); /* owned like ours: run_close frees them */
     asprintf(&env[k++], "%s=%s", TT_ENV_SOCK, sock);
     asprintf(&env[k++], "%s=%s", TT_ENV_SESSION, session);
     asprintf(&env[k++], "%s=%s", TT_ENV_STUDY, study);
@@ -436,7 +436,8 @@ static int run_outputs(struct run *r)
     }
     if (!(r->env = child_env(r->shim, r->sockpath, r->hex, r->study, r->home, r->o->metrics_env)))
         return -1;
-    if (!(r->sink = sink_open(r->o->collector, r->store, r->err, sizeof r->err))) {
+    if (!(r->sink = sink_open(r->o->collector, r->store, r->err, sizeof r->err)) ||
+        (r->o->collector_key && sink_pin_file(r->sink, r->o->collector_key, r->err, sizeof r->err) < 0)) {
         run_error(r);
         return -1;
     }
@@ -798,6 +799,7 @@ static void run_finish(struct run *r)
     const char *why;
     uint64_t dropped = ship_give_up(r->ship, &why); /* what the spool could not take is lost now */
     size_t left_events;
+    sink_say_unverified(r->sink, "tunetrail"); /* before the delivery line, which stays last */
     if (ship_pending(r->ship, &left_events) == 0) {
         unlink(r->spool_path);
     } else {
@@ -805,6 +807,10 @@ static void run_finish(struct run *r)
          * unreachable, only slow within AGENT_ACK_WAIT_MS on a busy collector;
          * flush delivers the rest, and what was stored meanwhile is a duplicate. */
         const char *fault = ship_store_error(r->ship);
+        struct sink_trust tr;
+        sink_trust(r->sink, &tr);
+        if (!fault && tr.untrusted)
+            fault = "acknowledged without the pinned key's signature (not the collector you pinned?)";
         if (!fault && ship_stats(r->ship)->events_acked)
             fault = "did not acknowledge everything in time (it is reachable: busy?)";
         fprintf(stderr, "tunetrail: collector %s %s; %zu records kept in %s; run `tunetrail flush`%s\n",
@@ -845,10 +851,13 @@ static void run_close(struct run *r)
     free(r->journal_path);
     free(r->cs.taken);
     if (r->env) {
-        size_t n = 0; /* ours are the last five entries */
+        size_t n = 0; /* ours are the entries from LD_PRELOAD on */
         while (r->env[n])
             n++;
-        for (size_t i = n >= 5 ? n - 5 : 0; i < n; i++)
+        size_t i = n;
+        while (i > 0 && strncmp(r->env[i - 1], "LD_PRELOAD=", 11))
+            i--;
+        for (i = i ? i - 1 : n; i < n; i++)
             free(r->env[i]);
         free(r->env);
     }

@@ -505,7 +505,8 @@ int agent_flush(const struct agent_flush_opts *o)
     }
     if (list_spools(dir, &agents, &shims, &bare) < 0)
         goto out;
-    if (!(sink = sink_open(o->collector, store, err, sizeof err))) {
+    if (!(sink = sink_open(o->collector, store, err, sizeof err)) ||
+        (o->collector_key && sink_pin_file(sink, o->collector_key, err, sizeof err) < 0)) {
         fprintf(stderr, "tunetrail flush: %s\n", err);
         goto out;
     }
@@ -538,6 +539,7 @@ int agent_flush(const struct agent_flush_opts *o)
     if (t.kept)
         fprintf(stderr, "tunetrail flush: %zu records in %zu spool files not delivered; kept in %s\n",
                 t.kept_events, t.kept, dir);
+    sink_say_unverified(sink, "tunetrail flush");
     rc = t.kept ? 1 : t.damaged_files ? 3 : 0;
 out:
     sink_close(sink);

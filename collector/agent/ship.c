@@ -360,8 +360,6 @@ int ship_pump(tt_ship *sh, char *err, size_t errlen)
         return -1;
     struct sink_ack a;
     while (sink_recv_ack(sh->sink, &a) == 1) {
-        if (a.status == TUNETRAIL__ACK__STATUS__ACK_OK)
-            keep_receipts(sh, &a);
         /* A store fault is not a network one: say which, once per change. */
         int fault = a.status == TUNETRAIL__ACK__STATUS__ACK_RETRY && a.store_error != STORE_ERR_BUSY
                         ? a.store_error
@@ -370,7 +368,6 @@ int ship_pump(tt_ship *sh, char *err, size_t errlen)
             fprintf(stderr, "tunetrail: collector %s: %s; records stay in the spool and are resent\n",
                     sink_dest(sh->sink), store_error_name((enum store_error)fault));
         sh->store_error = fault;
-        sink_ack_free(&a);
         for (size_t i = 0; i < sh->ndr; i++)
             if (sh->dr[i].seq == a.batch_seq && a.status != TUNETRAIL__ACK__STATUS__ACK_RETRY) {
                 /* delivered before we gave it up: not lost */
@@ -387,6 +384,10 @@ int ship_pump(tt_ship *sh, char *err, size_t errlen)
                 sh->p[i].sent_ms = now - SHIP_RESEND_MS + SHIP_RETRY_MS;
                 break;
             }
+            if (!sink_ack_trusted(sh->sink, &a, sh->p[i].buf, sh->p[i].len))
+                break; /* resent after SHIP_RESEND_MS like an unacked batch */
+            if (a.status == TUNETRAIL__ACK__STATUS__ACK_OK)
+                keep_receipts(sh, &a); /* only a trusted ack's receipts */
             if (a.status == TUNETRAIL__ACK__STATUS__ACK_REJECTED) {
                 /* Resending a malformed batch would never end; it stays
                  * readable in the spool only if something else is unacked. */
@@ -403,6 +404,7 @@ int ship_pump(tt_ship *sh, char *err, size_t errlen)
             drop(sh, i);
             break;
         }
+        sink_ack_free(&a);
     }
     now = ship_now_ms();
     if (sh->held_bytes && now >= sh->hold_retry_ms)

@@ -9,6 +9,9 @@
 #include <string.h>
 #include <zmq.h>
 
+#include <sodium.h>
+
+#include "checkpoint.h"
 #include "keys.h"
 #include "store.h"
 #include "tunetrail.pb-c.h"
@@ -23,6 +26,9 @@ struct tt_sink {
     tt_store *store;  /* embedded sink */
     struct sink_ack q[SINK_ACKQ_MAX];
     size_t qhead, qlen;
+    int pinned, said_untrusted;
+    uint8_t pin[32];
+    uint64_t verified, unverified, untrusted;
 };
 
 tt_sink *sink_open(const char *endpoint, const char *store_path, char *err, size_t errlen)
@@ -110,8 +116,11 @@ int sink_send(tt_sink *s, uint64_t seq, const uint8_t *buf, size_t len, char *er
         struct ingest_result r;
         memset(&r, 0, sizeof r);
         ingest_batch(s->store, buf, len, &r);
-        struct sink_ack a = {seq, TUNETRAIL__ACK__STATUS__ACK_RETRY, r.stored, r.duplicates, 0,
-                             NULL, 0};
+        struct sink_ack a = {.batch_seq = seq,
+                             .status = TUNETRAIL__ACK__STATUS__ACK_RETRY,
+                             .stored = r.stored,
+                             .duplicates = r.duplicates,
+                             .embedded = 1};
         if (r.status == INGEST_OK) {
             a.status = TUNETRAIL__ACK__STATUS__ACK_OK;
             size_t n;
@@ -171,6 +180,15 @@ int sink_recv_ack(tt_sink *s, struct sink_ack *ack)
         ack->stored = a->stored;
         ack->duplicates = a->duplicates;
         ack->store_error = a->has_store_error ? (int)a->store_error : 0;
+        ack->embedded = 0;
+        ack->has_digest = a->has_batch_digest && a->batch_digest.len == 32;
+        if (ack->has_digest)
+            memcpy(ack->digest, a->batch_digest.data, 32);
+        ack->has_sig = a->has_ack_key && a->ack_key.len == 32 && a->has_ack_sig && a->ack_sig.len == 64;
+        if (ack->has_sig) {
+            memcpy(ack->key, a->ack_key.data, 32);
+            memcpy(ack->sig, a->ack_sig.data, 64);
+        }
         ack->n_checkpoints = 0;
         ack->checkpoints = a->n_checkpoints ? calloc(a->n_checkpoints, sizeof *ack->checkpoints)
                                             : NULL;
@@ -189,6 +207,84 @@ int sink_recv_ack(tt_sink *s, struct sink_ack *ack)
         tunetrail__ack__free_unpacked(a, NULL);
         return 1;
     }
+}
+
+int sink_pin_file(tt_sink *s, const char *path, char *err, size_t errlen)
+{
+    struct tt_key k;
+    if (key_load_public(path, &k, err, errlen) < 0)
+        return -1;
+    memcpy(s->pin, k.pk, 32);
+    s->pinned = 1;
+    return 0;
+}
+
+/* The embedded store is this process: nothing to check. */
+int sink_ack_trusted(tt_sink *sh, const struct sink_ack *a, const uint8_t *buf, size_t len)
+{
+    /* A rejection releases the batch too (it is never resent): it needs the
+     * same proof as an ok. */
+    if (a->embedded)
+        return 1;
+    uint8_t d[32];
+    crypto_hash_sha256(d, buf, len);
+    const char *why = NULL;
+    if (a->has_digest && memcmp(d, a->digest, 32))
+        why = "names other bytes than the batch sent";
+    else if (sh->pinned) {
+        struct ack_claim c = {.batch_seq = a->batch_seq, .status = a->status, .stored = (int)a->stored,
+                              .duplicates = (int)a->duplicates, .n = a->n_checkpoints};
+        const char *studies[64];
+        uint64_t sizes[64];
+        uint8_t roots[64][32];
+        memcpy(c.digest, d, 32);
+        for (size_t i = 0; i < a->n_checkpoints && i < 64; i++) {
+            studies[i] = a->checkpoints[i].study;
+            sizes[i] = a->checkpoints[i].tree_size;
+            memcpy(roots[i], a->checkpoints[i].root, 32);
+        }
+        c.study = studies, c.tree_size = sizes, c.root = (const uint8_t(*)[32])roots;
+        if (!a->has_digest || !a->has_sig)
+            why = "is not signed";
+        else if (memcmp(a->key, sh->pin, 32))
+            why = "is signed by another key than the pinned one";
+        else if (a->n_checkpoints > 64 || ack_verify(sh->pin, &c, a->sig) < 0)
+            why = "carries a signature that does not verify";
+    }
+    if (!why) {
+        if (sh->pinned)
+            sh->verified++;
+        else
+            sh->unverified++;
+        return 1;
+    }
+    sh->untrusted++;
+    if (!sh->said_untrusted) {
+        sh->said_untrusted = 1;
+        fprintf(stderr, "tunetrail: collector %s acknowledged batch %llu but the ack %s; the batch is not "
+                        "counted as delivered and stays in the spool\n",
+                sh->dest, (unsigned long long)a->batch_seq, why);
+    }
+    return 0;
+}
+
+void sink_trust(const tt_sink *s, struct sink_trust *out)
+{
+    out->verified = s->verified;
+    out->unverified = s->unverified;
+    out->untrusted = s->untrusted;
+    out->pinned = s->pinned;
+    out->remote = s->store == NULL;
+}
+
+void sink_say_unverified(const tt_sink *sink, const char *who)
+{
+    struct sink_trust tr;
+    sink_trust(sink, &tr);
+    if (tr.remote && !tr.pinned && tr.unverified)
+        fprintf(stderr, "%s: delivery to %s not verified: its acks were taken on its word (pin its key: "
+                        "--collector-key FILE, the collector's collector.pub)\n",
+                who, sink_dest(sink));
 }
 
 void sink_ack_free(struct sink_ack *a)

@@ -28,7 +28,37 @@ struct sink_ack {
     size_t n_checkpoints;                /* receipts for the study logs this batch grew */
     struct sink_checkpoint *checkpoints; /* malloc'd; owned by the receiver: sink_ack_free */
     int store_error; /* with ACK_RETRY: Ack.store_error (enum store_error), 0 if none */
+    /* The collector's word on the batch (Ack fields 71-73), checked by
+     * ship.c against the batch it sent and the pinned key. */
+    int has_digest, has_sig;
+    uint8_t digest[32], key[32], sig[64];
+    int embedded; /* from the embedded store, in this process: nothing to verify */
 };
+
+/* Pins the collector's ed25519 public key, read from path (a .pub file of
+ * `tunetrail keygen`, or tunetraild's collector.pub): a batch is then
+ * released (its spool copy dropped) only on an ack that names the batch's
+ * SHA-256 and is signed by this key; any other ok or rejected ack is
+ * untrusted, counted, said once on stderr, and the batch stays pending
+ * (resent; kept in the spool at the end). Without a pin, a remote
+ * collector's acks are taken on its word (counted as unverified). */
+int sink_pin_file(tt_sink *s, const char *path, char *err, size_t errlen);
+
+/* Whether ack a (not ACK_RETRY) for the packed batch buf[len] may release
+ * it: 1 yes, 0 no (see sink_pin_file). Counts each answer. */
+int sink_ack_trusted(tt_sink *s, const struct sink_ack *a, const uint8_t *buf, size_t len);
+
+/* Acks of a remote collector so far: verified (digest ours, signed by the
+ * pinned key), unverified (no key pinned), untrusted (refused). */
+struct sink_trust {
+    uint64_t verified, unverified, untrusted;
+    int pinned, remote;
+};
+void sink_trust(const tt_sink *s, struct sink_trust *out);
+
+/* At the end of a run or flush: if a remote collector's acks were taken on
+ * its word (no key pinned), says so on stderr, prefixed with who. */
+void sink_say_unverified(const tt_sink *s, const char *who);
 
 /* Frees an ack's checkpoints (the struct itself is the caller's). */
 void sink_ack_free(struct sink_ack *a);

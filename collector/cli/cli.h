@@ -20,4 +20,9 @@ int cmd_attest(int argc, char **argv);  /* cli/attest.c */
 int cmd_verify(int argc, char **argv);  /* cli/verify.c */
 int cmd_report(int argc, char **argv);  /* cli/report.c */
 
+/* --collector-key FILE (cli/run.c): needs a --collector (the embedded store
+ * is this process: nothing to verify) and a readable public key. Prints
+ * "<who>: ..." and returns -1 if not; who is e.g. "tunetrail run". */
+int cli_check_collector_key(const char *who, const char *collector, const char *key);
+
 #endif

@@ -9,11 +9,15 @@
 
 static void flush_usage(FILE *f)
 {
-    fprintf(f, "usage: tunetrail flush [--collector ENDPOINT] [--store PATH]\n\n"
+    fprintf(f, "usage: tunetrail flush [--collector ENDPOINT [--collector-key FILE]] [--store PATH]\n\n"
                "Ships records kept in $TUNETRAIL_HOME/spool: those of `tunetrail run` sessions that\n"
                "could not reach their collector, and those of bare LD_PRELOAD runs.\n"
                "Destination: --collector, else $TUNETRAIL_COLLECTOR, else the local store\n"
                "(--store, else $TUNETRAIL_STORE, else $TUNETRAIL_HOME/trail.db).\n"
+               "--collector-key FILE (default $TUNETRAIL_COLLECTOR_KEY): the collector's public\n"
+               "key; a spooled batch is deleted only once an ack names its SHA-256 with this\n"
+               "key's signature (as for `tunetrail run`). Without it, acks are taken on the\n"
+               "collector's word and flush says delivery was not verified.\n"
                "Spools of processes still running (their spool file is locked) are left for a\n"
                "later flush.\n"
                "A damaged spool file is read around its damage (each damaged frame is skipped,\n"
@@ -26,6 +30,7 @@ static void flush_usage(FILE *f)
 int cmd_flush(int argc, char **argv)
 {
     static const struct option opts[] = {{"collector", required_argument, NULL, 'c'},
+        {"collector-key", required_argument, NULL, 'K'},
                                          {"store", required_argument, NULL, 'S'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -35,6 +40,7 @@ int cmd_flush(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
         switch (c) {
         case 'c': o.collector = optarg; break;
+        case 'K': o.collector_key = optarg; break;
         case 'S': o.store = optarg; break;
         case 'h': flush_usage(stdout); return 0;
         default: flush_usage(stderr); return 2;
@@ -47,5 +53,9 @@ int cmd_flush(int argc, char **argv)
     }
     if (!o.collector && getenv(TT_ENV_COLLECTOR) && *getenv(TT_ENV_COLLECTOR))
         o.collector = getenv(TT_ENV_COLLECTOR);
+    if (!o.collector_key && getenv(TT_ENV_COLLECTOR_KEY) && *getenv(TT_ENV_COLLECTOR_KEY))
+        o.collector_key = getenv(TT_ENV_COLLECTOR_KEY);
+    if (cli_check_collector_key("tunetrail flush", o.collector, o.collector_key) < 0)
+        return 2;
     return agent_flush(&o);
 }

@@ -7,6 +7,7 @@
 
 #include "agent.h"
 #include "cli.h"
+#include "keys.h"
 #include "labini.h"
 #include "tt_env.h"
 #include "util.h"
@@ -14,8 +15,9 @@
 static void run_usage(FILE *f)
 {
     fprintf(f,
-            "usage: tunetrail run [--study NAME] [--collector ENDPOINT] [--store PATH]\n"
-            "                     [--trial PATTERN]... [--metric NAME=REGEX]... [--strict]\n"
+            "usage: tunetrail run [--study NAME] [--collector ENDPOINT [--collector-key FILE]]\n"
+            "                     [--store PATH] [--trial PATTERN]... [--metric NAME=REGEX]...\n"
+            "                     [--strict]\n"
             "                     -- CMD [ARG]...\n\n"
             "Runs CMD under the tunetrail shim and records every process it starts, the files\n"
             "they read and write, and every trial, then exits with CMD's exit status\n"
@@ -24,6 +26,12 @@ static void run_usage(FILE *f)
             "                        git repository or directory name)\n"
             "  --collector ENDPOINT  ship to a tunetraild, e.g. tcp://host:5555 (default:\n"
             "                        $TUNETRAIL_COLLECTOR, else the local store)\n"
+            "  --collector-key FILE  the collector's public key (tunetraild prints its path at\n"
+            "                        start; default $TUNETRAIL_COLLECTOR_KEY): a batch counts as\n"
+            "                        delivered only when an ack names its SHA-256 and carries\n"
+            "                        this key's signature; anything else stays in the spool.\n"
+            "                        Without it, acks are taken on the collector's word and the\n"
+            "                        run's last lines say delivery was not verified\n"
             "  --store PATH          SQLite store for the embedded collector\n"
             "                        (default: $TUNETRAIL_STORE, else $TUNETRAIL_HOME/trail.db)\n"
             "  --trial PATTERN       a process whose program name matches the glob is a trial;\n"
@@ -142,10 +150,30 @@ bad:
     return NULL;
 }
 
+int cli_check_collector_key(const char *who, const char *collector, const char *key)
+{
+    if (!key)
+        return 0;
+    if (!collector) {
+        fprintf(stderr, "%s: --collector-key %s needs --collector ENDPOINT (the local store is "
+                        "written by this process: there is nothing to verify)\n", who, key);
+        return -1;
+    }
+    struct tt_key k;
+    char err[TT_ERR_MAX];
+    if (key_load_public(key, &k, err, sizeof err) < 0) {
+        fprintf(stderr, "%s: --collector-key: %s (expected the collector's public key file, e.g. "
+                        "collector.pub beside tunetraild's key)\n", who, err);
+        return -1;
+    }
+    return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"study", required_argument, NULL, 's'}, {"collector", required_argument, NULL, 'c'},
+        {"collector-key", required_argument, NULL, 'K'},
         {"store", required_argument, NULL, 'S'}, {"trial", required_argument, NULL, 't'},
         {"metric", required_argument, NULL, 'm'}, {"strict", no_argument, NULL, 'x'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
@@ -163,6 +191,7 @@ int cmd_run(int argc, char **argv)
         switch (c) {
         case 's': o.study = optarg; break;
         case 'c': o.collector = optarg; break;
+        case 'K': o.collector_key = optarg; break;
         case 'S': o.store = optarg; break;
         case 't': trial_args[ntrial_args++] = optarg; break;
         case 'm': metrics[nmet++] = optarg; break;
@@ -211,6 +240,10 @@ int cmd_run(int argc, char **argv)
     }
     if (!o.collector && getenv(TT_ENV_COLLECTOR) && *getenv(TT_ENV_COLLECTOR))
         o.collector = getenv(TT_ENV_COLLECTOR);
+    if (!o.collector_key && getenv(TT_ENV_COLLECTOR_KEY) && *getenv(TT_ENV_COLLECTOR_KEY))
+        o.collector_key = getenv(TT_ENV_COLLECTOR_KEY);
+    if (cli_check_collector_key("tunetrail run", o.collector, o.collector_key) < 0)
+        { rc = 2; goto out; };
     o.patterns = patterns;
     o.cmd = argv + optind;
     o.ncmd = (size_t)(argc - optind);

@@ -52,6 +52,57 @@ int checkpoint_verify(const uint8_t pk[32], const char *study, uint64_t tree_siz
     return r == 0 ? 0 : -1;
 }
 
+/* The exact bytes of ack_claim's message (checkpoint.h); malloc'd. */
+static char *ack_message(const struct ack_claim *c, size_t *len)
+{
+    char hex[65];
+    char *msg = NULL;
+    size_t cap = 0;
+    FILE *f = open_memstream(&msg, &cap);
+    if (!f)
+        return NULL;
+    sodium_bin2hex(hex, sizeof hex, c->digest, 32);
+    fprintf(f, "tunetrail-ack v1\n%s\n%llu\n%d\n%d\n%d\n", hex, (unsigned long long)c->batch_seq,
+            c->status, c->stored, c->duplicates);
+    for (size_t i = 0; i < c->n; i++) {
+        const char *st = c->study[i] ? c->study[i] : "";
+        sodium_bin2hex(hex, sizeof hex, c->root[i], 32);
+        fprintf(f, "%zu:%s\n%llu\n%s\n", strlen(st), st, (unsigned long long)c->tree_size[i], hex);
+    }
+    if (fclose(f) != 0) {
+        free(msg);
+        return NULL;
+    }
+    *len = cap;
+    return msg;
+}
+
+int ack_sign(const struct tt_key *k, const struct ack_claim *c, uint8_t sig[64])
+{
+    if (!k || !k->has_secret || !c || !sig || sodium_init() < 0)
+        return -1;
+    size_t len;
+    char *msg = ack_message(c, &len);
+    if (!msg)
+        return -1;
+    int r = crypto_sign_detached(sig, NULL, (const unsigned char *)msg, len, k->sk);
+    free(msg);
+    return r == 0 ? 0 : -1;
+}
+
+int ack_verify(const uint8_t pk[32], const struct ack_claim *c, const uint8_t sig[64])
+{
+    if (!pk || !c || !sig || sodium_init() < 0)
+        return -1;
+    size_t len;
+    char *msg = ack_message(c, &len);
+    if (!msg)
+        return -1;
+    int r = crypto_sign_verify_detached(sig, (const unsigned char *)msg, len, pk);
+    free(msg);
+    return r == 0 ? 0 : -1;
+}
+
 json_t *checkpoint_json(uint64_t tree_size, const uint8_t root[32], const uint8_t pk[32],
                         const uint8_t sig[64])
 {

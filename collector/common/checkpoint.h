@@ -31,4 +31,21 @@ json_t *checkpoint_json(uint64_t tree_size, const uint8_t root[32], const uint8_
  * or the signature does not verify. */
 int checkpoint_json_check(json_t *o, const char *study, uint64_t *tree_size, uint8_t root[32]);
 
+/* Signed acks (proto Ack fields 71-73): the collector's word that it
+ * committed the batch whose SHA-256 is digest. The signed message is
+ *   "tunetrail-ack v1\n<digest hex>\n<batch_seq>\n<status>\n<stored>\n<duplicates>\n"
+ * then, per checkpoint of the ack, "<study byte length>:<study>\n<tree_size>\n<root hex>\n".
+ * ack_verify: 0 if sig is valid for pk. */
+struct ack_claim {
+    uint8_t digest[32];
+    uint64_t batch_seq;
+    int status, stored, duplicates;
+    size_t n;               /* checkpoints */
+    const char *const *study;
+    const uint64_t *tree_size;
+    const uint8_t (*root)[32];
+};
+int ack_sign(const struct tt_key *k, const struct ack_claim *c, uint8_t sig[64]);
+int ack_verify(const uint8_t pk[32], const struct ack_claim *c, const uint8_t sig[64]);
+
 #endif

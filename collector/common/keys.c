@@ -187,7 +187,7 @@ int key_load_public(const char *path, struct tt_key *k, char *err, size_t errlen
 }
 
 /* NAME.pub next to NAME.key (or PATH.pub if path does not end in .key). */
-static int pub_path(const char *keypath, char *out, size_t n)
+int key_pub_path(const char *keypath, char *out, size_t n)
 {
     size_t len = strlen(keypath);
     int r;
@@ -206,7 +206,7 @@ int key_generate(const char *dir, const char *name, int force, struct tt_key *k,
     if (!dir || !*dir || !name || !*name || strchr(name, '/'))
         return tt_fail(err, errlen, "%s: bad key name", name ? name : "(null)");
     if (snprintf(keypath, sizeof keypath, "%s/%s.key", dir, name) >= (int)sizeof keypath ||
-        pub_path(keypath, pubpath, sizeof pubpath) < 0)
+        key_pub_path(keypath, pubpath, sizeof pubpath) < 0)
         return tt_fail(err, errlen, "%s: path too long", dir);
     if (sodium_init() < 0)
         return tt_fail(err, errlen, "%s: libsodium cannot initialise", keypath);
@@ -254,7 +254,7 @@ int key_collector(const char *path, struct tt_key *k, char *err, size_t errlen)
         if (r < 0 || r >= (int)sizeof keypath)
             return tt_fail(err, errlen, "collector.key: path too long");
     }
-    if (pub_path(keypath, pubpath, sizeof pubpath) < 0)
+    if (key_pub_path(keypath, pubpath, sizeof pubpath) < 0)
         return tt_fail(err, errlen, "%s: path too long", keypath);
 
     if (key_load_secret(keypath, k, err, errlen) == 0)

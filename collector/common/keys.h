@@ -42,6 +42,9 @@ int key_load_public(const char *path, struct tt_key *k, char *err, size_t errlen
  * $TUNETRAIL_HOME/collector.key), created on first use with its .pub. */
 int key_collector(const char *path, struct tt_key *k, char *err, size_t errlen);
 
+/* The .pub beside a key file: NAME.key -> NAME.pub, else PATH.pub. 0/-1 (too long). */
+int key_pub_path(const char *keypath, char *out, size_t n);
+
 /* Fills k->keyid from k->pk. */
 void key_set_id(struct tt_key *k);
 

@@ -30,6 +30,9 @@
 
 #include <zmq.h>
 
+#include <sodium.h>
+
+#include "checkpoint.h"
 #include "tunetrail.pb-c.h"
 #include "util.h"
 
@@ -65,6 +68,7 @@ struct serve {
     struct collector_stats stats;
     struct collector_stats *out;
     int quiet;
+    const struct tt_key *signer; /* signs acks, or NULL */
     struct collector_limits lim;
     struct peer *peers;
     size_t npeers, cappeers;
@@ -149,10 +153,37 @@ static void send_ack(struct serve *s, zmq_msg_t *frames, int nframes, const stru
     }
     if (r->error[0])
         ack.error = (char *)r->error;
+    /* Our word on these exact bytes: an agent that pinned our key keeps its
+     * copy until it holds this (an impostor that acks without storing
+     * cannot sign it). */
+    uint8_t digest[32], sig[64];
+    const char *studies[8];
+    uint64_t sizes[8];
+    uint8_t roots[8][32];
+    crypto_hash_sha256(digest, zmq_msg_data(&frames[nframes - 1]), zmq_msg_size(&frames[nframes - 1]));
+    ack.has_batch_digest = 1;
+    ack.batch_digest = (ProtobufCBinaryData){32, digest};
+    if (s->signer) {
+        struct ack_claim c = {.batch_seq = ack.batch_seq, .status = (int)ack.status, .stored = (int)ack.stored,
+                              .duplicates = (int)ack.duplicates, .n = k, .study = studies,
+                              .tree_size = sizes, .root = (const uint8_t(*)[32])roots};
+        memcpy(c.digest, digest, 32);
+        for (size_t i = 0; i < k; i++) {
+            studies[i] = cps[i].study;
+            sizes[i] = cps[i].tree_size;
+            memcpy(roots[i], cps[i].root.data, 32);
+        }
+        if (ack_sign(s->signer, &c, sig) == 0) {
+            ack.has_ack_key = ack.has_ack_sig = 1;
+            ack.ack_key = (ProtobufCBinaryData){32, (uint8_t *)s->signer->pk};
+            ack.ack_sig = (ProtobufCBinaryData){64, sig};
+        }
+    }
     uint8_t small[1024], *buf = small; /* error is < 256 bytes; studies may be long */
     size_t need = tunetrail__ack__get_packed_size(&ack);
     if (need > sizeof small && !(buf = malloc(need))) {
         ack.n_checkpoints = 0; /* the receipts are a bonus; the ack must go */
+        ack.has_ack_sig = 0;   /* it covered them: unverifiable now, so resent */
         buf = small;
     }
     size_t n = tunetrail__ack__pack(&ack, buf);
@@ -534,7 +565,7 @@ int collector_serve(void *zctx, const char *endpoint, tt_store *st, volatile sig
                     struct collector_stats *out, const struct collector_opts *opts, char *err,
                     size_t errlen)
 {
-    struct serve s = {.st = st, .out = out, .quiet = opts && opts->quiet};
+    struct serve s = {.st = st, .out = out, .quiet = opts && opts->quiet, .signer = opts ? opts->signer : NULL};
     char mon_ep[64];
     int rc = -1;
     if (opts)

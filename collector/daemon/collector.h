@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keys.h"
 #include "store.h"
 #include "wire.h"
 
@@ -64,6 +65,9 @@ struct collector_opts {
     int quiet;              /* don't log rejects to stderr (benchmarks) */
     const char *ready_file; /* if set, touched once bound (tests wait on it) */
     struct collector_limits limits;
+    /* Signs every ack (Ack fields 71-73: the batch's digest, our word on
+     * it) with this key (with its secret); NULL: acks unsigned. Borrowed. */
+    const struct tt_key *signer;
 };
 
 /* Binds a ROUTER on endpoint (tcp://, ipc://, inproc:// of zctx) and serves

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <limits.h>
 #include <sys/stat.h>
 
 #include <zmq.h>
@@ -41,9 +42,10 @@ static void usage(FILE *f)
             "                          before serving, stopped after N seconds (default 60; 0:\n"
             "                          none). A damaged store is refused.\n"
             "      --postgres CONNINFO PostgreSQL store (not supported yet)\n"
-            "  -k, --key FILE          ed25519 key (tunetrail keygen) that signs the study-log\n"
-            "                          checkpoints returned with acks (default:\n"
-            "                          $TUNETRAIL_HOME/collector.key, created on first use)\n"
+            "  -k, --key FILE          ed25519 key (tunetrail keygen) that signs every ack and\n"
+            "                          the study-log checkpoints returned with them (default:\n"
+            "                          $TUNETRAIL_HOME/collector.key, created on first use);\n"
+            "                          agents pin its .pub (NAME.key -> NAME.pub) with --collector-key\n"
             "  -h, --help              this text\n"
             "\n"
             "Limits (each drop or reject is logged and counted):\n"
@@ -197,9 +199,18 @@ int main(int argc, char **argv)
     }
 
     struct tt_key key;
+    memset(&key, 0, sizeof key);
     if (key_collector(key_flag, &key, err, sizeof err) == 0) {
         store_set_signer(st, &key);
-        memset(&key, 0, sizeof key);
+        copts.signer = &key; /* and every ack: agents pin its public half */
+        char pub[PATH_MAX] = "collector.pub", *home = NULL;
+        if (key_flag)
+            key_pub_path(key_flag, pub, sizeof pub);
+        else if (paths_home(&home, NULL, 0) == 0)
+            snprintf(pub, sizeof pub, "%s/collector.pub", home);
+        free(home);
+        fprintf(stderr, "tunetraild: signing acks with key %.16s (agents pin it: --collector-key %s)\n",
+                key.keyid, pub);
     } else if (key_flag) {
         fprintf(stderr, "tunetraild: cannot use --key %s: %s\n", key_flag, err);
         store_close(st);
@@ -237,6 +248,7 @@ int main(int argc, char **argv)
             (unsigned long long)stats.dropped_buffered, (unsigned long long)stats.dropped_idle,
             (unsigned long long)stats.peak_connections);
     zmq_ctx_term(zctx);
+    memset(&key, 0, sizeof key);
     store_close(st);
     free(path);
     return rc < 0 ? 1 : 0;
