@@ -38,7 +38,7 @@ struct sink_ack {
 /* Pins the collector's ed25519 public key, read from path (a .pub file of
  * `tunetrail keygen`, or tunetraild's collector.pub): a batch is then
  * released (its spool copy dropped) only on an ack that names the batch's
- * SHA-256 and is signed by this key; any other ok or rejected ack is
+ * digest (BLAKE2b-256) and is signed by this key; any other ok or rejected ack is
  * untrusted, counted, said once on stderr, and the batch stays pending
  * (resent; kept in the spool at the end). Without a pin, a remote
  * collector's acks are taken on its word (counted as unverified). */

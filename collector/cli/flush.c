@@ -15,7 +15,7 @@ static void flush_usage(FILE *f)
                "Destination: --collector, else $TUNETRAIL_COLLECTOR, else the local store\n"
                "(--store, else $TUNETRAIL_STORE, else $TUNETRAIL_HOME/trail.db).\n"
                "--collector-key FILE (default $TUNETRAIL_COLLECTOR_KEY): the collector's public\n"
-               "key; a spooled batch is deleted only once an ack names its SHA-256 with this\n"
+               "key; a spooled batch is deleted only once an ack names its digest with this\n"
                "key's signature (as for `tunetrail run`). Without it, acks are taken on the\n"
                "collector's word and flush says delivery was not verified.\n"
                "Spools of processes still running (their spool file is locked) are left for a\n"

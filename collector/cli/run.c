@@ -28,7 +28,7 @@ static void run_usage(FILE *f)
             "                        $TUNETRAIL_COLLECTOR, else the local store)\n"
             "  --collector-key FILE  the collector's public key (tunetraild prints its path at\n"
             "                        start; default $TUNETRAIL_COLLECTOR_KEY): a batch counts as\n"
-            "                        delivered only when an ack names its SHA-256 and carries\n"
+            "                        delivered only when an ack names its digest and carries\n"
             "                        this key's signature; anything else stays in the spool.\n"
             "                        Without it, acks are taken on the collector's word and the\n"
             "                        run's last lines say delivery was not verified\n"

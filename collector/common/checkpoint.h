@@ -32,7 +32,7 @@ json_t *checkpoint_json(uint64_t tree_size, const uint8_t root[32], const uint8_
 int checkpoint_json_check(json_t *o, const char *study, uint64_t *tree_size, uint8_t root[32]);
 
 /* Signed acks (proto Ack fields 71-73): the collector's word that it
- * committed the batch whose SHA-256 is digest. The signed message is
+ * committed the batch whose BLAKE2b-256 digest is digest. The signed message is
  *   "tunetrail-ack v1\n<digest hex>\n<batch_seq>\n<status>\n<stored>\n<duplicates>\n"
  * then, per checkpoint of the ack, "<study byte length>:<study>\n<tree_size>\n<root hex>\n".
  * ack_verify: 0 if sig is valid for pk. */
