@@ -7,7 +7,8 @@
  * them, then ProcessEnd/TrialEnd; batches of ~1000 events. All batches are
  * packed before the clock starts.
  *   ingest:   DEALER -> collector_serve (ROUTER, decode, validate, dedupe,
- *             upsert, commit, ack) in a thread, fresh SQLite file; the
+ *             upsert, commit, signed ack) in a thread, fresh SQLite file, the
+ *             log's checkpoints and the acks signed as tunetraild signs them; the
  *             collector commits the batches already queued together (group
  *             commit, <= 32: the DEALER keeps 32 in flight, as an agent
  *             replaying its spool does) and acks each after the commit.
@@ -28,12 +29,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
 #include <sqlite3.h>
 #include <zmq.h>
 
 #include "bench.h"
 #include "collector.h"
 #include "event_fixture.h"
+#include "keys.h"
 #include "store.h"
 #include "tunetrail.pb-c.h"
 #include "wire.h"
@@ -165,10 +168,13 @@ struct serve_arg {
     char err[256];
 };
 
+/* Signs the log's checkpoints and every ack, as tunetraild does. */
+static struct tt_key signer;
+
 static void *serve_thread(void *p)
 {
     struct serve_arg *a = p;
-    struct collector_opts o = {.quiet = 1};
+    struct collector_opts o = {.quiet = 1, .signer = &signer};
     a->rc = collector_serve(a->zctx, a->ep, a->st, &a->stop, &a->stats, &o, a->err, sizeof a->err);
     return NULL;
 }
@@ -182,6 +188,7 @@ static double run_ingest(void *zctx, const char *ep, const char *path, struct ge
         fprintf(stderr, "bench_ingest: store_open %s: %s\n", path, err);
         exit(1);
     }
+    store_set_signer(st, &signer);
     struct serve_arg a = {.zctx = zctx, .ep = ep, .st = st};
     pthread_t th;
     pthread_create(&th, NULL, serve_thread, &a);
@@ -397,6 +404,11 @@ static void rm_db(const char *p)
 int main(int argc, char **argv)
 {
     size_t n = 2000000, nproc = 300, conc = 4, batch = 1000;
+    if (sodium_init() < 0)
+        return 1;
+    crypto_sign_keypair(signer.pk, signer.sk);
+    signer.has_secret = 1;
+    key_set_id(&signer);
     int rounds = 3, direct = 0;
     const char *transport = "ipc", *keep = NULL;
     int c;
