@@ -23,8 +23,11 @@ def _tunetrail_start():
         else:
             tunetrail_hook.start()  # never raises
     # The sitecustomize we shadow: the next one on sys.path.
-    import _frozen_importlib
-    import _frozen_importlib_external
+    try:
+        import _frozen_importlib
+        import _frozen_importlib_external
+    except ImportError:  # not CPython 3: leave it be rather than print site.py's error
+        return
     rest = [p for p in _sys.path if os.path.abspath(p or ".") != here]
     spec = _frozen_importlib_external.PathFinder.find_spec("sitecustomize", rest)
     if spec is None or spec.loader is None:
