@@ -55,7 +55,7 @@
 #define SHIM_ENVVAL_MAX 1024            /* a kept variable "NAME=value" */
 #define SHIM_TRUNC_MARK "...[tunetrail: truncated]"
 
-/* Room for every string below at its cap (sock 108, study 256, two paths,
+/* Room for every string below at its cap (sock 108, study 256, three paths,
  * hint 128, keep entries). They are packed from the start of `pool`, so a
  * process touches only the bytes its configuration uses, not one page per
  * fixed-size array. */

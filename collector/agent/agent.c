@@ -148,6 +148,9 @@ static char *python_hook_dir(const char *shim)
         access(probe, R_OK) == 0)
         return real;
     free(real);
+    if (env && *env) /* the user asked for a hook that is not there */
+        fprintf(stderr, "tunetrail: %s=%s: no sitecustomize.py there; Python runs without the hook\n",
+                TT_ENV_PYTHON, env);
     return NULL;
 }
 
@@ -179,13 +182,20 @@ static char **child_env(const char *shim, const char *sock, const char *session,
             old_preload = environ[i] + 11;
         if (!strncmp(environ[i], "PYTHONPATH=", 11))
             old_pypath = environ[i] + 11;
-        if (py && !strncmp(environ[i], TT_ENV_PYTHON "=", sizeof TT_ENV_PYTHON))
-            skip = 1; /* replaced by the directory found */
+        if (!strncmp(environ[i], TT_ENV_PYTHON "=", sizeof TT_ENV_PYTHON))
+            skip = 1; /* replaced by the directory found, or 0: the shim skips what it names */
         if (!skip)
             env[k++] = environ[i];
     }
     if (extra)
         env[k++] = extra;
+    if (!py) {
+        if (old_pypath)
+            env[k++] = (char *)old_pypath - 11;
+        env[k++] = TT_ENV_PYTHON "=0";
+    }
+    /* From here on every entry is ours (allocated), up to the end: run_close
+     * frees from the LD_PRELOAD entry on, the only one environ's copy keeps. */
     char *s;
     if (old_preload && *old_preload)
         s = NULL, asprintf(&s, "LD_PRELOAD=%s:%s", shim, old_preload);
@@ -199,8 +209,7 @@ static char **child_env(const char *shim, const char *sock, const char *session,
             asprintf(&env[k++], "PYTHONPATH=%s", py);
         asprintf(&env[k++], "%s=%s", TT_ENV_PYTHON, py);
         free(py);
-    } else if (old_pypath)
-        env[k++] = (char *)old_pypath - 11;
+    }
     asprintf(&env[k++], "%s=%s", TT_ENV_SOCK, sock);
     asprintf(&env[k++], "%s=%s", TT_ENV_SESSION, session);
     asprintf(&env[k++], "%s=%s", TT_ENV_STUDY, study);
@@ -851,10 +860,10 @@ static void run_close(struct run *r)
     free(r->journal_path);
     free(r->cs.taken);
     if (r->env) {
-        size_t n = 0; /* ours are the last five entries */
-        while (r->env[n])
-            n++;
-        for (size_t i = n >= 5 ? n - 5 : 0; i < n; i++)
+        size_t i = 0; /* ours are LD_PRELOAD's entry and all after it (child_env) */
+        while (r->env[i] && strncmp(r->env[i], "LD_PRELOAD=", 11))
+            i++;
+        for (; r->env[i]; i++)
             free(r->env[i]);
         free(r->env);
     }

@@ -666,14 +666,15 @@ static int image_params(tt_trials *r, struct img *im, const char *text, char *er
             j++;
         if (j < im->npp && !strcmp(im->pp[j].value, v) && !strcmp(im->pp[j].source, src))
             continue;
-        char *nv = strdup(v), *ns = strdup(src), *nk = j < im->npp ? NULL : strdup(k);
         struct pparam *np = j < im->npp ? im->pp : realloc(im->pp, (im->npp + 1) * sizeof *np);
+        if (np)
+            im->pp = np;
+        char *nv = strdup(v), *ns = strdup(src), *nk = j < im->npp ? NULL : strdup(k);
         if (!nv || !ns || (j == im->npp && !nk) || !np) {
             free(nv), free(ns), free(nk);
             rc = tt_fail(err, errlen, "out of memory");
             break;
         }
-        im->pp = np;
         if (j == im->npp)
             im->pp[im->npp++].key = nk;
         else

@@ -94,6 +94,13 @@ grep -qx "$HOOK" plain.path && fail "the hook is on sys.path with TUNETRAIL_PYTH
 trials_json --study off
 pycheck "check([t['param_sources'] for t in trials] == [{'lr': 'argv'}], 'lr from argv, not argparse (%s)' % [t['param_sources'] for t in trials])"
 
+say "TUNETRAIL_PYTHON naming a directory without the hook: said, Python runs without it"
+TUNETRAIL_PYTHON="$T/nothere" tt_rc rc run --study nothere --store "$DB" -- "$PY" plain.py --lr 0.125 >run.out 2>run.err
+expect_eq "$rc" 0 "exit code"
+expect_eq "$(head -n 1 run.err)" \
+    "tunetrail: TUNETRAIL_PYTHON=$T/nothere: no sitecustomize.py there; Python runs without the hook" "first line on stderr"
+grep -q '^tunetrail_hook$' plain.modules && fail "tunetrail_hook was imported from a directory without it"
+
 say "a hook that fails disables itself: the program unchanged, said once under TUNETRAIL_DEBUG=1"
 cp -r "$HOOK" broken
 rm -rf broken/tunetrail_hook/__pycache__
