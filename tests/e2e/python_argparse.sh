@@ -9,7 +9,9 @@
 #     never given "an untested default" and a flag given once "set explicitly";
 #  2. subparsers, a library's parse_known_args of the command line before
 #     the script's, and a library's parse_args of a list of its own (not the
-#     command line: not recorded).
+#     command line: not recorded);
+#  3. trials a hook opens through the API (as the framework hooks do) get the
+#     namespace too, one opened before the parse and one after.
 source "$(dirname "$0")/lib/common.sh"
 PY=/usr/bin/python3
 need_exe "$PY" "$TT_BIN/tunetrail"
@@ -110,5 +112,32 @@ got = {k: (v, trials[0]['param_sources'].get(k)) for k, v in trials[0]['params']
 want = {'log_level': ('debug', 'argparse'), 'lr': ('0.01', 'argparse:default'), 'cmd': ('train', 'argparse'),
         'batch': ('64', 'argparse'), 'data': ('train.csv', 'argparse:default')}
 check(len(trials) == 1 and got == want, 'the command line parsed by both parsers, nothing else (got %s)' % got)
+"
+say "trials a hook opens in the process carry its namespace: one open before the parse, one after"
+cat >hooked.py <<'EOF'
+import argparse
+import tunetrail_hook  # the hook's API, as a framework hook uses it
+api = tunetrail_hook.api()
+first = api.open("demo")
+p = argparse.ArgumentParser()
+p.add_argument("--alpha", type=float, default=1.0)
+p.add_argument("--n", type=int, default=2)
+a = p.parse_args()
+api.param(first, "demo.i", "0")
+api.end(first)
+second = api.open("demo")
+api.param(second, "demo.i", "1")
+api.end(second)
+print("alpha", a.alpha)
+EOF
+tt_rc rc run --study hooked --store "$DB" -- "$PY" hooked.py --alpha 0.3 >run.out 2>run.err
+expect_eq "$rc" 0 "exit code"
+expect_eq "$(tail -n 1 run.err)" "tunetrail: 2 trials (2 ok); adapters: demo 2" "summary"
+trials_json --study hooked
+pycheck "
+got = sorted(tuple(sorted((k, v, t['param_sources'].get(k)) for k, v in t['params'].items())) for t in trials)
+want = sorted(tuple(sorted([('demo.i', i, 'adapter'), ('alpha', '0.3', 'argparse'), ('n', '2', 'argparse:default')]))
+              for i in ('0', '1'))
+check(got == want, 'both demo trials with the namespace, no argv params, no root trial (got %s)' % got)
 "
 echo "[$TT_NAME] PASS"
