@@ -123,9 +123,6 @@ def _text(v):
 def _report(parser, args, ns, given):
     if given is None or not _command_line(args):
         return
-    a = api()
-    if a is None:
-        return
     dests = _dests(parser, set(), set())
     items = []
     for key, value in sorted(vars(ns).items()):
@@ -140,5 +137,6 @@ def _report(parser, args, ns, given):
             continue
         _sent[key] = (text, src)
         items.append((key, text, src))
-    if items:
+    a = api() if items else None  # the API costs ctypes' import: only when there is something to say
+    if a is not None:
         a.process_params(items)
