@@ -1,12 +1,13 @@
 /* shim_spawn.c - bench_shim.sh's harness: the wall time of starting and
  * reaping one short process, for several environments, in one run.
  *
- *   shim_spawn N ROUNDS PROG -- NAME ENVSPEC [NAME ENVSPEC]...
+ *   shim_spawn N ROUNDS PROG [ARG]... -- NAME ENVSPEC [NAME ENVSPEC]...
  *
  * ENVSPEC is "inherit" (this process's environment as it is: under
- * `tunetrail run`, the shim talking to the live agent) or a ','-separated
- * list of NAME=value that replaces LD_PRELOAD and every TUNETRAIL_* of this
- * process's environment ("-" for none). Each round runs every variant N times,
+ * `tunetrail run`, the shim talking to the live agent), "inherit,NAME,..."
+ * (the same without the variables named), or a ','-separated list of
+ * NAME=value that replaces LD_PRELOAD, PYTHONPATH and every TUNETRAIL_* of
+ * this process's environment ("-" for none). Each round runs every variant N times,
  * in turn, so load drifts hit all alike; prints per variant the median over
  * rounds of the mean ns per process: "NAME NS".
  *
@@ -44,7 +45,20 @@ static double now_ns(void)
 
 static int dropped(const char *e)
 {
-    return strncmp(e, "LD_PRELOAD=", 11) == 0 || strncmp(e, "TUNETRAIL_", 10) == 0;
+    return strncmp(e, "LD_PRELOAD=", 11) == 0 || strncmp(e, "TUNETRAIL_", 10) == 0 ||
+           strncmp(e, "PYTHONPATH=", 11) == 0;
+}
+
+/* 1 if e is NAME=... for a NAME in the ','-separated list. */
+static int named(const char *e, const char *list)
+{
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n && strncmp(e, p, n) == 0 && e[n] == '=')
+            return 1;
+        p += n + (p[n] == ',');
+    }
+    return 0;
 }
 
 /* environ minus LD_PRELOAD/TUNETRAIL_*, plus spec's entries; NULL on error. */
@@ -54,6 +68,13 @@ static char **make_env(const char *spec)
         return environ;
     char **env = calloc(MAX_ENV, sizeof *env);
     size_t n = 0;
+    if (strncmp(spec, "inherit,", 8) == 0) {
+        for (char **e = environ; *e && n < MAX_ENV - 1; e++)
+            if (!named(*e, spec + 8))
+                env[n++] = *e;
+        env[n] = NULL;
+        return env;
+    }
     for (char **e = environ; *e && n < MAX_ENV - 64; e++)
         if (!dropped(*e))
             env[n++] = *e;
@@ -66,12 +87,11 @@ static char **make_env(const char *spec)
     return env;
 }
 
-static int run_one(const char *prog, char **env)
+static int run_one(char **argv, char **env)
 {
-    char *argv[] = {(char *)prog, NULL};
     pid_t pid = vfork();
     if (pid == 0) {
-        syscall(SYS_execve, prog, argv, env);
+        syscall(SYS_execve, argv[0], argv, env);
         _exit(127);
     }
     int st;
@@ -88,23 +108,27 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    if (argc < 7 || strcmp(argv[4], "--") != 0 || (argc - 5) % 2) {
-        fprintf(stderr, "usage: shim_spawn N ROUNDS PROG -- NAME ENVSPEC [NAME ENVSPEC]...\n");
+    int sep = 4;
+    while (sep < argc && strcmp(argv[sep], "--") != 0)
+        sep++;
+    if (argc < 4 || sep >= argc || (argc - sep - 1) % 2 || argc - sep - 1 < 2) {
+        fprintf(stderr, "usage: shim_spawn N ROUNDS PROG [ARG]... -- NAME ENVSPEC [NAME ENVSPEC]...\n");
         return 2;
     }
     int n = atoi(argv[1]), rounds = atoi(argv[2]);
-    const char *prog = argv[3];
-    int nv = (argc - 5) / 2;
+    char **prog = argv + 3;
+    argv[sep] = NULL; /* prog's argv ends here */
+    int nv = (argc - sep - 1) / 2;
     if (n <= 0 || rounds <= 0 || nv > MAX_VARIANTS)
         return 2;
     struct variant v[MAX_VARIANTS];
     for (int i = 0; i < nv; i++) {
-        v[i].name = argv[5 + 2 * i];
-        v[i].env = make_env(argv[6 + 2 * i]);
+        v[i].name = argv[sep + 1 + 2 * i];
+        v[i].env = make_env(argv[sep + 2 + 2 * i]);
         v[i].ns = calloc((size_t)rounds, sizeof *v[i].ns);
         for (int k = 0; k < 20; k++) /* warm the page cache */
             if (run_one(prog, v[i].env) < 0) {
-                fprintf(stderr, "shim_spawn: %s failed in variant %s\n", prog, v[i].name);
+                fprintf(stderr, "shim_spawn: %s failed in variant %s\n", prog[0], v[i].name);
                 return 1;
             }
     }

@@ -32,6 +32,14 @@ static int trial_arg(const char *hex, uint8_t out[TT_UUID_LEN], const uint8_t **
     return 0;
 }
 
+/* 0 when this image may report: the shim is on, we are not a vfork child
+ * sharing our parent's memory, and ProcessEnd is not sent yet (an event after
+ * it, from an atexit handler or a finaliser, would follow the image's end). */
+static int api_closed(void)
+{
+    return !shim_cfg.enabled || shim_proc.end_sent || shim_proc_foreign();
+}
+
 int tunetrail_api_version(void)
 {
     return TT_API_VERSION;
@@ -42,7 +50,7 @@ int tunetrail_api_version(void)
 int tunetrail_trial_open(const char *framework, char *id_hex)
 {
     uint8_t u[TT_UUID_LEN];
-    if (!framework || !id_hex)
+    if (!framework || !id_hex || api_closed())
         return -1;
     int r = shim_trial_open(framework, u);
     int saved = errno;
@@ -56,7 +64,7 @@ int tunetrail_trial_param(const char *id_hex, const char *key,
 {
     uint8_t u[TT_UUID_LEN];
     const uint8_t *t;
-    if (!key || !value || trial_arg(id_hex, u, &t) < 0)
+    if (!key || !value || api_closed() || trial_arg(id_hex, u, &t) < 0)
         return -1;
     return shim_trial_param(t, key, value, source);
 }
@@ -69,7 +77,7 @@ int tunetrail_trial_metric(const char *id_hex, const char *name,
 {
     uint8_t u[TT_UUID_LEN];
     const uint8_t *t;
-    if (!name || trial_arg(id_hex, u, &t) < 0)
+    if (!name || api_closed() || trial_arg(id_hex, u, &t) < 0)
         return -1;
     return shim_trial_metric(t, name, value, step, split, direction);
 }
@@ -80,9 +88,39 @@ int tunetrail_trial_end(const char *id_hex, int status,
 {
     uint8_t u[TT_UUID_LEN];
     const uint8_t *t;
-    if (!id_hex || trial_arg(id_hex, u, &t) < 0)
+    if (!id_hex || api_closed() || trial_arg(id_hex, u, &t) < 0)
         return -1;
     return shim_trial_end(t, status, error);
+}
+
+#define PARAMS_TEXT_MAX 16384 /* well under the store's 64 KiB per string: a longer note would sink its batch */
+
+struct note_args {
+    const char *text;
+};
+
+static void params_body(struct pb_w *w, const void *arg)
+{
+    const struct note_args *n = arg;
+    pb_bytes(w, PB_F_NOTE_PROCESS, shim_proc.uuid, TT_UUID_LEN);
+    pb_str(w, PB_F_NOTE_LEVEL, "params");
+    pb_str(w, PB_F_NOTE_TEXT, n->text);
+}
+
+/* Params of this process image rather than of one trial (the Python hook's
+ * argparse namespace): json is an array of [key, value, source] strings,
+ * at most 16 KiB (split a longer list). Sent as Note{level "params"}; the
+ * agent puts them on every trial of the image, those it opens itself
+ * (--trial, root, failed) included, in place of its argv params
+ * (docs/INTERNALS.md "Params of a process"). A key sent again replaces its
+ * value. The shim does not parse json: the agent checks it. */
+int tunetrail_process_params(const char *json)
+{
+    if (!json || !*json || strlen(json) > PARAMS_TEXT_MAX || api_closed())
+        return -1;
+    struct note_args a = {json};
+    struct shim_event ev = {PB_F_EVENT_NOTE, params_body, &a};
+    return shim_emit(&ev);
 }
 
 /* Marks framework (a row of the adapter table, e.g. "sklearn") as loaded in

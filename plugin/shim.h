@@ -55,11 +55,11 @@
 #define SHIM_ENVVAL_MAX 1024            /* a kept variable "NAME=value" */
 #define SHIM_TRUNC_MARK "...[tunetrail: truncated]"
 
-/* Room for every string below at its cap (sock 108, study 256, two paths,
+/* Room for every string below at its cap (sock 108, study 256, three paths,
  * hint 128, keep entries). They are packed from the start of `pool`, so a
  * process touches only the bytes its configuration uses, not one page per
  * fixed-size array. */
-#define SHIM_CFG_POOL (108 + 256 + 2 * PATH_MAX + 128 + SHIM_KEEP_MAX * SHIM_ENVVAL_MAX)
+#define SHIM_CFG_POOL (108 + 256 + 3 * PATH_MAX + 128 + SHIM_KEEP_MAX * SHIM_ENVVAL_MAX)
 
 struct shim_config {
     int enabled;                 /* 0: AT_SECURE or no usable config: pass everything through */
@@ -72,6 +72,8 @@ struct shim_config {
     const char *spool_dir;       /* <TUNETRAIL_HOME>/spool; "" if no home */
     const char *self_path;       /* this library, for children's LD_PRELOAD; "" if unknown */
     const char *parent_hint;     /* TUNETRAIL_PARENT as found at load; "" if unset */
+    const char *python_dir;      /* TUNETRAIL_PYTHON if absolute: the hook's files, never recorded; "" */
+    size_t python_dir_len;
     int nkeep;
     const char *keep[SHIM_KEEP_MAX]; /* "NAME=value" of TT_ENV_KEEP_LIST set at load */
     size_t used;                 /* bytes of pool in use */
@@ -107,6 +109,10 @@ SHIM_HIDDEN int shim_path_absolute(int dirfd, const char *path, char *out, size_
 
 /* 1 if an absolute path is never recorded (/proc, /sys, /dev). */
 SHIM_HIDDEN int shim_path_skip(const char *abs);
+
+/* 1 if an absolute, normalised path is tunetrail's own: under the Python
+ * hook's directory (shim_cfg.python_dir). */
+SHIM_HIDDEN int shim_path_ours(const char *abs);
 
 /* ---- children's environment (shim_env.c) ------------------------------ */
 

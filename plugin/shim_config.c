@@ -55,7 +55,7 @@ int shim_config_load(struct shim_config *cfg, char *const envp[], const char *se
 {
     /* Not a memset of the whole struct: only the pool bytes in use get touched. */
     memset(cfg, 0, offsetof(struct shim_config, pool));
-    cfg->sock = cfg->study = cfg->spool_dir = cfg->self_path = cfg->parent_hint = "";
+    cfg->sock = cfg->study = cfg->spool_dir = cfg->self_path = cfg->parent_hint = cfg->python_dir = "";
     const char *v;
     cfg->debug = (v = shim_config_getenv(envp, TT_ENV_DEBUG)) && strcmp(v, "1") == 0;
     if ((v = shim_config_getenv(envp, TT_ENV_SOCK)) && *v) {
@@ -71,6 +71,12 @@ int shim_config_load(struct shim_config *cfg, char *const envp[], const char *se
     if (self_path)
         cfg->self_path = keep3(cfg, PATH_MAX, self_path, NULL, NULL);
     cfg->spool_dir = spool_dir(cfg, envp);
+    if ((v = shim_config_getenv(envp, TT_ENV_PYTHON)) && v[0] == '/' && v[1]) {
+        cfg->python_dir = keep3(cfg, PATH_MAX, v, NULL, NULL);
+        cfg->python_dir_len = strlen(cfg->python_dir);
+        while (cfg->python_dir_len > 1 && cfg->python_dir[cfg->python_dir_len - 1] == '/')
+            cfg->python_dir_len--; /* "DIR/" names DIR */
+    }
 
     /* Saved so that children keep them even after `env -i`. */
 #define KEEP(name)                                                                      \

@@ -100,14 +100,14 @@ void shim_file_opened(int dirfd, const char *path, int fd, int flags)
     if ((flags & (O_DIRECTORY | O_PATH)) || (flags & O_TMPFILE) == O_TMPFILE)
         return;
     /* Cheap rejections before any system call. */
-    if (path[0] == '/' && shim_path_skip(path))
+    if (path[0] == '/' && (shim_path_skip(path) || shim_path_ours(path)))
         return;
     int saved = errno;
     shim_busy++;
     struct stat st;
     char abs[PATH_MAX];
     if (shim_proc_foreign() || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-        shim_path_absolute(dirfd, path, abs, sizeof abs) < 0 || shim_path_skip(abs))
+        shim_path_absolute(dirfd, path, abs, sizeof abs) < 0 || shim_path_skip(abs) || shim_path_ours(abs))
         goto out;
     int acc = flags & O_ACCMODE;
     /* Read-write on a file just truncated (fopen "w+") reads nothing that

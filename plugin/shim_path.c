@@ -72,3 +72,8 @@ int shim_path_skip(const char *abs)
 {
     return under(abs, "/proc", 5) || under(abs, "/sys", 4) || under(abs, "/dev", 4);
 }
+
+int shim_path_ours(const char *abs)
+{
+    return shim_cfg.python_dir_len && under(abs, shim_cfg.python_dir, shim_cfg.python_dir_len);
+}

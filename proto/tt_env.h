@@ -19,6 +19,11 @@
 #define TT_ENV_STORE "TUNETRAIL_STORE"
 #define TT_ENV_SHIM "TUNETRAIL_SHIM"         /* override the path of libtunetrail.so */
 #define TT_ENV_HOLD_MAX "TUNETRAIL_HOLD_MAX" /* bytes the agent keeps in memory when the spool is full */
+/* The Python hook's directory: the user sets "0" (no hook) or a directory;
+ * the agent gives the command the absolute directory it put first on
+ * PYTHONPATH, and the shim records no file under it (the hook's own files
+ * are not the program's inputs). */
+#define TT_ENV_PYTHON "TUNETRAIL_PYTHON"
 /* `tunetrail run --metric NAME=REGEX` patterns, "NAME=REGEX" entries separated
  * by '\n'; the shim matches them against every line a process prints. */
 #define TT_ENV_METRICS "TUNETRAIL_METRICS"

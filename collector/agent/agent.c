@@ -125,11 +125,12 @@ static const char *unenterable(const char *path)
 
 /* The Python hook's directory (python/ of the source tree): beside the shim,
  * <libdir>/tunetrail/python, unless $TUNETRAIL_PYTHON is "0" (no hook) or
- * names another directory. NULL when there is none: Python then runs
- * unhooked, as it would without tunetrail. */
+ * names another directory. Absolute and without symbolic links, since the
+ * shim compares the paths Python opens with it. NULL when there is none:
+ * Python then runs unhooked, as it would without tunetrail. */
 static char *python_hook_dir(const char *shim)
 {
-    const char *env = getenv("TUNETRAIL_PYTHON");
+    const char *env = getenv(TT_ENV_PYTHON);
     if (env && !strcmp(env, "0"))
         return NULL;
     char *dir = NULL;
@@ -141,10 +142,15 @@ static char *python_hook_dir(const char *shim)
             asprintf(&dir, "%.*s/tunetrail/python", (int)(sl - shim), shim);
     }
     char probe[PATH_MAX];
-    if (dir && snprintf(probe, sizeof probe, "%s/sitecustomize.py", dir) < (int)sizeof probe &&
-        access(probe, R_OK) == 0)
-        return dir;
+    char *real = dir ? realpath(dir, NULL) : NULL;
     free(dir);
+    if (real && snprintf(probe, sizeof probe, "%s/sitecustomize.py", real) < (int)sizeof probe &&
+        access(probe, R_OK) == 0)
+        return real;
+    free(real);
+    if (env && *env) /* the user asked for a hook that is not there */
+        fprintf(stderr, "tunetrail: %s=%s: no sitecustomize.py there; Python runs without the hook\n",
+                TT_ENV_PYTHON, env);
     return NULL;
 }
 
@@ -159,11 +165,12 @@ static char **child_env(const char *shim, const char *sock, const char *session,
     size_t n = 0;
     while (environ[n])
         n++;
-    char **env = calloc(n + 9, sizeof *env);
+    char **env = calloc(n + 10, sizeof *env);
     if (!env)
         return NULL;
     size_t k = 0;
     const char *old_preload = NULL, *old_pypath = NULL;
+    char *py = python_hook_dir(shim);
     static const char *drop[] = {"LD_PRELOAD=", "PYTHONPATH=", TT_ENV_SOCK "=", TT_ENV_SESSION "=", TT_ENV_STUDY "=",
                                  TT_ENV_HOME "=", TT_ENV_PARENT "=", TT_ENV_METRICS "="};
     for (size_t i = 0; i < n; i++) {
@@ -175,26 +182,34 @@ static char **child_env(const char *shim, const char *sock, const char *session,
             old_preload = environ[i] + 11;
         if (!strncmp(environ[i], "PYTHONPATH=", 11))
             old_pypath = environ[i] + 11;
+        if (!strncmp(environ[i], TT_ENV_PYTHON "=", sizeof TT_ENV_PYTHON))
+            skip = 1; /* replaced by the directory found, or 0: the shim skips what it names */
         if (!skip)
             env[k++] = environ[i];
     }
     if (extra)
         env[k++] = extra;
+    if (!py) {
+        if (old_pypath)
+            env[k++] = (char *)old_pypath - 11;
+        env[k++] = TT_ENV_PYTHON "=0";
+    }
+    /* From here on every entry is ours (allocated), up to the end: run_close
+     * frees from the LD_PRELOAD entry on, the only one environ's copy keeps. */
     char *s;
     if (old_preload && *old_preload)
         s = NULL, asprintf(&s, "LD_PRELOAD=%s:%s", shim, old_preload);
     else
         s = NULL, asprintf(&s, "LD_PRELOAD=%s", shim);
     env[k++] = s;
-    char *py = python_hook_dir(shim);
     if (py) {
         if (old_pypath && *old_pypath)
             asprintf(&env[k++], "PYTHONPATH=%s:%s", py, old_pypath);
         else
             asprintf(&env[k++], "PYTHONPATH=%s", py);
+        asprintf(&env[k++], "%s=%s", TT_ENV_PYTHON, py);
         free(py);
-    } else if (old_pypath)
-        env[k++] = strdup(old_pypath - 11); /* owned like ours: run_close frees them */
+    }
     asprintf(&env[k++], "%s=%s", TT_ENV_SOCK, sock);
     asprintf(&env[k++], "%s=%s", TT_ENV_SESSION, session);
     asprintf(&env[k++], "%s=%s", TT_ENV_STUDY, study);
@@ -851,13 +866,10 @@ static void run_close(struct run *r)
     free(r->journal_path);
     free(r->cs.taken);
     if (r->env) {
-        size_t n = 0; /* ours are the entries from LD_PRELOAD on */
-        while (r->env[n])
-            n++;
-        size_t i = n;
-        while (i > 0 && strncmp(r->env[i - 1], "LD_PRELOAD=", 11))
-            i--;
-        for (i = i ? i - 1 : n; i < n; i++)
+        size_t i = 0; /* ours are LD_PRELOAD's entry and all after it (child_env) */
+        while (r->env[i] && strncmp(r->env[i], "LD_PRELOAD=", 11))
+            i++;
+        for (; r->env[i]; i++)
             free(r->env[i]);
         free(r->env);
     }

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "argv_params.h"
 #include "config_track.h"
 #include "envpkg.h"
@@ -27,6 +29,12 @@
 struct pwrite {
     char *path;
     struct pwrite *next;
+};
+
+/* A param of a whole image (Note{level "params"}: the Python hook's argparse
+ * namespace), put on every trial of the image. */
+struct pparam {
+    char *key, *value, *source;
 };
 
 struct img {
@@ -61,6 +69,8 @@ struct img {
     int script;       /* argv index of an interpreter's script or module; 0: none */
     char *program;    /* "the same program": exe, or an interpreter's script; NULL for helpers */
     char *group;      /* the session (hex), or "study:<name>" for bare runs: programs compare within it */
+    struct pparam *pp; /* the image's own params: they replace its argv params */
+    size_t npp;
 };
 
 #define EARLY_MAX 64 /* wait statuses kept for images not yet seen */
@@ -191,6 +201,12 @@ void trials_free(tt_trials *r)
         free(r->imgs[i].pattern);
         free(r->imgs[i].program);
         free(r->imgs[i].group);
+        for (size_t k = 0; k < r->imgs[i].npp; k++) {
+            free(r->imgs[i].pp[k].key);
+            free(r->imgs[i].pp[k].value);
+            free(r->imgs[i].pp[k].source);
+        }
+        free(r->imgs[i].pp);
         for (struct pwrite *w = r->imgs[i].writes, *n; w; w = n) {
             n = w->next;
             free(w->path);
@@ -599,9 +615,18 @@ static void tally_add(struct tally **t, size_t *n, const char *name, const char 
         free(p[*n].what);
 }
 
-/* Param{trial, argv key, value, source "argv"} for each parsed argv item of im. */
+/* The params of image im for its trial tu: those the process reported
+ * about itself (docs/INTERNALS.md "Params of a process": argparse knows
+ * what argv means, the heuristic only guesses, so the two never mix), else
+ * Param{trial, argv key, value, source "argv"} for each parsed argv item. */
 static int emit_argv_params(tt_trials *r, struct img *im, const uint8_t tu[16], char *err, size_t errlen)
 {
+    if (im->npp) {
+        int rc = 0;
+        for (size_t i = 0; i < im->npp && rc == 0; i++)
+            rc = emit_param(r, tu, im->pp[i].key, im->pp[i].value, im->pp[i].source, err, errlen);
+        return rc;
+    }
     struct argv_param *ps;
     size_t np;
     /* an interpreter's own options are not the script's params */
@@ -613,6 +638,58 @@ static int emit_argv_params(tt_trials *r, struct img *im, const uint8_t tu[16], 
         rc = emit_param(r, tu, ps[i].key, ps[i].value, "argv", err, errlen);
     }
     argv_params_free(ps, np);
+    return rc;
+}
+
+/* Note{level "params"} from image im: text is [[key, value, source], ...].
+ * Each key replaces its earlier value; a changed one goes at once to the
+ * image's trials still open (later trials get them all as they open). A
+ * malformed note is stored as it came and changes nothing (the program's
+ * record is not lost for a hook's mistake). */
+static int image_params(tt_trials *r, struct img *im, const char *text, char *err, size_t errlen)
+{
+    json_t *a = json_loads(text, JSON_REJECT_DUPLICATES, NULL), *e;
+    size_t i;
+    int rc = 0;
+    if (!json_is_array(a)) {
+        json_decref(a);
+        return 0;
+    }
+    json_array_foreach(a, i, e)
+    {
+        const char *k = json_string_value(json_array_get(e, 0)), *v = json_string_value(json_array_get(e, 1)),
+                   *src = json_string_value(json_array_get(e, 2));
+        if (json_array_size(e) != 3 || !k || !*k || !v || !src)
+            continue;
+        size_t j = 0;
+        while (j < im->npp && strcmp(im->pp[j].key, k))
+            j++;
+        if (j < im->npp && !strcmp(im->pp[j].value, v) && !strcmp(im->pp[j].source, src))
+            continue;
+        struct pparam *np = j < im->npp ? im->pp : realloc(im->pp, (im->npp + 1) * sizeof *np);
+        if (np)
+            im->pp = np;
+        char *nv = strdup(v), *ns = strdup(src), *nk = j < im->npp ? NULL : strdup(k);
+        if (!nv || !ns || (j == im->npp && !nk) || !np) {
+            free(nv), free(ns), free(nk);
+            rc = tt_fail(err, errlen, "out of memory");
+            break;
+        }
+        if (j == im->npp)
+            im->pp[im->npp++].key = nk;
+        else
+            free(im->pp[j].value), free(im->pp[j].source);
+        im->pp[j].value = nv;
+        im->pp[j].source = ns;
+        size_t idx = (size_t)(im - r->imgs);
+        for (size_t t = 0; t < r->ntr && rc == 0; t++)
+            if (r->trials[t].img == idx && !r->trials[t].done) {
+                uint8_t tu[16];
+                memcpy(tu, r->trials[t].uuid, 16);
+                rc = emit_param(r, tu, im->pp[j].key, nv, ns, err, errlen);
+            }
+    }
+    json_decref(a);
     return rc;
 }
 
@@ -1182,11 +1259,14 @@ int trials_feed(tt_trials *r, int conn, const uint8_t *buf, size_t len, char *er
                 tally_add(&r->adapters, &r->nadapters, ts->framework, NULL);
             if (rc == 0)
                 rc = out_event(r, ev, NULL, NULL, err, errlen);
-            /* an adapter trial replaces the image's --trial pattern trial */
-            if (rc == 0 && im && (im->pattern || im->adapted) && ts->trial.len == 16) {
-                free(im->pattern);
-                im->pattern = NULL;
-                im->adapted = 1;
+            /* an adapter trial replaces the image's --trial pattern trial,
+             * taking its params; the image's own params go to every trial */
+            if (rc == 0 && im && (im->pattern || im->adapted || im->npp) && ts->trial.len == 16) {
+                if (im->pattern || im->adapted) {
+                    free(im->pattern);
+                    im->pattern = NULL;
+                    im->adapted = 1;
+                }
                 uint8_t tu[16];
                 memcpy(tu, ts->trial.data, 16);
                 rc = emit_argv_params(r, im, tu, err, errlen);
@@ -1232,6 +1312,8 @@ int trials_feed(tt_trials *r, int conn, const uint8_t *buf, size_t len, char *er
             if (n->level && !strcmp(n->level, "wait") && n->text && par && par->live &&
                 sscanf(n->text, "{\"pid\":%d,\"wait_status\":%d}", &pid, &ws) == 2 && pid > 0)
                 rc = trials_child_status(r, pid, par->pid, ws, err, errlen);
+            if (n->level && !strcmp(n->level, "params") && n->text && par)
+                rc = image_params(r, par, n->text, err, errlen);
             if (n->level && !strcmp(n->level, "unentered") && n->text &&
                 sscanf(n->text, "%15[a-z] ", why) == 1 && strchr(n->text, ' '))
                 tally_add(&r->unentered, &r->nunentered, why, strchr(n->text, ' ') + 1);

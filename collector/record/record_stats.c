@@ -286,8 +286,8 @@ struct table {
     uint32_t *order;       /* key ids sorted by key (the ledger's order) */
     /* per key id: its role (roles.h), the count of trials giving each role
      * and the first reason each role was given for; explicit: some trial
-     * set it itself (a source other than the adapter, or an argv flag that
-     * restates it) */
+     * set it itself (a source other than the adapter or a hook's default,
+     * tt_source_unset, or an argv flag that restates it) */
     uint8_t *role, *explicit_;
     size_t (*nrole)[4];
     char *(*why)[4];
@@ -400,7 +400,7 @@ static void table_roles(struct table *tb, const struct tr *t, size_t n)
                         tb->explicit_[f] = 1;
                 }
             }
-            if (!adapter)
+            if (!tt_source_unset(p->source))
                 tb->explicit_[k] = 1;
             tb->nrole[k][role]++;
         }

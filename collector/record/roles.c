@@ -169,3 +169,11 @@ enum tt_role tt_param_role(const char *framework, const char *exe, const char *k
     say(why, whylen, "a hyperparameter (not a file, seed or data size)%s", "");
     return TT_ROLE_CHOICE;
 }
+
+int tt_source_unset(const char *source)
+{
+    if (!source)
+        return 0;
+    size_t n = strlen(source);
+    return !strcmp(source, "adapter") || (n > 8 && !strcmp(source + n - 8, ":default"));
+}

@@ -37,4 +37,10 @@ enum tt_role tt_param_role(const char *framework, const char *exe, const char *k
                            const char *value, const char *source,
                            const struct tt_role_files *files, char *why, size_t whylen);
 
+/* 1 when a param's source says the program did not set it: "adapter" (an
+ * adapter reports every field, set or not) and "<hook>:default" (a hook that
+ * knows, e.g. "argparse:default": the parser's default, not on the command
+ * line). The ledger's "set explicitly" needs some trial with another source. */
+int tt_source_unset(const char *source);
+
 #endif

@@ -14,14 +14,16 @@ Rules for every patch:
 - the program's results, exceptions and output are never changed: a
   wrapper calls the original and returns or raises exactly what it did;
 - a failure inside tunetrail's code calls disable(), which stops all
-  reporting in this process (said once under TUNETRAIL_DEBUG).
+  reporting in this process (said once under TUNETRAIL_DEBUG=1);
+- nothing is imported at start-up beyond this package (os and sys are
+  site.py's already): a patch imports what it needs when it runs.
 """
 import os
 import sys
 
-__all__ = ["install", "api", "disable", "enabled", "register", "guard"]
+__all__ = ["install", "start", "api", "disable", "enabled", "register", "guard"]
 
-DEBUG = bool(os.environ.get("TUNETRAIL_DEBUG"))
+DEBUG = os.environ.get("TUNETRAIL_DEBUG") == "1"  # the shim's rule
 
 # module name -> [(submodule of this package, function name)]: called with
 # the module object once the module has been executed.
@@ -83,7 +85,9 @@ class Api:
         self._end.argtypes = [c_char_p, c_int, c_char_p]
         self._fw = lib.tunetrail_framework_loaded
         self._fw.argtypes = [c_char_p]
-        for f in (self._open, self._param, self._metric, self._end, self._fw):
+        self._pparams = lib.tunetrail_process_params
+        self._pparams.argtypes = [c_char_p]
+        for f in (self._open, self._param, self._metric, self._end, self._fw, self._pparams):
             f.restype = c_int
 
     @staticmethod
@@ -93,9 +97,13 @@ class Api:
         return s.encode("utf-8", "surrogateescape") if isinstance(s, str) else bytes(s)
 
     def open(self, framework):
-        """Opens a trial (now the current one); returns its id."""
+        """Opens a trial (now the current one); returns its id. Raises when
+        the shim opened none (its process has ended): a None id would mean
+        "the current trial" to the other calls."""
         buf = self._buf(33)
         self._open(self._b(framework), buf)
+        if len(buf.value) != 32:
+            raise RuntimeError("the shim opened no trial")
         return buf.value.decode("ascii")
 
     def param(self, trial, key, value, source=None):
@@ -109,6 +117,36 @@ class Api:
 
     def framework_loaded(self, framework):
         self._fw(self._b(framework))
+
+    def process_params(self, items):
+        """Params of this process image, not of one trial: [(key, value,
+        source)], strings. The agent puts them on every trial of the image
+        (those it opens for --trial, the root and failed runs included) in
+        place of the argv params; a key sent again replaces its value."""
+        import json
+        chunk, size = [], 0
+        for k, v, src in items:
+            e = [_text(k), _text(v)[:4096], _text(src)]
+            n = len(json.dumps(e)) + 2
+            if chunk and size + n > 12000:  # the shim takes 16 KiB per note
+                self._pparams(json.dumps(chunk).encode("ascii"))
+                chunk, size = [], 0
+            chunk.append(e)
+            size += n
+        if chunk:
+            self._pparams(json.dumps(chunk).encode("ascii"))
+
+
+def _text(s):
+    """s as valid UTF-8 text: undecodable argv bytes (surrogate escapes)
+    become U+FFFD, as the store's readers show them."""
+    if not isinstance(s, str):
+        s = str(s)
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def api():
@@ -194,3 +232,8 @@ def install():
         mod = sys.modules.get(name)
         if mod is not None:
             _patch(name, mod)
+
+
+def start():
+    """install() for sitecustomize: a failure disables the hook, never raises."""
+    guard(install)

@@ -7,3 +7,4 @@ its module is."""
 from . import register
 
 # register("sklearn.model_selection._search", "hook_sklearn", "patch_search")
+register("argparse", "hook_argparse", "patch")

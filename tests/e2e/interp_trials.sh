@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # interp_trials.sh - `--trial` on interpreted programs. `--trial train.py`
 # matches `/usr/bin/python3 train.py` by its script: one trial per run, its
-# argparse flags as params (not the interpreter's own -u -B), a run that
-# fails on a bad flag value a failed trial. A scikit-learn search with
+# argparse namespace as params (not the interpreter's own -u -B), a run that
+# fails on a bad flag value a failed trial with its argv flags. A scikit-learn search with
 # n_jobs=2 (loky workers, joblib's and multiprocessing's resource trackers)
 # under `--trial 'python3*'` or `--trial search.py` is one trial: no helper
 # process is. A pattern that matched nothing is said in the summary line.
@@ -36,7 +36,10 @@ done
 trials_json --study argp
 pycheck "
 got = sorted((t['status'], tuple(sorted(t['params'].items()))) for t in trials)
-want = sorted([('ok', (('depth', '4'), ('lr', '0.1'))), ('ok', (('lr', '0.5'),)), ('failed', (('lr', 'notanumber'),))])
+# argparse's namespace (the Python hook) where the parse succeeded, defaults
+# included; argv's flags where argparse refused them
+want = sorted([('ok', (('depth', '4'), ('lr', '0.1'))), ('ok', (('depth', '3'), ('lr', '0.5'))),
+               ('failed', (('lr', 'notanumber'),))])
 check(got == want, 'three trials, the script flags as params, no -u/-B (got %s)' % got)
 "
 

@@ -73,6 +73,20 @@ static void test_skip(void **state)
     assert_false(shim_path_skip("/home/u/data.csv"));
 }
 
+/* The Python hook's own files (TUNETRAIL_PYTHON, as the agent sets it). */
+static void test_ours(void **state)
+{
+    char *env[] = {"TUNETRAIL_PYTHON=/opt/tt/lib/tunetrail/python/", NULL};
+    shim_config_load(&shim_cfg, env, NULL);
+    assert_true(shim_path_ours("/opt/tt/lib/tunetrail/python/sitecustomize.py"));
+    assert_true(shim_path_ours("/opt/tt/lib/tunetrail/python/tunetrail_hook/__pycache__/x.pyc"));
+    assert_false(shim_path_ours("/opt/tt/lib/tunetrail/python2/x.py"));
+    assert_false(shim_path_ours("/home/u/train.py"));
+    char *off[] = {"TUNETRAIL_PYTHON=0", NULL};
+    shim_config_load(&shim_cfg, off, NULL);
+    assert_false(shim_path_ours("/opt/tt/lib/tunetrail/python/sitecustomize.py"));
+}
+
 static void test_fopen_flags(void **state)
 {
     assert_int_equal(shim_file_fopen_flags("r") & O_ACCMODE, O_RDONLY);
@@ -88,7 +102,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_normalize),      cmocka_unit_test(test_absolute_cwd),
         cmocka_unit_test(test_absolute_dirfd), cmocka_unit_test(test_absolute_too_long),
-        cmocka_unit_test(test_skip),           cmocka_unit_test(test_fopen_flags),
+        cmocka_unit_test(test_skip),           cmocka_unit_test(test_ours),
+        cmocka_unit_test(test_fopen_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
