@@ -152,6 +152,7 @@ struct flush_tally {
     uint64_t events, dups;
     size_t files, kept, kept_events, live;
     size_t damaged_files, damaged_regions, damaged_bytes;
+    const char *store_error; /* the collector's store fault that kept records, if any */
 };
 
 /* Says what the reader skipped in path and keeps the file under damaged/;
@@ -219,6 +220,8 @@ static int drain_and_count(tt_ship *ship, struct flush_tally *t)
     }
     if (ship && left == 0)
         return 1;
+    if (ship && ship_store_error(ship))
+        t->store_error = ship_store_error(ship);
     t->kept++;
     t->kept_events += left_ev;
     return 0;
@@ -536,7 +539,12 @@ int agent_flush(const struct agent_flush_opts *o)
     if (t.live)
         fprintf(stderr, "tunetrail flush: %zu spool files of processes still running left for a later flush\n",
                 t.live);
-    if (t.kept)
+    if (t.kept && t.store_error) /* it answered: not a network fault, and not the records' */
+        fprintf(stderr, "tunetrail flush: %s %s: %s; records stay in the spool (%zu records in "
+                        "%zu spool files, in %s); run `tunetrail flush` again once it is fixed\n",
+                sink_zmq_socket(sink) ? "collector" : "store", sink_dest(sink), t.store_error,
+                t.kept_events, t.kept, dir);
+    else if (t.kept)
         fprintf(stderr, "tunetrail flush: %zu records in %zu spool files not delivered; kept in %s\n",
                 t.kept_events, t.kept, dir);
     sink_say_unverified(sink, "tunetrail flush");

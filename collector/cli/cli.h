@@ -15,6 +15,7 @@ int cmd_trials(int argc, char **argv);  /* cli/query.c */
 int cmd_show(int argc, char **argv);    /* cli/query.c */
 int cmd_processes(int argc, char **argv); /* cli/query.c */
 int cmd_log(int argc, char **argv);     /* cli/query.c */
+int cmd_audit(int argc, char **argv);   /* cli/audit.c */
 int cmd_keygen(int argc, char **argv);  /* cli/keygen.c */
 int cmd_attest(int argc, char **argv);  /* cli/attest.c */
 int cmd_verify(int argc, char **argv);  /* cli/verify.c */

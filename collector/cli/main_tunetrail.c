@@ -17,6 +17,7 @@ static const struct {
     {"show", cmd_show, "everything about one trial"},
     {"processes", cmd_processes, "list the processes of a study"},
     {"log", cmd_log, "print a study's log: its leaves, or its size and checkpoint"},
+    {"audit", cmd_audit, "what the collector refused or flagged, and the warnings recorded"},
     {"attest", cmd_attest, "write a signed provenance record of the search behind a model"},
     {"verify", cmd_verify, "check a provenance record against its model (and receipts)"},
     {"keygen", cmd_keygen, "make an ed25519 key pair for signing provenance records"},

@@ -143,7 +143,9 @@ static void studies_usage(FILE *f)
 {
     fprintf(f, "usage: tunetrail studies [--json] [--store PATH]\n\n"
                "Lists every study in the store with its trial counts by status, sessions,\n"
-               "and first/last activity. A trial of any status counts.\n\n"
+               "and first/last activity. A trial of any status counts. When the collector\n"
+               "refused events or flagged batches, a last line says how many: `tunetrail\n"
+               "audit` shows them.\n\n"
                "  --json        one JSON object per line: study, trials, ok, failed, crashed,\n"
                "                killed, running, sessions, first, last, conventions (each\n"
                "                tunetrail.ini its sessions ran with: file, sha256, sessions)\n"
@@ -213,6 +215,13 @@ int cmd_studies(int argc, char **argv)
                jint(c, "sessions") == 1 ? "" : "s");
     json_decref(convs);
     json_decref(all);
+    /* What no other command shows: say where to look. */
+    json_t *au = o.json ? NULL : store_read_audit_counts(q.r, NULL, err, sizeof err);
+    long long refused = (long long)jint(au, "refused"), flagged = (long long)jint(au, "flagged");
+    if (refused || flagged)
+        printf("%lld event%s refused, %lld batch%s flagged: tunetrail audit\n", refused,
+               refused == 1 ? "" : "s", flagged, flagged == 1 ? "" : "es");
+    json_decref(au);
     q_close(&q);
     return 0;
 }

@@ -192,6 +192,32 @@ json_t *store_read_metric_kinds(store_reader *r, const char *study, char *err, s
 json_t *store_read_conventions(store_reader *r, const char *study, const char *session,
                                char *err, size_t errlen);
 
+/* What the collector refused or flagged, and the warnings recorded
+ * (`tunetrail audit`, docs/INTERNALS.md "What the store accepts" and
+ * "Origins, ownership and conflicts"). study (NULL: all) keeps what can be
+ * tied to it: a refusal by its origin (a session or process of the study;
+ * an origin never stored, such as a forger's fresh uuid, has no study), a
+ * received batch by its sender (a session; a flush's sender has none), a
+ * note by its process, else its origin.
+ * Counts: {refused, flagged (batches), notes (warnings), reasons: [{why,
+ * count}] most frequent first}. */
+json_t *store_read_audit_counts(store_reader *r, const char *study, char *err, size_t errlen);
+/* Each refused event, oldest first: {kind: "refusal", time (receive time),
+ * sender, batch_seq, origin, seq, event (the Event's kind field name, e.g.
+ * "process_start"), why, study (null if none)}. */
+int store_read_refusals(store_reader *r, const char *study, void (*fn)(json_t *refusal, void *arg),
+                        void *arg, char *err, size_t errlen);
+/* Each batch stored with a flag, oldest first: {kind: "received", time
+ * (receive time), sender, batch_seq, events, stored, client_first,
+ * client_last (the events' own times), flags ({"clock_ahead": N, "late": N,
+ * "name_not_utf8": N}), study}. */
+int store_read_flagged(store_reader *r, const char *study, void (*fn)(json_t *batch, void *arg),
+                       void *arg, char *err, size_t errlen);
+/* Each note of level warn, warning or error, by time: {kind: "note", time,
+ * level, process, exe, session, study, text}. */
+int store_read_warnings(store_reader *r, const char *study, void (*fn)(json_t *note, void *arg),
+                        void *arg, char *err, size_t errlen);
+
 /* ---- A study's record: what the provenance record (collector/record/)
  * reads besides the trials (store_study.c). */
 struct merkle_frontier;

@@ -731,3 +731,176 @@ json_t *store_read_conventions(store_reader *q, const char *study, const char *s
     sqlite3_finalize(s);
     return a;
 }
+
+/* ---- What the collector refused or flagged (`tunetrail audit`). The
+ * tables `refusals` and `received` are made by writers (IF NOT EXISTS): a
+ * store no writer of this version has opened has none, which reads as
+ * nothing refused, nothing flagged. */
+static int has_table(store_reader *q, const char *name)
+{
+    sqlite3_stmt *s;
+    int found = 0;
+    if (sqlite3_prepare_v2(q->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        found = sqlite3_step(s) == SQLITE_ROW;
+        sqlite3_finalize(s);
+    }
+    return found;
+}
+
+/* The study an origin or sender uuid (expression X) belongs to: the
+ * session's, else the process's; NULL if it is neither (a fresh uuid). */
+#define STUDY_OF(x)                                                                              \
+    "COALESCE((SELECT study FROM sessions WHERE uuid = " x "),"                                 \
+    " (SELECT study_name FROM process_view WHERE uuid = " x "))"
+#define REFUSAL_STUDY STUDY_OF("r.origin")
+#define RECEIVED_STUDY STUDY_OF("r.sender")
+/* A note's study: its process's, else its origin's. */
+#define NOTE_STUDY                                                                               \
+    "COALESCE((SELECT study_name FROM process_view WHERE uuid = n.process),"                    \
+    " (SELECT study FROM sessions WHERE uuid = o.uuid),"                                        \
+    " (SELECT study_name FROM process_view WHERE uuid = o.uuid))"
+#define WARN_LEVELS " n.level IN ('warn', 'warning', 'error')"
+
+/* The name of an Event's kind field (tunetrail.proto, `oneof kind`). */
+static const char *event_kind_name(int k)
+{
+    static const char *names[] = {"session_start", "session_end", "process_start",
+                                  "process_end",   "file_access", "trial_start",
+                                  "param",         "metric",      "trial_end",
+                                  "note"};
+    return k >= 10 && k <= 19 ? names[k - 10] : "unknown";
+}
+
+json_t *store_read_audit_counts(store_reader *q, const char *study, char *err, size_t errlen)
+{
+    json_t *o = json_pack("{s:I,s:I,s:I,s:o}", "refused", (json_int_t)0, "flagged",
+                          (json_int_t)0, "notes", (json_int_t)0, "reasons", json_array());
+    sqlite3_stmt *s;
+    if (has_table(q, "refusals")) {
+        if (!(s = prepare_study(q,
+                                "SELECT why, count(*) FROM refusals r WHERE ?1 IS NULL OR " REFUSAL_STUDY
+                                " = ?1 GROUP BY why ORDER BY count(*) DESC, why",
+                                study, err, errlen)))
+            goto fail;
+        json_int_t n = 0;
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            n += sqlite3_column_int64(s, 1);
+            json_array_append_new(json_object_get(o, "reasons"),
+                                  json_pack("{s:o,s:o}", "why", col_str(s, 0), "count", col_int(s, 1)));
+        }
+        sqlite3_finalize(s);
+        json_object_set_new(o, "refused", json_integer(n));
+    }
+    if (has_table(q, "received")) {
+        if (!(s = prepare_study(q,
+                                "SELECT count(*) FROM received r WHERE flags IS NOT NULL AND"
+                                " (?1 IS NULL OR " RECEIVED_STUDY " = ?1)",
+                                study, err, errlen)))
+            goto fail;
+        if (sqlite3_step(s) == SQLITE_ROW)
+            json_object_set_new(o, "flagged", col_int(s, 0));
+        sqlite3_finalize(s);
+    }
+    if (!(s = prepare_study(q,
+                            "SELECT count(*) FROM notes n LEFT JOIN origins o ON o.id = n.origin_id"
+                            " WHERE" WARN_LEVELS " AND (?1 IS NULL OR " NOTE_STUDY " = ?1)",
+                            study, err, errlen)))
+        goto fail;
+    if (sqlite3_step(s) == SQLITE_ROW)
+        json_object_set_new(o, "notes", col_int(s, 0));
+    sqlite3_finalize(s);
+    return o;
+fail:
+    json_decref(o);
+    return NULL;
+}
+
+/* Calls fn for each row of s (built by row), stopping at the first that
+ * cannot be rendered. */
+static int each_row(store_reader *q, sqlite3_stmt *s, json_t *(*row)(sqlite3_stmt *),
+                    void (*fn)(json_t *, void *), void *arg, const char *what, char *err,
+                    size_t errlen)
+{
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        json_t *o = with_raw(row(s));
+        if (!o) {
+            sqlite3_finalize(s);
+            return tt_fail(err, errlen, "cannot render %s of %s (out of memory?)", what, q->path);
+        }
+        fn(o, arg);
+        json_decref(o);
+    }
+    sqlite3_finalize(s);
+    return 0;
+}
+
+static json_t *refusal_row(sqlite3_stmt *s)
+{
+    return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:s,s:o,s:o}", "kind", "refusal", "time",
+                     iso_time(s, 0), "sender", col_hex(s, 1), "batch_seq", col_int(s, 2), "origin",
+                     col_hex(s, 3), "seq", col_int(s, 4), "event",
+                     event_kind_name(sqlite3_column_int(s, 5)), "why", col_str(s, 6), "study",
+                     col_str(s, 7));
+}
+
+int store_read_refusals(store_reader *q, const char *study, void (*fn)(json_t *, void *),
+                        void *arg, char *err, size_t errlen)
+{
+    if (!has_table(q, "refusals"))
+        return 0;
+    sqlite3_stmt *s = prepare_study(
+        q,
+        "SELECT recv_ns, sender, batch_seq, origin, seq, kind, why, study FROM (SELECT r.*, "
+        REFUSAL_STUDY " AS study FROM refusals r) WHERE ?1 IS NULL OR study = ?1 ORDER BY id",
+        study, err, errlen);
+    return s ? each_row(q, s, refusal_row, fn, arg, "a refusal", err, errlen) : -1;
+}
+
+static json_t *received_row(sqlite3_stmt *s)
+{
+    const char *f = (const char *)sqlite3_column_text(s, 7);
+    json_t *flags = f ? json_loads(f, 0, NULL) : NULL;
+    if (!flags) /* kept as written rather than dropped */
+        flags = jsonfmt_text(f);
+    return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "kind", "received", "time",
+                     iso_time(s, 0), "sender", col_hex(s, 1), "batch_seq", col_int(s, 2), "events",
+                     col_int(s, 3), "stored", col_int(s, 4), "client_first", iso_time(s, 5),
+                     "client_last", iso_time(s, 6), "flags", flags, "study", col_str(s, 8));
+}
+
+int store_read_flagged(store_reader *q, const char *study, void (*fn)(json_t *, void *),
+                       void *arg, char *err, size_t errlen)
+{
+    if (!has_table(q, "received"))
+        return 0;
+    sqlite3_stmt *s = prepare_study(
+        q,
+        "SELECT recv_ns, sender, batch_seq, events, stored, client_min_ns, client_max_ns, flags,"
+        " study FROM (SELECT r.*, " RECEIVED_STUDY " AS study FROM received r"
+        "  WHERE flags IS NOT NULL) WHERE ?1 IS NULL OR study = ?1 ORDER BY id",
+        study, err, errlen);
+    return s ? each_row(q, s, received_row, fn, arg, "a received batch", err, errlen) : -1;
+}
+
+static json_t *note_row(sqlite3_stmt *s)
+{
+    return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "kind", "note", "time", iso_time(s, 0),
+                     "level", col_str(s, 1), "process", col_hex(s, 2), "exe", col_str(s, 3),
+                     "session", col_hex(s, 4), "study", col_str(s, 5), "text", col_str(s, 6));
+}
+
+int store_read_warnings(store_reader *q, const char *study, void (*fn)(json_t *, void *),
+                        void *arg, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = prepare_study(
+        q,
+        "SELECT time_ns, level, process, exe, session, study, text FROM (SELECT n.time_ns,"
+        " n.level, n.process, p.exe, COALESCE(p.session, (SELECT uuid FROM sessions WHERE uuid ="
+        " o.uuid)) AS session, " NOTE_STUDY " AS study, n.text, n.origin_id, n.seq FROM notes n"
+        " LEFT JOIN origins o ON o.id = n.origin_id LEFT JOIN processes p ON p.uuid = n.process"
+        " WHERE" WARN_LEVELS ") WHERE ?1 IS NULL OR study = ?1 ORDER BY time_ns, origin_id, seq",
+        study, err, errlen);
+    return s ? each_row(q, s, note_row, fn, arg, "a note", err, errlen) : -1;
+}

@@ -6,8 +6,9 @@
 #  - a store with 100 flipped bytes, or one zeroed page, is refused at start
 #    with "damaged", before anything is written to it;
 #  - a full disk under the store (a 3 MiB tmpfs, root only): the agent's
-#    last line before the run's summary says "store full", not "unreachable", and once there is room
-#    `tunetrail flush` stores every process: expected vs stored.
+#    last line before the run's summary says "store full", not "unreachable", a flush while it is
+#    still full says "store full" too, and once there is room `tunetrail flush` stores every
+#    process: expected vs stored.
 source "$(dirname "$0")/lib/common.sh"
 
 need_exe "$TT_BIN/tunetrail" "$TT_BIN/tunetraild"
@@ -114,6 +115,13 @@ echo "[$TT_NAME]   last line: $last"
 grep -q "store full; [0-9]* records kept" <<<"$last" || fail "the agent's last line does not say 'store full'"
 ! grep -q unreachable "$T/run.err" || fail "the agent said 'unreachable' although the collector answered"
 grep -q "store full" "$LOG" || fail "tunetraild did not log the full store"
+say "flush while the store is still full: it says 'store full', not only 'not delivered'"
+tt_rc rc flush --collector "tcp://127.0.0.1:$PORT" >"$T/flush.full.out" 2>"$T/flush.full.err"
+expect_eq "$rc" 1 "flush exit status while the store is full (records remain spooled)"
+last=$(tail -n 1 "$T/flush.full.err")
+echo "[$TT_NAME]   last line: $last"
+grep -q "^tunetrail flush: collector tcp://127.0.0.1:$PORT: store full; records stay in the spool ([0-9]* records in [0-9]* spool files" \
+    <<<"$last" || { cat "$T/flush.full.err" >&2; fail "flush does not say the collector's store is full"; }
 rm -f "$T/mnt/filler"
 tt flush --collector "tcp://127.0.0.1:$PORT" >"$T/flush.out" 2>&1 || { cat "$T/flush.out" "$LOG" >&2; df -k "$T/mnt" >&2; fail "flush failed"; }
 tt_stop "$cpid"
