@@ -7,3 +7,6 @@ its module is."""
 from . import register
 
 # register("sklearn.model_selection._search", "hook_sklearn", "patch_search")
+register("xgboost", "hook_xgboost", "patch")
+register("optuna", "hook_optuna", "patch")
+register("torch", "hook_torch", "patch")

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# py_optuna.sh - the Python hook on Optuna (docs/ADAPTERS.md "Optuna
+# (Python)"), with Debian's /usr/bin/python3 and python3-optuna, no --trial:
+# a study of 20 trials with a median pruner and one objective raising
+# ValueError (caught by optimize's catch=) is 20 tunetrail trials, each with
+# the params Optuna suggested, its state (complete and pruned: ok, with
+# optuna.state; fail: failed, with the objective's error), its value with the
+# study's direction and its trial.report values as steps; an attested file
+# written after the study counts all 20 with `value` as the objective.
+source "$(dirname "$0")/lib/common.sh"
+PY=/usr/bin/python3
+need_exe "$PY" "$TT_BIN/tunetrail"
+if ! err=$("$PY" -c 'import optuna' 2>&1); then
+    echo "[$TT_NAME] SKIP: $PY cannot import optuna (install python3-optuna): ${err##*$'\n'}"
+    exit 77
+fi
+cd "$T"
+
+cat >study.py <<'EOF'
+import json
+import optuna
+
+def objective(trial):
+    x = trial.suggest_float("x", -4.0, 4.0)
+    kind = trial.suggest_categorical("kind", ["lin", "sq"])
+    width = trial.suggest_int("width", 1, 8)
+    if trial.number == 7:
+        raise ValueError("width %d is not supported" % width)
+    v = 0.0
+    for step in range(6):
+        v = (x - 1) ** 2 + (abs(x) if kind == "lin" else 0.5) + (6 - step) / width
+        trial.report(v, step)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return v
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+study = optuna.create_study(direction="minimize", sampler=optuna.samplers.RandomSampler(seed=4),
+                            pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1))
+study.optimize(objective, n_trials=20, catch=(ValueError,))
+json.dump([{"number": t.number, "state": t.state.name, "params": t.params, "value": t.value,
+            "intermediate": {str(k): v for k, v in t.intermediate_values.items()}}
+           for t in study.trials], open("truth.json", "w"))
+json.dump(study.best_params, open("best.json", "w"))
+EOF
+
+say "an Optuna study of 20 trials, some pruned, one failing"
+tt_rc rc run --study opt --store "$DB" -- "$PY" study.py >study.out 2>study.err
+expect_eq "$rc" 0 "study.py exit code"
+trials_json --study opt
+for id in $(python3 -c 'import json,sys; print(" ".join(str(json.loads(l)["id"]) for l in open(sys.argv[1])))' trials.json); do
+    tt show "$id" --store "$DB" --json >"show.$id.json" || fail "tunetrail show $id failed"
+done
+pycheck '
+truth = {t["number"]: t for t in json.load(open("truth.json"))}
+states = sorted(t["state"] for t in truth.values())
+check(states.count("PRUNED") >= 2 and states.count("FAIL") == 1 and states.count("COMPLETE") >= 2,
+      "the study pruned some trials and failed one (%s)" % {s: states.count(s) for s in set(states)})
+check(len(trials) == 20 and all(t["framework"] == "optuna" for t in trials), "20 optuna trials (got %d)" % len(trials))
+by_num = {int(t["params"]["optuna.number"]): t for t in trials}
+check(sorted(by_num) == list(range(20)), "each Optuna trial number once")
+def close(a, b):
+    return abs(a - b) <= 1e-12 * max(1.0, abs(b))
+bad = []
+for n, want in truth.items():
+    t = by_num[n]
+    show = json.load(open("show.%d.json" % t["id"]))
+    p = dict(t["params"])
+    status = {"COMPLETE": "ok", "PRUNED": "ok", "FAIL": "failed"}[want["state"]]
+    if t["status"] != status or p.pop("optuna.state") != want["state"]:
+        bad.append((n, "state", t["status"], want["state"]))
+    p.pop("optuna.number")
+    got = {"x": float(p.pop("x")), "kind": p.pop("kind"), "width": int(p.pop("width"))}
+    if got != want["params"] or p:
+        bad.append((n, "params", got, want["params"], p))
+    if want["state"] != "COMPLETE":  # a pruned trial has Optuna value = its last report
+        if "value" in t["metrics"]:
+            bad.append((n, "a value", t["metrics"]))
+    elif not close(t["metrics"].get("value", float("nan")), want["value"]):
+        bad.append((n, "value", t["metrics"].get("value"), want["value"]))
+    inter = [(q["step"], q["value"]) for q in show["metric_points"] if q["name"] == "intermediate_value"]
+    wi = sorted((int(k), v) for k, v in want["intermediate"].items())
+    if len(inter) != len(wi) or not all(a[0] == b[0] and close(a[1], b[1]) for a, b in zip(inter, wi)):
+        bad.append((n, "intermediate", inter, wi))
+    dirs = {q["name"]: (q["split"], q["direction"]) for q in show["metric_points"]}
+    if dirs.get("value", (None, "min")) != (None, "min") or dirs.get("intermediate_value", (None, None)) != (None, None):
+        bad.append((n, "directions", dirs))
+    if want["state"] == "FAIL" and show["error"] != "ValueError: width %d is not supported" % want["params"]["width"]:
+        bad.append((n, "error", show["error"]))
+check(not bad, "every trial: status, optuna.state, params, value, intermediate values, error as Optuna has them (%s)" % bad[:3])
+'
+
+say "attest a file written after the study: all 20 counted, N the completed ones"
+tt keygen -o keys >/dev/null || fail "keygen failed"
+tt attest best.json --store "$DB" --key keys/tunetrail.key -o rec.json >/dev/null || fail "attest best.json failed"
+pycheck '
+import base64
+truth = json.load(open("truth.json"))
+p = json.loads(base64.b64decode(json.load(open("rec.json"))["payload"]))["predicate"]
+s, sel = p["search"], p["selection"]
+check(s["trials"] == 20 and s["by_status"] == {"ok": 19, "failed": 1}, "20 trials: 19 ok, 1 failed (%s)" % s["by_status"])
+check(sel["objective"]["name"] == "value" and sel["objective"]["direction"] == "min", "objective: value (min) by default (%s)" % sel["objective"])
+check(sel["n"] == sum(t["state"] == "COMPLETE" for t in truth), "N = the completed trials (%d)" % sel["n"])
+'
+echo "[$TT_NAME] PASS"
