@@ -94,6 +94,10 @@ check(sorted(by_lr) == ["0.01", "0.05", "0.2"], "one trial per run")
 ' $sums
 tt processes --study mlp --store "$DB" --json >procs.all || fail "tunetrail processes failed"
 expect_eq "$(grep -c . procs.all)" 9 "processes: 3 runs + 2 DataLoader workers per epoch of one run"
+# a worker inherits its parent's Python state: reporting into the parent's
+# trial would be refused by the store (another origin's trial)
+expect_eq "$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM refusals").fetchone()[0])' "$DB")" \
+    0 "events the store refused (a forked worker reported into its parent's trial)"
 
 say "the record: torch.manual_seed is a seed, the learning rate a choice"
 tt keygen -o keys >/dev/null || fail "keygen failed"
