@@ -84,7 +84,17 @@ def _opt_params(opt, prefix):
     return out
 
 
+def _other_rank():
+    """1 in a distributed job's process of rank > 0: its ranks train one
+    model, recorded once, by rank 0."""
+    import sys
+    dist = sys.modules.get("torch.distributed")
+    return bool(dist and dist.is_available() and dist.is_initialized() and dist.get_rank() != 0)
+
+
 def _first_step(opt):
+    if _other_rank():
+        return
     a = api()
     outer = nest.enclosing()
     with _lock:
@@ -120,15 +130,21 @@ def _wrap_step_code(orig):
     # Optimizer._optimizer_step_code: the no-op every optimizer's step()
     # calls after stepping (torch's profiler hook point), so one wrapper on
     # the base class sees every optimizer, built-in or the user's own.
+    # The common case, the same optimizer as last time, costs a weakref
+    # call (~0.1 us a step instead of ~0.6 with the pid and set lookup).
+    last = [None]
+
     @functools.wraps(orig)
     def _optimizer_step_code(self):
         orig(self)
-        if not enabled():
+        r = last[0]
+        if (r is not None and r() is self) or not enabled():
             return
         seen = _state()["seen"]
         if self not in seen:
             seen.add(self)
             guard(lambda: _first_step(self))
+        last[0] = weakref.ref(self)
 
     _optimizer_step_code.__tunetrail_orig__ = orig
     return _optimizer_step_code
@@ -173,8 +189,13 @@ def _wrap_save(orig):
     @functools.wraps(orig)
     def save(obj, f, *args, **kwargs):
         out = orig(obj, f, *args, **kwargs)
-        if enabled() and isinstance(f, (str, bytes, os.PathLike)):
-            guard(lambda: _note([(FW + ".model_file", os.path.abspath(os.fsdecode(os.fspath(f))))]))
+        if enabled():
+            def note():
+                # a path, or a file object opened on one (open(path, "wb"))
+                path = f if isinstance(f, (str, bytes, os.PathLike)) else getattr(f, "name", None)
+                if isinstance(path, (str, bytes, os.PathLike)) and os.path.isfile(path):
+                    _note([(FW + ".model_file", os.path.abspath(os.fsdecode(os.fspath(path))))])
+            guard(note)
         return out
 
     save.__tunetrail_orig__ = orig

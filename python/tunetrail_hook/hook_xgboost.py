@@ -50,7 +50,7 @@ def _split(name):
     return None
 
 
-def _params(a, tid, params):
+def _params(params):
     """The booster params (a dict, or xgboost's list of pairs with repeated
     keys such as eval_metric) as xgboost.<key>; None values are ones xgboost
     itself skips."""
@@ -60,37 +60,27 @@ def _params(a, tid, params):
         if v is None:
             continue
         seen.setdefault(str(k), []).append(v)
-    for k, vs in seen.items():
-        a.param(tid, FW + "." + k, nest.fmt(vs[0] if len(vs) == 1 else vs))
+    return [(FW + "." + k, nest.fmt(vs[0] if len(vs) == 1 else vs)) for k, vs in seen.items()]
 
 
 class _Call:
     """One train/cv call: its trial (owned, or the enclosing driver's)."""
 
     def __init__(self, names, args, kwargs, kind):
-        a = api()
-        if a is None:
-            raise RuntimeError("no api")
-        self.a = a
-        self.outer = nest.enclosing()
-        self.owned = self.outer is None
-        self.tid = a.open(FW) if self.owned else self.outer
-        self.kwargs = kwargs
         get = functools.partial(_arg, names, args, kwargs)
-        _params(a, self.tid, get("params"))
-        a.param(self.tid, FW + ".num_boost_round", nest.fmt(get("num_boost_round", 10)))
+        kv = _params(get("params"))
+        kv.append((FW + ".num_boost_round", nest.fmt(get("num_boost_round", 10))))
         esr = get("early_stopping_rounds")
         self.early = esr is not None
         if esr is not None:
-            a.param(self.tid, FW + ".early_stopping_rounds", nest.fmt(esr))
+            kv.append((FW + ".early_stopping_rounds", nest.fmt(esr)))
         if kind == "cv":
-            a.param(self.tid, FW + ".nfold", nest.fmt(get("nfold", 3)))
+            kv.append((FW + ".nfold", nest.fmt(get("nfold", 3))))
         dtrain = get("dtrain")
-        try:
-            a.param(self.tid, FW + ".num_row", str(int(dtrain.num_row())))
-            a.param(self.tid, FW + ".num_col", str(int(dtrain.num_col())))
-        except Exception:
-            pass
+        if hasattr(dtrain, "num_row") and hasattr(dtrain, "num_col"):
+            kv.append((FW + ".num_row", str(int(dtrain.num_row()))))
+            kv.append((FW + ".num_col", str(int(dtrain.num_col()))))
+        self.kwargs = kwargs
         self.history = None
         if kind == "train":
             self.history = get("evals_result")
@@ -99,6 +89,14 @@ class _Call:
                 # the caller passed none
                 self.history = {}
                 self.kwargs = dict(kwargs, evals_result=self.history)
+        a = self.a = api()
+        if a is None:
+            raise RuntimeError("no shim API")
+        self.outer = nest.enclosing()
+        self.owned = self.outer is None
+        self.tid = a.open(FW) if self.owned else self.outer
+        for k, v in kv:
+            a.param(self.tid, k, v)
 
     def metric(self, name, value, step, split, direction):
         # inside a driver's trial the driver's objective is the one with a
