@@ -111,8 +111,10 @@ if ! "$PY" -c 'import xgboost' 2>/dev/null; then
     exit 0
 fi
 cat >nested.py <<'EOF'
+import threading
 import numpy as np, optuna, xgboost as xgb
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+lock = threading.Lock()  # XGBoost 1.7 training on two threads at once crashes now and then (also bare)
 rng = np.random.RandomState(0)
 X = rng.rand(200, 4)
 y = (X[:, 0] > 0.5).astype(int)
@@ -121,7 +123,8 @@ def objective(t):
     p = {"max_depth": t.suggest_int("max_depth", 1, 4), "eta": t.suggest_float("eta", 0.1, 0.5),
          "objective": "binary:logistic", "nthread": 1}
     r = {}
-    xgb.train(p, d, 5, evals=[(v, "valid")], evals_result=r, verbose_eval=False)
+    with lock:
+        xgb.train(p, d, 5, evals=[(v, "valid")], evals_result=r, verbose_eval=False)
     return r["valid"]["logloss"][-1]
 optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).optimize(objective, n_trials=6, n_jobs=2)
 EOF
