@@ -71,7 +71,9 @@ class _Call:
         kv = _params(get("params"))
         kv.append((FW + ".num_boost_round", nest.fmt(get("num_boost_round", 10))))
         esr = get("early_stopping_rounds")
-        self.early = esr is not None
+        cbs = get("callbacks") or ()
+        # early stopping ran: by the argument, or its callback given
+        self.early = esr is not None or any(type(c).__name__ == "EarlyStopping" for c in cbs)
         if esr is not None:
             kv.append((FW + ".early_stopping_rounds", nest.fmt(esr)))
         if kind == "cv":
@@ -104,19 +106,14 @@ class _Call:
         self.a.metric(self.tid, name, value, step, split, direction if self.owned else None)
 
     def trained(self, bst):
-        hist = self.history or {}
-        total = None
-        try:
-            total = int(bst.num_boosted_rounds())
-        except Exception:
-            pass
-        for ev_name, metrics in hist.items():
+        # step = the round as XGBoost prints it: from 0 in each train call,
+        # also when it continues an xgb_model
+        for ev_name, metrics in (self.history or {}).items():
             for m, values in metrics.items():
-                start = total - len(values) if total is not None and total >= len(values) else 0
                 for i, v in enumerate(values):
-                    self.metric("%s-%s" % (ev_name, m), float(v), start + i, _split(ev_name), _direction(m))
+                    self.metric("%s-%s" % (ev_name, m), float(v), i, _split(ev_name), _direction(m))
         best = bst.attr("best_iteration")
-        if best is not None and bst.attr("best_score") is not None:  # early stopping's
+        if self.early and best is not None and bst.attr("best_score") is not None:
             self.a.param(self.tid, FW + ".best_iteration", str(int(best)))
         _booster_trial[bst] = self.tid
         self.end(None)

@@ -8,7 +8,9 @@
 # study's direction and its trial.report values as steps; an attested file
 # written after the study counts all 20 with `value` as the objective.
 # XGBoost trained inside an objective, with n_jobs=2 (threads), is part of
-# its Optuna trial: one trial per Optuna trial, not two.
+# its Optuna trial: one trial per Optuna trial, not two. An exception that
+# optimize does not catch stops the study as without tunetrail, its trial
+# failed.
 source "$(dirname "$0")/lib/common.sh"
 PY=/usr/bin/python3
 need_exe "$PY" "$TT_BIN/tunetrail"
@@ -105,6 +107,34 @@ check(s["trials"] == 20 and s["by_status"] == {"ok": 19, "failed": 1}, "20 trial
 check(sel["objective"]["name"] == "value" and sel["objective"]["direction"] == "min", "objective: value (min) by default (%s)" % sel["objective"])
 check(sel["n"] == sum(t["state"] == "COMPLETE" for t in truth), "N = the completed trials (%d)" % sel["n"])
 '
+cat >raises.py <<'EOF'
+import optuna
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+def objective(trial):
+    x = trial.suggest_float("x", 0, 1)
+    if trial.number == 2:
+        raise RuntimeError("no luck at %.3f" % x)
+    return x
+optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1)).optimize(objective, n_trials=5)
+EOF
+say "an exception optimize does not catch: the study stops, its trial failed, output unchanged"
+rc=0
+"$PY" raises.py >bare.out 2>bare.err || rc=$?
+expect_eq "$rc" 1 "raises.py exit code without tunetrail"
+tt_rc rc run --study raises --store "$DB" -- "$PY" raises.py >raises.out 2>raises.err
+expect_eq "$rc" 1 "raises.py exit code"
+expect_eq "$(tail -n 1 raises.err)" "tunetrail: 3 trials (2 ok, 1 failed); adapters: optuna 3" "summary line"
+tt_strip_summary raises.err
+stamp='s/^\(.*\[W \)[0-9 :,-]*\]/\1]/'
+cmp -s bare.out raises.out && diff <(sed "$stamp" bare.err) <(sed "$stamp" raises.err) >/dev/null ||
+    fail "output differs with tunetrail (timestamps aside): $(diff <(sed "$stamp" bare.err) <(sed "$stamp" raises.err) | head -5)"
+echo "[$TT_NAME]   ok: stdout and stderr (Optuna's timestamps aside) the same with and without tunetrail"
+trials_json --study raises
+pycheck '
+f = [t for t in trials if t["status"] == "failed"]
+check(len(f) == 1 and f[0]["params"]["optuna.number"] == "2" and f[0]["params"]["optuna.state"] == "FAIL", "trial 2 failed")
+'
+
 if ! "$PY" -c 'import xgboost' 2>/dev/null; then
     echo "[$TT_NAME] (XGBoost inside an objective not checked: $PY cannot import xgboost)"
     echo "[$TT_NAME] PASS"
