@@ -58,6 +58,10 @@ for lr in 0.2 0.05 0.01; do
     expect_eq "$rc" 0 "mlp.py --lr $lr exit code"
     expect_eq "$(tail -n 1 "err.$lr")" "tunetrail: 1 trial (1 ok); adapters: torch 1" "summary of --lr $lr"
 done
+"$PY" mlp.py --lr 0.2 --out bare.pt >bare.out 2>bare.err || fail "mlp.py failed without tunetrail"
+tt_strip_summary err.0.2
+cmp -s bare.out out.0.2 && cmp -s bare.err err.0.2 || fail "output differs with tunetrail: $(diff bare.out out.0.2 | head -4)"
+echo "[$TT_NAME]   ok: stdout and stderr byte-identical with and without tunetrail"
 trials_json --study mlp
 for id in $(python3 -c 'import json,sys; print(" ".join(str(json.loads(l)["id"]) for l in open(sys.argv[1])))' trials.json); do
     tt show "$id" --store "$DB" --json >"show.$id.json" || fail "tunetrail show $id failed"
