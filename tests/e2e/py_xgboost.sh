@@ -6,7 +6,8 @@
 # equals the line XGBoost printed for that round, with the best iteration
 # and the saved model; XGBClassifier.fit (which calls train) is exactly one
 # trial and `tunetrail attest` of its saved model names that trial; the
-# program's output is the same with and without tunetrail.
+# program's output is the same with and without tunetrail; xgboost.cv is one
+# trial with its result's columns per round.
 source "$(dirname "$0")/lib/common.sh"
 PY=/usr/bin/python3
 need_exe "$PY" "$TT_BIN/tunetrail"
@@ -129,5 +130,38 @@ check(p.get("xgboost.model_file") == os.path.abspath("clf.json"), "model_file is
 check(os.path.abspath("clf.pkl") in [o["path"] for o in t["outputs"]], "the pickle is an output")
 rec = json.loads(base64.b64decode(json.load(open("rec.json"))["payload"]))
 check(rec["predicate"]["producedBy"]["trial"] == t["uuid"], "attest: clf.json was produced by the fit trial")
+'
+cat >cv.py <<'EOF'
+import json
+import numpy as np
+import xgboost as xgb
+rng = np.random.RandomState(2)
+X = rng.rand(240, 3)
+d = xgb.DMatrix(X, label=(X[:, 1] > 0.4).astype(int))
+r = xgb.cv({"max_depth": 2, "objective": "binary:logistic", "nthread": 1}, d, num_boost_round=5,
+           nfold=4, seed=1, as_pandas=False)
+json.dump(r, open("cv.json", "w"))
+EOF
+say "xgboost.cv: one trial, its mean and std per round"
+tt_rc rc run --study cv --store "$DB" -- "$PY" cv.py >/dev/null 2>cv.err
+expect_eq "$rc" 0 "cv.py exit code"
+expect_eq "$(tail -n 1 cv.err)" "tunetrail: 1 trial (1 ok); adapters: xgboost 1" "summary line"
+trials_json --study cv
+tt show "$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["id"])' "$T/trials.json")" \
+    --store "$DB" --json >show.json || fail "tunetrail show failed"
+pycheck '
+t = trials[0]
+check(t["params"].get("xgboost.nfold") == "4" and t["params"].get("xgboost.num_boost_round") == "5", "nfold 4, num_boost_round 5")
+want = json.load(open("cv.json"))
+pts = {}
+for p in json.load(open("show.json"))["metric_points"]:
+    pts.setdefault(p["name"], []).append(p)
+ok = sorted(pts) == sorted(want) and all(
+    [q["step"] for q in pts[n]] == list(range(5)) and
+    all(abs(q["value"] - v) <= 1e-13 * max(1.0, abs(v)) for q, v in zip(pts[n], want[n])) for n in want)
+check(ok, "every column of the result, per round (%s)" % sorted(pts))
+d = {n: (pts[n][0]["split"], pts[n][0]["direction"]) for n in pts}
+check(d == {"train-logloss-mean": ("train", "min"), "train-logloss-std": ("train", None),
+            "test-logloss-mean": ("test", "min"), "test-logloss-std": ("test", None)}, "splits and directions")
 '
 echo "[$TT_NAME] PASS"
