@@ -8,3 +8,6 @@ from . import register
 
 # register("sklearn.model_selection._search", "hook_sklearn", "patch_search")
 register("argparse", "hook_argparse", "patch")
+register("xgboost", "hook_xgboost", "patch")
+register("optuna", "hook_optuna", "patch")
+register("torch", "hook_torch", "patch")
