@@ -78,7 +78,10 @@ for t in trials:
     flag = t["argv"][t["argv"].index("--lr") + 1]
     by_lr[flag] = t
     p = t["params"]
-    # TODO(lead, after merging the argparse hook): check p["lr"] (source argparse) == p["torch.optimizer.lr"] here
+    src = t.get("param_sources") or {}
+    check(p.get("lr") == p.get("torch.optimizer.lr") == flag and src.get("lr") == "argparse",
+          "--lr %s: argparse lr %r (source %r) equals torch.optimizer.lr %r" % (flag, p.get("lr"), src.get("lr"),
+                                                                         p.get("torch.optimizer.lr")))
     check(p.get("torch.optimizer.lr") == flag and p.get("torch.optimizer.initial_lr") == flag,
           "--lr %s: torch.optimizer.lr and initial_lr = %s" % (flag, p.get("torch.optimizer.lr")))
     want = {"torch.optimizer": "SGD", "torch.optimizer.momentum": "0.9", "torch.optimizer.weight_decay": "0.0001",
