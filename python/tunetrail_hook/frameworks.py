@@ -7,3 +7,8 @@ its module is."""
 from . import register
 
 # register("sklearn.model_selection._search", "hook_sklearn", "patch_search")
+# scikit-learn (hook_sklearn.py): fits, searches, cross-validations; dumps
+register("sklearn.base", "hook_sklearn", "patch_base")
+register("sklearn.model_selection._validation", "hook_sklearn", "patch_validation")
+register("sklearn.model_selection._search", "hook_sklearn", "patch_search")
+register("joblib.numpy_pickle", "hook_sklearn", "patch_joblib")
