@@ -240,6 +240,7 @@ class _Search:
         self.est = est
         self.depth = depth      # depth inside the search's fit: its own batches' calls
         self.base = None
+        self.base_params = None
         self.done = 0           # cv_results_ rows reported
         self.errors = []        # fit_error of every fit, in all_out's order
         self.refit = None       # the refit's trial
@@ -249,7 +250,10 @@ def _run_search_fit(st, est, orig, args, kwargs):
     ctx = guard(lambda: _Search(est, st.depth + 1))
     if ctx is None:
         return orig(est, *args, **kwargs)
-    guard(lambda: setattr(ctx, "base", _sk["clone"](est.estimator)))
+    def base():
+        ctx.base = _sk["clone"](est.estimator)
+        ctx.base_params = _params(ctx.base)
+    guard(base)
     prev = st.search
     st.search = ctx
     st.depth += 1
@@ -286,6 +290,15 @@ def _wrap_run_search(orig):
 
 def _cand_params(ctx, cand):
     try:
+        # Plain values of keys the base estimator has: its params with the
+        # candidate's (what set_params then get_params gives, without the
+        # clones: ~0.2 ms a candidate). An estimator as a value changes the
+        # keys below it: then the refit's own way.
+        bp = ctx.base_params
+        if bp is not None and all(k in bp and not hasattr(v, "get_params") for k, v in cand.items()):
+            p = dict(bp)
+            p.update((k, _fmt(v)) for k, v in cand.items())
+            return p
         clone = _sk["clone"]
         return _params(clone(clone(ctx.base).set_params(**cand)))
     except Exception:  # the candidate's own fits fail the same way: its trial is failed
