@@ -10,12 +10,15 @@
 
 static const char *const libraries[] = {NULL};
 /* The refit's joblib/pickle file (sklearn.model_file); its params are the
- * candidate's get_params(), so nothing else may differ. */
+ * candidate's get_params() and row, so nothing else may differ. */
 static const char *const refit_ignore[] = {"model_file", NULL};
 static const char *const path_fields[] = {"model_file", NULL};
-/* the cross-validation's fold count and a halving search's iteration
- * describe how a candidate was scored, not the candidate */
-static const char *const info_fields[] = {"n_splits", "iter", NULL};
+/* The cross-validation's fold count and a halving search's iteration
+ * describe how a candidate was scored, not the candidate; candidate (its
+ * row in cv_results_, on the refit the best row) is no choice, but a refit
+ * matches on it: exactly its candidate's row, not the same params at
+ * another resource level of a halving search. */
+static const char *const info_fields[] = {"n_splits", "iter", "candidate", NULL};
 
 static const struct tt_adapter tt_adapter_sklearn = {"sklearn", libraries, NULL, refit_ignore,
                                                      path_fields, info_fields, NULL};

@@ -5,8 +5,9 @@ What is a trial (docs/ADAPTERS.md, "scikit-learn"):
   halving searches: one row per candidate and resource level), reported in
   the parent process after each batch of candidates (evaluate_candidates,
   wrapped through the search's _run_search), whatever n_jobs is;
-- the refit of a search's best_estimator_ (same params as its candidate, no
-  score of its own: the record links it with refit_of);
+- the refit of a search's best_estimator_ (its candidate's params and row,
+  sklearn.candidate, no score of its own: the record links it with
+  refit_of);
 - one cross_validate / cross_val_score call;
 - a plain fit of a predictor (an estimator with an _estimator_type: not a
   lone transformer) called by the user's code.
@@ -225,6 +226,9 @@ def _open_fit(st, est, kind):
     _send_params(a, t, _params(est))
     if kind == "refit":
         st.search.refit = t
+        best = getattr(st.search.est, "best_index_", None)
+        if best is not None:
+            a.param(t, "sklearn.candidate", _fmt(best))
     return t
 
 
@@ -309,9 +313,10 @@ def _cand_params(ctx, cand):
 
 def _report_failed(ctx, cands, e):
     a = api()
-    for cand in cands:
+    for i, cand in enumerate(cands, ctx.done):
         t = a.open(FW)
         _send_params(a, t, _cand_params(ctx, cand))
+        a.param(t, "sklearn.candidate", str(i))
         a.end(t, False, _error_text(e))
     ctx.done += len(cands)
 
@@ -328,6 +333,7 @@ def _report(ctx, results):
         t = a.open(FW)
         _send_params(a, t, _cand_params(ctx, results["params"][i]))
         a.param(t, "sklearn.n_splits", str(nsplit))
+        a.param(t, "sklearn.candidate", str(i))
         for col in ("iter", "n_resources"):  # halving searches: the resource level
             if col in results:
                 a.param(t, "sklearn." + col, _fmt(results[col][i]))

@@ -4,7 +4,8 @@
 # writes it as JSON):
 # - RandomizedSearchCV: a trial per sampled candidate, params as sampled;
 # - HalvingGridSearchCV: a trial per cv_results_ row (candidate x resource
-#   level), with sklearn.iter and sklearn.n_resources;
+#   level), with sklearn.iter and sklearn.n_resources; the fitted search
+#   dumped with joblib attests as the refit of its best_index_ row only;
 # - a Pipeline in a GridSearchCV with two scorers: nested params
 #   (svc__C, scaler__with_mean), a mean per scorer, refit on one of them;
 # - a candidate whose fits fail (error_score nan): a failed trial with the
@@ -24,6 +25,7 @@ cd "$T"
 
 cat >more.py <<'EOF'
 import json, pickle, sys, warnings
+import joblib
 from scipy.stats import loguniform
 from sklearn.datasets import load_iris, load_digits
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
@@ -51,6 +53,8 @@ elif what == "halving":
     g = HalvingGridSearchCV(SVC(), {"C": [1, 10], "gamma": [1e-4, 1e-3, 1e-2]}, cv=3, factor=2,
                             random_state=0).fit(Xd, yd)
     out = rows(g.cv_results_, "mean_test_score")
+    out[g.best_index_]["best"] = True
+    joblib.dump(g, "halving.joblib")  # the fitted search: its refit's model
 elif what == "pipe":
     p = Pipeline([("scaler", StandardScaler()), ("svc", SVC())])
     g = GridSearchCV(p, {"svc__C": [0.1, 1], "scaler__with_mean": [True, False]}, cv=3,
@@ -111,6 +115,23 @@ check(len(got) == len(exp) == 11 and len(refit) == 1, "11 rows of cv_results_ (6
 check([g[:4] for g in got] == [e[:4] for e in exp], "C, gamma, sklearn.iter, sklearn.n_resources per row")
 check(all(same(g[4], e[4]) for g, e in zip(got, exp)), "mean_test_score == cv_results_")
 ' halving.json
+tt keygen -o "$T/keys" >/dev/null || fail "keygen failed"
+tt attest halving.joblib --study halving --store "$DB" --key "$T/keys/tunetrail.key" -o rec.json >attest.out ||
+    fail "attest failed: $(cat attest.out)"
+python3 - rec.json halving.json "$T/trials.json" <<'PY' || fail "halving record"
+import base64, json, sys
+p = json.loads(base64.b64decode(json.load(open(sys.argv[1]))["payload"]))["predicate"]
+want = json.load(open(sys.argv[2]))
+trials = [json.loads(l) for l in open(sys.argv[3]) if l.strip()]
+best = [i for i, w in enumerate(want) if w.get("best")][0]
+row = [t["uuid"] for t in trials if t["params"].get("sklearn.candidate") == str(best) and "mean_test_score" in t["metrics"]]
+r = p["selection"]["released"]
+assert p["selection"]["n"] == 11 and r["from"] == "refit_of", (p["selection"]["n"], r)
+assert p["producedBy"]["refit_of"]["trials"] == row, (p["producedBy"]["refit_of"]["trials"], row)
+assert abs(r["value"] - want[best]["mean_test_score"]) < 1e-12, (r, want[best])
+print("[sklearn_more]   ok: the dumped search attests as the refit of its best_index_ row only "
+      "(N = 11, value = best_score_ %.6f, rank %d)" % (r["value"], r["rank"]))
+PY
 
 say "a Pipeline with two scorers: nested params, a mean per scorer"
 run pipe "tunetrail: 5 trials (5 ok); adapters: sklearn 5"
