@@ -194,7 +194,7 @@ static char **child_env(const char *shim, const char *sock, const char *session,
             asprintf(&env[k++], "PYTHONPATH=%s", py);
         free(py);
     } else if (old_pypath)
-        env[k++] = (char *)old_pypath - 11;
+        env[k++] = strdup(old_pypath - 11);
     asprintf(&env[k++], "%s=%s", TT_ENV_SOCK, sock);
     asprintf(&env[k++], "%s=%s", TT_ENV_SESSION, session);
     asprintf(&env[k++], "%s=%s", TT_ENV_STUDY, study);
@@ -845,10 +845,11 @@ static void run_close(struct run *r)
     free(r->journal_path);
     free(r->cs.taken);
     if (r->env) {
-        size_t n = 0; /* ours are the last five entries */
-        while (r->env[n])
-            n++;
-        for (size_t i = n >= 5 ? n - 5 : 0; i < n; i++)
+        /* ours are LD_PRELOAD's entry and those after it (child_env) */
+        size_t i = 0;
+        while (r->env[i] && strncmp(r->env[i], "LD_PRELOAD=", 11))
+            i++;
+        for (; r->env[i]; i++)
             free(r->env[i]);
         free(r->env);
     }
