@@ -115,7 +115,10 @@ def _params(est):
     except Exception:
         return out
     for k in sorted(p):
-        out[k] = _fmt(p[k])
+        try:
+            out[k] = _fmt(p[k])
+        except Exception:  # a value whose repr fails: its type, not the hook's end
+            out[k] = "<%s>" % type(p[k]).__name__
     return out
 
 
@@ -215,9 +218,11 @@ def _kind(est):
     search = _sk.get("search")
     if search is not None and isinstance(est, search):
         return "search"
-    if getattr(est, "_estimator_type", None) in _PREDICTORS:
-        return "fit"
-    return None
+    try:  # a property (Pipeline's: its last step's) may raise on a bad estimator
+        t = getattr(est, "_estimator_type", None)
+    except Exception:
+        return None  # the fit itself will say what is wrong
+    return "fit" if t in _PREDICTORS else None
 
 
 def _open_fit(st, est, kind):
