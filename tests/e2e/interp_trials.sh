@@ -4,8 +4,9 @@
 # argparse namespace as params (not the interpreter's own -u -B), a run that
 # fails on a bad flag value a failed trial with its argv flags. A scikit-learn search with
 # n_jobs=2 (loky workers, joblib's and multiprocessing's resource trackers)
-# under `--trial 'python3*'` or `--trial search.py` is one trial: no helper
-# process is. A pattern that matched nothing is said in the summary line.
+# under `--trial 'python3*'` or `--trial search.py` gives the Python hook's
+# trials (3 candidates and the refit), all in search.py's process: no helper
+# process is a trial. A pattern that matched nothing is said in the summary line.
 source "$(dirname "$0")/lib/common.sh"
 PY=/usr/bin/python3
 need_exe "$PY" "$TT_BIN/tunetrail"
@@ -53,19 +54,19 @@ print("best_score %.4f" % g.best_score_)
 EOF
 
 for pat in 'python3*' search.py; do
-    say "scikit-learn with n_jobs=2 under --trial '$pat': one trial, no helper"
+    say "scikit-learn with n_jobs=2 under --trial '$pat': the hook's trials, no helper"
     study=sk-${pat//[^a-z0-9]/}
     tt_rc rc run --study "$study" --store "$DB" --trial "$pat" -- "$PY" search.py >/dev/null 2>run.err
     expect_eq "$rc" 0 "search.py exit code"
-    expect_eq "$(tail -n 1 run.err)" "tunetrail: 1 trial (1 ok); no adapter opened a trial" "summary"
+    expect_eq "$(tail -n 1 run.err)" "tunetrail: 4 trials (4 ok); adapters: sklearn 4" "summary"
     trials_json --study "$study"
     tt processes --study "$study" --store "$DB" --json >procs.all || fail "tunetrail processes failed"
     pycheck "
 argvs = [' '.join(json.loads(l).get('argv') or [])[:90] for l in open('procs.all') if l.strip()]
 check(any('loky' in a for a in argvs), 'loky workers ran (%s)' % argvs)
 check(any('resource_tracker' in a for a in argvs), 'a resource tracker ran')
-check(len(trials) == 1, 'exactly one trial (got %s)' % [t['argv'] for t in trials])
-check(trials[0]['argv'][1:] == ['search.py'], 'the trial is search.py (%s)' % trials[0]['argv'])
+check(len(trials) == 4, 'four trials (got %s)' % [t['argv'] for t in trials])
+check(all(t['argv'][1:] == ['search.py'] for t in trials), 'each in search.py (%s)' % [t['argv'] for t in trials])
 "
 done
 
@@ -73,5 +74,5 @@ say "a pattern that matched nothing is said"
 tt_rc rc run --study none --store "$DB" --trial xgb.py --trial search.py -- "$PY" search.py >/dev/null 2>run.err
 expect_eq "$rc" 0 "search.py exit code"
 expect_eq "$(tail -n 1 run.err)" \
-    "tunetrail: 1 trial (1 ok); no adapter opened a trial; --trial 'xgb.py' matched nothing" "summary"
+    "tunetrail: 4 trials (4 ok); adapters: sklearn 4; --trial 'xgb.py' matched nothing" "summary"
 echo "[$TT_NAME] PASS"
