@@ -30,7 +30,7 @@ import sys
 import threading
 import weakref
 
-from . import api, guard
+from . import api, guard, nest
 
 FW = "sklearn"
 _PREDICTORS = ("classifier", "regressor", "clusterer", "outlier_detector", "DensityEstimator")
@@ -187,6 +187,14 @@ def _wrap_fit(orig):
         if kind == "search":
             return _run_search_fit(st, self, orig, args, kwargs)
         t = guard(lambda: _open_fit(st, self, kind)) if kind in ("fit", "refit") else None
+        # What the fit runs inside (XGBoost's train under an XGBClassifier):
+        # the plain fit's own trial; nothing for a search's or a
+        # cross-validation's fits, or a refit (its candidate's row says it);
+        # left to the framework for a top-level fit that is not our trial.
+        inner = t if kind == "fit" else nest.QUIET if (st.depth or kind == "refit" or
+                                                        not _user_call(sys._getframe(1))) else None
+        if inner:
+            nest.push(inner)
         st.depth += 1
         try:
             r = orig(self, *args, **kwargs)
@@ -196,6 +204,8 @@ def _wrap_fit(orig):
             raise
         finally:
             st.depth -= 1
+            if inner:
+                nest.pop(inner)
         if t:
             guard(lambda: _end_fit(self, t))
         return r
@@ -214,10 +224,17 @@ def _copy_meta(w, orig):
     w._tunetrail = True
 
 
+# Frameworks whose own hook records their scikit-learn API's fit (one trial,
+# with the framework's params and per-round metrics): hook_xgboost.
+_OWN_HOOK = ("xgboost",)
+
+
 def _kind(est):
     search = _sk.get("search")
     if search is not None and isinstance(est, search):
         return "search"
+    if (type(est).__module__ or "").partition(".")[0] in _OWN_HOOK:
+        return None
     try:  # a property (Pipeline's: its last step's) may raise on a bad estimator
         t = getattr(est, "_estimator_type", None)
     except Exception:

@@ -144,7 +144,7 @@ class _Call:
 def _wrap(orig, names, kind):
     @functools.wraps(orig)
     def wrapper(*args, **kwargs):
-        if getattr(_tls, "depth", 0) or not enabled():
+        if getattr(_tls, "depth", 0) or not enabled() or nest.enclosing() is nest.QUIET:
             return orig(*args, **kwargs)
         call = guard(lambda: _Call(names, args, kwargs, kind))
         if call is None:

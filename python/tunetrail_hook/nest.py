@@ -14,9 +14,15 @@ import threading
 
 _tls = threading.local()
 
+# Pushed by a hook for a framework call that is part of another's trial but
+# not a trial itself (a scikit-learn search's fold fit, in the parent or a
+# loky worker): what runs inside records nothing. Without it an XGBClassifier
+# in a GridSearchCV would be a trial per fold on top of its candidate's.
+QUIET = "quiet"
+
 
 def enclosing():
-    """The trial id a driver on this thread holds open, or None."""
+    """The trial id a driver on this thread holds open, QUIET, or None."""
     stack = getattr(_tls, "stack", None)
     return stack[-1] if stack else None
 
