@@ -436,8 +436,8 @@ static int run_outputs(struct run *r)
     }
     if (!(r->env = child_env(r->shim, r->sockpath, r->hex, r->study, r->home, r->o->metrics_env)))
         return -1;
-    if (!(r->sink = sink_open(r->o->collector, r->store, r->err, sizeof r->err)) ||
-        (r->o->collector_key && sink_pin_file(r->sink, r->o->collector_key, r->err, sizeof r->err) < 0)) {
+    if (!(r->sink = sink_open_keyed(r->o->collector, r->store, r->o->collector_key,
+                                    r->o->curve_key, r->err, sizeof r->err))) {
         run_error(r);
         return -1;
     }

@@ -505,8 +505,8 @@ int agent_flush(const struct agent_flush_opts *o)
     }
     if (list_spools(dir, &agents, &shims, &bare) < 0)
         goto out;
-    if (!(sink = sink_open(o->collector, store, err, sizeof err)) ||
-        (o->collector_key && sink_pin_file(sink, o->collector_key, err, sizeof err) < 0)) {
+    if (!(sink = sink_open_keyed(o->collector, store, o->collector_key, o->curve_key, err,
+                                 sizeof err))) {
         fprintf(stderr, "tunetrail flush: %s\n", err);
         goto out;
     }
