@@ -811,6 +811,8 @@ static void run_finish(struct run *r)
         sink_trust(r->sink, &tr);
         if (!fault && tr.untrusted)
             fault = "acknowledged without the pinned key's signature (not the collector you pinned?)";
+        if (!fault)
+            fault = sink_handshake_refused(r->sink);
         if (!fault && ship_stats(r->ship)->events_acked)
             fault = "did not acknowledge everything in time (it is reachable: busy?)";
         fprintf(stderr, "tunetrail: collector %s %s; %zu records kept in %s; run `tunetrail flush`%s\n",

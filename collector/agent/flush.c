@@ -536,9 +536,11 @@ int agent_flush(const struct agent_flush_opts *o)
     if (t.live)
         fprintf(stderr, "tunetrail flush: %zu spool files of processes still running left for a later flush\n",
                 t.live);
-    if (t.kept)
-        fprintf(stderr, "tunetrail flush: %zu records in %zu spool files not delivered; kept in %s\n",
-                t.kept_events, t.kept, dir);
+    if (t.kept) {
+        const char *hs = sink_handshake_refused(sink);
+        fprintf(stderr, "tunetrail flush: %zu records in %zu spool files not delivered%s%s; kept in %s\n",
+                t.kept_events, t.kept, hs ? ": the collector " : "", hs ? hs : "", dir);
+    }
     sink_say_unverified(sink, "tunetrail flush");
     rc = t.kept ? 1 : t.damaged_files ? 3 : 0;
 out:

@@ -365,7 +365,7 @@ int ship_pump(tt_ship *sh, char *err, size_t errlen)
         int fault = a.status == TUNETRAIL__ACK__STATUS__ACK_RETRY && a.store_error != STORE_ERR_BUSY
                         ? a.store_error
                         : STORE_ERR_NONE;
-        if (fault == STORE_ERR_FORBIDDEN)
+        if (fault == STORE_ERR_FORBIDDEN && sh->store_error != STORE_ERR_FORBIDDEN) /* the first reason */
             snprintf(sh->fault_text, sizeof sh->fault_text, "refused this client: %s",
                      sink_refusal(sh->sink)[0] ? sink_refusal(sh->sink) : "not authorised");
         if (fault && fault != sh->store_error)

@@ -31,6 +31,8 @@ struct tt_sink {
     int pinned, said_untrusted;
     int curve;           /* CURVE to a pinned server key: acks authenticated by the channel */
     char refusal[256];   /* the last ACK_RETRY/STORE_ERR_FORBIDDEN's error */
+    void *mon;           /* with CURVE: the DEALER's handshake failures */
+    const char *hs_refused;
     uint8_t pin[32];
     uint64_t verified, unverified, untrusted;
 };
@@ -125,6 +127,19 @@ static tt_sink *sink_open_curve(const char *endpoint, const char *store_path,
         if (rc < 0)
             goto err;
         s->curve = 1;
+        /* A refused handshake looks like silence to the DEALER: the monitor
+         * tells it from an unreachable collector. */
+        char mep[64];
+        int unlimited = 0;
+        snprintf(mep, sizeof mep, "inproc://tt-sink-mon-%p", (void *)s);
+        if (zmq_socket_monitor(s->sock, mep, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                                                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) == 0 &&
+            (s->mon = zmq_socket(s->ctx, ZMQ_PAIR)) &&
+            (zmq_setsockopt(s->mon, ZMQ_RCVHWM, &unlimited, sizeof unlimited) < 0 ||
+             zmq_connect(s->mon, mep) < 0)) {
+            zmq_close(s->mon);
+            s->mon = NULL;
+        }
     }
     if (zmq_connect(s->sock, endpoint) < 0) {
         tt_fail(err, errlen, "cannot connect to %s: %s", endpoint, zmq_strerror(errno));
@@ -136,10 +151,42 @@ err:
     return NULL;
 }
 
+const char *sink_handshake_refused(tt_sink *s)
+{
+    while (s->mon) {
+        zmq_msg_t ev, addr;
+        zmq_msg_init(&ev);
+        zmq_msg_init(&addr);
+        int got = zmq_msg_recv(&ev, s->mon, ZMQ_DONTWAIT) >= 0;
+        if (got && zmq_msg_more(&ev))
+            zmq_msg_recv(&addr, s->mon, 0);
+        if (got && zmq_msg_size(&ev) >= 6) {
+            uint16_t e;
+            memcpy(&e, zmq_msg_data(&ev), 2);
+            s->hs_refused = e == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                                ? "refused this client's CURVE key (not in its clients file: send"
+                                  " it your curve.pub)"
+                                : "failed the CURVE handshake (not a CURVE collector, or another"
+                                  " key than the pinned one?)";
+        }
+        zmq_msg_close(&ev);
+        zmq_msg_close(&addr);
+        if (!got)
+            break;
+    }
+    return s->hs_refused;
+}
+
 void sink_close(tt_sink *s)
 {
     if (!s)
         return;
+    if (s->mon) {
+        int zero = 0;
+        zmq_socket_monitor(s->sock, NULL, 0);
+        zmq_setsockopt(s->mon, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(s->mon);
+    }
     if (s->sock)
         zmq_close(s->sock);
     if (s->ctx)

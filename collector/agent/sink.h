@@ -45,6 +45,11 @@ struct sink_ack {
 tt_sink *sink_open_keyed(const char *endpoint, const char *store_path, const char *collector_key,
                          const char *curve_key, char *err, size_t errlen);
 
+/* If the CURVE handshake with the collector failed (it refused our key, or
+ * it is not a CURVE collector): why, else NULL. Reads the socket monitor's
+ * events queued so far. Owned by s. */
+const char *sink_handshake_refused(tt_sink *s);
+
 /* The collector's reason with its last ACK_RETRY for STORE_ERR_FORBIDDEN
  * (Ack.error), or "" if none. Owned by s. */
 const char *sink_refusal(const tt_sink *s);

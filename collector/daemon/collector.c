@@ -65,7 +65,8 @@ struct peer {
 struct serve {
     void *router, *mon, *zap;
     const struct curve_clients *clients; /* with zap */
-    char last_forbidden[256];            /* logged once per change */
+    char said[8][256];                   /* refusal reasons logged lately (each said once) */
+    unsigned nsaid;
     tt_store *st;
     struct collector_stats stats;
     struct collector_stats *out;
@@ -91,6 +92,17 @@ static void publish(struct serve *s)
 {
     if (s->out)
         *s->out = s->stats;
+}
+
+/* 1 the first time reason is seen among the last 8 said: a refused client
+ * retries forever, its log line is worth one. */
+static int say_once(struct serve *s, const char *reason)
+{
+    for (unsigned i = 0; i < 8; i++)
+        if (!strncmp(s->said[i], reason, sizeof s->said[i] - 1))
+            return 0;
+    snprintf(s->said[s->nsaid++ % 8], sizeof s->said[0], "%s", reason);
+    return 1;
 }
 
 static void log_reject(struct serve *s, const char *reason, const char *sender)
@@ -489,13 +501,12 @@ static int handle_group(struct serve *s)
             if (r->store_error == STORE_ERR_FORBIDDEN) {
                 s->stats.forbidden++;
                 publish(s);
-                if (!s->quiet && strcmp(s->last_forbidden, r->error)) {
+                if (!s->quiet && say_once(s, r->error)) {
                     describe_sender(&m->frames[0], &m->frames[m->n - 1], sender, sizeof sender);
                     fprintf(stderr, "tunetraild: refused batch %llu from %s: %s; nothing of it"
-                                    " stored (forbidden=%llu; said once until the reason changes)\n",
+                                    " stored (forbidden=%llu; said once per reason)\n",
                             (unsigned long long)r->batch_seq, sender, r->error,
                             (unsigned long long)s->stats.forbidden);
-                    snprintf(s->last_forbidden, sizeof s->last_forbidden, "%s", r->error);
                 }
                 break;
             }
@@ -557,11 +568,23 @@ static int handle_monitor(struct serve *s)
         publish(s);
         goto out;
     }
-    if (s->zap && event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
-        value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+    if (s->zap) {
+        /* A plain (NULL mechanism) client fails on the mechanism, or drops
+         * the connection first when it saw ours: either way it had no key. */
         s->stats.auth_no_key++;
-        log_reject(s, "client without a CURVE key (plain ZMTP; it needs `tunetrail keygen --curve`"
-                      " and the collector's curve.pub as --collector-key)", where);
+        if (s->stats.auth_no_key & (s->stats.auth_no_key - 1)) { /* said at 1, 2, 4, 8... */
+            s->stats.rejected++;
+            publish(s);
+            goto out;
+        }
+        char why[200];
+        snprintf(why, sizeof why, "handshake without a CURVE key (%s %u; auth_no_key=%llu; the client needs"
+                 " `tunetrail keygen --curve` and the collector's curve.pub as --collector-key)",
+                 value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH ? "mechanism mismatch"
+                 : event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL      ? "protocol error"
+                                                                     : "dropped, errno",
+                 value, (unsigned long long)s->stats.auth_no_key);
+        log_reject(s, why, where);
         goto out;
     }
     char why[96];
@@ -618,9 +641,11 @@ static int handle_zap(struct serve *s)
         /* rejected is counted from the monitor's HANDSHAKE_FAILED_AUTH */
         s->stats.auth_unknown_key++;
         publish(s);
-        if (!s->quiet)
+        char said[64];
+        snprintf(said, sizeof said, "key %s", key);
+        if (!s->quiet && say_once(s, said))
             fprintf(stderr, "tunetraild: refused handshake from %s: CURVE key %s is not in the"
-                            " clients file (auth_unknown_key=%llu)\n", where,
+                            " clients file (auth_unknown_key=%llu; said once per key)\n", where,
                     key[0] ? key : "(none)", (unsigned long long)s->stats.auth_unknown_key);
     }
     /* The reply echoes version and request id. */

@@ -359,7 +359,7 @@ enum stmt_id {
     S_SESSION_END, S_PROC_START, S_PROC_END, S_FILE, S_TRIAL_START, S_PARAM, S_METRIC,
     S_TRIAL_END, S_NOTE, S_TRIAL_OF_PROC, S_ADOPT_METRICS, S_RECEIVED, S_IS_SESSION,
     S_PROC_OWNER, S_CARRIER_ADD, S_TRIAL_OWNER, S_DIGEST_GET, S_DIGEST_ADD, S_REFUSAL,
-    S_IDENT_GET, S_IDENT_ADD, S_OWNER_GET, S_OWNER_ADD, S__COUNT
+    S_IDENT_GET, S_IDENT_ADD, S_OWNER_GET, S_OWNER_ADD, S_SESSION_STUDY, S_PROC_STUDY, S__COUNT
 };
 
 static const char *stmt_sql[S__COUNT] = {
@@ -449,6 +449,8 @@ static const char *stmt_sql[S__COUNT] = {
     [S_IDENT_ADD] = "INSERT OR IGNORE INTO identities(uuid, identity, first_ns) VALUES(?1, ?2, ?3)",
     [S_OWNER_GET] = "SELECT identity FROM study_owners WHERE study = ?1",
     [S_OWNER_ADD] = "INSERT OR IGNORE INTO study_owners(study, identity, first_ns) VALUES(?1, ?2, ?3)",
+    [S_SESSION_STUDY] = "SELECT study FROM sessions WHERE uuid = ?1 AND started_ns IS NOT NULL",
+    [S_PROC_STUDY] = "SELECT study_name FROM process_view WHERE uuid = ?1 AND started_ns IS NOT NULL",
 };
 
 /* A multi-row INSERT being filled: the high-volume kinds (metrics, files)
@@ -2416,36 +2418,109 @@ static int auth_own(tt_store *st, const char *idn, const char *study)
     return run(s);
 }
 
+/* The study of origin u (a session or a process): from its start in this
+ * batch, else as stored. *known = 0 if its start has not arrived. */
+static int origin_study(struct auth *a, const Tunetrail__Batch *b, const ProtobufCBinaryData *u,
+                        int depth, char *study, size_t n, int *known)
+{
+    *known = 0;
+    study[0] = 0;
+    if (u->len != TT_UUID_LEN)
+        return SQLITE_OK;
+    for (size_t i = 0; i < b->n_events; i++) {
+        const Tunetrail__Event *ev = b->events[i];
+        if (ev->kind_case == TUNETRAIL__EVENT__KIND_SESSION_START &&
+            ev->session_start->session.len == TT_UUID_LEN &&
+            !memcmp(ev->session_start->session.data, u->data, TT_UUID_LEN)) {
+            snprintf(study, n, "%s", ev->session_start->study ? ev->session_start->study : "");
+            *known = 1;
+            return SQLITE_OK;
+        }
+        if (ev->kind_case == TUNETRAIL__EVENT__KIND_PROCESS_START &&
+            ev->process_start->process.len == TT_UUID_LEN &&
+            !memcmp(ev->process_start->process.data, u->data, TT_UUID_LEN)) {
+            const Tunetrail__ProcessStart *ps = ev->process_start;
+            if ((ps->study && *ps->study) || ps->session.len != TT_UUID_LEN || depth) {
+                snprintf(study, n, "%s", ps->study ? ps->study : "");
+                *known = 1;
+                return SQLITE_OK;
+            }
+            return origin_study(a, b, &ps->session, 1, study, n, known);
+        }
+    }
+    for (int w = 0; w < 2; w++) {
+        sqlite3_stmt *s = a->st->stmt[w ? S_PROC_STUDY : S_SESSION_STUDY];
+        sqlite3_bind_blob(s, 1, u->data, TT_UUID_LEN, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            const char *v = (const char *)sqlite3_column_text(s, 0);
+            snprintf(study, n, "%s", v ? v : "");
+            *known = 1;
+        }
+        sqlite3_reset(s);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return rc;
+        if (*known)
+            break;
+    }
+    return SQLITE_OK;
+}
+
 /* Checks batch b for identity idn (see ingest_input): *ok = 1 and every uuid
  * and study it names bound to idn (those not bound yet), or *ok = 0 with
- * res->error set and nothing written. */
+ * res->error set and nothing written. Each event's study is its origin's
+ * (a SessionStart's or ProcessStart's own): an origin whose start has not
+ * arrived makes the batch wait (it is the agent's earlier batch, resent
+ * first), so nothing of a refused session or process is stored later. */
 static int batch_authorize(tt_store *st, const Tunetrail__Batch *b, const char *idn,
                            struct ingest_result *res, int *ok)
 {
     struct auth a = {.st = st, .idn = idn, .res = res};
+    const uint8_t *done[16]; /* origins whose study was checked */
+    size_t ndone = 0;
     int rc = auth_uuid(&a, &b->sender, "sender", ok);
-    for (int pass = 0; pass < 2 && rc == SQLITE_OK && *ok; pass++) {
-        if (pass && (rc = auth_bind(st, idn, &b->sender)) != SQLITE_OK)
+    for (size_t i = 0; i < b->n_events && rc == SQLITE_OK && *ok; i++) {
+        const Tunetrail__Event *ev = b->events[i];
+        const ProtobufCBinaryData *sess = NULL;
+        if (ev->kind_case == TUNETRAIL__EVENT__KIND_SESSION_START)
+            sess = &ev->session_start->session;
+        else if (ev->kind_case == TUNETRAIL__EVENT__KIND_PROCESS_START)
+            sess = &ev->process_start->session;
+        if ((rc = auth_uuid(&a, &ev->origin, "origin", ok)) != SQLITE_OK || !*ok ||
+            (sess && ((rc = auth_uuid(&a, sess, "session", ok)) != SQLITE_OK || !*ok)))
             break;
-        for (size_t i = 0; i < b->n_events && rc == SQLITE_OK && *ok; i++) {
+        size_t k = 0;
+        while (k < ndone && memcmp(done[k], ev->origin.data, TT_UUID_LEN))
+            k++;
+        if (k < ndone)
+            continue;
+        char study[STORE_STUDY_MAX + 1];
+        int known;
+        if ((rc = origin_study(&a, b, &ev->origin, 0, study, sizeof study, &known)) != SQLITE_OK)
+            break;
+        if (!known) {
+            char hex[TT_UUID_HEX_LEN + 1];
+            snprintf(res->error, sizeof res->error,
+                     "identity %s: origin %s has no start stored (its session or process start"
+                     " must be accepted first)", idn, wire_hex(hex, ev->origin.data, TT_UUID_LEN));
+            *ok = 0;
+            break;
+        }
+        if ((rc = auth_study(&a, study, ok)) != SQLITE_OK || !*ok)
+            break;
+        if (ndone < sizeof done / sizeof done[0])
+            done[ndone++] = ev->origin.data;
+    }
+    if (rc == SQLITE_OK && *ok) { /* bind what is not bound yet */
+        rc = auth_bind(st, idn, &b->sender);
+        for (size_t i = 0; i < b->n_events && rc == SQLITE_OK; i++) {
             const Tunetrail__Event *ev = b->events[i];
-            const char *study = NULL;
-            const ProtobufCBinaryData *sess = NULL;
-            if (ev->kind_case == TUNETRAIL__EVENT__KIND_SESSION_START) {
-                study = ev->session_start->study;
-                sess = &ev->session_start->session;
-            } else if (ev->kind_case == TUNETRAIL__EVENT__KIND_PROCESS_START) {
-                study = ev->process_start->study;
-                sess = &ev->process_start->session;
-            }
-            if (!pass) { /* check everything before writing anything */
-                if ((rc = auth_uuid(&a, &ev->origin, "origin", ok)) == SQLITE_OK && *ok && sess)
-                    rc = auth_uuid(&a, sess, "session", ok);
-                if (rc == SQLITE_OK && *ok)
-                    rc = auth_study(&a, study, ok);
-            } else if ((rc = auth_bind(st, idn, &ev->origin)) == SQLITE_OK) {
-                rc = auth_own(st, idn, study);
-            }
+            if ((rc = auth_bind(st, idn, &ev->origin)) != SQLITE_OK)
+                break;
+            if (ev->kind_case == TUNETRAIL__EVENT__KIND_SESSION_START)
+                rc = auth_own(st, idn, ev->session_start->study);
+            else if (ev->kind_case == TUNETRAIL__EVENT__KIND_PROCESS_START)
+                rc = auth_own(st, idn, ev->process_start->study);
         }
     }
     if (rc == SQLITE_OK && !*ok) {
