@@ -170,8 +170,7 @@ int cli_check_collector_key(const char *who, const char *collector, const char *
     struct curve_pin pin;
     char err[TT_ERR_MAX];
     if (curve_load_pin(key, &pin, err, sizeof err) < 0) {
-        fprintf(stderr, "%s: --collector-key: %s (expected the collector's public key file: its "
-                        "curve.pub, or collector.pub beside tunetraild's key)\n", who, err);
+        fprintf(stderr, "%s: --collector-key: %s\n", who, err);
         return -1;
     }
     return 0;

@@ -82,6 +82,12 @@ expect_eq "$rc" 2 "tunetraild exit code on a bad access line"
 grep -q "$T/bad-access:2: expected <identity glob> <study glob>" "$T/bad.err" || fail "no FILE:LINE: $(cat "$T/bad.err")"
 [ ! -e "$DB" ] || fail "a refused start made a store"
 
+say "an agent pinning a CURVE key without a key of its own says how to make one"
+rc=0
+TUNETRAIL_HOME=$T/nokeys tt run --collector "$EP" --collector-key "$SRV/curve.pub" -- true 2>"$T/nokeys.err" || rc=$?
+expect_eq "$rc" 1 "tunetrail run exit code without a client key"
+grep -q "this client has no CURVE key .*tunetrail keygen --curve" "$T/nokeys.err" || fail "unclear: $(cat "$T/nokeys.err")"
+
 daemon
 grep -q "CURVE on: public key $(cat "$SRV/curve.pub" | sed 's/[][\.*^$]/\\&/g')" "$T/d.log" || fail "tunetraild did not print its public key: $(cat "$T/d.log")"
 
