@@ -18,8 +18,11 @@
  * Best of ROUNDS (default 3) alternating runs of each.
  * -d: both sides without ZeroMQ (ingest_batches in groups of 32 / the insert
  * loop called directly on the packed batches): the store's own cost.
+ * -C: the lab collector's cost instead: the same ingest with CURVE (a
+ * client key in the clients list, a ZAP handshake, each batch stored under
+ * its identity, so the ownership checks run) against without, same run.
  * usage: bench_ingest [-n EVENTS] [-p PROCESSES] [-c CONCURRENT] [-b BATCH] [-r ROUNDS] [-t tcp|ipc]
- *                     [-k KEEP.db] [-d] */
+ *                     [-k KEEP.db] [-d] [-C] */
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -158,7 +161,14 @@ static void generate(struct gen *g, size_t nevents, size_t nproc, size_t conc, s
 }
 
 /* ---- ingest: DEALER -> collector_serve */
+/* -C: the keys of one collector and one client. */
+struct curve_keys {
+    char spk[41], ssk[41], cpk[41], csk[41];
+    struct curve_clients clients;
+};
+
 struct serve_arg {
+    const struct curve_keys *curve; /* NULL: plain */
     void *zctx;
     const char *ep;
     tt_store *st;
@@ -175,12 +185,16 @@ static void *serve_thread(void *p)
 {
     struct serve_arg *a = p;
     struct collector_opts o = {.quiet = 1, .signer = &signer};
+    if (a->curve) {
+        o.curve_secret = a->curve->ssk;
+        o.clients = &a->curve->clients;
+    }
     a->rc = collector_serve(a->zctx, a->ep, a->st, &a->stop, &a->stats, &o, a->err, sizeof a->err);
     return NULL;
 }
 
 static double run_ingest(void *zctx, const char *ep, const char *path, struct gen *g,
-                         uint64_t *stored)
+                         uint64_t *stored, const struct curve_keys *ck)
 {
     char err[256];
     tt_store *st = store_open(path, STORE_CREATE, err, sizeof err);
@@ -189,10 +203,15 @@ static double run_ingest(void *zctx, const char *ep, const char *path, struct ge
         exit(1);
     }
     store_set_signer(st, &signer);
-    struct serve_arg a = {.zctx = zctx, .ep = ep, .st = st};
+    struct serve_arg a = {.zctx = zctx, .ep = ep, .st = st, .curve = ck};
     pthread_t th;
     pthread_create(&th, NULL, serve_thread, &a);
     void *d = zmq_socket(zctx, ZMQ_DEALER);
+    if (ck) {
+        zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, ck->spk, 41);
+        zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, ck->cpk, 41);
+        zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, ck->csk, 41);
+    }
     zmq_connect(d, ep);
     /* Warm-up: one empty batch proves the collector is bound before timing. */
     Tunetrail__Batch empty = TUNETRAIL__BATCH__INIT;
@@ -257,7 +276,7 @@ static double run_direct(const char *path, struct gen *g, uint64_t *stored)
         struct ingest_result r[GROUP];
         size_t n = g->nout - i < GROUP ? g->nout - i : GROUP;
         for (size_t j = 0; j < n; j++)
-            in[j] = (struct ingest_input){g->out[i + j].buf, g->out[i + j].len};
+            in[j] = (struct ingest_input){g->out[i + j].buf, g->out[i + j].len, NULL};
         if (ingest_batches(st, in, n, r) < 0)
             fprintf(stderr, "bench_ingest: group at batch %zu: %s\n", i, r[0].error);
         for (size_t j = 0; j < n; j++)
@@ -409,10 +428,10 @@ int main(int argc, char **argv)
     crypto_sign_keypair(signer.pk, signer.sk);
     signer.has_secret = 1;
     key_set_id(&signer);
-    int rounds = 3, direct = 0;
+    int rounds = 3, direct = 0, curve = 0;
     const char *transport = "ipc", *keep = NULL;
     int c;
-    while ((c = getopt(argc, argv, "n:p:c:b:r:t:k:dh")) != -1) {
+    while ((c = getopt(argc, argv, "n:p:c:b:r:t:k:dCh")) != -1) {
         switch (c) {
         case 'n': n = strtoull(optarg, NULL, 10); break;
         case 'p': nproc = strtoull(optarg, NULL, 10); break;
@@ -422,9 +441,10 @@ int main(int argc, char **argv)
         case 't': transport = optarg; break;
         case 'k': keep = optarg; break;
         case 'd': direct = 1; break;
+        case 'C': curve = 1; break;
         default:
             fprintf(stderr, "usage: bench_ingest [-n EVENTS] [-p PROCESSES] [-c CONCURRENT] [-b BATCH] [-r ROUNDS]"
-                            " [-t tcp|ipc] [-k KEEP.db] [-d]\n");
+                            " [-t tcp|ipc] [-k KEEP.db] [-d] [-C]\n");
             return c == 'h' ? 0 : 2;
         }
     }
@@ -466,6 +486,53 @@ int main(int argc, char **argv)
 
     /* Alternate the two, fresh files each round, and keep each one's best:
      * on a shared machine the load changes between runs. */
+    struct curve_keys ck;
+    memset(&ck, 0, sizeof ck);
+    if (curve) {
+        struct curve_client cl;
+        if (zmq_curve_keypair(ck.spk, ck.ssk) < 0 || zmq_curve_keypair(ck.cpk, ck.csk) < 0) {
+            fprintf(stderr, "bench_ingest: no CURVE in this libzmq\n");
+            return 1;
+        }
+        memcpy(cl.key, ck.cpk, 41);
+        snprintf(cl.identity, sizeof cl.identity, "bench@%d", (int)getpid());
+        ck.clients.v = &cl;
+        ck.clients.n = 1;
+        if (direct) {
+            fprintf(stderr, "bench_ingest: -C and -d exclude each other\n");
+            return 2;
+        }
+        snprintf(ep2, sizeof ep2, "%s", ep1); /* the same endpoint, one after the other */
+        snprintf(db2, sizeof db2, "%s/curve.db", dir);
+        void *zctx = zmq_ctx_new();
+        double tp = 1e30, tc = 1e30;
+        uint64_t sp = 0, sc = 0;
+        for (int r = 0; r < rounds; r++) {
+            uint64_t s1, s2;
+            rm_db(db1);
+            rm_db(db2);
+            double t1 = run_ingest(zctx, ep1, db1, &g, &s1, NULL);
+            double t2 = run_ingest(zctx, ep2, db2, &g, &s2, &ck);
+            tp = t1 < tp ? t1 : tp;
+            tc = t2 < tc ? t2 : tc;
+            sp = r ? (s1 < sp ? s1 : sp) : s1;
+            sc = r ? (s2 < sc ? s2 : sc) : s2;
+        }
+        zmq_ctx_term(zctx);
+        rm_db(db1);
+        rm_db(db2);
+        rmdir(dir);
+        printf("workload: %zu events (%zu processes, %zu at a time, %zu batches of ~%zu, %.1f MB packed,"
+               " %s, best of %d)\n", g.total, nproc, conc, g.nout, batch, bytes / 1e6, transport, rounds);
+        printf("ingest with CURVE + identities: %.2fM events/s; without: %.2fM events/s; ratio %.2f\n",
+               g.total / tc / 1e6, g.total / tp / 1e6, tc / tp);
+        if (sp != g.total || sc != g.total) {
+            fprintf(stderr, "bench_ingest: stored %llu plain, %llu with CURVE, expected %zu\n",
+                    (unsigned long long)sp, (unsigned long long)sc, g.total);
+            return 1;
+        }
+        return 0;
+    }
     void *zctx = zmq_ctx_new();
     uint64_t stored = 0, inserted = 0;
     double ti = 1e30, tb = 1e30;
@@ -473,7 +540,7 @@ int main(int argc, char **argv)
         uint64_t s1, s2;
         rm_db(db1);
         rm_db(db2);
-        double t1 = direct ? run_direct(db1, &g, &s1) : run_ingest(zctx, ep1, db1, &g, &s1);
+        double t1 = direct ? run_direct(db1, &g, &s1) : run_ingest(zctx, ep1, db1, &g, &s1, NULL);
         double t2 = direct ? run_base_direct(db2, &g, &s2) : run_baseline(zctx, ep2, db2, &g, &s2);
         ti = t1 < ti ? t1 : ti;
         tb = t2 < tb ? t2 : tb;

@@ -451,8 +451,8 @@ static int run_outputs(struct run *r)
     }
     if (!(r->env = child_env(r->shim, r->sockpath, r->hex, r->study, r->home, r->o->metrics_env)))
         return -1;
-    if (!(r->sink = sink_open(r->o->collector, r->store, r->err, sizeof r->err)) ||
-        (r->o->collector_key && sink_pin_file(r->sink, r->o->collector_key, r->err, sizeof r->err) < 0)) {
+    if (!(r->sink = sink_open_keyed(r->o->collector, r->store, r->o->collector_key,
+                                    r->o->curve_key, r->err, sizeof r->err))) {
         run_error(r);
         return -1;
     }
@@ -826,6 +826,8 @@ static void run_finish(struct run *r)
         sink_trust(r->sink, &tr);
         if (!fault && tr.untrusted)
             fault = "acknowledged without the pinned key's signature (not the collector you pinned?)";
+        if (!fault)
+            fault = sink_handshake_refused(r->sink);
         if (!fault && ship_stats(r->ship)->events_acked)
             fault = "did not acknowledge everything in time (it is reachable: busy?)";
         fprintf(stderr, "tunetrail: collector %s %s; %zu records kept in %s; run `tunetrail flush`%s\n",

@@ -15,6 +15,7 @@ struct agent_run_opts {
     const char *study;       /* --study, or NULL: $TUNETRAIL_STUDY, else the repo/folder name */
     const char *collector;   /* endpoint, or NULL: the embedded store */
     const char *collector_key; /* --collector-key: the collector's public key file, or NULL */
+    const char *curve_key;   /* --curve-key: our CURVE secret key, or NULL: $TUNETRAIL_HOME/keys/curve.key */
     const char *store;       /* --store, or NULL: $TUNETRAIL_STORE, else the home's trail.db */
     char *const *patterns;   /* --trial globs */
     size_t npatterns;
@@ -44,6 +45,7 @@ int agent_run(const struct agent_run_opts *o);
 struct agent_flush_opts {
     const char *collector;   /* endpoint, or NULL: the embedded store */
     const char *collector_key; /* --collector-key, or NULL */
+    const char *curve_key;   /* --curve-key, or NULL */
     const char *store;       /* --store, or NULL: $TUNETRAIL_STORE, else the home's trail.db */
 };
 

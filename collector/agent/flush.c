@@ -508,8 +508,8 @@ int agent_flush(const struct agent_flush_opts *o)
     }
     if (list_spools(dir, &agents, &shims, &bare) < 0)
         goto out;
-    if (!(sink = sink_open(o->collector, store, err, sizeof err)) ||
-        (o->collector_key && sink_pin_file(sink, o->collector_key, err, sizeof err) < 0)) {
+    if (!(sink = sink_open_keyed(o->collector, store, o->collector_key, o->curve_key, err,
+                                 sizeof err))) {
         fprintf(stderr, "tunetrail flush: %s\n", err);
         goto out;
     }
@@ -539,14 +539,15 @@ int agent_flush(const struct agent_flush_opts *o)
     if (t.live)
         fprintf(stderr, "tunetrail flush: %zu spool files of processes still running left for a later flush\n",
                 t.live);
+    const char *hs = sink_handshake_refused(sink);
     if (t.kept && t.store_error) /* it answered: not a network fault, and not the records' */
         fprintf(stderr, "tunetrail flush: %s %s: %s; records stay in the spool (%zu records in "
                         "%zu spool files, in %s); run `tunetrail flush` again once it is fixed\n",
                 sink_zmq_socket(sink) ? "collector" : "store", sink_dest(sink), t.store_error,
                 t.kept_events, t.kept, dir);
     else if (t.kept)
-        fprintf(stderr, "tunetrail flush: %zu records in %zu spool files not delivered; kept in %s\n",
-                t.kept_events, t.kept, dir);
+        fprintf(stderr, "tunetrail flush: %zu records in %zu spool files not delivered%s%s; kept in %s\n",
+                t.kept_events, t.kept, hs ? ": the collector " : "", hs ? hs : "", dir);
     sink_say_unverified(sink, "tunetrail flush");
     rc = t.kept ? 1 : t.damaged_files ? 3 : 0;
 out:

@@ -63,6 +63,7 @@ struct tt_ship {
     int receipts_fd; /* $TUNETRAIL_HOME/receipts/<sender>.jsonl, opened at the first receipt */
     int receipts_failed;
     int store_error; /* the collector's store fault in its last ack (enum store_error) */
+    char fault_text[320]; /* with STORE_ERR_FORBIDDEN: "refused this client: <why>" */
     ship_filter_fn filter;
     void *filter_arg;
     size_t held_bytes, hold_max; /* batches the spool could not take, kept in memory */
@@ -364,9 +365,14 @@ int ship_pump(tt_ship *sh, char *err, size_t errlen)
         int fault = a.status == TUNETRAIL__ACK__STATUS__ACK_RETRY && a.store_error != STORE_ERR_BUSY
                         ? a.store_error
                         : STORE_ERR_NONE;
+        if (fault == STORE_ERR_FORBIDDEN && sh->store_error != STORE_ERR_FORBIDDEN) /* the first reason */
+            snprintf(sh->fault_text, sizeof sh->fault_text, "refused this client: %s",
+                     sink_refusal(sh->sink)[0] ? sink_refusal(sh->sink) : "not authorised");
         if (fault && fault != sh->store_error)
             fprintf(stderr, "tunetrail: collector %s: %s; records stay in the spool and are resent\n",
-                    sink_dest(sh->sink), store_error_name((enum store_error)fault));
+                    sink_dest(sh->sink), fault == STORE_ERR_FORBIDDEN
+                                             ? sh->fault_text
+                                             : store_error_name((enum store_error)fault));
         sh->store_error = fault;
         for (size_t i = 0; i < sh->ndr; i++)
             if (sh->dr[i].seq == a.batch_seq && a.status != TUNETRAIL__ACK__STATUS__ACK_RETRY) {
@@ -487,6 +493,8 @@ uint64_t ship_give_up(tt_ship *sh, const char **why)
 
 const char *ship_store_error(const tt_ship *sh)
 {
+    if (sh->store_error == STORE_ERR_FORBIDDEN)
+        return sh->fault_text;
     return sh->store_error ? store_error_name((enum store_error)sh->store_error) : NULL;
 }
 

@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <sodium.h>
 
 #include "checkpoint.h"
+#include "curve.h"
 #include "keys.h"
 #include "store.h"
 #include "tunetrail.pb-c.h"
@@ -27,11 +29,43 @@ struct tt_sink {
     struct sink_ack q[SINK_ACKQ_MAX];
     size_t qhead, qlen;
     int pinned, said_untrusted;
+    int curve;           /* CURVE to a pinned server key: acks authenticated by the channel */
+    char refusal[256];   /* the last ACK_RETRY/STORE_ERR_FORBIDDEN's error */
+    void *mon;           /* with CURVE: the DEALER's handshake failures */
+    const char *hs_refused;
     uint8_t pin[32];
     uint64_t verified, unverified, untrusted;
 };
 
+static tt_sink *sink_open_curve(const char *endpoint, const char *store_path,
+                                const struct curve_pin *pin, const char *curve_key, char *err,
+                                size_t errlen);
+
 tt_sink *sink_open(const char *endpoint, const char *store_path, char *err, size_t errlen)
+{
+    return sink_open_curve(endpoint, store_path, NULL, NULL, err, errlen);
+}
+
+tt_sink *sink_open_keyed(const char *endpoint, const char *store_path, const char *collector_key,
+                         const char *curve_key, char *err, size_t errlen)
+{
+    struct curve_pin pin;
+    if (collector_key && curve_load_pin(collector_key, &pin, err, errlen) < 0)
+        return NULL;
+    tt_sink *s = sink_open_curve(endpoint, store_path, collector_key ? &pin : NULL, curve_key, err,
+                                 errlen);
+    if (s && collector_key && pin.has_ed25519) {
+        memcpy(s->pin, pin.ed25519.pk, 32);
+        s->pinned = 1;
+    }
+    return s;
+}
+
+const char *sink_refusal(const tt_sink *s) { return s->refusal; }
+
+static tt_sink *sink_open_curve(const char *endpoint, const char *store_path,
+                                const struct curve_pin *pin, const char *curve_key, char *err,
+                                size_t errlen)
 {
     tt_sink *s = calloc(1, sizeof *s);
     if (!s) {
@@ -68,6 +102,45 @@ tt_sink *sink_open(const char *endpoint, const char *store_path, char *err, size
     zmq_setsockopt(s->sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(s->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s->sock, ZMQ_SNDTIMEO, &zero, sizeof zero);
+    if (pin && pin->has_curve) {
+        char def[4096], sk[CURVE_Z85_LEN + 1], pk[CURVE_Z85_LEN + 1];
+        if (!curve_key) {
+            if (!key_default_dir(def, sizeof def - 16)) {
+                tt_fail(err, errlen, "cannot find $TUNETRAIL_HOME/keys for this client's CURVE key");
+                goto err;
+            }
+            strcat(def, "/curve.key");
+            curve_key = def;
+        }
+        if (access(curve_key, F_OK) < 0) {
+            tt_fail(err, errlen, "this client has no CURVE key %s: make one with `tunetrail keygen"
+                                 " --curve` and have the collector's clients file list its curve.pub"
+                                 " (or give --curve-key FILE)", curve_key);
+            goto err;
+        }
+        int rc = curve_load_secret(curve_key, sk, pk, err, errlen);
+        if (rc == 0 && (zmq_setsockopt(s->sock, ZMQ_CURVE_SERVERKEY, pin->curve, CURVE_Z85_LEN + 1) < 0 ||
+                        zmq_setsockopt(s->sock, ZMQ_CURVE_PUBLICKEY, pk, CURVE_Z85_LEN + 1) < 0 ||
+                        zmq_setsockopt(s->sock, ZMQ_CURVE_SECRETKEY, sk, CURVE_Z85_LEN + 1) < 0))
+            rc = tt_fail(err, errlen, "CURVE: %s", zmq_strerror(errno));
+        sodium_memzero(sk, sizeof sk);
+        if (rc < 0)
+            goto err;
+        s->curve = 1;
+        /* A refused handshake looks like silence to the DEALER: the monitor
+         * tells it from an unreachable collector. */
+        char mep[64];
+        int unlimited = 0;
+        snprintf(mep, sizeof mep, "inproc://tt-sink-mon-%p", (void *)s);
+        if (zmq_socket_monitor(s->sock, mep, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                                                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) == 0 &&
+            (s->mon = zmq_socket(s->ctx, ZMQ_PAIR)) &&
+            (zmq_setsockopt(s->mon, ZMQ_RCVHWM, &unlimited, sizeof unlimited) < 0 ||
+             zmq_connect(s->mon, mep) < 0)) {
+            zmq_close(s->mon);
+            s->mon = NULL;
+        }
+    }
     if (zmq_connect(s->sock, endpoint) < 0) {
         tt_fail(err, errlen, "cannot connect to %s: %s", endpoint, zmq_strerror(errno));
         goto err;
@@ -78,10 +151,42 @@ err:
     return NULL;
 }
 
+const char *sink_handshake_refused(tt_sink *s)
+{
+    while (s->mon) {
+        zmq_msg_t ev, addr;
+        zmq_msg_init(&ev);
+        zmq_msg_init(&addr);
+        int got = zmq_msg_recv(&ev, s->mon, ZMQ_DONTWAIT) >= 0;
+        if (got && zmq_msg_more(&ev))
+            zmq_msg_recv(&addr, s->mon, 0);
+        if (got && zmq_msg_size(&ev) >= 6) {
+            uint16_t e;
+            memcpy(&e, zmq_msg_data(&ev), 2);
+            s->hs_refused = e == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                                ? "refused this client's CURVE key (not in its clients file: send"
+                                  " it your curve.pub)"
+                                : "failed the CURVE handshake (not a CURVE collector, or another"
+                                  " key than the pinned one?)";
+        }
+        zmq_msg_close(&ev);
+        zmq_msg_close(&addr);
+        if (!got)
+            break;
+    }
+    return s->hs_refused;
+}
+
 void sink_close(tt_sink *s)
 {
     if (!s)
         return;
+    if (s->mon) {
+        int zero = 0;
+        zmq_socket_monitor(s->sock, NULL, 0);
+        zmq_setsockopt(s->mon, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(s->mon);
+    }
     if (s->sock)
         zmq_close(s->sock);
     if (s->ctx)
@@ -180,6 +285,8 @@ int sink_recv_ack(tt_sink *s, struct sink_ack *ack)
         ack->stored = a->stored;
         ack->duplicates = a->duplicates;
         ack->store_error = a->has_store_error ? (int)a->store_error : 0;
+        if (ack->store_error == STORE_ERR_FORBIDDEN)
+            snprintf(s->refusal, sizeof s->refusal, "%s", a->error ? a->error : "");
         ack->embedded = 0;
         ack->has_digest = a->has_batch_digest && a->batch_digest.len == 32;
         if (ack->has_digest)
@@ -252,7 +359,7 @@ int sink_ack_trusted(tt_sink *sh, const struct sink_ack *a, const uint8_t *buf, 
             why = "carries a signature that does not verify";
     }
     if (!why) {
-        if (sh->pinned)
+        if (sh->pinned || sh->curve)
             sh->verified++;
         else
             sh->unverified++;
@@ -273,7 +380,7 @@ void sink_trust(const tt_sink *s, struct sink_trust *out)
     out->verified = s->verified;
     out->unverified = s->unverified;
     out->untrusted = s->untrusted;
-    out->pinned = s->pinned;
+    out->pinned = s->pinned || s->curve;
     out->remote = s->store == NULL;
 }
 

@@ -35,6 +35,25 @@ struct sink_ack {
     int embedded; /* from the embedded store, in this process: nothing to verify */
 };
 
+/* Opens like sink_open, pinning the collector's keys from collector_key (a
+ * --collector-key file, curve.h curve_load_pin; NULL: none). A CURVE key
+ * in it makes the connection CURVE (ZMQ_CURVE_SERVERKEY: only the holder of
+ * that key's secret can answer) with our own key pair from curve_key (NULL:
+ * $TUNETRAIL_HOME/keys/curve.key); acks on it are authenticated by the
+ * channel. An ed25519 key in it pins the ack signatures (sink_pin_file);
+ * with both, both apply. */
+tt_sink *sink_open_keyed(const char *endpoint, const char *store_path, const char *collector_key,
+                         const char *curve_key, char *err, size_t errlen);
+
+/* If the CURVE handshake with the collector failed (it refused our key, or
+ * it is not a CURVE collector): why, else NULL. Reads the socket monitor's
+ * events queued so far. Owned by s. */
+const char *sink_handshake_refused(tt_sink *s);
+
+/* The collector's reason with its last ACK_RETRY for STORE_ERR_FORBIDDEN
+ * (Ack.error), or "" if none. Owned by s. */
+const char *sink_refusal(const tt_sink *s);
+
 /* Pins the collector's ed25519 public key, read from path (a .pub file of
  * `tunetrail keygen`, or tunetraild's collector.pub): a batch is then
  * released (its spool copy dropped) only on an ack that names the batch's

@@ -9,7 +9,8 @@
 
 static void flush_usage(FILE *f)
 {
-    fprintf(f, "usage: tunetrail flush [--collector ENDPOINT [--collector-key FILE]] [--store PATH]\n\n"
+    fprintf(f, "usage: tunetrail flush [--collector ENDPOINT [--collector-key FILE [--curve-key FILE]]]\n"
+               "                       [--store PATH]\n\n"
                "Ships records kept in $TUNETRAIL_HOME/spool: those of `tunetrail run` sessions that\n"
                "could not reach their collector, and those of bare LD_PRELOAD runs.\n"
                "Destination: --collector, else $TUNETRAIL_COLLECTOR, else the local store\n"
@@ -17,7 +18,9 @@ static void flush_usage(FILE *f)
                "--collector-key FILE (default $TUNETRAIL_COLLECTOR_KEY): the collector's public\n"
                "key; a spooled batch is deleted only once an ack names its digest with this\n"
                "key's signature (as for `tunetrail run`). Without it, acks are taken on the\n"
-               "collector's word and flush says delivery was not verified.\n"
+               "collector's word and flush says delivery was not verified. A CURVE key in it\n"
+               "(the collector's curve.pub) makes the connection CURVE with this client's key\n"
+               "--curve-key FILE (default $TUNETRAIL_HOME/keys/curve.key), as for `tunetrail run`.\n"
                "Spools of processes still running (their spool file is locked) are left for a\n"
                "later flush.\n"
                "A damaged spool file is read around its damage (each damaged frame is skipped,\n"
@@ -31,6 +34,7 @@ int cmd_flush(int argc, char **argv)
 {
     static const struct option opts[] = {{"collector", required_argument, NULL, 'c'},
         {"collector-key", required_argument, NULL, 'K'},
+        {"curve-key", required_argument, NULL, 'C'},
                                          {"store", required_argument, NULL, 'S'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -41,6 +45,7 @@ int cmd_flush(int argc, char **argv)
         switch (c) {
         case 'c': o.collector = optarg; break;
         case 'K': o.collector_key = optarg; break;
+        case 'C': o.curve_key = optarg; break;
         case 'S': o.store = optarg; break;
         case 'h': flush_usage(stdout); return 0;
         default: flush_usage(stderr); return 2;

@@ -7,6 +7,7 @@
 
 #include "agent.h"
 #include "cli.h"
+#include "curve.h"
 #include "keys.h"
 #include "labini.h"
 #include "tt_env.h"
@@ -15,7 +16,8 @@
 static void run_usage(FILE *f)
 {
     fprintf(f,
-            "usage: tunetrail run [--study NAME] [--collector ENDPOINT [--collector-key FILE]]\n"
+            "usage: tunetrail run [--study NAME] [--collector ENDPOINT [--collector-key FILE]\n"
+            "                     [--curve-key FILE]]\n"
             "                     [--store PATH] [--trial PATTERN]... [--metric NAME=REGEX]...\n"
             "                     [--strict]\n"
             "                     -- CMD [ARG]...\n\n"
@@ -31,7 +33,13 @@ static void run_usage(FILE *f)
             "                        delivered only when an ack names its digest and carries\n"
             "                        this key's signature; anything else stays in the spool.\n"
             "                        Without it, acks are taken on the collector's word and the\n"
-            "                        run's last lines say delivery was not verified\n"
+            "                        run's last lines say delivery was not verified.\n"
+            "                        A CURVE key (the collector's curve.pub, 40 Z85 characters)\n"
+            "                        makes the connection CURVE: encrypted, only that collector\n"
+            "                        can answer, and it knows this client by its key. A file\n"
+            "                        may hold both keys, one per line; then both apply\n"
+            "  --curve-key FILE      this client's CURVE secret key (default\n"
+            "                        $TUNETRAIL_HOME/keys/curve.key: `tunetrail keygen --curve`)\n"
             "  --store PATH          SQLite store for the embedded collector\n"
             "                        (default: $TUNETRAIL_STORE, else $TUNETRAIL_HOME/trail.db)\n"
             "  --trial PATTERN       a process whose program name matches the glob is a trial;\n"
@@ -159,11 +167,10 @@ int cli_check_collector_key(const char *who, const char *collector, const char *
                         "written by this process: there is nothing to verify)\n", who, key);
         return -1;
     }
-    struct tt_key k;
+    struct curve_pin pin;
     char err[TT_ERR_MAX];
-    if (key_load_public(key, &k, err, sizeof err) < 0) {
-        fprintf(stderr, "%s: --collector-key: %s (expected the collector's public key file, e.g. "
-                        "collector.pub beside tunetraild's key)\n", who, err);
+    if (curve_load_pin(key, &pin, err, sizeof err) < 0) {
+        fprintf(stderr, "%s: --collector-key: %s\n", who, err);
         return -1;
     }
     return 0;
@@ -173,7 +180,7 @@ int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"study", required_argument, NULL, 's'}, {"collector", required_argument, NULL, 'c'},
-        {"collector-key", required_argument, NULL, 'K'},
+        {"collector-key", required_argument, NULL, 'K'}, {"curve-key", required_argument, NULL, 'C'},
         {"store", required_argument, NULL, 'S'}, {"trial", required_argument, NULL, 't'},
         {"metric", required_argument, NULL, 'm'}, {"strict", no_argument, NULL, 'x'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
@@ -192,6 +199,7 @@ int cmd_run(int argc, char **argv)
         case 's': o.study = optarg; break;
         case 'c': o.collector = optarg; break;
         case 'K': o.collector_key = optarg; break;
+        case 'C': o.curve_key = optarg; break;
         case 'S': o.store = optarg; break;
         case 't': trial_args[ntrial_args++] = optarg; break;
         case 'm': metrics[nmet++] = optarg; break;

@@ -63,7 +63,10 @@ struct peer {
 };
 
 struct serve {
-    void *router, *mon;
+    void *router, *mon, *zap;
+    const struct curve_clients *clients; /* with zap */
+    char said[8][256];                   /* refusal reasons logged lately (each said once) */
+    unsigned nsaid;
     tt_store *st;
     struct collector_stats stats;
     struct collector_stats *out;
@@ -89,6 +92,17 @@ static void publish(struct serve *s)
 {
     if (s->out)
         *s->out = s->stats;
+}
+
+/* 1 the first time reason is seen among the last 8 said: a refused client
+ * retries forever, its log line is worth one. */
+static int say_once(struct serve *s, const char *reason)
+{
+    for (unsigned i = 0; i < 8; i++)
+        if (!strncmp(s->said[i], reason, sizeof s->said[i] - 1))
+            return 0;
+    snprintf(s->said[s->nsaid++ % 8], sizeof s->said[0], "%s", reason);
+    return 1;
 }
 
 static void log_reject(struct serve *s, const char *reason, const char *sender)
@@ -433,6 +447,15 @@ static int handle_group(struct serve *s)
         zmq_msg_t *payload = &m->frames[m->n - 1];
         in[k].buf = zmq_msg_data(payload);
         in[k].len = zmq_msg_size(payload);
+        /* The ZAP handler's user id: the identity the clients file gives
+         * the key this connection authenticated with. */
+        in[k].identity = s->zap ? zmq_msg_gets(payload, "User-Id") : NULL;
+        if (s->zap && (!in[k].identity || !*in[k].identity)) {
+            char sender[128];
+            describe_sender(&m->frames[0], payload, sender, sizeof sender);
+            log_reject(s, "message without an authenticated identity", sender);
+            continue;
+        }
         idx[k++] = n - 1;
     }
     if (k)
@@ -475,6 +498,18 @@ static int handle_group(struct serve *s)
             log_reject(s, r->error, sender);
             break;
         case INGEST_RETRY:
+            if (r->store_error == STORE_ERR_FORBIDDEN) {
+                s->stats.forbidden++;
+                publish(s);
+                if (!s->quiet && say_once(s, r->error)) {
+                    describe_sender(&m->frames[0], &m->frames[m->n - 1], sender, sizeof sender);
+                    fprintf(stderr, "tunetraild: refused batch %llu from %s: %s; nothing of it"
+                                    " stored (forbidden=%llu; said once per reason)\n",
+                            (unsigned long long)r->batch_seq, sender, r->error,
+                            (unsigned long long)s->stats.forbidden);
+                }
+                break;
+            }
             s->stats.retries++;
             if (r->store_error != STORE_ERR_BUSY && r->store_error != STORE_ERR_NONE) {
                 s->stats.store_errors++;
@@ -528,6 +563,30 @@ static int handle_monitor(struct serve *s)
     }
     char where[160];
     snprintf(where, sizeof where, "%.*s", (int)zmq_msg_size(&addr), (char *)zmq_msg_data(&addr));
+    if (s->zap && event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+        s->stats.rejected++; /* the ZAP handler said who and why */
+        publish(s);
+        goto out;
+    }
+    if (s->zap) {
+        /* A plain (NULL mechanism) client fails on the mechanism, or drops
+         * the connection first when it saw ours: either way it had no key. */
+        s->stats.auth_no_key++;
+        if (s->stats.auth_no_key & (s->stats.auth_no_key - 1)) { /* said at 1, 2, 4, 8... */
+            s->stats.rejected++;
+            publish(s);
+            goto out;
+        }
+        char why[200];
+        snprintf(why, sizeof why, "handshake without a CURVE key (%s %u; auth_no_key=%llu; the client needs"
+                 " `tunetrail keygen --curve` and the collector's curve.pub as --collector-key)",
+                 value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH ? "mechanism mismatch"
+                 : event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL      ? "protocol error"
+                                                                     : "dropped, errno",
+                 value, (unsigned long long)s->stats.auth_no_key);
+        log_reject(s, why, where);
+        goto out;
+    }
     char why[96];
     snprintf(why, sizeof why, "failed handshake (%s, code %u)",
              event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error"
@@ -539,6 +598,66 @@ out:
     zmq_msg_close(&ev);
     zmq_msg_close(&addr);
     return got;
+}
+
+/* One ZAP request (RFC 27): [version][request id][domain][address]
+ * [routing id][mechanism][credentials...]. A CURVE client is let in only if
+ * its public key is in the clients file; the reply's user id (its identity)
+ * is then on every message of its connection ("User-Id"). Returns 1 if a
+ * request was read, 0 if none was queued. */
+static int handle_zap(struct serve *s)
+{
+    zmq_msg_t f[8];
+    int n = 0, more = 1;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, s->zap, n ? 0 : ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        more = zmq_msg_more(&m);
+        if (n < 8)
+            f[n++] = m;
+        else
+            zmq_msg_close(&m);
+    }
+    if (!n)
+        return 0;
+    const char *status = "400", *text = "unknown key", *user = "";
+    char key[CURVE_Z85_LEN + 1] = "", where[80] = "?";
+    if (n >= 7 && zmq_msg_size(&f[5]) == 5 && !memcmp(zmq_msg_data(&f[5]), "CURVE", 5) &&
+        zmq_msg_size(&f[6]) == 32) {
+        zmq_z85_encode(key, zmq_msg_data(&f[6]), 32);
+        const char *id = curve_clients_find(s->clients, key);
+        if (id)
+            status = "200", text = "OK", user = id;
+    } else {
+        text = "not CURVE";
+    }
+    if (n >= 4)
+        snprintf(where, sizeof where, "%.*s", (int)zmq_msg_size(&f[3]), (char *)zmq_msg_data(&f[3]));
+    if (*status != '2') {
+        /* rejected is counted from the monitor's HANDSHAKE_FAILED_AUTH */
+        s->stats.auth_unknown_key++;
+        publish(s);
+        char said[64];
+        snprintf(said, sizeof said, "key %s", key);
+        if (!s->quiet && say_once(s, said))
+            fprintf(stderr, "tunetraild: refused handshake from %s: CURVE key %s is not in the"
+                            " clients file (auth_unknown_key=%llu; said once per key)\n", where,
+                    key[0] ? key : "(none)", (unsigned long long)s->stats.auth_unknown_key);
+    }
+    /* The reply echoes version and request id. */
+    zmq_send(s->zap, "1.0", 3, ZMQ_SNDMORE);
+    zmq_send(s->zap, n > 1 ? zmq_msg_data(&f[1]) : "", n > 1 ? zmq_msg_size(&f[1]) : 0, ZMQ_SNDMORE);
+    zmq_send(s->zap, status, 3, ZMQ_SNDMORE);
+    zmq_send(s->zap, text, strlen(text), ZMQ_SNDMORE);
+    zmq_send(s->zap, user, strlen(user), ZMQ_SNDMORE);
+    zmq_send(s->zap, "", 0, 0);
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&f[i]);
+    return 1;
 }
 
 /* An ipc:// endpoint's socket file: created under umask 077 (bind runs in
@@ -589,6 +708,21 @@ int collector_serve(void *zctx, const char *endpoint, tt_store *st, volatile sig
     zmq_setsockopt(s.router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     zmq_setsockopt(s.router, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(s.router, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (opts && opts->curve_secret) {
+        /* The ZAP handler is bound before the ROUTER listens: without one,
+         * libzmq would let every CURVE client in. */
+        int one = 1, zero = 0;
+        s.clients = opts->clients;
+        if (!(s.zap = zmq_socket(zctx, ZMQ_REP)) ||
+            zmq_setsockopt(s.zap, ZMQ_LINGER, &zero, sizeof zero) < 0 ||
+            zmq_bind(s.zap, "inproc://zeromq.zap.01") < 0 ||
+            zmq_setsockopt(s.router, ZMQ_CURVE_SERVER, &one, sizeof one) < 0 ||
+            zmq_setsockopt(s.router, ZMQ_CURVE_SECRETKEY, opts->curve_secret, CURVE_Z85_LEN + 1) < 0 ||
+            zmq_setsockopt(s.router, ZMQ_ZAP_DOMAIN, "tunetrail", 9) < 0) {
+            tt_fail(err, errlen, "CURVE: %s", zmq_strerror(errno));
+            goto done;
+        }
+    }
     snprintf(mon_ep, sizeof mon_ep, "inproc://tt-collector-mon-%p", (void *)&s);
     /* The monitor's queue unbounded (events are small, one per connection
      * change): a full one would block libzmq's I/O thread. */
@@ -616,13 +750,17 @@ int collector_serve(void *zctx, const char *endpoint, tt_store *st, volatile sig
             close(fd);
     }
     while (!*stop) {
-        zmq_pollitem_t items[2] = {{s.router, 0, ZMQ_POLLIN, 0}, {s.mon, 0, ZMQ_POLLIN, 0}};
-        if (zmq_poll(items, 2, s.fast ? FAST_POLL_MS : POLL_MS) < 0) {
+        zmq_pollitem_t items[3] = {{s.router, 0, ZMQ_POLLIN, 0}, {s.mon, 0, ZMQ_POLLIN, 0},
+                                   {s.zap, 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll(items, s.zap ? 3 : 2, s.fast ? FAST_POLL_MS : POLL_MS) < 0) {
             if (errno == EINTR)
                 continue;
             tt_fail(err, errlen, "zmq_poll: %s", zmq_strerror(errno));
             goto done;
         }
+        if (s.zap && (items[2].revents & ZMQ_POLLIN))
+            while (handle_zap(&s))
+                ;
         if (items[1].revents & ZMQ_POLLIN)
             while (handle_monitor(&s))
                 ;
@@ -650,6 +788,8 @@ done:
         zmq_close(s.mon);
     }
     zmq_close(s.router);
+    if (s.zap)
+        zmq_close(s.zap);
     free(s.peers);
     publish(&s);
     return rc;

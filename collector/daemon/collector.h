@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "curve.h"
 #include "keys.h"
 #include "store.h"
 #include "wire.h"
@@ -57,6 +58,9 @@ struct collector_stats {
     uint64_t dropped_peer_bytes; /* connections dropped: over max_peer_bytes in flight */
     uint64_t dropped_buffered;   /* connections dropped: the total was over max_buffered */
     uint64_t dropped_idle;       /* connections dropped: max_connections reached */
+    uint64_t auth_no_key;        /* handshakes refused: a client without CURVE (plain) */
+    uint64_t auth_unknown_key;   /* handshakes refused: a CURVE key not in the clients file */
+    uint64_t forbidden;          /* batches refused: the identity may not write them */
     uint64_t connections;        /* open now */
     uint64_t peak_connections;
 };
@@ -68,6 +72,13 @@ struct collector_opts {
     /* Signs every ack (Ack fields 71-73: the batch's digest, our word on
      * it) with this key (with its secret); NULL: acks unsigned. Borrowed. */
     const struct tt_key *signer;
+    /* The lab collector: with curve_secret (Z85), only CURVE clients whose
+     * public key is in clients are let in (a ZAP handler on
+     * inproc://zeromq.zap.01 of zctx, answered in the serve loop), and each
+     * batch is stored under its client's identity (ingest_input.identity).
+     * Both borrowed; NULL: plain ZMTP, no identities. */
+    const char *curve_secret;
+    const struct curve_clients *clients;
 };
 
 /* Binds a ROUTER on endpoint (tcp://, ipc://, inproc:// of zctx) and serves

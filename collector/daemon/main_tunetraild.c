@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <sys/stat.h>
 
+#include <sodium.h>
 #include <zmq.h>
 
 #include "collector.h"
@@ -21,11 +22,29 @@ static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig) { stop_flag = sig; }
 
+/* ipc://, inproc:// and a loopback tcp:// address are reachable from this
+ * host only; anything else (a wildcard, an interface, another address) is not. */
+static int endpoint_local(const char *ep)
+{
+    if (strncmp(ep, "tcp://", 6))
+        return 1;
+    const char *h = ep + 6, *end = strrchr(h, ':');
+    size_t n = end ? (size_t)(end - h) : strlen(h);
+    return (n >= 4 && !strncmp(h, "127.", 4)) || (n == 9 && !strncmp(h, "localhost", 9)) ||
+           (n == 5 && !strncmp(h, "[::1]", 5));
+}
+
+static int allow_study(void *arg, const char *identity, const char *study)
+{
+    return curve_access_allows(arg, identity, study);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: tunetraild --bind ENDPOINT [--store PATH [--create] | --postgres CONNINFO]\n"
             "                  [--key FILE] [--check-seconds N] [LIMITS]\n"
+            "                  [--curve-key FILE --clients FILE [--access FILE] | --insecure]\n"
             "\n"
             "Collects tunetrail records from agents (`tunetrail run --collector ENDPOINT`)\n"
             "and stores them. Each batch is acknowledged only after it is committed, so\n"
@@ -47,6 +66,23 @@ static void usage(FILE *f)
             "                          $TUNETRAIL_HOME/collector.key, created on first use);\n"
             "                          agents pin its .pub (NAME.key -> NAME.pub) with --collector-key\n"
             "  -h, --help              this text\n"
+            "\n"
+            "The lab collector (ZeroMQ CURVE: encrypted, and only known clients get in):\n"
+            "      --curve-key FILE    this collector's CURVE secret key (`tunetrail keygen --curve`\n"
+            "                          writes curve.key and curve.pub; default with --clients:\n"
+            "                          $TUNETRAIL_HOME/keys/curve.key). Agents pin its curve.pub\n"
+            "                          (--collector-key); its path is printed at start\n"
+            "      --clients FILE      the clients let in: lines `<Z85 public key> <identity>`\n"
+            "                          (an agent's curve.pub and e.g. alice@gpu-node-3), # comments.\n"
+            "                          Any other client is refused at the handshake and counted.\n"
+            "                          Each stored session carries its client's identity\n"
+            "      --access FILE       who may write which study: lines `<identity glob> <study\n"
+            "                          glob>`; without it, a study belongs to the first identity\n"
+            "                          that wrote it. A batch writing a study its identity may\n"
+            "                          not write is refused whole (the agent keeps it)\n"
+            "      --insecure          allow binding a non-loopback tcp:// address without CURVE\n"
+            "                          (anyone who reaches the port may write any study)\n"
+            "A bad line in --clients or --access stops tunetraild (exit 2) with FILE:LINE.\n"
             "\n"
             "Limits (each drop or reject is logged and counted):\n"
             "      --max-message BYTES     a message, and any frame of it (default 16 MiB + 64 KiB)\n"
@@ -80,10 +116,15 @@ int main(int argc, char **argv)
         {"max-peer-bytes", required_argument, NULL, 'P'},
         {"max-buffered", required_argument, NULL, 'B'},
         {"max-connections", required_argument, NULL, 'N'},
+        {"curve-key", required_argument, NULL, 'K'},
+        {"clients", required_argument, NULL, 'L'},
+        {"access", required_argument, NULL, 'A'},
+        {"insecure", no_argument, NULL, 'I'},
         {NULL, 0, NULL, 0},
     };
     const char *bind = NULL, *store_flag = NULL, *pg = NULL, *key_flag = NULL;
-    int c, create = 0;
+    const char *curve_flag = NULL, *clients_flag = NULL, *access_flag = NULL;
+    int c, create = 0, insecure = 0;
     long check_s = 60;
     struct collector_opts copts = {0};
     struct collector_limits *lim = &copts.limits;
@@ -94,6 +135,10 @@ int main(int argc, char **argv)
         case 'p': pg = optarg; break;
         case 'k': key_flag = optarg; break;
         case 'C': create = 1; break;
+        case 'K': curve_flag = optarg; break;
+        case 'L': clients_flag = optarg; break;
+        case 'A': access_flag = optarg; break;
+        case 'I': insecure = 1; break;
         case 'Q':
         case 'M':
         case 'P':
@@ -143,6 +188,56 @@ int main(int argc, char **argv)
     }
 
     char err[TT_ERR_MAX];
+    /* The lab collector's lists are read before anything else: a typo in
+     * them must stop the start, not let the wrong clients in. */
+    struct curve_clients clients = {0};
+    struct curve_access access_rules = {0};
+    char curve_secret[CURVE_Z85_LEN + 1], curve_pub[CURVE_Z85_LEN + 1], defkey[PATH_MAX];
+    if ((curve_flag || access_flag) && !clients_flag) {
+        fprintf(stderr, "tunetraild: --%s needs --clients FILE (the client keys let in)\n",
+                curve_flag ? "curve-key" : "access");
+        return 2;
+    }
+    if (clients_flag) {
+        if (insecure) {
+            fprintf(stderr, "tunetraild: --insecure and --clients exclude each other\n");
+            return 2;
+        }
+        if (!curve_flag) {
+            char dir[PATH_MAX];
+            if (!key_default_dir(dir, sizeof dir)) {
+                fprintf(stderr, "tunetraild: cannot find $TUNETRAIL_HOME/keys; use --curve-key FILE\n");
+                return 2;
+            }
+            if (snprintf(defkey, sizeof defkey, "%s/curve.key", dir) >= (int)sizeof defkey) {
+                fprintf(stderr, "tunetraild: %s: path too long; use --curve-key FILE\n", dir);
+                return 2;
+            }
+            curve_flag = defkey;
+        }
+        if (curve_clients_load(clients_flag, &clients, err, sizeof err) < 0 ||
+            (access_flag && curve_access_load(access_flag, &access_rules, err, sizeof err) < 0)) {
+            fprintf(stderr, "tunetraild: %s\n", err);
+            curve_clients_free(&clients);
+            return 2;
+        }
+        if (curve_load_secret(curve_flag, curve_secret, curve_pub, err, sizeof err) < 0) {
+            fprintf(stderr, "tunetraild: --curve-key: %s (make one: tunetrail keygen --curve)\n", err);
+            curve_clients_free(&clients);
+            curve_access_free(&access_rules);
+            return 2;
+        }
+        copts.curve_secret = curve_secret;
+        copts.clients = &clients;
+    } else if (!insecure && !endpoint_local(bind)) {
+        fprintf(stderr,
+                "tunetraild: REFUSING to listen on %s without CURVE: anyone who can reach it could\n"
+                "  write any study under any name. Give the collector a key and its clients\n"
+                "  (tunetrail keygen --curve; --curve-key FILE --clients FILE), bind a loopback or\n"
+                "  ipc:// endpoint, or accept the risk with --insecure.\n",
+                bind);
+        return 2;
+    }
     char *path = NULL;
     if (paths_store(store_flag, &path, err, sizeof err) < 0) {
         fprintf(stderr, "tunetraild: %s\n", err);
@@ -227,6 +322,19 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (copts.curve_secret) {
+        char pub[PATH_MAX];
+        key_pub_path(curve_flag, pub, sizeof pub);
+        if (access_flag)
+            store_set_access(st, allow_study, &access_rules);
+        fprintf(stderr, "tunetraild: CURVE on: public key %s (agents pin it: --collector-key %s);"
+                        " %zu clients from %s; studies %s\n",
+                curve_pub, pub, clients.n, clients_flag,
+                access_flag ? "as the access file says" : "belong to their first identity");
+    } else if (insecure && !endpoint_local(bind)) {
+        fprintf(stderr, "tunetraild: WARNING: --insecure: %s takes plain TCP from anyone who reaches"
+                        " it; identities are not known\n", bind);
+    }
     void *zctx = zmq_ctx_new();
     struct collector_stats stats;
     fprintf(stderr, "tunetraild: listening on %s, store %s\n", bind, path);
@@ -238,7 +346,7 @@ int main(int argc, char **argv)
             " retries=%llu store_errors=%llu flagged=%llu refused=%llu conflicts=%llu"
             " too_many_frames=%llu oversized=%llu"
             " dropped_peer_bytes=%llu dropped_buffered=%llu dropped_idle=%llu"
-            " peak_connections=%llu\n",
+            " peak_connections=%llu auth_no_key=%llu auth_unknown_key=%llu forbidden=%llu\n",
             (unsigned long long)stats.batches, (unsigned long long)stats.events,
             (unsigned long long)stats.duplicates, (unsigned long long)stats.rejected,
             (unsigned long long)stats.retries, (unsigned long long)stats.store_errors,
@@ -246,10 +354,14 @@ int main(int argc, char **argv)
             (unsigned long long)stats.conflicts, (unsigned long long)stats.too_many_frames,
             (unsigned long long)stats.oversized, (unsigned long long)stats.dropped_peer_bytes,
             (unsigned long long)stats.dropped_buffered, (unsigned long long)stats.dropped_idle,
-            (unsigned long long)stats.peak_connections);
+            (unsigned long long)stats.peak_connections, (unsigned long long)stats.auth_no_key,
+            (unsigned long long)stats.auth_unknown_key, (unsigned long long)stats.forbidden);
     zmq_ctx_term(zctx);
     memset(&key, 0, sizeof key);
     store_close(st);
     free(path);
+    curve_clients_free(&clients);
+    curve_access_free(&access_rules);
+    sodium_memzero(curve_secret, sizeof curve_secret);
     return rc < 0 ? 1 : 0;
 }

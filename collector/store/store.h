@@ -52,9 +52,11 @@ enum store_error {
     STORE_ERR_DAMAGED = 3,  /* SQLITE_CORRUPT / NOTADB: the file is damaged */
     STORE_ERR_IO = 4,       /* SQLITE_IOERR and anything else */
     STORE_ERR_READONLY = 5, /* the file or its directory is not writable */
+    STORE_ERR_FORBIDDEN = 6, /* the sender's authenticated identity may not write this
+                                (not a store fault: nothing was stored; error says why) */
 };
 /* "store busy", "store full", "store damaged", "store I/O error", "store
- * read-only", or "" for STORE_ERR_NONE. */
+ * read-only", "not authorised", or "" for STORE_ERR_NONE. */
 const char *store_error_name(enum store_error e);
 
 /* Timestamps and names an ingest validates (docs/INTERNALS.md, "What the
@@ -90,6 +92,13 @@ struct ingest_result {
  * committed before return. Returns 0 if res->status == INGEST_OK, else -1. */
 int ingest_batch(tt_store *st, const uint8_t *buf, size_t len, struct ingest_result *res);
 
+/* Who may write which study when an authenticated identity writes. fn
+ * returns 1 if identity may write study, else 0. NULL (the default): a
+ * study belongs to the first authenticated identity that wrote it (table
+ * study_owners), and others are refused. */
+typedef int (*store_access_fn)(void *arg, const char *identity, const char *study);
+void store_set_access(tt_store *st, store_access_fn fn, void *arg);
+
 /* Group commit: stores n packed Batches in one transaction, res[i] for
  * in[i], each exactly as ingest_batch would report it. A malformed batch is
  * REJECTED alone; if the store fails, every other batch is RETRY (nothing
@@ -98,6 +107,15 @@ int ingest_batch(tt_store *st, const uint8_t *buf, size_t len, struct ingest_res
 struct ingest_input {
     const uint8_t *buf;
     size_t len;
+    /* The sender's authenticated identity (the collector's CURVE handshake),
+     * or NULL: nothing checked nor recorded. With one, the batch is stored
+     * only if the identity may write it (docs/INTERNALS.md, "The lab
+     * collector"): no uuid it names (sender, event origins, a ProcessStart's
+     * session) was first sent by another identity, and each study a
+     * SessionStart or ProcessStart names is allowed (store_set_access).
+     * Else nothing of it is stored and it is answered INGEST_RETRY with
+     * STORE_ERR_FORBIDDEN (the agent keeps it). */
+    const char *identity;
 };
 int ingest_batches(tt_store *st, const struct ingest_input *in, size_t n,
                    struct ingest_result *res);

@@ -29,7 +29,9 @@ struct store_reader {
 #define PROC_COLS                                                                                \
     "SELECT uuid, parent, relation, pid, ppid, exe, argv, cwd, host, user, uid, git_commit,"    \
     " git_dirty, started_ns, ended_ns, status, exit_code, signal, utime_us, stime_us,"          \
-    " maxrss_kb, study_name, session FROM process_view"
+    " maxrss_kb, study_name, session,"                                                        \
+    " (SELECT identity FROM identities WHERE identities.uuid = COALESCE(session, uuid))"        \
+    " FROM process_view"
 
 /* A trial that is an evaluation (store_sqlite.c: eval_trial_view) is not
  * listed nor counted; its metrics show on the trial it evaluates. The
@@ -47,6 +49,26 @@ store_reader *store_reader_open(tt_store *st, char *err, size_t errlen)
     q->path = store_path(st);
     q->db = store_sqlite(st);
     char *msg = NULL;
+    /* A store no authenticated collector wrote yet may lack the identity
+     * tables (a writer adds them): read them as empty. */
+    sqlite3_stmt *t;
+    int has_ident = 0;
+    if (sqlite3_prepare_v2(q->db, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                           " ('identities', 'study_owners')", -1, &t, NULL) == SQLITE_OK) {
+        has_ident = sqlite3_step(t) == SQLITE_ROW && sqlite3_column_int(t, 0) == 2;
+        sqlite3_finalize(t);
+    }
+    if (!has_ident &&
+        sqlite3_exec(q->db,
+                     "CREATE TEMP TABLE IF NOT EXISTS identities(uuid BLOB PRIMARY KEY, identity TEXT,"
+                     " first_ns INTEGER); CREATE TEMP TABLE IF NOT EXISTS study_owners(study TEXT"
+                     " PRIMARY KEY, identity TEXT, first_ns INTEGER);",
+                     NULL, NULL, &msg) != SQLITE_OK) {
+        tt_fail(err, errlen, "cannot read store %s: %s", q->path, msg ? msg : sqlite3_errmsg(q->db));
+        sqlite3_free(msg);
+        store_reader_close(q);
+        return NULL;
+    }
     if (sqlite3_exec(q->db,
                      "CREATE TEMP TABLE q_eval AS SELECT process, trial_id FROM eval_process_view;"
                      " CREATE INDEX temp.q_eval_process ON q_eval(process);"
@@ -135,6 +157,14 @@ static json_t *with_raw(json_t *o)
         return NULL;
     }
     return o;
+}
+
+/* An identity (printable ASCII, checked when the clients file is read), or null. */
+static json_t *col_ident(sqlite3_stmt *s, int col)
+{
+    const char *v = (const char *)sqlite3_column_text(s, col);
+    json_t *j = v ? json_string(v) : NULL;
+    return j ? j : json_null();
 }
 
 static json_t *col_int(sqlite3_stmt *s, int col)
@@ -255,6 +285,9 @@ static json_t *process_row(sqlite3_stmt *s)
     json_object_set_new(o, "maxrss_kb", col_int(s, 20));
     json_object_set_new(o, "study", col_str(s, 21));
     json_object_set_new(o, "session", col_hex(s, 22));
+    /* The lab collector's authenticated identity of its session (else of
+     * the process itself); host and user above are what the client claimed. */
+    json_object_set_new(o, "identity", col_ident(s, 23));
     return o;
 }
 
@@ -507,7 +540,8 @@ json_t *store_read_studies(store_reader *q, char *err, size_t errlen)
         "  GROUP BY study)"
         " SELECT names.name, COALESCE(t.n, 0), COALESCE(t.ok, 0), COALESCE(t.failed, 0),"
         "  COALESCE(t.crashed, 0), COALESCE(t.killed, 0), COALESCE(t.running, 0),"
-        "  (SELECT count(*) FROM sessions WHERE sessions.study = names.name), t.first, t.last"
+        "  (SELECT count(*) FROM sessions WHERE sessions.study = names.name), t.first, t.last,"
+        "  (SELECT identity FROM study_owners WHERE study_owners.study = names.name)"
         " FROM names LEFT JOIN t ON t.study = names.name ORDER BY names.name";
     if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK) {
         tt_fail(err, errlen, "cannot read store %s: %s", q->path, sqlite3_errmsg(q->db));
@@ -521,6 +555,8 @@ json_t *store_read_studies(store_reader *q, char *err, size_t errlen)
                                            col_int(s, 4), "killed", col_int(s, 5), "running",
                                            col_int(s, 6), "sessions", col_int(s, 7), "first",
                                            iso_time(s, 8), "last", iso_time(s, 9)));
+        if (row) /* the lab collector's first authenticated writer, or null */
+            json_object_set_new(row, "owner", col_ident(s, 10));
         if (!row) {
             sqlite3_finalize(s);
             json_decref(a);

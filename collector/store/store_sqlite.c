@@ -159,7 +159,13 @@ static const char *owner_sql =
     "CREATE TABLE IF NOT EXISTS carriers(process BLOB NOT NULL, sender BLOB NOT NULL,"
     " PRIMARY KEY(process, sender)) WITHOUT ROWID;\n"
     "CREATE TABLE IF NOT EXISTS refusals(id INTEGER PRIMARY KEY, recv_ns INTEGER NOT NULL,"
-    " sender BLOB, batch_seq INTEGER, origin BLOB, seq INTEGER, kind INTEGER, why TEXT);\n";
+    " sender BLOB, batch_seq INTEGER, origin BLOB, seq INTEGER, kind INTEGER, why TEXT);\n"
+    /* The lab collector (CURVE): the identity that first sent each origin
+     * and sender uuid, and each study's first authenticated writer. */
+    "CREATE TABLE IF NOT EXISTS identities(uuid BLOB PRIMARY KEY, identity TEXT NOT NULL,"
+    " first_ns INTEGER NOT NULL) WITHOUT ROWID;\n"
+    "CREATE TABLE IF NOT EXISTS study_owners(study TEXT PRIMARY KEY, identity TEXT NOT NULL,"
+    " first_ns INTEGER NOT NULL);\n";
 
 /* Evaluations (schema 3), derived at read time like status and study, so
  * the model's producing trial and the evaluating process may arrive in any
@@ -352,7 +358,8 @@ enum stmt_id {
     S_AHEAD_ADD, S_AHEAD_TAKE, S_TRIAL_ID, S_STUDY, S_SESSION_START,
     S_SESSION_END, S_PROC_START, S_PROC_END, S_FILE, S_TRIAL_START, S_PARAM, S_METRIC,
     S_TRIAL_END, S_NOTE, S_TRIAL_OF_PROC, S_ADOPT_METRICS, S_RECEIVED, S_IS_SESSION,
-    S_PROC_OWNER, S_CARRIER_ADD, S_TRIAL_OWNER, S_DIGEST_GET, S_DIGEST_ADD, S_REFUSAL, S__COUNT
+    S_PROC_OWNER, S_CARRIER_ADD, S_TRIAL_OWNER, S_DIGEST_GET, S_DIGEST_ADD, S_REFUSAL,
+    S_IDENT_GET, S_IDENT_ADD, S_OWNER_GET, S_OWNER_ADD, S_SESSION_STUDY, S_PROC_STUDY, S__COUNT
 };
 
 static const char *stmt_sql[S__COUNT] = {
@@ -438,6 +445,12 @@ static const char *stmt_sql[S__COUNT] = {
     [S_DIGEST_ADD] = "INSERT OR REPLACE INTO digests(origin_id, seq_lo, d) VALUES(?1,?2,?3)",
     [S_REFUSAL] = "INSERT INTO refusals(recv_ns, sender, batch_seq, origin, seq, kind, why)"
                   " VALUES(?1,?2,?3,?4,?5,?6,?7)",
+    [S_IDENT_GET] = "SELECT identity FROM identities WHERE uuid = ?1",
+    [S_IDENT_ADD] = "INSERT OR IGNORE INTO identities(uuid, identity, first_ns) VALUES(?1, ?2, ?3)",
+    [S_OWNER_GET] = "SELECT identity FROM study_owners WHERE study = ?1",
+    [S_OWNER_ADD] = "INSERT OR IGNORE INTO study_owners(study, identity, first_ns) VALUES(?1, ?2, ?3)",
+    [S_SESSION_STUDY] = "SELECT study FROM sessions WHERE uuid = ?1 AND started_ns IS NOT NULL",
+    [S_PROC_STUDY] = "SELECT study_name FROM process_view WHERE uuid = ?1 AND started_ns IS NOT NULL",
 };
 
 /* A multi-row INSERT being filled: the high-volume kinds (metrics, files)
@@ -505,6 +518,8 @@ struct tt_store {
     unsigned cur_batch;      /* index of the batch being stored in this transaction */
     int64_t recv_ns;         /* the collector's clock when this ingest call began */
     int ck_valid;            /* the last ingest call committed: its checkpoints stand */
+    store_access_fn access;  /* NULL: a study is its first authenticated writer's */
+    void *access_arg;
     struct arena arena;
     ProtobufCAllocator alloc;
 };
@@ -947,6 +962,7 @@ const char *store_error_name(enum store_error e)
     case STORE_ERR_FULL: return "store full";
     case STORE_ERR_DAMAGED: return "store damaged";
     case STORE_ERR_READONLY: return "store read-only";
+    case STORE_ERR_FORBIDDEN: return "not authorised";
     case STORE_ERR_IO: break;
     }
     return "store I/O error";
@@ -2304,6 +2320,222 @@ static int batch_store(tt_store *st, const Tunetrail__Batch *b, const uint8_t *b
     return res->stored ? note_received(st, b, res, tmin, tmax, ahead, late, unclean) : SQLITE_OK;
 }
 
+/* ---- Authenticated writers (ingest_input.identity). A batch is checked as
+ * a whole before anything of it is applied, with lookups only, so a refused
+ * batch leaves no trace and the agent keeps it whole. */
+struct auth {
+    tt_store *st;
+    const char *idn;
+    struct ingest_result *res;
+    const uint8_t *seen[16]; /* uuids already checked in this batch */
+    size_t nseen;
+};
+
+/* *ok = 0 (and res->error says why) if uuid u was first sent by another
+ * identity. */
+static int auth_uuid(struct auth *a, const ProtobufCBinaryData *u, const char *what, int *ok)
+{
+    if (u->len != TT_UUID_LEN)
+        return SQLITE_OK;
+    for (size_t i = 0; i < a->nseen; i++)
+        if (!memcmp(a->seen[i], u->data, TT_UUID_LEN))
+            return SQLITE_OK;
+    sqlite3_stmt *s = a->st->stmt[S_IDENT_GET];
+    sqlite3_bind_blob(s, 1, u->data, TT_UUID_LEN, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const char *other = (const char *)sqlite3_column_text(s, 0);
+        if (other && strcmp(other, a->idn)) {
+            char hex[TT_UUID_HEX_LEN + 1];
+            snprintf(a->res->error, sizeof a->res->error,
+                     "identity %s may not write %s %s: it was first sent by identity %.64s", a->idn,
+                     what, wire_hex(hex, u->data, TT_UUID_LEN), other);
+            *ok = 0;
+        }
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(s);
+    if (a->nseen < sizeof a->seen / sizeof a->seen[0])
+        a->seen[a->nseen++] = u->data;
+    return rc;
+}
+
+/* *ok = 0 if the identity may not write study (the access rules, else the
+ * study's first authenticated writer). */
+static int auth_study(struct auth *a, const char *study, int *ok)
+{
+    if (!study || !*study)
+        return SQLITE_OK;
+    if (a->st->access) {
+        if (!a->st->access(a->st->access_arg, a->idn, study)) {
+            snprintf(a->res->error, sizeof a->res->error,
+                     "identity %s may not write study %.100s (no line of the access file allows it)",
+                     a->idn, study);
+            *ok = 0;
+        }
+        return SQLITE_OK;
+    }
+    sqlite3_stmt *s = a->st->stmt[S_OWNER_GET];
+    bind_text(s, 1, study);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const char *owner = (const char *)sqlite3_column_text(s, 0);
+        if (owner && strcmp(owner, a->idn)) {
+            snprintf(a->res->error, sizeof a->res->error,
+                     "identity %s may not write study %.100s: it belongs to identity %.64s", a->idn,
+                     study, owner);
+            *ok = 0;
+        }
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+static int auth_bind(tt_store *st, const char *idn, const ProtobufCBinaryData *u)
+{
+    if (u->len != TT_UUID_LEN)
+        return SQLITE_OK;
+    sqlite3_stmt *s = st->stmt[S_IDENT_ADD];
+    sqlite3_bind_blob(s, 1, u->data, TT_UUID_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, idn, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, st->recv_ns);
+    return run(s);
+}
+
+static int auth_own(tt_store *st, const char *idn, const char *study)
+{
+    if (!study || !*study)
+        return SQLITE_OK;
+    sqlite3_stmt *s = st->stmt[S_OWNER_ADD];
+    bind_text(s, 1, study);
+    sqlite3_bind_text(s, 2, idn, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, st->recv_ns);
+    return run(s);
+}
+
+/* The study of origin u (a session or a process): from its start in this
+ * batch, else as stored. *known = 0 if its start has not arrived. */
+static int origin_study(struct auth *a, const Tunetrail__Batch *b, const ProtobufCBinaryData *u,
+                        int depth, char *study, size_t n, int *known)
+{
+    *known = 0;
+    study[0] = 0;
+    if (u->len != TT_UUID_LEN)
+        return SQLITE_OK;
+    for (size_t i = 0; i < b->n_events; i++) {
+        const Tunetrail__Event *ev = b->events[i];
+        if (ev->kind_case == TUNETRAIL__EVENT__KIND_SESSION_START &&
+            ev->session_start->session.len == TT_UUID_LEN &&
+            !memcmp(ev->session_start->session.data, u->data, TT_UUID_LEN)) {
+            snprintf(study, n, "%s", ev->session_start->study ? ev->session_start->study : "");
+            *known = 1;
+            return SQLITE_OK;
+        }
+        if (ev->kind_case == TUNETRAIL__EVENT__KIND_PROCESS_START &&
+            ev->process_start->process.len == TT_UUID_LEN &&
+            !memcmp(ev->process_start->process.data, u->data, TT_UUID_LEN)) {
+            const Tunetrail__ProcessStart *ps = ev->process_start;
+            if ((ps->study && *ps->study) || ps->session.len != TT_UUID_LEN || depth) {
+                snprintf(study, n, "%s", ps->study ? ps->study : "");
+                *known = 1;
+                return SQLITE_OK;
+            }
+            return origin_study(a, b, &ps->session, 1, study, n, known);
+        }
+    }
+    for (int w = 0; w < 2; w++) {
+        sqlite3_stmt *s = a->st->stmt[w ? S_PROC_STUDY : S_SESSION_STUDY];
+        sqlite3_bind_blob(s, 1, u->data, TT_UUID_LEN, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            const char *v = (const char *)sqlite3_column_text(s, 0);
+            snprintf(study, n, "%s", v ? v : "");
+            *known = 1;
+        }
+        sqlite3_reset(s);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return rc;
+        if (*known)
+            break;
+    }
+    return SQLITE_OK;
+}
+
+/* Checks batch b for identity idn (see ingest_input): *ok = 1 and every uuid
+ * and study it names bound to idn (those not bound yet), or *ok = 0 with
+ * res->error set and nothing written. Each event's study is its origin's
+ * (a SessionStart's or ProcessStart's own): an origin whose start has not
+ * arrived makes the batch wait (it is the agent's earlier batch, resent
+ * first), so nothing of a refused session or process is stored later. */
+static int batch_authorize(tt_store *st, const Tunetrail__Batch *b, const char *idn,
+                           struct ingest_result *res, int *ok)
+{
+    struct auth a = {.st = st, .idn = idn, .res = res};
+    const uint8_t *done[16]; /* origins whose study was checked */
+    size_t ndone = 0;
+    int rc = auth_uuid(&a, &b->sender, "sender", ok);
+    for (size_t i = 0; i < b->n_events && rc == SQLITE_OK && *ok; i++) {
+        const Tunetrail__Event *ev = b->events[i];
+        const ProtobufCBinaryData *sess = NULL;
+        if (ev->kind_case == TUNETRAIL__EVENT__KIND_SESSION_START)
+            sess = &ev->session_start->session;
+        else if (ev->kind_case == TUNETRAIL__EVENT__KIND_PROCESS_START)
+            sess = &ev->process_start->session;
+        if ((rc = auth_uuid(&a, &ev->origin, "origin", ok)) != SQLITE_OK || !*ok ||
+            (sess && ((rc = auth_uuid(&a, sess, "session", ok)) != SQLITE_OK || !*ok)))
+            break;
+        size_t k = 0;
+        while (k < ndone && memcmp(done[k], ev->origin.data, TT_UUID_LEN))
+            k++;
+        if (k < ndone)
+            continue;
+        char study[STORE_STUDY_MAX + 1];
+        int known;
+        if ((rc = origin_study(&a, b, &ev->origin, 0, study, sizeof study, &known)) != SQLITE_OK)
+            break;
+        if (!known) {
+            char hex[TT_UUID_HEX_LEN + 1];
+            snprintf(res->error, sizeof res->error,
+                     "identity %s: origin %s has no start stored (its session or process start"
+                     " must be accepted first)", idn, wire_hex(hex, ev->origin.data, TT_UUID_LEN));
+            *ok = 0;
+            break;
+        }
+        if ((rc = auth_study(&a, study, ok)) != SQLITE_OK || !*ok)
+            break;
+        if (ndone < sizeof done / sizeof done[0])
+            done[ndone++] = ev->origin.data;
+    }
+    if (rc == SQLITE_OK && *ok) { /* bind what is not bound yet */
+        rc = auth_bind(st, idn, &b->sender);
+        for (size_t i = 0; i < b->n_events && rc == SQLITE_OK; i++) {
+            const Tunetrail__Event *ev = b->events[i];
+            if ((rc = auth_bind(st, idn, &ev->origin)) != SQLITE_OK)
+                break;
+            if (ev->kind_case == TUNETRAIL__EVENT__KIND_SESSION_START)
+                rc = auth_own(st, idn, ev->session_start->study);
+            else if (ev->kind_case == TUNETRAIL__EVENT__KIND_PROCESS_START)
+                rc = auth_own(st, idn, ev->process_start->study);
+        }
+    }
+    if (rc == SQLITE_OK && !*ok) {
+        res->status = INGEST_RETRY;
+        res->store_error = STORE_ERR_FORBIDDEN;
+    }
+    return rc;
+}
+
+void store_set_access(tt_store *st, store_access_fn fn, void *arg)
+{
+    st->access = fn;
+    st->access_arg = arg;
+}
+
 int ingest_batches(tt_store *st, const struct ingest_input *in, size_t n,
                    struct ingest_result *res)
 {
@@ -2332,6 +2564,15 @@ int ingest_batches(tt_store *st, const struct ingest_input *in, size_t n,
             rc = batch_begin(st);
         }
         st->cur_batch = (unsigned)i;
+        int allowed = 1;
+        if (rc == SQLITE_OK && in[i].identity)
+            rc = batch_authorize(st, b, in[i].identity, &res[i], &allowed);
+        if (rc == SQLITE_OK && !allowed) {
+            all_ok = 0;
+            tunetrail__batch__free_unpacked(b, &st->alloc);
+            arena_reset(&st->arena, 0);
+            continue; /* nothing of it written: the others of the group commit */
+        }
         if (rc == SQLITE_OK)
             rc = batch_store(st, b, in[i].buf, in[i].len, &res[i]);
         tunetrail__batch__free_unpacked(b, &st->alloc);
@@ -2385,7 +2626,7 @@ fail:
 
 int ingest_batch(tt_store *st, const uint8_t *buf, size_t len, struct ingest_result *res)
 {
-    struct ingest_input in = {buf, len};
+    struct ingest_input in = {buf, len, NULL};
     return ingest_batches(st, &in, 1, res);
 }
 

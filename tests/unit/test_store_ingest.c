@@ -418,6 +418,7 @@ static void test_group(void **state)
 {
     tt_store *st = ((struct fx *)*state)->st;
     struct ingest_input in[4];
+    memset(in, 0, sizeof in);
     uint8_t *bufs[4];
     Tunetrail__Event *e0[] = {ev_metric(0, "m", 0), ev_metric(1, "m", 1)};
     Tunetrail__Event *e1[] = {ev_metric(2, "m", 2)};
@@ -455,6 +456,7 @@ static void test_group_retry(void **state)
 {
     struct fx *f = *state;
     struct ingest_input in[3];
+    memset(in, 0, sizeof in);
     uint8_t *bufs[3];
     Tunetrail__Event *e0[] = {ev_metric(0, "m", 0)};
     Tunetrail__Event *e1[] = {ev_metric(1, "m", 1), ev_metric(2, "m", 2)};
