@@ -4,6 +4,7 @@
  * a public contract, add, never rename. */
 #include <ctype.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,15 +352,34 @@ static int mcol_cmp(const void *a, const void *b)
 
 /* The value of metric name for trial t: its own last value, else the last
  * test value an evaluation reported on it. NULL if none. */
+/* A metric value as the readers give it: a number, or "nan", "inf",
+ * "-inf" (JSON has none); anything else is NAN. */
+static double metric_num(json_t *v)
+{
+    if (json_is_number(v))
+        return json_number_value(v);
+    const char *s = json_string_value(v);
+    if (s && !strcmp(s, "inf"))
+        return INFINITY;
+    if (s && !strcmp(s, "-inf"))
+        return -INFINITY;
+    return NAN;
+}
+
+static int is_metric(json_t *v)
+{
+    return json_is_number(v) || json_is_string(v);
+}
+
 static json_t *trial_metric(json_t *t, const char *name)
 {
     json_t *v = json_object_get(json_object_get(t, "metrics"), name);
-    if (json_is_number(v))
+    if (is_metric(v))
         return v;
     json_t *e, *last = NULL;
     size_t i;
     json_array_foreach(json_object_get(t, "evaluations"), i, e)
-        if (!strcmp(jstr(e, "metric"), name) && json_is_number(json_object_get(e, "value")))
+        if (!strcmp(jstr(e, "metric"), name) && is_metric(json_object_get(e, "value")))
             last = json_object_get(e, "value");
     return last;
 }
@@ -413,8 +433,8 @@ static void sortrow_fill(struct sortrow *r, json_t *t, size_t pos, const struct 
     r->pos = pos;
     if (k->metric) {
         json_t *v = trial_metric(t, k->name);
-        if ((r->have = r->num = v != NULL))
-            r->d = json_number_value(v);
+        if ((r->have = r->num = v != NULL && !isnan(metric_num(v)))) /* nan sorts as missing */
+            r->d = metric_num(v);
         return;
     }
     const char *s = json_string_value(json_object_get(json_object_get(t, "params"), k->name));
@@ -486,7 +506,7 @@ static void csv_out(json_t **rows, size_t n, const struct mcol *mc, size_t nm,
         for (size_t i = 0; i < nm; i++) {
             num[0] = 0;
             if ((v = trial_metric(t, mc[i].name)))
-                real_text(json_number_value(v), num, sizeof num);
+                real_text(metric_num(v), num, sizeof num);
             csv_field(num, 0);
         }
         json_t *params = json_object_get(t, "params");
@@ -532,7 +552,7 @@ static void table_out(json_t **rows, size_t n, size_t ntotal, const struct mcol 
         wexe = (int)strlen(exe) > wexe ? (int)strlen(exe) : wexe;
         for (size_t i = 0; i < nshow; i++) {
             json_t *v = trial_metric(t, mc[i].name);
-            w = v ? snprintf(num, sizeof num, "%.6g", json_number_value(v)) : 1;
+            w = v ? snprintf(num, sizeof num, "%.6g", metric_num(v)) : 1;
             wm[i] = w > wm[i] ? w : wm[i];
         }
         for (size_t i = 0; i < np; i++) {
@@ -561,7 +581,7 @@ static void table_out(json_t **rows, size_t n, size_t ntotal, const struct mcol 
         for (size_t i = 0; i < nshow; i++) {
             json_t *v = trial_metric(t, mc[i].name);
             if (v)
-                snprintf(num, sizeof num, "%.6g", json_number_value(v));
+                snprintf(num, sizeof num, "%.6g", metric_num(v));
             printf("  %*s", wm[i], v ? num : "-");
         }
         for (size_t i = 0; i < np; i++) {
@@ -966,7 +986,7 @@ static void show_human(json_t *t)
     printf("metrics (%zu, last value of each):\n", json_object_size(last));
     json_object_foreach(last, k, v)
     {
-        printf("  %-20s = %-12g", k, json_real_value(json_object_get(v, "value")));
+        printf("  %-20s = %-12g", k, metric_num(json_object_get(v, "value")));
         json_int_t step = json_integer_value(json_object_get(v, "step"));
         if (step >= 0)
             printf("  step %lld", (long long)step);
@@ -1002,7 +1022,7 @@ static void show_human(json_t *t)
     json_array_foreach(evs, i, v)
     {
         printf("  %-20s = %-12g  split %s  process %s\n", jstr(v, "metric"),
-               json_real_value(json_object_get(v, "value")), jstr(v, "split"), jstr(v, "process"));
+               metric_num(json_object_get(v, "value")), jstr(v, "split"), jstr(v, "process"));
         size_t j;
         json_t *d;
         json_array_foreach(json_object_get(v, "data"), j, d)

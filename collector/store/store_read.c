@@ -4,6 +4,7 @@
  * process_view, eval_*_view) plus the plain event and log tables, so the
  * rules for status and study live in one place. Field names are a public contract: add, never rename. */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,18 @@ static json_t *col_ident(sqlite3_stmt *s, int col)
     return j ? j : json_null();
 }
 
+/* A metric value as the record writes it (leaf.c): a number, or "nan",
+ * "inf", "-inf". SQLite stores a NaN as NULL. */
+static json_t *col_metric(sqlite3_stmt *s, int col)
+{
+    if (sqlite3_column_type(s, col) == SQLITE_NULL)
+        return json_string("nan");
+    double v = sqlite3_column_double(s, col);
+    if (isinf(v))
+        return json_string(v > 0 ? "inf" : "-inf");
+    return json_real(v);
+}
+
 static json_t *col_int(sqlite3_stmt *s, int col)
 {
     return sqlite3_column_type(s, col) == SQLITE_NULL ? json_null()
@@ -323,8 +336,8 @@ static json_t *evaluations_json(store_reader *q, int64_t id)
         sqlite3_bind_blob(m, 1, proc, plen, SQLITE_TRANSIENT);
         sqlite3_bind_int64(m, 2, id);
         while (sqlite3_step(m) == SQLITE_ROW) {
-            json_t *e = json_pack("{s:o,s:f,s:o,s:o,s:o,s:O,s:o,s:o,s:o,s:o}", "metric",
-                                  col_str(m, 0), "value", sqlite3_column_double(m, 1), "step",
+            json_t *e = json_pack("{s:o,s:o,s:o,s:o,s:o,s:O,s:o,s:o,s:o,s:o}", "metric",
+                                  col_str(m, 0), "value", col_metric(m, 1), "step",
                                   col_int(m, 2), "split", col_str(m, 3), "direction",
                                   col_str(m, 4), "data", data, "process", col_hex(p, 0),
                                   "session", col_hex(p, 1), "time", iso_time(m, 5), "trial",
@@ -396,12 +409,12 @@ static json_t *trial_json(store_reader *q, sqlite3_stmt *r, int full)
         const char *nraw = (const char *)sqlite3_column_text(m, 0);
         char *name = jsonfmt_utf8_fix(nraw ? nraw : "");
         if (name)
-            json_object_set_new(metrics, name, json_real(sqlite3_column_double(m, 1)));
+            json_object_set_new(metrics, name, col_metric(m, 1));
         free(name);
         if (full)
-            json_array_append_new(points, json_pack("{s:o,s:f,s:o,s:o,s:o,s:o}", "name",
+            json_array_append_new(points, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "name",
                                                     jsonfmt_text(nraw), "value",
-                                                    sqlite3_column_double(m, 1), "step",
+                                                    col_metric(m, 1), "step",
                                                     col_int(m, 2), "split", col_str(m, 3),
                                                     "direction", col_str(m, 4), "time",
                                                     iso_time(m, 5)) ?: json_null());

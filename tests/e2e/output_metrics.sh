@@ -105,6 +105,17 @@ assert sorted(pts) == [(0, 0.9), (1, 0.8), (2, 0.7), (3, 0.6)], pts
 PY
 echo "[$TT_NAME]   ok: loss steps 0..3 = 0.9 0.8 0.7 0.6"
 
+say "--metric: a value printed as nan is nan in every reader (not 0)"
+wrap nan nanloss --metric 'loss=loss ([a-z0-9.]+)' -- sh -c 'echo loss 0.5; echo loss nan'
+trials_json --study nan
+pycheck '
+check(trials[0]["metrics"] == {"loss": "nan"}, "last loss is \"nan\": %r" % trials[0]["metrics"])
+'
+tt trials --study nan --store "$DB" --csv | grep -q ',nan,' || fail "trials --csv does not show nan"
+tt show "$(tt trials --study nan --store "$DB" --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"])')" \
+    --store "$DB" | grep -Eq 'loss += nan' || fail "show does not print loss = nan"
+echo "[$TT_NAME]   ok: nan in trials --json, --csv and show"
+
 say "--metric: Python print (block-buffered writes, many lines per write), big output"
 wrap py pyloss --metric 'loss=step [0-9]+ loss ([0-9.]+)' -- \
     python3 -c 'import sys
