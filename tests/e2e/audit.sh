@@ -38,33 +38,18 @@ SESSION=$(tt processes --store "$DB" --study aud --json |
 #                            sender), 2 hours ahead of now
 forge() {
     timeout 30 /usr/bin/python3 - "$@" <<'PY' || fail "cannot forge a batch"
-import sys, time
-def varint(n):
-    out = b""
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
-def field(num, wt, payload):
-    key = varint((num << 3) | wt)
-    return key + (varint(len(payload)) + payload if wt == 2 else payload)
-def s(num, text):
-    return field(num, 2, text.encode() if isinstance(text, str) else text)
-def event(origin, seq, t, kind_num, body):
-    return s(1, origin) + field(2, 0, varint(seq)) + field(3, 0, varint(t)) + s(kind_num, body)
+import os, sys, time
+sys.path.insert(0, os.environ["TT_E2E_LIB"])
+from pbfake import varint, field, s, event, batch
 out, sender, kind, a = sys.argv[1], bytes.fromhex(sys.argv[2]), sys.argv[3], sys.argv[4:]
 now = time.time_ns()
 if kind == "notes":
-    evs = [event(bytes.fromhex(a[0]), q, now, 19, s(2, "info") + s(3, "forged %d" % q))
+    evs = [event(bytes.fromhex(a[0]), q, 19, s(2, "info") + s(3, "forged %d" % q), now)
            for q in range(int(a[1]))]
 else:
     sess = bytes.fromhex(a[0])
-    evs = [event(sess, 0, now + 2 * 3600 * 10**9, 10, s(1, sess) + s(2, a[1]) + s(3, "skewhost"))]
-batch = field(1, 0, varint(1)) + s(2, sender) + field(3, 0, varint(0)) + b"".join(s(4, e) for e in evs)
-open(out, "wb").write(batch)
+    evs = [event(sess, 0, 10, s(1, sess) + s(2, a[1]) + s(3, "skewhost"), now + 2 * 3600 * 10**9)]
+open(out, "wb").write(batch(sender, 0, evs))
 PY
 }
 send() { timeout 30 "$TT_PROGS/tt_zmq_send" "$EP" file "$1" >/dev/null || fail "tt_zmq_send $1 failed"; }

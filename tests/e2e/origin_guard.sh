@@ -27,26 +27,9 @@ tt keygen >/dev/null
 #                                   and a Metric cv_accuracy=100 for TRIAL (seq 1)
 forge() {
     timeout 30 python3 - "$@" <<'PY' || fail "cannot forge a batch"
-import struct, sys, time
-def varint(n):
-    out = b""
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
-def field(num, wt, payload):
-    key = varint((num << 3) | wt)
-    if wt == 2:
-        return key + varint(len(payload)) + payload
-    return key + payload
-def s(num, text):
-    return field(num, 2, text.encode() if isinstance(text, str) else text)
-now = time.time_ns()
-def event(origin, seq, kind_num, body):
-    return (s(1, origin) + field(2, 0, varint(seq)) + field(3, 0, varint(now)) + s(kind_num, body))
+import os, struct, sys
+sys.path.insert(0, os.environ["TT_E2E_LIB"])
+from pbfake import varint, field, s, event, batch
 out, sender, bseq, kind = sys.argv[1], bytes.fromhex(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 a = sys.argv[5:]
 evs = []
@@ -61,10 +44,7 @@ elif kind == "takeover":
     evs.append(event(o, 0, 12, s(1, p) + s(7, "/evil/exe") + s(10, "evil")))
     evs.append(event(o, 1, 17, s(1, t) + s(2, "cv_accuracy") + field(3, 1, struct.pack("<d", 100.0))
                      + s(6, "max")))
-batch = field(1, 0, varint(1)) + s(2, sender) + field(3, 0, varint(bseq))
-for e in evs:
-    batch += s(4, e)
-open(out, "wb").write(batch)
+open(out, "wb").write(batch(sender, bseq, evs))
 PY
 }
 send() { timeout 30 "$TT_PROGS/tt_zmq_send" "$EP" file "$1" >/dev/null || fail "tt_zmq_send $1 failed"; }

@@ -8,10 +8,7 @@
 source "$(dirname "$0")/lib/common.sh"
 PY=/usr/bin/python3
 need_exe "$PY" "$TT_BIN/tunetrail"
-if ! "$PY" -c 'import sklearn, xgboost' 2>/dev/null; then
-    echo "[$TT_NAME] SKIP: $PY lacks sklearn or xgboost (install python3-sklearn python3-xgboost)"
-    exit 77
-fi
+need_py sklearn xgboost
 cd "$T"
 cat >search.py <<'PYEOF'
 import sys

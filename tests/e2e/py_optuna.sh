@@ -14,10 +14,7 @@
 source "$(dirname "$0")/lib/common.sh"
 PY=/usr/bin/python3
 need_exe "$PY" "$TT_BIN/tunetrail"
-if ! err=$("$PY" -c 'import optuna' 2>&1); then
-    echo "[$TT_NAME] SKIP: $PY cannot import optuna (install python3-optuna): ${err##*$'\n'}"
-    exit 77
-fi
+need_py optuna
 cd "$T"
 
 cat >study.py <<'EOF'

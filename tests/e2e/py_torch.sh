@@ -12,10 +12,7 @@
 source "$(dirname "$0")/lib/common.sh"
 PY=/usr/bin/python3
 need_exe "$PY" "$TT_BIN/tunetrail"
-if ! err=$("$PY" -c 'import torch' 2>&1); then
-    echo "[$TT_NAME] SKIP: $PY cannot import torch (install python3-torch): ${err##*$'\n'}"
-    exit 77
-fi
+need_py torch
 cd "$T"
 
 cat >mlp.py <<'EOF'

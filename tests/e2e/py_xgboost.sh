@@ -11,10 +11,7 @@
 source "$(dirname "$0")/lib/common.sh"
 PY=/usr/bin/python3
 need_exe "$PY" "$TT_BIN/tunetrail"
-if ! err=$("$PY" -c 'import xgboost, numpy' 2>&1); then
-    echo "[$TT_NAME] SKIP: $PY cannot import xgboost (install python3-xgboost): ${err##*$'\n'}"
-    exit 77
-fi
+need_py xgboost numpy
 cd "$T"
 
 cat >train.py <<'EOF'

@@ -17,10 +17,7 @@
 source "$(dirname "$0")/lib/common.sh"
 PY=/usr/bin/python3
 need_exe "$PY" "$TT_BIN/tunetrail"
-if ! "$PY" -c 'import sklearn' 2>/dev/null; then
-    echo "[$TT_NAME] SKIP: $PY has no sklearn (install python3-sklearn)"
-    exit 77
-fi
+need_py sklearn
 cd "$T"
 
 cat >more.py <<'EOF'

@@ -68,6 +68,21 @@ need_exe() {
     done
 }
 
+# need_py MODULE... - skips the test (exit 77, with the reason and Debian's
+# package of each) unless Debian's /usr/bin/python3 imports every MODULE
+# (frameworks load only in that interpreter; `python3` on PATH may be another).
+need_py() {
+    local err
+    if ! err=$(/usr/bin/python3 -c "import $(IFS=,; echo "$*")" 2>&1); then
+        echo "[$TT_NAME] SKIP: /usr/bin/python3 cannot import $*: ${err##*$'\n'} (install$(printf ' python3-%s' "$@"))"
+        exit 77
+    fi
+}
+
+# TT_E2E_LIB: this directory, for python helpers the tests import (pbfake.py).
+export TT_E2E_LIB
+TT_E2E_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
 # tt_requires_adapter FW... - skip the test (exit 77, ctest "Skipped") when
 # this build has no FW adapter (its framework's header was not found at
 # configure time), saying which package would build it.
