@@ -174,6 +174,20 @@ def _metric_names(scoring, sfxs):
 
 # ---- the generic fit wrapper ------------------------------------------------
 
+def _deeper(st, t, call):
+    """Runs call() one wrapped level deeper; if it raises, ends trial t (if
+    any) failed with the exception's text, and re-raises it unchanged."""
+    st.depth += 1
+    try:
+        return call()
+    except BaseException as e:
+        if t:
+            guard(lambda: api().end(t, False, _error_text(e)))
+        raise
+    finally:
+        st.depth -= 1
+
+
 def _wrap_fit(orig):
     def fit(self, *args, **kwargs):
         st = _st()
@@ -195,15 +209,9 @@ def _wrap_fit(orig):
                                                         not _user_call(sys._getframe(1))) else None
         if inner:
             nest.push(inner)
-        st.depth += 1
         try:
-            r = orig(self, *args, **kwargs)
-        except BaseException as e:
-            if t:
-                guard(lambda: api().end(t, False, _error_text(e)))
-            raise
+            r = _deeper(st, t, lambda: orig(self, *args, **kwargs))
         finally:
-            st.depth -= 1
             if inner:
                 nest.pop(inner)
         if t:
@@ -396,15 +404,9 @@ def _wrap_cross_validate(orig):
         ctx = _CV(st.depth + 1)
         t = guard(lambda: _open_cv(estimator))
         st.cv = ctx
-        st.depth += 1
         try:
-            r = orig(estimator, *args, **kwargs)
-        except BaseException as e:
-            if t:
-                guard(lambda: api().end(t, False, _error_text(e)))
-            raise
+            r = _deeper(st, t, lambda: orig(estimator, *args, **kwargs))
         finally:
-            st.depth -= 1
             st.cv = None
         if t:
             guard(lambda: _end_cv(t, ctx, scoring, r))
