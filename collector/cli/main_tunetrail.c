@@ -20,7 +20,7 @@ static const struct {
     {"audit", cmd_audit, "what the collector refused or flagged, and the warnings recorded"},
     {"attest", cmd_attest, "write a signed provenance record of the search behind a model"},
     {"verify", cmd_verify, "check a provenance record against its model (and receipts)"},
-    {"keygen", cmd_keygen, "make an ed25519 key pair for signing provenance records"},
+    {"keygen", cmd_keygen, "make a key pair: ed25519 to sign records, --curve for a lab collector"},
     {"report", cmd_report, "write a self-contained HTML (or Markdown) report of a search"},
 };
 
@@ -33,7 +33,8 @@ static void usage(FILE *f)
         fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n`tunetrail COMMAND --help` describes each command.\n"
                "Environment: TUNETRAIL_HOME (data directory), TUNETRAIL_STORE (SQLite file),\n"
-               "TUNETRAIL_COLLECTOR (collector endpoint), TUNETRAIL_STUDY (study name).\n");
+               "TUNETRAIL_COLLECTOR (collector endpoint), TUNETRAIL_COLLECTOR_KEY (its public\n"
+               "key file), TUNETRAIL_STUDY (study name), TUNETRAIL_PYTHON (0: no Python hook).\n");
 }
 
 int main(int argc, char **argv)
