@@ -2,12 +2,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <zmq.h>
@@ -39,12 +41,127 @@ static int allow_study(void *arg, const char *identity, const char *study)
     return curve_access_allows(arg, identity, study);
 }
 
+/* --check: one line per check ("ok" or "FAIL", what, why), nothing bound or
+ * served, nothing created. Returns the exit code: 0 if all passed, else 1. */
+struct check_args {
+    const char *bind, *store, *key, *curve, *clients, *access;
+    int create, insecure;
+    long check_s;
+};
+
+static int check_line(int ok, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%s ", ok ? "ok  " : "FAIL");
+    vprintf(fmt, ap);
+    putchar('\n');
+    va_end(ap);
+    return ok ? 0 : 1;
+}
+
+static int run_check(const struct check_args *a)
+{
+    char err[TT_ERR_MAX];
+    int bad = 0;
+    if (a->clients && a->insecure)
+        bad |= check_line(0, "config: --insecure and --clients exclude each other");
+    else if (!a->clients && !a->insecure && !endpoint_local(a->bind))
+        bad |= check_line(0, "config: %s is not a loopback or ipc:// endpoint and CURVE is off"
+                             " (--curve-key FILE --clients FILE, or --insecure)", a->bind);
+    else
+        bad |= check_line(1, "config: bind %s, %s", a->bind,
+                          a->clients ? "CURVE on" : a->insecure ? "plain TCP (--insecure)"
+                                                                : "local endpoint, no CURVE");
+    if (a->clients) {
+        char defkey[PATH_MAX], dir[PATH_MAX];
+        const char *ck = a->curve;
+        if (!ck && key_default_dir(dir, sizeof dir) &&
+            snprintf(defkey, sizeof defkey, "%s/curve.key", dir) < (int)sizeof defkey)
+            ck = defkey;
+        char secret[CURVE_Z85_LEN + 1], pub[CURVE_Z85_LEN + 1];
+        if (!ck)
+            bad |= check_line(0, "curve-key: cannot find $TUNETRAIL_HOME/keys; use --curve-key FILE");
+        else if (curve_load_secret(ck, secret, pub, err, sizeof err) < 0)
+            bad |= check_line(0, "curve-key: %s", err);
+        else
+            bad |= check_line(1, "curve-key %s: public key %s", ck, pub);
+        sodium_memzero(secret, sizeof secret);
+        struct curve_clients cl = {0};
+        if (curve_clients_load(a->clients, &cl, err, sizeof err) < 0)
+            bad |= check_line(0, "clients: %s", err);
+        else
+            bad |= check_line(1, "clients %s: %zu clients", a->clients, cl.n);
+        curve_clients_free(&cl);
+    }
+    if (a->access) {
+        struct curve_access ac = {0};
+        if (curve_access_load(a->access, &ac, err, sizeof err) < 0)
+            bad |= check_line(0, "access: %s", err);
+        else
+            bad |= check_line(1, "access %s: %zu rules", a->access, ac.n);
+        curve_access_free(&ac);
+    }
+    /* The ack-signing key: a missing default one is made at the first start. */
+    char keypath[PATH_MAX] = "";
+    char *home = NULL;
+    if (a->key)
+        snprintf(keypath, sizeof keypath, "%s", a->key);
+    else if (paths_home(&home, NULL, 0) == 0)
+        snprintf(keypath, sizeof keypath, "%s/collector.key", home);
+    free(home);
+    struct tt_key k;
+    struct stat sb;
+    if (!*keypath)
+        bad |= check_line(1, "key: no $TUNETRAIL_HOME: acks will not be signed");
+    else if (key_load_secret(keypath, &k, err, sizeof err) == 0)
+        bad |= check_line(1, "key %s: ed25519 %.16s", keypath, k.keyid);
+    else if (!a->key && stat(keypath, &sb) < 0 && errno == ENOENT)
+        bad |= check_line(1, "key %s: missing, made at the first start", keypath);
+    else
+        bad |= check_line(0, "key: %s", err);
+    sodium_memzero(&k, sizeof k);
+
+    char *path = NULL;
+    if (paths_store(a->store, &path, err, sizeof err) < 0) {
+        bad |= check_line(0, "store: %s", err);
+        return bad;
+    }
+    char wal[PATH_MAX];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    int empty = !(stat(path, &sb) == 0 && sb.st_size > 0) && !(stat(wal, &sb) == 0 && sb.st_size > 0);
+    if (empty) {
+        if (a->create)
+            bad |= check_line(1, "store %s: missing or empty, made at start (--create)", path);
+        else
+            bad |= check_line(0, "store %s: missing or empty (a new store needs --create)", path);
+        free(path);
+        return bad;
+    }
+    int ck = store_check(path, (a->check_s > 0 ? a->check_s : 60) * 1000, err, sizeof err);
+    if (ck < 0) {
+        bad |= check_line(0, "store %s: damaged (SQLite quick_check: %s)", path, err);
+    } else {
+        tt_store *st = store_open(path, STORE_READONLY, err, sizeof err);
+        if (!st)
+            bad |= check_line(0, "store %s: cannot open: %s", path, err);
+        else if (access(path, R_OK | W_OK) < 0)
+            bad |= check_line(0, "store %s: not writable by this user: %s", path, strerror(errno));
+        else
+            bad |= check_line(1, "store %s: opens, quick_check %s", path, ck ? err : "passed");
+        store_close(st);
+    }
+    free(path);
+    return bad;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: tunetraild --bind ENDPOINT [--store PATH [--create] | --postgres CONNINFO]\n"
             "                  [--key FILE] [--check-seconds N] [LIMITS]\n"
             "                  [--curve-key FILE --clients FILE [--access FILE] | --insecure]\n"
+            "                  [--check]\n"
             "\n"
             "Collects tunetrail records from agents (`tunetrail run --collector ENDPOINT`)\n"
             "and stores them. Each batch is acknowledged only after it is committed, so\n"
@@ -65,6 +182,11 @@ static void usage(FILE *f)
             "                          the study-log checkpoints returned with them (default:\n"
             "                          $TUNETRAIL_HOME/collector.key, created on first use);\n"
             "                          agents pin its .pub (NAME.key -> NAME.pub) with --collector-key\n"
+            "      --check             with the flags of a real start: check the config, the\n"
+            "                          keys (format; secrets not readable by others), the clients\n"
+            "                          and access files (FILE:LINE) and the store (opens, passes\n"
+            "                          quick_check); one line per check, exit 0 if all pass, else\n"
+            "                          1. Binds nothing, creates nothing\n"
             "  -h, --help              this text\n"
             "\n"
             "The lab collector (ZeroMQ CURVE: encrypted, and only known clients get in):\n"
@@ -120,11 +242,12 @@ int main(int argc, char **argv)
         {"clients", required_argument, NULL, 'L'},
         {"access", required_argument, NULL, 'A'},
         {"insecure", no_argument, NULL, 'I'},
+        {"check", no_argument, NULL, 'c'},
         {NULL, 0, NULL, 0},
     };
     const char *bind = NULL, *store_flag = NULL, *pg = NULL, *key_flag = NULL;
     const char *curve_flag = NULL, *clients_flag = NULL, *access_flag = NULL;
-    int c, create = 0, insecure = 0;
+    int c, create = 0, insecure = 0, check = 0;
     long check_s = 60;
     struct collector_opts copts = {0};
     struct collector_limits *lim = &copts.limits;
@@ -139,6 +262,7 @@ int main(int argc, char **argv)
         case 'L': clients_flag = optarg; break;
         case 'A': access_flag = optarg; break;
         case 'I': insecure = 1; break;
+        case 'c': check = 1; break;
         case 'Q':
         case 'M':
         case 'P':
@@ -187,6 +311,15 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    if (check) {
+        struct check_args ca = {bind, store_flag, key_flag, curve_flag, clients_flag,
+                                access_flag, create, insecure, check_s};
+        if ((curve_flag || access_flag) && !clients_flag) {
+            printf("FAIL config: --%s needs --clients FILE\n", curve_flag ? "curve-key" : "access");
+            return 1;
+        }
+        return run_check(&ca);
+    }
     char err[TT_ERR_MAX];
     /* The lab collector's lists are read before anything else: a typo in
      * them must stop the start, not let the wrong clients in. */
