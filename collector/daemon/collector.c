@@ -456,6 +456,26 @@ static int handle_group(struct serve *s)
             log_reject(s, "message without an authenticated identity", sender);
             continue;
         }
+        if (s->zap) {
+            /* Its key as of its handshake (the ZAP reply's metadata) against
+             * the clients file as of now: a key revoked by a reload since
+             * then gets nothing stored and loses its connection, so its
+             * reconnect meets the new list. */
+            const char *key = zmq_msg_gets(payload, "X-Curve-Key");
+            const char *now = key ? curve_clients_find(s->clients, key) : NULL;
+            if (!now || strcmp(now, in[k].identity)) {
+                char sender[128], why[160];
+                describe_sender(&m->frames[0], payload, sender, sizeof sender);
+                snprintf(why, sizeof why, "batch of %s: its CURVE key %s the clients file since"
+                         " its handshake", in[k].identity,
+                         now ? "names another identity in" : "is no longer in");
+                log_reject(s, why, sender);
+                if (p && !p->dropped)
+                    peer_drop(s, p, "its CURVE key was revoked (clients file reloaded)",
+                              &s->stats.revoked);
+                continue;
+            }
+        }
         idx[k++] = n - 1;
     }
     if (k)
@@ -654,7 +674,19 @@ static int handle_zap(struct serve *s)
     zmq_send(s->zap, status, 3, ZMQ_SNDMORE);
     zmq_send(s->zap, text, strlen(text), ZMQ_SNDMORE);
     zmq_send(s->zap, user, strlen(user), ZMQ_SNDMORE);
-    zmq_send(s->zap, "", 0, 0);
+    /* Metadata (ZMTP properties): the key, on every message of the
+     * connection, so a reload can tell which connections it revoked. */
+    unsigned char meta[1 + 11 + 4 + CURVE_Z85_LEN];
+    size_t metalen = 0;
+    if (*status == '2') {
+        meta[0] = 11;
+        memcpy(meta + 1, "X-Curve-Key", 11);
+        meta[12] = meta[13] = meta[14] = 0;
+        meta[15] = CURVE_Z85_LEN;
+        memcpy(meta + 16, key, CURVE_Z85_LEN);
+        metalen = sizeof meta;
+    }
+    zmq_send(s->zap, meta, metalen, 0);
     for (int i = 0; i < n; i++)
         zmq_msg_close(&f[i]);
     return 1;
@@ -750,6 +782,15 @@ int collector_serve(void *zctx, const char *endpoint, tt_store *st, volatile sig
             close(fd);
     }
     while (!*stop) {
+        if (opts && opts->reload && *opts->reload) {
+            *opts->reload = 0;
+            if (opts->on_reload)
+                opts->on_reload(opts->reload_arg);
+            s.stats.reloads++;
+            s.nsaid = 0; /* refusals are worth saying again under the new lists */
+            memset(s.said, 0, sizeof s.said);
+            publish(&s);
+        }
         zmq_pollitem_t items[3] = {{s.router, 0, ZMQ_POLLIN, 0}, {s.mon, 0, ZMQ_POLLIN, 0},
                                    {s.zap, 0, ZMQ_POLLIN, 0}};
         if (zmq_poll(items, s.zap ? 3 : 2, s.fast ? FAST_POLL_MS : POLL_MS) < 0) {
@@ -779,6 +820,21 @@ int collector_serve(void *zctx, const char *endpoint, tt_store *st, volatile sig
         if (s.npeers)
             peers_check(&s);
     }
+    /* Drain: what libzmq already queued is stored and acked, so an agent
+     * whose batch arrived before the stop gets its ack; anything arriving
+     * later is neither stored nor acked, and resent on its next connection.
+     * Bounded by what the queues can hold (RCVHWM per connection). */
+    for (uint64_t i = 0, cap = (uint64_t)(s.npeers + 1) * COLLECTOR_RCVHWM;;) {
+        if (s.zap)
+            while (handle_zap(&s))
+                ;
+        int got = handle_group(&s);
+        i += got;
+        s.stats.drained += got;
+        if (got < GROUP_MAX || i >= cap)
+            break;
+    }
+    publish(&s);
     rc = 0;
 done:
     if (s.mon) {

@@ -61,6 +61,10 @@ struct collector_stats {
     uint64_t auth_no_key;        /* handshakes refused: a client without CURVE (plain) */
     uint64_t auth_unknown_key;   /* handshakes refused: a CURVE key not in the clients file */
     uint64_t forbidden;          /* batches refused: the identity may not write them */
+    uint64_t revoked;            /* connections dropped: their CURVE key left the clients
+                                    file (SIGHUP) after their handshake */
+    uint64_t reloads;            /* clients/access files reloaded (SIGHUP) */
+    uint64_t drained;            /* messages stored and acked after the stop signal */
     uint64_t connections;        /* open now */
     uint64_t peak_connections;
 };
@@ -79,13 +83,23 @@ struct collector_opts {
      * Both borrowed; NULL: plain ZMTP, no identities. */
     const char *curve_secret;
     const struct curve_clients *clients;
+    /* Reload (SIGHUP): when *reload is non-zero the loop clears it and calls
+     * on_reload(reload_arg) between groups; that may replace the contents of
+     * *clients (and of the access rules it owns). A connection whose key is
+     * then gone, or names another identity, is dropped at its next message
+     * (not stored, not acked); its reconnect meets the new list. */
+    volatile sig_atomic_t *reload;
+    void (*on_reload)(void *arg);
+    void *reload_arg;
 };
 
 /* Binds a ROUTER on endpoint (tcp://, ipc://, inproc:// of zctx) and serves
  * (an ipc:// socket file is made 0600 whatever the umask: only our user
  * connects)
  * until *stop becomes non-zero (checked at least every 100 ms; SIGINT/SIGTERM
- * handlers set it). Stores into st, which stays owned by the caller. Logs each
+ * handlers set it). Then it drains: the messages libzmq has already queued
+ * are stored and acked (stats.drained) before the socket closes, its acks
+ * given up to 1 s to leave. Stores into st, which stays owned by the caller. Logs each
  * rejected message to stderr as "tunetraild: rejected <reason> from <sender>
  * (rejected=N)". out (may be NULL) receives the final counters, and is also
  * updated as it runs. opts may be NULL. Returns 0 after a clean stop, -1 if the

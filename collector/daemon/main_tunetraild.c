@@ -20,9 +20,47 @@
 #include "store.h"
 #include "util.h"
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, reload_flag;
 
 static void on_signal(int sig) { stop_flag = sig; }
+static void on_hup(int sig) { reload_flag = sig; }
+
+/* SIGHUP: both files are read anew and replace the lists in force only if
+ * both parse; a bad new file leaves the old lists in force. */
+struct reload_ctx {
+    const char *clients_path, *access_path;
+    struct curve_clients *clients;
+    struct curve_access *access;
+};
+
+static void reload_lists(void *arg)
+{
+    struct reload_ctx *r = arg;
+    char err[TT_ERR_MAX];
+    if (!r->clients_path) {
+        fprintf(stderr, "tunetraild: SIGHUP: nothing to reload (no --clients)\n");
+        return;
+    }
+    struct curve_clients nc = {0};
+    struct curve_access na = {0};
+    if (curve_clients_load(r->clients_path, &nc, err, sizeof err) < 0 ||
+        (r->access_path && curve_access_load(r->access_path, &na, err, sizeof err) < 0)) {
+        fprintf(stderr, "tunetraild: SIGHUP: reload refused, the clients and access lists in"
+                        " force stay: %s\n", err);
+        curve_clients_free(&nc);
+        curve_access_free(&na);
+        return;
+    }
+    curve_clients_free(r->clients);
+    *r->clients = nc;
+    if (r->access_path) {
+        curve_access_free(r->access);
+        *r->access = na;
+    }
+    fprintf(stderr, "tunetraild: SIGHUP: reloaded %zu clients from %s%s%s; a connection whose"
+                    " key is gone is dropped at its next batch\n", nc.n, r->clients_path,
+            r->access_path ? " and the access file " : "", r->access_path ? r->access_path : "");
+}
 
 /* ipc://, inproc:// and a loopback tcp:// address are reachable from this
  * host only; anything else (a wildcard, an interface, another address) is not. */
@@ -205,6 +243,7 @@ static void usage(FILE *f)
             "      --insecure          allow binding a non-loopback tcp:// address without CURVE\n"
             "                          (anyone who reaches the port may write any study)\n"
             "A bad line in --clients or --access stops tunetraild (exit 2) with FILE:LINE.\n"
+            "systemd: packaging/tunetraild.service (ExecStartPre: --check; reload: SIGHUP).\n"
             "\n"
             "Limits (each drop or reject is logged and counted):\n"
             "      --max-message BYTES     a message, and any frame of it (default 16 MiB + 64 KiB)\n"
@@ -218,8 +257,12 @@ static void usage(FILE *f)
             "A message has at most 3 frames ([identity] [empty] batch). A dropped agent\n"
             "reconnects and resends what was not acknowledged.\n"
             "\n"
-            "Stops cleanly on SIGINT/SIGTERM and prints its counters. Malformed messages and\n"
-            "failed handshakes are logged to stderr and counted as rejected.\n"
+            "Signals: SIGHUP rereads --clients and --access (a bad new file is refused, logged,\n"
+            "and the lists in force stay; a removed key is refused from its next handshake, and\n"
+            "an open connection of it is dropped at its next batch, nothing of it stored).\n"
+            "SIGINT/SIGTERM drain: what was received is stored and acked, then tunetraild exits\n"
+            "0 with its counters (drained=N); agents resend whatever came later.\n"
+            "Malformed messages and failed handshakes are logged to stderr and counted as rejected.\n"
             "\n"
             "Example:\n"
             "  tunetraild --bind tcp://*:7600 --store /srv/tunetrail/trail.db\n"
@@ -453,7 +496,13 @@ int main(int argc, char **argv)
     sa.sa_handler = on_signal; /* no SA_RESTART: zmq_poll must return EINTR */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    struct reload_ctx rctx = {clients_flag, access_flag, &clients, &access_rules};
+    copts.reload = &reload_flag;
+    copts.on_reload = reload_lists;
+    copts.reload_arg = &rctx;
 
     if (copts.curve_secret) {
         char pub[PATH_MAX];
@@ -479,7 +528,8 @@ int main(int argc, char **argv)
             " retries=%llu store_errors=%llu flagged=%llu refused=%llu conflicts=%llu"
             " too_many_frames=%llu oversized=%llu"
             " dropped_peer_bytes=%llu dropped_buffered=%llu dropped_idle=%llu"
-            " peak_connections=%llu auth_no_key=%llu auth_unknown_key=%llu forbidden=%llu\n",
+            " peak_connections=%llu auth_no_key=%llu auth_unknown_key=%llu forbidden=%llu"
+            " revoked=%llu reloads=%llu drained=%llu\n",
             (unsigned long long)stats.batches, (unsigned long long)stats.events,
             (unsigned long long)stats.duplicates, (unsigned long long)stats.rejected,
             (unsigned long long)stats.retries, (unsigned long long)stats.store_errors,
@@ -488,7 +538,9 @@ int main(int argc, char **argv)
             (unsigned long long)stats.oversized, (unsigned long long)stats.dropped_peer_bytes,
             (unsigned long long)stats.dropped_buffered, (unsigned long long)stats.dropped_idle,
             (unsigned long long)stats.peak_connections, (unsigned long long)stats.auth_no_key,
-            (unsigned long long)stats.auth_unknown_key, (unsigned long long)stats.forbidden);
+            (unsigned long long)stats.auth_unknown_key, (unsigned long long)stats.forbidden,
+            (unsigned long long)stats.revoked, (unsigned long long)stats.reloads,
+            (unsigned long long)stats.drained);
     zmq_ctx_term(zctx);
     memset(&key, 0, sizeof key);
     store_close(st);
