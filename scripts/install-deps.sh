@@ -15,6 +15,7 @@ pkgs=(
   python3-sklearn                        # tests/e2e: a scikit-learn search with n_jobs=2 (loky workers)
   python3-xgboost python3-torch python3-optuna  # the Python hook's framework tests (python/tunetrail_hook)
   sqlite3 procps coreutils findutils diffutils
+  systemd                                # systemd-analyze verify of packaging/tunetraild.service (tests/e2e/systemd_unit.sh)
   chromium                               # tests/e2e/report_html.sh opens the HTML report headless
 )
 missing=()
