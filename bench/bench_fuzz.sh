@@ -9,7 +9,7 @@ set -eu
 SRC=${TT_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 B=${TT_BUILD:-$SRC/build}
 TT=${TT_BIN:-$B/bin}/tunetrail
-RUNS=${TT_BENCH_FUZZ_RUNS:-200000}
+RUNS=${TT_BENCH_FUZZ_RUNS:-50000}
 F=$B/fuzz
 if [ ! -x "$F/fuzz_ingest" ]; then
     cc=$(command -v clang || true)
