@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tunetrail builds, tests and demos with, if any
 # are missing. Used by scripts/quickstart.sh and .ci/run. Needs root or sudo.
+# --fuzz: also clang and its libFuzzer + sanitizer runtimes, for the fuzz
+# targets (-DTT_FUZZ=ON, tests/fuzz/; clang only recommends the runtimes).
 set -euo pipefail
 pkgs=(
   build-essential cmake pkg-config git
@@ -18,6 +20,9 @@ pkgs=(
   systemd                                # systemd-analyze verify of packaging/tunetraild.service (tests/e2e/systemd_unit.sh)
   chromium                               # tests/e2e/report_html.sh opens the HTML report headless
 )
+if [ "${1:-}" = --fuzz ]; then
+  pkgs+=(clang libclang-rt-14-dev)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

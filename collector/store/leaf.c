@@ -5,6 +5,7 @@
  * latest file row that has a hash. */
 #include "leaf.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -401,9 +402,14 @@ static json_t *object_given(struct leaf_ctx *c, int64_t trial_id, struct leaf_gi
     put(o, "git_commit", col_text(r, 15));
     if (sqlite3_column_type(r, 16) != SQLITE_NULL)
         json_object_set_new(o, "git_dirty", json_boolean(sqlite3_column_int(r, 16)));
-    if (sqlite3_column_type(r, 17) != SQLITE_NULL || sqlite3_column_type(r, 18) != SQLITE_NULL)
-        json_object_set_new(o, "cpu_us", json_integer(sqlite3_column_int64(r, 17) +
-                                                      sqlite3_column_int64(r, 18)));
+    if (sqlite3_column_type(r, 17) != SQLITE_NULL || sqlite3_column_type(r, 18) != SQLITE_NULL) {
+        /* Saturated: the times are the sender's int64s, not checked at ingest
+         * (a sum past INT64_MAX was UB, found by tests/fuzz/fuzz_ingest). */
+        long long u = sqlite3_column_int64(r, 17), st = sqlite3_column_int64(r, 18), cpu;
+        if (__builtin_add_overflow(u, st, &cpu))
+            cpu = u > 0 ? LLONG_MAX : LLONG_MIN;
+        json_object_set_new(o, "cpu_us", json_integer(cpu));
+    }
     put(o, "maxrss_kb", col_int(r, 19));
 
     /* An adapter's own keys are named "<framework>.<field>": their source is

@@ -1612,7 +1612,8 @@ static int run_write(tt_store *st, struct origin *o)
 static int run_add(tt_store *st, struct origin *o, int64_t seq, const uint8_t d[8])
 {
     int rc;
-    if (o->run_n && seq != o->run_lo + (int64_t)o->run_n && (rc = run_write(st, o)) != SQLITE_OK)
+    /* seq - run_lo, not run_lo + run_n: a run may end at INT64_MAX (seqs are >= 0) */
+    if (o->run_n && seq - o->run_lo != (int64_t)o->run_n && (rc = run_write(st, o)) != SQLITE_OK)
         return rc;
     if (!o->run_n)
         o->run_lo = seq;
@@ -1634,7 +1635,7 @@ static int run_add(tt_store *st, struct origin *o, int64_t seq, const uint8_t d[
 static int digest_same(tt_store *st, struct origin *o, int64_t seq, const uint8_t d[8], int *same)
 {
     *same = 1;
-    if (o->run_n && seq >= o->run_lo && seq < o->run_lo + (int64_t)o->run_n) {
+    if (o->run_n && seq >= o->run_lo && seq - o->run_lo < (int64_t)o->run_n) {
         *same = !memcmp(o->run + 8 * (seq - o->run_lo), d, 8);
         return SQLITE_OK;
     }

@@ -195,6 +195,22 @@ static void test_conflicts(void **state)
     assert_int_equal(count(f->st, "SELECT count(*) FROM notes WHERE text LIKE 'b %'"), 0);
 }
 
+/* The last seqs an origin may use (SQLite integers are signed): their run of
+ * digests ends at INT64_MAX, and checking a resend against it once computed
+ * run_lo + run_n past INT64_MAX (found by tests/fuzz/fuzz_ingest, UBSan). */
+static void test_conflicts_at_max_seq(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(notes(f->st, INT64_MAX - 1, 2, "a").stored, 2);
+    struct ingest_result r = notes(f->st, INT64_MAX - 1, 2, "a");
+    assert_int_equal(r.status, INGEST_OK);
+    assert_int_equal(r.duplicates, 2);
+    r = notes(f->st, INT64_MAX, 1, "b");
+    assert_int_equal(r.status, INGEST_OK);
+    assert_int_equal(r.conflicts, 1);
+    assert_int_equal(r.stored, 0);
+}
+
 static void test_new_file_modes(void **state)
 {
     (void)state;
@@ -269,6 +285,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_full, setup, teardown),
         cmocka_unit_test(test_new_file_modes),
         cmocka_unit_test_setup_teardown(test_conflicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conflicts_at_max_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_damaged, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

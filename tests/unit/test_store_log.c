@@ -287,6 +287,25 @@ static void test_running_trial_waits(void **state)
                      2);
 }
 
+/* CPU times are the sender's int64s: a sum past INT64_MAX saturates in the
+ * leaf (it was UB; found by tests/fuzz/fuzz_ingest). */
+static void test_cpu_time_saturates(void **state)
+{
+    struct fx *f = *state;
+    struct evfx_batch b = {0};
+    struct ingest_result r;
+    build_run(&b, 1);
+    Tunetrail__ProcessEnd *m = b.ev[b.n - 1]->process_end;
+    m->utime_us = INT64_MAX;
+    m->has_stime_us = 1;
+    m->stime_us = 5658;
+    ingest(f->st, &b, &r);
+    evfx_clear(&b);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM log WHERE leaf LIKE "
+                                  "'%\"cpu_us\":9223372036854775807,%'"),
+                     2);
+}
+
 static void test_no_study_waits(void **state)
 {
     struct fx *f = *state;
@@ -594,6 +613,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_two_trials_resend_revision, setup, teardown),
         cmocka_unit_test_setup_teardown(test_running_trial_waits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cpu_time_saturates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_study_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_from_v3, setup, teardown),
