@@ -17,8 +17,13 @@
  * scored against the label of the row it was given (found by address in
  * prob->x): the same count liblinear makes for its "log2c= ... rate=" line.
  * MSE sums the same terms in fold order instead of row order, so it may
- * differ from liblinear's in the last bits (not in the printed digits). */
+ * differ from liblinear's in the last bits (not in the printed digits).
+ *
+ * Out-of-fold predictions (adapters/oof.h): cross_validation's as libsvm's
+ * (the folds told from each fold's training rows); a search's from each
+ * predict, the fold being the (C, p) trial's train call in progress. */
 #include "adapter.h"
+#include "oof.h"
 
 #include <errno.h>
 #include <linear.h>
@@ -43,7 +48,10 @@ struct search {
     int trains;
     long total, correct;
     double sqerr;
+    struct oof oof; /* the open trial's predictions (kept: oof.map) */
 };
+/* The cross_validation in progress on this thread, if its predictions are kept. */
+static __thread struct oof *cap __attribute__((tls_model("initial-exec")));
 static __thread struct search *cur_search __attribute__((tls_model("initial-exec")));
 
 static struct adapter_last last = ADAPTER_LAST_INIT; /* the last trial opened */
@@ -104,6 +112,7 @@ static void search_close(struct search *s)
     if (!s->open)
         return;
     s->open = 0;
+    oof_send_filled(&s->oof, s->trial, s->prob->y, (uint32_t)s->nr_fold);
     if (s->total > 0) {
         if (is_regression(s->param->solver_type))
             shim_trial_metric(s->trial, "cv_mse", s->sqerr / (double)s->total, -1, "valid", "min");
@@ -128,6 +137,7 @@ static void search_train(struct search *s, const struct parameter *param)
     s->trains = 1;
     s->total = s->correct = 0;
     s->sqerr = 0;
+    oof_clear(&s->oof);
     s->open = open_trial(s->trial, s->prob, s->param, param->C, param->p, s->nr_fold);
 }
 
@@ -166,6 +176,8 @@ struct model *train(const struct problem *prob, const struct parameter *param)
         struct search *s = cur_search;
         if (depth && s && param && shim_busy == 0)
             search_train(s, param); /* a fold inside find_parameters; keeps errno */
+        else if (depth && cap && prob && !s)
+            oof_train_fold(cap, (const void *const *)prob->x, prob->l > 0 ? (uint32_t)prob->l : 0);
         return real(prob, param);
     }
     uint8_t t[TT_UUID_LEN];
@@ -199,6 +211,7 @@ double predict(const struct model *model_, const struct feature_node *x)
             s->total++;
             s->correct += v == y;
             s->sqerr += (v - y) * (v - y);
+            oof_set(&s->oof, (uint32_t)i, v, y, s->trains - 1);
         }
     }
     return v;
@@ -218,12 +231,26 @@ void cross_validation(const struct problem *prob, const struct parameter *param,
     }
     uint8_t t[TT_UUID_LEN];
     int rec = open_trial(t, prob, param, param ? param->C : 0, param ? param->p : 0, nr_fold);
+    struct oof o;
+    int keep = rec && prob && param && prob->x && prob->y && prob->l > 0 && !cap &&
+               oof_begin(&o, (const void *const *)prob->x, (uint32_t)prob->l,
+                         is_regression(param->solver_type) ? PB_PRED_VALUE : PB_PRED_CORRECT) ==
+                   0;
+    if (keep)
+        cap = &o;
     adapter_enter(&depth);
     real(prob, param, nr_fold, target);
     adapter_leave(&depth);
+    if (keep)
+        cap = NULL;
     if (!rec)
         return;
     int saved = errno;
+    if (keep) {
+        if (target)
+            oof_send(&o, t, target, prob->y, nr_fold > 0 ? (uint32_t)nr_fold : 0);
+        oof_end(&o);
+    }
     if (prob && param && target && prob->y) {
         if (is_regression(param->solver_type)) {
             double mse, scc;
@@ -259,6 +286,9 @@ void find_parameters(const struct problem *prob, const struct parameter *param, 
     struct search s = {.prob = prob, .param = param, .nr_fold = nr_fold > 0 ? nr_fold : 1, .sorted = 1};
     for (int i = 1; i < prob->l && s.sorted; i++)
         s.sorted = (uintptr_t)prob->x[i - 1] < (uintptr_t)prob->x[i];
+    if (prob->y && prob->l > 0)
+        oof_begin(&s.oof, (const void *const *)prob->x, (uint32_t)prob->l,
+                  is_regression(param->solver_type) ? PB_PRED_VALUE : PB_PRED_CORRECT);
     cur_search = &s;
     adapter_enter(&depth);
     real(prob, param, nr_fold, start_C, start_p, best_C, best_p, best_score);
@@ -266,6 +296,7 @@ void find_parameters(const struct problem *prob, const struct parameter *param, 
     cur_search = NULL;
     int saved = errno;
     search_close(&s);
+    oof_end(&s.oof);
     errno = saved;
 }
 

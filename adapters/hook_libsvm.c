@@ -13,10 +13,17 @@
  * PLT (and svm_train calls itself for probability estimates); a per-thread
  * depth keeps those inner calls out: one CV = one trial.
  *
+ * Out-of-fold predictions (adapters/oof.h): every CV's predictions, right
+ * or wrong per row (or the values, for SVR), with the fold each row was
+ * tested in, told from the rows each of the CV's own svm_train calls
+ * trains on (cap_depth keeps out svm_train's inner calls for probability
+ * estimates, which train on subsets of a fold).
+ *
  * RATIONALE (fork reset): svm_save_model names the last trial opened in
  * this process; a fork child that saves a model must not name its
  * parent's trial. */
 #include "adapter.h"
+#include "oof.h"
 
 #include <errno.h>
 #include <libsvm/svm.h>
@@ -29,6 +36,10 @@ extern const struct tt_adapter tt_adapter_libsvm; /* about_libsvm.c */
 
 static __thread int depth __attribute__((tls_model("initial-exec")));
 static struct adapter_last last = ADAPTER_LAST_INIT; /* the last trial opened */
+
+/* The CV in progress on this thread, if its predictions are kept. */
+static __thread struct oof *cap __attribute__((tls_model("initial-exec")));
+static __thread int cap_depth __attribute__((tls_model("initial-exec")));
 
 static void fork_child(void)
 {
@@ -94,8 +105,16 @@ struct svm_model *svm_train(const struct svm_problem *prob, const struct svm_par
     int how = adapter_open(&site, &tt_adapter_libsvm, (void *)real, depth);
     if (how == ADAPTER_MISSING)
         return NULL;
-    if (how == ADAPTER_PASS)
-        return real(prob, param);
+    if (how == ADAPTER_PASS) {
+        struct oof *o = cap;
+        if (!o || cap_depth || !prob)
+            return real(prob, param);
+        oof_train_fold(o, (const void *const *)prob->x, prob->l > 0 ? (uint32_t)prob->l : 0);
+        cap_depth++;
+        struct svm_model *m = real(prob, param);
+        cap_depth--;
+        return m;
+    }
     uint8_t t[TT_UUID_LEN];
     int rec = opened(t, prob, param);
     adapter_enter(&depth);
@@ -123,14 +142,31 @@ void svm_cross_validation(const struct svm_problem *prob, const struct svm_param
     }
     uint8_t t[TT_UUID_LEN];
     int rec = opened(t, prob, param);
-    if (rec)
+    struct oof o;
+    int keep = 0;
+    if (rec) {
         adapter_param_int(t, NS, "nr_fold", nr_fold);
+        keep = prob && param && prob->x && prob->y && prob->l > 0 && !cap &&
+               oof_begin(&o, (const void *const *)prob->x, (uint32_t)prob->l,
+                         param->svm_type == EPSILON_SVR || param->svm_type == NU_SVR
+                             ? PB_PRED_VALUE
+                             : PB_PRED_CORRECT) == 0;
+        if (keep)
+            cap = &o;
+    }
     adapter_enter(&depth);
     real(prob, param, nr_fold, target);
     adapter_leave(&depth);
+    if (keep)
+        cap = NULL;
     if (!rec)
         return;
     int saved = errno;
+    if (keep) {
+        if (target)
+            oof_send(&o, t, target, prob->y, nr_fold > 0 ? (uint32_t)nr_fold : 0);
+        oof_end(&o);
+    }
     if (prob && param && target && prob->y) {
         if (param->svm_type == EPSILON_SVR || param->svm_type == NU_SVR) {
             double mse, scc;

@@ -65,13 +65,34 @@ void pb_bool(struct pb_w *w, unsigned field, int v)
     pb_u64(w, field, v ? 1 : 0);
 }
 
+void pb_fixed64(struct pb_w *w, unsigned field, uint64_t bits)
+{
+    pb_tag(w, field, WT_I64);
+    if (fits(w, 8)) {
+        for (int i = 0; i < 8; i++) /* little-endian on the wire, whatever the host */
+            w->buf[w->len++] = (uint8_t)(bits >> (8 * i));
+    }
+}
+
 void pb_double(struct pb_w *w, unsigned field, double v)
 {
     uint64_t bits;
     memcpy(&bits, &v, sizeof bits);
-    pb_tag(w, field, WT_I64);
-    if (fits(w, 8)) {
-        for (int i = 0; i < 8; i++) /* little-endian on the wire, whatever the host */
+    pb_fixed64(w, field, bits);
+}
+
+void pb_doubles(struct pb_w *w, unsigned field, const double *v, size_t n)
+{
+    if (!n)
+        return;
+    pb_tag(w, field, WT_LEN);
+    pb_varint(w, 8 * (uint64_t)n);
+    if (!fits(w, 8 * n))
+        return;
+    for (size_t k = 0; k < n; k++) {
+        uint64_t bits;
+        memcpy(&bits, &v[k], sizeof bits);
+        for (int i = 0; i < 8; i++)
             w->buf[w->len++] = (uint8_t)(bits >> (8 * i));
     }
 }

@@ -57,7 +57,12 @@
     X(METRIC, TRIAL, 1) X(METRIC, NAME, 2) X(METRIC, VALUE, 3) X(METRIC, STEP, 4)          \
     X(METRIC, SPLIT, 5) X(METRIC, DIRECTION, 6)                                            \
     X(TRIAL_END, TRIAL, 1) X(TRIAL_END, STATUS, 2) X(TRIAL_END, ERROR, 3)                  \
-    X(NOTE, PROCESS, 1) X(NOTE, LEVEL, 2) X(NOTE, TEXT, 3)
+    X(NOTE, PROCESS, 1) X(NOTE, LEVEL, 2) X(NOTE, TEXT, 3)                                \
+    X(EVENT, PREDICTIONS, 20)                                                              \
+    X(PREDICTIONS, TRIAL, 1) X(PREDICTIONS, KIND, 2) X(PREDICTIONS, N, 3)                  \
+    X(PREDICTIONS, OFFSET, 4) X(PREDICTIONS, COUNT, 5) X(PREDICTIONS, CORRECT, 6)          \
+    X(PREDICTIONS, VALUE, 7) X(PREDICTIONS, LABEL, 8) X(PREDICTIONS, FOLD, 9)              \
+    X(PREDICTIONS, NR_FOLD, 10) X(PREDICTIONS, LABELS_FNV, 11)
 
 /* Enum values, same rule. X(enum, value name, number). */
 #define SHIM_PB_ENUMS(X)                                                                   \
@@ -66,7 +71,8 @@
     X(END, UNKNOWN, 0) X(END, EXIT, 1) X(END, SIGNAL, 2) X(END, EXEC, 3) X(END, KILLED, 4)  \
     X(MODE, READ, 0) X(MODE, WRITE, 1) X(MODE, READWRITE, 2)                               \
     X(TRIAL, UNSPECIFIED, 0) X(TRIAL, OK, 1) X(TRIAL, FAILED, 2) X(TRIAL, CRASHED, 3)      \
-    X(TRIAL, KILLED, 4)
+    X(TRIAL, KILLED, 4)                                                                    \
+    X(PRED, CORRECT, 1) X(PRED, VALUE, 2)
 
 /* PB_F_<MESSAGE>_<FIELD> (e.g. PB_F_EVENT_PROCESS_END) and PB_<ENUM>_<NAME>
  * (e.g. PB_END_SIGNAL). */
@@ -108,6 +114,9 @@ void pb_u64(struct pb_w *w, unsigned field, uint64_t v);
 void pb_i64(struct pb_w *w, unsigned field, int64_t v);
 void pb_bool(struct pb_w *w, unsigned field, int v);
 void pb_double(struct pb_w *w, unsigned field, double v);
+void pb_fixed64(struct pb_w *w, unsigned field, uint64_t bits);
+/* A packed repeated double (nothing for n == 0). */
+void pb_doubles(struct pb_w *w, unsigned field, const double *v, size_t n);
 #define pb_u32(w, f, v) pb_u64((w), (f), (uint32_t)(v))
 #define pb_i32(w, f, v) pb_i64((w), (f), (int32_t)(v))
 #define pb_enum(w, f, v) pb_i64((w), (f), (int32_t)(v))

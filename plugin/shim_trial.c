@@ -133,6 +133,72 @@ int shim_trial_metric(const uint8_t *trial, const char *name, double value, int6
     return shim_emit_later(&ev);
 }
 
+/* RATIONALE: chunks keep each event well under the shim's 16 KiB of kept
+ * copies and its 64 KiB datagram; CORRECT chunks start on a byte of the
+ * bit vector. */
+#define PRED_CHUNK_CORRECT 4096
+#define PRED_CHUNK_VALUE 512
+
+struct pred_args {
+    const uint8_t *trial;
+    const struct shim_predictions *p;
+    uint32_t off, count;
+};
+
+static void pred_body(struct pb_w *w, const void *arg)
+{
+    const struct pred_args *a = arg;
+    const struct shim_predictions *p = a->p;
+    if (a->trial)
+        pb_bytes(w, PB_F_PREDICTIONS_TRIAL, a->trial, TT_UUID_LEN);
+    pb_enum(w, PB_F_PREDICTIONS_KIND, p->kind);
+    pb_u64(w, PB_F_PREDICTIONS_N, p->n);
+    pb_u64(w, PB_F_PREDICTIONS_OFFSET, a->off);
+    pb_u64(w, PB_F_PREDICTIONS_COUNT, a->count);
+    if (p->kind == PB_PRED_CORRECT) {
+        pb_bytes(w, PB_F_PREDICTIONS_CORRECT, p->correct + a->off / 8, (a->count + 7) / 8);
+    } else {
+        pb_doubles(w, PB_F_PREDICTIONS_VALUE, p->value + a->off, a->count);
+        pb_doubles(w, PB_F_PREDICTIONS_LABEL, p->label + a->off, a->count);
+    }
+    if (p->fold)
+        pb_bytes(w, PB_F_PREDICTIONS_FOLD, p->fold + a->off, a->count);
+    pb_u64(w, PB_F_PREDICTIONS_NR_FOLD, p->nr_fold);
+    pb_fixed64(w, PB_F_PREDICTIONS_LABELS_FNV, p->labels_fnv);
+}
+
+int shim_trial_predictions(const uint8_t *trial, const struct shim_predictions *p)
+{
+    if (!p || !p->n || (p->kind == PB_PRED_CORRECT ? !p->correct : !p->value || !p->label))
+        return -1;
+    uint8_t buf[TT_UUID_LEN];
+    struct pred_args a = {resolve(trial, buf), p, 0, 0};
+    uint32_t chunk = p->kind == PB_PRED_CORRECT ? PRED_CHUNK_CORRECT : PRED_CHUNK_VALUE;
+    int r = 0;
+    for (uint32_t off = 0; off < p->n; off += chunk) {
+        a.off = off;
+        a.count = p->n - off < chunk ? p->n - off : chunk;
+        struct shim_event ev = {PB_F_EVENT_PREDICTIONS, pred_body, &a};
+        if (shim_emit_later(&ev) < 0)
+            r = -1;
+    }
+    return r;
+}
+
+uint64_t shim_labels_fnv(const double *y, uint32_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (uint32_t k = 0; k < n; k++) {
+        uint64_t bits;
+        memcpy(&bits, &y[k], sizeof bits);
+        for (int i = 0; i < 8; i++) {
+            h ^= (uint8_t)(bits >> (8 * i));
+            h *= 0x100000001b3ULL;
+        }
+    }
+    return h;
+}
+
 struct end_args {
     const uint8_t *trial;
     int status;

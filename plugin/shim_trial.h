@@ -29,6 +29,24 @@ int shim_trial_param(const uint8_t *trial, const char *key, const char *value, c
 int shim_trial_metric(const uint8_t *trial, const char *name, double value, int64_t step,
                       const char *split, const char *direction);
 
+/* A cross-validation's out-of-fold predictions (proto Predictions): kind
+ * PB_PRED_CORRECT with `correct` (n bits, LSB first) or PB_PRED_VALUE with
+ * `value` and `label` (n doubles each); `fold` (n bytes, the fold each
+ * example was tested in) or NULL; labels_fnv from shim_labels_fnv. Sent in
+ * chunks with shim_emit_later, before the trial's end. */
+struct shim_predictions {
+    int kind;
+    uint32_t n, nr_fold;
+    const uint8_t *correct;
+    const double *value, *label;
+    const uint8_t *fold;
+    uint64_t labels_fnv;
+};
+int shim_trial_predictions(const uint8_t *trial, const struct shim_predictions *p);
+
+/* FNV-1a 64 over n doubles as little-endian bytes. */
+uint64_t shim_labels_fnv(const double *y, uint32_t n);
+
 /* TrialEnd{trial, status (PB_TRIAL_*), error or NULL}; the current trial, if
  * it is this one, is no longer current. */
 int shim_trial_end(const uint8_t *trial, int status, const char *error);

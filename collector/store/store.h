@@ -69,6 +69,7 @@ const char *store_error_name(enum store_error e);
 #define STORE_SKEW_AHEAD_NS (300LL * 1000000000LL)        /* 5 minutes */
 #define STORE_LATE_NS (86400LL * 1000000000LL)            /* 1 day */
 #define STORE_STUDY_MAX 256 /* bytes of a study name */
+#define STORE_PREDICTIONS_MAX (1u << 24) /* examples of one cross-validation */
 #define STORE_NAME_MAX 1024 /* bytes of a param key, metric name, split, direction,
                                framework, opened_by, host, user */
 

@@ -167,6 +167,16 @@ static const char *owner_sql =
     "CREATE TABLE IF NOT EXISTS study_owners(study TEXT PRIMARY KEY, identity TEXT NOT NULL,"
     " first_ns INTEGER NOT NULL);\n";
 
+/* Out-of-fold predictions (issue 13; no schema version of their own, like
+ * `received`): one row per Predictions chunk, joined by the leaf and by
+ * store_read_predictions (docs/RECORD.md, "Out-of-fold predictions"). */
+static const char *predictions_sql =
+    "CREATE TABLE IF NOT EXISTS predictions(trial_id INTEGER NOT NULL, origin_id INTEGER NOT NULL,"
+    " seq INTEGER NOT NULL, kind INTEGER NOT NULL, n INTEGER NOT NULL, off INTEGER NOT NULL,"
+    " count INTEGER NOT NULL, nr_fold INTEGER, labels_fnv INTEGER, correct BLOB, value BLOB,"
+    " label BLOB, fold BLOB);\n"
+    "CREATE INDEX IF NOT EXISTS predictions_trial ON predictions(trial_id);\n";
+
 /* Evaluations (schema 3), derived at read time like status and study, so
  * the model's producing trial and the evaluating process may arrive in any
  * order, from any session. A written file is looked up by content: */
@@ -359,7 +369,8 @@ enum stmt_id {
     S_SESSION_END, S_PROC_START, S_PROC_END, S_FILE, S_TRIAL_START, S_PARAM, S_METRIC,
     S_TRIAL_END, S_NOTE, S_TRIAL_OF_PROC, S_ADOPT_METRICS, S_RECEIVED, S_IS_SESSION,
     S_PROC_OWNER, S_CARRIER_ADD, S_TRIAL_OWNER, S_DIGEST_GET, S_DIGEST_ADD, S_REFUSAL,
-    S_IDENT_GET, S_IDENT_ADD, S_OWNER_GET, S_OWNER_ADD, S_SESSION_STUDY, S_PROC_STUDY, S__COUNT
+    S_IDENT_GET, S_IDENT_ADD, S_OWNER_GET, S_OWNER_ADD, S_SESSION_STUDY, S_PROC_STUDY,
+    S_PREDICTIONS, S__COUNT
 };
 
 static const char *stmt_sql[S__COUNT] = {
@@ -421,6 +432,9 @@ static const char *stmt_sql[S__COUNT] = {
     [S_TRIAL_END] = "INSERT INTO trials(uuid, status, error, ended_ns) VALUES(?1,?2,?3,?4)"
                     " ON CONFLICT(uuid) DO UPDATE SET status=excluded.status,"
                     " error=excluded.error, ended_ns=excluded.ended_ns",
+    [S_PREDICTIONS] = "INSERT INTO predictions(trial_id, origin_id, seq, kind, n, off, count,"
+                      " nr_fold, labels_fnv, correct, value, label, fold)"
+                      " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
     [S_NOTE] = "INSERT OR IGNORE INTO notes(origin_id, seq, process, level, text, time_ns)"
                " VALUES(?1,?2,?3,?4,?5,?6)",
     /* A Metric without a trial (a program's printed output, no adapter trial
@@ -608,7 +622,8 @@ static int ensure_schema(tt_store *st, char *err, size_t errlen)
         goto err;
     }
     if (exec_sql(st->db, received_sql, err, errlen) < 0 ||
-        exec_sql(st->db, owner_sql, err, errlen) < 0 || owner_columns(st->db, err, errlen) < 0)
+        exec_sql(st->db, owner_sql, err, errlen) < 0 || owner_columns(st->db, err, errlen) < 0 ||
+        exec_sql(st->db, predictions_sql, err, errlen) < 0)
         goto err;
     if (!(st->log = slog_new(st->db, err, errlen)))
         goto err;
@@ -1214,6 +1229,24 @@ static const char *validate_event(const Tunetrail__Event *ev, int64_t recv_ns, c
         if (!uuid_ok(ev->trial_end->trial))
             return "TrialEnd.trial is not a uuid";
         return str_ok(ev->trial_end->error) ? NULL : "TrialEnd.error too long";
+    case TUNETRAIL__EVENT__KIND_PREDICTIONS: {
+        const Tunetrail__Predictions *m = ev->predictions;
+        if (!uuid_ok(m->trial))
+            return "Predictions.trial is not a uuid";
+        if (!m->has_kind || (m->kind != TUNETRAIL__PREDICTIONS__KIND__PRED_CORRECT &&
+                             m->kind != TUNETRAIL__PREDICTIONS__KIND__PRED_VALUE))
+            return "Predictions.kind is neither CORRECT nor VALUE";
+        if (!m->has_n || m->n == 0 || m->n > STORE_PREDICTIONS_MAX || !m->has_count ||
+            m->count == 0 || m->offset > m->n || m->count > m->n - m->offset)
+            return "Predictions n, offset or count out of range";
+        if (m->kind == TUNETRAIL__PREDICTIONS__KIND__PRED_CORRECT
+                ? m->offset % 8 || m->correct.len != (m->count + 7) / 8 || m->n_value || m->n_label
+                : m->n_value != m->count || m->n_label != m->count || m->correct.len)
+            return "Predictions data does not match its kind and count";
+        if (m->fold.len && m->fold.len != m->count)
+            return "Predictions.fold is not one byte per example";
+        return NULL;
+    }
     case TUNETRAIL__EVENT__KIND_NOTE:
         if (!uuid_opt_ok(ev->note->process))
             return "Note.process is not a uuid";
@@ -1994,6 +2027,9 @@ static int owner_check(tt_store *st, struct origin *o, const Tunetrail__Event *e
     case TUNETRAIL__EVENT__KIND_METRIC:
         trial = &ev->metric->trial;
         break;
+    case TUNETRAIL__EVENT__KIND_PREDICTIONS:
+        trial = &ev->predictions->trial;
+        break;
     default:
         return SQLITE_OK;
     }
@@ -2115,6 +2151,48 @@ static int ingest_event(tt_store *st, const Tunetrail__Event *ev, const uint8_t 
         bind_text(s, 5, m->value);
         bind_text(s, 6, m->source);
         bind_i64(s, 7, ev->has_time_ns, ev->time_ns);
+        break;
+    }
+    case TUNETRAIL__EVENT__KIND_PREDICTIONS: {
+        const Tunetrail__Predictions *m = ev->predictions;
+        if ((rc = lookup_id(st, S_TRIAL_ID, &st->trials, m->trial.data, &tid)) != SQLITE_OK ||
+            (rc = slog_touch_trial_if_sealed(st->log, tid, st->cur_batch)) != SQLITE_OK)
+            return rc;
+        s = st->stmt[S_PREDICTIONS];
+        sqlite3_bind_int64(s, 1, tid);
+        sqlite3_bind_int64(s, 2, oid);
+        sqlite3_bind_int64(s, 3, (int64_t)ev->seq);
+        sqlite3_bind_int(s, 4, (int)m->kind);
+        sqlite3_bind_int64(s, 5, m->n);
+        sqlite3_bind_int64(s, 6, m->offset);
+        sqlite3_bind_int64(s, 7, m->count);
+        bind_i64(s, 8, m->has_nr_fold, m->nr_fold);
+        bind_i64(s, 9, m->has_labels_fnv, (int64_t)m->labels_fnv);
+        bind_blob(s, 10, m->correct);
+        /* VALUE chunks as little-endian doubles, the wire's packed bytes */
+        uint8_t *vb = NULL, *lb = NULL;
+        if (m->n_value) {
+            vb = sqlite3_malloc64(16 * (uint64_t)m->n_value);
+            if (!vb)
+                return SQLITE_NOMEM;
+            lb = vb + 8 * m->n_value;
+            for (size_t k = 0; k < m->n_value; k++) {
+                uint64_t a, b;
+                memcpy(&a, &m->value[k], 8);
+                memcpy(&b, &m->label[k], 8);
+                for (int i = 0; i < 8; i++) {
+                    vb[8 * k + i] = (uint8_t)(a >> (8 * i));
+                    lb[8 * k + i] = (uint8_t)(b >> (8 * i));
+                }
+            }
+            sqlite3_bind_blob(s, 11, vb, (int)(8 * m->n_value), SQLITE_TRANSIENT);
+            sqlite3_bind_blob(s, 12, lb, (int)(8 * m->n_value), SQLITE_TRANSIENT);
+            sqlite3_free(vb);
+        } else {
+            sqlite3_bind_null(s, 11);
+            sqlite3_bind_null(s, 12);
+        }
+        bind_blob(s, 13, m->fold);
         break;
     }
     case TUNETRAIL__EVENT__KIND_NOTE: {
