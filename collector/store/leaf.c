@@ -18,6 +18,7 @@
 #include "util.h"
 #include "wire.h"
 #include "jsonfmt.h"
+#include "preds.h"
 #include "store_files.h"
 
 int leaf_canonical(json_t *leaf, char **text)
@@ -60,6 +61,7 @@ static const char *leaf_sql[Q__COUNT] = {
 struct leaf_ctx {
     sqlite3 *db;
     sqlite3_stmt *q[Q__COUNT];
+    sqlite3_stmt *preds; /* NULL: the store has no predictions table */
 };
 
 
@@ -79,6 +81,7 @@ struct leaf_ctx *leaf_ctx_new(sqlite3 *db, char *err, size_t errlen)
             return NULL;
         }
     }
+    c->preds = preds_prepare(db);
     return c;
 }
 
@@ -88,6 +91,7 @@ void leaf_ctx_free(struct leaf_ctx *c)
         return;
     for (int i = 0; i < Q__COUNT; i++)
         sqlite3_finalize(c->q[i]);
+    sqlite3_finalize(c->preds);
     free(c);
 }
 
@@ -488,6 +492,18 @@ static json_t *object_given(struct leaf_ctx *c, int64_t trial_id, struct leaf_gi
         put(o, "environment", leaf_environment(c->q[Q_ENVPKG], proc, plen, vi, ni));
         files_read_free(&in);
         files_read_free(&out);
+    }
+    {
+        struct preds pr;
+        int have = preds_read(c->preds, trial_id, &pr, err, errlen);
+        if (have < 0) {
+            json_decref(o);
+            o = NULL;
+            goto out;
+        }
+        if (have)
+            json_object_set_new(o, "predictions", preds_summary(&pr));
+        preds_free(&pr);
     }
 out:
     sqlite3_reset(r);

@@ -181,6 +181,13 @@ int64_t store_read_resolve_trial(store_reader *r, const char *arg);
 #define STORE_READ_ENV_FILES 2
 json_t *store_read_trial(store_reader *r, int64_t id, int full, char *err, size_t errlen);
 
+/* The out-of-fold predictions of trial id, joined (collector/store/preds.h,
+ * docs/RECORD.md "Out-of-fold predictions"): 1 with *p filled (free with
+ * preds_free), 0 if the trial has none, -1 with err set. */
+struct preds;
+int store_read_predictions(store_reader *r, int64_t trial_id, struct preds *p, char *err,
+                           size_t errlen);
+
 /* Calls fn(process, arg) for each process image of study (NULL: every
  * process, with or without a study), by start time; the object (borrowed for
  * the call) has the fields of `show --json`'s "processes" entries: uuid,

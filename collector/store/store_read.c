@@ -15,6 +15,7 @@
 #include "jsonfmt.h"
 #include "leaf.h"
 #include "store.h"
+#include "preds.h"
 #include "store_files.h"
 #include "util.h"
 #include "wire.h"
@@ -24,6 +25,8 @@ struct store_reader {
     sqlite3 *db;
     sqlite3_stmt *params, *metrics, *inputs, *outputs, *proc;
     sqlite3_stmt *ev_procs, *ev_metrics, *ev_data, *ev_of, *envpk;
+    sqlite3_stmt *preds; /* prepared at first use */
+    int preds_tried;
 };
 
 /* The columns process_row reads, in its order. */
@@ -117,6 +120,7 @@ void store_reader_close(store_reader *q)
     if (!q)
         return;
     sqlite3_exec(q->db, "DROP TABLE IF EXISTS temp.q_eval", NULL, NULL, NULL);
+    sqlite3_finalize(q->preds);
     sqlite3_finalize(q->params);
     sqlite3_finalize(q->metrics);
     sqlite3_finalize(q->inputs);
@@ -952,4 +956,14 @@ int store_read_warnings(store_reader *q, const char *study, void (*fn)(json_t *,
         " WHERE" WARN_LEVELS ") WHERE ?1 IS NULL OR study = ?1 ORDER BY time_ns, origin_id, seq",
         study, err, errlen);
     return s ? each_row(q, s, note_row, fn, arg, "a note", err, errlen) : -1;
+}
+
+int store_read_predictions(store_reader *r, int64_t trial_id, struct preds *p, char *err,
+                           size_t errlen)
+{
+    if (!r->preds_tried) {
+        r->preds_tried = 1;
+        r->preds = preds_prepare(r->db); /* NULL: no such table, so no predictions */
+    }
+    return preds_read(r->preds, trial_id, p, err, errlen);
 }
