@@ -26,7 +26,7 @@ static const ProtobufCMessageDescriptor *const messages[] = {
     &tunetrail__process_end__descriptor,  &tunetrail__file_access__descriptor,
     &tunetrail__trial_start__descriptor,  &tunetrail__param__descriptor,
     &tunetrail__metric__descriptor,       &tunetrail__trial_end__descriptor,
-    &tunetrail__note__descriptor,
+    &tunetrail__note__descriptor,         &tunetrail__predictions__descriptor,
 };
 
 /* "FILE_STAT" -> "FileStat" */
@@ -108,6 +108,7 @@ static void test_enums_match_schema(void **state)
         {"END", &tunetrail__process_end__how__descriptor},
         {"MODE", &tunetrail__file_access__mode__descriptor},
         {"TRIAL", &tunetrail__trial_end__status__descriptor},
+        {"PRED", &tunetrail__predictions__kind__descriptor},
     };
     static const struct {
         const char *e, *v;
@@ -259,6 +260,46 @@ static void test_adapter_events(void **state)
     assert_memory_equal(e[4]->note->process.data, origin, TT_UUID_LEN);
     assert_string_equal(e[4]->note->level, "warn");
     assert_string_equal(e[4]->note->text, text);
+    tunetrail__batch__free_unpacked(b, NULL);
+}
+
+/* Predictions: packed doubles and a fixed64 decode as protobuf-c reads them. */
+static void test_predictions_event(void **state)
+{
+    static uint8_t buf[SHIM_BATCH_HDR_MAX + 4096];
+    struct pb_w w;
+    pb_init(&w, buf + SHIM_BATCH_HDR_MAX, sizeof buf - SHIM_BATCH_HDR_MAX);
+    const double v[3] = {1.5, -0.0, 1e300}, y[3] = {1, 2, -3};
+    const uint8_t fold[3] = {0, 1, 2}, bits[1] = {0x05};
+    struct shim_pb_ev m = shim_pb_event_begin(&w, origin, 0, 7, PB_F_EVENT_PREDICTIONS);
+    pb_bytes(&w, PB_F_PREDICTIONS_TRIAL, trial, TT_UUID_LEN);
+    pb_enum(&w, PB_F_PREDICTIONS_KIND, PB_PRED_VALUE);
+    pb_u64(&w, PB_F_PREDICTIONS_N, 3);
+    pb_u64(&w, PB_F_PREDICTIONS_OFFSET, 0);
+    pb_u64(&w, PB_F_PREDICTIONS_COUNT, 3);
+    pb_bytes(&w, PB_F_PREDICTIONS_CORRECT, bits, 1);
+    pb_doubles(&w, PB_F_PREDICTIONS_VALUE, v, 3);
+    pb_doubles(&w, PB_F_PREDICTIONS_LABEL, y, 3);
+    pb_bytes(&w, PB_F_PREDICTIONS_FOLD, fold, 3);
+    pb_u64(&w, PB_F_PREDICTIONS_NR_FOLD, 3);
+    pb_fixed64(&w, PB_F_PREDICTIONS_LABELS_FNV, 0xcbf29ce484222325ULL);
+    shim_pb_event_end(&w, m);
+    Tunetrail__Batch *b = finish(buf, &w, 1);
+    assert_int_equal(b->n_events, 1);
+    check_head(b->events[0], 0, 7, TUNETRAIL__EVENT__KIND_PREDICTIONS);
+    const Tunetrail__Predictions *p = b->events[0]->predictions;
+    assert_memory_equal(p->trial.data, trial, TT_UUID_LEN);
+    assert_int_equal(p->kind, TUNETRAIL__PREDICTIONS__KIND__PRED_VALUE);
+    assert_int_equal(p->n, 3);
+    assert_int_equal(p->count, 3);
+    assert_int_equal(p->n_value, 3);
+    assert_int_equal(p->n_label, 3);
+    assert_memory_equal(p->value, v, sizeof v);
+    assert_memory_equal(p->label, y, sizeof y);
+    assert_int_equal(p->correct.len, 1);
+    assert_memory_equal(p->fold.data, fold, 3);
+    assert_true(p->has_labels_fnv);
+    assert_true(p->labels_fnv == 0xcbf29ce484222325ULL);
     tunetrail__batch__free_unpacked(b, NULL);
 }
 
@@ -460,6 +501,7 @@ int main(void)
         cmocka_unit_test(test_fields_match_schema),
         cmocka_unit_test(test_enums_match_schema),
         cmocka_unit_test(test_adapter_events),
+        cmocka_unit_test(test_predictions_event),
         cmocka_unit_test(test_overflow_sets_err),
         cmocka_unit_test(test_negative_int32),
         cmocka_unit_test(test_shim_events),
