@@ -93,6 +93,23 @@ int tunetrail_trial_end(const char *id_hex, int status,
     return shim_trial_end(t, status, error);
 }
 
+/* A cross-validation's score on each of its k folds (greater is better),
+ * when the framework gives no per-example predictions (scikit-learn's
+ * cv_results_): Predictions{kind FOLD_SCORE, n = nr_fold = k, value =
+ * scores, fold = 0..k-1}. 1 <= k <= 255. */
+int tunetrail_trial_fold_scores(const char *id_hex, const double *scores, unsigned k)
+{
+    uint8_t u[TT_UUID_LEN], fold[255];
+    const uint8_t *t;
+    if (!scores || k == 0 || k > 255 || api_closed() || trial_arg(id_hex, u, &t) < 0)
+        return -1;
+    for (unsigned i = 0; i < k; i++)
+        fold[i] = (uint8_t)i;
+    struct shim_predictions p = {
+        .kind = PB_PRED_FOLD_SCORE, .n = k, .nr_fold = k, .value = scores, .fold = fold};
+    return shim_trial_predictions(t, &p);
+}
+
 #define PARAMS_TEXT_MAX 16384 /* well under the store's 64 KiB per string: a longer note would sink its batch */
 
 struct note_args {

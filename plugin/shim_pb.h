@@ -72,7 +72,7 @@
     X(MODE, READ, 0) X(MODE, WRITE, 1) X(MODE, READWRITE, 2)                               \
     X(TRIAL, UNSPECIFIED, 0) X(TRIAL, OK, 1) X(TRIAL, FAILED, 2) X(TRIAL, CRASHED, 3)      \
     X(TRIAL, KILLED, 4)                                                                    \
-    X(PRED, UNKNOWN, 0) X(PRED, CORRECT, 1) X(PRED, VALUE, 2)
+    X(PRED, UNKNOWN, 0) X(PRED, CORRECT, 1) X(PRED, VALUE, 2) X(PRED, FOLD_SCORE, 3)
 
 /* PB_F_<MESSAGE>_<FIELD> (e.g. PB_F_EVENT_PROCESS_END) and PB_<ENUM>_<NAME>
  * (e.g. PB_END_SIGNAL). */

@@ -159,17 +159,21 @@ static void pred_body(struct pb_w *w, const void *arg)
         pb_bytes(w, PB_F_PREDICTIONS_CORRECT, p->correct + a->off / 8, (a->count + 7) / 8);
     } else {
         pb_doubles(w, PB_F_PREDICTIONS_VALUE, p->value + a->off, a->count);
-        pb_doubles(w, PB_F_PREDICTIONS_LABEL, p->label + a->off, a->count);
+        if (p->kind == PB_PRED_VALUE)
+            pb_doubles(w, PB_F_PREDICTIONS_LABEL, p->label + a->off, a->count);
     }
     if (p->fold)
         pb_bytes(w, PB_F_PREDICTIONS_FOLD, p->fold + a->off, a->count);
     pb_u64(w, PB_F_PREDICTIONS_NR_FOLD, p->nr_fold);
-    pb_fixed64(w, PB_F_PREDICTIONS_LABELS_FNV, p->labels_fnv);
+    if (p->kind != PB_PRED_FOLD_SCORE)
+        pb_fixed64(w, PB_F_PREDICTIONS_LABELS_FNV, p->labels_fnv);
 }
 
 int shim_trial_predictions(const uint8_t *trial, const struct shim_predictions *p)
 {
-    if (!p || !p->n || (p->kind == PB_PRED_CORRECT ? !p->correct : !p->value || !p->label))
+    if (!p || !p->n ||
+        (p->kind == PB_PRED_CORRECT ? !p->correct
+                                    : !p->value || (p->kind == PB_PRED_VALUE && !p->label)))
         return -1;
     uint8_t buf[TT_UUID_LEN];
     struct pred_args a = {resolve(trial, buf), p, 0, 0};

@@ -30,8 +30,9 @@ int shim_trial_metric(const uint8_t *trial, const char *name, double value, int6
                       const char *split, const char *direction);
 
 /* A cross-validation's out-of-fold predictions (proto Predictions): kind
- * PB_PRED_CORRECT with `correct` (n bits, LSB first) or PB_PRED_VALUE with
- * `value` and `label` (n doubles each); `fold` (n bytes, the fold each
+ * PB_PRED_CORRECT with `correct` (n bits, LSB first), PB_PRED_VALUE with
+ * `value` and `label` (n doubles each), or PB_PRED_FOLD_SCORE with `value`
+ * (n folds' scores; no labels_fnv); `fold` (n bytes, the fold each
  * example was tested in) or NULL; labels_fnv from shim_labels_fnv. Sent in
  * chunks with shim_emit_later, before the trial's end. */
 struct shim_predictions {

@@ -56,10 +56,12 @@ int preds_read(sqlite3_stmt *q, int64_t trial_id, struct preds *p, char *err, si
         if (rows++ == 0) {
             p->kind = kind, p->n = n, p->nr_fold = nr_fold, p->labels_fnv = fnv;
             folds = has_fold;
-            size_t bytes = kind == PREDS_CORRECT ? ((size_t)n + 7) / 8 : 16 * (size_t)n;
+            size_t bytes = kind == PREDS_CORRECT ? ((size_t)n + 7) / 8
+                           : kind == PREDS_VALUE ? 16 * (size_t)n
+                                                 : 8 * (size_t)n;
             p->correct = kind == PREDS_CORRECT ? calloc(1, bytes) : NULL;
-            p->value = kind == PREDS_VALUE ? calloc(1, bytes) : NULL;
-            p->label = p->value ? p->value + 8 * (size_t)n : NULL;
+            p->value = kind != PREDS_CORRECT ? calloc(1, bytes) : NULL;
+            p->label = kind == PREDS_VALUE && p->value ? p->value + 8 * (size_t)n : NULL;
             p->fold = has_fold ? malloc(n) : NULL;
             if ((!p->correct && !p->value) || (has_fold && !p->fold)) {
                 tt_fail(err, errlen, "out of memory");
@@ -77,11 +79,21 @@ int preds_read(sqlite3_stmt *q, int64_t trial_id, struct preds *p, char *err, si
                                : "a chunk is missing");
             continue;
         }
+        if ((kind == PREDS_CORRECT ? (size_t)sqlite3_column_bytes(q, 6) != ((size_t)count + 7) / 8
+                                   : (size_t)sqlite3_column_bytes(q, 7) != 8 * (size_t)count ||
+                                         (p->label && (size_t)sqlite3_column_bytes(q, 8) !=
+                                                          8 * (size_t)count)) ||
+            (has_fold && (size_t)sqlite3_column_bytes(q, 9) != count) ||
+            (kind == PREDS_CORRECT && off % 8)) {
+            omit(p, "a chunk's data does not match its count");
+            continue;
+        }
         if (kind == PREDS_CORRECT)
             memcpy(p->correct + off / 8, sqlite3_column_blob(q, 6), ((size_t)count + 7) / 8);
         else {
             memcpy(p->value + 8 * (size_t)off, sqlite3_column_blob(q, 7), 8 * (size_t)count);
-            memcpy(p->label + 8 * (size_t)off, sqlite3_column_blob(q, 8), 8 * (size_t)count);
+            if (p->label)
+                memcpy(p->label + 8 * (size_t)off, sqlite3_column_blob(q, 8), 8 * (size_t)count);
         }
         if (has_fold)
             memcpy(p->fold + off, sqlite3_column_blob(q, 9), count);
@@ -115,8 +127,10 @@ void preds_digest(const struct preds *p, uint8_t out[32])
     crypto_hash_sha256_update(&h, head, sizeof head);
     if (p->kind == PREDS_CORRECT)
         crypto_hash_sha256_update(&h, p->correct, ((size_t)p->n + 7) / 8);
-    else
+    else if (p->kind == PREDS_VALUE)
         crypto_hash_sha256_update(&h, p->value, 16 * (size_t)p->n); /* values then labels */
+    else
+        crypto_hash_sha256_update(&h, p->value, 8 * (size_t)p->n);
     if (p->fold)
         crypto_hash_sha256_update(&h, p->fold, p->n);
     crypto_hash_sha256_final(&h, out);
@@ -130,10 +144,14 @@ json_t *preds_summary(const struct preds *p)
     char hex[65], fnv[17];
     preds_digest(p, d);
     snprintf(fnv, sizeof fnv, "%016llx", (unsigned long long)p->labels_fnv);
-    json_t *o = json_pack("{s:s, s:I, s:I, s:b, s:s, s:s}", "kind",
-                          p->kind == PREDS_CORRECT ? "correct" : "value", "n", (json_int_t)p->n,
-                          "nr_fold", (json_int_t)p->nr_fold, "folds", p->fold != NULL,
-                          "labels_fnv", fnv, "sha256", wire_hex(hex, d, 32));
+    json_t *o = json_pack("{s:s, s:I, s:I, s:b, s:s}", "kind",
+                          p->kind == PREDS_CORRECT ? "correct"
+                          : p->kind == PREDS_VALUE ? "value"
+                                                   : "fold_scores",
+                          "n", (json_int_t)p->n, "nr_fold", (json_int_t)p->nr_fold, "folds",
+                          p->fold != NULL, "sha256", wire_hex(hex, d, 32));
+    if (o && p->kind != PREDS_FOLD_SCORE)
+        json_object_set_new(o, "labels_fnv", json_string(fnv));
     if (o && p->kind == PREDS_CORRECT) {
         json_int_t right = 0;
         for (size_t i = 0; i < ((size_t)p->n + 7) / 8; i++)

@@ -16,15 +16,15 @@
 struct sqlite3;
 struct sqlite3_stmt;
 
-enum { PREDS_CORRECT = 1, PREDS_VALUE = 2 }; /* Predictions.Kind */
+enum { PREDS_CORRECT = 1, PREDS_VALUE = 2, PREDS_FOLD_SCORE = 3 }; /* Predictions.Kind */
 
 struct preds {
     int kind;
     uint32_t n, nr_fold;
     uint64_t labels_fnv;
     uint8_t *correct;     /* CORRECT: (n + 7) / 8 bytes, bit i (LSB first) of byte i/8 */
-    uint8_t *value;       /* VALUE: 8n bytes, little-endian doubles */
-    uint8_t *label;       /* VALUE: 8n bytes */
+    uint8_t *value;       /* VALUE, FOLD_SCORE: 8n bytes, little-endian doubles */
+    uint8_t *label;       /* VALUE: 8n bytes (FOLD_SCORE: NULL) */
     uint8_t *fold;        /* n bytes, or NULL: the folds are not known */
     char omitted[120];    /* non-empty: chunks that do not make one whole (why) */
 };
@@ -41,13 +41,14 @@ int preds_read(struct sqlite3_stmt *q, int64_t trial_id, struct preds *p, char *
 void preds_free(struct preds *p);
 
 /* SHA-256 of the joined data: kind (1 byte), n (4 bytes, little-endian),
- * then the bits (CORRECT) or the values and the labels (VALUE), then the
- * folds if known. */
+ * then the bits (CORRECT), the values and the labels (VALUE) or the scores
+ * (FOLD_SCORE), then the folds if known. */
 void preds_digest(const struct preds *p, uint8_t out[32]);
 
-/* The leaf's "predictions" object: {kind ("correct" | "value"), n, nr_fold,
- * folds (bool), labels_fnv (16 hex), right (CORRECT: rows predicted right),
- * sha256} or {omitted: why}. New reference. */
+/* The leaf's "predictions" object: {kind ("correct" | "value" |
+ * "fold_scores"), n, nr_fold, folds (bool), labels_fnv (16 hex; not for
+ * fold_scores), right (CORRECT: rows predicted right), sha256} or
+ * {omitted: why}. New reference. */
 json_t *preds_summary(const struct preds *p);
 
 #endif

@@ -1234,14 +1234,16 @@ static const char *validate_event(const Tunetrail__Event *ev, int64_t recv_ns, c
         if (!uuid_ok(m->trial))
             return "Predictions.trial is not a uuid";
         if (!m->has_kind || (m->kind != TUNETRAIL__PREDICTIONS__KIND__PRED_CORRECT &&
-                             m->kind != TUNETRAIL__PREDICTIONS__KIND__PRED_VALUE))
-            return "Predictions.kind is neither CORRECT nor VALUE";
+                             m->kind != TUNETRAIL__PREDICTIONS__KIND__PRED_VALUE &&
+                             m->kind != TUNETRAIL__PREDICTIONS__KIND__PRED_FOLD_SCORE))
+            return "Predictions.kind is not CORRECT, VALUE or FOLD_SCORE";
         if (!m->has_n || m->n == 0 || m->n > STORE_PREDICTIONS_MAX || !m->has_count ||
             m->count == 0 || m->offset > m->n || m->count > m->n - m->offset)
             return "Predictions n, offset or count out of range";
         if (m->kind == TUNETRAIL__PREDICTIONS__KIND__PRED_CORRECT
                 ? m->offset % 8 || m->correct.len != (m->count + 7) / 8 || m->n_value || m->n_label
-                : m->n_value != m->count || m->n_label != m->count || m->correct.len)
+                : m->n_value != m->count || m->correct.len ||
+                      m->n_label != (m->kind == TUNETRAIL__PREDICTIONS__KIND__PRED_VALUE ? m->count : 0))
             return "Predictions data does not match its kind and count";
         if (m->fold.len && m->fold.len != m->count)
             return "Predictions.fold is not one byte per example";
@@ -2171,7 +2173,7 @@ static int ingest_event(tt_store *st, const Tunetrail__Event *ev, const uint8_t 
         bind_blob(s, 10, m->correct);
         /* VALUE chunks as little-endian doubles, the wire's packed bytes */
         uint8_t *vb = NULL, *lb = NULL;
-        if (m->n_value) {
+        if (m->n_value) { /* FOLD_SCORE: no labels (n_label 0, an empty blob) */
             vb = sqlite3_malloc64(16 * (uint64_t)m->n_value);
             if (!vb)
                 return SQLITE_NOMEM;
@@ -2179,14 +2181,19 @@ static int ingest_event(tt_store *st, const Tunetrail__Event *ev, const uint8_t 
             for (size_t k = 0; k < m->n_value; k++) {
                 uint64_t a, b;
                 memcpy(&a, &m->value[k], 8);
-                memcpy(&b, &m->label[k], 8);
+                b = 0;
+                if (m->n_label)
+                    memcpy(&b, &m->label[k], 8);
                 for (int i = 0; i < 8; i++) {
                     vb[8 * k + i] = (uint8_t)(a >> (8 * i));
                     lb[8 * k + i] = (uint8_t)(b >> (8 * i));
                 }
             }
             sqlite3_bind_blob(s, 11, vb, (int)(8 * m->n_value), SQLITE_TRANSIENT);
-            sqlite3_bind_blob(s, 12, lb, (int)(8 * m->n_value), SQLITE_TRANSIENT);
+            if (m->n_label)
+                sqlite3_bind_blob(s, 12, lb, (int)(8 * m->n_value), SQLITE_TRANSIENT);
+            else
+                sqlite3_bind_null(s, 12);
             sqlite3_free(vb);
         } else {
             sqlite3_bind_null(s, 11);

@@ -87,7 +87,11 @@ class Api:
         self._fw.argtypes = [c_char_p]
         self._pparams = lib.tunetrail_process_params
         self._pparams.argtypes = [c_char_p]
-        for f in (self._open, self._param, self._metric, self._end, self._fw, self._pparams):
+        self._c_double = ctypes.c_double
+        self._folds = lib.tunetrail_trial_fold_scores
+        self._folds.argtypes = [c_char_p, ctypes.POINTER(ctypes.c_double), ctypes.c_uint]
+        for f in (self._open, self._param, self._metric, self._end, self._fw, self._pparams,
+                  self._folds):
             f.restype = c_int
 
     @staticmethod
@@ -114,6 +118,13 @@ class Api:
 
     def end(self, trial, ok=True, error=None):
         self._end(self._b(trial), self.OK if ok else self.FAILED, self._b(error))
+
+    def fold_scores(self, trial, scores):
+        """The score of each fold of a cross-validation (greater is better),
+        in fold order: the record's selection statistics read them."""
+        scores = [float(s) for s in scores]
+        if 0 < len(scores) < 256:
+            self._folds(self._b(trial), (self._c_double * len(scores))(*scores), len(scores))
 
     def framework_loaded(self, framework):
         self._fw(self._b(framework))

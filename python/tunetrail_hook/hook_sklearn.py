@@ -164,6 +164,18 @@ def _trial_of(obj):
     return None
 
 
+def _objective_sfx(names, refit):
+    """The cv_results_ suffix of the score the search selects on: the only
+    scorer, or the one `refit` names; None when that is not clear."""
+    if len(names) == 1:
+        return names[0][0]
+    if isinstance(refit, str):
+        for sfx, name in names:
+            if refit in (sfx, name):
+                return sfx
+    return None
+
+
 def _metric_names(scoring, sfxs):
     """(cv_results_ / cross_validate suffix, metric name) pairs: a single
     scorer is "score" in sklearn's keys; tunetrail names it by its string."""
@@ -379,6 +391,10 @@ def _report(ctx, results):
                     a.metric(t, "mean_%s_%s" % (split, name), float(results[col][i]), -1,
                              "valid" if split == "test" else "train",
                              "max" if split == "test" else None)
+        obj = _objective_sfx(names, getattr(ctx.est, "refit", None))
+        folds = [results.get("split%d_test_%s" % (k, obj)) for k in range(nsplit)] if obj else []
+        if folds and all(f is not None for f in folds):
+            a.fold_scores(t, [f[i] for f in folds])
         if "mean_fit_time" in results:
             a.metric(t, "mean_fit_time", float(results["mean_fit_time"][i]))
         errs = [x for x in ctx.errors[i * nsplit:(i + 1) * nsplit] if x is not None]
@@ -453,6 +469,10 @@ def _end_cv(t, ctx, scoring, r):
             a.metric(t, "mean_%s_%s" % (split, name), sum(vals) / len(vals) if vals else float("nan"),
                      -1, "valid" if split == "test" else "train", "max" if split == "test" else None)
     a.param(t, "sklearn.n_splits", str(nsplit))
+    names = _metric_names(scoring, sfxs)
+    obj = _objective_sfx(names, None)
+    if obj and r.get("test_%s" % obj) is not None:
+        a.fold_scores(t, r["test_%s" % obj])
     if "fit_time" in r and len(r["fit_time"]):
         a.metric(t, "mean_fit_time", float(sum(r["fit_time"]) / len(r["fit_time"])))
     errs = [x for x in ctx.errors if x is not None]

@@ -8,11 +8,15 @@
 #     right == its cv_accuracy, all over the same labels;
 #   - svm-grid (a 3 x 2 grid): every trial pools with the others (same n,
 #     same labels) and right == cv_accuracy;
+#   - scikit-learn (GridSearchCV, cross_val_score): each candidate's fold
+#     scores, exactly the doubles of cv_results_ (the leaf's sha256 is
+#     recomputed from what the script printed);
 #   - a program that prints only a score has no predictions.
 source "$(dirname "$0")/lib/common.sh"
 
 need_exe svm-train liblinear-train svm-grid python "$TT_BIN/tunetrail"
 tt_requires_adapter libsvm liblinear
+need_py sklearn
 cp /usr/share/doc/liblinear-tools/examples/heart_scale "$T/heart_scale"
 cd "$T"
 
@@ -23,6 +27,18 @@ run --study lin -- liblinear-train -C -v 5 heart_scale
 run --study grid --trial svm-train -- svm-grid -log2c 1,5,2 -log2g -3,-1,2 -svmtrain /usr/bin/svm-train \
     -gnuplot null -out null heart_scale
 run --study plain -- /bin/sh -c 'echo "accuracy = 0.8"'
+cat >"$T/sk.py" <<'PY'
+import json
+from sklearn.datasets import load_iris
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.svm import SVC
+X, y = load_iris(return_X_y=True)
+r = GridSearchCV(SVC(), {"C": [0.1, 1, 10]}, cv=5).fit(X, y).cv_results_
+grid = [[float(r["split%d_test_score" % k][i]) for k in range(5)] for i in range(3)]
+cvs = [float(v) for v in cross_val_score(SVC(C=2), X, y, cv=4)]
+json.dump({"grid": grid, "cvs": cvs}, open("sk.json", "w"))
+PY
+run --study sk -- /usr/bin/python3 "$T/sk.py"
 tt log --store "$DB" --json >"$T/log.json" || fail "tunetrail log --json failed"
 
 say "the leaves carry each CV's predictions"
@@ -71,5 +87,18 @@ check(len({(g["predictions"]["n"], g["predictions"]["labels_fnv"]) for g in grid
       "svm-grid: all 6 trials pool (same n, same labels)")
 
 check(all("predictions" not in l for l in by["plain"]), "a program that prints only a score has none")
+
+import hashlib, struct
+def fold_sha(scores):
+    n = len(scores)
+    return hashlib.sha256(bytes([3]) + struct.pack("<I", n) + struct.pack("<%dd" % n, *scores) +
+                          bytes(range(n))).hexdigest()
+sk = json.load(open("sk.json"))
+want = sorted(fold_sha(s) for s in sk["grid"] + [sk["cvs"]])
+got = sorted(l["predictions"]["sha256"] for l in by["sk"] if "predictions" in l)
+check(all(l["predictions"]["kind"] == "fold_scores" for l in by["sk"] if "predictions" in l),
+      "scikit-learn trials carry fold scores")
+check(got == want, "GridSearchCV's 3 candidates and cross_val_score: fold scores are cv_results_'s doubles "
+      "(sha256 recomputed: %d of %d)" % (len(set(got) & set(want)), len(want)))
 PY
 echo "[$TT_NAME] PASS"
