@@ -62,6 +62,8 @@ struct selbias_opts {
 };
 #define SELBIAS_B_DEFAULT 1000
 #define SELBIAS_S_DEFAULT 16
+/* ... and at most (C(20, 10) = 184,756 splits). */
+#define SELBIAS_S_MAX 20
 /* A CSCV block holds at least this many examples (S shrinks to fit). */
 #define SELBIAS_MIN_BLOCK 10
 /* BBC-CV needs at least this many examples. */
@@ -92,7 +94,8 @@ struct selbias_tt {
 int selbias_tibshirani(const struct selbias_table *t, struct selbias_tt *r, const char **why);
 
 /* The number of CSCV blocks used for m examples when S are asked for: the
- * largest even number <= S with m / blocks >= SELBIAS_MIN_BLOCK; 0 if < 2. */
+ * largest even number <= min(S, SELBIAS_S_MAX) with m / blocks >=
+ * SELBIAS_MIN_BLOCK; 0 if < 2. */
 unsigned selbias_blocks(size_t m, unsigned S);
 
 struct selbias_pbo {

@@ -33,6 +33,7 @@ check cls:30:300:5:0 5 0123456789abcdef 8         # pure noise, S = 8
 say "regression tables (squared and absolute loss): C equals the reference"
 check reg:squared:200:150:5 6 00000000deadbeef    # > 128 configurations (column blocks)
 check reg:absolute:3:64:0 7 0000000000000042      # no folds: Tibshirani omitted
+check reg:squared:9:40:4:inf 13 0000000000000042  # an overflowing loss: omitted
 
 say "edge cases: identical configurations, one configuration, too few examples, folds only"
 check same:5:100 8 00000000deadbeef
@@ -47,6 +48,13 @@ omitted() {
     expect_eq "$got" "$2" "$1 omitted on this table"
 }
 say "omissions say why"
+/usr/bin/python3 "$R" gen "$T/t.txt" reg:squared:9:40:4:inf 13
+"$D" "$T/t.txt" 1 1000 16 1 >"$T/c.json"
+omitted tibshirani "(present)"
+omitted bbc_cv "a loss is not finite"
+omitted pbo_cscv "a loss is not finite"
+/usr/bin/python3 "$R" gen "$T/t.txt" foldsonly:4:10 11
+"$D" "$T/t.txt" 1 1000 16 1 >"$T/c.json"
 omitted bbc_cv "no out-of-fold predictions recorded"
 omitted pbo_cscv "no out-of-fold predictions recorded"
 omitted tibshirani "(present)"

@@ -108,6 +108,8 @@ def bbc(t, seed, B):
         return {"omitted": "one configuration"}
     if m < MIN_EXAMPLES:
         return {"omitted": "too few examples"}
+    if t["kind"] == "regression" and not np.isfinite(t["L"]).all():
+        return {"omitted": "a loss is not finite"}
     draws = splitmix64(seed, B * m)
     vals = []
     for b in range(B):
@@ -168,11 +170,14 @@ def pbo(t, S_req):
         return {"omitted": "no out-of-fold predictions recorded"}
     if n < 2:
         return {"omitted": "one configuration"}
-    S = S_req - S_req % 2
+    S = min(S_req, 20)
+    S -= S % 2
     while S >= 2 and m // S < MIN_BLOCK:
         S -= 2
     if S < 2:
         return {"omitted": "too few examples"}
+    if t["kind"] == "regression" and not np.isfinite(t["L"]).all():
+        return {"omitted": "a loss is not finite"}
     # performance matrix, examples x configurations; larger = better
     M = t["correct"].T.astype(float) if t["kind"] == "classification" else -t["L"].T
     bounds = [b * m // S for b in range(S + 1)]
@@ -255,11 +260,14 @@ def gen(out, case, seed):
         write_table(out, "classification", correct=np.tile(row, (int(n), 1)),
                     folds=[[0.7] * int(n), [0.6] * int(n)])
     elif case.startswith("reg"):
-        # reg:LOSS:N:M:K - predictions = truth + noise of configuration-dependent size
-        _, loss, n, m, k = case.split(":")
+        # reg:LOSS:N:M:K[:inf] - predictions = truth + noise of configuration-dependent
+        # size (inf: one prediction 1e200, whose squared loss overflows)
+        _, loss, n, m, k = case.split(":")[:5]
         n, m, k = int(n), int(m), int(k)
         y = rng.normal(size=m) * 3
         pred = y[None, :] + rng.normal(size=(n, m)) * (1 + 0.05 * rng.random(n))[:, None]
+        if case.endswith(":inf"):
+            pred[1, 3] = 1e200
         d = pred - y[None, :]
         L = d * d if loss == "squared" else np.abs(d)
         b = [i * m // k for i in range(k + 1)] if k else []

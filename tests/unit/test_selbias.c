@@ -172,6 +172,7 @@ static void omissions(void **state)
     assert_int_equal(selbias_blocks(20, 16), 2);
     assert_int_equal(selbias_blocks(19, 16), 0);
     assert_int_equal(selbias_blocks(1000, 15), 14);
+    assert_int_equal(selbias_blocks(100000, 64), 20); /* C(20, 10) splits at most */
 }
 
 /* The generator is SplitMix64 as published (first outputs for seed 0 and
