@@ -31,7 +31,7 @@ check cls:3:25:2:0.1 4 8000000000000000           # 2 blocks, 1 split pair
 check cls:30:300:5:0 5 0123456789abcdef 8         # pure noise, S = 8
 
 say "regression tables (squared and absolute loss): C equals the reference"
-check reg:squared:200:150:5 6 00000000deadbeef    # > 128 configurations (column blocks)
+check reg:squared:203:150:5 6 00000000deadbeef    # register tiles, edge columns, 2 row blocks
 check reg:absolute:3:64:0 7 0000000000000042      # no folds: Tibshirani omitted
 check reg:squared:9:40:4:inf 13 0000000000000042  # an overflowing loss: omitted
 
