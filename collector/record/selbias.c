@@ -5,10 +5,10 @@
  * A replicate's in-bag score of a configuration is sum_i count_i * correct_i;
  * writing the counts in binary (bit planes: count_i = sum_k 2^k plane_k[i],
  * and a count rarely exceeds 7) turns it into a few popcounts of 64 examples
- * at a time. Regression has no such trick: the losses are summed across
- * configurations, example by example, so the sum of each configuration keeps
- * a fixed order (example order) that a reference can reproduce exactly.
- * This file is built with -ffp-contract=off for the same reason. */
+ * at a time. Regression has no such trick: the count-weighted losses are
+ * added in register tiles (4 replicates x 8 configurations) over blocks of
+ * examples that fit the L2 cache, every sum in example order, so that a
+ * reference reproduces it bit for bit (hence also -ffp-contract=off). */
 #include "selbias.h"
 
 #include <math.h>
