@@ -1476,6 +1476,9 @@ int record_compute(const struct leafscan_leaf *leaf, size_t nleaves, json_t *exc
     record_phase("  compute: params table");
     json_object_set_new(sel, "noise_floor", noise_json(&tb, t, sorted, N, rel, have_rel, sign));
     record_phase("  compute: noise floor");
+    /* No adapter keeps out-of-fold predictions yet (issue 13): the engine
+     * (selbias.h) has no table, and the record says so. */
+    json_object_set_new(sel, "selection_bias", omitted("no out-of-fold predictions recorded"));
     json_t *choices = choices_json(&tb, t, p, sign);
     record_phase("  compute: choice ledger");
 

@@ -60,6 +60,7 @@ check(ch["libsvm.gamma"]["distinct"] == 4 and "omega2" in ch["libsvm.gamma"]["ef
 check(not ch["libsvm.kernel_type"]["varied"] and "never varied" in ch["libsvm.kernel_type"]["note"], "kernel_type never varied")
 check(s["kind"]["kind"] == "grid", "the search looks like a grid")
 check("omitted" in sel["noise_floor"], "noise floor omitted: no configuration repeated")
+check(sel["selection_bias"] == {"omitted": "no out-of-fold predictions recorded"}, "selection bias omitted, saying why")
 h = p["holdout"]["files"]
 check(len(h) == 1 and h[0]["trials_evaluated"] == 1 and not h[0]["adaptive"], "heart_scale evaluated once, not adaptively")
 check(p["producedBy"]["evaluations"][0]["metric"] == "accuracy", "the test accuracy is on producedBy")
@@ -109,6 +110,10 @@ elif what == "drop":        # a search trial left out, the tree size to match
     raw = raw[:s] + raw[e + 1:]
     n = len(spans)
     raw = raw.replace('"tree_size":%d' % n, '"tree_size":%d' % (n - 1))
+elif what == "selbias":     # a bias-corrected value the trials cannot give
+    old = '"selection_bias":{"omitted":"no out-of-fold predictions recorded"}'
+    assert old in raw
+    raw = raw.replace(old, '"selection_bias":{"bbc_cv":{"values":{"estimate":0.9}}}')
 elif what == "status":      # a trial's status rewritten inside its leaf
     s, e = spans[5]
     leaf = raw[s:e]
@@ -128,6 +133,10 @@ tt_rc rc verify re-drop.json released.model --pubkey "$PUB" >v.out; cat v.out
 expect_eq "$rc" 1 "verify of a re-signed record missing a trial"
 grep -q 'FAILED predicate.*log: the 25 listed trials do not hash to the attested root' v.out ||
     fail "verify should name the predicate and the log"
+edit selbias re-selbias.json
+tt_rc rc verify re-selbias.json released.model --pubkey "$PUB" >v.out; cat v.out
+expect_eq "$rc" 1 "verify of a re-signed record with a made-up selection bias"
+grep -q '^verify: FAILED predicate: selection\.selection_bias' v.out || fail "verify should name selection.selection_bias"
 edit status re-status.json
 tt_rc rc verify re-status.json released.model --pubkey "$PUB" >v.out; cat v.out
 expect_eq "$rc" 1 "verify of a re-signed record with a trial's status changed"
