@@ -147,7 +147,8 @@ static void print_text(const char *ep, const Tunetrail__CollectorStatus *st)
     printf("store       %s %s, %.1f MiB on disk\n", st->store_kind ? st->store_kind : "?",
            st->store_path ? st->store_path : "?", (double)st->store_bytes / (1 << 20));
     printf("lag         %s; last commit %s\n", lag, last);
-    printf("client hwm  %u batches per client; reached %llu times; %llu bytes in flight\n",
+    printf("client hwm  %u batches per client, reached %llu times; %llu bytes received, not yet"
+           " stored (TCP, handshakes included)\n",
            st->client_hwm, (unsigned long long)st->hwm_reached,
            (unsigned long long)st->inflight_bytes);
 }

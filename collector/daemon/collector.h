@@ -34,10 +34,11 @@
 #define COLLECTOR_MAX_BUFFERED ((int64_t)256 << 20)
 #define COLLECTOR_MAX_CONNECTIONS 512
 /* --client-hwm: whole messages queued per connection (ZMQ_RCVHWM) before
- * libzmq stops reading it and TCP pushes back; nothing is dropped. 8 of the
- * agent's batches (1 MiB at most) keep a 64-agent lab under 0.5 GiB queued
- * (measured: docs/INTERNALS.md, "Daemon limits"), and still fill a group
- * commit from a few agents. */
+ * libzmq stops reading it and TCP pushes back; nothing is dropped. 8 (it
+ * was 32): 64 agents hold at most 64 x (8 + 1) of the agent's batches (1 MiB
+ * each at most) and --max-buffered stops them before that; a group commit
+ * still fills from 4 agents, and bench_ingest's single agent showed no loss
+ * against 32 (docs/INTERNALS.md, "Daemon limits"). */
 #define COLLECTOR_CLIENT_HWM 8
 
 struct collector_limits {
