@@ -30,7 +30,7 @@
  * so entries here only ever get added). X(message, field, number). */
 #define SHIM_PB_FIELDS(X)                                                                  \
     X(BATCH, SCHEMA_VERSION, 1) X(BATCH, SENDER, 2) X(BATCH, BATCH_SEQ, 3)                 \
-    X(BATCH, EVENTS, 4)                                                                    \
+    X(BATCH, EVENTS, 4) X(BATCH, STATUS_REQUEST, 80)                                       \
     X(EVENT, ORIGIN, 1) X(EVENT, SEQ, 2) X(EVENT, TIME_NS, 3)                              \
     X(EVENT, SESSION_START, 10) X(EVENT, SESSION_END, 11) X(EVENT, PROCESS_START, 12)      \
     X(EVENT, PROCESS_END, 13) X(EVENT, FILE_ACCESS, 14) X(EVENT, TRIAL_START, 15)          \

@@ -20,6 +20,7 @@ int cmd_keygen(int argc, char **argv);  /* cli/keygen.c */
 int cmd_attest(int argc, char **argv);  /* cli/attest.c */
 int cmd_verify(int argc, char **argv);  /* cli/verify.c */
 int cmd_report(int argc, char **argv);  /* cli/report.c */
+int cmd_status(int argc, char **argv);  /* cli/status.c */
 
 /* --collector-key FILE (cli/run.c): needs a --collector (the embedded store
  * is this process: nothing to verify) and a readable public key. Prints

@@ -22,6 +22,7 @@ static const struct {
     {"verify", cmd_verify, "check a provenance record against its model (and receipts)"},
     {"keygen", cmd_keygen, "make a key pair: ed25519 to sign records, --curve for a lab collector"},
     {"report", cmd_report, "write a self-contained HTML (or Markdown) report of a search"},
+    {"status", cmd_status, "ask a running tunetraild for its uptime, clients, counters and lag"},
 };
 
 static void usage(FILE *f)

@@ -33,6 +33,7 @@
 #include <sodium.h>
 
 #include "checkpoint.h"
+#include "logfmt.h"
 #include "tunetrail.pb-c.h"
 #include "util.h"
 
@@ -60,6 +61,7 @@ struct peer {
     int64_t last_ms;    /* accepted, or its last message */
     uint64_t delivered; /* wire bytes of the messages we received from it */
     uint64_t inflight;  /* at the last check */
+    uint64_t run;       /* messages received since the queue was last empty */
 };
 
 struct serve {
@@ -78,6 +80,14 @@ struct serve {
     int64_t checked_ms; /* last peers_check */
     int fast;           /* poll at FAST_POLL_MS */
     enum store_error last_store_error;
+    int hwm;                /* --client-hwm: ZMQ_RCVHWM of each connection */
+    int64_t start_ms;       /* CLOCK_MONOTONIC at start */
+    int64_t started_ns;     /* CLOCK_REALTIME at start */
+    int64_t busy_since_ms;  /* the wake-up that found messages, until the queue is empty; 0: caught up */
+    int64_t retry_since_ms; /* the first retry since the last commit; 0: none */
+    int64_t last_commit_ns; /* CLOCK_REALTIME; 0: none yet */
+    uint64_t inflight;      /* over all connections, at the last check */
+    const char *store_path, *store_kind;
     struct msg msgs[GROUP_MAX]; /* one group's messages */
 };
 
@@ -86,6 +96,13 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t real_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static void publish(struct serve *s)
@@ -105,23 +122,41 @@ static int say_once(struct serve *s, const char *reason)
     return 1;
 }
 
-static void log_reject(struct serve *s, const char *reason, const char *sender)
-{
-    s->stats.rejected++;
-    publish(s);
-    if (!s->quiet)
-        fprintf(stderr, "tunetraild: rejected %s from %s (rejected=%llu)\n", reason, sender,
-                (unsigned long long)s->stats.rejected);
-}
-
-/* "<peer address> id <hex of the routing id>" for log lines. */
-static void describe_sender(zmq_msg_t *id, zmq_msg_t *payload, char *out, size_t outlen)
+/* peer= and id= (hex of the routing id, 8 bytes at most) of a message,
+ * and identity= when CURVE authenticated it. */
+static void log_sender(struct logline *l, zmq_msg_t *id, zmq_msg_t *payload)
 {
     const char *peer = payload ? zmq_msg_gets(payload, "Peer-Address") : NULL;
+    const char *who = payload ? zmq_msg_gets(payload, "User-Id") : NULL;
     char hex[2 * 8 + 1];
     size_t n = zmq_msg_size(id) < 8 ? zmq_msg_size(id) : 8;
     wire_hex(hex, zmq_msg_data(id), n);
-    snprintf(out, outlen, "%s id %s", peer ? peer : "peer", hex);
+    log_kv(l, "peer", "%s", peer ? peer : "?");
+    log_kv(l, "id", "%s", hex);
+    if (who && *who)
+        log_kv(l, "identity", "%s", who);
+}
+
+/* event=reject: a message (or handshake) we could not take. reason is a
+ * word of the vocabulary (docs/INTERNALS.md), error the details. The
+ * sender is the message's (id, payload) or, before any message, where. */
+static void log_reject(struct serve *s, const char *reason, const char *error, zmq_msg_t *id,
+                       zmq_msg_t *payload, const char *where)
+{
+    s->stats.rejected++;
+    publish(s);
+    if (s->quiet)
+        return;
+    struct logline l;
+    log_begin(&l, "warn", "reject");
+    log_kv(&l, "reason", "%s", reason);
+    if (id)
+        log_sender(&l, id, payload);
+    else
+        log_kv(&l, "peer", "%s", where ? where : "?");
+    log_kv(&l, "error", "%s", error);
+    log_kv(&l, "rejected", "%llu", (unsigned long long)s->stats.rejected);
+    log_end(&l);
 }
 
 /* The ack of batch j of the last group: with the checkpoints of the study
@@ -208,6 +243,90 @@ static void send_ack(struct serve *s, zmq_msg_t *frames, int nframes, const stru
     zmq_send(s->router, buf, n, 0);
     if (buf != small)
         free(buf);
+}
+
+/* Answers a status request (Batch.status_request) with an Ack carrying
+ * collector_status: nothing of the request is stored. */
+static void send_status(struct serve *s, struct msg *m, uint64_t seq)
+{
+    Tunetrail__Ack ack = TUNETRAIL__ACK__INIT;
+    Tunetrail__CollectorStatus st = TUNETRAIL__COLLECTOR_STATUS__INIT;
+    const struct collector_stats *c = &s->stats;
+    const struct {
+        const char *name;
+        uint64_t n;
+    } reasons[] = {
+        {"auth_no_key", c->auth_no_key},     {"auth_unknown_key", c->auth_unknown_key},
+        {"revoked", c->revoked},             {"forbidden", c->forbidden},
+        {"rejected", c->rejected},           {"oversized", c->oversized},
+        {"too_many_frames", c->too_many_frames}, {"dropped_peer_bytes", c->dropped_peer_bytes},
+        {"dropped_buffered", c->dropped_buffered}, {"dropped_idle", c->dropped_idle},
+        {"refused", c->refused},             {"conflicts", c->conflicts},
+        {"store_errors", c->store_errors},
+    };
+    enum { NR = sizeof reasons / sizeof *reasons };
+    Tunetrail__StatusCount counts[NR], *pc[NR];
+    for (size_t i = 0; i < NR; i++) {
+        tunetrail__status_count__init(&counts[i]);
+        counts[i].name = (char *)reasons[i].name;
+        counts[i].has_n = 1;
+        counts[i].n = reasons[i].n;
+        pc[i] = &counts[i];
+    }
+    int64_t now = mono_ms();
+    st.version = (char *)TT_VERSION;
+    st.has_started_ns = st.has_uptime_ms = st.has_connections = st.has_peak_connections = 1;
+    st.started_ns = s->started_ns;
+    st.uptime_ms = (uint64_t)(now - s->start_ms);
+    st.connections = (uint32_t)c->connections;
+    st.peak_connections = (uint32_t)c->peak_connections;
+    st.has_batches = st.has_events = st.has_duplicates = st.has_retries = 1;
+    st.batches = c->batches;
+    st.events = c->events;
+    st.duplicates = c->duplicates;
+    st.retries = c->retries;
+    st.n_refused = NR;
+    st.refused = pc;
+    st.store_kind = (char *)(s->store_kind ? s->store_kind : "sqlite");
+    if (s->store_path) {
+        /* The file and its WAL: what the store holds on disk right now. */
+        char wal[4096];
+        struct stat sb;
+        st.store_path = (char *)s->store_path;
+        st.has_store_bytes = 1;
+        if (stat(s->store_path, &sb) == 0)
+            st.store_bytes += (uint64_t)sb.st_size;
+        snprintf(wal, sizeof wal, "%s-wal", s->store_path);
+        if (stat(wal, &sb) == 0)
+            st.store_bytes += (uint64_t)sb.st_size;
+    }
+    int64_t lag = s->busy_since_ms ? now - s->busy_since_ms : 0;
+    if (s->retry_since_ms && now - s->retry_since_ms > lag)
+        lag = now - s->retry_since_ms;
+    st.has_lag_ms = st.has_last_commit_ns = st.has_client_hwm = st.has_hwm_reached = 1;
+    st.lag_ms = (uint64_t)lag;
+    st.last_commit_ns = s->last_commit_ns;
+    st.client_hwm = (uint32_t)s->hwm;
+    st.hwm_reached = c->hwm_reached;
+    st.has_inflight_bytes = st.has_curve = 1;
+    st.inflight_bytes = s->inflight;
+    st.curve = s->zap != NULL;
+    const char *who = s->zap ? zmq_msg_gets(&m->frames[m->n - 1], "User-Id") : NULL;
+    st.identity = (char *)(who ? who : "");
+    ack.has_schema_version = ack.has_batch_seq = ack.has_status = 1;
+    ack.schema_version = TUNETRAIL__SCHEMA_VERSION__SCHEMA_VERSION;
+    ack.batch_seq = seq;
+    ack.status = TUNETRAIL__ACK__STATUS__ACK_OK;
+    ack.collector_status = &st;
+    size_t need = tunetrail__ack__get_packed_size(&ack);
+    uint8_t *buf = malloc(need ? need : 1);
+    if (!buf)
+        return; /* the asker times out and says so */
+    size_t len = tunetrail__ack__pack(&ack, buf);
+    for (int i = 0; i < m->n - 1; i++)
+        zmq_send(s->router, zmq_msg_data(&m->frames[i]), zmq_msg_size(&m->frames[i]), ZMQ_SNDMORE);
+    zmq_send(s->router, buf, len, 0);
+    free(buf);
 }
 
 /* Receives one whole message without waiting. Returns 0 (m->n frames kept,
@@ -306,16 +425,12 @@ static void peer_gone(struct serve *s, int fd)
     }
 }
 
-/* Shuts the connection down under libzmq (which then closes it and frees
- * what it was assembling). The fd is libzmq's: should it have closed it
- * and reused the number for a new connection in the microseconds since
- * its monitor events were read, that one is dropped and reconnects. */
-static void peer_drop(struct serve *s, struct peer *p, const char *why, uint64_t *counter)
+/* "ip:port" of a tcp:// connection; addr unchanged for others. */
+static void peer_addr(int fd, char *addr, size_t addrlen)
 {
-    char addr[INET6_ADDRSTRLEN + 8] = "peer";
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    if (getpeername(p->fd, (struct sockaddr *)&ss, &len) == 0) {
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
         char ip[INET6_ADDRSTRLEN] = "?";
         int port = 0;
         if (ss.ss_family == AF_INET) {
@@ -325,14 +440,66 @@ static void peer_drop(struct serve *s, struct peer *p, const char *why, uint64_t
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof ip);
             port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
         }
-        snprintf(addr, sizeof addr, "%s:%d", ip, port);
+        snprintf(addr, addrlen, "%s:%d", ip, port);
     }
+}
+
+/* Shuts the connection down under libzmq (which then closes it and frees
+ * what it was assembling). The fd is libzmq's: should it have closed it
+ * and reused the number for a new connection in the microseconds since
+ * its monitor events were read, that one is dropped and reconnects.
+ * reason: the limit's word (max_peer_bytes, max_buffered, max_connections:
+ * event=limit) or revoked (event=revoked); why: the details. */
+static void peer_drop(struct serve *s, struct peer *p, const char *reason, const char *why,
+                      uint64_t *counter)
+{
+    char addr[INET6_ADDRSTRLEN + 8] = "?";
+    peer_addr(p->fd, addr, sizeof addr);
     shutdown(p->fd, SHUT_RDWR);
     p->dropped = 1;
     (*counter)++;
-    if (!s->quiet)
-        fprintf(stderr, "tunetraild: dropped connection from %s: %s\n", addr, why);
+    if (!s->quiet) {
+        struct logline l;
+        log_begin(&l, "warn", strcmp(reason, "revoked") ? "limit" : "revoked");
+        log_kv(&l, "reason", "%s", reason);
+        log_kv(&l, "action", "dropped");
+        log_kv(&l, "peer", "%s", addr);
+        log_kv(&l, "inflight", "%llu", (unsigned long long)p->inflight);
+        log_kv(&l, "error", "%s", why);
+        log_kv(&l, "count", "%llu", (unsigned long long)*counter);
+        log_end(&l);
+    }
     peers_publish(s);
+}
+
+/* A connection sent --client-hwm messages within one busy stretch (the
+ * queue never empty in between): it was at or near its mark, where libzmq
+ * stops reading it until we drain it. Counted; said at 1, 2, 4, 8... */
+static void peer_at_hwm(struct serve *s, struct peer *p, zmq_msg_t *id, zmq_msg_t *payload)
+{
+    (void)p;
+    uint64_t c = ++s->stats.hwm_reached;
+    publish(s);
+    if (s->quiet || (c & (c - 1)))
+        return;
+    struct logline l;
+    log_begin(&l, "info", "limit");
+    log_kv(&l, "reason", "client_hwm");
+    log_kv(&l, "action", "paused");
+    if (payload)
+        log_sender(&l, id, payload);
+    log_kv(&l, "client_hwm", "%d", s->hwm);
+    log_kv(&l, "count", "%llu", (unsigned long long)c);
+    log_kv(&l, "msg", "not read until the daemon drains it; said at 1, 2, 4, 8... times");
+    log_end(&l);
+}
+
+/* The receive queue is empty: the daemon has caught up. */
+static void queue_empty(struct serve *s)
+{
+    s->busy_since_ms = 0;
+    for (size_t i = 0; i < s->npeers; i++)
+        s->peers[i].run = 0;
 }
 
 /* Applies the connection and in-flight limits (at most every FAST_POLL_MS). */
@@ -361,7 +528,7 @@ static void peers_check(struct serve *s)
             char why[128];
             snprintf(why, sizeof why, "%llu bytes in flight, over --max-peer-bytes %lld",
                      (unsigned long long)p->inflight, (long long)s->lim.max_peer_bytes);
-            peer_drop(s, p, why, &s->stats.dropped_peer_bytes);
+            peer_drop(s, p, "max_peer_bytes", why, &s->stats.dropped_peer_bytes);
             live--;
             continue;
         }
@@ -380,7 +547,7 @@ static void peers_check(struct serve *s)
                  " --max-buffered %lld", (unsigned long long)big->inflight,
                  (unsigned long long)total, (long long)s->lim.max_buffered);
         total -= big->inflight;
-        peer_drop(s, big, why, &s->stats.dropped_buffered);
+        peer_drop(s, big, "max_buffered", why, &s->stats.dropped_buffered);
         live--;
     }
     while (s->lim.max_connections > 0 && live > (uint64_t)s->lim.max_connections) {
@@ -394,27 +561,51 @@ static void peers_check(struct serve *s)
         snprintf(why, sizeof why, "the least recently active of %llu connections, over"
                  " --max-connections %d (idle %lld ms)", (unsigned long long)live,
                  s->lim.max_connections, (long long)(now - old->last_ms));
-        peer_drop(s, old, why, &s->stats.dropped_idle);
+        peer_drop(s, old, "max_connections", why, &s->stats.dropped_idle);
         live--;
     }
     s->fast = fast;
+    s->inflight = total;
+}
+
+/* 1 if payload is a status request (a small Batch with status_request set;
+ * Batch.status_request), with its batch_seq in *seq. Batches of events are
+ * not decoded twice: a request has no events, so it is small. */
+static int status_request(zmq_msg_t *payload, uint64_t *seq)
+{
+    size_t len = zmq_msg_size(payload);
+    if (len > 64)
+        return 0;
+    Tunetrail__Batch *b = tunetrail__batch__unpack(NULL, len, zmq_msg_data(payload));
+    int yes = b && b->has_status_request && b->status_request;
+    if (yes)
+        *seq = b->batch_seq;
+    if (b)
+        tunetrail__batch__free_unpacked(b, NULL);
+    return yes;
 }
 
 /* Receives the messages already queued (up to GROUP_MAX), stores their
  * batches in one transaction (group commit: one write of each hot page
  * instead of one per batch) and acks each after the commit. Under light load
- * a group is one batch, so nothing waits for company. Returns the number of
- * messages handled; 0 with errno set if none was there or ZeroMQ failed. */
+ * a group is one batch, so nothing waits for company. Status requests are
+ * answered after the group's commit, so their figures include it. Returns
+ * the number of messages handled; 0 with errno set if none was there or
+ * ZeroMQ failed. */
 static int handle_group(struct serve *s)
 {
     struct msg *msgs = s->msgs;
     struct ingest_input in[GROUP_MAX];
     struct ingest_result res[GROUP_MAX];
     int idx[GROUP_MAX]; /* in[k] comes from msgs[idx[k]] */
-    int n = 0, k = 0, e = 0;
+    int sidx[GROUP_MAX];  /* status requests: msgs[sidx[i]], batch_seq sseq[i] */
+    uint64_t sseq[GROUP_MAX];
+    int n = 0, k = 0, ns = 0, e = 0;
     while (n < GROUP_MAX) {
         if (recv_msg(s, &msgs[n]) < 0) {
             e = errno;
+            if (e == EAGAIN)
+                queue_empty(s);
             break;
         }
         struct msg *m = &msgs[n++];
@@ -422,26 +613,25 @@ static int handle_group(struct serve *s)
         if (p) {
             p->delivered += m->bytes;
             p->last_ms = mono_ms();
+            if (++p->run == (uint64_t)s->hwm)
+                peer_at_hwm(s, p, &m->frames[0], m->n >= 2 ? &m->frames[m->n - 1] : NULL);
         }
         if (m->n < 0)
             s->stats.too_many_frames++;
         if (m->n >= 2 && m->bytes > (uint64_t)s->lim.max_message) {
-            char sender[128], why[96];
-            describe_sender(&m->frames[0], &m->frames[m->n - 1], sender, sizeof sender);
+            char why[96];
             snprintf(why, sizeof why, "message of %llu bytes (over --max-message %lld)",
                      (unsigned long long)m->bytes, (long long)s->lim.max_message);
             s->stats.oversized++;
-            log_reject(s, why, sender);
+            log_reject(s, "oversized", why, &m->frames[0], &m->frames[m->n - 1], NULL);
             continue;
         }
         if (m->n < 2 || (m->n == 3 && zmq_msg_size(&m->frames[1]) != 0)) {
-            char sender[128], why[64];
+            char why[64];
             int nf = m->n < 0 ? -m->n : m->n;
-            describe_sender(&m->frames[0], nf > 1 ? &m->frames[nf - 1] : NULL, sender,
-                            sizeof sender);
             snprintf(why, sizeof why, "message of %s%d frames (want [identity][batch])",
                      m->n < 0 ? "more than " : "", nf);
-            log_reject(s, why, sender);
+            log_reject(s, "frames", why, &m->frames[0], nf > 1 ? &m->frames[nf - 1] : NULL, NULL);
             continue; /* no reply: we cannot tell which frame the peer would match */
         }
         zmq_msg_t *payload = &m->frames[m->n - 1];
@@ -451,9 +641,8 @@ static int handle_group(struct serve *s)
          * the key this connection authenticated with. */
         in[k].identity = s->zap ? zmq_msg_gets(payload, "User-Id") : NULL;
         if (s->zap && (!in[k].identity || !*in[k].identity)) {
-            char sender[128];
-            describe_sender(&m->frames[0], payload, sender, sizeof sender);
-            log_reject(s, "message without an authenticated identity", sender);
+            log_reject(s, "no_identity", "message without an authenticated identity", &m->frames[0],
+                       payload, NULL);
             continue;
         }
         if (s->zap) {
@@ -464,17 +653,20 @@ static int handle_group(struct serve *s)
             const char *key = zmq_msg_gets(payload, "X-Curve-Key");
             const char *now = key ? curve_clients_find(s->clients, key) : NULL;
             if (!now || strcmp(now, in[k].identity)) {
-                char sender[128], why[160];
-                describe_sender(&m->frames[0], payload, sender, sizeof sender);
+                char why[160];
                 snprintf(why, sizeof why, "batch of %s: its CURVE key %s the clients file since"
                          " its handshake", in[k].identity,
                          now ? "names another identity in" : "is no longer in");
-                log_reject(s, why, sender);
+                log_reject(s, "revoked", why, &m->frames[0], payload, NULL);
                 if (p && !p->dropped)
-                    peer_drop(s, p, "its CURVE key was revoked (clients file reloaded)",
+                    peer_drop(s, p, "revoked", "its CURVE key was revoked (clients file reloaded)",
                               &s->stats.revoked);
                 continue;
             }
+        }
+        if (status_request(payload, &sseq[ns])) {
+            sidx[ns++] = n - 1;
+            continue;
         }
         idx[k++] = n - 1;
     }
@@ -483,7 +675,8 @@ static int handle_group(struct serve *s)
     for (int j = 0; j < k; j++) {
         struct msg *m = &msgs[idx[j]];
         struct ingest_result *r = &res[j];
-        char sender[128];
+        zmq_msg_t *id = &m->frames[0], *payload = &m->frames[m->n - 1];
+        struct logline l;
         switch (r->status) {
         case INGEST_OK:
             s->stats.batches++;
@@ -492,62 +685,79 @@ static int handle_group(struct serve *s)
             s->stats.flagged += r->flagged;
             s->stats.refused += r->refused;
             s->stats.conflicts += r->conflicts;
+            s->last_commit_ns = real_ns();
+            s->retry_since_ms = 0;
             publish(s);
-            if ((r->refused || r->conflicts) && !s->quiet) {
-                describe_sender(&m->frames[0], &m->frames[m->n - 1], sender, sizeof sender);
-                fprintf(stderr,
-                        "tunetraild: batch %llu from %s: %u events refused (another origin's"
-                        " process, trial or session), %u in conflict (origin and seq stored"
-                        " with other bytes); first: %s (table `refusals`)\n",
-                        (unsigned long long)r->batch_seq, sender, r->refused, r->conflicts,
-                        r->refusal);
+            if ((r->refused || r->conflicts || r->flagged) && !s->quiet) {
+                /* refused: another origin's process, trial or session;
+                 * conflicts: origin and seq stored with other bytes (table
+                 * `refusals`); flagged: a clock ahead or far behind ours, or
+                 * a name not UTF-8 (table `received`). */
+                log_begin(&l, "warn", "batch");
+                log_sender(&l, id, payload);
+                log_kv(&l, "batch_seq", "%llu", (unsigned long long)r->batch_seq);
+                log_kv(&l, "stored", "%u", r->stored);
+                log_kv(&l, "duplicates", "%u", r->duplicates);
+                log_kv(&l, "refused", "%u", r->refused);
+                log_kv(&l, "conflicts", "%u", r->conflicts);
+                log_kv(&l, "flagged", "%u", r->flagged);
+                if (r->refused || r->conflicts)
+                    log_kv(&l, "first", "%s", r->refusal);
+                log_end(&l);
             }
-            if (s->last_store_error != STORE_ERR_NONE && !s->quiet)
-                fprintf(stderr, "tunetraild: the store commits again\n");
+            if (s->last_store_error != STORE_ERR_NONE && !s->quiet) {
+                log_begin(&l, "info", "store_ok");
+                log_kv(&l, "msg", "the store commits again");
+                log_end(&l);
+            }
             s->last_store_error = STORE_ERR_NONE;
-            if (r->flagged && !s->quiet) {
-                describe_sender(&m->frames[0], &m->frames[m->n - 1], sender, sizeof sender);
-                fprintf(stderr,
-                        "tunetraild: batch %llu from %s: %u events stored with a flag (clock"
-                        " ahead or far behind ours, or a name not UTF-8; table `received`)\n",
-                        (unsigned long long)r->batch_seq, sender, r->flagged);
-            }
             break;
         case INGEST_REJECTED:
-            describe_sender(&m->frames[0], &m->frames[m->n - 1], sender, sizeof sender);
-            log_reject(s, r->error, sender);
+            log_reject(s, "malformed", r->error, id, payload, NULL);
             break;
         case INGEST_RETRY:
             if (r->store_error == STORE_ERR_FORBIDDEN) {
                 s->stats.forbidden++;
                 publish(s);
                 if (!s->quiet && say_once(s, r->error)) {
-                    describe_sender(&m->frames[0], &m->frames[m->n - 1], sender, sizeof sender);
-                    fprintf(stderr, "tunetraild: refused batch %llu from %s: %s; nothing of it"
-                                    " stored (forbidden=%llu; said once per reason)\n",
-                            (unsigned long long)r->batch_seq, sender, r->error,
-                            (unsigned long long)s->stats.forbidden);
+                    log_begin(&l, "warn", "forbidden");
+                    log_sender(&l, id, payload);
+                    log_kv(&l, "batch_seq", "%llu", (unsigned long long)r->batch_seq);
+                    log_kv(&l, "error", "%s", r->error);
+                    log_kv(&l, "forbidden", "%llu", (unsigned long long)s->stats.forbidden);
+                    log_kv(&l, "msg", "nothing of it stored; said once per reason");
+                    log_end(&l);
                 }
                 break;
             }
             s->stats.retries++;
+            if (!s->retry_since_ms)
+                s->retry_since_ms = mono_ms();
             if (r->store_error != STORE_ERR_BUSY && r->store_error != STORE_ERR_NONE) {
                 s->stats.store_errors++;
-                if (r->store_error != s->last_store_error)
-                    fprintf(stderr, "tunetraild: %s; agents are told so and keep their records"
-                                    " until it commits again\n", r->error);
+                if (r->store_error != s->last_store_error) {
+                    log_begin(&l, "error", "store_error");
+                    log_kv(&l, "error", "%s", r->error);
+                    log_kv(&l, "msg", "agents are told so and keep their records until it"
+                                      " commits again");
+                    log_end(&l);
+                }
                 s->last_store_error = r->store_error;
             }
             publish(s);
             if (!s->quiet) {
-                describe_sender(&m->frames[0], &m->frames[m->n - 1], sender, sizeof sender);
-                fprintf(stderr, "tunetraild: retry batch %llu from %s: %s\n",
-                        (unsigned long long)r->batch_seq, sender, r->error);
+                log_begin(&l, "warn", "retry");
+                log_sender(&l, id, payload);
+                log_kv(&l, "batch_seq", "%llu", (unsigned long long)r->batch_seq);
+                log_kv(&l, "error", "%s", r->error);
+                log_end(&l);
             }
             break;
         }
         send_ack(s, m->frames, m->n, r, j);
     }
+    for (int i = 0; i < ns; i++)
+        send_status(s, &msgs[sidx[i]], sseq[i]);
     for (int i = 0; i < n; i++)
         close_msg(&msgs[i]);
     errno = e;
@@ -597,14 +807,23 @@ static int handle_monitor(struct serve *s)
             publish(s);
             goto out;
         }
-        char why[200];
-        snprintf(why, sizeof why, "handshake without a CURVE key (%s %u; auth_no_key=%llu; the client needs"
-                 " `tunetrail keygen --curve` and the collector's curve.pub as --collector-key)",
-                 value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH ? "mechanism mismatch"
-                 : event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL      ? "protocol error"
-                                                                     : "dropped, errno",
-                 value, (unsigned long long)s->stats.auth_no_key);
-        log_reject(s, why, where);
+        s->stats.rejected++;
+        publish(s);
+        if (!s->quiet) {
+            struct logline l;
+            log_begin(&l, "warn", "auth_refused");
+            log_kv(&l, "reason", "auth_no_key");
+            log_kv(&l, "peer", "%s", where);
+            log_kv(&l, "error", "handshake without a CURVE key (%s %u)",
+                   value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH ? "mechanism mismatch"
+                   : event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL      ? "protocol error"
+                                                                       : "dropped, errno",
+                   value);
+            log_kv(&l, "auth_no_key", "%llu", (unsigned long long)s->stats.auth_no_key);
+            log_kv(&l, "msg", "the client needs `tunetrail keygen --curve` and the collector's"
+                              " curve.pub as --collector-key; said at 1, 2, 4, 8... times");
+            log_end(&l);
+        }
         goto out;
     }
     char why[96];
@@ -613,7 +832,7 @@ static int handle_monitor(struct serve *s)
              : event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH   ? "authentication"
                                                           : "connection dropped",
              value);
-    log_reject(s, why, where);
+    log_reject(s, "handshake", why, NULL, NULL, where);
 out:
     zmq_msg_close(&ev);
     zmq_msg_close(&addr);
@@ -663,10 +882,17 @@ static int handle_zap(struct serve *s)
         publish(s);
         char said[64];
         snprintf(said, sizeof said, "key %s", key);
-        if (!s->quiet && say_once(s, said))
-            fprintf(stderr, "tunetraild: refused handshake from %s: CURVE key %s is not in the"
-                            " clients file (auth_unknown_key=%llu; said once per key)\n", where,
-                    key[0] ? key : "(none)", (unsigned long long)s->stats.auth_unknown_key);
+        if (!s->quiet && say_once(s, said)) {
+            struct logline l;
+            log_begin(&l, "warn", "auth_refused");
+            log_kv(&l, "reason", "auth_unknown_key");
+            log_kv(&l, "peer", "%s", where);
+            log_kv(&l, "key", "%s", key[0] ? key : "(none)");
+            log_kv(&l, "error", "%s", text);
+            log_kv(&l, "auth_unknown_key", "%llu", (unsigned long long)s->stats.auth_unknown_key);
+            log_kv(&l, "msg", "this CURVE key is not in the clients file; said once per key");
+            log_end(&l);
+        }
     }
     /* The reply echoes version and request id. */
     zmq_send(s->zap, "1.0", 3, ZMQ_SNDMORE);
@@ -729,6 +955,13 @@ int collector_serve(void *zctx, const char *endpoint, tt_store *st, volatile sig
         s.lim.max_buffered = COLLECTOR_MAX_BUFFERED;
     if (!s.lim.max_connections)
         s.lim.max_connections = COLLECTOR_MAX_CONNECTIONS;
+    s.hwm = opts && opts->client_hwm > 0 ? opts->client_hwm : COLLECTOR_CLIENT_HWM;
+    s.start_ms = mono_ms();
+    s.started_ns = real_ns();
+    if (opts) {
+        s.store_path = opts->store_path;
+        s.store_kind = opts->store_kind;
+    }
     publish(&s);
     if (!(s.router = zmq_socket(zctx, ZMQ_ROUTER))) {
         tt_fail(err, errlen, "zmq_socket: %s", zmq_strerror(errno));
@@ -736,7 +969,7 @@ int collector_serve(void *zctx, const char *endpoint, tt_store *st, volatile sig
     }
     int64_t maxmsg = s.lim.max_message;
     int linger = 1000; /* let the last acks leave on shutdown, but never hang */
-    int hwm = COLLECTOR_RCVHWM, unlimited = 0;
+    int hwm = s.hwm, unlimited = 0;
     zmq_setsockopt(s.router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     zmq_setsockopt(s.router, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(s.router, ZMQ_RCVHWM, &hwm, sizeof hwm);
@@ -806,6 +1039,8 @@ int collector_serve(void *zctx, const char *endpoint, tt_store *st, volatile sig
             while (handle_monitor(&s))
                 ;
         if (items[0].revents & ZMQ_POLLIN) {
+            if (!s.busy_since_ms)
+                s.busy_since_ms = mono_ms();
             for (int i = 0; i < DRAIN_MAX && !*stop;) {
                 int got = handle_group(&s);
                 i += got;
@@ -824,7 +1059,7 @@ int collector_serve(void *zctx, const char *endpoint, tt_store *st, volatile sig
      * whose batch arrived before the stop gets its ack; anything arriving
      * later is neither stored nor acked, and resent on its next connection.
      * Bounded by what the queues can hold (RCVHWM per connection). */
-    for (uint64_t i = 0, cap = (uint64_t)(s.npeers + 1) * COLLECTOR_RCVHWM;;) {
+    for (uint64_t i = 0, cap = (uint64_t)(s.npeers + 1) * (uint64_t)s.hwm;;) {
         if (s.zap)
             while (handle_zap(&s))
                 ;

@@ -33,8 +33,13 @@
 #define COLLECTOR_MAX_PEER_BYTES ((int64_t)64 << 20)
 #define COLLECTOR_MAX_BUFFERED ((int64_t)256 << 20)
 #define COLLECTOR_MAX_CONNECTIONS 512
-#define COLLECTOR_RCVHWM 32 /* whole messages queued per connection before libzmq
-                               stops reading it (TCP then pushes back) */
+/* --client-hwm: whole messages queued per connection (ZMQ_RCVHWM) before
+ * libzmq stops reading it and TCP pushes back; nothing is dropped. 8 (it
+ * was 32): 64 agents hold at most 64 x (8 + 1) of the agent's batches (1 MiB
+ * each at most) and --max-buffered stops them before that; a group commit
+ * still fills from 4 agents, and bench_ingest's single agent showed no loss
+ * against 32 (docs/INTERNALS.md, "Daemon limits"). */
+#define COLLECTOR_CLIENT_HWM 8
 
 struct collector_limits {
     int64_t max_message;    /* bytes of a message (and of any frame); 0: COLLECTOR_MAXMSGSIZE */
@@ -65,6 +70,8 @@ struct collector_stats {
                                     file (SIGHUP) after their handshake */
     uint64_t reloads;            /* clients/access files reloaded (SIGHUP) */
     uint64_t drained;            /* messages stored and acked after the stop signal */
+    uint64_t hwm_reached;        /* a connection sent --client-hwm messages in one busy
+                                    stretch: at its mark, libzmq stopped reading it */
     uint64_t connections;        /* open now */
     uint64_t peak_connections;
 };
@@ -88,6 +95,10 @@ struct collector_opts {
      * *clients (and of the access rules it owns). A connection whose key is
      * then gone, or names another identity, is dropped at its next message
      * (not stored, not acked); its reconnect meets the new list. */
+    int client_hwm;          /* ZMQ_RCVHWM per connection; 0: COLLECTOR_CLIENT_HWM */
+    /* For status requests (Batch.status_request): the store's path (its
+     * size on disk is stat'ed) and kind ("sqlite" if NULL). Borrowed. */
+    const char *store_path, *store_kind;
     volatile sig_atomic_t *reload;
     void (*on_reload)(void *arg);
     void *reload_arg;
@@ -99,9 +110,10 @@ struct collector_opts {
  * until *stop becomes non-zero (checked at least every 100 ms; SIGINT/SIGTERM
  * handlers set it). Then it drains: the messages libzmq has already queued
  * are stored and acked (stats.drained) before the socket closes, its acks
- * given up to 1 s to leave. Stores into st, which stays owned by the caller. Logs each
- * rejected message to stderr as "tunetraild: rejected <reason> from <sender>
- * (rejected=N)". out (may be NULL) receives the final counters, and is also
+ * given up to 1 s to leave. Stores into st, which stays owned by the caller. Logs
+ * each rejected message, refusal and dropped connection to stderr as one
+ * logfmt line (logfmt.h; event=reject, auth_refused, forbidden, limit, ...).
+ * A status request is answered with the counters (send_status). out (may be NULL) receives the final counters, and is also
  * updated as it runs. opts may be NULL. Returns 0 after a clean stop, -1 if the
  * endpoint cannot be bound or ZeroMQ fails. */
 int collector_serve(void *zctx, const char *endpoint, tt_store *st, volatile sig_atomic_t *stop,

@@ -16,6 +16,7 @@
 
 #include "collector.h"
 #include "keys.h"
+#include "logfmt.h"
 #include "paths.h"
 #include "store.h"
 #include "util.h"
@@ -37,16 +38,23 @@ static void reload_lists(void *arg)
 {
     struct reload_ctx *r = arg;
     char err[TT_ERR_MAX];
+    struct logline l;
     if (!r->clients_path) {
-        fprintf(stderr, "tunetraild: SIGHUP: nothing to reload (no --clients)\n");
+        log_begin(&l, "warn", "reload");
+        log_kv(&l, "result", "nothing");
+        log_kv(&l, "msg", "SIGHUP: nothing to reload (no --clients)");
+        log_end(&l);
         return;
     }
     struct curve_clients nc = {0};
     struct curve_access na = {0};
     if (curve_clients_load(r->clients_path, &nc, err, sizeof err) < 0 ||
         (r->access_path && curve_access_load(r->access_path, &na, err, sizeof err) < 0)) {
-        fprintf(stderr, "tunetraild: SIGHUP: reload refused, the clients and access lists in"
-                        " force stay: %s\n", err);
+        log_begin(&l, "error", "reload");
+        log_kv(&l, "result", "refused");
+        log_kv(&l, "error", "%s", err);
+        log_kv(&l, "msg", "SIGHUP: the clients and access lists in force stay");
+        log_end(&l);
         curve_clients_free(&nc);
         curve_access_free(&na);
         return;
@@ -57,9 +65,16 @@ static void reload_lists(void *arg)
         curve_access_free(r->access);
         *r->access = na;
     }
-    fprintf(stderr, "tunetraild: SIGHUP: reloaded %zu clients from %s%s%s; a connection whose"
-                    " key is gone is dropped at its next batch\n", nc.n, r->clients_path,
-            r->access_path ? " and the access file " : "", r->access_path ? r->access_path : "");
+    log_begin(&l, "info", "reload");
+    log_kv(&l, "result", "ok");
+    log_kv(&l, "clients", "%zu", nc.n);
+    log_kv(&l, "clients_file", "%s", r->clients_path);
+    if (r->access_path) {
+        log_kv(&l, "access_rules", "%zu", r->access->n);
+        log_kv(&l, "access_file", "%s", r->access_path);
+    }
+    log_kv(&l, "msg", "SIGHUP: a connection whose key is gone is dropped at its next batch");
+    log_end(&l);
 }
 
 /* ipc://, inproc:// and a loopback tcp:// address are reachable from this
@@ -72,6 +87,21 @@ static int endpoint_local(const char *ep)
     size_t n = end ? (size_t)(end - h) : strlen(h);
     return (n >= 4 && !strncmp(h, "127.", 4)) || (n == 9 && !strncmp(h, "localhost", 9)) ||
            (n == 5 && !strncmp(h, "[::1]", 5));
+}
+
+/* event=config: a start-up remark that does not stop the start. */
+static void config_line(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void config_line(const char *level, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    struct logline l;
+    log_begin(&l, level, "config");
+    log_kv(&l, "msg", "%s", msg);
+    log_end(&l);
 }
 
 static int allow_study(void *arg, const char *identity, const char *study)
@@ -199,7 +229,7 @@ static void usage(FILE *f)
             "usage: tunetraild --bind ENDPOINT [--store PATH [--create] | --postgres CONNINFO]\n"
             "                  [--key FILE] [--check-seconds N] [LIMITS]\n"
             "                  [--curve-key FILE --clients FILE [--access FILE] | --insecure]\n"
-            "                  [--check]\n"
+            "                  [--client-hwm N] [--check]\n"
             "\n"
             "Collects tunetrail records from agents (`tunetrail run --collector ENDPOINT`)\n"
             "and stores them. Each batch is acknowledged only after it is committed, so\n"
@@ -254,6 +284,10 @@ static void usage(FILE *f)
             "                              is dropped (default 256 MiB)\n"
             "      --max-connections N     open at once; over it the least recently active is\n"
             "                              dropped (default 512, at most the fd limit - 64)\n"
+            "      --client-hwm N          batches queued per connection, not yet stored (default\n"
+            "                              8); at it the connection is not read until the daemon\n"
+            "                              catches up (TCP pushes back on the agent): nothing is\n"
+            "                              dropped, and memory stays bounded with many clients\n"
             "A message has at most 3 frames ([identity] [empty] batch). A dropped agent\n"
             "reconnects and resends what was not acknowledged.\n"
             "\n"
@@ -262,7 +296,14 @@ static void usage(FILE *f)
             "an open connection of it is dropped at its next batch, nothing of it stored).\n"
             "SIGINT/SIGTERM drain: what was received is stored and acked, then tunetraild exits\n"
             "0 with its counters (drained=N); agents resend whatever came later.\n"
-            "Malformed messages and failed handshakes are logged to stderr and counted as rejected.\n"
+            "Malformed messages and failed handshakes are logged and counted as rejected.\n"
+            "\n"
+            "Log: while it serves, each line on stderr (the journal under systemd) is one event in\n"
+            "logfmt: `ts=2026-12-03T18:40:00.123Z level=warn event=auth_refused reason=... ...`;\n"
+            "events: start config reject auth_refused forbidden batch retry store_error store_ok\n"
+            "limit revoked reload fatal stop summary (docs/INTERNALS.md, \"Log lines\"). Errors in\n"
+            "flags and files stop the start with a plain sentence (FILE:LINE) and exit 2.\n"
+            "`tunetrail status --collector ENDPOINT` asks a running tunetraild for its counters.\n"
             "\n"
             "Example:\n"
             "  tunetraild --bind tcp://*:7600 --store /srv/tunetrail/trail.db\n"
@@ -286,6 +327,7 @@ int main(int argc, char **argv)
         {"access", required_argument, NULL, 'A'},
         {"insecure", no_argument, NULL, 'I'},
         {"check", no_argument, NULL, 'c'},
+        {"client-hwm", required_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
     const char *bind = NULL, *store_flag = NULL, *pg = NULL, *key_flag = NULL;
@@ -310,17 +352,19 @@ int main(int argc, char **argv)
         case 'M':
         case 'P':
         case 'B':
-        case 'N': {
+        case 'N':
+        case 'H': {
             char *end;
             errno = 0;
             long long v = strtoll(optarg, &end, 10);
             if (errno || end == optarg || *end || v < 0 || (c == 'M' && v < 1024) ||
-                (c == 'N' && v > 1000000)) {
+                (c == 'N' && v > 1000000) || (c == 'H' && (v < 1 || v > 100000))) {
                 fprintf(stderr, "tunetraild: --%s wants a number%s, got '%s'\n",
                         c == 'Q' ? "check-seconds" : c == 'M' ? "max-message"
                         : c == 'P' ? "max-peer-bytes" : c == 'B' ? "max-buffered"
-                                                     : "max-connections",
-                        c == 'M' ? " >= 1024" : c == 'N' ? " <= 1000000" : " >= 0", optarg);
+                        : c == 'H' ? "client-hwm" : "max-connections",
+                        c == 'M' ? " >= 1024" : c == 'N' ? " <= 1000000"
+                        : c == 'H' ? " from 1 to 100000" : " >= 0", optarg);
                 return 2;
             }
             if (c == 'Q')
@@ -331,6 +375,8 @@ int main(int argc, char **argv)
                 lim->max_peer_bytes = v ? v : -1; /* 0: no limit */
             else if (c == 'B')
                 lim->max_buffered = v ? v : -1;
+            else if (c == 'H')
+                copts.client_hwm = (int)v;
             else
                 lim->max_connections = v ? (int)v : -1;
             break;
@@ -433,7 +479,7 @@ int main(int argc, char **argv)
             return 1;
         }
         if (ck > 0)
-            fprintf(stderr, "tunetraild: store %s: %s\n", path, err);
+            config_line("warn", "store %s: %s", path, err);
     }
     /* (A store killed before its first checkpoint: 0 bytes, pages in -wal.) */
     char wal[4096];
@@ -446,11 +492,11 @@ int main(int argc, char **argv)
         return 1;
     }
     if (!existed)
-        fprintf(stderr, "tunetraild: new store %s (--create)\n", path);
+        config_line("info", "new store %s (--create)", path);
     else if (stat(path, &sb) == 0 && (sb.st_mode & 077))
-        fprintf(stderr, "tunetraild: store %s is readable by other users (mode %03o); it holds"
-                        " every user's argv, paths and hosts: chmod 600 it\n",
-                path, (unsigned)(sb.st_mode & 0777));
+        config_line("warn", "store %s is readable by other users (mode %03o); it holds every"
+                            " user's argv, paths and hosts: chmod 600 it",
+                    path, (unsigned)(sb.st_mode & 0777));
 
     /* Room for max-connections clients: the soft fd limit up to the hard one. */
     struct rlimit rl;
@@ -463,32 +509,32 @@ int main(int argc, char **argv)
         long room = rl.rlim_cur == RLIM_INFINITY ? 1000000 : (long)rl.rlim_cur - 64;
         int want = lim->max_connections ? lim->max_connections : COLLECTOR_MAX_CONNECTIONS;
         if (want > 0 && want > room) {
-            fprintf(stderr, "tunetraild: --max-connections %d lowered to %ld: the fd limit is %llu\n",
-                    want, room > 1 ? room : 1, (unsigned long long)rl.rlim_cur);
+            config_line("warn", "--max-connections %d lowered to %ld: the fd limit is %llu",
+                        want, room > 1 ? room : 1, (unsigned long long)rl.rlim_cur);
             lim->max_connections = room > 1 ? (int)room : 1;
         }
     }
 
     struct tt_key key;
+    char ack_pub[PATH_MAX] = "";
     memset(&key, 0, sizeof key);
     if (key_collector(key_flag, &key, err, sizeof err) == 0) {
         store_set_signer(st, &key);
         copts.signer = &key; /* and every ack: agents pin its public half */
-        char pub[PATH_MAX] = "collector.pub", *home = NULL;
+        char *home = NULL;
+        snprintf(ack_pub, sizeof ack_pub, "collector.pub");
         if (key_flag)
-            key_pub_path(key_flag, pub, sizeof pub);
+            key_pub_path(key_flag, ack_pub, sizeof ack_pub);
         else if (paths_home(&home, NULL, 0) == 0)
-            snprintf(pub, sizeof pub, "%s/collector.pub", home);
+            snprintf(ack_pub, sizeof ack_pub, "%s/collector.pub", home);
         free(home);
-        fprintf(stderr, "tunetraild: signing acks with key %.16s (agents pin it: --collector-key %s)\n",
-                key.keyid, pub);
     } else if (key_flag) {
         fprintf(stderr, "tunetraild: cannot use --key %s: %s\n", key_flag, err);
         store_close(st);
         free(path);
         return 1;
     } else {
-        fprintf(stderr, "tunetraild: log checkpoints not signed (no collector key): %s\n", err);
+        config_line("warn", "log checkpoints and acks not signed (no collector key): %s", err);
     }
 
     struct sigaction sa;
@@ -504,43 +550,73 @@ int main(int argc, char **argv)
     copts.on_reload = reload_lists;
     copts.reload_arg = &rctx;
 
+    char curve_pubfile[PATH_MAX] = "";
     if (copts.curve_secret) {
-        char pub[PATH_MAX];
-        key_pub_path(curve_flag, pub, sizeof pub);
+        key_pub_path(curve_flag, curve_pubfile, sizeof curve_pubfile);
         if (access_flag)
             store_set_access(st, allow_study, &access_rules);
-        fprintf(stderr, "tunetraild: CURVE on: public key %s (agents pin it: --collector-key %s);"
-                        " %zu clients from %s; studies %s\n",
-                curve_pub, pub, clients.n, clients_flag,
-                access_flag ? "as the access file says" : "belong to their first identity");
     } else if (insecure && !endpoint_local(bind)) {
-        fprintf(stderr, "tunetraild: WARNING: --insecure: %s takes plain TCP from anyone who reaches"
-                        " it; identities are not known\n", bind);
+        config_line("warn", "WARNING: --insecure: %s takes plain TCP from anyone who reaches it;"
+                            " identities are not known", bind);
     }
+    copts.store_path = path;
+    copts.store_kind = "sqlite";
     void *zctx = zmq_ctx_new();
     struct collector_stats stats;
-    fprintf(stderr, "tunetraild: listening on %s, store %s\n", bind, path);
+    struct logline l;
+    /* Everything an operator (or a test) needs to connect an agent. */
+    log_begin(&l, "info", "start");
+    log_kv(&l, "version", "%s", TT_VERSION);
+    log_kv(&l, "pid", "%ld", (long)getpid());
+    log_kv(&l, "bind", "%s", bind);
+    log_kv(&l, "store", "%s", path);
+    log_kv(&l, "store_kind", "sqlite");
+    if (key.keyid[0]) {
+        log_kv(&l, "ack_key", "%.16s", key.keyid);
+        log_kv(&l, "ack_pub", "%s", ack_pub);
+    }
+    log_kv(&l, "curve", "%s", copts.curve_secret ? "on" : insecure ? "off-insecure" : "off");
+    if (copts.curve_secret) {
+        log_kv(&l, "curve_public_key", "%s", curve_pub);
+        log_kv(&l, "curve_pub", "%s", curve_pubfile);
+        log_kv(&l, "clients", "%zu", clients.n);
+        log_kv(&l, "clients_file", "%s", clients_flag);
+        log_kv(&l, "studies", "%s", access_flag ? access_flag : "first-identity");
+    }
+    log_kv(&l, "client_hwm", "%d", copts.client_hwm > 0 ? copts.client_hwm : COLLECTOR_CLIENT_HWM);
+    log_end(&l);
     int rc = collector_serve(zctx, bind, st, &stop_flag, &stats, &copts, err, sizeof err);
-    if (rc < 0)
-        fprintf(stderr, "tunetraild: %s\n", err);
-    fprintf(stderr,
-            "tunetraild: stopped: batches=%llu events=%llu duplicates=%llu rejected=%llu"
-            " retries=%llu store_errors=%llu flagged=%llu refused=%llu conflicts=%llu"
-            " too_many_frames=%llu oversized=%llu"
-            " dropped_peer_bytes=%llu dropped_buffered=%llu dropped_idle=%llu"
-            " peak_connections=%llu auth_no_key=%llu auth_unknown_key=%llu forbidden=%llu"
-            " revoked=%llu reloads=%llu drained=%llu\n",
-            (unsigned long long)stats.batches, (unsigned long long)stats.events,
-            (unsigned long long)stats.duplicates, (unsigned long long)stats.rejected,
-            (unsigned long long)stats.retries, (unsigned long long)stats.store_errors,
-            (unsigned long long)stats.flagged, (unsigned long long)stats.refused,
-            (unsigned long long)stats.conflicts, (unsigned long long)stats.too_many_frames,
-            (unsigned long long)stats.oversized, (unsigned long long)stats.dropped_peer_bytes,
-            (unsigned long long)stats.dropped_buffered, (unsigned long long)stats.dropped_idle,
-            (unsigned long long)stats.peak_connections, (unsigned long long)stats.auth_no_key,
-            (unsigned long long)stats.auth_unknown_key, (unsigned long long)stats.forbidden,
-            (unsigned long long)stats.revoked, (unsigned long long)stats.reloads,
-            (unsigned long long)stats.drained);
+    if (rc < 0) {
+        log_begin(&l, "error", "fatal");
+        log_kv(&l, "error", "%s", err);
+        log_end(&l);
+    }
+    log_begin(&l, "info", "stop");
+    log_kv(&l, "signal", "%s", stop_flag == SIGTERM ? "SIGTERM" : stop_flag == SIGINT ? "SIGINT" : "none");
+    log_kv(&l, "drained", "%llu", (unsigned long long)stats.drained);
+    log_kv(&l, "exit", "%d", rc < 0 ? 1 : 0);
+    log_end(&l);
+    /* Every counter, as status reports them (docs/INTERNALS.md). */
+    const struct {
+        const char *k;
+        uint64_t v;
+    } sum[] = {
+        {"batches", stats.batches}, {"events", stats.events}, {"duplicates", stats.duplicates},
+        {"rejected", stats.rejected}, {"retries", stats.retries},
+        {"store_errors", stats.store_errors}, {"flagged", stats.flagged},
+        {"refused", stats.refused}, {"conflicts", stats.conflicts},
+        {"too_many_frames", stats.too_many_frames}, {"oversized", stats.oversized},
+        {"dropped_peer_bytes", stats.dropped_peer_bytes},
+        {"dropped_buffered", stats.dropped_buffered}, {"dropped_idle", stats.dropped_idle},
+        {"peak_connections", stats.peak_connections}, {"auth_no_key", stats.auth_no_key},
+        {"auth_unknown_key", stats.auth_unknown_key}, {"forbidden", stats.forbidden},
+        {"revoked", stats.revoked}, {"reloads", stats.reloads},
+        {"hwm_reached", stats.hwm_reached}, {"drained", stats.drained},
+    };
+    log_begin(&l, "info", "summary");
+    for (size_t i = 0; i < sizeof sum / sizeof *sum; i++)
+        log_kv(&l, sum[i].k, "%llu", (unsigned long long)sum[i].v);
+    log_end(&l);
     zmq_ctx_term(zctx);
     memset(&key, 0, sizeof key);
     store_close(st);

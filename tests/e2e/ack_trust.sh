@@ -18,7 +18,8 @@ REAL=$(free_port)
 tt_start_collector cpid "$REAL" "$DB" "$T/collector.log"
 PIN=$TUNETRAIL_HOME/collector.pub
 [ -s "$PIN" ] || fail "tunetraild made no collector.pub in $TUNETRAIL_HOME"
-grep -q "signing acks with key" "$T/collector.log" || fail "tunetraild did not say which key signs its acks"
+[ "$(logfmt_get "$T/collector.log" start ack_pub)" = "$PIN" ] && [ -n "$(logfmt_get "$T/collector.log" start ack_key)" ] ||
+    fail "tunetraild did not say which key signs its acks: $(cat "$T/collector.log")"
 
 # impostor MODE - starts the impostor on a new port; sets IMP (its endpoint) and ipid.
 impostor() {

@@ -52,8 +52,8 @@ counts() {
         (SELECT count(*) FROM identities)"
 }
 spools() { find "$T/$1/spool" -maxdepth 1 -name 'agent-*.spool' 2>/dev/null | wc -l; }
-# stopped NAME - the counter NAME of the daemon's last "stopped:" line.
-stopped() { grep 'tunetraild: stopped:' "$T/d.log" | tail -n 1 | grep -o " $1=[0-9]*" | cut -d= -f2; }
+# stopped NAME - the counter NAME of the daemon's last summary (event=summary).
+stopped() { logfmt_get "$T/d.log" summary "$1"; }
 
 say "a non-loopback bind without CURVE is refused loudly (exit 2)"
 rc=0
@@ -89,7 +89,8 @@ expect_eq "$rc" 1 "tunetrail run exit code without a client key"
 grep -q "this client has no CURVE key .*tunetrail keygen --curve" "$T/nokeys.err" || fail "unclear: $(cat "$T/nokeys.err")"
 
 daemon
-grep -q "CURVE on: public key $(cat "$SRV/curve.pub" | sed 's/[][\.*^$]/\\&/g')" "$T/d.log" || fail "tunetraild did not print its public key: $(cat "$T/d.log")"
+expect_eq "$(logfmt_get "$T/d.log" start curve_public_key curve=on)" "$(cat "$SRV/curve.pub")" "the public key in the start line"
+expect_eq "$(logfmt_get "$T/d.log" start curve_pub)" "$SRV/curve.pub" "the public key file in the start line"
 
 say "an allowed client: everything stored once, under its identity"
 train alice heart --collector-key "$SRV/curve.pub"
@@ -114,8 +115,8 @@ say "a client whose key is not listed: refused at the handshake, nothing stored"
 train eve heart --collector-key "$SRV/curve.pub"
 grep -q "refused this client's CURVE key (not in its clients file.*records kept in" "$T/eve-heart.err" ||
     fail "eve's run does not say its key was refused: $(cat "$T/eve-heart.err")"
-grep -q "CURVE key $(cat "$T/eve/keys/curve.pub" | sed 's/[][\.*^$]/\\&/g') is not in the clients file" "$T/d.log" ||
-    fail "the unknown key was not logged: $(cat "$T/d.log")"
+expect_eq "$(logfmt_get "$T/d.log" auth_refused key reason=auth_unknown_key)" "$(cat "$T/eve/keys/curve.pub")" \
+    "the unknown key in its auth_refused line"
 expect_eq "$(counts)" "$base" "store after an unknown key"
 
 say "an authenticated client writing a study it does not own: refused whole, records kept, said why"
@@ -125,7 +126,9 @@ grep -q "refused this client: identity bob@gpu-2 may not write study heart: it b
 ! grep -q unreachable "$T/bob-heart.err" || fail "a refused client was told 'unreachable'"
 expect_eq "$(spools bob)" 2 "bob's spools (plain + refused)"
 expect_eq "$(counts)" "$base" "store after a forbidden write"
-grep -q "refused batch .*identity bob@gpu-2 may not write study heart" "$T/d.log" || fail "the refusal was not logged"
+[ "$(logfmt_count "$T/d.log" forbidden identity=bob@gpu-2 \
+    "error=identity bob@gpu-2 may not write study heart: it belongs to identity alice@gpu-1")" = 1 ] ||
+    fail "the refusal was not logged (once): $(cat "$T/d.log")"
 
 say "the counters: one of each refusal at least"
 tt_stop "$dpid"
@@ -153,4 +156,5 @@ expect_eq "$(sqlite3 "$DB" "SELECT count(*) FROM trial_view WHERE study = 'heart
 expect_eq "$(sqlite3 "$DB" "SELECT count(DISTINCT i.identity) FROM sessions s JOIN identities i ON i.uuid = s.uuid WHERE s.study = 'heart'")" 2 \
     "identities of heart's sessions"
 tt_stop "$dpid"
+logfmt_check "$T/d.log"
 echo "[$TT_NAME] ok"

@@ -34,7 +34,7 @@ timeout 30 tail --pid="$dpid" -f /dev/null || fail "tunetraild did not exit afte
 rc=0
 wait "$dpid" || rc=$?
 expect_eq "$rc" 0 "tunetraild exit code after SIGTERM"
-grep -Eq "tunetraild: stopped: batches=[1-9][0-9]* .* drained=[0-9]+$" "$T/d.log" ||
+grep -Eq " level=info event=summary batches=[1-9][0-9]* .* drained=[0-9]+$" "$T/d.log" ||
     fail "no summary line with drained=: $(tail -n 3 "$T/d.log")"
 wait_file "$T/w/w-200"
 

@@ -35,7 +35,7 @@ echo "[$TT_NAME]   peak RSS $((peak_kb / 1024)) MiB (idle $((base_kb / 1024)) Mi
 # room for what arrives between two checks on a fast machine.
 [ "$peak_kb" -lt $((bomb_kb / 4)) ] || fail "peak RSS $peak_kb kB is not below a quarter of the bomb ($((bomb_kb / 4)) kB)"
 echo "[$TT_NAME]   ok: peak RSS < $((bomb_kb / 4 / 1024)) MiB"
-grep -q "dropped connection from 127.0.0.1:[0-9]*: [0-9]* bytes in flight, over --max-peer-bytes" "$LOG" ||
+grep -q " event=limit reason=max_peer_bytes action=dropped peer=127.0.0.1:[0-9]* inflight=[0-9]* error=\"[0-9]* bytes in flight, over --max-peer-bytes" "$LOG" ||
     { tail -n 5 "$LOG" >&2; fail "the bomb's connection was not dropped for its bytes in flight"; }
 
 say "a flood of 300 idle connections with --max-connections $MAXC"
@@ -83,11 +83,12 @@ expect_eq "$n" 1 "trials stored during the flood (expected 1)"
 
 say "the counters in tunetraild's summary"
 tt_stop "$cpid"
-line=$(grep "tunetraild: stopped:" "$LOG" | tail -n 1)
+line=$(grep " event=summary " "$LOG" | tail -n 1)
 echo "[$TT_NAME]   $line"
 dpb=$(sed -E 's/.*dropped_peer_bytes=([0-9]+).*/\1/' <<<"$line")
 didle=$(sed -E 's/.*dropped_idle=([0-9]+).*/\1/' <<<"$line")
 expect_eq "$dpb" 1 "dropped_peer_bytes (the bomb)"
 [ "$didle" -ge $((300 - MAXC)) ] || fail "dropped_idle=$didle, expected >= $((300 - MAXC))"
 echo "[$TT_NAME]   ok: dropped_idle=$didle >= $((300 - MAXC))"
+logfmt_check "$LOG"
 echo "[$TT_NAME] PASS"

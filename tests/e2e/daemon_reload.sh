@@ -40,16 +40,16 @@ trials() { sqlite3 "$DB" "SELECT count(*) FROM trial_view WHERE study = '$1'"; }
 # hup N - SIGHUP and wait for the Nth reload line (refused or done) in the log.
 hup() {
     kill -HUP "$dpid"
-    timeout 30 bash -c 'until [ "$(grep -c "tunetraild: SIGHUP: " "$1")" -ge "$2" ]; do sleep 0.05; done' \
+    timeout 30 bash -c 'until [ "$(grep -c " event=reload " "$1")" -ge "$2" ]; do sleep 0.05; done' \
         _ "$T/d.log" "$1" || fail "no reload line after SIGHUP $1: $(cat "$T/d.log")"
 }
-stopped() { grep 'tunetraild: stopped:' "$T/d.log" | tail -n 1 | grep -o " $1=[0-9]*" | cut -d= -f2; }
+stopped() { logfmt_get "$T/d.log" summary "$1"; }
 
 say "a bad new clients file is refused with FILE:LINE; the old list stays in force"
 cp "$T/clients" "$T/clients.good"
 echo 'not-a-key eve@x' >>"$T/clients"
 hup 1
-grep -q "SIGHUP: reload refused, .*: $T/clients:3: 'not-a-key' is not a CURVE public key" "$T/d.log" ||
+logfmt_get "$T/d.log" reload error result=refused | grep -q "^$T/clients:3: 'not-a-key' is not a CURVE public key" ||
     fail "no refusal line: $(cat "$T/d.log")"
 train alice a1
 expect_eq "$(trials a1)" 1 "alice's trials after a refused reload"
@@ -64,12 +64,12 @@ wait_file "$T/w/w-50"
 say "alice's key removed + SIGHUP"
 printf '%s\n' "$BOB" >"$T/clients"
 hup 2
-grep -q "SIGHUP: reloaded 1 clients from $T/clients" "$T/d.log" || fail "no reload line: $(cat "$T/d.log")"
+[ "$(logfmt_get "$T/d.log" reload clients result=ok clients_file="$T/clients")" = 1 ] || fail "no reload line: $(cat "$T/d.log")"
 rc=0
 wait "$wpid" || rc=$?
 expect_eq "$rc" 0 "the long run's exit code"
 grep -q "records kept in" "$T/long.err" || fail "the revoked agent kept nothing: $(cat "$T/long.err")"
-grep -q "its CURVE key was revoked" "$T/d.log" || fail "the open connection was not dropped: $(cat "$T/d.log")"
+grep -q " event=revoked reason=revoked action=dropped .*its CURVE key was revoked" "$T/d.log" || fail "the open connection was not dropped: $(cat "$T/d.log")"
 
 say "alice's next run: refused at the handshake, nothing stored; bob still gets in"
 train alice a2
@@ -81,4 +81,5 @@ expect_eq "$(trials b1)" 1 "bob's trials after alice's revocation"
 tt_stop "$dpid"
 [ "$(stopped revoked)" -ge 1 ] || fail "revoked not counted: $(tail -n 1 "$T/d.log")"
 expect_eq "$(stopped reloads)" 2 "reloads counted"
+logfmt_check "$T/d.log"
 echo "[$TT_NAME] ok"

@@ -127,10 +127,10 @@ send "$T/a.bin"
 say "tunetraild's summary counts the refusals and the conflict"
 kill -TERM "$cpid"
 timeout 30 tail --pid="$cpid" -f /dev/null || fail "tunetraild did not stop"
-line=$(grep -E 'stopped: .*refused=' "$LOG" | tail -n 1)
+line=$(grep -E ' event=summary .*refused=' "$LOG" | tail -n 1)
 [ -n "$line" ] || { cat "$LOG" >&2; fail "no summary line with refused=N"; }
 echo "[$TT_NAME]   summary: $line"
 expect_eq "$(sed -E 's/.* refused=([0-9]+).*/\1/' <<<"$line")" 2002 "refused (2000 notes, ProcessStart, Metric)"
 expect_eq "$(sed -E 's/.* conflicts=([0-9]+).*/\1/' <<<"$line")" 1 "conflicts"
-grep -q "in conflict" "$LOG" || fail "the conflict is not logged"
+grep -q " event=batch .* conflicts=1 " "$LOG" || fail "the conflict is not logged"
 echo "[$TT_NAME] PASS"

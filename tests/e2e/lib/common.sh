@@ -242,3 +242,16 @@ PROCS = [json.loads(l) for l in open(os.path.join(os.path.dirname(sys.argv[1]), 
 def ancestors(show):
     return [os.path.basename(p.get("exe") or "") for p in (show.get("processes") or [])[1:]]
 '
+
+# tunetraild's log (logfmt, lib/logfmt.py):
+# logfmt_check FILE - every line of FILE is logfmt with ts= level= event=
+#   from the documented vocabulary (fails the test naming the line).
+logfmt_check() {
+    local n
+    n=$(timeout 60 /usr/bin/python3 "$TT_E2E_LIB/logfmt.py" check "$1") || fail "$1 is not tunetraild's logfmt (above)"
+    echo "[$TT_NAME]   ok: $n lines of $(basename "$1") are logfmt with ts= level= event="
+}
+# logfmt_get FILE EVENT KEY [K=V]... - KEY of the last event=EVENT line (with each K=V); empty if none.
+logfmt_get() { timeout 60 /usr/bin/python3 "$TT_E2E_LIB/logfmt.py" get "$@" || true; }
+# logfmt_count FILE EVENT [K=V]... - how many event=EVENT lines (with each K=V).
+logfmt_count() { timeout 60 /usr/bin/python3 "$TT_E2E_LIB/logfmt.py" count "$@"; }
