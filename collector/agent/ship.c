@@ -396,7 +396,10 @@ int ship_pump(tt_ship *sh, char *err, size_t errlen)
                     sink_dest(sh->sink), fault == STORE_ERR_FORBIDDEN
                                              ? sh->fault_text
                                              : store_error_name((enum store_error)fault));
-        sh->store_error = fault;
+        /* A busy store says nothing new: a standing fault (full, refused)
+         * stays the one to report until an ack clears it. */
+        if (!(a.status == TUNETRAIL__ACK__STATUS__ACK_RETRY && a.store_error == STORE_ERR_BUSY))
+            sh->store_error = fault;
         for (size_t i = 0; i < sh->ndr; i++)
             if (sh->dr[i].seq == a.batch_seq && a.status != TUNETRAIL__ACK__STATUS__ACK_RETRY) {
                 /* delivered before we gave it up: not lost */

@@ -47,7 +47,8 @@ enum ingest_status {
 /* Why a batch got INGEST_RETRY, as the collector tells the agent (Ack.store_error). */
 enum store_error {
     STORE_ERR_NONE = 0,
-    STORE_ERR_BUSY = 1,     /* another writer held the lock: transient */
+    STORE_ERR_BUSY = 1,     /* another writer held the lock, or (with an identity) an
+                               origin's start is not stored yet: transient */
     STORE_ERR_FULL = 2,     /* disk or quota full (SQLITE_FULL) */
     STORE_ERR_DAMAGED = 3,  /* SQLITE_CORRUPT / NOTADB: the file is damaged */
     STORE_ERR_IO = 4,       /* SQLITE_IOERR and anything else */
