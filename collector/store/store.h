@@ -269,6 +269,10 @@ int64_t store_count_running(tt_store *st, const char *study);
 /* Compute of every process of the study: {processes, cpu_seconds,
  * wall_seconds, peak_rss_kb, note}, or JSON null. New reference. */
 json_t *store_study_compute(tt_store *st, const char *study);
+/* The lab collector's word on each session of the study: an object session
+ * uuid (hex) -> {identity: the authenticated identity (CURVE) or null,
+ * claimed: {user, host} as the client sent them}. New reference. */
+json_t *store_session_identities(tt_store *st, const char *study);
 /* Each evaluation data file of the study, by sha256 (hex): {paths: {path:
  * true}, trials: {id: true}, processes: {uuid: true}, first_ns}. */
 json_t *store_holdout_files(tt_store *st, const char *study);
