@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -479,7 +480,12 @@ static void emit_session_start(struct run *r)
     ev.session_start = &ss;
     char host[256] = "", cwd[PATH_MAX];
     gethostname(host, sizeof host - 1);
+    /* The user the session claims: $USER, else (cron, systemd, ctest) the
+     * name of our uid, as the shim gives each process's. */
     const char *user = getenv("USER");
+    struct passwd *pw = !user || !*user ? getpwuid(getuid()) : NULL;
+    if (pw)
+        user = pw->pw_name;
     ss.has_session = 1;
     ss.session = (ProtobufCBinaryData){16, r->session};
     ss.study = r->study;

@@ -34,6 +34,9 @@
 
 #define SHIP_RETRY_MS 500 /* back-off after an ACK_RETRY; retry of a spool write */
 
+/* Pending batches, in the order they were made (seq order): sent in that
+ * order, so the collector meets a process's start before its later events
+ * (with CURVE a batch naming an origin whose start is not stored waits). */
 struct pending {
     uint64_t seq;
     uint8_t *buf;
@@ -157,6 +160,13 @@ int ship_event(tt_ship *sh, const Tunetrail__Event *ev, char *err, size_t errlen
     return 0;
 }
 
+/* Removes p[k], keeping the others in order. */
+static void unpend(tt_ship *sh, size_t k)
+{
+    memmove(&sh->p[k], &sh->p[k + 1], (sh->np - k - 1) * sizeof *sh->p);
+    sh->np--;
+}
+
 static int track(tt_ship *sh, uint64_t seq, uint8_t *buf, size_t len, size_t nevents, int held)
 {
     if (sh->np == sh->pcap) {
@@ -211,7 +221,7 @@ static void hold_bound(tt_ship *sh)
         sh->dropped_events += sh->p[k].nevents;
         sh->held_bytes -= sh->p[k].len;
         free(sh->p[k].buf);
-        sh->p[k] = sh->p[--sh->np];
+        unpend(sh, k);
     }
 }
 
@@ -229,6 +239,15 @@ static void hold_retry(tt_ship *sh)
         sh->held_bytes -= sh->p[k].len;
     }
     sh->hold_retry_ms = ship_now_ms() + SHIP_RETRY_MS;
+}
+
+/* 1 if a batch before p[k] has not been sent yet. */
+static int unsent_before(const tt_ship *sh, size_t k)
+{
+    for (size_t i = 0; i < k; i++)
+        if (sh->p[i].sent_ms == 0)
+            return 1;
+    return 0;
 }
 
 static int send_one(tt_ship *sh, struct pending *p, char *err, size_t errlen)
@@ -271,7 +290,9 @@ int ship_seal(tt_ship *sh, char *err, size_t errlen)
     }
     sh->next_seq++;
     sh->evlen = sh->evn = 0;
-    if (send_one(sh, &sh->p[sh->np - 1], err, errlen) < 0)
+    /* Not ahead of an earlier batch the sink had no room for (a CURVE
+     * handshake still going on): ship_pump sends them in order. */
+    if (!unsent_before(sh, sh->np - 1) && send_one(sh, &sh->p[sh->np - 1], err, errlen) < 0)
         return -1;
     hold_bound(sh);
     return 0;
@@ -288,6 +309,8 @@ int ship_raw(tt_ship *sh, uint64_t seq, const uint8_t *buf, size_t len, size_t n
         free(copy);
         return tt_fail(err, errlen, "out of memory");
     }
+    if (unsent_before(sh, sh->np - 1))
+        return 0;
     return send_one(sh, &sh->p[sh->np - 1], err, errlen);
 }
 
@@ -296,7 +319,7 @@ static void drop(tt_ship *sh, size_t i)
     if (sh->p[i].held)
         sh->held_bytes -= sh->p[i].len;
     free(sh->p[i].buf);
-    sh->p[i] = sh->p[--sh->np];
+    unpend(sh, i);
 }
 
 /* Opens the receipts file on first use. Returns the fd, or -1 (warned once:
@@ -373,7 +396,10 @@ int ship_pump(tt_ship *sh, char *err, size_t errlen)
                     sink_dest(sh->sink), fault == STORE_ERR_FORBIDDEN
                                              ? sh->fault_text
                                              : store_error_name((enum store_error)fault));
-        sh->store_error = fault;
+        /* A busy store says nothing new: a standing fault (full, refused)
+         * stays the one to report until an ack clears it. */
+        if (!(a.status == TUNETRAIL__ACK__STATUS__ACK_RETRY && a.store_error == STORE_ERR_BUSY))
+            sh->store_error = fault;
         for (size_t i = 0; i < sh->ndr; i++)
             if (sh->dr[i].seq == a.batch_seq && a.status != TUNETRAIL__ACK__STATUS__ACK_RETRY) {
                 /* delivered before we gave it up: not lost */

@@ -5,6 +5,7 @@
 
 #include "agent.h"
 #include "cli.h"
+#include "labini.h"
 #include "tt_env.h"
 
 static void flush_usage(FILE *f)
@@ -13,14 +14,18 @@ static void flush_usage(FILE *f)
                "                       [--store PATH]\n\n"
                "Ships records kept in $TUNETRAIL_HOME/spool: those of `tunetrail run` sessions that\n"
                "could not reach their collector, and those of bare LD_PRELOAD runs.\n"
-               "Destination: --collector, else $TUNETRAIL_COLLECTOR, else the local store\n"
-               "(--store, else $TUNETRAIL_STORE, else $TUNETRAIL_HOME/trail.db).\n"
-               "--collector-key FILE (default $TUNETRAIL_COLLECTOR_KEY): the collector's public\n"
+               "Destination: --collector, else $TUNETRAIL_COLLECTOR, else the [collector]\n"
+               "endpoint of tunetrail.ini (in this directory or its git repository's top)\n"
+               "unless --store is given, else the local store (--store, else\n"
+               "$TUNETRAIL_STORE, else $TUNETRAIL_HOME/trail.db).\n"
+               "--collector-key FILE (default $TUNETRAIL_COLLECTOR_KEY, else tunetrail.ini's\n"
+               "[collector] key for its endpoint): the collector's public\n"
                "key; a spooled batch is deleted only once an ack names its digest with this\n"
                "key's signature (as for `tunetrail run`). Without it, acks are taken on the\n"
                "collector's word and flush says delivery was not verified. A CURVE key in it\n"
                "(the collector's curve.pub) makes the connection CURVE with this client's key\n"
-               "--curve-key FILE (default $TUNETRAIL_HOME/keys/curve.key), as for `tunetrail run`.\n"
+               "--curve-key FILE (default: tunetrail.ini's [collector] curve_key, else\n"
+               "$TUNETRAIL_HOME/keys/curve.key), as for `tunetrail run`.\n"
                "Spools of processes still running (their spool file is locked) are left for a\n"
                "later flush.\n"
                "A damaged spool file is read around its damage (each damaged frame is skipped,\n"
@@ -60,7 +65,16 @@ int cmd_flush(int argc, char **argv)
         o.collector = getenv(TT_ENV_COLLECTOR);
     if (!o.collector_key && getenv(TT_ENV_COLLECTOR_KEY) && *getenv(TT_ENV_COLLECTOR_KEY))
         o.collector_key = getenv(TT_ENV_COLLECTOR_KEY);
-    if (cli_check_collector_key("tunetrail flush", o.collector, o.collector_key) < 0)
+    struct labini ini;
+    char err[1024];
+    if (labini_load(&ini, err, sizeof err) < 0 ||
+        labini_collector(&ini, o.store != NULL, &o.collector, &o.collector_key, &o.curve_key, err,
+                         sizeof err) < 0) {
+        fprintf(stderr, "tunetrail flush: %s\n", err);
+        labini_free(&ini);
         return 2;
-    return agent_flush(&o);
+    }
+    int rc = cli_check_collector_key("tunetrail flush", o.collector, o.collector_key) < 0 ? 2 : agent_flush(&o);
+    labini_free(&ini); /* after the flush: o points into it */
+    return rc;
 }

@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "config_parse.h"
+#include "curve.h"
 #include "jsonfmt.h"
 #include "paths.h"
 #include "util.h"
@@ -29,6 +30,9 @@ void labini_free(struct labini *ini)
         free(ini->trials[i]);
     free(ini->metrics);
     free(ini->trials);
+    free(ini->endpoint);
+    free(ini->key);
+    free(ini->curve_key);
     free(ini->path);
     memset(ini, 0, sizeof *ini);
 }
@@ -64,6 +68,71 @@ static int push(char ***v, size_t *n, const char *s)
     if (!(g[*n] = strdup(s)))
         return -1;
     (*n)++;
+    return 0;
+}
+
+/* One [collector] line: endpoint, key or curve_key. 0, or -1 with err. */
+static int collector_line(struct labini *ini, const char *path, unsigned line, const char *name,
+                          const char *val, char *err, size_t errlen)
+{
+    char **slot;
+    unsigned *at;
+    if (!strcmp(name, "endpoint"))
+        slot = &ini->endpoint, at = &ini->endpoint_line;
+    else if (!strcmp(name, "key"))
+        slot = &ini->key, at = &ini->key_line;
+    else if (!strcmp(name, "curve_key"))
+        slot = &ini->curve_key, at = &ini->curve_key_line;
+    else
+        return tt_fail(err, errlen, "%s:%u: [collector] has no key '%s'; expected endpoint, key (the"
+                                    " collector's public key file) or curve_key (this client's"
+                                    " secret key file)", path, line, name);
+    if (*slot)
+        return tt_fail(err, errlen, "%s:%u: [collector] %s is given twice (first on line %u)", path,
+                       line, name, *at);
+    if (!*val)
+        return tt_fail(err, errlen, "%s:%u: [collector] %s is empty", path, line, name);
+    if (slot == &ini->endpoint) {
+        if ((strncmp(val, "tcp://", 6) && strncmp(val, "ipc://", 6)) || !val[6])
+            return tt_fail(err, errlen, "%s:%u: [collector] endpoint = %s: expected tcp://HOST:PORT"
+                                        " or ipc://PATH", path, line, val);
+        *slot = strdup(val);
+    } else if (*val == '/') {
+        *slot = strdup(val);
+    } else { /* relative to the file: a key kept in the repository beside it */
+        const char *slash = strrchr(path, '/');
+        if (asprintf(slot, "%.*s%s", slash ? (int)(slash - path + 1) : 0, path, val) < 0)
+            *slot = NULL;
+    }
+    if (!*slot)
+        return tt_fail(err, errlen, "out of memory");
+    *at = line;
+    return 0;
+}
+
+int labini_collector(const struct labini *ini, int local, const char **collector, const char **key,
+                     const char **curve_key, char *err, size_t errlen)
+{
+    if (!*collector && !local && ini->endpoint)
+        *collector = ini->endpoint;
+    if (!*collector || (ini->endpoint && strcmp(*collector, ini->endpoint)))
+        return 0;
+    if (!*key && ini->key) {
+        struct curve_pin pin;
+        char why[TT_ERR_MAX];
+        if (curve_load_pin(ini->key, &pin, why, sizeof why) < 0)
+            return tt_fail(err, errlen, "%s:%u: [collector] key: %s", ini->path, ini->key_line, why);
+        *key = ini->key;
+    }
+    if (!*curve_key && ini->curve_key) {
+        char sk[CURVE_Z85_LEN + 1], why[TT_ERR_MAX];
+        int rc = curve_load_secret(ini->curve_key, sk, NULL, why, sizeof why);
+        sodium_memzero(sk, sizeof sk);
+        if (rc < 0)
+            return tt_fail(err, errlen, "%s:%u: [collector] curve_key: %s", ini->path,
+                           ini->curve_key_line, why);
+        *curve_key = ini->curve_key;
+    }
     return 0;
 }
 
@@ -106,8 +175,8 @@ int labini_parse(struct labini *ini, const char *path, const char *buf, size_t l
         if (*rest == '[')
             rest = strchr(rest, ']') ? strchr(rest, ']') + 1 : rest + strlen(rest);
         if (*rest != '.') {
-            tt_fail(err, errlen, "%s:%u: '%s' is outside a section; expected [metric] or [trial] first",
-                    path, line, key);
+            tt_fail(err, errlen, "%s:%u: '%s' is outside a section; expected [metric], [trial] or"
+                                 " [collector] first", path, line, key);
             goto bad;
         }
         rest++;
@@ -141,9 +210,12 @@ int labini_parse(struct labini *ini, const char *path, const char *buf, size_t l
                 tt_fail(err, errlen, "out of memory");
                 goto bad;
             }
+        } else if (sl == 9 && !strncmp(key, "collector", 9)) {
+            if (collector_line(ini, path, line, rest, val, err, errlen) < 0)
+                goto bad;
         } else {
             tt_fail(err, errlen, "%s:%u: section [%.*s] is not one tunetrail.ini knows; expected"
-                                 " [metric] or [trial]", path, header_line(buf, len, line),
+                                 " [metric], [trial] or [collector]", path, header_line(buf, len, line),
                     (int)sl, key);
             goto bad;
         }

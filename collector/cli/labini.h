@@ -1,6 +1,6 @@
 /* labini.h - tunetrail.ini, a lab's conventions for `tunetrail run`: the
  * [metric] and [trial] patterns every run in a directory tree uses, in
- * addition to --metric / --trial. Format and rules: README ("Lab
+ * addition to --metric / --trial, and the [collector] run and flush ship to. Format and rules: README ("Lab
  * conventions") and docs/ADAPTERS.md ("Metrics printed by a program").
  *
  * Error convention: 0 on success, -1 with "FILE:LINE: what was expected"
@@ -19,6 +19,11 @@ struct labini {
     size_t nmetrics;
     char **trials;  /* --trial globs */
     size_t ntrials;
+    /* [collector]: the lab collector for run and flush when neither a flag
+     * nor the environment names one. Paths relative to the file's directory
+     * are made absolute; *_line: where each was given (0: not given). */
+    char *endpoint, *key, *curve_key;
+    unsigned endpoint_line, key_line, curve_key_line;
 };
 
 /* Finds tunetrail.ini in the working directory, else in the git top-level
@@ -41,5 +46,15 @@ int labini_metric_check(const char *name, size_t namelen, const char *regex, cha
 char *labini_note(const struct labini *ini);
 
 void labini_free(struct labini *ini);
+
+/* Applies [collector] to a command's destination (run, flush): *collector,
+ * *key and *curve_key hold what the flags and then the environment gave
+ * (NULL: nothing). The file's endpoint fills *collector unless local (a
+ * --store given); its key and curve_key fill the others only for its own
+ * endpoint (a collector named elsewhere holds other keys). Each key file
+ * taken from the file is checked here, so a bad one is named by FILE:LINE.
+ * 0, or -1 with err. */
+int labini_collector(const struct labini *ini, int local, const char **collector, const char **key,
+                     const char **curve_key, char *err, size_t errlen);
 
 #endif

@@ -27,9 +27,11 @@ static void run_usage(FILE *f)
             "  --study NAME          study to record into (default: $TUNETRAIL_STUDY, else the\n"
             "                        git repository or directory name)\n"
             "  --collector ENDPOINT  ship to a tunetraild, e.g. tcp://host:5555 (default:\n"
-            "                        $TUNETRAIL_COLLECTOR, else the local store)\n"
+            "                        $TUNETRAIL_COLLECTOR, else tunetrail.ini's [collector]\n"
+            "                        endpoint unless --store is given, else the local store)\n"
             "  --collector-key FILE  the collector's public key (tunetraild prints its path at\n"
-            "                        start; default $TUNETRAIL_COLLECTOR_KEY): a batch counts as\n"
+            "                        start; default $TUNETRAIL_COLLECTOR_KEY, else the [collector]\n"
+            "                        key of tunetrail.ini for its endpoint): a batch counts as\n"
             "                        delivered only when an ack names its digest and carries\n"
             "                        this key's signature; anything else stays in the spool.\n"
             "                        Without it, acks are taken on the collector's word and the\n"
@@ -38,8 +40,9 @@ static void run_usage(FILE *f)
             "                        makes the connection CURVE: encrypted, only that collector\n"
             "                        can answer, and it knows this client by its key. A file\n"
             "                        may hold both keys, one per line; then both apply\n"
-            "  --curve-key FILE      this client's CURVE secret key (default\n"
-            "                        $TUNETRAIL_HOME/keys/curve.key: `tunetrail keygen --curve`)\n"
+            "  --curve-key FILE      this client's CURVE secret key (default: tunetrail.ini's\n"
+            "                        [collector] curve_key, else $TUNETRAIL_HOME/keys/curve.key:\n"
+            "                        `tunetrail keygen --curve`)\n"
             "  --store PATH          SQLite store for the embedded collector\n"
             "                        (default: $TUNETRAIL_STORE, else $TUNETRAIL_HOME/trail.db)\n"
             "  --trial PATTERN       a process whose program name matches the glob is a trial;\n"
@@ -250,6 +253,11 @@ int cmd_run(int argc, char **argv)
         o.collector = getenv(TT_ENV_COLLECTOR);
     if (!o.collector_key && getenv(TT_ENV_COLLECTOR_KEY) && *getenv(TT_ENV_COLLECTOR_KEY))
         o.collector_key = getenv(TT_ENV_COLLECTOR_KEY);
+    if (labini_collector(&ini, o.store != NULL, &o.collector, &o.collector_key, &o.curve_key, merr,
+                         sizeof merr) < 0) {
+        fprintf(stderr, "tunetrail run: %s\n", merr);
+        goto out;
+    }
     if (cli_check_collector_key("tunetrail run", o.collector, o.collector_key) < 0)
         { rc = 2; goto out; };
     o.patterns = patterns;

@@ -328,6 +328,27 @@ static json_t *proof_json(const struct record *r, const struct loginfo *l, size_
 }
 
 /* The index of the last leaf of trial uuid, or -1. */
+/* The sessions the leaves name, in log order of first appearance, each with
+ * the identity the lab collector authenticated (null: none) and the user and
+ * host the client claimed (docs/RECORD.md, "sessions"). */
+static json_t *sessions_json(tt_store *st, const char *study, const struct record *r)
+{
+    json_t *ids = store_session_identities(st, study), *seen = json_object(), *out = json_array();
+    for (size_t i = 0; i < r->n; i++) {
+        const char *u = r->leaf[i].session;
+        if (!u || json_object_get(seen, u))
+            continue;
+        json_object_set_new(seen, u, json_true());
+        json_t *e = json_object_get(ids, u);
+        json_array_append_new(out, json_pack("{s:s,s:O?,s:O?}", "session", u, "identity",
+                                             json_object_get(e, "identity"), "claimed",
+                                             json_object_get(e, "claimed")));
+    }
+    json_decref(seen);
+    json_decref(ids);
+    return out;
+}
+
 static long last_leaf_of(const struct record *r, const char *uuid)
 {
     for (size_t i = r->n; i-- > 0;) {
@@ -521,6 +542,7 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
     record_phase("root, proofs, producedBy");
     json_object_set_new(pred, "holdout", holdout_json(st, study, out, excluded, hsel));
     record_phase("holdout");
+    json_object_set_new(pred, "sessions", sessions_json(st, study, out));
     json_object_set_new(pred, "log", log);
     search = sel = choices = NULL;
     out->stmt = json_pack("{s:s,s:O,s:s,s:o}", "_type", RECORD_STATEMENT_TYPE, "subject", subject,

@@ -285,6 +285,53 @@ static void check_predicate(struct result *r, const struct record *rec)
     json_decref(h2);
 }
 
+/* ---- sessions: who sent each session, as the attester's store had it (the
+ * collector's CURVE identity, the client's claimed user and host). Only the
+ * signature vouches for the identities; what verify can check is that the
+ * list is well formed and names exactly the sessions of the listed trials. */
+static void check_sessions(struct result *r, const struct record *rec)
+{
+    json_t *ss = json_object_get(json_object_get(rec->stmt, "predicate"), "sessions");
+    if (!ss)
+        return; /* a record made before identities were recorded */
+    char why[200] = "";
+    json_t *listed = json_object(), *e;
+    size_t i, nauth = 0;
+    const char *u;
+    if (!json_is_array(ss))
+        snprintf(why, sizeof why, "not an array");
+    json_array_foreach(ss, i, e) {
+        u = js(e, "session");
+        json_t *idn = json_object_get(e, "identity"), *cl = json_object_get(e, "claimed");
+        if (!u || strlen(u) != 32 || !idn || !(json_is_string(idn) || json_is_null(idn)) || !cl ||
+            !(json_is_object(cl) || json_is_null(cl))) {
+            snprintf(why, sizeof why, "sessions[%zu] is not {session, identity, claimed}", i);
+            break;
+        }
+        if (json_object_get(listed, u)) {
+            snprintf(why, sizeof why, "session %s is listed twice", u);
+            break;
+        }
+        json_object_set_new(listed, u, json_false());
+        nauth += json_is_string(idn);
+    }
+    for (size_t k = 0; !*why && k < rec->n; k++) {
+        if (!(u = rec->leaf[k].session))
+            continue;
+        if (!json_object_get(listed, u))
+            snprintf(why, sizeof why, "trials[%zu]'s session %s is not listed", k, u);
+        else
+            json_object_set_new(listed, u, json_true());
+    }
+    json_object_foreach(listed, u, e) if (!*why && !json_is_true(e))
+        snprintf(why, sizeof why, "session %s is listed but no trial names it", u);
+    if (*why)
+        fail(r, "sessions: %s", why);
+    else
+        pass(r, "sessions (%zu, %zu with an authenticated identity)", json_array_size(ss), nauth);
+    json_decref(listed);
+}
+
 /* ---- log */
 /* Leaf hashes of the leaves' bytes as they are in the signed payload. */
 static merkle_hash *leaf_hashes(const struct record *rec)
@@ -481,6 +528,7 @@ int record_verify(const char *recpath, const char *model, const char *pubfile,
         json_t *p = json_object_get(rec.stmt, "predicate");
         check_subject(&r, rec.stmt, model);
         check_predicate(&r, &rec);
+        check_sessions(&r, &rec);
         merkle_hash *h = leaf_hashes(&rec);
         check_log(&r, p, h, rec.n);
         if (receipts)

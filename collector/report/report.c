@@ -1216,6 +1216,59 @@ static void html_holdout(struct rep *r)
     fputs("</table>\n", f);
 }
 
+/* The record's sessions grouped by (authenticated identity, claimed user
+ * and host), in order of first appearance: [{identity, who, sessions}], who
+ * being "user@host" as claimed. A lab with 64 agents has 64 rows otherwise. */
+static json_t *session_groups(const json_t *pred)
+{
+    json_t *out = json_array(), *e;
+    size_t i;
+    json_array_foreach(json_object_get(pred, "sessions"), i, e) {
+        const char *idn = js(e, "identity"), *user = js(e, "claimed.user"), *host = js(e, "claimed.host");
+        char who[300];
+        snprintf(who, sizeof who, "%s@%s", user ? user : "?", host ? host : "?");
+        size_t k;
+        json_t *g, *hit = NULL;
+        json_array_foreach(out, k, g) {
+            const char *gi = js(g, "identity");
+            if (!strcmp(js(g, "who"), who) && (gi && idn ? !strcmp(gi, idn) : gi == idn))
+                hit = g;
+        }
+        if (hit)
+            json_object_set_new(hit, "sessions", json_integer(json_integer_value(json_object_get(hit, "sessions")) + 1));
+        else
+            json_array_append_new(out, json_pack("{s:s?,s:s,s:i}", "identity", idn, "who", who, "sessions", 1));
+    }
+    return out;
+}
+
+static void html_sessions(struct rep *r)
+{
+    FILE *f = r->f;
+    if (!json_object_get(r->pred, "sessions"))
+        return; /* a record made before identities were recorded */
+    json_t *groups = session_groups(r->pred), *g;
+    size_t i;
+    fputs("<h2>Who wrote the trials</h2>\n<p class=\"sub\">Each session (one <code>tunetrail run</code>) by the "
+          "identity the lab collector authenticated (its CURVE key in the collector's clients file), beside the "
+          "user and host the client claimed, which nothing checks.</p>\n", f);
+    fputs("<table><tr><th>authenticated identity</th><th>claimed user@host</th><th>sessions</th></tr>\n", f);
+    json_array_foreach(groups, i, g) {
+        fputs("<tr><td>", f);
+        if (js(g, "identity"))
+            esc(f, js(g, "identity"));
+        else
+            fputs("<i>none</i> (not sent through an authenticating collector)", f);
+        fputs("</td><td>", f);
+        esc(f, js(g, "who"));
+        fputs(" <span class=\"sub\">(claimed)</span></td><td class=\"n\">", f);
+        esc_j(f, json_object_get(g, "sessions"));
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</table>\n", f);
+    json_decref(groups);
+}
+
 static void html_log(struct rep *r, const struct report_opts *o)
 {
     FILE *f = r->f;
@@ -1285,6 +1338,7 @@ static int write_html(struct rep *r, const struct report_opts *o)
     fputs("</div>\n", f);
     html_ledger(r);
     html_holdout(r);
+    html_sessions(r);
     html_log(r, o);
     fputs("</body></html>\n", f);
     return 0;
@@ -1456,6 +1510,23 @@ static int write_md(struct rep *r, const struct report_opts *o)
         md_row(f, "Holdout reuse", t);
     } else {
         md_row(f, "Holdout reuse", "no evaluation on held-out data recorded");
+    }
+    if (json_object_get(r->pred, "sessions")) {
+        json_t *groups = session_groups(r->pred), *g;
+        t[0] = '\0';
+        json_array_foreach(groups, i, g) {
+            size_t l = strlen(t);
+            if (l > 500) {
+                snprintf(t + l, sizeof t - l, "; %zu more", json_array_size(groups) - i);
+                break;
+            }
+            long long n = (long long)json_integer_value(json_object_get(g, "sessions"));
+            snprintf(t + l, sizeof t - l, "%s%s (claimed %s): %lld session%s", l ? "; " : "",
+                     js(g, "identity") ? js(g, "identity") : "no authenticated identity", js(g, "who"), n,
+                     n == 1 ? "" : "s");
+        }
+        md_row(f, "Written by (identity the collector authenticated)", *t ? t : "no session recorded");
+        json_decref(groups);
     }
     const json_t *ct = jp(s, "compute.trials");
     double cpu, wall;

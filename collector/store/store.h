@@ -47,7 +47,8 @@ enum ingest_status {
 /* Why a batch got INGEST_RETRY, as the collector tells the agent (Ack.store_error). */
 enum store_error {
     STORE_ERR_NONE = 0,
-    STORE_ERR_BUSY = 1,     /* another writer held the lock: transient */
+    STORE_ERR_BUSY = 1,     /* another writer held the lock, or (with an identity) an
+                               origin's start is not stored yet: transient */
     STORE_ERR_FULL = 2,     /* disk or quota full (SQLITE_FULL) */
     STORE_ERR_DAMAGED = 3,  /* SQLITE_CORRUPT / NOTADB: the file is damaged */
     STORE_ERR_IO = 4,       /* SQLITE_IOERR and anything else */
@@ -276,6 +277,10 @@ int64_t store_count_running(tt_store *st, const char *study);
 /* Compute of every process of the study: {processes, cpu_seconds,
  * wall_seconds, peak_rss_kb, note}, or JSON null. New reference. */
 json_t *store_study_compute(tt_store *st, const char *study);
+/* The lab collector's word on each session of the study: an object session
+ * uuid (hex) -> {identity: the authenticated identity (CURVE) or null,
+ * claimed: {user, host} as the client sent them}. New reference. */
+json_t *store_session_identities(tt_store *st, const char *study);
 /* Each evaluation data file of the study, by sha256 (hex): {paths: {path:
  * true}, trials: {id: true}, processes: {uuid: true}, first_ns}. */
 json_t *store_holdout_files(tt_store *st, const char *study);

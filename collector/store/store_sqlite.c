@@ -2564,6 +2564,7 @@ static int batch_authorize(tt_store *st, const Tunetrail__Batch *b, const char *
     struct auth a = {.st = st, .idn = idn, .res = res};
     const uint8_t *done[16]; /* origins whose study was checked */
     size_t ndone = 0;
+    int pending = 0; /* refused only because an origin's start is not stored yet */
     int rc = auth_uuid(&a, &b->sender, "sender", ok);
     for (size_t i = 0; i < b->n_events && rc == SQLITE_OK && *ok; i++) {
         const Tunetrail__Event *ev = b->events[i];
@@ -2585,6 +2586,10 @@ static int batch_authorize(tt_store *st, const Tunetrail__Batch *b, const char *
         if ((rc = origin_study(&a, b, &ev->origin, 0, study, sizeof study, &known)) != SQLITE_OK)
             break;
         if (!known) {
+            /* A wait, not a refusal: the batch with the start was lost with
+             * a restarted collector, or is still in flight (BUSY: the agent
+             * resends quietly; STORE_FORBIDDEN would tell the user "refused"). */
+            pending = 1;
             char hex[TT_UUID_HEX_LEN + 1];
             snprintf(res->error, sizeof res->error,
                      "identity %s: origin %s has no start stored (its session or process start"
@@ -2611,7 +2616,7 @@ static int batch_authorize(tt_store *st, const Tunetrail__Batch *b, const char *
     }
     if (rc == SQLITE_OK && !*ok) {
         res->status = INGEST_RETRY;
-        res->store_error = STORE_ERR_FORBIDDEN;
+        res->store_error = pending ? STORE_ERR_BUSY : STORE_ERR_FORBIDDEN;
     }
     return rc;
 }

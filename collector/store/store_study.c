@@ -145,6 +145,38 @@ int64_t store_count_running(tt_store *st, const char *study)
     return n;
 }
 
+/* A stored text as the leaves show it (repaired), or JSON null. */
+static json_t *text_or_null(sqlite3_stmt *s, int col)
+{
+    const char *v = (const char *)sqlite3_column_text(s, col);
+    json_t *j = v ? jsonfmt_string(v) : NULL;
+    return j ? j : json_null();
+}
+
+json_t *store_session_identities(tt_store *st, const char *study)
+{
+    json_t *out = json_object();
+    sqlite3_stmt *s;
+    /* identities is added by the first writer of this version: an older
+     * store has none, and every session reads as unauthenticated. */
+    static const char *const sql[] = {
+        "SELECT lower(hex(s.uuid)), s.user, s.host,"
+        " (SELECT identity FROM identities i WHERE i.uuid = s.uuid)"
+        " FROM sessions s WHERE s.study = ?1",
+        "SELECT lower(hex(s.uuid)), s.user, s.host, NULL FROM sessions s WHERE s.study = ?1"};
+    if (sqlite3_prepare_v2(store_sqlite(st), sql[0], -1, &s, NULL) != SQLITE_OK &&
+        sqlite3_prepare_v2(store_sqlite(st), sql[1], -1, &s, NULL) != SQLITE_OK)
+        return out;
+    sqlite3_bind_text(s, 1, study, -1, SQLITE_STATIC);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        json_t *claimed = json_pack("{s:o,s:o}", "user", text_or_null(s, 1), "host", text_or_null(s, 2));
+        json_object_set_new(out, (const char *)sqlite3_column_text(s, 0),
+                            json_pack("{s:o,s:o}", "identity", text_or_null(s, 3), "claimed", claimed));
+    }
+    sqlite3_finalize(s);
+    return out;
+}
+
 json_t *store_study_compute(tt_store *st, const char *study)
 {
     sqlite3_stmt *s;

@@ -90,7 +90,7 @@ bad() { # bad LINE TEXT EXPECTED-WORDS
     echo "[$TT_NAME]   ok: $(cat "$T/bad.err")"
 }
 bad 3 '# x\n[metric]\nacc = Accuracy = ([0-9.]+\n' "bad regex"
-bad 4 '[metric]\nacc = x\n\n[trials]\npattern = svm-train\n' "expected [metric] or [trial]"
+bad 4 '[metric]\nacc = x\n\n[trials]\npattern = svm-train\n' "expected [metric], [trial] or [collector]"
 bad 2 '[trial]\nsvm-train\n' "expected key=value"
 bad 2 '[trial]\nprogram = svm-train\n' "pattern = GLOB"
 bad 1 'acc = x\n' "outside a section"
