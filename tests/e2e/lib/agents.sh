@@ -3,8 +3,8 @@
 # daemon_restart.sh). Source after common.sh. Agent i has its own home
 # $T/a$i, CURVE key and identity agent$i@load; all write study `load`.
 
-# stopped LOG NAME - the counter NAME of LOG's last "tunetraild: stopped:" line.
-stopped() { grep 'tunetraild: stopped:' "$1" | tail -n 1 | grep -o " $2=[0-9]*" | cut -d= -f2; }
+# stopped LOG NAME - the counter NAME of LOG's last event=summary line (logfmt).
+stopped() { logfmt_get "$1" summary "$2"; }
 
 # agents_reference LOOP - sets PER_AGENT to the events one agent running
 # `sh -c LOOP` stores, on a collector of its own (its count of new events).
