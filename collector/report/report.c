@@ -825,7 +825,7 @@ static int bias_headline(const struct rep *r, char *buf, size_t n)
     if (!v || !jd(json_object_get(v, "best_value"), &best) || !jd(json_object_get(v, "estimate"), &est) ||
         !jd(json_array_get(iv, 0), &lo) || !jd(json_array_get(iv, 1), &hi))
         return 0;
-    if (!jd(json_object_get(v, "configurations"), &nc) && !jd(json_object_get(r->sel, "n"), &nc))
+    if (!jd(jp(r->sel, "selection_bias.table.configurations"), &nc) && !jd(json_object_get(r->sel, "n"), &nc))
         nc = NAN;
     const char *u;
     double k = bias_unit(bbc, &u);
@@ -1683,11 +1683,15 @@ static int write_md(struct rep *r, const struct report_opts *o)
         md_row(f, "Corrected for the selection (BBC-CV)", t);
         if (omitted(sb) || omitted(tb))
             snprintf(t, sizeof t, "omitted: %s", omitted(sb) ? omitted(sb) : omitted(tb));
-        else
-            snprintf(t, sizeof t, "bias %s, corrected %s",
-                     jfmt(jp(tb, "values.bias"), 4) ? jfmt(jp(tb, "values.bias"), 4) : "?",
-                     jfmt(jp(tb, "values.corrected"), 5) ? jfmt(jp(tb, "values.corrected"), 5) : "?");
-        md_row(f, "Tibshirani & Tibshirani (per-fold scores)", t);
+        else {
+            double tbias = NAN, tcor = NAN;
+            jd(jp(tb, "values.bias"), &tbias);
+            jd(jp(tb, "values.corrected"), &tcor);
+            snprintf(t, sizeof t, "bias %s%s, corrected %s%s (%s folds)", fmtd(ku * tbias, 3), u,
+                     fmtd(ku * tcor, 4), u,
+                     jfmt(jp(tb, "values.folds"), 4) ? jfmt(jp(tb, "values.folds"), 4) : "?");
+        }
+        md_row(f, "Tibshirani and Tibshirani (from the per-fold scores)", t);
         if (omitted(sb) || omitted(pb))
             snprintf(t, sizeof t, "omitted: %s", omitted(sb) ? omitted(sb) : omitted(pb));
         else
