@@ -901,7 +901,56 @@ static int arr_files(struct scan *s, struct scratch *v)
 
 /* ---- top level ------------------------------------------------------------------ */
 
-enum field_kind { F_STR, F_INT, F_PARAMS, F_SOURCES, F_METRICS, F_FILES };
+/* "predictions": {kind, n, nr_fold, folds, labels_fnv, sha256, right} or
+ * {omitted}: an omitted one leaves pred_kind NULL. */
+static int obj_predictions(struct scan *s, struct leafscan_leaf *out)
+{
+    const char *k, *kind = NULL, *sha = NULL, *fnv = NULL;
+    size_t n;
+    int64_t v;
+    int has, r;
+    if ((r = obj_enter(s)) <= 0)
+        return r;
+    do {
+        if (key_read(s, &k, &n))
+            return -1;
+        if (n == 4 && !memcmp(k, "kind", 4)) {
+            if (val_string(s, &kind))
+                return -1;
+        } else if (n == 6 && !memcmp(k, "sha256", 6)) {
+            if (val_string(s, &sha))
+                return -1;
+        } else if (n == 10 && !memcmp(k, "labels_fnv", 10)) {
+            if (val_string(s, &fnv))
+                return -1;
+        } else if (n == 1 && k[0] == 'n') {
+            if (val_int(s, &v, &has))
+                return -1;
+            out->pred_n = has ? v : 0;
+        } else if (n == 7 && !memcmp(k, "nr_fold", 7)) {
+            if (val_int(s, &v, &has))
+                return -1;
+            out->pred_nr_fold = has ? v : 0;
+        } else if (n == 5 && !memcmp(k, "folds", 5)) {
+            skip_ws(s);
+            out->pred_folds = s->p < s->end && *s->p == 't';
+            if (skip_value(s, 0))
+                return -1;
+        } else if (skip_value(s, 0)) {
+            return -1;
+        }
+    } while ((r = next_member(s, '}')) == 1);
+    if (r < 0)
+        return -1;
+    if (kind && sha) {
+        out->pred_kind = kind;
+        out->pred_sha256 = sha;
+        out->pred_fnv = fnv;
+    }
+    return 0;
+}
+
+enum field_kind { F_STR, F_INT, F_PARAMS, F_SOURCES, F_METRICS, F_FILES, F_PREDICTIONS };
 enum { I_STARTED, I_ENDED, I_CPU, I_RSS, I_EXIT, I_SIGNAL };
 
 static const struct field {
@@ -918,6 +967,7 @@ static const struct field {
     I("exit_code", I_EXIT),    I("signal", I_SIGNAL),     {"params", 6, F_PARAMS, 0},
     {"sources", 7, F_SOURCES, 0}, {"metrics", 7, F_METRICS, 0},
     {"inputs", 6, F_FILES, 0},    {"outputs", 7, F_FILES, 1},
+    {"predictions", 11, F_PREDICTIONS, 0},
 #undef S
 #undef I
 };
@@ -973,6 +1023,8 @@ static int member(struct scan *s, struct leafscan_leaf *out, struct scratch *par
         return obj_strings(s, sources, 0);
     case F_FILES:
         return arr_files(s, &files[fields[i].arg]);
+    case F_PREDICTIONS:
+        return obj_predictions(s, out);
     default:
         return obj_metrics(s, metrics);
     }

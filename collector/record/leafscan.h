@@ -55,6 +55,11 @@ struct leafscan_leaf {
     size_t nmetrics;
     struct leafscan_file *inputs, *outputs; /* in the leaf's order */
     size_t ninputs, noutputs;
+    /* "predictions" (docs/RECORD.md "Out-of-fold predictions"); pred_kind
+     * NULL when absent or omitted */
+    const char *pred_kind, *pred_sha256, *pred_fnv;
+    int64_t pred_n, pred_nr_fold;
+    unsigned pred_folds : 1;
 };
 
 /* Scans one leaf object's text (len bytes, need not be NUL-terminated). */

@@ -385,7 +385,8 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
 {
     struct loginfo l = {0};
     json_t *search = NULL, *sel = NULL, *choices = NULL, *refit = NULL, *hsel = NULL;
-    json_t *produced_by = NULL, *excluded = NULL, *subject = json_array();
+    json_t *produced_by = NULL, *excluded = NULL, *subject = json_array(), *predsj = NULL;
+    struct record_preds preds = {0};
     char *study = NULL;
     uint8_t sha[32];
     int64_t pid = 0;
@@ -450,9 +451,12 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
     }
     excluded = excluded_json(st, out, &l);
     record_phase("evaluation trials");
+    if (record_preds_from_store(st, out, l.trial_id, &preds, &predsj, err, errlen) != 0)
+        goto out;
+    record_phase("out-of-fold predictions");
     if (record_compute(out->leaf, out->n, excluded, o->model ? produced : NULL,
-                       o->objective ? name : NULL, dir_max, &search, &sel, &choices, &refit,
-                       &hsel, err, errlen) != 0) {
+                       o->objective ? name : NULL, dir_max, &preds, &search, &sel, &choices,
+                       &refit, &hsel, err, errlen) != 0) {
         char tmp[512];
         snprintf(tmp, sizeof tmp, "study '%s': %s", study, err);
         tt_fail(err, errlen, "%s", tmp);
@@ -543,6 +547,9 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
     json_object_set_new(pred, "holdout", holdout_json(st, study, out, excluded, hsel));
     record_phase("holdout");
     json_object_set_new(pred, "sessions", sessions_json(st, study, out));
+    if (predsj)
+        json_object_set_new(pred, "predictions", predsj);
+    predsj = NULL;
     json_object_set_new(pred, "log", log);
     search = sel = choices = NULL;
     out->stmt = json_pack("{s:s,s:O,s:s,s:o}", "_type", RECORD_STATEMENT_TYPE, "subject", subject,
@@ -551,6 +558,8 @@ int record_build(tt_store *st, const struct record_opts *o, struct record *out, 
 out:
     if (threaded)
         pthread_join(th, NULL);
+    json_decref(predsj);
+    record_preds_free(&preds);
     json_decref(search);
     json_decref(sel);
     json_decref(choices);

@@ -8,6 +8,7 @@
 #define TT_RECORD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -68,6 +69,44 @@ void record_free(struct record *r);
  * (record_free). -1 if out of memory. */
 int record_payload(struct record *r, size_t room, uint8_t **start, size_t *len);
 
+/* A trial's out-of-fold data as the record carries it (predicate.predictions,
+ * docs/RECORD.md "Out-of-fold predictions"): the bytes its leaf's
+ * predictions.sha256 covers after the 5-byte head (the bits; the values
+ * then the labels; or the fold scores), and its folds (n bytes) or NULL.
+ * The leaf gives kind and n. */
+struct record_pred {
+    const char *trial; /* uuid */
+    const uint8_t *data;
+    size_t dlen;
+    const uint8_t *fold;
+    size_t leaf;       /* the trial's last leaf with predictions */
+    void *own;         /* freed by record_preds_free */
+};
+struct record_preds {
+    struct record_pred *v; /* sorted by trial (strcmp) */
+    size_t n;
+};
+void record_preds_free(struct record_preds *p);
+
+/* attest: the data of every trial whose last leaf has predictions, read
+ * from the store (trial_id[i]: the store's id of leaf i's trial) and checked
+ * against the leaf's digest; *json: predicate.predictions, [{"trial",
+ * "data" (base64), "fold" (base64, when known)}] in log order. 0, or -1
+ * with err (the store's data differ from what a leaf sealed). */
+int record_preds_from_store(tt_store *st, const struct record *rec, const int64_t *trial_id,
+                            struct record_preds *out, json_t **json, char *err, size_t errlen);
+
+/* verify: predicate.predictions decoded and checked: each entry's digest is
+ * its trial's leaf's, and every trial whose last leaf has predictions has
+ * an entry. 0, or -1 with why. */
+int record_preds_from_json(const json_t *arr, const struct record *rec, struct record_preds *out,
+                           char *why, size_t whylen);
+/* The entry of trial, or NULL. */
+const struct record_pred *record_preds_get(const struct record_preds *p, const char *trial);
+/* SHA-256 of (kind, n, data, fold) as preds.c hashes it; kind from the leaf's
+ * "correct" / "value" / "fold_scores", -1 if unknown. */
+int record_pred_digest(const char *kind, int64_t n, const struct record_pred *e, uint8_t out[32]);
+
 /* The computed sections, from scanned leaves alone (attest from the store's
  * log, verify from a record's `trials`: same leaves -> identical JSON).
  * leaf[0..n-1]: every leaf in log order (the last leaf of a trial counts);
@@ -85,8 +124,9 @@ int record_payload(struct record *r, size_t room, uint8_t **start, size_t *len);
  * ("evaluates"). -1 with err (naming the metrics that exist) when no trial
  * reported the objective. */
 int record_compute(const struct leafscan_leaf *leaf, size_t n, json_t *excluded, const char *produced,
-                   const char *objective, int dir_max, json_t **search, json_t **selection,
-                   json_t **choices, json_t **refit, json_t **holdout, char *err, size_t errlen);
+                   const char *objective, int dir_max, const struct record_preds *preds,
+                   json_t **search, json_t **selection, json_t **choices, json_t **refit,
+                   json_t **holdout, char *err, size_t errlen);
 
 /* "NAME:max" / "NAME:min" / "NAME" (dir_max = -1). -1 with err if malformed. */
 int record_objective_parse(const char *spec, char *name, size_t namelen, int *dir_max, char *err,

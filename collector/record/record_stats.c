@@ -18,6 +18,8 @@
 #include <time.h>
 
 #include "roles.h"
+#include "selbias.h"
+#include <sodium.h>
 #include "stats.h"
 #include "jsonfmt.h"
 #include "registry.h"
@@ -957,6 +959,199 @@ static json_t *refit_json(const struct tr *p, const struct tr *t, size_t n, doub
                      "(cross-validation settings and model file aside)");
 }
 
+/* ---- selection bias from the out-of-fold predictions (docs/RECORD.md) -- */
+
+const struct record_pred *record_preds_get(const struct record_preds *p, const char *trial)
+{
+    size_t lo = 0, hi = p ? p->n : 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(p->v[mid].trial, trial);
+        if (!c)
+            return &p->v[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static int pred_kind(const char *k)
+{
+    return !k ? -1 : !strcmp(k, "correct") ? 1 : !strcmp(k, "value") ? 2 : !strcmp(k, "fold_scores") ? 3 : -1;
+}
+
+/* Bytes of data a (kind, n) entry has. */
+static size_t pred_dlen(int kind, uint64_t n)
+{
+    return kind == 1 ? (size_t)(n + 7) / 8 : kind == 2 ? 16 * (size_t)n : 8 * (size_t)n;
+}
+
+int record_pred_digest(const char *kind, int64_t n, const struct record_pred *e, uint8_t out[32])
+{
+    int k = pred_kind(kind);
+    if (k < 0 || n <= 0 || n > (1 << 24) || e->dlen != pred_dlen(k, (uint64_t)n))
+        return -1;
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    uint8_t head[5] = {(uint8_t)k, (uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16),
+                       (uint8_t)(n >> 24)};
+    crypto_hash_sha256_update(&h, head, sizeof head);
+    crypto_hash_sha256_update(&h, e->data, e->dlen);
+    if (e->fold)
+        crypto_hash_sha256_update(&h, e->fold, (size_t)n);
+    crypto_hash_sha256_final(&h, out);
+    return 0;
+}
+
+static double le_double(const uint8_t *p)
+{
+    uint64_t b = 0;
+    for (int i = 7; i >= 0; i--)
+        b = b << 8 | p[i];
+    double d;
+    memcpy(&d, &b, sizeof d);
+    return d;
+}
+
+/* Pools the counted trials' out-of-fold data into one table (configurations
+ * in the order of t) and computes the statistics. The pool: trials whose
+ * leaf has predictions of the same kind, n and label digest as the
+ * reference - the released trial, else the first trial its refit matched,
+ * else the group with the most trials (ties: the first in log order). */
+static json_t *bias_json(const struct tr *t, size_t n, const struct tr *released, json_t *refit,
+                         const struct record_preds *preds)
+{
+    const struct leafscan_leaf *ref = NULL;
+    if (released && released->r->pred_kind && record_preds_get(preds, released->r->trial))
+        ref = released->r;
+    size_t i;
+    json_t *u;
+    json_array_foreach(json_object_get(refit, "trials"), i, u) {
+        for (size_t j = 0; !ref && j < n; j++)
+            if (!strcmp(t[j].r->trial, json_string_value(u)) && t[j].r->pred_kind &&
+                record_preds_get(preds, t[j].r->trial))
+                ref = t[j].r;
+    }
+#define SAME(a, b)                                                                               (!strcmp((a)->pred_kind, (b)->pred_kind) && (a)->pred_n == (b)->pred_n &&                     !strcmp((a)->pred_fnv ? (a)->pred_fnv : "", (b)->pred_fnv ? (b)->pred_fnv : ""))
+    size_t have = 0, best = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (!t[j].r->pred_kind || !record_preds_get(preds, t[j].r->trial))
+            continue;
+        have++;
+        if (ref)
+            continue;
+        size_t c = 0;
+        for (size_t k = 0; k < n; k++)
+            c += t[k].r->pred_kind && record_preds_get(preds, t[k].r->trial) && SAME(t[k].r, t[j].r);
+        if (c > best)
+            best = c, ref = t[j].r;
+    }
+    if (!have)
+        return omitted("no out-of-fold predictions recorded (the trials' frameworks kept none: "
+                       "libsvm and liblinear cross-validations and scikit-learn searches do)");
+    int kind = pred_kind(ref->pred_kind);
+    size_t nc = 0, m = (size_t)ref->pred_n;
+    const struct record_pred **use = malloc(have * sizeof *use);
+    const uint8_t *folds = NULL;
+    int same_folds = 1;
+    if (!use)
+        return NULL;
+    uint8_t dig[32];
+    crypto_hash_sha256_state seedh;
+    crypto_hash_sha256_init(&seedh);
+    for (size_t j = 0; j < n; j++) {
+        const struct leafscan_leaf *r = t[j].r;
+        const struct record_pred *e = r->pred_kind ? record_preds_get(preds, r->trial) : NULL;
+        if (!e || !SAME(r, ref))
+            continue;
+        use[nc++] = e;
+        crypto_hash_sha256_update(&seedh, (const uint8_t *)r->pred_sha256, strlen(r->pred_sha256));
+        if (kind != 3)
+            same_folds = same_folds && e->fold && (!folds || !memcmp(folds, e->fold, m));
+        if (!folds)
+            folds = e->fold;
+    }
+#undef SAME
+    crypto_hash_sha256_final(&seedh, dig);
+    uint64_t seed = 0;
+    for (int b = 0; b < 8; b++)
+        seed = seed << 8 | dig[b];
+    /* folds: the fold count, when every pooled trial was tested on the same folds */
+    size_t k = 0;
+    if (kind == 3)
+        k = m;
+    else if (same_folds && folds) {
+        for (size_t x = 0; x < m; x++)
+            if ((size_t)folds[x] + 1 > k)
+                k = (size_t)folds[x] + 1;
+    }
+    struct selbias_table tb;
+    if (selbias_table_init(&tb, kind == 2 ? SELBIAS_REGRESSION : SELBIAS_CLASSIFICATION, nc,
+                           kind == 3 ? 0 : m, k) != 0) {
+        free(use);
+        return NULL;
+    }
+    tb.loss_kind = SELBIAS_SQUARED;
+    size_t *fsize = kind != 3 && k ? calloc(k, sizeof *fsize) : NULL;
+    for (size_t x = 0; fsize && x < m; x++)
+        fsize[folds[x]]++;
+    for (size_t c = 0; c < nc; c++) {
+        const uint8_t *d = use[c]->data;
+        if (kind == 1) {
+            for (size_t w = 0; w < tb.words; w++) {
+                uint64_t word = 0;
+                for (size_t b = 0; b < 8 && w * 8 + b < (m + 7) / 8; b++)
+                    word |= (uint64_t)d[w * 8 + b] << (8 * b);
+                tb.correct[c * tb.words + w] = word;
+            }
+            for (size_t x = 0; fsize && x < m; x++)
+                if (d[x / 8] >> (x % 8) & 1)
+                    tb.fold[(size_t)folds[x] * nc + c] += 1.0;
+        } else if (kind == 2) {
+            for (size_t x = 0; x < m; x++) {
+                double l = selbias_loss_of(SELBIAS_SQUARED, le_double(d + 8 * x),
+                                           le_double(d + 8 * (m + x)));
+                tb.loss[x * nc + c] = l;
+                if (fsize)
+                    tb.fold[(size_t)folds[x] * nc + c] += l;
+            }
+        } else {
+            for (size_t f = 0; f < k; f++)
+                tb.fold[f * nc + c] = le_double(d + 8 * f);
+        }
+    }
+    int empty_fold = 0;
+    for (size_t f = 0; fsize && f < k; f++) {
+        empty_fold |= !fsize[f];
+        for (size_t c = 0; c < nc && fsize[f]; c++)
+            tb.fold[f * nc + c] /= (double)fsize[f]; /* accuracy or mean loss in the fold */
+    }
+    if (empty_fold)
+        tb.k = 0;
+    tb.fold_max = kind != 2;
+    struct selbias_opts o = {seed, SELBIAS_B_DEFAULT, SELBIAS_S_DEFAULT, 2};
+    json_t *out = selbias_json(&tb, &o);
+    if (out && !tb.k && kind != 3)
+        json_object_set_new(out, "tibshirani",
+                            omitted(!same_folds ? "the pooled trials were not all tested on the same "
+                                                  "folds (or their folds are not known)"
+                                                : "a fold with no example"));
+    if (out)
+        json_object_set_new(
+            out, "table",
+            json_pack("{s:s,s:I,s:I,s:I,s:I,s:s}", "kind", ref->pred_kind, "configurations",
+                      (json_int_t)nc, "examples", (json_int_t)(kind == 3 ? 0 : m), "folds",
+                      (json_int_t)k, "left_out", (json_int_t)(have - nc), "left_out_reason",
+                      "trials whose predictions have another kind, example count or label digest "
+                      "than the pool's (other data, or another order)"));
+    free(fsize);
+    free(use);
+    selbias_table_free(&tb);
+    return out;
+}
+
 /* The objective when none is given: the metric with a direction reported by
  * most trials, a validation split first, then the smallest name. */
 static int default_objective(const struct tr *t, size_t n, char *name, size_t namelen,
@@ -1262,7 +1457,8 @@ static json_t *holdout_selection(const struct evals *ev, const struct tr *t, siz
 /* ---- the whole computation */
 
 int record_compute(const struct leafscan_leaf *leaf, size_t nleaves, json_t *excluded,
-                   const char *produced, const char *objective, int dir_max, json_t **search_out,
+                   const char *produced, const char *objective, int dir_max,
+                   const struct record_preds *preds, json_t **search_out,
                    json_t **selection_out, json_t **choices_out, json_t **refit_out,
                    json_t **holdout_out, char *err, size_t errlen)
 {
@@ -1476,9 +1672,8 @@ int record_compute(const struct leafscan_leaf *leaf, size_t nleaves, json_t *exc
     record_phase("  compute: params table");
     json_object_set_new(sel, "noise_floor", noise_json(&tb, t, sorted, N, rel, have_rel, sign));
     record_phase("  compute: noise floor");
-    /* No adapter keeps out-of-fold predictions yet (issue 13): the engine
-     * (selbias.h) has no table, and the record says so. */
-    json_object_set_new(sel, "selection_bias", omitted("no out-of-fold predictions recorded"));
+    json_object_set_new(sel, "selection_bias", bias_json(t, n, p, refit, preds));
+    record_phase("  compute: selection bias");
     json_t *choices = choices_json(&tb, t, p, sign);
     record_phase("  compute: choice ledger");
 

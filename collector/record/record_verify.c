@@ -243,10 +243,17 @@ static void check_predicate(struct result *r, const struct record *rec)
     json_t *pb = json_object_get(p, "producedBy");
     json_t *s2 = NULL, *sel2 = NULL, *ch2 = NULL, *refit2 = NULL, *h2 = NULL;
     char err[TT_ERR_MAX];
-    if (record_compute(rec->leaf, rec->n, json_object_get(search, "excluded"), js(pb, "trial"),
-                       js(obj, "name"),
-                       dir && !strcmp(dir, "min") ? 0 : 1, &s2, &sel2, &ch2, &refit2, &h2, err,
-                       sizeof err) != 0) {
+    struct record_preds preds;
+    if (record_preds_from_json(json_object_get(p, "predictions"), rec, &preds, err, sizeof err) !=
+        0)
+        fail(r, "predictions: %s", err); /* recomputed without them: the statistics say more */
+    else if (preds.n)
+        pass(r, "predictions (%zu trials' out-of-fold data match their leaves)", preds.n);
+    int crc = record_compute(rec->leaf, rec->n, json_object_get(search, "excluded"),
+                             js(pb, "trial"), js(obj, "name"), dir && !strcmp(dir, "min") ? 0 : 1,
+                             &preds, &s2, &sel2, &ch2, &refit2, &h2, err, sizeof err);
+    record_preds_free(&preds);
+    if (crc != 0) {
         fail(r, "predicate: cannot recompute: %s", err);
         return;
     }

@@ -803,6 +803,195 @@ out:
     fputs("</svg>\n", f);
 }
 
+/* ---- selection bias (docs/RECORD.md "Selection bias") ------------------- */
+
+/* A value of the bias section in the unit the reader knows: accuracy as a
+ * percentage. */
+static double bias_unit(const json_t *bbc, const char **unit)
+{
+    const char *m = js(bbc, "values.metric");
+    int pct = m && !strcmp(m, "accuracy");
+    *unit = pct ? " %" : "";
+    return pct ? 100 : 1;
+}
+
+/* The headline: "84.4 % cross-validated, the best of 110; corrected for the
+ * selection: 82.1 % [80.3, 83.8]". 0 if BBC-CV was omitted. */
+static int bias_headline(const struct rep *r, char *buf, size_t n)
+{
+    const json_t *bbc = jp(r->sel, "selection_bias.bbc_cv");
+    const json_t *v = json_object_get(bbc, "values"), *iv = json_object_get(v, "interval_95");
+    double best, est, lo, hi, nc;
+    if (!v || !jd(json_object_get(v, "best_value"), &best) || !jd(json_object_get(v, "estimate"), &est) ||
+        !jd(json_array_get(iv, 0), &lo) || !jd(json_array_get(iv, 1), &hi))
+        return 0;
+    if (!jd(jp(r->sel, "selection_bias.table.configurations"), &nc) && !jd(json_object_get(r->sel, "n"), &nc))
+        nc = NAN;
+    const char *u;
+    double k = bias_unit(bbc, &u);
+    int d = *u ? 1 : 4; /* decimals: a percentage to 0.1, a loss to 4 significant digits */
+    if (*u)
+        snprintf(buf, n, "%.*f%s cross-validated, the best of %s; corrected for the selection: %.*f%s [%.*f, %.*f]",
+                 d, k * best, u, fmtd(nc, 8), d, k * est, u, d, k * lo, d, k * hi);
+    else
+        snprintf(buf, n, "%.*g cross-validated (%s), the best of %s; corrected for the selection: %.*g [%.*g, %.*g]",
+                 d, best, js(v, "metric"), fmtd(nc, 8), d, est, d, lo, d, hi);
+    return 1;
+}
+
+/* The raw best against the corrected estimates, each with its interval. */
+static void plot_bias(struct rep *r)
+{
+    FILE *f = r->f;
+    const json_t *bbc = jp(r->sel, "selection_bias.bbc_cv"), *tib = jp(r->sel, "selection_bias.tibshirani");
+    const char *u;
+    double k = bias_unit(bbc, &u);
+    double best, est, lo, hi, tc = NAN, tcv = NAN;
+    const json_t *v = json_object_get(bbc, "values");
+    if (!jd(json_object_get(v, "best_value"), &best) || !jd(json_object_get(v, "estimate"), &est) ||
+        !jd(json_array_get(json_object_get(v, "interval_95"), 0), &lo) ||
+        !jd(json_array_get(json_object_get(v, "interval_95"), 1), &hi))
+        return;
+    if (!omitted(tib)) {
+        jd(jp(tib, "values.corrected"), &tc);
+        jd(jp(tib, "values.cv_value"), &tcv);
+    }
+    const char *lab[3] = {"raw best (cross-validated)", "BBC-CV corrected, 95 % interval", "Tibshirani corrected"};
+    double val[3] = {k * best, k * est, k * tc}, vlo = k * lo, vhi = k * hi;
+    struct plot p;
+    plot_init(&p, 520, 230);
+    p.x0 = 200, p.w = p.W - p.x0 - 20, p.h = p.H - p.y0 - 36;
+    p.y.lo = 0, p.y.hi = 3, p.y.log = 0;
+    p.x.lo = fmin(vlo, val[0]), p.x.hi = fmax(vhi, val[0]), p.x.log = 0;
+    if (isfinite(val[2]))
+        p.x.lo = fmin(p.x.lo, val[2]), p.x.hi = fmax(p.x.hi, val[2]);
+    axis_pad(&p.x);
+    svg_open(f, &p, "the raw best against the estimates corrected for the selection");
+    fprintf(f, "<rect class=\"bg\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>\n", p.x0, p.y0, p.w, p.h);
+    double tk[40];
+    size_t nt = ticks(&p.x, tk, 40);
+    for (size_t i = 0; i < nt; i++)
+        fprintf(f, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+                   "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
+                px(&p, tk[i]), p.y0, px(&p, tk[i]), p.y0 + p.h, px(&p, tk[i]), p.y0 + p.h + 14, fmtd(tk[i], 4));
+    fprintf(f, "<rect class=\"frame\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>\n", p.x0, p.y0, p.w, p.h);
+    for (int i = 0; i < 3; i++) {
+        if (!isfinite(val[i]))
+            continue;
+        double y = p.y0 + p.h * (i + 0.5) / 3;
+        fprintf(f, "<text class=\"lab\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", p.x0 - 6, y + 4);
+        esc(f, lab[i]);
+        fputs("</text>", f);
+        if (i == 1)
+            fprintf(f, "<line class=\"ci\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+                       "<line class=\"ci\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+                       "<line class=\"ci\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
+                    px(&p, vlo), y, px(&p, vhi), y, px(&p, vlo), y - 6, px(&p, vlo), y + 6, px(&p, vhi), y - 6,
+                    px(&p, vhi), y + 6);
+        fprintf(f, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"5\"/>", i ? "corr" : "raw", px(&p, val[i]), y);
+        fprintf(f, "<text class=\"note\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s%s</text>\n",
+                px(&p, val[i]), y - 9, fmtd(val[i], 4), u);
+    }
+    fprintf(f, "<text class=\"lab\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">", p.x0 + p.w / 2, p.H - 4);
+    esc(f, js(v, "metric") ? js(v, "metric") : "value");
+    fputs(*u ? " (%)</text>\n" : "</text>\n", f);
+    fputs("</svg>\n", f);
+}
+
+/* PBO: the histogram of the in-sample best's out-of-sample logit. */
+static void plot_pbo(struct rep *r)
+{
+    FILE *f = r->f;
+    const json_t *h = jp(r->sel, "selection_bias.pbo_cscv.values.logit_histogram");
+    const json_t *lo = json_object_get(h, "lo"), *cnt = json_object_get(h, "count");
+    double w;
+    size_t n = json_array_size(lo);
+    if (!n || json_array_size(cnt) != n || !jd(json_object_get(h, "width"), &w) || w <= 0)
+        return;
+    struct plot p;
+    plot_init(&p, 420, 240);
+    p.x.lo = 0, p.x.hi = 0, p.y.lo = 0, p.y.hi = 0, p.x.log = p.y.log = 0;
+    for (size_t i = 0; i < n; i++) {
+        double a = json_number_value(json_array_get(lo, i)), c = json_number_value(json_array_get(cnt, i));
+        p.x.lo = fmin(p.x.lo, a), p.x.hi = fmax(p.x.hi, a + w), p.y.hi = fmax(p.y.hi, c);
+    }
+    axis_pad(&p.x);
+    p.y.hi *= 1.08;
+    svg_open(f, &p, "out-of-sample logit of the in-sample best, over the CSCV splits");
+    svg_axes(f, &p, "logit of the in-sample best's out-of-sample rank (<= 0: overfit)", "splits");
+    for (size_t i = 0; i < n; i++) {
+        double a = json_number_value(json_array_get(lo, i)), c = json_number_value(json_array_get(cnt, i));
+        fprintf(f, "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>",
+                a < 0 ? "bar-over" : "bar", px(&p, a), py(&p, c), px(&p, a + w) - px(&p, a) - 1,
+                py(&p, 0) - py(&p, c));
+    }
+    double x0 = px(&p, 0);
+    fprintf(f, "\n<line class=\"relline\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", x0, p.y0, x0,
+            p.y0 + p.h);
+    fputs("</svg>\n", f);
+}
+
+/* One row per statistic: its value or why it was omitted, its method and
+ * assumption. */
+static void html_bias(struct rep *r)
+{
+    FILE *f = r->f;
+    const json_t *sb = json_object_get(r->sel, "selection_bias");
+    if (!sb)
+        return;
+    fputs("<h2>How much of the best is the luck of the selection</h2>\n", f);
+    if (omitted(sb)) {
+        fputs("<p class=\"omit\">Not estimated: ", f);
+        esc(f, omitted(sb));
+        fputs(".</p>\n", f);
+        return;
+    }
+    char h[400];
+    if (bias_headline(r, h, sizeof h)) {
+        fputs("<p><b>", f);
+        esc(f, h);
+        fputs("</b></p>\n<div class=\"small\"><figure>", f);
+        plot_bias(r);
+        fputs("<figcaption>The best configuration's cross-validated value is the maximum of many noisy "
+              "estimates; BBC-CV re-selects it on bootstrap samples of the examples and scores it on the "
+              "examples each sample left out.</figcaption></figure>\n", f);
+        if (!omitted(json_object_get(sb, "pbo_cscv"))) {
+            fputs("<figure>", f);
+            plot_pbo(r);
+            fprintf(f, "<figcaption>Probability of backtest overfitting (CSCV): %s of the splits put the "
+                       "in-sample best at or below the out-of-sample median.</figcaption></figure>\n",
+                    jfmt(jp(sb, "pbo_cscv.values.pbo"), 3) ? jfmt(jp(sb, "pbo_cscv.values.pbo"), 3) : "?");
+        }
+        fputs("</div>\n", f);
+    }
+    static const char *stats[][2] = {{"bbc_cv", "BBC-CV"}, {"tibshirani", "Tibshirani & Tibshirani"},
+                                     {"pbo_cscv", "PBO by CSCV"}};
+    fputs("<table><tr><th>statistic</th><th>result</th><th>method</th><th>assumption</th></tr>\n", f);
+    for (size_t i = 0; i < 3; i++) {
+        const json_t *s = json_object_get(sb, stats[i][0]);
+        fprintf(f, "<tr><td>%s</td><td>", stats[i][1]);
+        if (omitted(s)) {
+            fputs("<span class=\"omit\">omitted: ", f);
+            esc(f, omitted(s));
+            fputs("</span>", f);
+        } else {
+            const json_t *v = json_object_get(s, "values");
+            static const char *keys[] = {"estimate", "inflation", "bias", "corrected", "pbo", "logit_mean"};
+            int any = 0;
+            for (size_t j = 0; j < sizeof keys / sizeof *keys; j++)
+                if (jfmt(json_object_get(v, keys[j]), 5)) {
+                    fprintf(f, "%s%s %s", any++ ? ", " : "", keys[j], jfmt(json_object_get(v, keys[j]), 5));
+                }
+        }
+        fputs("</td><td>", f);
+        esc(f, js(s, "method"));
+        fputs("</td><td>", f);
+        esc(f, js(s, "assumption"));
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</table>\n", f);
+}
+
 /* ---- HTML sections ----------------------------------------------------- */
 
 static const char CSS[] =
@@ -825,7 +1014,9 @@ static const char CSS[] =
     ".relline{stroke:#cf222e;stroke-dasharray:5 3}.relline-t{fill:#cf222e}"
     ".noiseline{stroke:#8250df;stroke-dasharray:2 3}.noiseline-t{fill:#8250df}"
     ".band{fill:#0969da;fill-opacity:.15}.emax{fill:none;stroke:#0969da;stroke-width:2}"
-    ".tang{fill:none;stroke:#bc4c00;stroke-width:1.5;stroke-dasharray:6 3}";
+    ".tang{fill:none;stroke:#bc4c00;stroke-width:1.5;stroke-dasharray:6 3}"
+    ".raw{fill:#cf222e}.corr{fill:#1a7f37}.ci{stroke:#1a7f37;stroke-width:2}.bar{fill:#0969da;fill-opacity:.6}"
+    ".bar-over{fill:#cf222e;fill-opacity:.6}.headline{font-size:1.1em}";
 
 /* Record text as a sentence: capital first letter, final period. */
 static void sentence(FILE *f, const char *s)
@@ -1302,6 +1493,12 @@ static int write_html(struct rep *r, const struct report_opts *o)
     FILE *f = r->f;
     html_header(r, o);
     html_warnings(r);
+    char hl[400];
+    if (bias_headline(r, hl, sizeof hl)) {
+        fputs("<p class=\"headline\"><b>", f);
+        esc(f, hl);
+        fputs(".</b></p>\n", f);
+    }
     html_numbers(r);
     fputs("<h2>Every trial in time order</h2>\n<figure>", f);
     plot_time(r);
@@ -1314,6 +1511,7 @@ static int write_html(struct rep *r, const struct report_opts *o)
     fputs("<figcaption>Expected best of n trials drawn from this search. ", f);
     esc(f, js(r->sel, "expected_max.assumption"));
     fputs("</figcaption></figure>\n", f);
+    html_bias(r);
     const json_t *ch = json_object_get(r->pred, "choices");
     size_t i, drawn = 0, varied = 0;
     json_t *c;
@@ -1380,6 +1578,12 @@ static int write_md(struct rep *r, const struct report_opts *o)
             o->keyids ? "Every number below is checkable with `tunetrail verify`."
                       : "Every number below was computed from the store's study log; it is not a "
                         "signed record (`tunetrail attest` writes one, `tunetrail verify` checks it).");
+    char hl[400];
+    if (bias_headline(r, hl, sizeof hl)) {
+        fputs("**", f);
+        md_esc(f, hl);
+        fputs(".**\n\n", f);
+    }
     /* a release picked on held-out data: said first, in one sentence */
     size_t hi;
     json_t *he;
@@ -1457,6 +1661,45 @@ static int write_md(struct rep *r, const struct report_opts *o)
     if (jd(json_object_get(r->sel, "median"), &md) && jd(json_object_get(r->sel, "best"), &bst)) {
         snprintf(t, sizeof t, "%s / %s", fmtd(md, 6), fmtd(bst, 6));
         md_row(f, "Median / best trial", t);
+    }
+    const json_t *sb = json_object_get(r->sel, "selection_bias");
+    if (sb) {
+        const json_t *bb = json_object_get(sb, "bbc_cv"), *tb = json_object_get(sb, "tibshirani"),
+                     *pb = json_object_get(sb, "pbo_cscv");
+        const char *u;
+        double ku = bias_unit(bb, &u), e, blo, bhi, inf;
+        const json_t *bv = json_object_get(bb, "values");
+        if (omitted(sb) || omitted(bb))
+            snprintf(t, sizeof t, "omitted: %s", omitted(sb) ? omitted(sb) : omitted(bb));
+        else if (jd(json_object_get(bv, "estimate"), &e) &&
+                 jd(json_array_get(json_object_get(bv, "interval_95"), 0), &blo) &&
+                 jd(json_array_get(json_object_get(bv, "interval_95"), 1), &bhi) &&
+                 jd(json_object_get(bv, "inflation"), &inf))
+            snprintf(t, sizeof t, "%s%s [%s, %s] (inflation of the raw best %s%s; %s bootstrap replicates)",
+                     fmtd(ku * e, 4), u, fmtd(ku * blo, 4), fmtd(ku * bhi, 4), fmtd(ku * inf, 3), u,
+                     jfmt(json_object_get(bv, "replicates"), 8) ? jfmt(json_object_get(bv, "replicates"), 8) : "?");
+        else
+            snprintf(t, sizeof t, "?");
+        md_row(f, "Corrected for the selection (BBC-CV)", t);
+        if (omitted(sb) || omitted(tb))
+            snprintf(t, sizeof t, "omitted: %s", omitted(sb) ? omitted(sb) : omitted(tb));
+        else {
+            double tbias = NAN, tcor = NAN;
+            jd(jp(tb, "values.bias"), &tbias);
+            jd(jp(tb, "values.corrected"), &tcor);
+            snprintf(t, sizeof t, "bias %s%s, corrected %s%s (%s folds)", fmtd(ku * tbias, 3), u,
+                     fmtd(ku * tcor, 4), u,
+                     jfmt(jp(tb, "values.folds"), 4) ? jfmt(jp(tb, "values.folds"), 4) : "?");
+        }
+        md_row(f, "Tibshirani and Tibshirani (from the per-fold scores)", t);
+        if (omitted(sb) || omitted(pb))
+            snprintf(t, sizeof t, "omitted: %s", omitted(sb) ? omitted(sb) : omitted(pb));
+        else
+            snprintf(t, sizeof t, "%s (%s of %s splits)",
+                     jfmt(jp(pb, "values.pbo"), 3) ? jfmt(jp(pb, "values.pbo"), 3) : "?",
+                     jfmt(jp(pb, "values.overfit_splits"), 8) ? jfmt(jp(pb, "values.overfit_splits"), 8) : "?",
+                     jfmt(jp(pb, "values.splits"), 8) ? jfmt(jp(pb, "values.splits"), 8) : "?");
+        md_row(f, "Probability of backtest overfitting (CSCV)", t);
     }
     const json_t *em = json_object_get(r->sel, "expected_max");
     const json_t *ns = json_object_get(em, "n"), *mean = json_object_get(em, "mean"), *sd = json_object_get(em, "sd");

@@ -60,7 +60,16 @@ check(ch["libsvm.gamma"]["distinct"] == 4 and "omega2" in ch["libsvm.gamma"]["ef
 check(not ch["libsvm.kernel_type"]["varied"] and "never varied" in ch["libsvm.kernel_type"]["note"], "kernel_type never varied")
 check(s["kind"]["kind"] == "grid", "the search looks like a grid")
 check("omitted" in sel["noise_floor"], "noise floor omitted: no configuration repeated")
-check(sel["selection_bias"] == {"omitted": "no out-of-fold predictions recorded"}, "selection bias omitted, saying why")
+sb = sel["selection_bias"]
+check(sb["table"]["configurations"] == 24 and sb["table"]["examples"] == 270 and sb["table"]["folds"] == 5,
+      "selection bias: the 24 CVs' out-of-fold predictions pooled (270 examples, 5 shared folds)")
+bb = sb["bbc_cv"]["values"]
+check(bb["best_value"] == sel["best"] / 100 and bb["estimate"] < bb["best_value"] and
+      bb["interval_95"][0] < bb["estimate"] < bb["interval_95"][1],
+      "BBC-CV: raw best %.4f = the best cv_accuracy, corrected %.4f inside its interval %s" %
+      (bb["best_value"], bb["estimate"], bb["interval_95"]))
+check(0 <= sb["pbo_cscv"]["values"]["pbo"] <= 1 and sb["tibshirani"]["values"]["bias"] >= 0,
+      "Tibshirani's bias and PBO computed")
 h = p["holdout"]["files"]
 check(len(h) == 1 and h[0]["trials_evaluated"] == 1 and not h[0]["adaptive"], "heart_scale evaluated once, not adaptively")
 check(p["producedBy"]["evaluations"][0]["metric"] == "accuracy", "the test accuracy is on producedBy")
@@ -111,9 +120,12 @@ elif what == "drop":        # a search trial left out, the tree size to match
     n = len(spans)
     raw = raw.replace('"tree_size":%d' % n, '"tree_size":%d' % (n - 1))
 elif what == "selbias":     # a bias-corrected value the trials cannot give
-    old = '"selection_bias":{"omitted":"no out-of-fold predictions recorded"}'
-    assert old in raw
-    raw = raw.replace(old, '"selection_bias":{"bbc_cv":{"values":{"estimate":0.9}}}')
+    i = raw.index('"selection_bias":')
+    m = re.compile(r'"estimate":(-?[0-9.eE+]+)').search(raw, i)
+    raw = raw[:m.start(1)] + repr(float(m.group(1)) + 0.01) + raw[m.end(1):]
+elif what == "pred":        # one stored out-of-fold prediction changed
+    i = raw.index('"data":"', raw.index('"predictions":[')) + len('"data":"')
+    raw = raw[:i] + ("B" if raw[i] != "B" else "C") + raw[i + 1:]
 elif what == "status":      # a trial's status rewritten inside its leaf
     s, e = spans[5]
     leaf = raw[s:e]
@@ -131,12 +143,17 @@ grep -q '^verify: FAILED predicate: selection\.best .*ok: .*log (26 leaves' v.ou
 edit drop re-drop.json
 tt_rc rc verify re-drop.json released.model --pubkey "$PUB" >v.out; cat v.out
 expect_eq "$rc" 1 "verify of a re-signed record missing a trial"
-grep -q 'FAILED predicate.*log: the 25 listed trials do not hash to the attested root' v.out ||
+grep -q 'FAILED .*predicate.*log: the 25 listed trials do not hash to the attested root' v.out ||
     fail "verify should name the predicate and the log"
 edit selbias re-selbias.json
 tt_rc rc verify re-selbias.json released.model --pubkey "$PUB" >v.out; cat v.out
 expect_eq "$rc" 1 "verify of a re-signed record with a made-up selection bias"
 grep -q '^verify: FAILED predicate: selection\.selection_bias' v.out || fail "verify should name selection.selection_bias"
+edit pred re-pred.json
+tt_rc rc verify re-pred.json released.model --pubkey "$PUB" >v.out; cat v.out
+expect_eq "$rc" 1 "verify of a re-signed record with one stored prediction changed"
+grep -q "^verify: FAILED predictions: predictions\[0\]: trial [0-9a-f]*'s data is not what its leaf's sha256 commits to" v.out ||
+    fail "verify should name the changed prediction's trial"
 edit status re-status.json
 tt_rc rc verify re-status.json released.model --pubkey "$PUB" >v.out; cat v.out
 expect_eq "$rc" 1 "verify of a re-signed record with a trial's status changed"

@@ -15,6 +15,10 @@ the documented order with plain float additions; everything else uses numpy
 freely. Debian's /usr/bin/python3 with python3-numpy.
 
 usage: selbias_ref.py ref TABLE SEED_HEX B S     prints the statistics as JSON
+       selbias_ref.py record REC TABLE           rebuilds a record's table (its
+                                                 predicate.predictions, pooled as
+                                                 docs/RECORD.md says) into TABLE,
+                                                 prints {"seed", "table"} as JSON
        selbias_ref.py gen OUT CASE SEED          writes a synthetic table
        selbias_ref.py compare C.json REF.json    exit 1 on any difference
 """
@@ -281,6 +285,79 @@ def gen(out, case, seed):
         sys.exit("unknown case " + case)
 
 
+def from_record(rec_path, out):
+    """The pooled table of a record, rebuilt from docs/RECORD.md's rules alone."""
+    import base64, hashlib, struct
+    env = json.load(open(rec_path))
+    st = json.loads(base64.b64decode(env["payload"]))
+    pr = st["predicate"]
+    leaves = pr["trials"]
+    excluded = {e["trial"] for e in pr["search"].get("excluded", [])}
+    last = {}
+    for i, leaf in enumerate(leaves):
+        last[leaf["trial"]] = i
+    order = sorted((i, u) for u, i in last.items() if u not in excluded)
+    data = {e["trial"]: e for e in pr.get("predictions", [])}
+    have = [(u, leaves[i]["predictions"]) for i, u in order
+            if "sha256" in leaves[i].get("predictions", {}) and u in data]
+    key = lambda p: (p["kind"], p["n"], p.get("labels_fnv", ""))
+    # the reference group: the released trial's, else its refit's first match, else the largest
+    released = (pr.get("producedBy") or {}).get("trial")
+    refit = ((pr.get("producedBy") or {}).get("refit_of") or {}).get("trials", [])
+    ref = None
+    for u in [released] + refit:
+        for v, p in have:
+            if v == u and ref is None:
+                ref = key(p)
+    if ref is None:
+        counts = {}
+        for _, p in have:
+            counts[key(p)] = counts.get(key(p), 0) + 1
+        for _, p in have:  # the first trial of a largest group
+            if ref is None or counts[key(p)] > counts[ref]:
+                ref = key(p)
+    pool = [(u, p) for u, p in have if key(p) == ref]
+    seed = int.from_bytes(hashlib.sha256("".join(p["sha256"] for _, p in pool).encode()).digest()[:8], "big")
+    kind, m = ref[0], ref[1]
+    raw = [base64.b64decode(data[u]["data"]) for u, _ in pool]
+    folds = [base64.b64decode(data[u]["fold"]) if "fold" in data[u] else None for u, _ in pool]
+    same = kind != "fold_scores" and all(f is not None and f == folds[0] for f in folds)
+    n = len(pool)
+    with open(out, "w") as f:
+        f.write("tunetrail-selbias-table 1\n# from record %s\n" % rec_path)
+        if kind == "fold_scores":
+            f.write("kind classification\nconfigurations %d\nexamples 0\n" % n)
+            sc = [struct.unpack("<%dd" % m, r) for r in raw]
+            f.write("folds %d max\n" % m)
+            for k in range(m):
+                f.write("fold %d %s\n" % (k, " ".join(repr(sc[c][k]) for c in range(n))))
+            return seed, n
+        if kind == "correct":
+            bits = [[(r[i // 8] >> (i % 8)) & 1 for i in range(m)] for r in raw]
+            f.write("kind classification\nconfigurations %d\nexamples %d\n" % (n, m))
+            for c in range(n):
+                f.write("row %d %s\n" % (c, "".join(str(b) for b in bits[c])))
+            per_ex = [[float(b) for b in row] for row in bits]
+        else:
+            vals = [struct.unpack("<%dd" % (2 * m), r) for r in raw]
+            y = vals[0][m:]
+            f.write("kind regression squared\nconfigurations %d\nexamples %d\n" % (n, m))
+            f.write("truth " + " ".join(repr(v) for v in y) + "\n")
+            for c in range(n):
+                f.write("row %d %s\n" % (c, " ".join(repr(v) for v in vals[c][:m])))
+            per_ex = [[(vals[c][i] - vals[c][m + i]) ** 2 for i in range(m)] for c in range(n)]
+        if same:
+            k = max(folds[0]) + 1
+            size = [folds[0].count(j) for j in range(k)]
+            if all(size):
+                f.write("folds %d %s\n" % (k, "max" if kind == "correct" else "min"))
+                for j in range(k):
+                    sc = [plain_sum(per_ex[c][i] for i in range(m) if folds[0][i] == j) / size[j]
+                          for c in range(n)]
+                    f.write("fold %d %s\n" % (j, " ".join(repr(v) for v in sc)))
+    return seed, n
+
+
 def compare(cpath, rpath):
     c, r = json.load(open(cpath)), json.load(open(rpath))
     bad = []
@@ -333,6 +410,9 @@ if __name__ == "__main__":
         print(json.dumps(reference(a[1], int(a[2], 16), int(a[3]), int(a[4])), sort_keys=True))
     elif a and a[0] == "gen" and len(a) == 4:
         gen(a[1], a[2], int(a[3]))
+    elif a and a[0] == "record" and len(a) == 3:
+        seed, n = from_record(a[1], a[2])
+        print(json.dumps({"seed": "%016x" % seed, "configurations": n}))
     elif a and a[0] == "compare" and len(a) == 3:
         sys.exit(compare(a[1], a[2]))
     else:

@@ -60,7 +60,7 @@ static int compute(struct study *s, const char *produced, const char *objective,
 {
     char err[256] = "";
     json_t *excluded = json_array();
-    int rc = record_compute(s->leaf, s->n, excluded, produced, objective, dir_max, &s->search,
+    int rc = record_compute(s->leaf, s->n, excluded, produced, objective, dir_max, NULL, &s->search,
                             &s->sel, &s->choices, &s->refit, NULL, err, sizeof err);
     json_decref(excluded);
     if (rc)
@@ -249,12 +249,12 @@ static void test_all_failed(void **state)
     add(&s, "failed", "c=1", "acc", NAN, "max");
     add(&s, "killed", "c=2", "acc", NAN, "max");
     json_t *ex = json_array();
-    assert_int_equal(record_compute(s.leaf, s.n, ex, NULL, "acc", 1, &s.search, &s.sel, &s.choices,
+    assert_int_equal(record_compute(s.leaf, s.n, ex, NULL, "acc", 1, NULL, &s.search, &s.sel, &s.choices,
                                     &s.refit, NULL, err, sizeof err),
                      -1);
     assert_non_null(strstr(err, "objective 'acc': no trial of the study reported it"));
     /* and with no objective named, none with a direction exists */
-    assert_int_equal(record_compute(s.leaf, s.n, ex, NULL, NULL, -1, &s.search, &s.sel, &s.choices,
+    assert_int_equal(record_compute(s.leaf, s.n, ex, NULL, NULL, -1, NULL, &s.search, &s.sel, &s.choices,
                                     &s.refit, NULL, err, sizeof err),
                      -1);
     assert_non_null(strstr(err, "give --objective"));
