@@ -8,7 +8,11 @@
  * killed. The best trial "writes" MODEL (a real file; its sha256 goes into
  * the FileAccess), so `tunetrail attest MODEL` has a subject.
  *
- * usage: bench_study -o STORE -m MODEL [-n TRIALS] [-s STUDY]
+ * With -p M, every finished trial also sends the out-of-fold predictions of
+ * a 5-fold cross-validation over M examples (right with the trial's score as
+ * the probability; the same folds for all), for the selection-bias statistics.
+ *
+ * usage: bench_study -o STORE -m MODEL [-n TRIALS] [-s STUDY] [-p EXAMPLES]
  *        bench_study -r STORE [-s STUDY]   (baselines: read every leaf; parse them with jansson) */
 #include <getopt.h>
 #include <math.h>
@@ -29,6 +33,8 @@
 #include "wire.h"
 
 #define GROUP 32
+
+static uint32_t g_pred_m; /* -p: examples of each trial's out-of-fold predictions */
 
 struct cfg {
     double lr;
@@ -139,6 +145,21 @@ static int generate(const char *path, const char *model, size_t n, const char *s
                 me->split = "valid";
                 me->direction = "max";
             }
+            if (how[i] == 0 && g_pred_m) {
+                enum { CHUNK = 4096 };
+                uint8_t bits[CHUNK / 8], fold[CHUNK];
+                for (uint32_t off = 0; off < g_pred_m; off += CHUNK) {
+                    uint32_t cnt = g_pred_m - off < CHUNK ? g_pred_m - off : CHUNK;
+                    memset(bits, 0, sizeof bits);
+                    for (uint32_t x = 0; x < cnt; x++) {
+                        if ((double)rand() / RAND_MAX < val[i])
+                            bits[x / 8] |= (uint8_t)(1u << (x % 8));
+                        fold[x] = (uint8_t)((off + x) % 5);
+                    }
+                    evfx_predictions(&b, evfx_event(&b, proc, seq++, t + 1050000000LL), trial,
+                                     g_pred_m, off, cnt, bits, fold, 5);
+                }
+            }
             if (i == best) {
                 Tunetrail__FileAccess *fa =
                     evfx_file(&b, evfx_event(&b, proc, seq++, t + 1100000000LL), proc, model,
@@ -234,15 +255,16 @@ int main(int argc, char **argv)
     const char *out = NULL, *model = NULL, *readp = NULL, *study = "bench";
     size_t n = 100000;
     int c;
-    while ((c = getopt(argc, argv, "o:m:n:s:r:")) != -1) {
+    while ((c = getopt(argc, argv, "o:m:n:s:r:p:")) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
         case 'm': model = optarg; break;
         case 'n': n = strtoul(optarg, NULL, 10); break;
         case 's': study = optarg; break;
         case 'r': readp = optarg; break;
+        case 'p': g_pred_m = (uint32_t)strtoul(optarg, NULL, 10); break;
         default:
-            fprintf(stderr, "usage: bench_study -o STORE -m MODEL [-n TRIALS] [-s STUDY] | -r STORE\n");
+            fprintf(stderr, "usage: bench_study -o STORE -m MODEL [-n TRIALS] [-s STUDY] [-p EXAMPLES] | -r STORE\n");
             return 2;
         }
     }
@@ -251,7 +273,7 @@ int main(int argc, char **argv)
     if (readp)
         return baseline(readp, study);
     if (!out || !model || n < 2) {
-        fprintf(stderr, "usage: bench_study -o STORE -m MODEL [-n TRIALS] [-s STUDY] | -r STORE\n");
+        fprintf(stderr, "usage: bench_study -o STORE -m MODEL [-n TRIALS] [-s STUDY] [-p EXAMPLES] | -r STORE\n");
         return 2;
     }
     return generate(out, model, n, study);

@@ -320,7 +320,14 @@ def from_record(rec_path, out):
     seed = int.from_bytes(hashlib.sha256("".join(p["sha256"] for _, p in pool).encode()).digest()[:8], "big")
     kind, m = ref[0], ref[1]
     raw = [base64.b64decode(data[u]["data"]) for u, _ in pool]
-    folds = [base64.b64decode(data[u]["fold"]) if "fold" in data[u] else None for u, _ in pool]
+    entries = pr.get("predictions", [])
+    def fold_of(e):  # an entry's folds, or those of the earlier entry it names
+        if "fold" in e:
+            return base64.b64decode(e["fold"])
+        if "fold_same_as" in e:
+            return fold_of(entries[e["fold_same_as"]])
+        return None
+    folds = [fold_of(data[u]) for u, _ in pool]
     same = kind != "fold_scores" and all(f is not None and f == folds[0] for f in folds)
     n = len(pool)
     with open(out, "w") as f:
