@@ -9,7 +9,9 @@
 #   - svm-train -s 3 over 4 values of C (regression, squared loss);
 #   - the report's first lines carry the headline;
 #   - a scikit-learn GridSearchCV: Tibshirani from its fold scores, BBC-CV
-#     and PBO omitted with the reason.
+#     and PBO omitted with the reason;
+#   - a program that prints only a score: the record says every statistic is
+#     omitted and why, the report says so, verify OK.
 source "$(dirname "$0")/lib/common.sh"
 
 need_exe svm-grid svm-train liblinear-train python "$TT_BIN/tunetrail"
@@ -96,4 +98,23 @@ s = json.load(open(sys.argv[1]))
 assert s["tibshirani"]["values"]["folds"] == 5, s["tibshirani"]
 assert "out-of-fold" in s["bbc_cv"]["omitted"] and "omitted" in s["pbo_cscv"], s
 PY
+say "a program that prints only its score: the statistics omitted, saying why"
+printf '#!/bin/sh\necho "val_acc: $1"\necho "model $1" >"model-$1"\n' >train.sh
+chmod +x train.sh
+for a in 0.71 0.75 0.73; do
+    run --study plain --trial train.sh --metric 'val_acc=val_acc: ([0-9.]+)' -- ./train.sh "$a" >/dev/null
+done
+tt attest model-0.75 --objective val_acc:max --store "$DB" -o plain.rec >/dev/null || fail "attest of the plain study failed"
+tt verify plain.rec model-0.75 >/dev/null || fail "verify of the plain study failed"
+/usr/bin/python3 - plain.rec <<'PY' || fail "plain: the record does not say why the statistics are omitted"
+import base64, json, sys
+st = json.loads(base64.b64decode(json.load(open(sys.argv[1]))["payload"]))
+sb = st["predicate"]["selection"]["selection_bias"]
+assert list(sb) == ["omitted"] and sb["omitted"].startswith("no out-of-fold predictions recorded"), sb
+assert "predictions" not in st["predicate"], "no data to carry"
+PY
+tt report --record plain.rec --format md -o plain.md || fail "report of the plain study failed"
+grep -q '^| Corrected for the selection (BBC-CV) | omitted: no out-of-fold predictions recorded' plain.md ||
+    fail "the plain study's report does not say the correction is omitted: $(grep -i 'selection' plain.md)"
+echo "[$TT_NAME]   ok: plain: selection_bias omitted with the reason, in the record and the report"
 echo "[$TT_NAME] PASS"
