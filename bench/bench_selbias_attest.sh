@@ -23,7 +23,7 @@ cd "$T"
 
 ms() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N); echo $(((t1 - t0) / 1000000)); }
 best() { local b=999999999 i t; for ((i = 0; i < ROUNDS; i++)); do t=$(ms "$@"); ((t < b)) && b=$t; done; echo "$b"; }
-phase() { TUNETRAIL_TIMING=1 "$TT" attest "$1" --store "$2" -o /dev/null 2>&1 >/dev/null |
+phase() { TUNETRAIL_TIMING=1 "$TT" attest "$1" --store "$2" -o "$T/phase.rec" 2>&1 >/dev/null |
     awk -v p="$3" 'index($0, p) { printf "%d", $(NF - 1) * 1000 }'; }
 
 "$GEN" -o p.db -m "$T/p.model" -n "$N" -p "$M" 2>/dev/null

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -37,13 +38,26 @@ static void usage(FILE *f)
             "Format: docs/RECORD.md.\n");
 }
 
-/* Writes to a temp file next to out, then renames: no half-written record. */
+/* Writes to a temp file next to out, then renames: no half-written record.
+ * An out that exists and is not a regular file (/dev/null, a pipe) is
+ * written in place: a rename would replace the device with a file. */
 static int write_record(const char *out, uint8_t *buf, size_t room, size_t len,
                         const struct tt_key *k, char *err, size_t errlen)
 {
     int to_stdout = !strcmp(out, "-");
     char *tmp = NULL;
     FILE *f = stdout;
+    struct stat sb;
+    if (!to_stdout && stat(out, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        if (!(f = fopen(out, "w"))) {
+            tt_fail(err, errlen, "%s: cannot write: %s", out, strerror(errno));
+            return -1;
+        }
+        int rc = dsse_write_inplace(f, DSSE_INTOTO_TYPE, buf, room, len, k, err, errlen);
+        if (fclose(f) != 0 && rc == 0)
+            rc = tt_fail(err, errlen, "%s: cannot write: %s", out, strerror(errno));
+        return rc;
+    }
     if (!to_stdout) {
         if (asprintf(&tmp, "%s.tmp.%d", out, (int)getpid()) < 0)
             return -1;

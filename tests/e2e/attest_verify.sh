@@ -159,6 +159,15 @@ tt_rc rc verify re-status.json released.model --pubkey "$PUB" >v.out; cat v.out
 expect_eq "$rc" 1 "verify of a re-signed record with a trial's status changed"
 grep -q 'log: the 26 listed trials do not hash' v.out || fail "verify should name the log"
 
+say "-o onto a pipe writes into it and leaves it a pipe (a rename would replace /dev/null with a file)"
+mkfifo "$T/rec.fifo"
+timeout 60 cat "$T/rec.fifo" >"$T/from-fifo.json" &
+catpid=$!
+tt attest released.model --store "$DB" --key "$KEY" -o "$T/rec.fifo" >/dev/null || fail "attest -o FIFO failed"
+wait "$catpid" || fail "reading the FIFO failed"
+[ -p "$T/rec.fifo" ] || fail "attest replaced the FIFO $T/rec.fifo with $(stat -c %F "$T/rec.fifo")"
+tt verify "$T/from-fifo.json" released.model --pubkey "$PUB" >/dev/null || fail "the record read from the FIFO does not verify"
+
 say "one byte changed in the model -> subject fails"
 cp released.model bad.model
 printf 'X' | dd of=bad.model bs=1 seek=10 conv=notrunc 2>/dev/null
