@@ -276,7 +276,7 @@ static double run_direct(const char *path, struct gen *g, uint64_t *stored)
         struct ingest_result r[GROUP];
         size_t n = g->nout - i < GROUP ? g->nout - i : GROUP;
         for (size_t j = 0; j < n; j++)
-            in[j] = (struct ingest_input){g->out[i + j].buf, g->out[i + j].len, NULL};
+            in[j] = (struct ingest_input){.buf = g->out[i + j].buf, .len = g->out[i + j].len};
         if (ingest_batches(st, in, n, r) < 0)
             fprintf(stderr, "bench_ingest: group at batch %zu: %s\n", i, r[0].error);
         for (size_t j = 0; j < n; j++)

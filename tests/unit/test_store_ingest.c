@@ -417,7 +417,7 @@ static size_t pack(uint8_t **buf, int version, size_t n, Tunetrail__Event **evs)
 static void test_group(void **state)
 {
     tt_store *st = ((struct fx *)*state)->st;
-    struct ingest_input in[4];
+    struct ingest_input in[4] = {{0}};
     memset(in, 0, sizeof in);
     uint8_t *bufs[4];
     Tunetrail__Event *e0[] = {ev_metric(0, "m", 0), ev_metric(1, "m", 1)};
@@ -455,7 +455,7 @@ static void test_group(void **state)
 static void test_group_retry(void **state)
 {
     struct fx *f = *state;
-    struct ingest_input in[3];
+    struct ingest_input in[3] = {{0}};
     memset(in, 0, sizeof in);
     uint8_t *bufs[3];
     Tunetrail__Event *e0[] = {ev_metric(0, "m", 0)};
