@@ -141,7 +141,7 @@ int cmd_attest(int argc, char **argv)
     }
     tt_store *st = store_open(path, STORE_READONLY, err, sizeof err);
     if (!st) {
-        fprintf(stderr, "tunetrail attest: cannot open store %s: %s\n", path, err);
+        fprintf(stderr, "tunetrail attest: cannot open store %s: %s\n", store_shown(path, (char[1024]){0}, 1024), err);
         free(path);
         return 1;
     }

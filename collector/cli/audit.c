@@ -177,7 +177,7 @@ int cmd_audit(int argc, char **argv)
         goto out;
     }
     if (!(st = store_open(path, STORE_READONLY, err, sizeof err))) {
-        fprintf(stderr, "tunetrail audit: cannot open store %s: %s\n", path, err);
+        fprintf(stderr, "tunetrail audit: cannot open store %s: %s\n", store_shown(path, (char[1024]){0}, 1024), err);
         goto out;
     }
     if (!(r = store_reader_open(st, err, sizeof err)) ||

@@ -103,8 +103,16 @@ static int q_open(struct q *q, const char *cmd, const char *flag)
         return -1;
     }
     if (!(q->st = store_open(q->path, STORE_READONLY, err, sizeof err))) {
-        fprintf(stderr, "tunetrail %s: cannot open store %s: %s\n", cmd, q->path, err);
+        fprintf(stderr, "tunetrail %s: cannot open store %s: %s\n", cmd,
+                store_shown(q->path, (char[1024]){0}, 1024), err);
         return -1;
+    }
+    if (store_is_postgres(q->path)) { /* messages name the store: no password */
+        char *shown = strdup(store_shown(q->path, err, sizeof err));
+        if (shown) {
+            free(q->path);
+            q->path = shown;
+        }
     }
     if (!(q->r = store_reader_open(q->st, err, sizeof err))) {
         fprintf(stderr, "tunetrail %s: %s\n", cmd, err);

@@ -188,7 +188,7 @@ int cmd_report(int argc, char **argv)
             goto out;
         }
         if (!(db = store_open(path, STORE_READONLY, err, sizeof err))) {
-            fprintf(stderr, "tunetrail report: cannot open store %s: %s\n", path, err);
+            fprintf(stderr, "tunetrail report: cannot open store %s: %s\n", store_shown(path, (char[1024]){0}, 1024), err);
             goto out;
         }
         struct record_opts ro = {sname, NULL, objective};

@@ -40,6 +40,12 @@ tt_store *store_open_replica(const char *path, const char *replica, int flags, c
 /* path as messages show it: a PostgreSQL URI with its password masked (in
  * buf), else path itself. */
 const char *store_shown(const char *path, char *buf, size_t n);
+/* 1 if path names a PostgreSQL store. */
+int store_is_postgres(const char *path);
+/* Connects to PostgreSQL store uri without writing: 0 with msg saying how
+ * many batches its log holds (or that a writer will create it), else -1
+ * with msg naming the URI (password masked) and why. */
+int store_check_postgres(const char *uri, char *msg, size_t n);
 
 /* Integrity check of the file at path, on a read-only connection of its own:
  * PRAGMA quick_check (every page and index entry is well-formed; no

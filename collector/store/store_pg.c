@@ -49,7 +49,7 @@ static const char pg_schema_sql[] =
     "INSERT INTO tunetrail.meta SELECT gen_random_uuid()::text"
     " WHERE NOT EXISTS (SELECT 1 FROM tunetrail.meta);"
     "CREATE OR REPLACE FUNCTION tunetrail.append_only() RETURNS trigger LANGUAGE plpgsql AS"
-    " $$BEGIN RAISE EXCEPTION 'tunetrail.%% is append-only: % refused', TG_TABLE_NAME, TG_OP;"
+    " $$BEGIN RAISE EXCEPTION 'tunetrail.% is append-only: % refused', TG_TABLE_NAME, TG_OP;"
     " END$$;"
     "CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON tunetrail.batches"
     " FOR EACH ROW EXECUTE FUNCTION tunetrail.append_only();"
@@ -110,8 +110,9 @@ static char *mask_uri(const char *uri)
 }
 
 /* The default replica: $TUNETRAIL_HOME/replicas/<16 hex of sha256 of the
- * connection options but the password>.db. */
-static int replica_default(const char *uri, char **out, char *err, size_t errlen)
+ * connection options but the password>.db, -tunetraild.db for a writer
+ * (so that readers on its host do not wait for it). */
+static int replica_default(const char *uri, int writer, char **out, char *err, size_t errlen)
 {
     char *perr = NULL;
     PQconninfoOption *opt = PQconninfoParse(uri, &perr);
@@ -142,7 +143,7 @@ static int replica_default(const char *uri, char **out, char *err, size_t errlen
         return tt_fail(err, errlen, "out of memory");
     }
     snprintf(dir, n, "%s/replicas", home);
-    snprintf(path, n, "%s/replicas/%s.db", home, hex);
+    snprintf(path, n, "%s/replicas/%s%s.db", home, hex, writer ? "-tunetraild" : "");
     free(home);
     if (paths_mkdirs(dir, err, errlen) < 0) {
         free(dir), free(path);
@@ -479,7 +480,7 @@ tt_store *store_pg_open(const char *uri, const char *replica, int flags, char *e
              (unsigned)randombytes_random());
     if (pg_connect(pg, uri, pg->writes, err, errlen) < 0)
         goto fail;
-    if (replica ? !(path = strdup(replica)) : replica_default(uri, &path, err, errlen) < 0) {
+    if (replica ? !(path = strdup(replica)) : replica_default(uri, pg->writes, &path, err, errlen) < 0) {
         if (replica)
             tt_fail(err, errlen, "out of memory");
         goto fail;
@@ -671,4 +672,23 @@ tt_store *store_open_replica(const char *spec, const char *replica, int flags, c
     if (store_pg_uri(spec))
         return store_pg_open(spec, replica, flags, err, errlen);
     return store_sqlite_open(spec, flags, err, errlen);
+}
+
+int store_is_postgres(const char *path) { return store_pg_uri(path); }
+
+int store_check_postgres(const char *uri, char *msg, size_t n)
+{
+    struct store_pg pg = {.lock_fd = -1};
+    if (!(pg.shown = mask_uri(uri)))
+        return tt_fail(msg, n, "out of memory");
+    int rc = pg_connect(&pg, uri, 0, msg, n);
+    int64_t max = 0;
+    if (rc == 0 && (rc = pg_max_id(&pg, &max, msg, n)) == 0)
+        snprintf(msg, n, "reachable, %lld batches in its log", (long long)max);
+    else if (rc < 0 && strstr(msg, "no tunetrail store there") && PQstatus(pg.conn) == CONNECTION_OK)
+        rc = 0, snprintf(msg, n, "reachable, no tunetrail schema yet (made at start)");
+    if (pg.conn)
+        PQfinish(pg.conn);
+    free(pg.shown);
+    return rc;
 }
