@@ -155,13 +155,20 @@ static int replica_default(const char *uri, int writer, char **out, char *err, s
     return 0;
 }
 
+/* libpq's message on one line (it spans several): logs are one line per event. */
 static int pg_fail(struct store_pg *pg, char *err, size_t errlen, const char *what)
 {
-    const char *m = PQerrorMessage(pg->conn);
-    size_t n = strlen(m);
-    while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
-        n--;
-    return tt_fail(err, errlen, "PostgreSQL %s: %s: %.*s", pg->shown, what, (int)n, m);
+    char m[512];
+    size_t k = 0;
+    for (const char *p = PQerrorMessage(pg->conn); *p && k < sizeof m - 1; p++) {
+        int sp = *p == '\n' || *p == '\t' || *p == ' ';
+        if (!sp || (k && m[k - 1] != ' '))
+            m[k++] = sp ? ' ' : *p;
+    }
+    while (k && m[k - 1] == ' ')
+        k--;
+    m[k] = 0;
+    return tt_fail(err, errlen, "PostgreSQL %s: %s: %s", pg->shown, what, m);
 }
 
 /* Runs sql with no parameters; 0 if it succeeded. */
