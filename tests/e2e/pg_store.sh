@@ -150,7 +150,7 @@ start_d da "$PA" "$T/ra.db" # a writer's open catches its replica up
 start_d db "$PB" "$T/rb.db"
 tt_stop "$da"
 tt_stop "$db"
-leaves() { tt log --json --store "$1" | python3 -c 'import json,sys; [print(o["study"], o["index"], o["hash"]) for o in map(json.loads, sys.stdin)]'; }
+leaves() { tt log --json --store "$1" | python3 -c 'import json,sys; [print(o["study"], o["index"], o["hash"], o["time"]) for o in map(json.loads, sys.stdin)]'; }
 leaves "$PGURI" >l.pg
 leaves "$T/ra.db" >l.a
 leaves "$T/rb.db" >l.b
