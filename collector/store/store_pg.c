@@ -155,6 +155,9 @@ static int replica_default(const char *uri, int writer, char **out, char *err, s
     return 0;
 }
 
+/* Server notices ("... does not exist, skipping") are not ours to print. */
+static void pg_quiet(void *arg, const char *msg) { (void)arg, (void)msg; }
+
 /* libpq's message on one line (it spans several): logs are one line per event. */
 static int pg_fail(struct store_pg *pg, char *err, size_t errlen, const char *what)
 {
@@ -343,7 +346,7 @@ static int pg_connect(struct store_pg *pg, const char *uri, int writer, char *er
         return tt_fail(err, errlen, "PostgreSQL %s: out of memory", pg->shown);
     if (PQstatus(pg->conn) != CONNECTION_OK)
         return pg_fail(pg, err, errlen, "cannot connect");
-    PQsetNoticeProcessor(pg->conn, NULL, NULL);
+    PQsetNoticeProcessor(pg->conn, pg_quiet, NULL);
     PGresult *r;
     if (writer) {
         if (pg_exec(pg, "BEGIN", err, errlen) < 0 ||
