@@ -32,7 +32,8 @@ static void usage(FILE *f)
             "                          the metric with a direction most trials reported)\n"
             "  --key FILE              ed25519 secret key (default: $TUNETRAIL_HOME/keys/tunetrail.key,\n"
             "                          made by `tunetrail keygen`)\n"
-            "  --store PATH            SQLite store (default: $TUNETRAIL_STORE or $TUNETRAIL_HOME/trail.db)\n\n"
+            "  --store PATH            SQLite file or postgresql://... URI (default: $TUNETRAIL_STORE\n"
+            "                          or $TUNETRAIL_HOME/trail.db)\n\n"
             "Check a record with `tunetrail verify OUT MODEL`, read it with `tunetrail report --record OUT`.\n"
             "Format: docs/RECORD.md.\n");
 }
