@@ -347,23 +347,23 @@ static int pg_connect(struct store_pg *pg, const char *uri, int writer, char *er
     if (PQstatus(pg->conn) != CONNECTION_OK)
         return pg_fail(pg, err, errlen, "cannot connect");
     PQsetNoticeProcessor(pg->conn, pg_quiet, NULL);
-    PGresult *r;
-    if (writer) {
+    PGresult *r = PQexec(pg->conn, "SELECT to_regclass('tunetrail.meta') IS NOT NULL");
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    int has = ok && !strcmp(PQgetvalue(r, 0, 0), "t");
+    PQclear(r);
+    if (!ok)
+        return pg_fail(pg, err, errlen, "reading the schema");
+    /* Only a missing schema is created: a writer's role then needs no more
+     * than SELECT and INSERT on an existing one. */
+    if (!has && writer) {
         if (pg_exec(pg, "BEGIN", err, errlen) < 0 ||
             pg_exec(pg, "SELECT pg_advisory_xact_lock(" PG_LOCK_KEY ")", err, errlen) < 0 ||
             pg_exec(pg, pg_schema_sql, err, errlen) < 0 || pg_exec(pg, "COMMIT", err, errlen) < 0)
             return -1;
-    } else {
-        r = PQexec(pg->conn, "SELECT to_regclass('tunetrail.batches') IS NOT NULL");
-        int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-        int has = ok && !strcmp(PQgetvalue(r, 0, 0), "t");
-        PQclear(r);
-        if (!ok)
-            return pg_fail(pg, err, errlen, "reading the schema");
-        if (!has)
-            return tt_fail(err, errlen,
-                           "PostgreSQL %s: no tunetrail store there (tunetraild --store URI"
-                           " creates it)", pg->shown);
+    } else if (!has) {
+        return tt_fail(err, errlen,
+                       "PostgreSQL %s: no tunetrail store there (tunetraild --store URI"
+                       " creates it)", pg->shown);
     }
     r = PQexec(pg->conn, "SELECT store FROM tunetrail.meta");
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
