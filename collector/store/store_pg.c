@@ -46,6 +46,11 @@ static const char pg_schema_sql[] =
     /* The store's identity: a replica of another database (or of one
      * recreated under the same URI) is rebuilt, not extended. */
     "CREATE TABLE IF NOT EXISTS tunetrail.meta(store text NOT NULL);"
+    /* Each writer's signed checkpoints of the study logs (every replica
+     * computes the same roots), for readers, which sign nothing. */
+    "CREATE TABLE IF NOT EXISTS tunetrail.checkpoints(n bigint GENERATED ALWAYS AS IDENTITY"
+    " PRIMARY KEY, study text NOT NULL, tree_size bigint NOT NULL, root bytea NOT NULL,"
+    " key bytea NOT NULL, sig bytea NOT NULL, time_ns bigint NOT NULL);"
     "INSERT INTO tunetrail.meta SELECT gen_random_uuid()::text"
     " WHERE NOT EXISTS (SELECT 1 FROM tunetrail.meta);"
     "CREATE OR REPLACE FUNCTION tunetrail.append_only() RETURNS trigger LANGUAGE plpgsql AS"
@@ -55,6 +60,10 @@ static const char pg_schema_sql[] =
     " FOR EACH ROW EXECUTE FUNCTION tunetrail.append_only();"
     "CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON tunetrail.batches"
     " FOR EACH STATEMENT EXECUTE FUNCTION tunetrail.append_only();"
+    "CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON tunetrail.checkpoints"
+    " FOR EACH ROW EXECUTE FUNCTION tunetrail.append_only();"
+    "CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON tunetrail.checkpoints"
+    " FOR EACH STATEMENT EXECUTE FUNCTION tunetrail.append_only();"
     "CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON tunetrail.meta"
     " FOR EACH ROW EXECUTE FUNCTION tunetrail.append_only();"
     "CREATE OR REPLACE TRIGGER append_only_truncate BEFORE TRUNCATE ON tunetrail.meta"
@@ -62,7 +71,8 @@ static const char pg_schema_sql[] =
 
 /* In the replica: which database it replicates and how far. */
 static const char replica_sql[] =
-    "CREATE TABLE IF NOT EXISTS pg_replica(store TEXT NOT NULL, last_id INTEGER NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS pg_replica(store TEXT NOT NULL, last_id INTEGER NOT NULL,"
+    " last_ck INTEGER NOT NULL DEFAULT 0);";
 
 struct store_pg {
     PGconn *conn;
@@ -326,6 +336,89 @@ static int catch_up(tt_store *st, struct store_pg *pg, int64_t upto, char *err, 
     }
 }
 
+/* Copies the writers' checkpoints not copied yet into the replica's
+ * checkpoints (a study's first one per tree size stays: all have its root).
+ * In the caller's snapshot, after catch_up: they sign trees it holds. */
+static int import_checkpoints(tt_store *st, struct store_pg *pg, char *err, size_t errlen)
+{
+    sqlite3 *db = store_sqlite(st);
+    sqlite3_stmt *q = NULL, *s = NULL, *u = NULL;
+    int64_t from = 0;
+    if (sqlite3_prepare_v2(db, "SELECT last_ck FROM pg_replica", -1, &q, NULL) != SQLITE_OK)
+        return tt_fail(err, errlen, "replica %s: %s", store_path(st), sqlite3_errmsg(db));
+    if (sqlite3_step(q) == SQLITE_ROW)
+        from = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    char fb[24];
+    snprintf(fb, sizeof fb, "%lld", (long long)from);
+    const char *pv[1] = {fb};
+    PGresult *r = PQexecParams(pg->conn,
+                               "SELECT n, study, tree_size, root, key, sig, time_ns FROM"
+                               " tunetrail.checkpoints WHERE n > $1 ORDER BY n",
+                               1, NULL, pv, NULL, NULL, 1);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        PQclear(r);
+        return pg_fail(pg, err, errlen, "reading the checkpoints");
+    }
+    int rows = PQntuples(r), rc = SQLITE_OK;
+    if (!rows) {
+        PQclear(r);
+        return 0;
+    }
+    if ((rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) == SQLITE_OK &&
+        (rc = sqlite3_prepare_v2(db,
+                                 "INSERT OR IGNORE INTO checkpoints(study, tree_size, root, key,"
+                                 " sig, time_ns) VALUES(?, ?, ?, ?, ?, ?)",
+                                 -1, &s, NULL)) == SQLITE_OK &&
+        (rc = sqlite3_prepare_v2(db, "UPDATE pg_replica SET last_ck = ?", -1, &u, NULL)) ==
+            SQLITE_OK) {
+        for (int i = 0; i < rows && rc == SQLITE_OK; i++) {
+            sqlite3_bind_text(s, 1, PQgetvalue(r, i, 1), PQgetlength(r, i, 1), SQLITE_STATIC);
+            sqlite3_bind_int64(s, 2, be64(PQgetvalue(r, i, 2)));
+            for (int c = 3; c <= 5; c++)
+                sqlite3_bind_blob(s, c, PQgetvalue(r, i, c), PQgetlength(r, i, c), SQLITE_STATIC);
+            sqlite3_bind_int64(s, 6, be64(PQgetvalue(r, i, 6)));
+            rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+            sqlite3_reset(s);
+        }
+        sqlite3_bind_int64(u, 1, be64(PQgetvalue(r, rows - 1, 0)));
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(u) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        tt_fail(err, errlen, "replica %s: checkpoints: %s", store_path(st), sqlite3_errmsg(db));
+    if (rc != SQLITE_OK)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_finalize(s);
+    sqlite3_finalize(u);
+    PQclear(r);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* Publishes the checkpoints the replica signed for this call's batches
+ * (after both commits). Best effort: a lost one is covered by the next,
+ * which signs a larger tree. */
+static void publish_checkpoints(tt_store *st, struct store_pg *pg, int64_t now)
+{
+    size_t n;
+    const struct store_checkpoint *ck = store_checkpoints(st, &n);
+    for (size_t i = 0; i < n; i++) {
+        char size[8], t[8];
+        put_be64(size, (int64_t)ck[i].tree_size);
+        put_be64(t, now);
+        const char *v[6] = {ck[i].study, size, (const char *)ck[i].root, (const char *)ck[i].key,
+                            (const char *)ck[i].sig, t};
+        int len[6] = {(int)strlen(ck[i].study), 8, 32, 32, 64, 8}, fmt[6] = {1, 1, 1, 1, 1, 1};
+        PQclear(PQexecParams(pg->conn,
+                             "INSERT INTO tunetrail.checkpoints(study, tree_size, root, key, sig,"
+                             " time_ns) VALUES($1::text, $2::bigint, $3::bytea, $4::bytea,"
+                             " $5::bytea, $6::bigint)",
+                             6, NULL, v, len, fmt, 0));
+    }
+}
+
 /* Connects and, for a writer, creates the schema; reads the store's id. */
 static int pg_connect(struct store_pg *pg, const char *uri, int writer, char *err, size_t errlen)
 {
@@ -516,7 +609,8 @@ tt_store *store_pg_open(const char *uri, const char *replica, int flags, char *e
         goto fail;
     if (!(st = replica_open(pg, path, max, err, errlen)))
         goto fail;
-    if (catch_up(st, pg, max, err, errlen) < 0 || pg_exec(pg, "COMMIT", err, errlen) < 0)
+    if (catch_up(st, pg, max, err, errlen) < 0 || import_checkpoints(st, pg, err, errlen) < 0 ||
+        pg_exec(pg, "COMMIT", err, errlen) < 0)
         goto fail;
     free(path);
     *store_pg_slot(st) = pg;
@@ -661,6 +755,7 @@ int store_pg_ingest(tt_store *st, const struct ingest_input *in_, size_t n,
         rc = -1; /* stored in the database; the next call applies it here */
     else if (id > max)
         pg->last_id = id;
+    publish_checkpoints(st, pg, now); /* none unless the replica committed */
 out:
     free(in);
     return rc;

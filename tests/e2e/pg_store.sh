@@ -89,6 +89,14 @@ tt attest heart.model --store "$PGURI" --key "$T/keys/tunetrail.key" -o rec.json
 tt_rc rc verify rec.json heart.model --pubkey "$T/keys/tunetrail.pub" >v.out
 expect_eq "$rc" 0 "verify exit code"
 grep -q '^verify: OK' v.out || fail "verify: $(cat v.out)"
+# The reader signs nothing: the record carries tunetraild A's checkpoint, from the database.
+python3 - rec.json <<'PY' || fail "the record has no collector checkpoint"
+import base64, json, sys
+p = json.loads(base64.b64decode(json.load(open(sys.argv[1]))["payload"]))
+ck = p["predicate"]["log"]["checkpoint"]
+sys.exit(0 if ck and ck.get("sig") else 1)
+PY
+echo "[$TT_NAME]   ok: the record carries a collector's signed checkpoint"
 
 say "the database refuses to change the batch log"
 n0=$(psqlq "SELECT count(*) FROM tunetrail.batches")

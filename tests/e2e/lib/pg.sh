@@ -38,8 +38,10 @@ pg_start() {
     timeout 30 "$PGBIN/createdb" -h "$PGSOCK" -U postgres tt || fail "createdb failed"
     PGURI="postgresql:///tt?host=$PGSOCK&user=postgres"
     TT_PG_UP=1
-    # Stopped before common.sh's cleanup removes $T.
-    trap '__rc=$?; pg_stop immediate >/dev/null 2>&1; (exit $__rc); tt_cleanup' EXIT
+    # Stopped before common.sh's cleanup removes $T; tt_cleanup reads the
+    # test's status from $? (set +e: under -e a failing `(exit 1)` would end
+    # the trap before it, leaving the daemons running).
+    trap '__rc=$?; pg_stop immediate >/dev/null 2>&1 || true; set +e; (exit $__rc); tt_cleanup' EXIT
 }
 
 pg_restart() {
