@@ -596,8 +596,9 @@ tt_store *store_pg_open(const char *uri, const char *replica, int flags, char *e
     }
     if (flock(pg->lock_fd, LOCK_EX | (pg->writes ? LOCK_NB : 0)) < 0) {
         tt_fail(err, errlen,
-                errno == EWOULDBLOCK ? "replica %s is in use by another tunetraild; give this one"
-                                       " its own (--replica PATH)"
+                errno == EWOULDBLOCK ? "replica %s is in use by another writer (a tunetraild, or"
+                                       " a tunetrail run --store postgresql://...); give each"
+                                       " tunetraild its own (--replica PATH)"
                                      : "replica %s: cannot lock it",
                 path);
         goto fail;
