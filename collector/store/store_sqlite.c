@@ -517,7 +517,7 @@ struct tt_store {
     struct ingest_result *cur_res;
     struct store_log *log;   /* writers only */
     unsigned cur_batch;      /* index of the batch being stored in this transaction */
-    int64_t recv_ns;         /* the collector's clock when this ingest call began */
+    int64_t recv_ns;         /* the batch being stored: its receive time (ingest_input) */
     int ck_valid;            /* the last ingest call committed: its checkpoints stand */
     int held;                /* store_sqlite_ingest(hold) left its transaction open */
     struct store_pg *pg;     /* a PostgreSQL store's link; this is its replica */
