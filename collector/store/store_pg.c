@@ -434,7 +434,12 @@ static int pg_connect(struct store_pg *pg, const char *uri, int writer, char *er
         return -1;
     }
     PQconninfoFree(opt);
-    pg->conn = PQconnectdb(uri);
+    /* A host that does not answer would otherwise hold tunetraild (and its
+     * PQreset at each call) for the kernel's TCP timeout; the URI's own
+     * connect_timeout, if any, comes later and wins. */
+    const char *const kw[] = {"connect_timeout", "dbname", NULL};
+    const char *const val[] = {"10", uri, NULL};
+    pg->conn = PQconnectdbParams(kw, val, 1);
     if (!pg->conn)
         return tt_fail(err, errlen, "PostgreSQL %s: out of memory", pg->shown);
     if (PQstatus(pg->conn) != CONNECTION_OK)
