@@ -21,8 +21,12 @@
  * -C: the lab collector's cost instead: the same ingest with CURVE (a
  * client key in the clients list, a ZAP handshake, each batch stored under
  * its identity, so the ownership checks run) against without, same run.
+ * -P URI: the PostgreSQL store (bench/bench_pg.sh): ingest_batches in groups
+ * of 32 into the store at URI (its log in the database, a fresh replica)
+ * against a raw libpq COPY of the same batch bodies into a plain table, one
+ * transaction per group. Each round drops both first.
  * usage: bench_ingest [-n EVENTS] [-p PROCESSES] [-c CONCURRENT] [-b BATCH] [-r ROUNDS] [-t tcp|ipc]
- *                     [-k KEEP.db] [-d] [-C] */
+ *                     [-k KEEP.db] [-d] [-C] [-P URI] */
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -32,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <zmq.h>
@@ -276,7 +281,7 @@ static double run_direct(const char *path, struct gen *g, uint64_t *stored)
         struct ingest_result r[GROUP];
         size_t n = g->nout - i < GROUP ? g->nout - i : GROUP;
         for (size_t j = 0; j < n; j++)
-            in[j] = (struct ingest_input){g->out[i + j].buf, g->out[i + j].len, NULL};
+            in[j] = (struct ingest_input){.buf = g->out[i + j].buf, .len = g->out[i + j].len};
         if (ingest_batches(st, in, n, r) < 0)
             fprintf(stderr, "bench_ingest: group at batch %zu: %s\n", i, r[0].error);
         for (size_t j = 0; j < n; j++)
@@ -410,6 +415,122 @@ static double run_baseline(void *zctx, const char *ep, const char *path, struct 
     return a.t_end - t0;
 }
 
+static void rm_db(const char *p);
+
+/* Server notices ("... does not exist, skipping") are not ours to print. */
+static void pg_quiet(void *arg, const char *msg) { (void)arg, (void)msg; }
+
+/* ---- PostgreSQL (-P) */
+static PGconn *pg_conn(const char *uri)
+{
+    PGconn *c = PQconnectdb(uri);
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "bench_ingest: %s", PQerrorMessage(c));
+        exit(1);
+    }
+    PQsetNoticeProcessor(c, pg_quiet, NULL);
+    return c;
+}
+
+static void pg_do(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_COPY_IN) {
+        fprintf(stderr, "bench_ingest: %s: %s", sql, PQerrorMessage(c));
+        exit(1);
+    }
+    PQclear(r);
+}
+
+/* The store's ingest: the batch log in the database, the replica applying it. */
+static double run_pg(const char *uri, const char *replica, struct gen *g, uint64_t *stored)
+{
+    char err[1024];
+    PGconn *c = pg_conn(uri);
+    pg_do(c, "DROP SCHEMA IF EXISTS tunetrail CASCADE"); /* DROP is no row change */
+    PQfinish(c);
+    char lock[600];
+    snprintf(lock, sizeof lock, "%s.lock", replica);
+    rm_db(replica);
+    unlink(lock);
+    tt_store *st = store_open_replica(uri, replica, STORE_CREATE, err, sizeof err);
+    if (!st) {
+        fprintf(stderr, "bench_ingest: %s\n", err);
+        exit(1);
+    }
+    if (store_background_checkpoints(st, err, sizeof err) < 0)
+        fprintf(stderr, "bench_ingest: %s\n", err);
+    *stored = 0;
+    double t0 = bench_now();
+    enum { GROUP = 32 };
+    for (size_t i = 0; i < g->nout; i += GROUP) {
+        struct ingest_input in[GROUP];
+        struct ingest_result r[GROUP];
+        size_t n = g->nout - i < GROUP ? g->nout - i : GROUP;
+        for (size_t j = 0; j < n; j++)
+            in[j] = (struct ingest_input){.buf = g->out[i + j].buf, .len = g->out[i + j].len};
+        if (ingest_batches(st, in, n, r) < 0)
+            fprintf(stderr, "bench_ingest: group at batch %zu: %s\n", i, r[0].error);
+        for (size_t j = 0; j < n; j++)
+            *stored += r[j].stored;
+    }
+    double dt = bench_now() - t0;
+    store_close(st);
+    rm_db(replica);
+    unlink(lock);
+    return dt;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+/* The baseline: the same rows (id, received_ns, body) by binary COPY into a
+ * plain table, one transaction per group of 32. */
+static double run_pg_copy(const char *uri, struct gen *g, uint64_t *rows)
+{
+    PGconn *c = pg_conn(uri);
+    pg_do(c, "DROP TABLE IF EXISTS bench_copy");
+    pg_do(c, "CREATE TABLE bench_copy(id bigint PRIMARY KEY, received_ns bigint NOT NULL,"
+             " body bytea NOT NULL)");
+    static const uint8_t head[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+    *rows = 0;
+    double t0 = bench_now();
+    for (size_t i = 0; i < g->nout; i += 32) {
+        size_t n = g->nout - i < 32 ? g->nout - i : 32;
+        pg_do(c, "BEGIN");
+        pg_do(c, "COPY bench_copy FROM STDIN (FORMAT binary)");
+        PQputCopyData(c, (const char *)head, sizeof head);
+        for (size_t j = 0; j < n; j++) {
+            uint8_t t[2 + 4 + 8 + 4 + 8 + 4];
+            int64_t id = (int64_t)(i + j + 1), ns = (int64_t)(bench_now() * 1e9);
+            t[0] = 0, t[1] = 3;
+            put32(t + 2, 8), put32(t + 6, (uint32_t)((uint64_t)id >> 32)), put32(t + 10, (uint32_t)id);
+            put32(t + 14, 8), put32(t + 18, (uint32_t)((uint64_t)ns >> 32)), put32(t + 22, (uint32_t)ns);
+            put32(t + 26, (uint32_t)g->out[i + j].len);
+            PQputCopyData(c, (const char *)t, sizeof t);
+            PQputCopyData(c, (const char *)g->out[i + j].buf, (int)g->out[i + j].len);
+            *rows += g->out[i + j].events;
+        }
+        PQputCopyData(c, "\377\377", 2);
+        PQputCopyEnd(c, NULL);
+        PGresult *r;
+        while ((r = PQgetResult(c))) {
+            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                fprintf(stderr, "bench_ingest: COPY: %s", PQerrorMessage(c));
+                exit(1);
+            }
+            PQclear(r);
+        }
+        pg_do(c, "COMMIT");
+    }
+    double dt = bench_now() - t0;
+    pg_do(c, "DROP TABLE bench_copy");
+    PQfinish(c);
+    return dt;
+}
+
 static void rm_db(const char *p)
 {
     char buf[512];
@@ -429,9 +550,9 @@ int main(int argc, char **argv)
     signer.has_secret = 1;
     key_set_id(&signer);
     int rounds = 3, direct = 0, curve = 0;
-    const char *transport = "ipc", *keep = NULL;
+    const char *transport = "ipc", *keep = NULL, *pguri = NULL;
     int c;
-    while ((c = getopt(argc, argv, "n:p:c:b:r:t:k:dCh")) != -1) {
+    while ((c = getopt(argc, argv, "n:p:c:b:r:t:k:P:dCh")) != -1) {
         switch (c) {
         case 'n': n = strtoull(optarg, NULL, 10); break;
         case 'p': nproc = strtoull(optarg, NULL, 10); break;
@@ -442,9 +563,10 @@ int main(int argc, char **argv)
         case 'k': keep = optarg; break;
         case 'd': direct = 1; break;
         case 'C': curve = 1; break;
+        case 'P': pguri = optarg; break;
         default:
             fprintf(stderr, "usage: bench_ingest [-n EVENTS] [-p PROCESSES] [-c CONCURRENT] [-b BATCH] [-r ROUNDS]"
-                            " [-t tcp|ipc] [-k KEEP.db] [-d] [-C]\n");
+                            " [-t tcp|ipc] [-k KEEP.db] [-d] [-C] [-P URI]\n");
             return c == 'h' ? 0 : 2;
         }
     }
@@ -484,6 +606,34 @@ int main(int argc, char **argv)
         rm_db(db1);
     snprintf(db2, sizeof db2, "%s/baseline.db", dir);
 
+    if (pguri) {
+        char replica[160];
+        snprintf(replica, sizeof replica, "%s/replica.db", dir);
+        double ts = 1e30, tcp = 1e30;
+        uint64_t st = 0, rows = 0;
+        for (int r = 0; r < rounds; r++) {
+            uint64_t s1, s2;
+            double t1 = run_pg(pguri, replica, &g, &s1);
+            double t2 = run_pg_copy(pguri, &g, &s2);
+            ts = t1 < ts ? t1 : ts;
+            tcp = t2 < tcp ? t2 : tcp;
+            st = r ? (s1 < st ? s1 : st) : s1;
+            rows = s2;
+        }
+        rmdir(dir);
+        printf("workload: %zu events (%zu processes, %zu at a time, %zu batches of ~%zu, %.1f MB"
+               " packed, groups of 32, best of %d)\n", g.total, nproc, conc, g.nout, batch,
+               bytes / 1e6, rounds);
+        printf("PostgreSQL store ingest: %.3fM events/s; baseline raw libpq COPY of the batches:"
+               " %.3fM events/s; ratio %.2f\n",
+               g.total / ts / 1e6, g.total / tcp / 1e6, ts / tcp);
+        if (st != g.total || rows != g.total) {
+            fprintf(stderr, "bench_ingest: stored %llu, copied %llu, expected %zu\n",
+                    (unsigned long long)st, (unsigned long long)rows, g.total);
+            return 1;
+        }
+        return 0;
+    }
     /* Alternate the two, fresh files each round, and keep each one's best:
      * on a shared machine the load changes between runs. */
     struct curve_keys ck;

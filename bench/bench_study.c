@@ -182,7 +182,7 @@ static int generate(const char *path, const char *model, size_t n, const char *s
         }
         size_t len = evfx_pack(&b, 1, bseq++, session, &bufs[g]);
         evfx_clear(&b);
-        in[g] = (struct ingest_input){bufs[g], len, NULL};
+        in[g] = (struct ingest_input){.buf = bufs[g], .len = len};
         g++;
         if (g == GROUP || i + 1 == n) {
             if (ingest_batches(st, in, g, res) != 0) {

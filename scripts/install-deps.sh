@@ -8,6 +8,8 @@ pkgs=(
   build-essential cmake pkg-config git
   protobuf-c-compiler libprotobuf-c-dev libzmq3-dev libsqlite3-dev libsodium-dev
   libjansson-dev libcmocka-dev
+  libpq-dev                              # the PostgreSQL store (collector/store/store_pg.c)
+  postgresql-15                          # a private server for tests/e2e/pg_store.sh and bench/bench_pg.sh
   libyaml-dev                            # config files a trial reads (collector/config_parse.c)
   libsvm-tools liblinear-tools           # real training programs (demo, e2e tests)
   libsvm-dev liblinear-dev               # <libsvm/svm.h>, <linear.h>: the libsvm and liblinear adapters

@@ -33,7 +33,8 @@ static void usage(FILE *f)
             "                          the metric with a direction most trials reported)\n"
             "  --key FILE              ed25519 secret key (default: $TUNETRAIL_HOME/keys/tunetrail.key,\n"
             "                          made by `tunetrail keygen`)\n"
-            "  --store PATH            SQLite store (default: $TUNETRAIL_STORE or $TUNETRAIL_HOME/trail.db)\n\n"
+            "  --store PATH            SQLite file or postgresql://... URI (default: $TUNETRAIL_STORE\n"
+            "                          or $TUNETRAIL_HOME/trail.db)\n\n"
             "Check a record with `tunetrail verify OUT MODEL`, read it with `tunetrail report --record OUT`.\n"
             "Format: docs/RECORD.md.\n");
 }
@@ -155,7 +156,7 @@ int cmd_attest(int argc, char **argv)
     }
     tt_store *st = store_open(path, STORE_READONLY, err, sizeof err);
     if (!st) {
-        fprintf(stderr, "tunetrail attest: cannot open store %s: %s\n", path, err);
+        fprintf(stderr, "tunetrail attest: cannot open store %s: %s\n", store_shown(path, (char[1024]){0}, 1024), err);
         free(path);
         return 1;
     }

@@ -50,8 +50,9 @@ static void audit_usage(FILE *f)
             "                why, study}, \"received\" {time, sender, batch_seq, events, stored,\n"
             "                client_first, client_last, flags, study}, \"note\" {time, level,\n"
             "                process, exe, session, study, text}\n"
-            "  --store PATH  SQLite store (default $TUNETRAIL_STORE, else\n"
-            "                $TUNETRAIL_HOME/trail.db)\n"
+            "  --store PATH  SQLite file, or postgresql://... URI (a local replica of\n"
+            "                the PostgreSQL store); default $TUNETRAIL_STORE, else\n"
+            "                $TUNETRAIL_HOME/trail.db\n"
             "Exit status: 0 (also when something was refused); 1 the store cannot be read.\n",
             AUDIT_ROWS);
 }
@@ -177,7 +178,7 @@ int cmd_audit(int argc, char **argv)
         goto out;
     }
     if (!(st = store_open(path, STORE_READONLY, err, sizeof err))) {
-        fprintf(stderr, "tunetrail audit: cannot open store %s: %s\n", path, err);
+        fprintf(stderr, "tunetrail audit: cannot open store %s: %s\n", store_shown(path, (char[1024]){0}, 1024), err);
         goto out;
     }
     if (!(r = store_reader_open(st, err, sizeof err)) ||

@@ -33,7 +33,7 @@ static void usage(FILE *f)
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n`tunetrail COMMAND --help` describes each command.\n"
-               "Environment: TUNETRAIL_HOME (data directory), TUNETRAIL_STORE (SQLite file),\n"
+               "Environment: TUNETRAIL_HOME (data directory), TUNETRAIL_STORE (SQLite file or postgresql:// URI),\n"
                "TUNETRAIL_COLLECTOR (collector endpoint), TUNETRAIL_COLLECTOR_KEY (its public\n"
                "key file), TUNETRAIL_STUDY (study name), TUNETRAIL_PYTHON (0: no Python hook).\n");
 }

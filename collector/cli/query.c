@@ -103,8 +103,16 @@ static int q_open(struct q *q, const char *cmd, const char *flag)
         return -1;
     }
     if (!(q->st = store_open(q->path, STORE_READONLY, err, sizeof err))) {
-        fprintf(stderr, "tunetrail %s: cannot open store %s: %s\n", cmd, q->path, err);
+        fprintf(stderr, "tunetrail %s: cannot open store %s: %s\n", cmd,
+                store_shown(q->path, (char[1024]){0}, 1024), err);
         return -1;
+    }
+    if (store_is_postgres(q->path)) { /* messages name the store: no password */
+        char *shown = strdup(store_shown(q->path, err, sizeof err));
+        if (shown) {
+            free(q->path);
+            q->path = shown;
+        }
     }
     if (!(q->r = store_reader_open(q->st, err, sizeof err))) {
         fprintf(stderr, "tunetrail %s: %s\n", cmd, err);
@@ -150,8 +158,9 @@ static void studies_usage(FILE *f)
                "  --json        one JSON object per line: study, trials, ok, failed, crashed,\n"
                "                killed, running, sessions, first, last, conventions (each\n"
                "                tunetrail.ini its sessions ran with: file, sha256, sessions)\n"
-               "  --store PATH  SQLite store (default $TUNETRAIL_STORE, else\n"
-               "                $TUNETRAIL_HOME/trail.db)\n");
+               "  --store PATH  SQLite file, or postgresql://... URI (a local replica of\n"
+               "                the PostgreSQL store); default $TUNETRAIL_STORE, else\n"
+               "                $TUNETRAIL_HOME/trail.db\n");
 }
 
 int cmd_studies(int argc, char **argv)
@@ -265,8 +274,9 @@ static void trials_usage(FILE *f)
                "                   earlier column is prefixed `param:` / `metric:`. Empty cell:\n"
                "                   no value. Reads back with pandas.read_csv, R's read.csv,\n"
                "                   Python's csv module.\n"
-               "  --store PATH     SQLite store (default $TUNETRAIL_STORE, else\n"
-               "                   $TUNETRAIL_HOME/trail.db)\n",
+               "  --store PATH     SQLite file, or postgresql://... URI (a local replica of\n"
+               "                   the PostgreSQL store); default $TUNETRAIL_STORE, else\n"
+               "                   $TUNETRAIL_HOME/trail.db\n",
             TRIALS_METRIC_COLS);
 }
 
@@ -888,8 +898,9 @@ static void show_usage(FILE *f)
                "                sha256, metric, trial; else null)\n"
                "  --files all   also list every file of the environment\n"
                "                (--json: environment_files)\n"
-               "  --store PATH  SQLite store (default $TUNETRAIL_STORE, else\n"
-               "                $TUNETRAIL_HOME/trail.db)\n");
+               "  --store PATH  SQLite file, or postgresql://... URI (a local replica of\n"
+               "                the PostgreSQL store); default $TUNETRAIL_STORE, else\n"
+               "                $TUNETRAIL_HOME/trail.db\n");
 }
 
 /* Prints one argument so it can be pasted back into a shell: as is when it
@@ -1165,8 +1176,9 @@ static void processes_usage(FILE *f)
                "                host, user, uid, git_commit, git_dirty, started, ended,\n"
                "                status, exit_code, signal, utime_us, stime_us, maxrss_kb,\n"
                "                study, session\n"
-               "  --store PATH  SQLite store (default $TUNETRAIL_STORE, else\n"
-               "                $TUNETRAIL_HOME/trail.db)\n");
+               "  --store PATH  SQLite file, or postgresql://... URI (a local replica of\n"
+               "                the PostgreSQL store); default $TUNETRAIL_STORE, else\n"
+               "                $TUNETRAIL_HOME/trail.db\n");
 }
 
 static void process_out(json_t *p, void *arg)
@@ -1223,8 +1235,9 @@ static void log_usage(FILE *f)
                "                text, exactly as hashed), hash (SHA-256 of 0x00 || leaf, hex),\n"
                "                trial, time; a head: study, size, checkpoint (tree_size,\n"
                "                root, key, sig, time; null if none was signed)\n"
-               "  --store PATH  SQLite store (default $TUNETRAIL_STORE, else\n"
-               "                $TUNETRAIL_HOME/trail.db)\n");
+               "  --store PATH  SQLite file, or postgresql://... URI (a local replica of\n"
+               "                the PostgreSQL store); default $TUNETRAIL_STORE, else\n"
+               "                $TUNETRAIL_HOME/trail.db\n");
 }
 
 static void leaf_out(json_t *l, void *arg)

@@ -33,7 +33,8 @@ static void usage(FILE *f)
             "  --study NAME    build the record from the store instead (default study:\n"
             "                  $TUNETRAIL_STUDY, else the git top-level or current directory name)\n"
             "  --objective NAME:max|min  the metric to rank by (with --study; a record holds one)\n"
-            "  --store PATH    SQLite store (default $TUNETRAIL_STORE, else $TUNETRAIL_HOME/trail.db)\n"
+            "  --store PATH    SQLite file or postgresql://... URI (default $TUNETRAIL_STORE, else\n"
+            "                  $TUNETRAIL_HOME/trail.db)\n"
             "  --format FMT    html or md\n"
             "  -o, --output OUT  file to write; - for standard output\n\n"
             "example: tunetrail attest heart.model -o heart.model.tt.json &&\n"
@@ -188,7 +189,7 @@ int cmd_report(int argc, char **argv)
             goto out;
         }
         if (!(db = store_open(path, STORE_READONLY, err, sizeof err))) {
-            fprintf(stderr, "tunetrail report: cannot open store %s: %s\n", path, err);
+            fprintf(stderr, "tunetrail report: cannot open store %s: %s\n", store_shown(path, (char[1024]){0}, 1024), err);
             goto out;
         }
         struct record_opts ro = {sname, NULL, objective};

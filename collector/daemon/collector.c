@@ -637,6 +637,8 @@ static int handle_group(struct serve *s)
         zmq_msg_t *payload = &m->frames[m->n - 1];
         in[k].buf = zmq_msg_data(payload);
         in[k].len = zmq_msg_size(payload);
+        in[k].received_ns = 0;
+        in[k].replay = 0;
         /* The ZAP handler's user id: the identity the clients file gives
          * the key this connection authenticated with. */
         in[k].identity = s->zap ? zmq_msg_gets(payload, "User-Id") : NULL;

@@ -195,6 +195,15 @@ static int run_check(const struct check_args *a)
         bad |= check_line(0, "store: %s", err);
         return bad;
     }
+    if (store_is_postgres(path)) {
+        char shown[PATH_MAX];
+        if (store_check_postgres(path, err, sizeof err) < 0)
+            bad |= check_line(0, "store: %s", err);
+        else
+            bad |= check_line(1, "store %s: %s", store_shown(path, shown, sizeof shown), err);
+        free(path);
+        return bad;
+    }
     char wal[PATH_MAX];
     snprintf(wal, sizeof wal, "%s-wal", path);
     int empty = !(stat(path, &sb) == 0 && sb.st_size > 0) && !(stat(wal, &sb) == 0 && sb.st_size > 0);
@@ -226,7 +235,8 @@ static int run_check(const struct check_args *a)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: tunetraild --bind ENDPOINT [--store PATH [--create] | --postgres CONNINFO]\n"
+            "usage: tunetraild --bind ENDPOINT [--store PATH [--create] | --store postgresql://...\n"
+            "                  [--replica PATH]]\n"
             "                  [--key FILE] [--check-seconds N] [LIMITS]\n"
             "                  [--curve-key FILE --clients FILE [--access FILE] | --insecure]\n"
             "                  [--client-hwm N] [--check]\n"
@@ -245,7 +255,13 @@ static void usage(FILE *f)
             "      --check-seconds N   integrity check (SQLite quick_check) of an existing store\n"
             "                          before serving, stopped after N seconds (default 60; 0:\n"
             "                          none). A damaged store is refused.\n"
-            "      --postgres CONNINFO PostgreSQL store (not supported yet)\n"
+            "  -s, --store postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DB[?OPTIONS]\n"
+            "                          a PostgreSQL store (also postgres://; --postgres URI is\n"
+            "                          the same): the database holds the append-only log of the\n"
+            "                          batches stored, created on first use; several tunetraild\n"
+            "                          may write one database. Each keeps a local SQLite replica\n"
+            "      --replica PATH      that replica (default: $TUNETRAIL_HOME/replicas/\n"
+            "                          <hash of the URI>-tunetraild.db); one process per replica\n"
             "  -k, --key FILE          ed25519 key (tunetrail keygen) that signs every ack and\n"
             "                          the study-log checkpoints returned with them (default:\n"
             "                          $TUNETRAIL_HOME/collector.key, created on first use);\n"
@@ -315,6 +331,7 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"bind", required_argument, NULL, 'b'},     {"store", required_argument, NULL, 's'},
         {"postgres", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+        {"replica", required_argument, NULL, 'R'},
         {"key", required_argument, NULL, 'k'},
         {"create", no_argument, NULL, 'C'},
         {"check-seconds", required_argument, NULL, 'Q'},
@@ -331,7 +348,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *bind = NULL, *store_flag = NULL, *pg = NULL, *key_flag = NULL;
-    const char *curve_flag = NULL, *clients_flag = NULL, *access_flag = NULL;
+    const char *curve_flag = NULL, *clients_flag = NULL, *access_flag = NULL, *replica = NULL;
     int c, create = 0, insecure = 0, check = 0;
     long check_s = 60;
     struct collector_opts copts = {0};
@@ -341,6 +358,7 @@ int main(int argc, char **argv)
         case 'b': bind = optarg; break;
         case 's': store_flag = optarg; break;
         case 'p': pg = optarg; break;
+        case 'R': replica = optarg; break;
         case 'k': key_flag = optarg; break;
         case 'C': create = 1; break;
         case 'K': curve_flag = optarg; break;
@@ -391,8 +409,15 @@ int main(int argc, char **argv)
         return 2;
     }
     if (pg) {
-        fprintf(stderr, "tunetraild: --postgres is not supported yet; use --store PATH (SQLite)\n");
-        return 2;
+        if (store_flag && strcmp(store_flag, pg)) {
+            fprintf(stderr, "tunetraild: --postgres and --store name two stores; give one\n");
+            return 2;
+        }
+        if (!store_is_postgres(pg)) {
+            fprintf(stderr, "tunetraild: --postgres wants a postgresql:// URI, got '%s'\n", pg);
+            return 2;
+        }
+        store_flag = pg;
     }
     if (!bind) {
         fprintf(stderr, "tunetraild: --bind ENDPOINT is required\n\n");
@@ -468,7 +493,14 @@ int main(int argc, char **argv)
     /* A damaged store is refused before anything writes to it; a missing or
      * empty one becomes a new store only with --create (store_open). */
     struct stat sb;
-    if (stat(path, &sb) == 0 && sb.st_size > 0 && check_s > 0) {
+    char shown[PATH_MAX];
+    int pg_store = store_is_postgres(path);
+    if (replica && !pg_store) {
+        fprintf(stderr, "tunetraild: --replica goes with a PostgreSQL store (--store postgresql://...)\n");
+        free(path);
+        return 2;
+    }
+    if (!pg_store && stat(path, &sb) == 0 && sb.st_size > 0 && check_s > 0) {
         int ck = store_check(path, check_s * 1000, err, sizeof err);
         if (ck < 0) {
             fprintf(stderr,
@@ -484,14 +516,22 @@ int main(int argc, char **argv)
     /* (A store killed before its first checkpoint: 0 bytes, pages in -wal.) */
     char wal[4096];
     snprintf(wal, sizeof wal, "%s-wal", path);
-    int existed = (stat(path, &sb) == 0 && sb.st_size > 0) || (stat(wal, &sb) == 0 && sb.st_size > 0);
-    tt_store *st = store_open(path, STORE_CREATE | (create ? 0 : STORE_EXISTING), err, sizeof err);
+    int existed = pg_store || (stat(path, &sb) == 0 && sb.st_size > 0) ||
+                  (stat(wal, &sb) == 0 && sb.st_size > 0);
+    tt_store *st = store_open_replica(path, replica, STORE_CREATE | (create ? 0 : STORE_EXISTING),
+                                      err, sizeof err);
     if (!st) {
-        fprintf(stderr, "tunetraild: cannot open store %s: %s\n", path, err);
+        if (pg_store) /* the message names the URI, password masked */
+            fprintf(stderr, "tunetraild: cannot open store: %s\n", err);
+        else
+            fprintf(stderr, "tunetraild: cannot open store %s: %s\n", path, err);
         free(path);
         return 1;
     }
-    if (!existed)
+    if (pg_store)
+        config_line("info", "PostgreSQL store %s, replica %s", store_shown(path, shown, sizeof shown),
+                    store_path(st));
+    else if (!existed)
         config_line("info", "new store %s (--create)", path);
     else if (stat(path, &sb) == 0 && (sb.st_mode & 077))
         config_line("warn", "store %s is readable by other users (mode %03o); it holds every"
@@ -559,8 +599,9 @@ int main(int argc, char **argv)
         config_line("warn", "WARNING: --insecure: %s takes plain TCP from anyone who reaches it;"
                             " identities are not known", bind);
     }
-    copts.store_path = path;
-    copts.store_kind = "sqlite";
+    /* PostgreSQL: status shows the local replica (its size on disk) */
+    copts.store_path = pg_store ? store_path(st) : path;
+    copts.store_kind = pg_store ? "postgresql" : "sqlite";
     void *zctx = zmq_ctx_new();
     struct collector_stats stats;
     struct logline l;
@@ -569,8 +610,10 @@ int main(int argc, char **argv)
     log_kv(&l, "version", "%s", TT_VERSION);
     log_kv(&l, "pid", "%ld", (long)getpid());
     log_kv(&l, "bind", "%s", bind);
-    log_kv(&l, "store", "%s", path);
-    log_kv(&l, "store_kind", "sqlite");
+    log_kv(&l, "store", "%s", store_shown(path, shown, sizeof shown));
+    log_kv(&l, "store_kind", "%s", pg_store ? "postgresql" : "sqlite");
+    if (pg_store)
+        log_kv(&l, "replica", "%s", store_path(st));
     if (key.keyid[0]) {
         log_kv(&l, "ack_key", "%.16s", key.keyid);
         log_kv(&l, "ack_pub", "%s", ack_pub);

@@ -29,6 +29,24 @@ enum store_open_flags {
 tt_store *store_open(const char *path, int flags, char *err, size_t errlen);
 void store_close(tt_store *st);
 
+/* A PostgreSQL store: path "postgresql://..." or "postgres://..." (a libpq
+ * URI). store_open keeps its local SQLite replica under
+ * $TUNETRAIL_HOME/replicas; store_open_replica at replica (NULL: there).
+ * STORE_CREATE: a writer (tunetraild), which creates the schema in the
+ * database; else a reader, which catches its replica up and reads it.
+ * Anything else: as store_open. docs/INTERNALS.md, "PostgreSQL". */
+tt_store *store_open_replica(const char *path, const char *replica, int flags, char *err,
+                             size_t errlen);
+/* path as messages show it: a PostgreSQL URI with its password masked (in
+ * buf), else path itself. */
+const char *store_shown(const char *path, char *buf, size_t n);
+/* 1 if path names a PostgreSQL store. */
+int store_is_postgres(const char *path);
+/* Connects to PostgreSQL store uri without writing: 0 with msg saying how
+ * many batches its log holds (or that a writer will create it), else -1
+ * with msg naming the URI (password masked) and why. */
+int store_check_postgres(const char *uri, char *msg, size_t n);
+
 /* Integrity check of the file at path, on a read-only connection of its own:
  * PRAGMA quick_check (every page and index entry is well-formed; no
  * cross-check of index contents), at most budget_ms (<= 0: no limit). Returns
@@ -118,6 +136,14 @@ struct ingest_input {
      * Else nothing of it is stored and it is answered INGEST_RETRY with
      * STORE_ERR_FORBIDDEN (the agent keeps it). */
     const char *identity;
+    /* When the collector received the batch, or 0: now. Stored in
+     * `received`, the identity rows and the log's leaves, and the clock
+     * events are checked against: a replica replaying a batch from
+     * PostgreSQL passes the recorded time so that it stores the same rows. */
+    int64_t received_ns;
+    /* 1: the batch was accepted before (a PostgreSQL replica's catch-up):
+     * identity is recorded but not checked again. */
+    int replay;
 };
 int ingest_batches(tt_store *st, const struct ingest_input *in, size_t n,
                    struct ingest_result *res);

@@ -55,6 +55,7 @@
 
 #include "leaf.h"
 #include "slog.h"
+#include "store_pg.h"
 #include "tunetrail.pb-c.h"
 #include "wire.h"
 #include "jsonfmt.h"
@@ -530,8 +531,10 @@ struct tt_store {
     struct ingest_result *cur_res;
     struct store_log *log;   /* writers only */
     unsigned cur_batch;      /* index of the batch being stored in this transaction */
-    int64_t recv_ns;         /* the collector's clock when this ingest call began */
+    int64_t recv_ns;         /* the batch being stored: its receive time (ingest_input) */
     int ck_valid;            /* the last ingest call committed: its checkpoints stand */
+    int held;                /* store_sqlite_ingest(hold) left its transaction open */
+    struct store_pg *pg;     /* a PostgreSQL store's link; this is its replica */
     store_access_fn access;  /* NULL: a study is its first authenticated writer's */
     void *access_arg;
     struct arena arena;
@@ -749,6 +752,13 @@ static int make_private(const char *path, int flags, char *err, size_t errlen)
 
 tt_store *store_open(const char *path, int flags, char *err, size_t errlen)
 {
+    if (store_pg_uri(path))
+        return store_pg_open(path, NULL, flags, err, errlen);
+    return store_sqlite_open(path, flags, err, errlen);
+}
+
+tt_store *store_sqlite_open(const char *path, int flags, char *err, size_t errlen)
+{
     tt_store *st = calloc(1, sizeof *st);
     if (!st || !(st->path = strdup(path))) {
         tt_fail(err, errlen, "out of memory");
@@ -848,6 +858,7 @@ void store_close(tt_store *st)
 {
     if (!st)
         return;
+    store_pg_close(st->pg);
     ckpt_stop(st);
     for (int i = 0; i < S__COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
@@ -967,6 +978,7 @@ static void ckpt_stop(tt_store *st)
 }
 
 struct sqlite3 *store_sqlite(tt_store *st) { return st->db; }
+struct store_pg **store_pg_slot(tt_store *st) { return &st->pg; }
 const char *store_path(tt_store *st) { return st->path; }
 
 const char *store_error_name(enum store_error e)
@@ -2504,6 +2516,22 @@ static int auth_own(tt_store *st, const char *idn, const char *study)
     return run(s);
 }
 
+/* Binds every uuid and study batch b names to idn, where not bound yet. */
+static int auth_bind_all(tt_store *st, const Tunetrail__Batch *b, const char *idn)
+{
+    int rc = auth_bind(st, idn, &b->sender);
+    for (size_t i = 0; i < b->n_events && rc == SQLITE_OK; i++) {
+        const Tunetrail__Event *ev = b->events[i];
+        if ((rc = auth_bind(st, idn, &ev->origin)) != SQLITE_OK)
+            break;
+        if (ev->kind_case == TUNETRAIL__EVENT__KIND_SESSION_START)
+            rc = auth_own(st, idn, ev->session_start->study);
+        else if (ev->kind_case == TUNETRAIL__EVENT__KIND_PROCESS_START)
+            rc = auth_own(st, idn, ev->process_start->study);
+    }
+    return rc;
+}
+
 /* The study of origin u (a session or a process): from its start in this
  * batch, else as stored. *known = 0 if its start has not arrived. */
 static int origin_study(struct auth *a, const Tunetrail__Batch *b, const ProtobufCBinaryData *u,
@@ -2602,18 +2630,8 @@ static int batch_authorize(tt_store *st, const Tunetrail__Batch *b, const char *
         if (ndone < sizeof done / sizeof done[0])
             done[ndone++] = ev->origin.data;
     }
-    if (rc == SQLITE_OK && *ok) { /* bind what is not bound yet */
-        rc = auth_bind(st, idn, &b->sender);
-        for (size_t i = 0; i < b->n_events && rc == SQLITE_OK; i++) {
-            const Tunetrail__Event *ev = b->events[i];
-            if ((rc = auth_bind(st, idn, &ev->origin)) != SQLITE_OK)
-                break;
-            if (ev->kind_case == TUNETRAIL__EVENT__KIND_SESSION_START)
-                rc = auth_own(st, idn, ev->session_start->study);
-            else if (ev->kind_case == TUNETRAIL__EVENT__KIND_PROCESS_START)
-                rc = auth_own(st, idn, ev->process_start->study);
-        }
-    }
+    if (rc == SQLITE_OK && *ok) /* bind what is not bound yet */
+        rc = auth_bind_all(st, b, idn);
     if (rc == SQLITE_OK && !*ok) {
         res->status = INGEST_RETRY;
         res->store_error = pending ? STORE_ERR_BUSY : STORE_ERR_FORBIDDEN;
@@ -2627,14 +2645,62 @@ void store_set_access(tt_store *st, store_access_fn fn, void *arg)
     st->access_arg = arg;
 }
 
-int ingest_batches(tt_store *st, const struct ingest_input *in, size_t n,
-                   struct ingest_result *res)
+/* Marks every batch of the group that was not malformed RETRY (why: e and
+ * msg) after the transaction was rolled back; batches from index `from` on
+ * were not looked at yet (decoded only to echo their batch_seq). */
+static void retry_all(tt_store *st, const struct ingest_input *in, size_t n, size_t from,
+                      struct ingest_result *res, enum store_error e, const char *msg)
+{
+    for (size_t j = 0; j < n; j++) {
+        if (j >= from) {
+            Tunetrail__Batch *b = batch_decode(st, in[j].buf, in[j].len, &res[j]);
+            if (b)
+                tunetrail__batch__free_unpacked(b, &st->alloc);
+            arena_reset(&st->arena, 0);
+            if (!b)
+                continue;
+        } else if (res[j].status == INGEST_REJECTED) {
+            continue;
+        }
+        res[j].status = INGEST_RETRY;
+        res[j].store_error = e;
+        res[j].stored = res[j].duplicates = res[j].flagged = 0;
+        res[j].refused = res[j].conflicts = 0;
+        res[j].refusal[0] = 0;
+        snprintf(res[j].error, sizeof res[j].error, "%s", msg);
+    }
+}
+
+/* Undoes the open transaction and the caches it moved. */
+static void txn_undo(tt_store *st)
+{
+    run(st->stmt[S_ROLLBACK]);
+    st->pend[0].n = st->pend[1].n = 0;
+    /* Ids first seen and hwm moved in this transaction were rolled back. */
+    origins_forget(st);
+    idmap_clear(&st->trials);
+    slog_rollback(st->log);
+    st->held = 0;
+}
+
+static void retry_rc(tt_store *st, const struct ingest_input *in, size_t n, size_t from,
+                     struct ingest_result *res, int rc)
+{
+    char msg[sizeof res->error];
+    snprintf(msg, sizeof msg, "%s: %s: %s", store_error_name(classify(rc)), st->path,
+             rc == SQLITE_BUSY ? "another writer holds the lock" : sqlite3_errstr(rc));
+    retry_all(st, in, n, from, res, classify(rc), msg);
+}
+
+int store_sqlite_ingest(tt_store *st, const struct ingest_input *in, size_t n,
+                        struct ingest_result *res, int hold)
 {
     int rc = SQLITE_OK, began = 0, all_ok = 1;
     size_t i = 0;
     memset(res, 0, n * sizeof *res);
     st->ck_valid = 0;
-    st->recv_ns = now_ns();
+    st->held = 0;
+    int64_t call_ns = now_ns();
     if (st->readonly) {
         for (i = 0; i < n; i++) {
             res[i].status = INGEST_RETRY;
@@ -2643,7 +2709,11 @@ int ingest_batches(tt_store *st, const struct ingest_input *in, size_t n,
         }
         return -1;
     }
+    st->recv_ns = call_ns;
     for (i = 0; i < n; i++) {
+        /* Each batch is checked and stored at its own receive time; the log
+         * seals at the last one's. */
+        st->recv_ns = in[i].received_ns ? in[i].received_ns : call_ns;
         Tunetrail__Batch *b = batch_decode(st, in[i].buf, in[i].len, &res[i]);
         if (!b) {
             all_ok = 0;
@@ -2656,7 +2726,9 @@ int ingest_batches(tt_store *st, const struct ingest_input *in, size_t n,
         }
         st->cur_batch = (unsigned)i;
         int allowed = 1;
-        if (rc == SQLITE_OK && in[i].identity)
+        if (rc == SQLITE_OK && in[i].identity && in[i].replay)
+            rc = auth_bind_all(st, b, in[i].identity);
+        else if (rc == SQLITE_OK && in[i].identity)
             rc = batch_authorize(st, b, in[i].identity, &res[i], &allowed);
         if (rc == SQLITE_OK && !allowed) {
             all_ok = 0;
@@ -2672,8 +2744,14 @@ int ingest_batches(tt_store *st, const struct ingest_input *in, size_t n,
             goto fail;
         res[i].status = INGEST_OK; /* once the COMMIT below succeeds */
     }
-    if (began && ((rc = slog_seal(st->log, now_ns())) != SQLITE_OK ||
-                  (rc = origins_save(st)) != SQLITE_OK || (rc = run(st->stmt[S_COMMIT])) != SQLITE_OK))
+    if (began && ((rc = slog_seal(st->log, st->recv_ns)) != SQLITE_OK ||
+                  (rc = origins_save(st)) != SQLITE_OK))
+        goto fail;
+    if (began && hold) {
+        st->held = 1;
+        return all_ok ? 0 : -1;
+    }
+    if (began && (rc = run(st->stmt[S_COMMIT])) != SQLITE_OK)
         goto fail;
     if (began) {
         origins_committed(st);
@@ -2684,40 +2762,46 @@ int ingest_batches(tt_store *st, const struct ingest_input *in, size_t n,
 fail:
     /* Busy, I/O, full disk or a bug: nothing is committed and the senders keep
      * their batches, so RETRY is always safe - for every batch of the group
-     * that was not malformed, including those not yet looked at (decoded
-     * below only to echo their batch_seq). */
-    run(st->stmt[S_ROLLBACK]);
-    st->pend[0].n = st->pend[1].n = 0;
-    /* Ids first seen and hwm moved in this transaction were rolled back. */
-    origins_forget(st);
-    idmap_clear(&st->trials);
-    slog_rollback(st->log);
-    for (size_t j = 0; j < n; j++) {
-        if (j > i) {
-            Tunetrail__Batch *b = batch_decode(st, in[j].buf, in[j].len, &res[j]);
-            if (b)
-                tunetrail__batch__free_unpacked(b, &st->alloc);
-            arena_reset(&st->arena, 0);
-            if (!b)
-                continue;
-        } else if (j < i && res[j].status == INGEST_REJECTED) {
-            continue;
-        }
-        res[j].status = INGEST_RETRY;
-        res[j].store_error = classify(rc);
-        res[j].stored = res[j].duplicates = res[j].flagged = 0;
-        res[j].refused = res[j].conflicts = 0;
-        res[j].refusal[0] = 0;
-        snprintf(res[j].error, sizeof res[j].error, "%s: %s: %s", store_error_name(classify(rc)),
-                 st->path,
-                 rc == SQLITE_BUSY ? "another writer holds the lock" : sqlite3_errstr(rc));
-    }
+     * that was not malformed, including those not yet looked at. */
+    txn_undo(st);
+    if (i < n)
+        res[i].status = INGEST_OK; /* decoded: it is retried, not dropped */
+    retry_rc(st, in, n, i + 1, res, rc);
     return -1;
+}
+
+int store_sqlite_finish(tt_store *st, const struct ingest_input *in, size_t n,
+                        struct ingest_result *res, enum store_error e, const char *why)
+{
+    if (!st->held)
+        return 0;
+    int rc = why ? SQLITE_ABORT : run(st->stmt[S_COMMIT]);
+    if (rc == SQLITE_OK) {
+        st->held = 0;
+        origins_committed(st);
+        slog_committed(st->log);
+        st->ck_valid = 1;
+        return 0;
+    }
+    txn_undo(st);
+    if (why)
+        retry_all(st, in, n, n, res, e, why);
+    else
+        retry_rc(st, in, n, n, res, rc);
+    return -1;
+}
+
+int ingest_batches(tt_store *st, const struct ingest_input *in, size_t n,
+                   struct ingest_result *res)
+{
+    if (st->pg)
+        return store_pg_ingest(st, in, n, res);
+    return store_sqlite_ingest(st, in, n, res, 0);
 }
 
 int ingest_batch(tt_store *st, const uint8_t *buf, size_t len, struct ingest_result *res)
 {
-    struct ingest_input in = {buf, len, NULL};
+    struct ingest_input in = {.buf = buf, .len = len};
     return ingest_batches(st, &in, 1, res);
 }
 

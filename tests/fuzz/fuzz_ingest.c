@@ -83,7 +83,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         close_store();
         open_store();
     }
-    struct ingest_input in[2] = {{data, size, NULL}, {data, size, "fuzz-a"}};
+    struct ingest_input in[2] = {{.buf = data, .len = size},
+                                 {.buf = data, .len = size, .identity = "fuzz-a"}};
     struct ingest_result res;
     for (int i = 0; i < 2; i++) {
         memset(&res, 0xa5, sizeof res); /* ingest must set every field it reports */

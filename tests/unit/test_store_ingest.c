@@ -412,12 +412,31 @@ static size_t pack(uint8_t **buf, int version, size_t n, Tunetrail__Event **evs)
     return evfx_pack_events(evs, n, version, n * 100 + (size_t)version, NULL, buf);
 }
 
+/* A replayed batch (a PostgreSQL replica's catch-up) is checked and stored
+ * at its recorded receive time, not the replica's clock: every replica
+ * stores the same rows. */
+static void test_received_ns(void **state)
+{
+    tt_store *st = ((struct fx *)*state)->st;
+    const int64_t t = EVFX_T0 + 1000000000LL;
+    uint8_t *buf;
+    Tunetrail__Event *e[] = {ev_metric(0, "m", 0), ev_metric(1, "m", 1)};
+    struct ingest_input in = {.len = pack(&buf, V, 2, e), .received_ns = t};
+    in.buf = buf;
+    struct ingest_result r;
+    assert_int_equal(ingest_batches(st, &in, 1, &r), 0);
+    assert_int_equal(r.stored, 2);
+    assert_int_equal(r.flagged, 0); /* on time as of t; years late as of now */
+    assert_int_equal(count(st, "SELECT recv_ns FROM received"), t);
+    free(buf);
+}
+
 /* Group commit: each batch answered on its own; a malformed one is rejected
  * alone; a duplicate across two batches of one group is stored once. */
 static void test_group(void **state)
 {
     tt_store *st = ((struct fx *)*state)->st;
-    struct ingest_input in[4];
+    struct ingest_input in[4] = {{0}};
     memset(in, 0, sizeof in);
     uint8_t *bufs[4];
     Tunetrail__Event *e0[] = {ev_metric(0, "m", 0), ev_metric(1, "m", 1)};
@@ -455,7 +474,7 @@ static void test_group(void **state)
 static void test_group_retry(void **state)
 {
     struct fx *f = *state;
-    struct ingest_input in[3];
+    struct ingest_input in[3] = {{0}};
     memset(in, 0, sizeof in);
     uint8_t *bufs[3];
     Tunetrail__Event *e0[] = {ev_metric(0, "m", 0)};
@@ -512,6 +531,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reject_huge_seq, setup, teardown_events),
         cmocka_unit_test_setup_teardown(test_background_checkpoints, setup, teardown_events),
         cmocka_unit_test_setup_teardown(test_group, setup, teardown_events),
+        cmocka_unit_test_setup_teardown(test_received_ns, setup, teardown_events),
         cmocka_unit_test_setup_teardown(test_group_retry, setup, teardown_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
