@@ -15,8 +15,8 @@
 # Prints the agents' wall time and the daemon's peak RSS (VmHWM) and CPU time,
 # figures only (a shared machine: no threshold). Ends with one line
 # `load64: ...` that bench/bench_load64.sh reads.
-#   env: STORE=sqlite (the store kind; the only one this build has),
-#        AGENTS=64, LOOPS=3
+#   env: STORE=sqlite | postgresql (a private server, lib/pg.sh; the rows are
+#        then checked on tunetraild's replica), AGENTS=64, LOOPS=3
 source "$(dirname "$0")/lib/common.sh"
 source "$(dirname "$0")/lib/agents.sh"
 
@@ -26,9 +26,16 @@ LOOPS=${LOOPS:-3}
 need_exe "$TT_BIN/tunetrail" "$TT_BIN/tunetraild" svm-train sqlite3
 DATA=/usr/share/doc/liblinear-tools/examples/heart_scale
 [ -r "$DATA" ] || { echo "[$TT_NAME] SKIP: no $DATA (install liblinear-tools)"; exit 77; }
+DAEMON_ARGS=(--create)
 case $STORE in
-sqlite) STORE_ARG=$DB ;;
-*) fail "STORE=$STORE: this build has no such store (sqlite)" ;;
+sqlite) STORE_ARG=$DB ROWS=$DB ;;
+postgresql)
+    source "$(dirname "$0")/lib/pg.sh"
+    pg_start
+    STORE_ARG=$PGURI ROWS=$T/replica.db
+    DAEMON_ARGS=(--replica "$ROWS")
+    ;;
+*) fail "STORE=$STORE: no such store kind (sqlite, postgresql)" ;;
 esac
 cd "$T"
 LOOP="for c in $(seq -s " " "$LOOPS"); do svm-train -q -v 5 -c \$c $DATA; done" # sh + LOOPS processes
@@ -40,7 +47,7 @@ say "$AGENTS agents with their own CURVE keys, listed in the clients file"
 agents_keys "$AGENTS"
 PORT=$(free_port)
 EP=tcp://127.0.0.1:$PORT
-agents_daemon dpid "$PORT" "$STORE_ARG" "$T/d.log" --create
+agents_daemon dpid "$PORT" "$STORE_ARG" "$T/d.log" "${DAEMON_ARGS[@]}"
 
 say "$AGENTS agents run $LOOPS x svm-train -v 5 each, all at once"
 t0=$(date +%s%N)
@@ -68,7 +75,7 @@ expect_eq "$(stopped "$T/d.log" events)" $((AGENTS * PER_AGENT)) "events tunetra
 for c in refused conflicts forbidden auth_unknown_key; do
     expect_eq "$(stopped "$T/d.log" "$c")" 0 "tunetraild's $c count"
 done
-agents_check_once "$STORE_ARG" "$AGENTS" "$LOOPS" $((AGENTS * PER_AGENT))
+agents_check_once "$STORE_ARG" "$AGENTS" "$LOOPS" $((AGENTS * PER_AGENT)) "$ROWS"
 
 tck=$(getconf CLK_TCK)
 awk -v s="$STORE" -v n="$AGENTS" -v l="$LOOPS" -v w=$((t1 - t0)) -v h="$hwm_kb" -v d="$dticks" \

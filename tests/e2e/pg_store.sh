@@ -118,8 +118,10 @@ wait_file w1/w-120
 pg_restart
 rc=0; wait "$r1" || rc=$?
 expect_eq "$rc" 0 "tunetrail run exit code across the PostgreSQL crash"
-grep "tunetraild: PostgreSQL .*agents are told so" "$T/d-$PA.log" | head -2 | cut -c1-200
-grep -q "tunetraild: PostgreSQL .*agents are told so" "$T/d-$PA.log" || fail "tunetraild A logged no PostgreSQL error"
+grep "event=store_error" "$T/d-$PA.log" | head -2 | cut -c1-240
+grep "event=store_error" "$T/d-$PA.log" | grep -q "PostgreSQL" || fail "tunetraild A logged no PostgreSQL error"
+[ -n "$(logfmt_get "$T/d-$PA.log" store_ok msg)" ] || fail "tunetraild A did not log that the store commits again"
+logfmt_check "$T/d-$PA.log"
 
 say "tunetraild B SIGKILLed mid-run, restarted on its replica"
 tt_bg r2 timeout -k 5 "$TT_TIMEOUT" "$TT_BIN/tunetrail" run --study w --collector "tcp://127.0.0.1:$PB" \

@@ -97,14 +97,15 @@ agents_flush() {
     expect_eq "$(find "$T"/a*/spool -name '*.spool' 2>/dev/null | wc -l)" 0 "spool files left in the agents' homes"
 }
 
-# agents_check_once STORE N LOOPS EVENTS - the store holds what N agents
+# agents_check_once STORE N LOOPS EVENTS [ROWS] - the store holds what N agents
 # running LOOPS svm-train each made, each once: N sessions of 1 + LOOPS
 # processes and LOOPS trials (C = 1..LOOPS, each with cv_accuracy), under
 # identities agent1..N@load (through `tunetrail ... --json`); on SQLite also
 # EVENTS events by every origin's high-water mark and by the committed
-# batches, no seq hole, no (origin, seq) twice, nothing refused.
+# batches, no seq hole, no (origin, seq) twice, nothing refused (ROWS: the
+# SQLite file to check row by row, for PostgreSQL a daemon's replica).
 agents_check_once() {
-    local store=$1 n=$2 loops=$3 events=$4
+    local store=$1 n=$2 loops=$3 events=$4 rows=${5:-$1}
     tt processes --store "$store" --study load --json >"$T/procs.cli.json" || fail "tunetrail processes --json failed"
     tt trials --store "$store" --study load --json >"$T/trials.json" || fail "tunetrail trials --json failed"
     tt studies --store "$store" --json >"$T/studies.json" || fail "tunetrail studies --json failed"
@@ -133,9 +134,9 @@ check(set(per.values()) == {1} and len(per) == agents * loops, "C = 1..%d once i
 check(all(set(t["metrics"]) == {"cv_accuracy"} for t in trials), "every trial has its cv_accuracy")
 check(sum(s["sessions"] for s in studies if s["study"] == "load") == agents, "studies --json: %d sessions" % agents)
 ' "$n" "$loops" "$T/procs.cli.json" "$T/studies.json"
-    [ -f "$store" ] || return 0
-    say "row by row (SQLite): no seq hole, no (origin, seq) twice, nothing refused"
-    q() { sqlite3 "$store" "$1"; }
+    [ -f "$rows" ] || return 0
+    say "row by row (SQLite $(basename "$rows")): no seq hole, no (origin, seq) twice, nothing refused"
+    q() { sqlite3 "$rows" "$1"; }
     expect_eq "$(q "SELECT count(*) FROM ahead")" 0 "events stored past a hole"
     expect_eq "$(q "SELECT sum(hwm + 1) FROM origins")" "$events" "events by the origins' high-water marks"
     expect_eq "$(q "SELECT sum(stored) FROM received")" "$events" "events by the committed batches"
