@@ -32,6 +32,7 @@ ROUNDS=${ROUNDS:-5}
 [ "$ROUNDS" -ge 3 ] || ROUNDS=3
 PY=${PY:-/usr/bin/python3}
 [ -x "$TT_BIN/tunetrail" ] || { echo "bench_peers: no $TT_BIN/tunetrail (set TT_BIN)" >&2; exit 1; }
+[ -x "$PY" ] || { echo "bench_peers: no $PY (set PY)" >&2; exit 1; }
 command -v svm-train >/dev/null || { echo "bench_peers: no svm-train (apt-get install libsvm-tools)" >&2; exit 1; }
 DATA=/usr/share/doc/liblinear-tools/examples/heart_scale
 [ -s "$DATA" ] || { echo "bench_peers: $DATA missing (apt-get install liblinear-tools)" >&2; exit 1; }
@@ -87,7 +88,7 @@ print(int((t1 - t0) * 1e9), file=open(out, "w"))
 PY
 
 have_optuna=0
-[ -x "$PY" ] && "$PY" -c 'import optuna' 2>/dev/null && have_optuna=1
+"$PY" -c 'import optuna' 2>/dev/null && have_optuna=1
 have_reprozip=0
 command -v reprozip >/dev/null && have_reprozip=1
 have_strace=0
@@ -174,7 +175,7 @@ print("bare: %.3f s (%s)" % (med["bare"], spread("bare")))
 
 def peer(v, note=""):
     if v in fail:
-        print("%s: failed on this sweep (exit %s)%s" % (v, fail[v], note))
+        print("%s: failed on this sweep (exit %s)" % (v, fail[v]))
     else:
         print("%s: %.3f s (%.2f x bare) (%s)%s" % (v, med[v], med[v] / med["bare"], spread(v), note))
 
