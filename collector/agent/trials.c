@@ -26,8 +26,16 @@
 #include "hashpool.h"
 #include "wire.h"
 
+/* A file an image opened for writing: hashed at its close event, or at the
+ * image's end if none came. A closed one stays listed with the stat its
+ * close reported, and is hashed again at the end if it changed since: a
+ * shell's `echo x >f` closes f right after dup2-ing it onto stdout, before
+ * the write, so the close's stat and a prompt hash can see it empty. */
 struct pwrite {
     char *path;
+    int closed;
+    uint64_t size;
+    int64_t mtime_ns;
     struct pwrite *next;
 };
 
@@ -793,15 +801,35 @@ static void end_img(tt_trials *r, struct img *im, int status)
         }
 }
 
-/* Hashes written files of im whose close we never saw. */
+/* Hashes written files of im whose close we never saw, and again those
+ * that changed after their close (struct pwrite). */
 static int flush_writes(tt_trials *r, struct img *im, char *err, size_t errlen)
 {
     int rc = 0;
     while (im->writes && rc == 0) {
         struct pwrite *w = im->writes;
         im->writes = w->next;
+        struct stat sb;
+        Tunetrail__FileStat fs = TUNETRAIL__FILE_STAT__INIT;
+        if (w->closed) {
+            if (stat(w->path, &sb) != 0 || ((uint64_t)sb.st_size == w->size &&
+                                            (int64_t)sb.st_mtim.tv_sec * 1000000000LL +
+                                                    sb.st_mtim.tv_nsec ==
+                                                w->mtime_ns)) {
+                free(w->path);
+                free(w);
+                continue;
+            }
+            fs.has_dev = fs.has_ino = fs.has_size = fs.has_mtime_ns = 1;
+            fs.dev = (uint64_t)sb.st_dev;
+            fs.ino = (uint64_t)sb.st_ino;
+            fs.size = (uint64_t)sb.st_size;
+            fs.mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+        }
         Tunetrail__Event ev = TUNETRAIL__EVENT__INIT;
         Tunetrail__FileAccess fa = TUNETRAIL__FILE_ACCESS__INIT;
+        if (w->closed)
+            fa.stat = &fs;
         ev.kind_case = TUNETRAIL__EVENT__KIND_FILE_ACCESS;
         ev.file_access = &fa;
         fa.has_process = fa.has_mode = fa.has_closed = 1;
@@ -1179,7 +1207,7 @@ static int on_file_access(tt_trials *r, Tunetrail__Event *ev, char *err, size_t 
     if (writing && !fa->closed) {
         /* hash at its close event, or at process end if none comes */
         if (im) {
-            struct pwrite *w = malloc(sizeof *w);
+            struct pwrite *w = calloc(1, sizeof *w);
             if (w && (w->path = strdup(fa->path))) {
                 w->next = im->writes;
                 im->writes = w;
@@ -1190,14 +1218,24 @@ static int on_file_access(tt_trials *r, Tunetrail__Event *ev, char *err, size_t 
         return out_event(r, ev, NULL, NULL, err, errlen);
     }
     if (writing && im) {
-        for (struct pwrite **pp = &im->writes; *pp; pp = &(*pp)->next)
-            if (!strcmp((*pp)->path, fa->path)) {
-                struct pwrite *w = *pp;
-                *pp = w->next;
-                free(w->path);
+        struct pwrite *w = NULL;
+        for (struct pwrite *p = im->writes; p && !w; p = p->next)
+            if (!strcmp(p->path, fa->path))
+                w = p;
+        if (!w && (w = calloc(1, sizeof *w))) {
+            if ((w->path = strdup(fa->path))) {
+                w->next = im->writes;
+                im->writes = w;
+            } else {
                 free(w);
-                break;
+                w = NULL;
             }
+        }
+        if (w) {
+            w->closed = 1;
+            w->size = fa->stat && fa->stat->has_size ? fa->stat->size : UINT64_MAX;
+            w->mtime_ns = fa->stat && fa->stat->has_mtime_ns ? fa->stat->mtime_ns : INT64_MIN;
+        }
     }
     static const struct hold h = {HOLD_FILE, 0, "cannot hash"};
     return out_hashed(r, ev, fa->path, &h, err, errlen);
