@@ -11,7 +11,7 @@
  * in turn, so load drifts hit all alike; prints per variant the median over
  * rounds of the mean ns per process, and the same medians of CPU time per
  * process: the child's own (wait4's rusage) and this harness's parent's
- * (under `tunetrail run`, the agent: /proc/PPID/stat, all its threads):
+ * (under `tunetrail run`, the agent: all its threads' schedstat):
  * "NAME NS CHILD_CPU_NS PARENT_CPU_NS". CPU time holds still on a loaded
  * machine where wall time does not.
  *
@@ -21,6 +21,7 @@
  * rewrite their environment: every variant gets exactly its ENVSPEC.
  * Not built by CMake (it needs only libc); bench_shim.sh compiles it. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,22 +50,31 @@ static double tv_ns(struct timeval tv)
     return tv.tv_sec * 1e9 + tv.tv_usec * 1e3;
 }
 
-/* utime + stime of our parent in ns (clock ticks), or 0 if unreadable. */
+/* CPU time of our parent in ns, all its threads (schedstat counts ns,
+ * /proc/PID/stat 10 ms ticks), or 0 if unreadable. */
 static double parent_cpu_ns(void)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)getppid());
-    FILE *f = fopen(path, "r");
-    if (!f)
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)getppid());
+    DIR *d = opendir(path);
+    if (!d)
         return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')'); /* comm may hold spaces */
-    unsigned long ut, st;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) * 1e9 / (double)sysconf(_SC_CLK_TCK);
+    double ns = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char f[384];
+        unsigned long long run;
+        snprintf(f, sizeof f, "%s/%s/schedstat", path, de->d_name);
+        FILE *fp = fopen(f, "r");
+        if (fp && fscanf(fp, "%llu", &run) == 1)
+            ns += (double)run;
+        if (fp)
+            fclose(fp);
+    }
+    closedir(d);
+    return ns;
 }
 
 static double now_ns(void)
