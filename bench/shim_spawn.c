@@ -9,7 +9,11 @@
  * NAME=value that replaces LD_PRELOAD, PYTHONPATH and every TUNETRAIL_* of
  * this process's environment ("-" for none). Each round runs every variant N times,
  * in turn, so load drifts hit all alike; prints per variant the median over
- * rounds of the mean ns per process: "NAME NS".
+ * rounds of the mean ns per process, and the same medians of CPU time per
+ * process: the child's own (wait4's rusage) and this harness's parent's
+ * (under `tunetrail run`, the agent: all its threads' schedstat):
+ * "NAME NS CHILD_CPU_NS PARENT_CPU_NS". CPU time holds still on a loaded
+ * machine where wall time does not.
  *
  * RATIONALE: a bash loop costs a fork of bash per process, which drowns the
  * 0.1 ms we measure. Children are started with vfork + the raw execve system
@@ -17,9 +21,11 @@
  * rewrite their environment: every variant gets exactly its ENVSPEC.
  * Not built by CMake (it needs only libc); bench_shim.sh compiles it. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -34,7 +40,42 @@ struct variant {
     const char *name;
     char **env;
     double *ns; /* per round */
+    double *child_cpu, *parent_cpu; /* ns per process, per round */
 };
+
+static double child_cpu_ns; /* summed over the children reaped */
+
+static double tv_ns(struct timeval tv)
+{
+    return tv.tv_sec * 1e9 + tv.tv_usec * 1e3;
+}
+
+/* CPU time of our parent in ns, all its threads (schedstat counts ns,
+ * /proc/PID/stat 10 ms ticks), or 0 if unreadable. */
+static double parent_cpu_ns(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)getppid());
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    double ns = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char f[384];
+        unsigned long long run;
+        snprintf(f, sizeof f, "%s/%s/schedstat", path, de->d_name);
+        FILE *fp = fopen(f, "r");
+        if (fp && fscanf(fp, "%llu", &run) == 1)
+            ns += (double)run;
+        if (fp)
+            fclose(fp);
+    }
+    closedir(d);
+    return ns;
+}
 
 static double now_ns(void)
 {
@@ -95,8 +136,10 @@ static int run_one(char **argv, char **env)
         _exit(127);
     }
     int st;
-    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    struct rusage ru;
+    if (pid < 0 || wait4(pid, &st, 0, &ru) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
         return -1;
+    child_cpu_ns += tv_ns(ru.ru_utime) + tv_ns(ru.ru_stime);
     return 0;
 }
 
@@ -126,6 +169,8 @@ int main(int argc, char **argv)
         v[i].name = argv[sep + 1 + 2 * i];
         v[i].env = make_env(argv[sep + 2 + 2 * i]);
         v[i].ns = calloc((size_t)rounds, sizeof *v[i].ns);
+        v[i].child_cpu = calloc((size_t)rounds, sizeof *v[i].ns);
+        v[i].parent_cpu = calloc((size_t)rounds, sizeof *v[i].ns);
         for (int k = 0; k < 20; k++) /* warm the page cache */
             if (run_one(prog, v[i].env) < 0) {
                 fprintf(stderr, "shim_spawn: %s failed in variant %s\n", prog[0], v[i].name);
@@ -134,16 +179,21 @@ int main(int argc, char **argv)
     }
     for (int r = 0; r < rounds; r++) {
         for (int i = 0; i < nv; i++) {
-            double t0 = now_ns();
+            double c0 = child_cpu_ns, p0 = parent_cpu_ns(), t0 = now_ns();
             for (int k = 0; k < n; k++)
                 if (run_one(prog, v[i].env) < 0)
                     return 1;
             v[i].ns[r] = (now_ns() - t0) / n;
+            v[i].child_cpu[r] = (child_cpu_ns - c0) / n;
+            v[i].parent_cpu[r] = (parent_cpu_ns() - p0) / n;
         }
     }
     for (int i = 0; i < nv; i++) {
         qsort(v[i].ns, (size_t)rounds, sizeof *v[i].ns, cmp);
-        printf("%s %.0f\n", v[i].name, v[i].ns[rounds / 2]);
+        qsort(v[i].child_cpu, (size_t)rounds, sizeof *v[i].ns, cmp);
+        qsort(v[i].parent_cpu, (size_t)rounds, sizeof *v[i].ns, cmp);
+        printf("%s %.0f %.0f %.0f\n", v[i].name, v[i].ns[rounds / 2], v[i].child_cpu[rounds / 2],
+               v[i].parent_cpu[rounds / 2]);
     }
     return 0;
 }

@@ -211,8 +211,14 @@ static int connect_agent(void)
         return -1;
     }
     memcpy(sa.sun_path, shim_cfg.sock, n);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        sys_close(fd);
+    /* Moved and stat'ed before the connect, so that the first datagram
+     * follows the connect at once: the agent, woken by the connect, then
+     * finds it already queued when it accepts (one wake-up, not two). */
+    if (adopt(&cs.conn, fd) < 0)
+        return -1;
+    if (connect(cs.conn.fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        sys_close(cs.conn.fd);
+        cs.conn.fd = -1;
         return -1;
     }
     /* A new connection: the agent counts its datagrams from zero. Copies
@@ -220,7 +226,7 @@ static int connect_agent(void)
      * the agent still drains. */
     cs.sent = cs.acked = 0;
     cs.keep_len = cs.keep_n = 0;
-    return adopt(&cs.conn, fd);
+    return 0;
 }
 
 /* Drops the copies the agent's acks (u64 counts of datagrams taken on this

@@ -291,6 +291,12 @@ static void drain_conn(tt_trials *trials, struct conns *cs, int journal, int fd,
             (void)!send(fd, taken, sizeof *taken, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (trials_feed(trials, fd, buf, (size_t)r, err, sizeof err) < 0)
             fprintf(stderr, "tunetrail: %s\n", err);
+        /* Its image has ended: rather than be woken once more by the EOF of
+         * its exit, we end the connection. After SHUT_RD the shim's sends
+         * fail (EPIPE: it spools anything it still has) and what is queued
+         * stays readable, then reads as EOF: nothing in flight is dropped. */
+        if (trials_conn_finished(trials, fd))
+            shutdown(fd, SHUT_RD);
     }
 }
 
@@ -748,8 +754,12 @@ static void run_loop(struct run *r)
         size_t cbase = poll_fill(r, items);
         if (zmq_poll(items, (int)ni, poll_timeout(r)) < 0 && errno != EINTR)
             break;
-        on_signals(r);
-        on_accept(r);
+        /* Only what woke us: each idle check is a system call, and a short
+         * process wakes us twice. */
+        if (items[0].revents & ZMQ_POLLIN)
+            on_signals(r);
+        if (items[1].revents & ZMQ_POLLIN)
+            on_accept(r);
         for (size_t i = ni - cbase; i-- > 0;)
             if (i < r->cs.n && (items[cbase + i].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
                 on_conn(r, i);

@@ -136,6 +136,7 @@ struct tt_trials {
     pid_t root_pid;
     struct img *imgs;
     size_t nimg, cimg;
+    int finished_conn; /* the connection whose image the last feed ended for good, else -1 */
     struct trial *trials;
     size_t ntr, ctr;
     unsigned finished, failed;
@@ -185,6 +186,7 @@ tt_trials *trials_new(const struct trials_config *cfg, tt_ship *ship)
     }
     r->ship = ship;
     r->user_uid = (uid_t)-1;
+    r->finished_conn = -1;
     r->hp = hashpool_new(cfg->hash_threads);
     r->git = gitinfo_new();
     r->ctrack = config_track_new(cfg_emit, r);
@@ -1280,6 +1282,9 @@ int trials_feed(tt_trials *r, int conn, const uint8_t *buf, size_t len, char *er
                 end_img(r, im, st);
                 rc = flush_writes(r, im, err, errlen);
             }
+            /* An exec can fail and the image go on; any other end is its last word. */
+            if (im && im->ended && conn >= 0 && im->conn == conn && !im->execd)
+                r->finished_conn = conn;
             if (rc == 0)
                 rc = out_event(r, ev, NULL, NULL, err, errlen);
             break;
@@ -1394,6 +1399,14 @@ int trials_conn_eof(tt_trials *r, int conn, char *err, size_t errlen)
             return -1;
     }
     return 0;
+}
+
+int trials_conn_finished(tt_trials *r, int conn)
+{
+    if (conn < 0 || r->finished_conn != conn)
+        return 0;
+    r->finished_conn = -1;
+    return 1;
 }
 
 void trials_conn_detach(tt_trials *r, int conn)

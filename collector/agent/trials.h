@@ -54,6 +54,11 @@ int trials_feed(tt_trials *r, int conn, const uint8_t *buf, size_t len, char *er
  * else waits for it (trials_tick), and at worst gets ProcessEnd{END_KILLED}. */
 int trials_conn_eof(tt_trials *r, int conn, char *err, size_t errlen);
 
+/* 1 once if the last trials_feed from conn ended its image for good (an
+ * exit or a fatal signal, not an exec): the agent may close conn without
+ * waiting to be woken by its EOF. */
+int trials_conn_finished(tt_trials *r, int conn);
+
 /* The agent is closing connection conn while its process is still alive
  * (a daemon the command left behind): its images stay `running`, with no
  * synthesised end. The process's later records reach its spool file (its
