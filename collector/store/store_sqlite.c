@@ -340,6 +340,8 @@ static void *arena_alloc(void *data, size_t size)
     return p;
 }
 
+/* Nothing: arena_reset frees a whole batch at once, so a decoded batch is
+ * never walked by free_unpacked (measured ~2% of ingest). */
 static void arena_free(void *data, void *ptr) { (void)data, (void)ptr; }
 
 /* Keeps one chunk for the next batch; frees the rest so one huge batch does
@@ -2654,9 +2656,7 @@ static void retry_all(tt_store *st, const struct ingest_input *in, size_t n, siz
     for (size_t j = 0; j < n; j++) {
         if (j >= from) {
             Tunetrail__Batch *b = batch_decode(st, in[j].buf, in[j].len, &res[j]);
-            if (b)
-                tunetrail__batch__free_unpacked(b, &st->alloc);
-            arena_reset(&st->arena, 0);
+            arena_reset(&st->arena, 0); /* frees b: see arena_free */
             if (!b)
                 continue;
         } else if (res[j].status == INGEST_REJECTED) {
@@ -2732,14 +2732,12 @@ int store_sqlite_ingest(tt_store *st, const struct ingest_input *in, size_t n,
             rc = batch_authorize(st, b, in[i].identity, &res[i], &allowed);
         if (rc == SQLITE_OK && !allowed) {
             all_ok = 0;
-            tunetrail__batch__free_unpacked(b, &st->alloc);
             arena_reset(&st->arena, 0);
             continue; /* nothing of it written: the others of the group commit */
         }
         if (rc == SQLITE_OK)
             rc = batch_store(st, b, in[i].buf, in[i].len, &res[i]);
-        tunetrail__batch__free_unpacked(b, &st->alloc);
-        arena_reset(&st->arena, 0);
+        arena_reset(&st->arena, 0); /* frees b */
         if (rc != SQLITE_OK)
             goto fail;
         res[i].status = INGEST_OK; /* once the COMMIT below succeeds */
