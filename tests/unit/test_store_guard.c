@@ -5,7 +5,8 @@
  * STORE_ERR_FULL; a damaged file failing store_check; new files 0600 under
  * umask 000; a missing or empty file refused under STORE_EXISTING; an
  * (origin, seq) resent with other bytes is a conflict, with the same bytes a
- * duplicate, across a reopen (digests in the origins row and in `digests`). */
+ * duplicate, across a reopen (digests in the origins row and in
+ * `digest_runs`, or in the `digests` of a store written before). */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -173,8 +174,8 @@ static void test_conflicts(void **state)
 {
     struct fx *f = *state;
     char err[256];
-    /* 150 seqs in three transactions: two full runs spill to `digests`, the
-     * last stays in the origins row. */
+    /* 150 seqs in three transactions: 0-99 spill to `digest_runs` as one
+     * run, the last 50 stay in the origins row. */
     for (int k = 0; k < 3; k++)
         assert_int_equal(notes(f->st, (uint64_t)k * 50, 50, "a").stored, 50);
     store_close(f->st);
@@ -193,6 +194,36 @@ static void test_conflicts(void **state)
     }
     assert_int_equal(count(f->st, "SELECT count(*) FROM refusals"), 3);
     assert_int_equal(count(f->st, "SELECT count(*) FROM notes WHERE text LIKE 'b %'"), 0);
+}
+
+/* A store written before `digest_runs` keeps its spilled runs in `digests`
+ * (WITHOUT ROWID, same columns): its writer of today still finds them, so a
+ * resend of an old seq with other bytes stays a conflict. */
+static void test_conflicts_legacy_digests(void **state)
+{
+    struct fx *f = *state;
+    char err[256];
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(notes(f->st, (uint64_t)k * 50, 50, "a").stored, 50);
+    /* seqs 0-99 spilled as one run at the second commit, 100-149 in the row */
+    assert_int_equal(count(f->st, "SELECT count(*) FROM digest_runs"), 1);
+    assert_int_equal(count(f->st, "SELECT count(*) FROM digests"), 0);
+    assert_int_equal(sqlite3_exec(store_sqlite(f->st),
+                                  "INSERT INTO digests SELECT origin_id, seq_lo, d FROM digest_runs;"
+                                  " DELETE FROM digest_runs",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    store_close(f->st);
+    assert_non_null(f->st = store_open(f->path, STORE_CREATE, err, sizeof err));
+    uint64_t probe[] = {3, 70};
+    for (size_t i = 0; i < 2; i++) {
+        struct ingest_result r = notes(f->st, probe[i], 1, "a");
+        assert_int_equal(r.duplicates, 1);
+        assert_int_equal(r.conflicts, 0);
+        r = notes(f->st, probe[i], 1, "b");
+        assert_int_equal(r.conflicts, 1);
+        assert_int_equal(r.stored, 0);
+    }
 }
 
 /* The last seqs an origin may use (SQLite integers are signed): their run of
@@ -285,6 +316,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_full, setup, teardown),
         cmocka_unit_test(test_new_file_modes),
         cmocka_unit_test_setup_teardown(test_conflicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conflicts_legacy_digests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conflicts_at_max_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_damaged, setup, teardown),
     };
