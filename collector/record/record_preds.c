@@ -111,16 +111,14 @@ int record_preds_from_store(tt_store *st, const struct record *rec, const int64_
             goto done;
         }
         struct record_pred *e = &out->v[out->n++];
-        size_t dlen = p.kind == PREDS_CORRECT ? ((size_t)p.n + 7) / 8
-                      : p.kind == PREDS_VALUE ? 16 * (size_t)p.n
-                                              : 8 * (size_t)p.n;
+        size_t dlen = preds_data_len(p.kind, p.n);
         uint8_t *own = malloc(dlen + (p.fold ? p.n : 0) + 1);
         if (!own) {
             preds_free(&p);
             tt_fail(err, errlen, "out of memory");
             goto done;
         }
-        memcpy(own, p.kind == PREDS_CORRECT ? p.correct : p.value, dlen);
+        memcpy(own, preds_data(&p), dlen);
         if (p.fold)
             memcpy(own + dlen, p.fold, p.n);
         *e = (struct record_pred){l->trial, own, dlen, p.fold ? own + dlen : NULL, idx[j], own};

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "roles.h"
+#include "preds.h"
 #include "selbias.h"
 #include <sodium.h>
 #include "stats.h"
@@ -977,31 +978,18 @@ const struct record_pred *record_preds_get(const struct record_preds *p, const c
     return NULL;
 }
 
-static int pred_kind(const char *k)
-{
-    return !k ? -1 : !strcmp(k, "correct") ? 1 : !strcmp(k, "value") ? 2 : !strcmp(k, "fold_scores") ? 3 : -1;
-}
-
-/* Bytes of data a (kind, n) entry has. */
-static size_t pred_dlen(int kind, uint64_t n)
-{
-    return kind == 1 ? (size_t)(n + 7) / 8 : kind == 2 ? 16 * (size_t)n : 8 * (size_t)n;
-}
-
 int record_pred_digest(const char *kind, int64_t n, const struct record_pred *e, uint8_t out[32])
 {
-    int k = pred_kind(kind);
-    if (k < 0 || n <= 0 || n > (1 << 24) || e->dlen != pred_dlen(k, (uint64_t)n))
+    int k = preds_kind_of(kind);
+    if (k < 0 || n <= 0 || n > STORE_PREDICTIONS_MAX || e->dlen != preds_data_len(k, (uint32_t)n))
         return -1;
-    crypto_hash_sha256_state h;
-    crypto_hash_sha256_init(&h);
-    uint8_t head[5] = {(uint8_t)k, (uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16),
-                       (uint8_t)(n >> 24)};
-    crypto_hash_sha256_update(&h, head, sizeof head);
-    crypto_hash_sha256_update(&h, e->data, e->dlen);
-    if (e->fold)
-        crypto_hash_sha256_update(&h, e->fold, (size_t)n);
-    crypto_hash_sha256_final(&h, out);
+    /* the store's digest over the same bytes (preds.c): one rule */
+    struct preds p = {.kind = k, .n = (uint32_t)n, .fold = (uint8_t *)e->fold};
+    if (k == PREDS_CORRECT)
+        p.correct = (uint8_t *)e->data;
+    else
+        p.value = (uint8_t *)e->data;
+    preds_digest(&p, out);
     return 0;
 }
 
@@ -1051,7 +1039,7 @@ static json_t *bias_json(const struct tr *t, size_t n, const struct tr *released
     if (!have)
         return omitted("no out-of-fold predictions recorded (the trials' frameworks kept none: "
                        "libsvm and liblinear cross-validations and scikit-learn searches do)");
-    int kind = pred_kind(ref->pred_kind);
+    int kind = preds_kind_of(ref->pred_kind);
     size_t nc = 0, m = (size_t)ref->pred_n;
     const struct record_pred **use = malloc(have * sizeof *use);
     const uint8_t *folds = NULL;
@@ -1068,7 +1056,7 @@ static json_t *bias_json(const struct tr *t, size_t n, const struct tr *released
             continue;
         use[nc++] = e;
         crypto_hash_sha256_update(&seedh, (const uint8_t *)r->pred_sha256, strlen(r->pred_sha256));
-        if (kind != 3)
+        if (kind != PREDS_FOLD_SCORE)
             same_folds = same_folds && e->fold && (!folds || !memcmp(folds, e->fold, m));
         if (!folds)
             folds = e->fold;
@@ -1080,7 +1068,7 @@ static json_t *bias_json(const struct tr *t, size_t n, const struct tr *released
         seed = seed << 8 | dig[b];
     /* folds: the fold count, when every pooled trial was tested on the same folds */
     size_t k = 0;
-    if (kind == 3)
+    if (kind == PREDS_FOLD_SCORE)
         k = m;
     else if (same_folds && folds) {
         for (size_t x = 0; x < m; x++)
@@ -1088,18 +1076,18 @@ static json_t *bias_json(const struct tr *t, size_t n, const struct tr *released
                 k = (size_t)folds[x] + 1;
     }
     struct selbias_table tb;
-    if (selbias_table_init(&tb, kind == 2 ? SELBIAS_REGRESSION : SELBIAS_CLASSIFICATION, nc,
-                           kind == 3 ? 0 : m, k) != 0) {
+    if (selbias_table_init(&tb, kind == PREDS_VALUE ? SELBIAS_REGRESSION : SELBIAS_CLASSIFICATION, nc,
+                           kind == PREDS_FOLD_SCORE ? 0 : m, k) != 0) {
         free(use);
         return NULL;
     }
     tb.loss_kind = SELBIAS_SQUARED;
-    size_t *fsize = kind != 3 && k ? calloc(k, sizeof *fsize) : NULL;
+    size_t *fsize = kind != PREDS_FOLD_SCORE && k ? calloc(k, sizeof *fsize) : NULL;
     for (size_t x = 0; fsize && x < m; x++)
         fsize[folds[x]]++;
     for (size_t c = 0; c < nc; c++) {
         const uint8_t *d = use[c]->data;
-        if (kind == 1) {
+        if (kind == PREDS_CORRECT) {
             for (size_t w = 0; w < tb.words; w++) {
                 uint64_t word = 0;
                 for (size_t b = 0; b < 8 && w * 8 + b < (m + 7) / 8; b++)
@@ -1109,7 +1097,7 @@ static json_t *bias_json(const struct tr *t, size_t n, const struct tr *released
             for (size_t x = 0; fsize && x < m; x++)
                 if (d[x / 8] >> (x % 8) & 1)
                     tb.fold[(size_t)folds[x] * nc + c] += 1.0;
-        } else if (kind == 2) {
+        } else if (kind == PREDS_VALUE) {
             for (size_t x = 0; x < m; x++) {
                 double l = selbias_loss_of(SELBIAS_SQUARED, le_double(d + 8 * x),
                                            le_double(d + 8 * (m + x)));
@@ -1130,10 +1118,10 @@ static json_t *bias_json(const struct tr *t, size_t n, const struct tr *released
     }
     if (empty_fold)
         tb.k = 0;
-    tb.fold_max = kind != 2;
+    tb.fold_max = kind != PREDS_VALUE;
     struct selbias_opts o = {seed, SELBIAS_B_DEFAULT, SELBIAS_S_DEFAULT, 2};
     json_t *out = selbias_json(&tb, &o);
-    if (out && !tb.k && kind != 3)
+    if (out && !tb.k && kind != PREDS_FOLD_SCORE)
         json_object_set_new(out, "tibshirani",
                             omitted(!same_folds ? "the pooled trials were not all tested on the same "
                                                   "folds (or their folds are not known)"
@@ -1142,7 +1130,7 @@ static json_t *bias_json(const struct tr *t, size_t n, const struct tr *released
         json_object_set_new(
             out, "table",
             json_pack("{s:s,s:I,s:I,s:I,s:I,s:s}", "kind", ref->pred_kind, "configurations",
-                      (json_int_t)nc, "examples", (json_int_t)(kind == 3 ? 0 : m), "folds",
+                      (json_int_t)nc, "examples", (json_int_t)(kind == PREDS_FOLD_SCORE ? 0 : m), "folds",
                       (json_int_t)k, "left_out", (json_int_t)(have - nc), "left_out_reason",
                       "trials whose predictions have another kind, example count or label digest "
                       "than the pool's (other data, or another order)"));

@@ -10,6 +10,34 @@
 #include "util.h"
 #include "wire.h"
 
+size_t preds_data_len(int kind, uint32_t n)
+{
+    return kind == PREDS_CORRECT ? ((size_t)n + 7) / 8
+           : kind == PREDS_VALUE ? 16 * (size_t)n
+                                 : 8 * (size_t)n;
+}
+
+const uint8_t *preds_data(const struct preds *p)
+{
+    return p->kind == PREDS_CORRECT ? p->correct : p->value;
+}
+
+static const char *const kind_names[] = {[PREDS_CORRECT] = "correct", [PREDS_VALUE] = "value",
+                                         [PREDS_FOLD_SCORE] = "fold_scores"};
+
+const char *preds_kind_name(int kind)
+{
+    return kind >= PREDS_CORRECT && kind <= PREDS_FOLD_SCORE ? kind_names[kind] : NULL;
+}
+
+int preds_kind_of(const char *name)
+{
+    for (int k = PREDS_CORRECT; name && k <= PREDS_FOLD_SCORE; k++)
+        if (!strcmp(name, kind_names[k]))
+            return k;
+    return -1;
+}
+
 sqlite3_stmt *preds_prepare(sqlite3 *db)
 {
     sqlite3_stmt *q = NULL;
@@ -56,9 +84,7 @@ int preds_read(sqlite3_stmt *q, int64_t trial_id, struct preds *p, char *err, si
         if (rows++ == 0) {
             p->kind = kind, p->n = n, p->nr_fold = nr_fold, p->labels_fnv = fnv;
             folds = has_fold;
-            size_t bytes = kind == PREDS_CORRECT ? ((size_t)n + 7) / 8
-                           : kind == PREDS_VALUE ? 16 * (size_t)n
-                                                 : 8 * (size_t)n;
+            size_t bytes = preds_data_len(kind, n);
             p->correct = kind == PREDS_CORRECT ? calloc(1, bytes) : NULL;
             p->value = kind != PREDS_CORRECT ? calloc(1, bytes) : NULL;
             p->label = kind == PREDS_VALUE && p->value ? p->value + 8 * (size_t)n : NULL;
@@ -125,12 +151,7 @@ void preds_digest(const struct preds *p, uint8_t out[32])
     uint8_t head[5] = {(uint8_t)p->kind, (uint8_t)p->n, (uint8_t)(p->n >> 8),
                        (uint8_t)(p->n >> 16), (uint8_t)(p->n >> 24)};
     crypto_hash_sha256_update(&h, head, sizeof head);
-    if (p->kind == PREDS_CORRECT)
-        crypto_hash_sha256_update(&h, p->correct, ((size_t)p->n + 7) / 8);
-    else if (p->kind == PREDS_VALUE)
-        crypto_hash_sha256_update(&h, p->value, 16 * (size_t)p->n); /* values then labels */
-    else
-        crypto_hash_sha256_update(&h, p->value, 8 * (size_t)p->n);
+    crypto_hash_sha256_update(&h, preds_data(p), preds_data_len(p->kind, p->n));
     if (p->fold)
         crypto_hash_sha256_update(&h, p->fold, p->n);
     crypto_hash_sha256_final(&h, out);
@@ -144,11 +165,7 @@ json_t *preds_summary(const struct preds *p)
     char hex[65], fnv[17];
     preds_digest(p, d);
     snprintf(fnv, sizeof fnv, "%016llx", (unsigned long long)p->labels_fnv);
-    json_t *o = json_pack("{s:s, s:I, s:I, s:b, s:s}", "kind",
-                          p->kind == PREDS_CORRECT ? "correct"
-                          : p->kind == PREDS_VALUE ? "value"
-                                                   : "fold_scores",
-                          "n", (json_int_t)p->n, "nr_fold", (json_int_t)p->nr_fold, "folds",
+    json_t *o = json_pack("{s:s, s:I, s:I, s:b, s:s}", "kind", preds_kind_name(p->kind), "n", (json_int_t)p->n, "nr_fold", (json_int_t)p->nr_fold, "folds",
                           p->fold != NULL, "sha256", wire_hex(hex, d, 32));
     if (o && p->kind != PREDS_FOLD_SCORE)
         json_object_set_new(o, "labels_fnv", json_string(fnv));

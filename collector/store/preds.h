@@ -29,6 +29,17 @@ struct preds {
     char omitted[120];    /* non-empty: chunks that do not make one whole (why) */
 };
 
+/* Bytes of the data of a (kind, n) record: (n + 7) / 8 bits (CORRECT), n
+ * values then n labels (VALUE), n scores (FOLD_SCORE), doubles 8 bytes
+ * each. */
+size_t preds_data_len(int kind, uint32_t n);
+/* The data as one span: p->correct (CORRECT) or p->value. */
+const uint8_t *preds_data(const struct preds *p);
+/* The leaf's name of a kind ("correct", "value", "fold_scores"), and back
+ * (-1 for an unknown name or NULL). */
+const char *preds_kind_name(int kind);
+int preds_kind_of(const char *name);
+
 /* The statement preds_read uses, prepared on db; NULL if the store has no
  * `predictions` table (a store no writer of this version opened). */
 struct sqlite3_stmt *preds_prepare(struct sqlite3 *db);
