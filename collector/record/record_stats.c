@@ -1023,19 +1023,36 @@ static json_t *bias_json(const struct tr *t, size_t n, const struct tr *released
                 ref = t[j].r;
     }
 #define SAME(a, b)                                                                               (!strcmp((a)->pred_kind, (b)->pred_kind) && (a)->pred_n == (b)->pred_n &&                     !strcmp((a)->pred_fnv ? (a)->pred_fnv : "", (b)->pred_fnv ? (b)->pred_fnv : ""))
-    size_t have = 0, best = 0;
+    /* Without a reference: the groups in order of their first trial (a search
+     * has one or a few), each with its count; the first of the largest wins. */
+    const struct leafscan_leaf **grp = ref ? NULL : malloc((n ? n : 1) * sizeof *grp);
+    size_t *cnt = ref ? NULL : calloc(n ? n : 1, sizeof *cnt), ng = 0, have = 0;
+    if (!ref && (!grp || !cnt)) {
+        free(grp);
+        free(cnt);
+        return NULL;
+    }
     for (size_t j = 0; j < n; j++) {
         if (!t[j].r->pred_kind || !record_preds_get(preds, t[j].r->trial))
             continue;
         have++;
         if (ref)
             continue;
-        size_t c = 0;
-        for (size_t k = 0; k < n; k++)
-            c += t[k].r->pred_kind && record_preds_get(preds, t[k].r->trial) && SAME(t[k].r, t[j].r);
-        if (c > best)
-            best = c, ref = t[j].r;
+        size_t g = 0;
+        while (g < ng && !SAME(grp[g], t[j].r))
+            g++;
+        if (g == ng)
+            grp[ng++] = t[j].r;
+        cnt[g]++;
     }
+    size_t top = 0;
+    for (size_t g = 1; g < ng; g++)
+        if (cnt[g] > cnt[top])
+            top = g;
+    if (ng)
+        ref = grp[top];
+    free(grp);
+    free(cnt);
     if (!have)
         return omitted("no out-of-fold predictions recorded (the trials' frameworks kept none: "
                        "libsvm and liblinear cross-validations and scikit-learn searches do)");

@@ -11,7 +11,10 @@
 #   - a scikit-learn GridSearchCV: Tibshirani from its fold scores, BBC-CV
 #     and PBO omitted with the reason;
 #   - a program that prints only a score: the record says every statistic is
-#     omitted and why, the report says so, verify OK.
+#     omitted and why, the report says so, verify OK;
+#   - a release that is none of the CVs (no refit match): the pool is the
+#     largest group of like predictions (2 CVs on a 100-example slice), not
+#     the first trial's (1 CV on all of heart_scale).
 source "$(dirname "$0")/lib/common.sh"
 
 need_exe svm-grid svm-train liblinear-train python "$TT_BIN/tunetrail"
@@ -98,6 +101,21 @@ s = json.load(open(sys.argv[1]))
 assert s["tibshirani"]["values"]["folds"] == 5, s["tibshirani"]
 assert "out-of-fold" in s["bbc_cv"]["omitted"] and "omitted" in s["pbo_cscv"], s
 PY
+say "no reference trial: the largest group of like predictions is pooled"
+head -n 100 heart_scale >slice
+run --study mix -- svm-train -v 5 -c 1 heart_scale >/dev/null
+run --study mix -- svm-train -v 5 -c 2 slice >/dev/null
+run --study mix -- svm-train -v 5 -c 4 slice >/dev/null
+run --study mix -- svm-train -c 8 slice mix.model >/dev/null
+check mix mix.model
+/usr/bin/python3 - mix.rec <<'PY' || fail "mix: the pool is not the largest group"
+import base64, json, sys
+st = json.loads(base64.b64decode(json.load(open(sys.argv[1]))["payload"]))
+t = st["predicate"]["selection"]["selection_bias"]["table"]
+assert t["configurations"] == 2 and t["examples"] == 100 and t["left_out"] == 1, t
+PY
+echo "[$TT_NAME]   ok: mix: 2 CVs of 100 examples pooled, the 270-example one left out"
+
 say "a program that prints only its score: the statistics omitted, saying why"
 printf '#!/bin/sh\necho "val_acc: $1"\necho "model $1" >"model-$1"\n' >train.sh
 chmod +x train.sh
