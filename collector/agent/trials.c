@@ -813,20 +813,14 @@ static int flush_writes(tt_trials *r, struct img *im, char *err, size_t errlen)
         im->writes = w->next;
         struct stat sb;
         Tunetrail__FileStat fs = TUNETRAIL__FILE_STAT__INIT;
-        if (w->closed) {
-            if (stat(w->path, &sb) != 0 || ((uint64_t)sb.st_size == w->size &&
-                                            (int64_t)sb.st_mtim.tv_sec * 1000000000LL +
-                                                    sb.st_mtim.tv_nsec ==
-                                                w->mtime_ns)) {
+        if (w->closed) { /* hashed at its close: again only if it changed since */
+            if (stat(w->path, &sb) == 0)
+                set_stat(&fs, &sb);
+            if (!fs.has_size || (fs.size == w->size && fs.mtime_ns == w->mtime_ns)) {
                 free(w->path);
                 free(w);
                 continue;
             }
-            fs.has_dev = fs.has_ino = fs.has_size = fs.has_mtime_ns = 1;
-            fs.dev = (uint64_t)sb.st_dev;
-            fs.ino = (uint64_t)sb.st_ino;
-            fs.size = (uint64_t)sb.st_size;
-            fs.mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
         }
         Tunetrail__Event ev = TUNETRAIL__EVENT__INIT;
         Tunetrail__FileAccess fa = TUNETRAIL__FILE_ACCESS__INIT;
