@@ -355,17 +355,26 @@ static double quantile7(const double *v, size_t n, double q)
     return v[lo] + (h - (double)lo) * (v[lo + 1] - v[lo]);
 }
 
-int selbias_bbc(const struct selbias_table *t, const struct selbias_opts *o, struct selbias_bbc *r,
-                double *values, const char **why)
+/* 1 if t has out-of-fold predictions of at least two configurations (BBC-CV
+ * and PBO select among them), else 0 with why. */
+static int selectable(const struct selbias_table *t, const char **why)
 {
     if (t->m == 0) {
         set_why(why, "no out-of-fold predictions recorded");
-        return -1;
+        return 0;
     }
     if (t->n < 2) {
         set_why(why, "one configuration: nothing was selected");
-        return -1;
+        return 0;
     }
+    return 1;
+}
+
+int selbias_bbc(const struct selbias_table *t, const struct selbias_opts *o, struct selbias_bbc *r,
+                double *values, const char **why)
+{
+    if (!selectable(t, why))
+        return -1;
     if (t->m < SELBIAS_MIN_EXAMPLES) {
         set_why(why, "fewer than 10 examples");
         return -1;
@@ -516,14 +525,8 @@ static size_t choose(unsigned n, unsigned k)
 int selbias_pbo(const struct selbias_table *t, const struct selbias_opts *o, struct selbias_pbo *r,
                 double *logits, const char **why)
 {
-    if (t->m == 0) {
-        set_why(why, "no out-of-fold predictions recorded");
+    if (!selectable(t, why))
         return -1;
-    }
-    if (t->n < 2) {
-        set_why(why, "one configuration: nothing was selected");
-        return -1;
-    }
     unsigned S = selbias_blocks(t->m, o->S);
     if (!S) {
         set_why(why, "too few examples for 2 blocks of 10");
